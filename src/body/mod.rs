@@ -1,0 +1,8 @@
+//! Statistical body models (SUPR files and the embedded licence-free default) and their forward pass.
+pub mod markers;
+pub mod model;
+
+pub use markers::{MarkerPlacement, MarkerSet};
+pub use model::{
+    BodyModel, BodyModelError, JointTransforms, PoseFeature, PosedBody, ShapedBody, SparseWeights,
+};

@@ -1,0 +1,555 @@
+//! `gaitlens fit`: fit the body model to a marker trial or a whole cohort.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde_json::json;
+
+use gaitlens::body::{BodyModel, MarkerSet};
+use gaitlens::fit::angles::{compare, sagittal_angles};
+use gaitlens::fit::{self, AngleLimit, FitConfig, TrialFit};
+use gaitlens::formats::pose_seq::{NUM_BETAS, PoseFileFormat, PoseSequence, write_pose_dir};
+use gaitlens::formats::{MarkerTrial, read_marker_trial};
+use gaitlens::io_util::write_atomic;
+
+/// Which optimiser fits the frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Solver {
+    /// Levenberg–Marquardt with analytic Jacobians (gaitlens).
+    Lm,
+    /// The original pipeline's Adam + ReduceLROnPlateau (slow; for comparison).
+    Adam,
+}
+
+/// Pose file layout to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    /// `pose_NNNNN.json`.
+    Json,
+    /// `pose_NNNNN.txt`.
+    Txt,
+}
+
+/// Arguments of `gaitlens fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// The walking trial (.c3d or .trc). Omit when using --cohort.
+    pub trial: Option<PathBuf>,
+    /// A static calibration trial of the same subject (shape and skin offsets come from it).
+    #[arg(long = "static")]
+    pub static_trial: Option<PathBuf>,
+    /// `default` (embedded MakeHuman body) or a SUPR .npy/.npz file.
+    #[arg(long, default_value = "default")]
+    pub model: String,
+    /// 3D Body Twin constraints JSON with the marker placements (and angle limits) to use.
+    #[arg(long)]
+    pub constraints: Option<PathBuf>,
+    /// Output folder (a trial: pose files + fit_report.json; a cohort: <healthy|sick>/<subject>/<gait>/).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write sagittal joint angles (ours and the file's Vicon outputs) to this CSV.
+    #[arg(long)]
+    pub angles: Option<PathBuf>,
+    /// Optimiser.
+    #[arg(long, value_enum, default_value_t = Solver::Lm)]
+    pub solver: Solver,
+    /// Fit at most this many frames (useful with the slow --solver adam).
+    #[arg(long)]
+    pub max_frames: Option<usize>,
+    /// A cohort JSON (subject → constraint_file, gaits, healthy, model_file) to fit every gait of.
+    #[arg(long)]
+    pub cohort: Option<PathBuf>,
+    /// Folder holding the cohort's SUPR model files (`model_file` is looked up there).
+    #[arg(long)]
+    pub model_folder: Option<PathBuf>,
+    /// Process only shard i of n of the cohort's trials (`i/n`, 0-based), e.g. for a Slurm array.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Pose file layout.
+    #[arg(long, value_enum, default_value_t = OutFormat::Json)]
+    pub format: OutFormat,
+    /// Also time the original Adam method on this many frames of the same trial and print both speeds.
+    #[arg(long)]
+    pub bench: Option<usize>,
+}
+
+/// Model plus the marker placements and angle limits to fit with.
+struct Setup {
+    model: BodyModel,
+    markers: MarkerSet,
+    limits: Vec<AngleLimit>,
+    name: String,
+}
+
+fn load_setup(model: &str, constraints: Option<&Path>) -> anyhow::Result<Setup> {
+    let (body, default_markers, name) = if model == "default" {
+        (
+            gaitlens::body::default_model::default_body().clone(),
+            Some(gaitlens::body::default_model::default_markers().clone()),
+            "default".to_string(),
+        )
+    } else {
+        let path = Path::new(model);
+        let supr = gaitlens::body::supr::load_supr(path)
+            .with_context(|| format!("loading body model {}", path.display()))?;
+        (supr.model, None, path.display().to_string())
+    };
+    let mut limits = fit::default_limits(&body);
+    let markers = match constraints {
+        Some(c) => {
+            let cons = gaitlens::formats::constraints::read_constraints(c)?;
+            for u in &cons.unsupported {
+                tracing::warn!("{}: constraint '{}' of type {} is not used by the fitter", c.display(), u.name, u.kind);
+            }
+            for a in &cons.angles {
+                for ((&idx, &lo), &hi) in a.joints.iter().zip(&a.lower_rad).zip(&a.upper_rad) {
+                    let joint = idx as usize / 3;
+                    if joint < body.num_joints() {
+                        limits.push(AngleLimit { joint, axis: idx as usize % 3, lower: lo, upper: hi });
+                    }
+                }
+            }
+            let nf = body.faces.len();
+            if let Some(m) = cons.markers.markers.iter().find(|m| m.face_id as usize >= nf) {
+                bail!(
+                    "{}: marker {} refers to face {} but the model has {} faces — were these placements made for another mesh?",
+                    c.display(),
+                    m.name,
+                    m.face_id,
+                    nf
+                );
+            }
+            cons.markers
+        }
+        None => match default_markers {
+            Some(m) => m,
+            None => bail!("a SUPR model needs --constraints with its marker placements (3D Body Twin JSON)"),
+        },
+    };
+    Ok(Setup { model: body, markers, limits, name })
+}
+
+pub fn run(args: FitArgs) -> anyhow::Result<ExitCode> {
+    if let Some(cohort) = &args.cohort {
+        return run_cohort(&args, cohort);
+    }
+    let Some(trial_path) = &args.trial else {
+        bail!("give a trial file (or --cohort cohort.json)");
+    };
+    let setup = load_setup(&args.model, args.constraints.as_deref())?;
+    let mut trial = read_marker_trial(trial_path)?;
+    if let Some(n) = args.max_frames {
+        trial.markers_m.truncate(n);
+    }
+    let static_trial = match &args.static_trial {
+        Some(p) => Some(read_marker_trial(p)?),
+        None => None,
+    };
+    let bar = ProgressBar::new(trial.num_frames() as u64);
+    bar.set_style(bar_style());
+    bar.set_message(file_name(trial_path));
+    let outcome = fit_one(&setup, &trial, static_trial.as_ref(), &args, trial_path, &bar)?;
+    bar.finish_and_clear();
+    println!("{}", outcome.summary);
+    if let Some(n) = args.bench {
+        bench_adam(&setup, &trial, &outcome.fit, n)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Outcome {
+    fit: TrialFit,
+    summary: String,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn fit_one(
+    setup: &Setup,
+    trial: &MarkerTrial,
+    static_trial: Option<&MarkerTrial>,
+    args: &FitArgs,
+    trial_path: &Path,
+    bar: &ProgressBar,
+) -> anyhow::Result<Outcome> {
+    if args.solver == Solver::Adam {
+        return fit_adam(setup, trial, args, trial_path, bar);
+    }
+    let name = file_name(trial_path);
+    let (fit, errors) = fit::fit_trial(
+        &setup.model,
+        &setup.markers,
+        trial,
+        static_trial,
+        &setup.limits,
+        &FitConfig::default(),
+        &name,
+        |i, _| bar.set_position(i as u64),
+    )?;
+    write_poses(&args.out, &fit.calibration.betas, &fit.poses, args.format)?;
+    let mut rmse = fit.rmses_m();
+    rmse.sort_by(f64::total_cmp);
+    let fitted = rmse.len();
+    let fps = fitted as f64 / fit.tracking_s.max(1e-9);
+    let (angle_rows, angle_stats) = angle_table(setup, trial, &fit);
+    if let Some(csv) = &args.angles {
+        write_atomic(csv, angle_rows.as_bytes()).with_context(|| format!("writing {}", csv.display()))?;
+    }
+    let per_marker: serde_json::Map<String, serde_json::Value> = fit
+        .per_marker_mean_m(&errors)
+        .into_iter()
+        .map(|(l, e)| (l, json!(e)))
+        .collect();
+    let report = json!({
+        "trial": trial_path.display().to_string(),
+        "static": args.static_trial.as_ref().map(|p| p.display().to_string()),
+        "model": setup.name,
+        "solver": "lm",
+        "frames": fit.frames,
+        "per_marker_mean_error_m": per_marker,
+        "unmatched_markers": fit.unmatched_markers,
+        "unconstrained_joints": fit.unconstrained_joints,
+        "calibration": {
+            "betas": fit.calibration.betas,
+            "offsets_m": fit.calibration.offsets_m.iter().map(|o| [o.x, o.y, o.z]).collect::<Vec<_>>(),
+            "rmse_m": fit.calibration.rmse_m,
+            "time_s": fit.calibration_s,
+        },
+        "angles_vs_file": angle_stats,
+        "totals": {
+            "frames": trial.num_frames(),
+            "fitted_frames": fitted,
+            "interpolated_frames": fit.frames.iter().filter(|f| f.interpolated).count(),
+            "median_rmse_m": percentile(&rmse, 0.5),
+            "p95_rmse_m": percentile(&rmse, 0.95),
+            "tracking_time_s": fit.tracking_s,
+            "frames_per_s": fps,
+        },
+    });
+    write_atomic(&args.out.join("fit_report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    let mut summary = format!(
+        "{name}: {} frames ({} interpolated), marker RMSE median {:.1} mm, p95 {:.1} mm; calibration {:.2} s (RMSE {:.1} mm); tracking {:.0} frames/s",
+        trial.num_frames(),
+        trial.num_frames() - fitted,
+        percentile(&rmse, 0.5) * 1000.0,
+        percentile(&rmse, 0.95) * 1000.0,
+        fit.calibration_s,
+        fit.calibration.rmse_m * 1000.0,
+        fps
+    );
+    if !fit.unmatched_markers.is_empty() {
+        summary += &format!("\n  markers not in the trial: {}", fit.unmatched_markers.join(" "));
+    }
+    if !fit.unconstrained_joints.is_empty() {
+        summary += &format!("\n  joints left unconstrained: {}", fit.unconstrained_joints.join(" "));
+    }
+    if let Some(obj) = angle_stats.as_object() {
+        for (k, v) in obj {
+            summary += &format!(
+                "\n  {k}: r = {:.3}, RMSE after offset = {:.1}°",
+                v["r"].as_f64().unwrap_or(f64::NAN),
+                v["rmse_deg"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    Ok(Outcome { fit, summary })
+}
+
+/// Our sagittal angles per frame and, where the trial stores Vicon's outputs, the comparison.
+fn angle_table(setup: &Setup, trial: &MarkerTrial, fit: &TrialFit) -> (String, serde_json::Value) {
+    let ours: Vec<_> = fit.poses.iter().map(|p| sagittal_angles(&setup.model, p).unwrap_or_default()).collect();
+    let series: [(&str, &str, fn(&gaitlens::fit::angles::SagittalAngles) -> f64); 6] = [
+        ("l_hip_flex", "LHipAngles", |a| a.l_hip_flex_deg),
+        ("r_hip_flex", "RHipAngles", |a| a.r_hip_flex_deg),
+        ("l_knee_flex", "LKneeAngles", |a| a.l_knee_flex_deg),
+        ("r_knee_flex", "RKneeAngles", |a| a.r_knee_flex_deg),
+        ("l_ankle_dorsi", "LAnkleAngles", |a| a.l_ankle_dorsi_deg),
+        ("r_ankle_dorsi", "RAnkleAngles", |a| a.r_ankle_dorsi_deg),
+    ];
+    let mut header = String::from("frame,time_s");
+    for (ours_name, file_name, _) in &series {
+        header += &format!(",{ours_name}_deg,{file_name}_x_deg");
+    }
+    let mut rows = header + "\n";
+    let mut stats = serde_json::Map::new();
+    let reference: Vec<Vec<Option<f64>>> = series
+        .iter()
+        .map(|(_, label, _)| {
+            trial
+                .model_output(label)
+                .map(|o| (0..ours.len()).map(|f| o.values.get(f).copied().flatten().map(|v| v[0])).collect())
+                .unwrap_or_else(|| vec![None; ours.len()])
+        })
+        .collect();
+    for (f, a) in ours.iter().enumerate() {
+        rows += &format!("{f},{:.4}", f as f64 / trial.rate_hz.max(1e-9));
+        for (k, (_, _, get)) in series.iter().enumerate() {
+            let r = reference[k][f].map(|v| format!("{v:.3}")).unwrap_or_default();
+            rows += &format!(",{:.3},{r}", get(a));
+        }
+        rows += "\n";
+    }
+    for (k, (name, label, get)) in series.iter().enumerate() {
+        let v: Vec<f64> = ours.iter().map(get).collect();
+        let interpolated: Vec<bool> = fit.frames.iter().map(|f| f.interpolated).collect();
+        let refs: Vec<Option<f64>> = reference[k]
+            .iter()
+            .zip(&interpolated)
+            .map(|(r, i)| if *i { None } else { *r })
+            .collect();
+        if let Some((r, rmse, n)) = compare(&v, &refs) {
+            stats.insert(format!("{name} vs {label}"), json!({"r": r, "rmse_deg": rmse, "frames": n}));
+        }
+    }
+    (rows, serde_json::Value::Object(stats))
+}
+
+fn write_poses(out: &Path, betas: &[f64], poses: &[fit::PoseState], format: OutFormat) -> anyhow::Result<()> {
+    let mut b = betas.to_vec();
+    b.resize(b.len().max(NUM_BETAS), 0.0);
+    let seq = PoseSequence {
+        betas: vec![b; poses.len()],
+        poses: poses.iter().map(|p| p.axis_angle()).collect(),
+        translations: poses.iter().map(|p| [p.translation.x, p.translation.y, p.translation.z]).collect(),
+        rate_hz: None,
+        frame_numbers: (0..poses.len() as u64).collect(),
+        source: None,
+        format: PoseFileFormat::Json,
+    };
+    let fmt = match format {
+        OutFormat::Json => PoseFileFormat::Json,
+        OutFormat::Txt => PoseFileFormat::Txt,
+    };
+    write_pose_dir(out, &seq, fmt).with_context(|| format!("writing poses to {}", out.display()))?;
+    Ok(())
+}
+
+fn fit_adam(setup: &Setup, trial: &MarkerTrial, args: &FitArgs, trial_path: &Path, bar: &ProgressBar) -> anyhow::Result<Outcome> {
+    use burn::backend::{Autodiff, NdArray};
+    let (used, cols, _) = fit::match_markers(&setup.markers, trial);
+    let device = Default::default();
+    let mut fitter = fit::adam::AdamFitter::<Autodiff<NdArray>>::new(&setup.model, &used, &setup.limits, &device);
+    let cfg = fit::adam::AdamFitConfig::default();
+    let t0 = Instant::now();
+    let mut poses = Vec::new();
+    let mut rmse = Vec::new();
+    let mut betas = vec![];
+    for f in 0..trial.num_frames() {
+        let obs = fit::observed(trial, f, &cols);
+        let r = fitter.fit_frame(&obs, &cfg);
+        let e: Vec<f64> = r.marker_errors_m.iter().flatten().copied().collect();
+        rmse.push((e.iter().map(|x| x * x).sum::<f64>() / e.len().max(1) as f64).sqrt());
+        betas = r.betas.clone();
+        poses.push(r.pose);
+        bar.set_position(f as u64 + 1);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    write_poses(&args.out, &betas, &poses, args.format)?;
+    let mut sorted = rmse.clone();
+    sorted.sort_by(f64::total_cmp);
+    let report = json!({
+        "trial": trial_path.display().to_string(),
+        "solver": "adam",
+        "frame_rmse_m": rmse,
+        "totals": {"frames": poses.len(), "time_s": secs, "frames_per_s": poses.len() as f64 / secs.max(1e-9),
+                   "median_rmse_m": percentile(&sorted, 0.5), "p95_rmse_m": percentile(&sorted, 0.95)}
+    });
+    write_atomic(&args.out.join("fit_report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    let summary = format!(
+        "adam: {} frames in {secs:.1} s ({:.3} s/frame), marker RMSE median {:.1} mm (report and poses in {})",
+        poses.len(),
+        secs / poses.len().max(1) as f64,
+        percentile(&sorted, 0.5) * 1000.0,
+        args.out.display()
+    );
+    Ok(Outcome {
+        fit: TrialFit {
+            calibration: fit::Calibration { betas, offsets_m: vec![], poses: vec![], rmse_m: f64::NAN },
+            marker_labels: vec![],
+            unmatched_markers: vec![],
+            poses,
+            frames: vec![],
+            unconstrained_joints: vec![],
+            calibration_s: 0.0,
+            tracking_s: secs,
+        },
+        summary,
+    })
+}
+
+/// Times the original method on `n` frames of the trial and prints the speed ratio.
+fn bench_adam(setup: &Setup, trial: &MarkerTrial, lm: &TrialFit, n: usize) -> anyhow::Result<()> {
+    use burn::backend::{Autodiff, NdArray};
+    let (used, cols, _) = fit::match_markers(&setup.markers, trial);
+    let device = Default::default();
+    let mut fitter = fit::adam::AdamFitter::<Autodiff<NdArray>>::new(&setup.model, &used, &setup.limits, &device);
+    let cfg = fit::adam::AdamFitConfig::default();
+    let t0 = Instant::now();
+    let mut rmse = Vec::new();
+    let mut steps = 0;
+    for f in 0..n.min(trial.num_frames()) {
+        let r = fitter.fit_frame(&fit::observed(trial, f, &cols), &cfg);
+        steps += r.steps;
+        let e: Vec<f64> = r.marker_errors_m.iter().flatten().copied().collect();
+        rmse.push((e.iter().map(|x| x * x).sum::<f64>() / e.len().max(1) as f64).sqrt());
+    }
+    let adam_s = t0.elapsed().as_secs_f64() / rmse.len().max(1) as f64;
+    let lm_fitted = lm.rmses_m().len().max(1);
+    let lm_s = lm.tracking_s / lm_fitted as f64;
+    rmse.sort_by(f64::total_cmp);
+    println!(
+        "bench: LM {:.3} ms/frame ({:.0} frames/s, one core); Adam (original method, burn ndarray) {:.2} s/frame over {} frames ({} steps/frame), median RMSE {:.1} mm; LM is {:.0}x faster",
+        lm_s * 1e3,
+        1.0 / lm_s,
+        adam_s,
+        rmse.len(),
+        steps / rmse.len().max(1),
+        percentile(&rmse, 0.5) * 1e3,
+        adam_s / lm_s
+    );
+    Ok(())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{msg:>24} [{bar:40}] {pos}/{len} frames {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
+    let (a, b) = s.split_once('/').context("--shard must look like i/n, e.g. 0/4")?;
+    let (i, n): (usize, usize) = (a.trim().parse()?, b.trim().parse()?);
+    if n == 0 || i >= n {
+        bail!("--shard {s}: need 0 <= i < n");
+    }
+    Ok((i, n))
+}
+
+/// Fits every gait of a cohort in parallel into the original layout, skipping finished trials
+/// whose inputs and settings are unchanged.
+fn run_cohort(args: &FitArgs, cohort_path: &Path) -> anyhow::Result<ExitCode> {
+    let cohort = gaitlens::formats::cohort::read_cohort(cohort_path)?;
+    let (shard, shards) = match &args.shard {
+        Some(s) => parse_shard(s)?,
+        None => (0, 1),
+    };
+    let mut jobs = Vec::new();
+    for s in &cohort.subjects {
+        for g in &s.gaits {
+            jobs.push((s.clone(), g.clone()));
+        }
+    }
+    let jobs: Vec<_> = jobs.into_iter().enumerate().filter(|(i, _)| i % shards == shard).map(|(_, j)| j).collect();
+    let multi = MultiProgress::new();
+    let failures = Mutex::new(Vec::new());
+    let settings = format!("{:?}|{:?}|{}", args.solver, args.format, env!("CARGO_PKG_VERSION"));
+    jobs.par_iter().for_each(|(subject, gait)| {
+        let out = args
+            .out
+            .join(if subject.healthy { "healthy" } else { "sick" })
+            .join(&subject.name)
+            .join(file_name(gait));
+        let result = (|| -> anyhow::Result<bool> {
+            let model = if subject.model_file.as_os_str().is_empty() || subject.model_file.as_os_str() == "default" {
+                "default".to_string()
+            } else {
+                let folder = args.model_folder.clone().unwrap_or_else(|| cohort_path.parent().unwrap_or(Path::new(".")).to_path_buf());
+                folder.join(&subject.model_file).display().to_string()
+            };
+            let constraints = subject.constraint_file.exists().then_some(subject.constraint_file.as_path());
+            let fingerprint = fingerprint(&[gait.as_path()], &format!("{settings}|{model}|{constraints:?}"));
+            let report = out.join("fit_report.json");
+            if let Ok(text) = std::fs::read_to_string(&report)
+                && text.contains(&fingerprint)
+            {
+                return Ok(false);
+            }
+            let setup = load_setup(&model, constraints)?;
+            let trial = read_marker_trial(gait)?;
+            let bar = multi.add(ProgressBar::new(trial.num_frames() as u64));
+            bar.set_style(bar_style());
+            bar.set_message(format!("{}/{}", subject.name, file_name(gait)));
+            let mut trial_args = FitArgs { out: out.clone(), ..clone_args(args) };
+            trial_args.trial = Some(gait.clone());
+            fit_one(&setup, &trial, None, &trial_args, gait, &bar)?;
+            // Stamp the report with the fingerprint so a rerun skips this trial.
+            let text = std::fs::read_to_string(&report)?;
+            let mut v: serde_json::Value = serde_json::from_str(&text)?;
+            v["input_fingerprint"] = json!(fingerprint);
+            write_atomic(&report, serde_json::to_string_pretty(&v)?.as_bytes())?;
+            bar.finish_and_clear();
+            Ok(true)
+        })();
+        match result {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = multi.println(format!("{}: up to date, skipped", out.display()));
+            }
+            Err(e) => failures.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{}: {e:#}", gait.display())),
+        }
+    });
+    let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    for f in &failures {
+        eprintln!("failed: {f}");
+    }
+    println!("{} trials in shard {shard}/{shards}, {} failed", jobs.len(), failures.len());
+    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn clone_args(a: &FitArgs) -> FitArgs {
+    FitArgs {
+        trial: a.trial.clone(),
+        static_trial: a.static_trial.clone(),
+        model: a.model.clone(),
+        constraints: a.constraints.clone(),
+        out: a.out.clone(),
+        angles: None,
+        solver: a.solver,
+        max_frames: a.max_frames,
+        cohort: None,
+        model_folder: a.model_folder.clone(),
+        shard: None,
+        format: a.format,
+        bench: None,
+    }
+}
+
+/// Identifies a trial's inputs (paths, sizes, modification times) and settings.
+fn fingerprint(paths: &[&Path], settings: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for p in paths {
+        feed(p.display().to_string().as_bytes());
+        if let Ok(m) = std::fs::metadata(p) {
+            feed(&m.len().to_le_bytes());
+            if let Ok(t) = m.modified()
+                && let Ok(d) = t.duration_since(std::time::UNIX_EPOCH)
+            {
+                feed(&d.as_nanos().to_le_bytes());
+            }
+        }
+    }
+    feed(settings.as_bytes());
+    format!("fnv1a64:{h:016x}")
+}

@@ -1,0 +1,96 @@
+//! Argument parsing and dispatch; anyhow lives only here, at the binary's edge.
+
+mod body_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Explainable gait analysis: fit a body model to motion capture, classify gait, explain why.
+#[derive(Debug, Parser)]
+#[command(name = "gaitlens", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace); `RUST_LOG` overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Open the 3D viewer (the default when no subcommand is given).
+    View,
+    /// Inspect or build body models.
+    #[command(subcommand)]
+    Body(body_cmd::BodyCommand),
+    /// Summarise any supported gait file (C3D, TRC, OpenPose folder/zip, pose folder, cohort, constraints).
+    Inspect {
+        /// The file or folder to summarise.
+        path: PathBuf,
+        /// Print machine-readable JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fit the body model to motion-capture markers (C3D/TRC) and write a pose sequence.
+    Fit,
+    /// Build a semi-synthetic cohort with known pathologies.
+    Synth,
+    /// Train a transformer or MLP gait classifier.
+    Train,
+    /// Explain a classifier's decision on a sequence (LRP / attention).
+    Explain,
+    /// Video pipeline: OpenPose keypoints → CNN / LSTM / CNN-LSTM.
+    Video,
+    /// Render a frame of a sequence headless to PNG.
+    Render,
+}
+
+/// Parses the command line, runs the command and maps errors to a non-zero exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command.unwrap_or(Command::View) {
+        Command::View => not_yet("view", "the viewer (issue: gaitlens viewer)"),
+        Command::Body(cmd) => body_cmd::run(cmd),
+        Command::Inspect { .. } => not_yet("inspect", "file inspection (issue: readers)"),
+        Command::Fit => not_yet("fit", "marker fitting (issue: fit)"),
+        Command::Synth => not_yet("synth", "the semi-synthetic cohort (issue: learning)"),
+        Command::Train => not_yet("train", "classifier training (issue: learning)"),
+        Command::Explain => not_yet("explain", "explanations (issue: learning)"),
+        Command::Video => not_yet("video", "the video pipeline (issue: video)"),
+        Command::Render => not_yet("render", "headless rendering (issue: viewer)"),
+    }
+}
+
+/// A placeholder for a subcommand a later issue fills: says so and exits non-zero.
+fn not_yet(name: &str, what: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("gaitlens {name}: not yet implemented ({what}).");
+    Ok(ExitCode::from(2))
+}

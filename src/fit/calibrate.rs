@@ -1,0 +1,273 @@
+//! Subject calibration: body shape (betas) and per-marker skin offsets, estimated jointly with the
+//! poses of a few frames (a static trial when given, else frames spread over the walk).
+
+use nalgebra::{DMatrix, DVector, Matrix3, Vector3};
+
+use super::rigid::rigid_align_root;
+use super::skinned_markers::SkinnedMarker;
+use super::solver::{AngleLimit, PoseProblem, PoseState, SolverConfig};
+use crate::body::{BodyModel, MarkerSet};
+
+/// Settings of the calibration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationConfig {
+    /// Alternation rounds (poses → shape → offsets).
+    pub rounds: usize,
+    /// Rounds at the start in which offsets stay zero so shape explains what it can.
+    pub shape_only_rounds: usize,
+    /// Prior weight on betas (metres per unit beta): keeps the shape plausible.
+    pub beta_prior_m: f64,
+    /// Shrinkage of offsets toward zero, in frames' worth of evidence.
+    pub offset_shrink_frames: f64,
+    /// Largest allowed offset, metres.
+    pub max_offset_m: f64,
+    /// Weight (per metre of stature error) of the subject's measured height when known.
+    pub height_weight: f64,
+}
+
+impl Default for CalibrationConfig {
+    fn default() -> Self {
+        CalibrationConfig {
+            rounds: 5,
+            shape_only_rounds: 2,
+            beta_prior_m: 0.01,
+            offset_shrink_frames: 1.0,
+            max_offset_m: 0.04,
+            height_weight: 1.0,
+        }
+    }
+}
+
+/// Result of calibration.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    /// Shape coefficients.
+    pub betas: Vec<f64>,
+    /// Rest-space offset of each marker of the set (same order as the marker set).
+    pub offsets_m: Vec<Vector3<f64>>,
+    /// Fitted poses of the calibration frames.
+    pub poses: Vec<PoseState>,
+    /// Marker RMSE over the calibration frames after calibration, metres.
+    pub rmse_m: f64,
+}
+
+/// Stature of a shaped rest body: top of head to sole, metres.
+pub fn stature_m(model: &BodyModel, betas: &[f64]) -> f64 {
+    let s = model.shape(betas);
+    let (lo, hi) = s
+        .v_shaped
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v[1]), hi.max(v[1])));
+    (hi - lo) as f64
+}
+
+/// Builds the solver's markers for a shape and offsets.
+pub fn skinned_markers(
+    model: &BodyModel,
+    betas: &[f64],
+    set: &MarkerSet,
+    offsets_m: &[Vector3<f64>],
+) -> Vec<SkinnedMarker> {
+    let shaped = model.shape(betas);
+    set.markers
+        .iter()
+        .zip(offsets_m)
+        .map(|(p, o)| {
+            let mut m = SkinnedMarker::new(model, &shaped, p);
+            m.offset_m = *o;
+            m
+        })
+        .collect()
+}
+
+/// Calibrates shape and offsets on `frames` (each aligned with `set`'s marker order).
+pub fn calibrate(
+    model: &BodyModel,
+    set: &MarkerSet,
+    frames: &[Vec<Option<Vector3<f64>>>],
+    init_pose: &PoseState,
+    limits: &[AngleLimit],
+    height_m: Option<f64>,
+    cfg: &CalibrationConfig,
+) -> Calibration {
+    let k = model.num_betas;
+    let mut betas = vec![0.0; k];
+    let mut offsets = vec![Vector3::zeros(); set.markers.len()];
+    let mut poses: Vec<PoseState> = vec![init_pose.clone(); frames.len()];
+    let solver = SolverConfig {
+        max_iterations: 60,
+        ..SolverConfig::default()
+    };
+    for round in 0..cfg.rounds {
+        // 1. Poses for the current shape and offsets.
+        let shaped = model.shape(&betas);
+        let markers = skinned_markers(model, &betas, set, &offsets);
+        let problem = PoseProblem::new(model, &shaped, &markers, limits.to_vec());
+        for (f, obs) in frames.iter().enumerate() {
+            let start = if round == 0 {
+                let prev = if f > 0 { poses[f - 1].clone() } else { init_pose.clone() };
+                rigid_align_root(&problem, &shaped, &prev, obs)
+            } else {
+                poses[f].clone()
+            };
+            poses[f] = problem.solve(obs, &start, None, &solver).pose;
+        }
+        // 2. Shape, poses held.
+        betas = fit_betas(model, set, &offsets, frames, &poses, &betas, height_m, cfg);
+        // 3. Offsets, once shape has settled.
+        if round >= cfg.shape_only_rounds {
+            offsets = fit_offsets(model, set, &betas, &offsets, frames, &poses, cfg);
+        }
+    }
+    let markers = skinned_markers(model, &betas, set, &offsets);
+    let shaped = model.shape(&betas);
+    let problem = PoseProblem::new(model, &shaped, &markers, limits.to_vec());
+    let mut sq = 0.0;
+    let mut n = 0usize;
+    for (f, obs) in frames.iter().enumerate() {
+        let fit = problem.solve(obs, &poses[f], None, &solver);
+        for e in fit.marker_errors_m.iter().flatten() {
+            sq += e * e;
+            n += 1;
+        }
+        poses[f] = fit.pose;
+    }
+    Calibration {
+        betas,
+        offsets_m: offsets,
+        poses,
+        rmse_m: (sq / n.max(1) as f64).sqrt(),
+    }
+}
+
+/// Residuals of all calibration frames for a shape (poses and offsets held).
+fn shape_residuals(
+    model: &BodyModel,
+    set: &MarkerSet,
+    offsets: &[Vector3<f64>],
+    frames: &[Vec<Option<Vector3<f64>>>],
+    poses: &[PoseState],
+    betas: &[f64],
+    height_m: Option<f64>,
+    cfg: &CalibrationConfig,
+) -> DVector<f64> {
+    let shaped = model.shape(betas);
+    let markers = skinned_markers(model, betas, set, offsets);
+    let mut r = Vec::new();
+    for (obs, pose) in frames.iter().zip(poses) {
+        let t = model.joint_transforms(&shaped.joints_rest, &pose.rotations, pose.translation);
+        for (m, o) in markers.iter().zip(obs) {
+            match o {
+                Some(o) => {
+                    let d = m.posed(&t.world_from_rest) - o;
+                    r.extend_from_slice(&[d.x, d.y, d.z]);
+                }
+                None => r.extend_from_slice(&[0.0; 3]),
+            }
+        }
+    }
+    r.extend(betas.iter().map(|b| b * cfg.beta_prior_m));
+    if let Some(h) = height_m {
+        r.push(cfg.height_weight * (stature_m(model, betas) - h));
+    }
+    DVector::from_vec(r)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit_betas(
+    model: &BodyModel,
+    set: &MarkerSet,
+    offsets: &[Vector3<f64>],
+    frames: &[Vec<Option<Vector3<f64>>>],
+    poses: &[PoseState],
+    start: &[f64],
+    height_m: Option<f64>,
+    cfg: &CalibrationConfig,
+) -> Vec<f64> {
+    let k = start.len();
+    let mut betas = start.to_vec();
+    let eval = |b: &[f64]| shape_residuals(model, set, offsets, frames, poses, b, height_m, cfg);
+    let mut r = eval(&betas);
+    let mut lambda = 1e-2;
+    for _ in 0..8 {
+        // Numeric Jacobian (central differences): K is ~10 and this runs a handful of times per
+        // subject, so analytic shape derivatives are not worth their complexity here.
+        let eps = 1e-4;
+        let mut jac = DMatrix::<f64>::zeros(r.len(), k);
+        for c in 0..k {
+            let mut bp = betas.clone();
+            bp[c] += eps;
+            let mut bm = betas.clone();
+            bm[c] -= eps;
+            let d = (eval(&bp) - eval(&bm)) / (2.0 * eps);
+            jac.set_column(c, &d);
+        }
+        let h = jac.transpose() * &jac;
+        let g = jac.transpose() * &r;
+        let mut improved = false;
+        for _ in 0..6 {
+            let mut a = h.clone();
+            for i in 0..k {
+                a[(i, i)] += lambda * h[(i, i)].max(1e-9);
+            }
+            let Some(ch) = a.cholesky() else {
+                lambda *= 10.0;
+                continue;
+            };
+            let step = ch.solve(&(-&g));
+            let cand: Vec<f64> = betas.iter().zip(step.iter()).map(|(b, s)| b + s).collect();
+            let rc = eval(&cand);
+            if rc.norm_squared() < r.norm_squared() {
+                let rel = (r.norm_squared() - rc.norm_squared()) / r.norm_squared().max(1e-30);
+                betas = cand;
+                r = rc;
+                lambda = (lambda * 0.3).max(1e-7);
+                improved = rel > 1e-6;
+                break;
+            }
+            lambda *= 10.0;
+        }
+        if !improved {
+            break;
+        }
+    }
+    betas
+}
+
+/// Per-marker rest-space offsets: the mean residual mapped back through each frame's blended
+/// transform, shrunk toward zero and clamped.
+fn fit_offsets(
+    model: &BodyModel,
+    set: &MarkerSet,
+    betas: &[f64],
+    offsets: &[Vector3<f64>],
+    frames: &[Vec<Option<Vector3<f64>>>],
+    poses: &[PoseState],
+    cfg: &CalibrationConfig,
+) -> Vec<Vector3<f64>> {
+    let shaped = model.shape(betas);
+    let markers = skinned_markers(model, betas, set, offsets);
+    let mut sum = vec![Vector3::zeros(); markers.len()];
+    let mut count = vec![0.0f64; markers.len()];
+    for (obs, pose) in frames.iter().zip(poses) {
+        let t = model.joint_transforms(&shaped.joints_rest, &pose.rotations, pose.translation);
+        for (i, (m, o)) in markers.iter().zip(obs).enumerate() {
+            let Some(o) = o else { continue };
+            let b = m.blended(&t.world_from_rest);
+            let lin: Matrix3<f64> = b.fixed_view::<3, 3>(0, 0).into_owned();
+            let Some(inv) = lin.try_inverse() else { continue };
+            sum[i] += inv * (o - m.posed(&t.world_from_rest));
+            count[i] += 1.0;
+        }
+    }
+    markers
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let upd = sum[i] / (count[i] + cfg.offset_shrink_frames);
+            let o = m.offset_m + upd;
+            let n = o.norm();
+            if n > cfg.max_offset_m { o * (cfg.max_offset_m / n) } else { o }
+        })
+        .collect()
+}

@@ -1,0 +1,363 @@
+//! Fitting the body model to motion-capture markers: subject calibration (shape + skin offsets),
+//! then a fast per-frame Levenberg–Marquardt pose fit with warm starts.
+
+pub mod adam;
+pub mod angles;
+pub mod calibrate;
+pub mod rigid;
+pub mod skinned_markers;
+pub mod solver;
+
+use std::time::Instant;
+
+use nalgebra::Vector3;
+use serde::Serialize;
+
+use crate::body::{BodyModel, MarkerSet};
+use crate::formats::MarkerTrial;
+pub use calibrate::{Calibration, CalibrationConfig};
+pub use solver::{AngleLimit, FrameFit, PoseProblem, PoseState, SolverConfig};
+
+/// Errors of the fitting driver.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    /// Too few of the model's markers appear in the trial to fit anything.
+    #[error("trial '{trial}': only {found} of the model's markers were found ({labels}); need at least {needed}")]
+    TooFewMarkers {
+        /// Trial name.
+        trial: String,
+        /// How many matched.
+        found: usize,
+        /// How many are needed.
+        needed: usize,
+        /// The trial's labels, for the message.
+        labels: String,
+    },
+    /// The trial has no frames.
+    #[error("trial '{trial}' has no frames")]
+    Empty {
+        /// Trial name.
+        trial: String,
+    },
+}
+
+/// Settings of a whole-trial fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitConfig {
+    /// Per-frame solver settings.
+    pub solver: SolverConfig,
+    /// Calibration settings.
+    pub calibration: CalibrationConfig,
+    /// Number of calibration frames.
+    pub calibration_frames: usize,
+    /// A frame with fewer visible markers than this fraction of the matched ones is interpolated.
+    pub min_visible_fraction: f64,
+}
+
+impl Default for FitConfig {
+    fn default() -> Self {
+        FitConfig {
+            solver: SolverConfig::default(),
+            calibration: CalibrationConfig::default(),
+            calibration_frames: 8,
+            min_visible_fraction: 0.3,
+        }
+    }
+}
+
+/// Per-frame fitting record, as written to `fit_report.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameReport {
+    /// Frame index (0-based).
+    pub frame: usize,
+    /// Marker RMSE over visible markers, metres (`null` for interpolated frames).
+    pub rmse_m: Option<f64>,
+    /// Largest marker error, metres.
+    pub max_error_m: Option<f64>,
+    /// Marker with the largest error.
+    pub max_error_marker: Option<String>,
+    /// LM iterations.
+    pub iterations: usize,
+    /// Markers of the model missing in this frame.
+    pub missing: Vec<String>,
+    /// Too few markers: the pose was interpolated from neighbouring frames.
+    pub interpolated: bool,
+}
+
+/// The result of fitting a trial.
+#[derive(Debug, Clone)]
+pub struct TrialFit {
+    /// Subject calibration.
+    pub calibration: Calibration,
+    /// Labels of the model markers used, in solver order.
+    pub marker_labels: Vec<String>,
+    /// Model markers the trial does not have (their body parts are unconstrained).
+    pub unmatched_markers: Vec<String>,
+    /// Fitted pose per frame.
+    pub poses: Vec<PoseState>,
+    /// Per-frame records.
+    pub frames: Vec<FrameReport>,
+    /// Joints held at rest because no marker constrains them.
+    pub unconstrained_joints: Vec<String>,
+    /// Seconds spent calibrating.
+    pub calibration_s: f64,
+    /// Seconds spent on the per-frame fits.
+    pub tracking_s: f64,
+}
+
+impl TrialFit {
+    /// Per-frame RMSEs of fitted (non-interpolated) frames, metres.
+    pub fn rmses_m(&self) -> Vec<f64> {
+        self.frames.iter().filter_map(|f| f.rmse_m).collect()
+    }
+
+    /// Mean error of each marker over the frames where it was visible, metres.
+    pub fn per_marker_mean_m(&self, errors: &[Vec<Option<f64>>]) -> Vec<(String, f64)> {
+        self.marker_labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let v: Vec<f64> = errors.iter().filter_map(|e| e[i]).collect();
+                (l.clone(), v.iter().sum::<f64>() / v.len().max(1) as f64)
+            })
+            .collect()
+    }
+}
+
+/// Matches the marker set to a trial's labels: the sub-set found and each one's trial column.
+pub fn match_markers(set: &MarkerSet, trial: &MarkerTrial) -> (MarkerSet, Vec<usize>, Vec<String>) {
+    let mut used = MarkerSet::default();
+    let mut cols = Vec::new();
+    let mut missing = Vec::new();
+    for m in &set.markers {
+        match trial.marker_index(&m.name) {
+            Some(c) => {
+                used.markers.push(m.clone());
+                cols.push(c);
+            }
+            None => missing.push(m.name.clone()),
+        }
+    }
+    (used, cols, missing)
+}
+
+/// Observed marker positions of one frame in the order of `cols`.
+pub fn observed(trial: &MarkerTrial, frame: usize, cols: &[usize]) -> Vec<Option<Vector3<f64>>> {
+    cols.iter()
+        .map(|&c| trial.markers_m[frame].get(c).copied().flatten().map(Vector3::from))
+        .collect()
+}
+
+/// Subject height in metres from C3D subject parameters (`Height` in mm, or metres if < 3).
+pub fn subject_height_m(trial: &MarkerTrial) -> Option<f64> {
+    let h = trial
+        .subject_params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("height"))
+        .map(|(_, v)| *v)?;
+    if h <= 0.0 || !h.is_finite() {
+        None
+    } else if h > 3.0 {
+        Some(h / 1000.0)
+    } else {
+        Some(h)
+    }
+}
+
+/// Indices of `n` frames spread evenly over a trial, preferring well-observed frames.
+fn pick_frames(trial: &MarkerTrial, cols: &[usize], n: usize) -> Vec<usize> {
+    let total = trial.num_frames();
+    let visible = |f: usize| observed(trial, f, cols).iter().filter(|o| o.is_some()).count();
+    let best = cols.len();
+    let mut picks = Vec::new();
+    for i in 0..n.min(total) {
+        let centre = (i * total + total / 2) / n.min(total).max(1);
+        // Search a small neighbourhood for the most complete frame.
+        let lo = centre.saturating_sub(5);
+        let hi = (centre + 5).min(total - 1);
+        let f = (lo..=hi).max_by_key(|&f| visible(f)).unwrap_or(centre);
+        if visible(f) * 10 >= best * 7 && !picks.contains(&f) {
+            picks.push(f);
+        }
+    }
+    picks
+}
+
+/// Default angle limits of the 22-joint SMPL-order skeleton: knees bend one way and barely twist.
+pub fn default_limits(model: &BodyModel) -> Vec<AngleLimit> {
+    let mut l = Vec::new();
+    for (j, name) in model.joint_names.iter().enumerate() {
+        if name.ends_with("knee") {
+            l.push(AngleLimit { joint: j, axis: 0, lower: -0.1, upper: 2.6 });
+            l.push(AngleLimit { joint: j, axis: 1, lower: -0.35, upper: 0.35 });
+            l.push(AngleLimit { joint: j, axis: 2, lower: -0.2, upper: 0.2 });
+        }
+    }
+    l
+}
+
+/// Fits a whole trial: calibrates on `static_trial` (or the walk itself) and tracks every frame.
+pub fn fit_trial(
+    model: &BodyModel,
+    set: &MarkerSet,
+    trial: &MarkerTrial,
+    static_trial: Option<&MarkerTrial>,
+    limits: &[AngleLimit],
+    cfg: &FitConfig,
+    name: &str,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<(TrialFit, Vec<Vec<Option<f64>>>), FitError> {
+    let (used, cols, unmatched) = match_markers(set, trial);
+    if used.markers.len() < 6 {
+        return Err(FitError::TooFewMarkers {
+            trial: name.into(),
+            found: used.markers.len(),
+            needed: 6,
+            labels: trial.marker_labels.join(" "),
+        });
+    }
+    if trial.num_frames() == 0 {
+        return Err(FitError::Empty { trial: name.into() });
+    }
+    // Calibration frames.
+    let t0 = Instant::now();
+    let (calib_trial, calib_cols) = match static_trial {
+        Some(s) => {
+            let (_, c, _) = match_markers(&used, s);
+            if c.len() == used.markers.len() { (s, c) } else { (trial, cols.clone()) }
+        }
+        None => (trial, cols.clone()),
+    };
+    let picks = pick_frames(calib_trial, &calib_cols, cfg.calibration_frames);
+    let calib_obs: Vec<_> = picks.iter().map(|&f| observed(calib_trial, f, &calib_cols)).collect();
+    let rest = PoseState::rest(model.num_joints(), Vector3::zeros());
+    let height = static_trial.and_then(subject_height_m).or_else(|| subject_height_m(trial));
+    let calibration = calibrate::calibrate(
+        model,
+        &used,
+        &calib_obs,
+        &rest,
+        limits,
+        height,
+        &cfg.calibration,
+    );
+    let calibration_s = t0.elapsed().as_secs_f64();
+
+    // Tracking.
+    let t1 = Instant::now();
+    let shaped = model.shape(&calibration.betas);
+    let markers = calibrate::skinned_markers(model, &calibration.betas, &used, &calibration.offsets_m);
+    let problem = PoseProblem::new(model, &shaped, &markers, limits.to_vec());
+    let min_visible = ((used.markers.len() as f64 * cfg.min_visible_fraction).ceil() as usize).max(6);
+    let n = trial.num_frames();
+    let mut poses: Vec<Option<PoseState>> = vec![None; n];
+    let mut frames = Vec::with_capacity(n);
+    let mut errors = Vec::with_capacity(n);
+    let mut prev: Option<PoseState> = None;
+    let first_cfg = SolverConfig { max_iterations: 60, ..cfg.solver.clone() };
+    for f in 0..n {
+        let obs = observed(trial, f, &cols);
+        let visible = obs.iter().filter(|o| o.is_some()).count();
+        let missing: Vec<String> = obs
+            .iter()
+            .zip(&used.markers)
+            .filter(|(o, _)| o.is_none())
+            .map(|(_, m)| m.name.clone())
+            .collect();
+        if visible < min_visible {
+            frames.push(FrameReport { frame: f, rmse_m: None, max_error_m: None, max_error_marker: None, iterations: 0, missing, interpolated: true });
+            errors.push(vec![None; used.markers.len()]);
+            prev = None;
+            progress(f + 1, n);
+            continue;
+        }
+        let fit = match &prev {
+            Some(p) => problem.solve(&obs, p, Some(p), &cfg.solver),
+            None => {
+                let start = calibration.poses.first().cloned().unwrap_or_else(|| rest.clone());
+                let aligned = rigid::rigid_align_root(&problem, &shaped, &start, &obs);
+                problem.solve(&obs, &aligned, None, &first_cfg)
+            }
+        };
+        let (max_i, max_e) = fit
+            .marker_errors_m
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.map(|e| (i, e)))
+            .fold((0, f64::NAN), |acc, (i, e)| if acc.1.is_nan() || e > acc.1 { (i, e) } else { acc });
+        frames.push(FrameReport {
+            frame: f,
+            rmse_m: Some(fit.rmse_m()),
+            max_error_m: Some(max_e),
+            max_error_marker: Some(used.markers[max_i].name.clone()),
+            iterations: fit.iterations,
+            missing,
+            interpolated: false,
+        });
+        errors.push(fit.marker_errors_m.clone());
+        prev = Some(fit.pose.clone());
+        poses[f] = Some(fit.pose);
+        progress(f + 1, n);
+    }
+    let poses = interpolate_gaps(poses, &rest);
+    let tracking_s = t1.elapsed().as_secs_f64();
+    let free = problem.free_joints();
+    let unconstrained_joints = (0..model.num_joints())
+        .filter(|j| !free.contains(j))
+        .map(|j| model.joint_names[j].clone())
+        .collect();
+    Ok((
+        TrialFit {
+            calibration,
+            marker_labels: used.markers.iter().map(|m| m.name.clone()).collect(),
+            unmatched_markers: unmatched,
+            poses,
+            frames,
+            unconstrained_joints,
+            calibration_s,
+            tracking_s,
+        },
+        errors,
+    ))
+}
+
+/// Fills frames without a fit by interpolating rotations (slerp) and translations between the
+/// nearest fitted frames; leading/trailing gaps copy the nearest fit.
+fn interpolate_gaps(poses: Vec<Option<PoseState>>, rest: &PoseState) -> Vec<PoseState> {
+    let n = poses.len();
+    let known: Vec<usize> = (0..n).filter(|&i| poses[i].is_some()).collect();
+    if known.is_empty() {
+        return vec![rest.clone(); n];
+    }
+    (0..n)
+        .map(|i| {
+            if let Some(p) = &poses[i] {
+                return p.clone();
+            }
+            let after = known.iter().copied().find(|&k| k > i);
+            let before = known.iter().copied().rev().find(|&k| k < i);
+            match (before, after) {
+                (Some(a), Some(b)) => {
+                    let s = (i - a) as f64 / (b - a) as f64;
+                    let (pa, pb) = (poses[a].as_ref().unwrap_or(rest), poses[b].as_ref().unwrap_or(rest));
+                    PoseState {
+                        rotations: pa
+                            .rotations
+                            .iter()
+                            .zip(&pb.rotations)
+                            .map(|(ra, rb)| {
+                                let qa = nalgebra::UnitQuaternion::from_matrix(ra);
+                                let qb = nalgebra::UnitQuaternion::from_matrix(rb);
+                                qa.slerp(&qb, s).to_rotation_matrix().into_inner()
+                            })
+                            .collect(),
+                        translation: pa.translation * (1.0 - s) + pb.translation * s,
+                    }
+                }
+                (Some(a), None) => poses[a].clone().unwrap_or_else(|| rest.clone()),
+                (None, Some(b)) => poses[b].clone().unwrap_or_else(|| rest.clone()),
+                (None, None) => rest.clone(),
+            }
+        })
+        .collect()
+}
