@@ -1,0 +1,564 @@
+//! Per-frame body-model fits of the Unified Gait Analysis pipeline ("seed pose sequences"): a
+//! folder of `pose_00000.json` / `pose_00000.txt`, read and written byte-compatibly.
+//!
+//! The original's `save_pose` writes, per frame, `json.dump({"translation": [[x, y, z]],
+//! "betas": [[b0..b49]], "pose": [[p0..]]}, f, indent=4, sort_keys=True)` (keys therefore in the
+//! order betas, pose, translation; no trailing newline) and optionally a `.txt` holding
+//! `pose[0:3] translation pose[3:] betas`, each value as Python `str(float)` followed by one
+//! space, on one line without a newline. Its `load_pose` takes the last 50 `.txt` values as betas.
+//! The optimizer refines betas in every frame, so each file carries its own betas; they are kept
+//! per frame here.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::ordered_json::{
+    self as oj, Json, ShapeError, SyntaxError, py_float_repr, py_json_float,
+};
+use crate::io_util::write_atomic;
+
+/// Number of betas the original pipeline stores (and assumes when reading `.txt`).
+pub const NUM_BETAS: usize = 50;
+
+/// Which of the original's two file layouts a sequence was read from or is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PoseFileFormat {
+    /// `pose_NNNNN.json` (`json.dump(..., indent=4, sort_keys=True)`).
+    Json,
+    /// `pose_NNNNN.txt` (space-separated, one line).
+    Txt,
+}
+
+/// A sequence of per-frame body-model parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoseSequence {
+    /// Shape coefficients per frame (each file stores its own; usually [`NUM_BETAS`] values).
+    pub betas: Vec<Vec<f64>>,
+    /// Axis-angle pose vector per frame (root first, 3 values per joint), radians.
+    pub poses: Vec<Vec<f64>>,
+    /// Root translation per frame, metres.
+    pub translations: Vec<[f64; 3]>,
+    /// Frame rate in Hz; the files do not store it, so readers leave `None`.
+    pub rate_hz: Option<f64>,
+    /// Frame number per entry (from `pose_NNNNN`), ascending.
+    pub frame_numbers: Vec<u64>,
+    /// The folder read from, if any.
+    pub source: Option<PathBuf>,
+    /// Layout of the files read.
+    pub format: PoseFileFormat,
+}
+
+impl PoseSequence {
+    /// Number of frames.
+    pub fn num_frames(&self) -> usize {
+        self.poses.len()
+    }
+
+    /// Mean betas over frames (the subject's shape), empty for an empty sequence.
+    pub fn mean_betas(&self) -> Vec<f64> {
+        let Some(first) = self.betas.first() else {
+            return Vec::new();
+        };
+        let mut m = vec![0.0; first.len()];
+        for b in &self.betas {
+            for (a, x) in m.iter_mut().zip(b) {
+                *a += x;
+            }
+        }
+        let n = self.betas.len() as f64;
+        m.iter_mut().for_each(|a| *a /= n);
+        m
+    }
+}
+
+/// Errors of the pose-sequence reader and writer; each names the file.
+#[derive(Debug, Error)]
+pub enum PoseSeqError {
+    /// A file or folder could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A `.json` file is not valid JSON.
+    #[error("{path}: invalid JSON at {source}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// Line, column and message.
+        source: SyntaxError,
+    },
+    /// A `.json` file has the wrong shape.
+    #[error("{path}: {source}")]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// JSON path, expectation and finding.
+        source: ShapeError,
+    },
+    /// A `.txt` token is not a number.
+    #[error("{path}: value {index} (0-based) is {found:?}, expected a number")]
+    TxtNumber {
+        /// The file.
+        path: PathBuf,
+        /// 0-based index of the token.
+        index: usize,
+        /// The token (shortened).
+        found: String,
+    },
+    /// A `.txt` file holds too few values.
+    #[error("{path}: {count} values, expected at least {min} (pose[0:3], translation, betas)")]
+    TxtTooShort {
+        /// The file.
+        path: PathBuf,
+        /// Values found.
+        count: usize,
+        /// Values needed.
+        min: usize,
+    },
+    /// Frames of one sequence disagree in vector lengths.
+    #[error("{path}: {what} has {found} values, earlier frames have {expected}")]
+    Inconsistent {
+        /// The file.
+        path: PathBuf,
+        /// `pose` or `betas`.
+        what: &'static str,
+        /// Length in earlier frames.
+        expected: usize,
+        /// Length in this file.
+        found: usize,
+    },
+    /// A file name carries no frame number.
+    #[error("{path}: no frame number in the file name; expected pose_NNNNN.json or .txt")]
+    FileName {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Two files of the same format carry the same frame number.
+    #[error("{path} and {other} both hold frame {frame}")]
+    DuplicateFrame {
+        /// One file.
+        path: PathBuf,
+        /// The other.
+        other: PathBuf,
+        /// The frame number.
+        frame: u64,
+    },
+    /// A folder holds no pose files.
+    #[error("{path} holds no pose_NNNNN.json or .txt files")]
+    NoFrames {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The sequence cannot be written in the requested layout.
+    #[error("cannot write pose files to {path}: {reason}")]
+    Invalid {
+        /// The target folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// One frame's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoseFrame {
+    /// Shape coefficients.
+    pub betas: Vec<f64>,
+    /// Axis-angle pose vector.
+    pub pose: Vec<f64>,
+    /// Root translation.
+    pub translation: [f64; 3],
+}
+
+/// Reads the single row of a `[[...]]` batch array.
+fn batch_row(json: &Json, key: &str) -> Result<Vec<f64>, ShapeError> {
+    let outer = oj::array(oj::field(json, "", key)?, key)?;
+    if outer.len() != 1 {
+        return Err(ShapeError {
+            path: key.to_string(),
+            expected: "a batch of exactly one row ([[...]])".into(),
+            found: format!("{} rows", outer.len()),
+        });
+    }
+    oj::num_array(&outer[0], &format!("{key}[0]"))
+}
+
+/// Parses one `pose_NNNNN.json`; `path` labels errors.
+pub fn parse_pose_json(bytes: &[u8], path: &Path) -> Result<PoseFrame, PoseSeqError> {
+    let json = oj::parse(bytes).map_err(|source| PoseSeqError::Syntax {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let shape = |source| PoseSeqError::Shape {
+        path: path.to_path_buf(),
+        source,
+    };
+    let betas = batch_row(&json, "betas").map_err(shape)?;
+    let pose = batch_row(&json, "pose").map_err(shape)?;
+    let t = batch_row(&json, "translation").map_err(shape)?;
+    let translation: [f64; 3] = t.as_slice().try_into().map_err(|_| {
+        shape(ShapeError {
+            path: "translation[0]".into(),
+            expected: "3 numbers".into(),
+            found: format!("{} numbers", t.len()),
+        })
+    })?;
+    Ok(PoseFrame {
+        betas,
+        pose,
+        translation,
+    })
+}
+
+/// Parses one `pose_NNNNN.txt` (`pose[0:3] translation pose[3:] betas[-50:]`); `path` labels errors.
+pub fn parse_pose_txt(text: &str, path: &Path) -> Result<PoseFrame, PoseSeqError> {
+    let vals: Vec<f64> = text
+        .split_whitespace()
+        .enumerate()
+        .map(|(index, t)| {
+            t.parse::<f64>().map_err(|_| PoseSeqError::TxtNumber {
+                path: path.to_path_buf(),
+                index,
+                found: t.chars().take(40).collect(),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let min = 6 + NUM_BETAS;
+    if vals.len() < min {
+        return Err(PoseSeqError::TxtTooShort {
+            path: path.to_path_buf(),
+            count: vals.len(),
+            min,
+        });
+    }
+    let nb = vals.len() - NUM_BETAS;
+    let mut pose = vals[..3].to_vec();
+    pose.extend_from_slice(&vals[6..nb]);
+    Ok(PoseFrame {
+        betas: vals[nb..].to_vec(),
+        pose,
+        translation: [vals[3], vals[4], vals[5]],
+    })
+}
+
+/// Frame number of `pose_00012.json` (→ 12): the trailing digits of the file stem.
+fn frame_number(path: &Path) -> Option<u64> {
+    let stem = path.file_stem()?.to_str()?;
+    let digits = &stem[stem.trim_end_matches(|c: char| c.is_ascii_digit()).len()..];
+    digits.parse().ok()
+}
+
+/// Reads a folder of pose files sorted by frame number. When a frame exists as both `.json` and
+/// `.txt`, the `.json` is used (the `.txt` only repeats it at the same precision).
+pub fn read_pose_dir(dir: &Path) -> Result<PoseSequence, PoseSeqError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| PoseSeqError::Io { path: p, source }
+    };
+    // (frame, is_txt, path)
+    let mut files: Vec<(u64, bool, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let p = entry.map_err(io(dir))?.path();
+        let is_txt = match p.extension().and_then(|e| e.to_str()) {
+            Some("json") => false,
+            Some("txt") => true,
+            _ => continue,
+        };
+        if !p.is_file()
+            || p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        {
+            continue;
+        }
+        let n = frame_number(&p).ok_or_else(|| PoseSeqError::FileName { path: p.clone() })?;
+        files.push((n, is_txt, p));
+    }
+    if files.is_empty() {
+        return Err(PoseSeqError::NoFrames {
+            path: dir.to_path_buf(),
+        });
+    }
+    files.sort();
+    let mut chosen: Vec<(u64, bool, PathBuf)> = Vec::with_capacity(files.len());
+    for f in files {
+        match chosen.last() {
+            Some(last) if last.0 == f.0 && last.1 == f.1 => {
+                return Err(PoseSeqError::DuplicateFrame {
+                    path: last.2.clone(),
+                    other: f.2,
+                    frame: f.0,
+                });
+            }
+            Some(last) if last.0 == f.0 => {
+                tracing::debug!(json = %last.2.display(), txt = %f.2.display(), "frame stored twice; using the .json");
+            }
+            _ => chosen.push(f),
+        }
+    }
+    let n = chosen.len();
+    let txt_count = chosen.iter().filter(|f| f.1).count();
+    let mut seq = PoseSequence {
+        betas: Vec::with_capacity(n),
+        poses: Vec::with_capacity(n),
+        translations: Vec::with_capacity(n),
+        rate_hz: None,
+        frame_numbers: Vec::with_capacity(n),
+        source: Some(dir.to_path_buf()),
+        format: if txt_count * 2 > n {
+            PoseFileFormat::Txt
+        } else {
+            PoseFileFormat::Json
+        },
+    };
+    for (num, is_txt, p) in chosen {
+        let bytes = std::fs::read(&p).map_err(io(&p))?;
+        let f = if is_txt {
+            parse_pose_txt(&String::from_utf8_lossy(&bytes), &p)?
+        } else {
+            parse_pose_json(&bytes, &p)?
+        };
+        if let (Some(b0), Some(p0)) = (seq.betas.first(), seq.poses.first()) {
+            for (what, expected, found) in [
+                ("betas", b0.len(), f.betas.len()),
+                ("pose", p0.len(), f.pose.len()),
+            ] {
+                if expected != found {
+                    return Err(PoseSeqError::Inconsistent {
+                        path: p,
+                        what,
+                        expected,
+                        found,
+                    });
+                }
+            }
+        }
+        seq.betas.push(f.betas);
+        seq.poses.push(f.pose);
+        seq.translations.push(f.translation);
+        seq.frame_numbers.push(num);
+    }
+    tracing::info!(dir = %dir.display(), frames = seq.num_frames(), format = ?seq.format, "pose sequence read");
+    Ok(seq)
+}
+
+fn push_py_json_list(out: &mut String, vals: &[f64], indent: usize) {
+    // json.dump(indent=4) of [[v, ...]] nested at `indent` levels.
+    let pad = |n: usize| " ".repeat(4 * n);
+    out.push_str("[\n");
+    out.push_str(&pad(indent + 1));
+    if vals.is_empty() {
+        out.push_str("[]");
+    } else {
+        out.push_str("[\n");
+        for (i, v) in vals.iter().enumerate() {
+            out.push_str(&pad(indent + 2));
+            out.push_str(&py_json_float(*v));
+            if i + 1 < vals.len() {
+                out.push(',');
+            }
+            out.push('\n');
+        }
+        out.push_str(&pad(indent + 1));
+        out.push(']');
+    }
+    out.push('\n');
+    out.push_str(&pad(indent));
+    out.push(']');
+}
+
+/// One frame as the original's `.json` bytes (`json.dump(..., indent=4, sort_keys=True)`).
+pub fn format_pose_json(f: &PoseFrame) -> String {
+    let mut s = String::with_capacity(32 * (f.betas.len() + f.pose.len() + 3) + 128);
+    s.push_str("{\n    \"betas\": ");
+    push_py_json_list(&mut s, &f.betas, 1);
+    s.push_str(",\n    \"pose\": ");
+    push_py_json_list(&mut s, &f.pose, 1);
+    s.push_str(",\n    \"translation\": ");
+    push_py_json_list(&mut s, &f.translation, 1);
+    s.push_str("\n}");
+    s
+}
+
+/// One frame as the original's `.txt` bytes (`f"{v} "` for pose[0:3], translation, pose[3:], betas).
+pub fn format_pose_txt(f: &PoseFrame) -> String {
+    let mut s = String::new();
+    let (root, rest) = f.pose.split_at(f.pose.len().min(3));
+    for v in root
+        .iter()
+        .chain(&f.translation)
+        .chain(rest)
+        .chain(&f.betas)
+    {
+        s.push_str(&py_float_repr(*v));
+        s.push(' ');
+    }
+    s
+}
+
+/// Writes a sequence as `pose_NNNNN.json` or `.txt` files (NNNNN = frame number, at least five
+/// digits, as the original), each atomically, into `dir`.
+pub fn write_pose_dir(
+    dir: &Path,
+    seq: &PoseSequence,
+    format: PoseFileFormat,
+) -> Result<(), PoseSeqError> {
+    let invalid = |reason: String| PoseSeqError::Invalid {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let n = seq.poses.len();
+    if seq.betas.len() != n || seq.translations.len() != n || seq.frame_numbers.len() != n {
+        return Err(invalid(format!(
+            "{n} poses, {} betas, {} translations, {} frame numbers",
+            seq.betas.len(),
+            seq.translations.len(),
+            seq.frame_numbers.len()
+        )));
+    }
+    if let Some(w) = seq.frame_numbers.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(invalid(format!(
+            "frame numbers not strictly ascending at {} → {}",
+            w[0], w[1]
+        )));
+    }
+    if format == PoseFileFormat::Txt
+        && let Some(i) = (0..n).find(|&i| seq.betas[i].len() != NUM_BETAS || seq.poses[i].len() < 3)
+    {
+        return Err(invalid(format!(
+            "frame {i}: .txt needs {NUM_BETAS} betas and at least 3 pose values, got {} and {}",
+            seq.betas[i].len(),
+            seq.poses[i].len()
+        )));
+    }
+    for i in 0..n {
+        let f = PoseFrame {
+            betas: seq.betas[i].clone(),
+            pose: seq.poses[i].clone(),
+            translation: seq.translations[i],
+        };
+        let (ext, text) = match format {
+            PoseFileFormat::Json => ("json", format_pose_json(&f)),
+            PoseFileFormat::Txt => ("txt", format_pose_txt(&f)),
+        };
+        let p = dir.join(format!("pose_{:05}.{ext}", seq.frame_numbers[i]));
+        write_atomic(&p, text.as_bytes()).map_err(|source| PoseSeqError::Write {
+            path: p.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame() -> PoseFrame {
+        PoseFrame {
+            betas: (0..NUM_BETAS).map(|i| i as f64 * 1e-3 - 0.02).collect(),
+            pose: vec![0.1, -0.0, 1e-5, 2.0, 3.5, -1e16],
+            translation: [0.5, 100.0, -2.5e-7],
+        }
+    }
+
+    #[test]
+    fn json_layout_matches_python_json_dump() {
+        let f = PoseFrame {
+            betas: vec![1e-5, 2.0],
+            pose: vec![],
+            translation: [0.0, -1.5, 1e16],
+        };
+        // What Python 3.11 prints for json.dumps({"translation": [[0.0, -1.5, 1e16]],
+        // "betas": [[1e-05, 2.0]], "pose": [[]]}, indent=4, sort_keys=True).
+        let want = "{\n    \"betas\": [\n        [\n            1e-05,\n            2.0\n        ]\n    ],\n    \"pose\": [\n        []\n    ],\n    \"translation\": [\n        [\n            0.0,\n            -1.5,\n            1e+16\n        ]\n    ]\n}";
+        assert_eq!(format_pose_json(&f), want);
+        let back = parse_pose_json(want.as_bytes(), Path::new("x.json")).unwrap();
+        assert_eq!(back, f);
+    }
+
+    #[test]
+    fn txt_round_trips_and_splits_like_load_pose() {
+        let f = frame();
+        let s = format_pose_txt(&f);
+        assert!(
+            s.starts_with("0.1 -0.0 1e-05 0.5 100.0 -2.5e-07 2.0 3.5 -1e+16 -0.02 "),
+            "{s}"
+        );
+        assert!(s.ends_with(' ') && !s.contains('\n'));
+        assert_eq!(parse_pose_txt(&s, Path::new("x.txt")).unwrap(), f);
+    }
+
+    #[test]
+    fn errors_name_file_and_path() {
+        let e = parse_pose_json(
+            br#"{"betas": [[1, "a"]], "pose": [[]], "translation": [[0,0,0]]}"#,
+            Path::new("p.json"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("p.json") && e.contains("betas[0][1]"), "{e}");
+        let e = parse_pose_json(
+            br#"{"betas": [[1]], "pose": [[]], "translation": [[0,0]]}"#,
+            Path::new("p.json"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("translation[0]") && e.contains("3 numbers"),
+            "{e}"
+        );
+        let e = parse_pose_txt("1 2 3", Path::new("q.txt")).unwrap_err();
+        assert!(
+            matches!(e, PoseSeqError::TxtTooShort { count: 3, .. }),
+            "{e}"
+        );
+        let e = parse_pose_txt("1 2 x", Path::new("q.txt")).unwrap_err();
+        assert!(matches!(e, PoseSeqError::TxtNumber { index: 2, .. }), "{e}");
+    }
+
+    #[test]
+    fn dir_round_trip_prefers_json_and_sorts_numerically() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = frame();
+        let seq = PoseSequence {
+            betas: vec![f.betas.clone(); 3],
+            poses: vec![f.pose.clone(), vec![0.0; 6], vec![1.0; 6]],
+            translations: vec![[0.0; 3], [1.0; 3], [2.0; 3]],
+            rate_hz: None,
+            frame_numbers: vec![9, 10, 100_000],
+            source: None,
+            format: PoseFileFormat::Json,
+        };
+        write_pose_dir(dir.path(), &seq, PoseFileFormat::Json).unwrap();
+        write_pose_dir(dir.path(), &seq, PoseFileFormat::Txt).unwrap();
+        assert!(
+            dir.path().join("pose_00009.json").exists()
+                && dir.path().join("pose_100000.txt").exists()
+        );
+        let back = read_pose_dir(dir.path()).unwrap();
+        assert_eq!(back.frame_numbers, [9, 10, 100_000]);
+        assert_eq!(back.poses, seq.poses);
+        assert_eq!(back.format, PoseFileFormat::Json);
+        let mean = back.mean_betas();
+        assert_eq!(mean.len(), NUM_BETAS);
+        assert!(
+            mean.iter()
+                .zip(&f.betas)
+                .all(|(m, b)| (m - b).abs() < 1e-15)
+        );
+    }
+}
