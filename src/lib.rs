@@ -1,5 +1,13 @@
 //! gaitlens: explainable gait analysis — body models, gait data formats, marker fitting,
 //! classifiers with explanations, and a Bevy viewer (feature `viewer`).
 pub mod body;
+pub mod dataset;
+pub mod explain;
+pub mod fit;
 pub mod formats;
 pub mod io_util;
+pub mod nn;
+pub mod synth;
+pub mod train;
+#[cfg(feature = "viewer")]
+pub mod viewer;

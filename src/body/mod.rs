@@ -1,4 +1,5 @@
 //! Statistical body models (SUPR files and the embedded licence-free default) and their forward pass.
+pub mod default_model;
 pub mod markers;
 pub mod model;
 

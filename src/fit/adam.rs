@@ -195,15 +195,15 @@ impl<B: AutodiffBackend> AdamFitter<B> {
         let mut g_rot: Vec<Tensor<B, 2>> = Vec::with_capacity(nj);
         let mut g_pos: Vec<Tensor<B, 2>> = Vec::with_capacity(nj);
         for j in 0..nj {
-            let r = rots.clone().slice([j..j + 1]).reshape([3, 3]);
-            let jj = joints.clone().slice([j..j + 1]); // 1×3
+            let r = rots.clone().narrow(0, j, 1).reshape([3, 3]);
+            let jj = joints.clone().narrow(0, j, 1); // 1×3
             match self.parents[j] {
                 None => {
                     g_rot.push(r);
                     g_pos.push(jj + trans.clone());
                 }
                 Some(p) => {
-                    let off = jj - joints.clone().slice([p..p + 1]);
+                    let off = jj - joints.clone().narrow(0, p, 1);
                     let pos = g_pos[p].clone() + off.matmul(g_rot[p].clone().transpose());
                     g_rot.push(g_rot[p].clone().matmul(r));
                     g_pos.push(pos);
@@ -213,7 +213,7 @@ impl<B: AutodiffBackend> AdamFitter<B> {
         // Skinning transforms A_j = [R_j | p_j − R_j·j_j], flattened to 12 per joint.
         let mut flat = Vec::with_capacity(nj);
         for j in 0..nj {
-            let jj = joints.clone().slice([j..j + 1]);
+            let jj = joints.clone().narrow(0, j, 1);
             let tr = g_pos[j].clone() - jj.matmul(g_rot[j].clone().transpose());
             flat.push(Tensor::cat(vec![g_rot[j].clone().reshape([1, 9]), tr], 1));
         }
@@ -261,7 +261,7 @@ impl<B: AutodiffBackend> AdamFitter<B> {
             // Start at the markers' centroid (the original starts at the origin; this only helps it).
             let vis: Vec<_> = observed.iter().flatten().collect();
             let c = vis.iter().fold(Vector3::zeros(), |a, v| a + **v) / vis.len().max(1) as f64;
-            let j0 = self.t.j_template.clone().slice([0..1]).into_data().to_vec::<f32>().unwrap_or_default();
+            let j0 = self.t.j_template.clone().narrow(0, 0, 1).into_data().to_vec::<f32>().unwrap_or_default();
             let t0 = [c.x as f32 - j0.first().copied().unwrap_or(0.0), c.y as f32 - j0.get(1).copied().unwrap_or(0.0), c.z as f32 - j0.get(2).copied().unwrap_or(0.0)];
             self.trans = Tensor::from_data(TensorData::new(t0.to_vec(), [1, 3]), &self.device);
             self.initialised = true;

@@ -28,11 +28,11 @@ pub struct CalibrationConfig {
 impl Default for CalibrationConfig {
     fn default() -> Self {
         CalibrationConfig {
-            rounds: 5,
-            shape_only_rounds: 2,
-            beta_prior_m: 0.01,
+            rounds: 6,
+            shape_only_rounds: 3,
+            beta_prior_m: 0.03,
             offset_shrink_frames: 1.0,
-            max_offset_m: 0.04,
+            max_offset_m: 0.07,
             height_weight: 1.0,
         }
     }
@@ -112,10 +112,11 @@ pub fn calibrate(
             };
             poses[f] = problem.solve(obs, &start, None, &solver).pose;
         }
-        // 2. Shape, poses held.
-        betas = fit_betas(model, set, &offsets, frames, &poses, &betas, height_m, cfg);
-        // 3. Offsets, once shape has settled.
-        if round >= cfg.shape_only_rounds {
+        // 2. Shape, poses held; then frozen so offsets cannot trade against it.
+        if round < cfg.shape_only_rounds {
+            betas = fit_betas(model, set, &offsets, frames, &poses, limits, &betas, height_m, cfg);
+        } else {
+            // 3. Offsets, once shape has settled.
             offsets = fit_offsets(model, set, &betas, &offsets, frames, &poses, cfg);
         }
     }
@@ -140,19 +141,23 @@ pub fn calibrate(
     }
 }
 
-/// Residuals of all calibration frames for a shape (poses and offsets held).
+/// Residuals of all calibration frames for a shape, poses held (block-coordinate step; the
+/// calibration alternates it with pose fits).
+#[allow(clippy::too_many_arguments)]
 fn shape_residuals(
     model: &BodyModel,
     set: &MarkerSet,
     offsets: &[Vector3<f64>],
     frames: &[Vec<Option<Vector3<f64>>>],
     poses: &[PoseState],
+    limits: &[AngleLimit],
     betas: &[f64],
     height_m: Option<f64>,
     cfg: &CalibrationConfig,
 ) -> DVector<f64> {
     let shaped = model.shape(betas);
     let markers = skinned_markers(model, betas, set, offsets);
+    let _ = limits;
     let mut r = Vec::new();
     for (obs, pose) in frames.iter().zip(poses) {
         let t = model.joint_transforms(&shaped.joints_rest, &pose.rotations, pose.translation);
@@ -180,13 +185,14 @@ fn fit_betas(
     offsets: &[Vector3<f64>],
     frames: &[Vec<Option<Vector3<f64>>>],
     poses: &[PoseState],
+    limits: &[AngleLimit],
     start: &[f64],
     height_m: Option<f64>,
     cfg: &CalibrationConfig,
 ) -> Vec<f64> {
     let k = start.len();
     let mut betas = start.to_vec();
-    let eval = |b: &[f64]| shape_residuals(model, set, offsets, frames, poses, b, height_m, cfg);
+    let eval = |b: &[f64]| shape_residuals(model, set, offsets, frames, poses, limits, b, height_m, cfg);
     let mut r = eval(&betas);
     let mut lambda = 1e-2;
     for _ in 0..8 {

@@ -196,7 +196,12 @@ pub fn default_limits(model: &BodyModel) -> Vec<AngleLimit> {
     l
 }
 
-/// Fits a whole trial: calibrates on `static_trial` (or the walk itself) and tracks every frame.
+/// Per-frame, per-marker errors in metres (`None` where missing or interpolated).
+pub type MarkerErrors = Vec<Vec<Option<f64>>>;
+
+/// Fits a whole trial: calibrates on `static_trial` (or the walk itself) and tracks every frame;
+/// also returns the per-frame marker errors.
+#[allow(clippy::too_many_arguments)]
 pub fn fit_trial(
     model: &BodyModel,
     set: &MarkerSet,
@@ -206,7 +211,7 @@ pub fn fit_trial(
     cfg: &FitConfig,
     name: &str,
     mut progress: impl FnMut(usize, usize),
-) -> Result<(TrialFit, Vec<Vec<Option<f64>>>), FitError> {
+) -> Result<(TrialFit, MarkerErrors), FitError> {
     let (used, cols, unmatched) = match_markers(set, trial);
     if used.markers.len() < 6 {
         return Err(FitError::TooFewMarkers {
@@ -255,7 +260,7 @@ pub fn fit_trial(
     let mut errors = Vec::with_capacity(n);
     let mut prev: Option<PoseState> = None;
     let first_cfg = SolverConfig { max_iterations: 60, ..cfg.solver.clone() };
-    for f in 0..n {
+    for (f, slot) in poses.iter_mut().enumerate() {
         let obs = observed(trial, f, &cols);
         let visible = obs.iter().filter(|o| o.is_some()).count();
         let missing: Vec<String> = obs
@@ -296,7 +301,7 @@ pub fn fit_trial(
         });
         errors.push(fit.marker_errors_m.clone());
         prev = Some(fit.pose.clone());
-        poses[f] = Some(fit.pose);
+        *slot = Some(fit.pose);
         progress(f + 1, n);
     }
     let poses = interpolate_gaps(poses, &rest);

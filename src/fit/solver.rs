@@ -105,6 +105,9 @@ impl FrameFit {
     }
 }
 
+/// Per marker: `(ancestor joint k, entries (j, w̃) of the marker's weights within k's subtree)`.
+type MarkerChain = Vec<(usize, Vec<(usize, f64)>)>;
+
 /// A pose-fitting problem for one subject: model, shape, markers, which joints are free.
 pub struct PoseProblem<'a> {
     model: &'a BodyModel,
@@ -113,8 +116,8 @@ pub struct PoseProblem<'a> {
     /// Parameter block of each joint (`None` = held at its current rotation).
     param_of_joint: Vec<Option<usize>>,
     num_params: usize,
-    /// Per marker: `(ancestor joint k, entries (j, w̃) of the marker's weights within k's subtree)`.
-    chains: Vec<Vec<(usize, Vec<(usize, f64)>)>>,
+    /// Per marker, its chain of influencing joints.
+    chains: Vec<MarkerChain>,
     limits: Vec<AngleLimit>,
 }
 
@@ -136,7 +139,7 @@ impl<'a> PoseProblem<'a> {
             a
         };
         let mut influences = vec![false; nj];
-        let chains: Vec<Vec<(usize, Vec<(usize, f64)>)>> = markers
+        let chains: Vec<MarkerChain> = markers
             .iter()
             .map(|m| {
                 let mut ks: Vec<usize> = m.weights.iter().flat_map(|&(j, _)| ancestors(j)).collect();
@@ -290,7 +293,7 @@ impl<'a> PoseProblem<'a> {
         for (j, p) in self.param_of_joint.iter().enumerate() {
             if let Some(p) = *p {
                 let d = Vector3::new(step[p], step[p + 1], step[p + 2]);
-                out.rotations[j] = out.rotations[j] * Rotation3::new(d).into_inner();
+                out.rotations[j] *= Rotation3::new(d).into_inner();
             }
         }
         out

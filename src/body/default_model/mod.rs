@@ -1,0 +1,104 @@
+//! The embedded licence-free default body: a SMPL-structured model (22 joints, 10 shape
+//! components, T-pose rest) generated from MakeHuman's CC0 base mesh, game-engine rig and macro
+//! targets, so gaitlens works without the non-redistributable SUPR files.
+//!
+//! The asset (`assets/default_body.bin`) is produced by [`build::build_default`] +
+//! [`encode_asset`] (see `assets/PROVENANCE.md`) and decoded lazily once on first use.
+
+pub mod body_twin;
+pub mod build;
+mod codec;
+pub mod pig_markers;
+
+use std::sync::OnceLock;
+
+use super::markers::MarkerSet;
+use super::model::BodyModel;
+
+pub use build::{BuildError, build_default};
+pub use codec::{DecodeError, decode_asset, encode_asset};
+
+/// The embedded asset bytes (zlib-compressed little-endian layout, see [`encode_asset`]).
+pub static DEFAULT_BODY_ASSET: &[u8] = include_bytes!("../../../assets/default_body.bin");
+
+/// Names of the 22 joints in SMPL order, as used by the default model.
+pub const JOINT_NAMES: [&str; 22] = [
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "left_knee",
+    "right_knee",
+    "spine2",
+    "left_ankle",
+    "right_ankle",
+    "spine3",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+];
+
+/// SMPL's kinematic tree for the 22 body joints (parent of each joint, `None` for the pelvis).
+pub const JOINT_PARENTS: [Option<usize>; 22] = [
+    None,
+    Some(0),
+    Some(0),
+    Some(0),
+    Some(1),
+    Some(2),
+    Some(3),
+    Some(4),
+    Some(5),
+    Some(6),
+    Some(7),
+    Some(8),
+    Some(9),
+    Some(9),
+    Some(9),
+    Some(12),
+    Some(13),
+    Some(14),
+    Some(16),
+    Some(17),
+    Some(18),
+    Some(19),
+];
+
+/// The default body model together with its Plug-in Gait marker placements.
+#[derive(Debug, Clone)]
+pub struct DefaultAsset {
+    /// The body model (T-pose rest, metres, y up, facing +z, left on +x).
+    pub model: BodyModel,
+    /// Plug-in Gait (full body + SACR) marker placements on the model's mesh.
+    pub markers: MarkerSet,
+}
+
+static DEFAULT: OnceLock<DefaultAsset> = OnceLock::new();
+
+/// The embedded default asset, decoded on first use.
+pub fn default_asset() -> &'static DefaultAsset {
+    DEFAULT.get_or_init(|| {
+        // The embedded bytes are produced and checked by this crate's generator and tests, so a
+        // decoding failure here is a build defect, not bad user input.
+        decode_asset(DEFAULT_BODY_ASSET).expect("embedded default body asset is corrupt")
+    })
+}
+
+/// The embedded default body model.
+pub fn default_body() -> &'static BodyModel {
+    &default_asset().model
+}
+
+/// The embedded Plug-in Gait marker placements on [`default_body`].
+pub fn default_markers() -> &'static MarkerSet {
+    &default_asset().markers
+}

@@ -1,0 +1,364 @@
+//! Plug-in Gait marker placements on the default body, derived by anatomical rules from the
+//! T-posed mean mesh and its joints: each marker is a ray from inside the body (a joint or a point
+//! between joints) in an anatomical direction, intersected with the skin of the body part it
+//! belongs to (faces skinned mostly to the given joints).
+
+use nalgebra::Vector3;
+
+use super::build::BuildError;
+use crate::body::markers::{MarkerPlacement, MarkerSet};
+use crate::body::model::BodyModel;
+
+/// Distance from the skin to the marker centre: a 14 mm marker on a 2 mm base.
+pub const DISTANCE_TO_SKIN_M: f32 = 0.0095;
+
+/// The Plug-in Gait full-body labels placed on the default body (plus SACR).
+pub const PIG_MARKERS: [&str; 40] = [
+    "LFHD", "RFHD", "LBHD", "RBHD", "C7", "T10", "CLAV", "STRN", "RBAK", "LSHO", "RSHO", "LUPA",
+    "RUPA", "LELB", "RELB", "LFRM", "RFRM", "LWRA", "RWRA", "LWRB", "RWRB", "LFIN", "RFIN", "LASI",
+    "RASI", "LPSI", "RPSI", "LTHI", "RTHI", "LKNE", "RKNE", "LTIB", "RTIB", "LANK", "RANK", "LHEE",
+    "RHEE", "LTOE", "RTOE", "SACR",
+];
+
+/// One placement rule: cast from `origin` along `dir` onto faces skinned to `joints`.
+struct Rule {
+    name: String,
+    origin: Vector3<f64>,
+    dir: Vector3<f64>,
+    joints: Vec<usize>,
+}
+
+/// Ray/triangle intersection (Möller–Trumbore): distance along the ray and barycentrics.
+fn ray_triangle(
+    o: &Vector3<f64>,
+    d: &Vector3<f64>,
+    a: &Vector3<f64>,
+    b: &Vector3<f64>,
+    c: &Vector3<f64>,
+) -> Option<(f64, [f64; 3])> {
+    let e1 = b - a;
+    let e2 = c - a;
+    let p = d.cross(&e2);
+    let det = e1.dot(&p);
+    if det.abs() < 1e-14 {
+        return None;
+    }
+    let inv = 1.0 / det;
+    let s = o - a;
+    let u = s.dot(&p) * inv;
+    if !(0.0..=1.0).contains(&u) {
+        return None;
+    }
+    let q = s.cross(&e1);
+    let v = d.dot(&q) * inv;
+    if v < 0.0 || u + v > 1.0 {
+        return None;
+    }
+    let t = e2.dot(&q) * inv;
+    (t > 1e-9).then_some((t, [1.0 - u - v, u, v]))
+}
+
+/// Closest point of triangle `abc` to `p` (Ericson, Real-Time Collision Detection 5.1.5), as
+/// barycentric coordinates.
+pub fn closest_point_barycentric(
+    p: &Vector3<f64>,
+    a: &Vector3<f64>,
+    b: &Vector3<f64>,
+    c: &Vector3<f64>,
+) -> [f64; 3] {
+    let ab = b - a;
+    let ac = c - a;
+    let ap = p - a;
+    let d1 = ab.dot(&ap);
+    let d2 = ac.dot(&ap);
+    if d1 <= 0.0 && d2 <= 0.0 {
+        return [1.0, 0.0, 0.0];
+    }
+    let bp = p - b;
+    let d3 = ab.dot(&bp);
+    let d4 = ac.dot(&bp);
+    if d3 >= 0.0 && d4 <= d3 {
+        return [0.0, 1.0, 0.0];
+    }
+    let vc = d1 * d4 - d3 * d2;
+    if vc <= 0.0 && d1 >= 0.0 && d3 <= 0.0 {
+        let v = d1 / (d1 - d3);
+        return [1.0 - v, v, 0.0];
+    }
+    let cp = p - c;
+    let d5 = ab.dot(&cp);
+    let d6 = ac.dot(&cp);
+    if d6 >= 0.0 && d5 <= d6 {
+        return [0.0, 0.0, 1.0];
+    }
+    let vb = d5 * d2 - d1 * d6;
+    if vb <= 0.0 && d2 >= 0.0 && d6 <= 0.0 {
+        let w = d2 / (d2 - d6);
+        return [1.0 - w, 0.0, w];
+    }
+    let va = d3 * d6 - d5 * d4;
+    if va <= 0.0 && (d4 - d3) >= 0.0 && (d5 - d6) >= 0.0 {
+        let w = (d4 - d3) / ((d4 - d3) + (d5 - d6));
+        return [0.0, 1.0 - w, w];
+    }
+    let denom = 1.0 / (va + vb + vc);
+    let v = vb * denom;
+    let w = vc * denom;
+    [1.0 - v - w, v, w]
+}
+
+/// Nearest surface point of the mesh to `p`: `(face, barycentrics, distance)`.
+pub fn nearest_surface_point(
+    p: &Vector3<f64>,
+    vertices: &[[f32; 3]],
+    faces: &[[u32; 3]],
+) -> Option<(u32, [f64; 3], f64)> {
+    let vtx = |i: u32| {
+        let q = vertices[i as usize];
+        Vector3::new(q[0] as f64, q[1] as f64, q[2] as f64)
+    };
+    let mut best: Option<(u32, [f64; 3], f64)> = None;
+    for (fi, f) in faces.iter().enumerate() {
+        let [a, b, c] = f.map(vtx);
+        let w = closest_point_barycentric(p, &a, &b, &c);
+        let q = a * w[0] + b * w[1] + c * w[2];
+        let d = (q - p).norm();
+        if best.is_none_or(|(_, _, bd)| d < bd) {
+            best = Some((fi as u32, w, d));
+        }
+    }
+    best
+}
+
+/// Places all [`PIG_MARKERS`] on the T-posed rest mesh of `model`. `extra` holds the posed heads
+/// of the rig's `index_01_l/r`, `middle_01_l/r`, `thumb_01_l/r` bones (in that order).
+pub fn place_pig_markers(
+    model: &BodyModel,
+    extra: &[Vector3<f64>],
+) -> Result<MarkerSet, BuildError> {
+    let j: Vec<Vector3<f64>> = model.j_template.iter().map(|p| Vector3::from(*p)).collect();
+    let verts = &model.v_template;
+    let nv = verts.len();
+    // Dominant joint of each vertex.
+    let dominant: Vec<usize> = (0..nv)
+        .map(|v| {
+            model
+                .weights
+                .row(v)
+                .fold(
+                    (0usize, -1f32),
+                    |acc, (jj, w)| if w > acc.1 { (jj, w) } else { acc },
+                )
+                .0
+        })
+        .collect();
+    let top_y = verts.iter().map(|p| p[1] as f64).fold(f64::MIN, f64::max);
+    let sole_y = |ankle: usize| {
+        (0..nv)
+            .filter(|&v| dominant[v] == ankle || dominant[v] == ankle + 3)
+            .map(|v| verts[v][1] as f64)
+            .fold(f64::MAX, f64::min)
+    };
+    let v3 = Vector3::new;
+    let mut rules = Vec::new();
+    let mid = (j[1] + j[2]) / 2.0;
+    for (side, s) in [("L", 0usize), ("R", 1usize)] {
+        let sx = if s == 0 { 1.0 } else { -1.0 };
+        let (hip, knee, ankle, foot) = (1 + s, 4 + s, 7 + s, 10 + s);
+        let (collar, shoulder, elbow, wrist) = (13 + s, 16 + s, 18 + s, 20 + s);
+        let lateral = v3(sx, 0.0, 0.0);
+        let mut r = |n: &str, origin: Vector3<f64>, dir: Vector3<f64>, joints: &[usize]| {
+            rules.push(Rule {
+                name: format!("{side}{n}"),
+                origin,
+                dir: dir.normalize(),
+                joints: joints.to_vec(),
+            })
+        };
+        // Head: temples (front) and back of the head, in a plane ~55% up from the skull base.
+        let hy = j[15].y + 0.55 * (top_y - j[15].y);
+        let hc = v3(0.0, hy, j[15].z + 0.01);
+        r("FHD", hc, v3(0.45 * sx, 0.0, 1.0), &[15]);
+        r("BHD", hc, v3(0.45 * sx, 0.0, -1.0), &[15]);
+        // Acromion: on top of the shoulder joint.
+        r(
+            "SHO",
+            j[shoulder] + v3(-0.01 * sx, 0.0, 0.0),
+            v3(0.0, 1.0, 0.0),
+            &[collar, shoulder],
+        );
+        // Upper arm and forearm: lateral / dorsal aspect (up and slightly back in the T-pose).
+        r(
+            "UPA",
+            j[shoulder].lerp(&j[elbow], 0.5),
+            v3(0.0, 1.0, -0.35),
+            &[shoulder],
+        );
+        r("ELB", j[elbow], v3(0.0, 1.0, -0.2), &[shoulder, elbow]);
+        r(
+            "FRM",
+            j[elbow].lerp(&j[wrist], 0.5),
+            v3(0.0, 1.0, -0.2),
+            &[elbow],
+        );
+        // Wrist bar: thumb side is anterior (+z) with palms down, pinkie side posterior.
+        r("WRA", j[wrist], v3(0.0, 0.0, 1.0), &[elbow, wrist]);
+        r("WRB", j[wrist], v3(0.0, 0.0, -1.0), &[elbow, wrist]);
+        // Finger: dorsum of the hand just proximal to the 2nd metacarpal head.
+        let index = extra[s];
+        r(
+            "FIN",
+            j[wrist].lerp(&index, 0.8),
+            v3(0.0, 1.0, 0.0),
+            &[wrist],
+        );
+        // Pelvis: anterior/posterior superior iliac spines ~6 cm above the hip joints.
+        let asis = v3(j[hip].x * 1.05, j[hip].y + 0.065, j[0].z);
+        r("ASI", asis, v3(0.15 * sx, 0.0, 1.0), &[0, 3, hip]);
+        let psis = v3(j[hip].x * 0.45, j[hip].y + 0.075, j[0].z);
+        r("PSI", psis, v3(0.0, 0.0, -1.0), &[0, 3, hip]);
+        // Thigh wand: lateral, lower third of the thigh; knee: lateral femoral epicondyle.
+        r("THI", j[hip].lerp(&j[knee], 0.67), lateral, &[hip]);
+        r("KNE", j[knee], lateral, &[hip, knee]);
+        // Tibia wand: lateral, lower third of the shank; ankle: lateral malleolus.
+        r("TIB", j[knee].lerp(&j[ankle], 0.67), lateral, &[knee]);
+        r("ANK", j[ankle], lateral, &[knee, ankle]);
+        // Heel: back of the calcaneus, halfway between sole and ankle joint height.
+        let heel = v3(j[ankle].x, 0.5 * (j[ankle].y + sole_y(ankle)), j[ankle].z);
+        r("HEE", heel, v3(0.0, 0.0, -1.0), &[ankle, foot]);
+        // Toe: dorsum over the 2nd metatarsal head (slightly medial of the ball joint).
+        let toe = j[foot] + v3(-0.01 * sx, 0.0, 0.0);
+        r("TOE", toe, v3(0.0, 1.0, 0.0), &[ankle, foot]);
+    }
+    let mut add = |n: &str, origin: Vector3<f64>, dir: Vector3<f64>, joints: &[usize]| {
+        rules.push(Rule {
+            name: n.to_string(),
+            origin,
+            dir: dir.normalize(),
+            joints: joints.to_vec(),
+        })
+    };
+    let back = Vector3::new(0.0, 0.0, -1.0);
+    let front = Vector3::new(0.0, 0.0, 1.0);
+    add(
+        "C7",
+        Vector3::new(0.0, j[12].y - 0.01, j[12].z),
+        back,
+        &[9, 12],
+    );
+    add("T10", j[6].lerp(&j[9], 0.4), back, &[3, 6, 9]);
+    add(
+        "CLAV",
+        (j[13] + j[14]) / 2.0 - Vector3::new(0.0, 0.01, 0.0),
+        front,
+        &[9, 12, 13, 14],
+    );
+    add(
+        "STRN",
+        Vector3::new(0.0, j[9].y - 0.04, j[9].z),
+        front,
+        &[6, 9],
+    );
+    add(
+        "RBAK",
+        Vector3::new(0.5 * j[17].x, j[9].y + 0.3 * (j[12].y - j[9].y), j[9].z),
+        back,
+        &[6, 9, 14],
+    );
+    add(
+        "SACR",
+        Vector3::new(0.0, mid.y + 0.075, j[0].z),
+        back,
+        &[0, 1, 2, 3],
+    );
+
+    let vtx = |i: u32| {
+        let q = verts[i as usize];
+        Vector3::new(q[0] as f64, q[1] as f64, q[2] as f64)
+    };
+    let mut by_name = Vec::with_capacity(rules.len());
+    for rule in &rules {
+        let cast = |filter: bool| {
+            let mut best: Option<(f64, u32, [f64; 3])> = None;
+            for (fi, f) in model.faces.iter().enumerate() {
+                if filter
+                    && !f
+                        .iter()
+                        .any(|&v| rule.joints.contains(&dominant[v as usize]))
+                {
+                    continue;
+                }
+                let [a, b, c] = f.map(vtx);
+                if let Some((t, w)) = ray_triangle(&rule.origin, &rule.dir, &a, &b, &c)
+                    && best.is_none_or(|(bt, _, _)| t < bt)
+                {
+                    best = Some((t, fi as u32, w));
+                }
+            }
+            best
+        };
+        let (face_id, bary) =
+            match cast(true).or_else(|| cast(false)) {
+                Some((_, f, w)) => (f, w),
+                None => {
+                    let target = rule.origin + rule.dir * 0.15;
+                    let (f, w, _) = nearest_surface_point(&target, verts, &model.faces)
+                        .ok_or_else(|| BuildError::Numeric {
+                            what: format!("no surface found for marker {}", rule.name),
+                        })?;
+                    (f, w)
+                }
+            };
+        by_name.push(MarkerPlacement {
+            name: rule.name.clone(),
+            face_id,
+            bary: bary.map(|x| x as f32),
+            distance_to_skin_m: DISTANCE_TO_SKIN_M,
+        });
+    }
+    let markers = PIG_MARKERS
+        .iter()
+        .map(|n| {
+            by_name
+                .iter()
+                .find(|m| m.name == *n)
+                .cloned()
+                .ok_or_else(|| BuildError::Numeric {
+                    what: format!("no rule for marker {n}"),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(MarkerSet { markers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_point_and_ray_hit_agree_on_a_triangle() {
+        let a = Vector3::new(0.0, 0.0, 0.0);
+        let b = Vector3::new(1.0, 0.0, 0.0);
+        let c = Vector3::new(0.0, 1.0, 0.0);
+        let p = Vector3::new(0.2, 0.3, 0.5);
+        let w = closest_point_barycentric(&p, &a, &b, &c);
+        let q = a * w[0] + b * w[1] + c * w[2];
+        assert!((q - Vector3::new(0.2, 0.3, 0.0)).norm() < 1e-12);
+        let (t, w2) = ray_triangle(&p, &Vector3::new(0.0, 0.0, -1.0), &a, &b, &c).unwrap();
+        assert!((t - 0.5).abs() < 1e-12);
+        assert!(w.iter().zip(&w2).all(|(x, y)| (x - y).abs() < 1e-12));
+        // Outside the triangle: the closest point is the vertex b.
+        let w3 = closest_point_barycentric(&Vector3::new(2.0, -1.0, 0.0), &a, &b, &c);
+        assert_eq!(w3, [0.0, 1.0, 0.0]);
+        assert!(
+            ray_triangle(
+                &Vector3::new(2.0, 2.0, 1.0),
+                &Vector3::new(0.0, 0.0, -1.0),
+                &a,
+                &b,
+                &c
+            )
+            .is_none()
+        );
+    }
+}

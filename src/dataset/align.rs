@@ -1,0 +1,418 @@
+//! The original pipeline's per-window movement alignment and normalisation
+//! (`JointData.align_sequences` followed by `JointData.normalize_marker_positions`), implemented
+//! once as a pure function so that training and the viewer see exactly the same coordinates.
+//!
+//! Steps, in the original's order, for one window of frames × 22 joints:
+//! 1. subtract the pelvis position of frame 0;
+//! 2. rotate (Rodrigues' formula for aligning two unit vectors) so the pelvis displacement from
+//!    the first to the last frame points along +x;
+//! 3. fix the up axis: round the unit vector from the mean ankle to the head in frame 0 to
+//!    integers (ties to even, as `torch.round`); if its y is 0 rotate ±90° about x (sign of its
+//!    z), if its y is negative rotate 180° about x; the rotation is applied as `p @ R_x`
+//!    (row vectors), as in the original;
+//! 4. negate z when the left ankle's mean z is larger than the right ankle's, so the left ankle
+//!    is on the −z side;
+//! 5. divide x by the largest head-to-mean-ankle distance of the window; map y and z linearly to
+//!    [−1, 1] by their minimum and maximum over all joints and frames of the window.
+//!
+//! Deviations, all where the original produces NaN: a pelvis displacement already along −x is
+//! rotated by 180° about y (the original divides by zero), and degenerate windows (no pelvis
+//! displacement, head at the ankles, flat y or z range) are reported as [`AlignError`]s.
+
+use thiserror::Error;
+
+/// Number of body joints used by the classifiers (SMPL/SUPR body joints 0..22).
+pub const NUM_JOINTS: usize = 22;
+
+/// One frame of joint positions, `[joint][xyz]`.
+pub type Frame = [[f32; 3]; NUM_JOINTS];
+
+/// Versioned name of [`align_movement_normalized`]; stored in model cards so a model is only
+/// applied to data aligned the same way.
+pub const ALIGNMENT_VERSION: &str = "align_movement_normalized/1";
+
+/// Pelvis (root) joint index.
+pub const PELVIS: usize = 0;
+/// Left ankle joint index.
+pub const LEFT_ANKLE: usize = 7;
+/// Right ankle joint index.
+pub const RIGHT_ANKLE: usize = 8;
+/// Head joint index.
+pub const HEAD: usize = 15;
+
+/// Why a window cannot be aligned.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum AlignError {
+    /// The window holds no frames.
+    #[error("cannot align an empty window")]
+    Empty,
+    /// A coordinate is NaN or infinite.
+    #[error("frame {frame}, joint {joint}: non-finite coordinate")]
+    NonFinite {
+        /// Frame index in the window.
+        frame: usize,
+        /// Joint index.
+        joint: usize,
+    },
+    /// The pelvis does not move between the first and last frame, so there is no walking
+    /// direction.
+    #[error("pelvis moves {distance_m} m between the first and last frame; no walking direction")]
+    NoDisplacement {
+        /// Distance moved, metres (or input units).
+        distance_m: f64,
+    },
+    /// Head and mean ankle coincide in frame 0, so there is no up direction.
+    #[error("head and ankles coincide in frame 0; no up direction")]
+    NoUp,
+    /// The largest head-to-ankle distance is zero.
+    #[error("head-to-ankle distance is zero in every frame")]
+    ZeroHeight,
+    /// All coordinates of an axis are equal, so it cannot be mapped to [−1, 1].
+    #[error("all {axis} coordinates are equal; cannot normalise")]
+    FlatAxis {
+        /// `y` or `z`.
+        axis: &'static str,
+    },
+}
+
+fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[0] - b[0], a[1] - b[1], a[2] - b[2]]
+}
+
+fn norm(a: [f64; 3]) -> f64 {
+    (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt()
+}
+
+fn mat_vec(m: &[[f64; 3]; 3], p: [f64; 3]) -> [f64; 3] {
+    [0, 1, 2].map(|r| m[r][0] * p[0] + m[r][1] * p[1] + m[r][2] * p[2])
+}
+
+/// Rotation taking unit vector `d` onto +x (Rodrigues' formula as in the original).
+fn rotation_to_x(d: [f64; 3]) -> [[f64; 3]; 3] {
+    // v = d × x, s = |v|, c = d · x
+    let v = [0.0, d[2], -d[1]];
+    let s = norm(v);
+    let c = d[0];
+    if s < 1e-12 {
+        return if c > 0.0 {
+            [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+        } else {
+            // 180° about y (the original divides by zero here).
+            [[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]]
+        };
+    }
+    let k = [[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]];
+    let f = (1.0 - c) / (s * s);
+    let mut r = [[0.0; 3]; 3];
+    for i in 0..3 {
+        for j in 0..3 {
+            let kk: f64 = (0..3).map(|m| k[i][m] * k[m][j]).sum();
+            r[i][j] = if i == j { 1.0 } else { 0.0 } + k[i][j] + kk * f;
+        }
+    }
+    r
+}
+
+/// Aligns and normalises one window of frames (see the module documentation); returns a new
+/// window of the same length. Pure: the same input always gives the same output.
+pub fn align_movement_normalized(frames: &[Frame]) -> Result<Vec<Frame>, AlignError> {
+    let n = frames.len();
+    if n == 0 {
+        return Err(AlignError::Empty);
+    }
+    for (fi, f) in frames.iter().enumerate() {
+        for (joint, p) in f.iter().enumerate() {
+            if p.iter().any(|c| !c.is_finite()) {
+                return Err(AlignError::NonFinite { frame: fi, joint });
+            }
+        }
+    }
+    let to64 = |p: [f32; 3]| p.map(f64::from);
+    let origin = to64(frames[0][PELVIS]);
+    // 1. remove the initial pelvis offset
+    let mut seq: Vec<[[f64; 3]; NUM_JOINTS]> = frames
+        .iter()
+        .map(|f| f.map(|p| sub(to64(p), origin)))
+        .collect();
+    // 2. walking direction onto +x
+    let disp = seq[n - 1][PELVIS];
+    let distance = norm(disp);
+    if distance < 1e-9 {
+        return Err(AlignError::NoDisplacement {
+            distance_m: distance,
+        });
+    }
+    let r = rotation_to_x(disp.map(|c| c / distance));
+    for f in &mut seq {
+        for p in f.iter_mut() {
+            *p = mat_vec(&r, *p);
+        }
+    }
+    // 3. up axis with the original's rounding rule
+    let f0 = &seq[0];
+    let ankles = [0, 1, 2].map(|c| (f0[LEFT_ANKLE][c] + f0[RIGHT_ANKLE][c]) / 2.0);
+    let up_raw = sub(f0[HEAD], ankles);
+    let up_len = norm(up_raw);
+    if up_len < 1e-12 {
+        return Err(AlignError::NoUp);
+    }
+    let up = up_raw.map(|c| (c / up_len).round_ties_even());
+    let angle = if up[1].abs() < 1e-4 {
+        std::f64::consts::FRAC_PI_2 * if up[2] < 0.0 { -1.0 } else { 1.0 }
+    } else if up[1] < 1e-4 {
+        std::f64::consts::PI
+    } else {
+        0.0
+    };
+    let (s, c) = angle.sin_cos();
+    let rx = [[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]].map(|row| row.map(f64::round_ties_even));
+    if angle != 0.0 {
+        for f in &mut seq {
+            for p in f.iter_mut() {
+                // row vector times matrix: p'_j = Σ_i p_i R[i][j]
+                *p = [0, 1, 2].map(|j| p[0] * rx[0][j] + p[1] * rx[1][j] + p[2] * rx[2][j]);
+            }
+        }
+    }
+    // 4. left ankle on the −z side
+    let mean_z = |j: usize| seq.iter().map(|f| f[j][2]).sum::<f64>() / n as f64;
+    if mean_z(LEFT_ANKLE) > mean_z(RIGHT_ANKLE) {
+        for f in &mut seq {
+            for p in f.iter_mut() {
+                p[2] = -p[2];
+            }
+        }
+    }
+    // 5. normalise
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    let mut height: f64 = 0.0;
+    for f in &seq {
+        for p in f {
+            for c in 0..3 {
+                lo[c] = lo[c].min(p[c]);
+                hi[c] = hi[c].max(p[c]);
+            }
+        }
+        let ank = [0, 1, 2].map(|c| (f[LEFT_ANKLE][c] + f[RIGHT_ANKLE][c]) / 2.0);
+        height = height.max(norm(sub(f[HEAD], ank)));
+    }
+    if height < 1e-12 {
+        return Err(AlignError::ZeroHeight);
+    }
+    for (c, axis) in [(1, "y"), (2, "z")] {
+        if hi[c] - lo[c] < 1e-12 {
+            return Err(AlignError::FlatAxis { axis });
+        }
+    }
+    Ok(seq
+        .iter()
+        .map(|f| {
+            f.map(|p| {
+                [
+                    (p[0] / height) as f32,
+                    ((p[1] - lo[1]) / (hi[1] - lo[1]) * 2.0 - 1.0) as f32,
+                    ((p[2] - lo[2]) / (hi[2] - lo[2]) * 2.0 - 1.0) as f32,
+                ]
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A hand-made stick walker in the canonical frame: walks along +x at 1.2 m/s, y up, left
+    /// side at −z, legs swinging in x; 30 frames at 30 Hz.
+    pub(crate) fn canonical_walker(frames: usize) -> Vec<Frame> {
+        (0..frames)
+            .map(|i| {
+                let t = i as f32 / 30.0;
+                let x0 = 1.2 * t;
+                let sw = (t * 6.0).sin() * 0.25;
+                let mut f = [[0.0f32; 3]; NUM_JOINTS];
+                // spine, head
+                let spine = [
+                    (0, 1.0),
+                    (3, 1.1),
+                    (6, 1.25),
+                    (9, 1.4),
+                    (12, 1.55),
+                    (15, 1.7),
+                ];
+                for (j, y) in spine {
+                    f[j] = [x0, y, 0.0];
+                }
+                // legs: left (odd SMPL indices 1,4,7,10) at z = −0.1
+                for (side, z, s) in [(0usize, -0.1f32, 1.0f32), (1, 0.1, -1.0)] {
+                    let [hip, knee, ankle, foot] = [1 + side, 4 + side, 7 + side, 10 + side];
+                    f[hip] = [x0, 0.95, z];
+                    f[knee] = [x0 + 0.5 * s * sw, 0.5, z];
+                    f[ankle] = [x0 + s * sw, 0.1, z];
+                    f[foot] = [x0 + s * sw + 0.12, 0.02, z];
+                    let [collar, shoulder, elbow, wrist] =
+                        [13 + side, 16 + side, 18 + side, 20 + side];
+                    f[collar] = [x0, 1.45, z];
+                    f[shoulder] = [x0, 1.45, 2.0 * z];
+                    f[elbow] = [x0 - 0.3 * s * sw, 1.15, 2.1 * z];
+                    f[wrist] = [x0 - 0.5 * s * sw, 0.9, 2.1 * z];
+                }
+                f
+            })
+            .collect()
+    }
+
+    /// Independent expectation for an already canonical walker: only translation and scaling.
+    fn expected_canonical(w: &[Frame]) -> Vec<Frame> {
+        let o = w[0][PELVIS];
+        let mut lo = [f32::MAX; 3];
+        let mut hi = [f32::MIN; 3];
+        let mut h: f32 = 0.0;
+        for f in w {
+            for p in f {
+                for c in 0..3 {
+                    lo[c] = lo[c].min(p[c] - o[c]);
+                    hi[c] = hi[c].max(p[c] - o[c]);
+                }
+            }
+            let d: Vec<f32> = (0..3)
+                .map(|c| f[HEAD][c] - (f[LEFT_ANKLE][c] + f[RIGHT_ANKLE][c]) / 2.0)
+                .collect();
+            h = h.max((d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt());
+        }
+        w.iter()
+            .map(|f| {
+                f.map(|p| {
+                    let q = [p[0] - o[0], p[1] - o[1], p[2] - o[2]];
+                    [
+                        q[0] / h,
+                        (q[1] - lo[1]) / (hi[1] - lo[1]) * 2.0 - 1.0,
+                        (q[2] - lo[2]) / (hi[2] - lo[2]) * 2.0 - 1.0,
+                    ]
+                })
+            })
+            .collect()
+    }
+
+    fn transform(w: &[Frame], f: impl Fn([f32; 3]) -> [f32; 3]) -> Vec<Frame> {
+        w.iter().map(|fr| fr.map(&f)).collect()
+    }
+
+    fn assert_close(a: &[Frame], b: &[Frame], tol: f32) {
+        assert_eq!(a.len(), b.len());
+        for (fi, (fa, fb)) in a.iter().zip(b).enumerate() {
+            for j in 0..NUM_JOINTS {
+                for c in 0..3 {
+                    assert!(
+                        (fa[j][c] - fb[j][c]).abs() < tol,
+                        "frame {fi} joint {j} axis {c}: {} vs {}",
+                        fa[j][c],
+                        fb[j][c]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn canonical_walker_is_only_translated_and_scaled() {
+        let w = canonical_walker(30);
+        let a = align_movement_normalized(&w).unwrap();
+        assert_close(&a, &expected_canonical(&w), 1e-5);
+    }
+
+    #[test]
+    fn walking_along_minus_z_is_rotated_onto_x() {
+        let w = canonical_walker(30);
+        // Rotate 90° about y: +x → −z, −z (left) → −x; then translate.
+        let moved = transform(&w, |p| [p[2] + 3.0, p[1] + 0.5, -p[0] - 2.0]);
+        assert!(
+            moved[29][PELVIS][2] < moved[0][PELVIS][2] - 1.0,
+            "walks along −z"
+        );
+        let a = align_movement_normalized(&moved).unwrap();
+        assert_close(&a, &expected_canonical(&w), 1e-4);
+    }
+
+    #[test]
+    fn walking_along_minus_x_takes_the_180_degree_branch() {
+        let w = canonical_walker(30);
+        let moved = transform(&w, |p| [-p[0], p[1], -p[2]]);
+        let a = align_movement_normalized(&moved).unwrap();
+        assert_close(&a, &expected_canonical(&w), 1e-5);
+    }
+
+    #[test]
+    fn upside_down_and_z_up_inputs_are_turned_upright() {
+        let w = canonical_walker(30);
+        // 180° about x: y → −y, z → −z.
+        let upside = transform(&w, |p| [p[0], -p[1], -p[2]]);
+        assert_close(
+            &align_movement_normalized(&upside).unwrap(),
+            &expected_canonical(&w),
+            1e-5,
+        );
+        // z up: +90° about x maps (x, y, z) → (x, −z, y).
+        let zup = transform(&w, |p| [p[0], -p[2], p[1]]);
+        assert_close(
+            &align_movement_normalized(&zup).unwrap(),
+            &expected_canonical(&w),
+            1e-5,
+        );
+        // −z up.
+        let zdown = transform(&w, |p| [p[0], p[2], -p[1]]);
+        assert_close(
+            &align_movement_normalized(&zdown).unwrap(),
+            &expected_canonical(&w),
+            1e-5,
+        );
+    }
+
+    #[test]
+    fn mirrored_input_is_flipped_back() {
+        let w = canonical_walker(30);
+        let mirrored = transform(&w, |p| [p[0], p[1], -p[2]]);
+        assert_close(
+            &align_movement_normalized(&mirrored).unwrap(),
+            &expected_canonical(&w),
+            1e-5,
+        );
+    }
+
+    #[test]
+    fn output_ranges() {
+        let w = canonical_walker(30);
+        let moved = transform(&w, |p| {
+            [0.6 * p[0] - 0.8 * p[2], p[1], 0.8 * p[0] + 0.6 * p[2]]
+        });
+        let a = align_movement_normalized(&moved).unwrap();
+        for c in 1..3 {
+            let lo = a.iter().flatten().map(|p| p[c]).fold(f32::MAX, f32::min);
+            let hi = a.iter().flatten().map(|p| p[c]).fold(f32::MIN, f32::max);
+            assert!(
+                (lo + 1.0).abs() < 1e-6 && (hi - 1.0).abs() < 1e-6,
+                "axis {c}: {lo}..{hi}"
+            );
+        }
+        assert_eq!(a[0][PELVIS][0], 0.0);
+        assert!(a[29][PELVIS][0] > 0.0);
+    }
+
+    #[test]
+    fn degenerate_windows_are_errors() {
+        assert_eq!(align_movement_normalized(&[]), Err(AlignError::Empty));
+        let w = canonical_walker(30);
+        let still = vec![w[0]; 5];
+        assert!(matches!(
+            align_movement_normalized(&still),
+            Err(AlignError::NoDisplacement { .. })
+        ));
+        let mut bad = w.clone();
+        bad[3][5][1] = f32::NAN;
+        assert_eq!(
+            align_movement_normalized(&bad),
+            Err(AlignError::NonFinite { frame: 3, joint: 5 })
+        );
+    }
+}

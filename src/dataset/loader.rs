@@ -1,0 +1,211 @@
+//! Reads a cohort folder `DIR/<class>/<subject>/<gait>/pose_*.json` and poses the body model to
+//! get the joint positions (`J_transformed`, first 22 joints), as the original's `JointData`.
+
+use std::path::Path;
+
+use nalgebra::Vector3;
+use rayon::prelude::*;
+
+use super::align::{Frame, NUM_JOINTS};
+use super::windows::{WindowConfig, WindowDataset};
+use super::{DatasetError, JointSequence};
+use crate::body::BodyModel;
+use crate::formats::pose_seq::{PoseFileFormat, PoseSequence, read_pose_dir};
+
+/// Shaped rest joints for `betas` (joint part of [`BodyModel::shape`], without the vertices).
+pub fn rest_joints(model: &BodyModel, betas: &[f64]) -> Vec<Vector3<f64>> {
+    let kk = model.num_betas;
+    let k = kk.min(betas.len());
+    model
+        .j_template
+        .iter()
+        .enumerate()
+        .map(|(j, t)| {
+            let mut p = Vector3::from(*t);
+            for c in 0..3 {
+                let row = &model.j_shapedirs[(j * 3 + c) * kk..(j * 3 + c) * kk + k];
+                p[c] += row.iter().zip(&betas[..k]).map(|(a, b)| a * b).sum::<f64>();
+            }
+            p
+        })
+        .collect()
+}
+
+/// Posed positions of the first 22 joints for one frame (`pose`: axis-angle per joint of the
+/// model; `translation` added to the root as in the model's forward pass).
+pub fn posed_joints(
+    model: &BodyModel,
+    joints_rest: &[Vector3<f64>],
+    pose: &[f64],
+    translation: [f64; 3],
+) -> Result<Frame, String> {
+    if model.num_joints() < NUM_JOINTS {
+        return Err(format!(
+            "body model '{}' has {} joints, need {NUM_JOINTS}",
+            model.name,
+            model.num_joints()
+        ));
+    }
+    let rots = model
+        .rotations_from_axis_angle(pose)
+        .map_err(|e| e.to_string())?;
+    let t = model.joint_transforms(joints_rest, &rots, Vector3::from(translation));
+    Ok(std::array::from_fn(|j| {
+        let g = &t.world_from_joint[j];
+        [g[(0, 3)] as f32, g[(1, 3)] as f32, g[(2, 3)] as f32]
+    }))
+}
+
+/// Poses every frame of a pose sequence (each frame with its own betas).
+pub fn sequence_from_poses(
+    model: &BodyModel,
+    poses: &PoseSequence,
+    subject: &str,
+    gait: &str,
+    sick: bool,
+    files: Vec<String>,
+) -> Result<JointSequence, DatasetError> {
+    let folder = poses
+        .source
+        .clone()
+        .unwrap_or_else(|| format!("{subject}/{gait}").into());
+    let mut joints = Vec::with_capacity(poses.num_frames());
+    let mut cache: Option<(&[f64], Vec<Vector3<f64>>)> = None;
+    for (i, ((betas, pose), trans)) in poses
+        .betas
+        .iter()
+        .zip(&poses.poses)
+        .zip(&poses.translations)
+        .enumerate()
+    {
+        if cache.as_ref().is_none_or(|(b, _)| *b != betas.as_slice()) {
+            cache = Some((betas.as_slice(), rest_joints(model, betas)));
+        }
+        let rest = &cache.as_ref().expect("set above").1;
+        let f = posed_joints(model, rest, pose, *trans).map_err(|reason| DatasetError::Pose {
+            path: folder.clone(),
+            frame: i,
+            reason,
+        })?;
+        joints.push(f);
+    }
+    Ok(JointSequence {
+        subject: subject.to_string(),
+        gait: gait.to_string(),
+        sick,
+        rate_hz: poses.rate_hz,
+        joints,
+        files,
+    })
+}
+
+/// Sorted names of the visible sub-folders of `dir`.
+fn sub_dirs(dir: &Path) -> Result<Vec<String>, DatasetError> {
+    let io = |source| DatasetError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io)? {
+        let e = e.map_err(io)?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && e.path().is_dir() {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Loads every `<class>/<subject>/<gait>` pose folder under `dir` and poses it with `model`.
+/// Classes whose folder name contains `healthy` are healthy, all others sick (the original's
+/// rule). Sequences are returned sorted by (class folder, subject, gait).
+pub fn load_joint_dataset(
+    dir: &Path,
+    model: &BodyModel,
+) -> Result<Vec<JointSequence>, DatasetError> {
+    if model.num_joints() < NUM_JOINTS {
+        return Err(DatasetError::TooFewJoints {
+            model: model.name.clone(),
+            found: model.num_joints(),
+        });
+    }
+    let mut jobs = Vec::new();
+    for class in sub_dirs(dir)? {
+        let sick = !class.contains("healthy");
+        for subject in sub_dirs(&dir.join(&class))? {
+            for gait in sub_dirs(&dir.join(&class).join(&subject))? {
+                jobs.push((class.clone(), subject.clone(), gait, sick));
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return Err(DatasetError::NoData {
+            path: dir.to_path_buf(),
+        });
+    }
+    let out: Vec<JointSequence> = jobs
+        .par_iter()
+        .map(|(class, subject, gait, sick)| {
+            let folder = dir.join(class).join(subject).join(gait);
+            let poses = read_pose_dir(&folder)?;
+            let ext = match poses.format {
+                PoseFileFormat::Json => "json",
+                PoseFileFormat::Txt => "txt",
+            };
+            let files = poses
+                .frame_numbers
+                .iter()
+                .map(|n| format!("{class}/{subject}/{gait}/pose_{n:05}.{ext}"))
+                .collect();
+            sequence_from_poses(model, &poses, subject, gait, *sick, files)
+        })
+        .collect::<Result<_, _>>()?;
+    tracing::info!(dir = %dir.display(), sequences = out.len(), "joint dataset loaded");
+    Ok(out)
+}
+
+/// [`load_joint_dataset`] followed by [`WindowDataset::new`].
+pub fn load_window_dataset(
+    dir: &Path,
+    model: &BodyModel,
+    config: WindowConfig,
+) -> Result<WindowDataset, DatasetError> {
+    WindowDataset::new(load_joint_dataset(dir, model)?, config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::gait_model::stick_body;
+
+    #[test]
+    fn posed_joints_match_the_full_forward_pass() {
+        let model = &stick_body();
+        let betas = [0.5, -0.3, 0.2];
+        let mut pose = vec![0.0; 3 * model.num_joints()];
+        pose[3..6].copy_from_slice(&[-0.4, 0.1, 0.0]);
+        pose[12..15].copy_from_slice(&[0.7, 0.0, 0.0]);
+        pose[0..3].copy_from_slice(&[0.0, 1.2, 0.0]);
+        let trans = [0.3, -0.1, 2.0];
+        let ours = posed_joints(model, &rest_joints(model, &betas), &pose, trans).unwrap();
+        let shaped = model.shape(&betas);
+        let rots = model.rotations_from_axis_angle(&pose).unwrap();
+        let full = model.forward_subset(&shaped, &rots, Vector3::from(trans), &[]);
+        for (o, f) in ours.iter().zip(&full.joints) {
+            for c in 0..3 {
+                assert!((o[c] as f64 - f[c]).abs() < 1e-6);
+            }
+        }
+        assert!(posed_joints(model, &rest_joints(model, &betas), &pose[..6], trans).is_err());
+    }
+
+    #[test]
+    fn missing_folder_is_an_error_naming_it() {
+        let e = load_joint_dataset(Path::new("/nonexistent/cohort"), &stick_body()).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/cohort"), "{e}");
+        let empty = tempfile::tempdir().unwrap();
+        let e = load_joint_dataset(empty.path(), &stick_body()).unwrap_err();
+        assert!(matches!(e, DatasetError::NoData { .. }));
+    }
+}

@@ -1,0 +1,122 @@
+//! The unified joint dataset of the gait classifiers (the original pipeline's
+//! `data/jointdata.py`): per-trial posed joint sequences of healthy and sick subjects, windowed
+//! with optional mirroring, aligned by [`align::align_movement_normalized`], split into
+//! subject-disjoint folds.
+//!
+//! Folder layout (the fitter's cohort output): `DIR/<class>/<subject>/<gait>/pose_*.json`, where
+//! a class folder whose name contains `healthy` holds healthy subjects and every other class
+//! folder sick ones (the original's rule).
+
+pub mod align;
+pub mod loader;
+pub mod split;
+pub mod windows;
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub use align::{ALIGNMENT_VERSION, AlignError, Frame, NUM_JOINTS, align_movement_normalized};
+pub use loader::{
+    load_joint_dataset, load_window_dataset, posed_joints, rest_joints, sequence_from_poses,
+};
+pub use split::{Fold, data_list_hash, fnv1a64, k_fold_by_subject, pos_weight};
+pub use windows::{
+    MIRRORED_JOINT_ORDER, ORIGINAL_MIRRORED_JOINT_ORDER, SubjectKey, Window, WindowConfig,
+    WindowDataset, mirror_frame,
+};
+
+/// One walking trial as posed joint positions (metres, the body model's world frame).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JointSequence {
+    /// Subject folder name.
+    pub subject: String,
+    /// Gait (trial) folder name.
+    pub gait: String,
+    /// Class label: `true` for the sick class.
+    pub sick: bool,
+    /// Frame rate; `None` when the source does not store it (pose folders do not).
+    pub rate_hz: Option<f64>,
+    /// Posed positions of the first 22 joints per frame.
+    pub joints: Vec<Frame>,
+    /// Source files relative to the dataset folder (`healthy/S000/walk_00/pose_00000.json`),
+    /// empty for in-memory sequences; used for the training-data hash of model cards.
+    pub files: Vec<String>,
+}
+
+impl JointSequence {
+    /// Class folder name of this sequence (`healthy` or `sick`).
+    pub fn class_name(&self) -> &'static str {
+        if self.sick { "sick" } else { "healthy" }
+    }
+}
+
+/// Errors while loading or windowing the joint dataset; each names the file or item concerned.
+#[derive(Debug, Error)]
+pub enum DatasetError {
+    /// A folder could not be listed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A pose folder could not be read (the inner error names the file).
+    #[error(transparent)]
+    PoseSeq(#[from] crate::formats::pose_seq::PoseSeqError),
+    /// A pose does not fit the body model.
+    #[error("{path}: frame {frame}: {reason}")]
+    Pose {
+        /// The pose folder.
+        path: PathBuf,
+        /// Frame index in the folder.
+        frame: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The body model has fewer than 22 joints.
+    #[error("body model '{model}' has {found} joints, the dataset needs at least {NUM_JOINTS}")]
+    TooFewJoints {
+        /// Model name.
+        model: String,
+        /// Its joint count.
+        found: usize,
+    },
+    /// The dataset folder holds no class folder with subjects.
+    #[error("{path}: no class folders (healthy/, sick/) with subject/gait/pose_*.json inside")]
+    NoData {
+        /// The dataset folder.
+        path: PathBuf,
+    },
+    /// Windowing or split parameters are invalid.
+    #[error("invalid dataset configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A window index is outside the dataset.
+    #[error("window index {index} out of range (dataset has {len} windows)")]
+    WindowIndex {
+        /// The index asked for.
+        index: usize,
+        /// Number of windows.
+        len: usize,
+    },
+    /// A window cannot be aligned.
+    #[error("{class}/{subject}/{gait}: window at frame {start} (mirrored: {mirrored}): {source}")]
+    Align {
+        /// Class folder.
+        class: &'static str,
+        /// Subject.
+        subject: String,
+        /// Gait.
+        gait: String,
+        /// First frame of the window.
+        start: usize,
+        /// Whether the window is the mirrored copy.
+        mirrored: bool,
+        /// The alignment failure.
+        source: AlignError,
+    },
+}

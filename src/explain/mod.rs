@@ -1,0 +1,246 @@
+//! Explanations of the gait classifiers: LRP for the MLPs (ε, z⁺, γ rules), CP-LRP through the
+//! transformer, the original's attention explanation, and a sliding-window classification
+//! track over a whole sequence.
+//!
+//! Relevance is reported per frame × joint (summed over x, y, z) and kept signed; the display
+//! normalisation of the original (÷ max |R|, then (R + 1) / 2) is a separate step.
+
+pub mod attention;
+pub mod lrp;
+
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use thiserror::Error;
+
+use crate::dataset::WindowDataset;
+use crate::nn::GaitClassifier;
+use crate::train::LoadedModel;
+
+pub use attention::attention_relevance;
+pub use lrp::{LrpRule, linear_backward, lrp_mlp, lrp_transformer};
+
+/// Name of the joint set the networks are trained on (the first 22 SMPL joints).
+pub const JOINT_SET: &str = "smpl22";
+
+/// How to explain a prediction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ExplainMethod {
+    /// LRP: the rule applies to the MLPs; the transformer always uses CP-LRP (LRP-0 on the
+    /// network with attention, LayerNorm scale and GELU gate held constant).
+    Lrp(LrpRule),
+    /// CLS attention of both levels (transformer only).
+    Attention,
+}
+
+/// Errors of the explanation functions.
+#[derive(Debug, Error)]
+pub enum ExplainError {
+    /// The method does not apply to the network.
+    #[error("{method} explanations need a transformer; this network is an MLP")]
+    Unsupported {
+        /// The method.
+        method: &'static str,
+    },
+    /// The input does not fit the network.
+    #[error("input windows are {found:?}, the network expects [_, {interval}, {joints}, 3]")]
+    Shape {
+        /// Shape given.
+        found: [usize; 4],
+        /// Frames per window expected.
+        interval: usize,
+        /// Joints expected.
+        joints: usize,
+    },
+    /// Loading windows failed.
+    #[error("loading windows failed: {source}")]
+    Dataset {
+        /// Underlying error.
+        #[from]
+        source: crate::dataset::DatasetError,
+    },
+    /// The sequence index does not exist.
+    #[error("sequence {index} does not exist (dataset has {len})")]
+    Sequence {
+        /// Index asked for.
+        index: usize,
+        /// Number of sequences.
+        len: usize,
+    },
+}
+
+/// The explanation of one window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// Frames.
+    pub interval: usize,
+    /// Joints per frame.
+    pub joints: usize,
+    /// The network's logit for the window.
+    pub logit: f32,
+    /// Signed relevance per frame × joint, row-major `[interval, joints]`.
+    pub relevance: Vec<f32>,
+}
+
+impl Explanation {
+    /// Relevance per joint summed over the frames.
+    pub fn joint_totals(&self) -> Vec<f32> {
+        let mut out = vec![0.0; self.joints];
+        for (i, r) in self.relevance.iter().enumerate() {
+            out[i % self.joints] += r;
+        }
+        out
+    }
+
+    /// The joint with the highest summed relevance.
+    pub fn top_joint(&self) -> usize {
+        let t = self.joint_totals();
+        (0..t.len())
+            .max_by(|&a, &b| t[a].total_cmp(&t[b]))
+            .unwrap_or(0)
+    }
+
+    /// The original's display normalisation: `(R / max |R| + 1) / 2` in [0, 1] (0.5 = none).
+    pub fn normalized(&self) -> Vec<f32> {
+        normalize_for_display(&self.relevance)
+    }
+}
+
+/// `(R / max |R| + 1) / 2` (all 0.5 when every value is 0).
+pub fn normalize_for_display(r: &[f32]) -> Vec<f32> {
+    let m = r.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if m == 0.0 {
+        return vec![0.5; r.len()];
+    }
+    r.iter().map(|v| (v / m + 1.0) / 2.0).collect()
+}
+
+fn split<Bk: Backend>(rel: Tensor<Bk, 3>, logits: Tensor<Bk, 2>) -> Vec<Explanation> {
+    let [b, t, j] = rel.dims();
+    let r: Vec<f32> = rel.into_data().iter::<f32>().collect();
+    let l: Vec<f32> = logits.into_data().iter::<f32>().collect();
+    (0..b)
+        .map(|i| Explanation {
+            interval: t,
+            joints: j,
+            logit: l[i],
+            relevance: r[i * t * j..(i + 1) * t * j].to_vec(),
+        })
+        .collect()
+}
+
+/// Explains every window of `x` `[batch, interval, joints, 3]` with `method`.
+pub fn explain<B: AutodiffBackend>(
+    model: &LoadedModel<B>,
+    x: Tensor<B, 4>,
+    method: ExplainMethod,
+) -> Result<Vec<Explanation>, ExplainError> {
+    let dims = x.dims();
+    if dims[1] != model.interval() || dims[2] != model.joints() || dims[3] != 3 {
+        return Err(ExplainError::Shape {
+            found: dims,
+            interval: model.interval(),
+            joints: model.joints(),
+        });
+    }
+    Ok(match (model, method) {
+        (LoadedModel::Mlp(m), ExplainMethod::Lrp(rule)) => {
+            let (r, l) = lrp_mlp(m, x.detach(), rule);
+            split(r.sum_dim(3).squeeze_dim::<3>(3), l)
+        }
+        (LoadedModel::Mlp(_), ExplainMethod::Attention) => {
+            return Err(ExplainError::Unsupported {
+                method: "attention",
+            });
+        }
+        (LoadedModel::Transformer(m), ExplainMethod::Lrp(_)) => {
+            let (r, l) = lrp_transformer(m, x);
+            split(r.sum_dim(3).squeeze_dim::<3>(3), l)
+        }
+        (LoadedModel::Transformer(m), ExplainMethod::Attention) => {
+            let (l, maps) = m.forward_detailed(x.detach(), false);
+            split(attention_relevance(&maps), l)
+        }
+    })
+}
+
+/// One point of a classification track.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackPoint {
+    /// First frame of the window.
+    pub start_frame: usize,
+    /// Logit of the window.
+    pub logit: f32,
+    /// Sigmoid of the logit (probability of "sick").
+    pub probability: f32,
+}
+
+/// Classifies every (non-mirrored) window of sequence `sequence` of `ds`, in order of start
+/// frame: the sliding-window track over the whole sequence.
+pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
+    model: &M,
+    ds: &WindowDataset,
+    sequence: usize,
+    batch_size: usize,
+    device: &B::Device,
+) -> Result<Vec<TrackPoint>, ExplainError> {
+    if sequence >= ds.sequences.len() {
+        return Err(ExplainError::Sequence {
+            index: sequence,
+            len: ds.sequences.len(),
+        });
+    }
+    let interval = ds.config.interval;
+    let joints = crate::dataset::NUM_JOINTS;
+    if interval != model.interval() || joints != model.joints() {
+        return Err(ExplainError::Shape {
+            found: [0, interval, joints, 3],
+            interval: model.interval(),
+            joints: model.joints(),
+        });
+    }
+    let mut ids: Vec<usize> = (0..ds.windows.len())
+        .filter(|&i| ds.windows[i].sequence == sequence && !ds.windows[i].mirrored)
+        .collect();
+    ids.sort_by_key(|&i| ds.windows[i].start);
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(batch_size.max(1)) {
+        let data = ds.batch_data(chunk)?;
+        let x = Tensor::<B, 4>::from_data(
+            TensorData::new(data, [chunk.len(), interval, joints, 3]),
+            device,
+        );
+        let logits: Vec<f32> = model.logits(x).into_data().iter::<f32>().collect();
+        for (&i, &l) in chunk.iter().zip(&logits) {
+            out.push(TrackPoint {
+                start_frame: ds.windows[i].start,
+                logit: l,
+                probability: 1.0 / (1.0 + (-l).exp()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_normalisation_and_joint_totals() {
+        let e = Explanation {
+            interval: 2,
+            joints: 3,
+            logit: 1.0,
+            relevance: vec![1.0, -2.0, 0.5, 1.0, 4.0, 0.0],
+        };
+        assert_eq!(e.joint_totals(), vec![2.0, 2.0, 0.5]);
+        let n = e.normalized();
+        assert_eq!(n, vec![0.625, 0.25, 0.5625, 0.625, 1.0, 0.5]);
+        assert_eq!(normalize_for_display(&[0.0, 0.0]), vec![0.5, 0.5]);
+        let e2 = Explanation {
+            relevance: vec![0.0, -1.0, 0.5, 0.0, -1.0, 0.25],
+            ..e
+        };
+        assert_eq!(e2.top_joint(), 2);
+    }
+}

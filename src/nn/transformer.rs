@@ -1,0 +1,434 @@
+//! The two-level marker transformer (the original's `MarkerClassification`): a per-frame
+//! transformer over the joints produces one feature per frame (its CLS token), a second
+//! transformer over the frames merges them (its own CLS token), and an MLP head gives one logit.
+//!
+//! Attention is written out here (not burn's `MultiHeadAttention`) so that the attention weights
+//! are available for explanations, and so that a forward pass in *LRP mode* can treat softmax
+//! attention weights, the LayerNorm scale and the GELU gate as constants (CP-LRP / AttnLRP): in
+//! that mode gradient × input of the network is the layer-wise relevance of the linearised
+//! network. The LRP-mode forward returns exactly the same values as the normal one.
+
+use burn::module::Param;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::{gelu, relu, softmax};
+
+use super::GaitClassifier;
+use super::posenc::sinusoidal;
+
+/// LayerNorm over the last dimension whose normalisation scale can be detached (LRP mode).
+#[derive(Module, Debug)]
+pub struct LayerNormLrp<B: Backend> {
+    /// Scale.
+    pub gamma: Param<Tensor<B, 1>>,
+    /// Shift.
+    pub beta: Param<Tensor<B, 1>>,
+    /// Variance stabiliser (PyTorch's 1e-5).
+    pub epsilon: f64,
+}
+
+impl<B: Backend> LayerNormLrp<B> {
+    /// Unit scale, zero shift.
+    pub fn new(dim: usize, device: &B::Device) -> Self {
+        Self {
+            gamma: Param::from_tensor(Tensor::ones([dim], device)),
+            beta: Param::from_tensor(Tensor::zeros([dim], device)),
+            epsilon: 1e-5,
+        }
+    }
+
+    /// Normalises `x` over its last dimension; with `lrp` the standard deviation is a constant.
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>, lrp: bool) -> Tensor<B, D> {
+        let mean = x.clone().mean_dim(D - 1);
+        let centred = x - mean;
+        let var = centred.clone().powi_scalar(2).mean_dim(D - 1);
+        let mut std = var.add_scalar(self.epsilon).sqrt();
+        if lrp {
+            std = std.detach();
+        }
+        (centred / std) * self.gamma.val().unsqueeze::<D>() + self.beta.val().unsqueeze::<D>()
+    }
+}
+
+/// GELU; in LRP mode `x · Φ(x)` with the gate `Φ(x)` constant (the identity rule of AttnLRP).
+pub fn gelu_lrp<B: Backend, const D: usize>(x: Tensor<B, D>, lrp: bool) -> Tensor<B, D> {
+    if lrp {
+        let gate = x
+            .clone()
+            .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)
+            .erf()
+            .add_scalar(1.0)
+            .mul_scalar(0.5)
+            .detach();
+        x * gate
+    } else {
+        gelu(x)
+    }
+}
+
+/// Multi-head self-attention that also returns its weights (averaged over heads, as PyTorch's
+/// `need_weights=True`).
+#[derive(Module, Debug)]
+pub struct SelfAttention<B: Backend> {
+    /// Query projection.
+    pub query: Linear<B>,
+    /// Key projection.
+    pub key: Linear<B>,
+    /// Value projection.
+    pub value: Linear<B>,
+    /// Output projection.
+    pub output: Linear<B>,
+    /// Number of heads.
+    pub heads: usize,
+}
+
+impl<B: Backend> SelfAttention<B> {
+    /// Projections `dim → dim`, `heads` heads (`dim` must be divisible by `heads`).
+    pub fn new(dim: usize, heads: usize, device: &B::Device) -> Self {
+        let lin = || LinearConfig::new(dim, dim).init(device);
+        Self {
+            query: lin(),
+            key: lin(),
+            value: lin(),
+            output: lin(),
+            heads,
+        }
+    }
+
+    /// `x` `[n, s, d]` → (output `[n, s, d]`, head-averaged weights `[n, s, s]`, query × key).
+    pub fn forward(&self, x: Tensor<B, 3>, lrp: bool) -> (Tensor<B, 3>, Tensor<B, 3>) {
+        let [n, s, d] = x.dims();
+        let h = self.heads;
+        let dh = d / h;
+        let split = |t: Tensor<B, 3>| {
+            t.reshape([n, s, h, dh])
+                .swap_dims(1, 2)
+                .reshape([n * h, s, dh])
+        };
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x));
+        let scores = q
+            .matmul(k.swap_dims(1, 2))
+            .mul_scalar(1.0 / (dh as f64).sqrt());
+        let mut weights = softmax(scores, 2);
+        if lrp {
+            weights = weights.detach();
+        }
+        let context = weights
+            .clone()
+            .matmul(v)
+            .reshape([n, h, s, dh])
+            .swap_dims(1, 2)
+            .reshape([n, s, d]);
+        let avg = weights.reshape([n, h, s, s]).mean_dim(1).reshape([n, s, s]);
+        (self.output.forward(context), avg)
+    }
+}
+
+/// One pre-norm transformer encoder layer (PyTorch's `TransformerEncoderLayer`, `norm_first`,
+/// GELU).
+#[derive(Module, Debug)]
+pub struct EncoderLayer<B: Backend> {
+    /// Norm before attention.
+    pub norm1: LayerNormLrp<B>,
+    /// Self-attention.
+    pub attention: SelfAttention<B>,
+    /// Norm before the feed-forward block.
+    pub norm2: LayerNormLrp<B>,
+    /// Feed-forward expansion.
+    pub ff1: Linear<B>,
+    /// Feed-forward projection.
+    pub ff2: Linear<B>,
+    /// Dropout (training only).
+    pub dropout: Dropout,
+}
+
+impl<B: Backend> EncoderLayer<B> {
+    /// A layer of width `dim`, `heads` heads and feed-forward width `ff_dim`.
+    pub fn new(dim: usize, heads: usize, ff_dim: usize, dropout: f64, device: &B::Device) -> Self {
+        Self {
+            norm1: LayerNormLrp::new(dim, device),
+            attention: SelfAttention::new(dim, heads, device),
+            norm2: LayerNormLrp::new(dim, device),
+            ff1: LinearConfig::new(dim, ff_dim).init(device),
+            ff2: LinearConfig::new(ff_dim, dim).init(device),
+            dropout: DropoutConfig::new(dropout).init(),
+        }
+    }
+
+    /// `x` `[n, s, d]` → (`[n, s, d]`, attention weights `[n, s, s]`). Dropout is active only on
+    /// an autodiff backend outside LRP mode.
+    pub fn forward(&self, x: Tensor<B, 3>, lrp: bool) -> (Tensor<B, 3>, Tensor<B, 3>) {
+        let drop = |t: Tensor<B, 3>| if lrp { t } else { self.dropout.forward(t) };
+        let (att, weights) = self
+            .attention
+            .forward(self.norm1.forward(x.clone(), lrp), lrp);
+        let x = x + drop(att);
+        let hidden = drop(gelu_lrp(
+            self.ff1.forward(self.norm2.forward(x.clone(), lrp)),
+            lrp,
+        ));
+        let x = x.clone() + drop(self.ff2.forward(hidden));
+        (x, weights)
+    }
+}
+
+/// Embedding + learnable CLS token + sinusoidal positions + one encoder layer (the original's
+/// `ClassificationTransformerEncoder` with `num_layers = 1`).
+#[derive(Module, Debug)]
+pub struct ClsEncoder<B: Backend> {
+    /// Input embedding `input_dim → dim`.
+    pub embedding: Linear<B>,
+    /// CLS token `[1, 1, dim]`.
+    pub cls: Param<Tensor<B, 3>>,
+    /// The encoder layer.
+    pub layer: EncoderLayer<B>,
+}
+
+impl<B: Backend> ClsEncoder<B> {
+    /// A new encoder; the CLS token is drawn uniformly from [0, 1) as `torch.rand`.
+    pub fn new(
+        input_dim: usize,
+        dim: usize,
+        heads: usize,
+        ff_dim: usize,
+        dropout: f64,
+        device: &B::Device,
+    ) -> Self {
+        Self {
+            embedding: LinearConfig::new(input_dim, dim).init(device),
+            cls: Param::from_tensor(Tensor::random([1, 1, dim], Distribution::Default, device)),
+            layer: EncoderLayer::new(dim, heads, ff_dim, dropout, device),
+        }
+    }
+
+    /// `x` `[n, s, input_dim]` → (tokens `[n, s + 1, dim]` with the CLS token first, attention
+    /// `[n, s + 1, s + 1]`).
+    pub fn forward(&self, x: Tensor<B, 3>, lrp: bool) -> (Tensor<B, 3>, Tensor<B, 3>) {
+        let [n, s, _] = x.dims();
+        let embedded = self.embedding.forward(x);
+        let dim = embedded.dims()[2];
+        let device = embedded.device();
+        let cls = self.cls.val().expand([n, 1, dim]);
+        let tokens = Tensor::cat(vec![cls, embedded], 1) + sinusoidal::<B>(s + 1, dim, &device);
+        self.layer.forward(tokens, lrp)
+    }
+}
+
+/// Hyper-parameters of [`MarkerClassification`] (defaults: the brief's `pfe_dim 64, fc_dim 32,
+/// pfe heads 2, fc heads 4, interval 128`; feed-forward width 2048 and dropout 0.1 as PyTorch's
+/// defaults used by the original).
+#[derive(Config, Debug)]
+pub struct MarkerClassificationConfig {
+    /// Width of the per-frame (joint-level) transformer.
+    #[config(default = 64)]
+    pub pfe_dim: usize,
+    /// Width of the temporal (frame-level) transformer.
+    #[config(default = 32)]
+    pub fc_dim: usize,
+    /// Heads of the per-frame transformer.
+    #[config(default = 2)]
+    pub pfe_heads: usize,
+    /// Heads of the temporal transformer.
+    #[config(default = 4)]
+    pub fc_heads: usize,
+    /// Frames per window.
+    #[config(default = 128)]
+    pub interval: usize,
+    /// Joints per frame.
+    #[config(default = 22)]
+    pub joints: usize,
+    /// Feed-forward width of both encoder layers.
+    #[config(default = 2048)]
+    pub ff_dim: usize,
+    /// Dropout probability (training only).
+    #[config(default = 0.1)]
+    pub dropout: f64,
+}
+
+impl MarkerClassificationConfig {
+    /// Builds the network on `device` (weights from the backend's seeded generator).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> MarkerClassification<B> {
+        MarkerClassification {
+            feature_extractor: ClsEncoder::new(
+                3,
+                self.pfe_dim,
+                self.pfe_heads,
+                self.ff_dim,
+                self.dropout,
+                device,
+            ),
+            feature_merger: ClsEncoder::new(
+                self.pfe_dim,
+                self.fc_dim,
+                self.fc_heads,
+                self.ff_dim,
+                self.dropout,
+                device,
+            ),
+            head1: LinearConfig::new(self.fc_dim, self.fc_dim).init(device),
+            head2: LinearConfig::new(self.fc_dim, 1).init(device),
+            interval: self.interval,
+            joints: self.joints,
+        }
+    }
+
+    /// Checks that head counts divide the widths and sizes are non-zero.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.pfe_dim == 0 || self.fc_dim == 0 || self.interval == 0 || self.joints == 0 {
+            return Err("pfe_dim, fc_dim, interval and joints must be positive".into());
+        }
+        if self.pfe_heads == 0 || self.pfe_dim % self.pfe_heads != 0 {
+            return Err(format!(
+                "pfe_dim {} is not divisible by pfe_heads {}",
+                self.pfe_dim, self.pfe_heads
+            ));
+        }
+        if self.fc_heads == 0 || self.fc_dim % self.fc_heads != 0 {
+            return Err(format!(
+                "fc_dim {} is not divisible by fc_heads {}",
+                self.fc_dim, self.fc_heads
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Attention weights of both levels of [`MarkerClassification`].
+#[derive(Debug, Clone)]
+pub struct AttentionMaps<B: Backend> {
+    /// Joint-level attention `[batch, interval, joints + 1, joints + 1]` (index 0 = CLS).
+    pub joints: Tensor<B, 4>,
+    /// Frame-level attention `[batch, interval + 1, interval + 1]` (index 0 = CLS).
+    pub frames: Tensor<B, 3>,
+}
+
+/// The two-level marker transformer.
+#[derive(Module, Debug)]
+pub struct MarkerClassification<B: Backend> {
+    /// Per-frame transformer over the joints.
+    pub feature_extractor: ClsEncoder<B>,
+    /// Temporal transformer over the per-frame CLS features.
+    pub feature_merger: ClsEncoder<B>,
+    /// First head layer `fc_dim → fc_dim` (ReLU after it).
+    pub head1: Linear<B>,
+    /// Output layer `fc_dim → 1`.
+    pub head2: Linear<B>,
+    /// Frames per window.
+    pub interval: usize,
+    /// Joints per frame.
+    pub joints: usize,
+}
+
+impl<B: Backend> MarkerClassification<B> {
+    /// Full forward pass: (logits `[batch, 1]`, attention maps). With `lrp` the softmax weights,
+    /// LayerNorm scales and GELU gates are constants for autodiff (same forward values).
+    pub fn forward_detailed(&self, x: Tensor<B, 4>, lrp: bool) -> (Tensor<B, 2>, AttentionMaps<B>) {
+        let [b, t, j, c] = x.dims();
+        let (tokens, att1) = self
+            .feature_extractor
+            .forward(x.reshape([b * t, j, c]), lrp);
+        let d1 = tokens.dims()[2];
+        let per_frame = tokens.narrow(1, 0, 1).reshape([b, t, d1]);
+        let (merged, att2) = self.feature_merger.forward(per_frame, lrp);
+        let d2 = merged.dims()[2];
+        let cls = merged.narrow(1, 0, 1).reshape([b, d2]);
+        let logits = self.head2.forward(relu(self.head1.forward(cls)));
+        let maps = AttentionMaps {
+            joints: att1.reshape([b, t, j + 1, j + 1]),
+            frames: att2,
+        };
+        (logits, maps)
+    }
+
+    /// Attention weights of both levels for `x` `[batch, interval, joints, 3]`.
+    pub fn attention_maps(&self, x: Tensor<B, 4>) -> AttentionMaps<B> {
+        self.forward_detailed(x, false).1
+    }
+}
+
+impl<B: Backend> GaitClassifier<B> for MarkerClassification<B> {
+    fn logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.forward_detailed(x, false).0
+    }
+    fn interval(&self) -> usize {
+        self.interval
+    }
+    fn joints(&self) -> usize {
+        self.joints
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::NdArray;
+
+    type B = NdArray;
+
+    fn small() -> MarkerClassificationConfig {
+        MarkerClassificationConfig::new()
+            .with_pfe_dim(8)
+            .with_fc_dim(8)
+            .with_pfe_heads(2)
+            .with_fc_heads(4)
+            .with_interval(5)
+            .with_ff_dim(16)
+    }
+
+    #[test]
+    fn shapes_and_attention_rows_sum_to_one() {
+        let device = Default::default();
+        let m = small().init::<B>(&device);
+        let x = Tensor::<B, 4>::random([2, 5, 22, 3], Distribution::Normal(0.0, 1.0), &device);
+        let (logits, maps) = m.forward_detailed(x.clone(), false);
+        assert_eq!(logits.dims(), [2, 1]);
+        assert_eq!(maps.joints.dims(), [2, 5, 23, 23]);
+        assert_eq!(maps.frames.dims(), [2, 6, 6]);
+        let rows: Vec<f32> = maps.frames.sum_dim(2).into_data().to_vec().unwrap();
+        for r in rows {
+            assert!((r - 1.0).abs() < 1e-5, "row sum {r}");
+        }
+        // The LRP-mode forward gives the same values.
+        let (l2, _) = m.forward_detailed(x, true);
+        let a: Vec<f32> = logits.into_data().to_vec().unwrap();
+        let b: Vec<f32> = l2.into_data().to_vec().unwrap();
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn logits_and_gradients_depend_on_the_input() {
+        type A = burn::backend::Autodiff<NdArray>;
+        let device = Default::default();
+        let m = small().init::<A>(&device);
+        let x = Tensor::<A, 4>::random([4, 5, 22, 3], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let logits = m.logits(x.clone());
+        let l: Vec<f32> = logits.clone().into_data().iter::<f32>().collect();
+        let spread =
+            l.iter().cloned().fold(f32::MIN, f32::max) - l.iter().cloned().fold(f32::MAX, f32::min);
+        let grads = logits.sum().backward();
+        let g = x.grad(&grads).unwrap().abs().sum().into_scalar();
+        let gw = m
+            .feature_extractor
+            .embedding
+            .weight
+            .grad(&grads)
+            .unwrap()
+            .abs()
+            .sum()
+            .into_scalar();
+        eprintln!("logits {l:?} spread {spread} |dx| {g} |dW_embed| {gw}");
+        assert!(spread > 1e-4 && g > 1e-6 && gw > 1e-6);
+    }
+
+    #[test]
+    fn validate_rejects_indivisible_heads() {
+        assert!(small().with_pfe_heads(3).validate().is_err());
+        assert!(small().validate().is_ok());
+    }
+}

@@ -1,0 +1,363 @@
+//! Checkpoints: the burn record (`<stem>.mpk`, named MessagePack, full precision) next to a
+//! JSON model card (`<stem>.json`) describing network, hyper-parameters, data and metrics.
+//! Loading validates the card against the record and against what the caller expects.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::training::{EpochRecord, NetworkConfig, TrainConfig, TrainOutcome};
+use crate::nn::{GaitClassifier, MarkerClassification, MultiMlp};
+
+/// Format tag of model cards written by this version.
+pub const CARD_FORMAT: &str = "gaitlens-model-card/1";
+
+/// The JSON model card of a trained network.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// [`CARD_FORMAT`].
+    pub format: String,
+    /// The original's network type ("transformer", "multi_mlp", "lrpmlp").
+    pub network_type: String,
+    /// Network hyper-parameters.
+    pub network: NetworkConfig,
+    /// Training flags.
+    pub training: TrainConfig,
+    /// Frames per window.
+    pub interval: usize,
+    /// Joints per frame.
+    pub joints: usize,
+    /// Joint set name ([`crate::explain::JOINT_SET`]).
+    pub joint_set: String,
+    /// Alignment of the windows ([`crate::dataset::ALIGNMENT_VERSION`]).
+    pub alignment_version: String,
+    /// FNV-1a of the training data list, hex.
+    pub train_data_hash: String,
+    /// FNV-1a of the evaluation data list, hex.
+    pub eval_data_hash: String,
+    /// `pos_weight` used in the loss, if any.
+    pub pos_weight: Option<f32>,
+    /// Loss and metrics per epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// FNV-1a of the record bytes, hex (detects a record that does not belong to the card).
+    pub record_fnv1a64: String,
+}
+
+/// What a caller requires of a checkpoint (`None` = anything).
+#[derive(Debug, Clone, Default)]
+pub struct CardExpectation {
+    /// Required frames per window.
+    pub interval: Option<usize>,
+    /// Required joints per frame.
+    pub joints: Option<usize>,
+    /// Required alignment version.
+    pub alignment_version: Option<String>,
+}
+
+/// Errors of saving and loading checkpoints.
+#[derive(Debug, Error)]
+pub enum CheckpointError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The card is not valid JSON of the expected shape.
+    #[error("{path}: not a gaitlens model card: {source}")]
+    CardJson {
+        /// The card file.
+        path: PathBuf,
+        /// Parser error.
+        source: serde_json::Error,
+    },
+    /// The card contradicts itself or the caller's expectation.
+    #[error("{path}: model card mismatch: {field} is {found}, expected {expected}")]
+    Mismatch {
+        /// The card file.
+        path: PathBuf,
+        /// The field.
+        field: &'static str,
+        /// Value in the card.
+        found: String,
+        /// Value required.
+        expected: String,
+    },
+    /// The record does not match the card's hash.
+    #[error("{path}: record hash {found} does not match the card's {expected}")]
+    RecordHash {
+        /// The record file.
+        path: PathBuf,
+        /// Hash of the file.
+        found: String,
+        /// Hash in the card.
+        expected: String,
+    },
+    /// The record cannot be decoded into the card's network.
+    #[error("{path}: cannot load the weights: {reason}")]
+    Record {
+        /// The record file.
+        path: PathBuf,
+        /// Recorder message.
+        reason: String,
+    },
+}
+
+/// A loaded network of either kind.
+#[derive(Debug)]
+pub enum LoadedModel<B: Backend> {
+    /// The marker transformer.
+    Transformer(MarkerClassification<B>),
+    /// A per-frame MLP (`multi_mlp` or `lrpmlp`).
+    Mlp(MultiMlp<B>),
+}
+
+impl<B: Backend> GaitClassifier<B> for LoadedModel<B> {
+    fn logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        match self {
+            Self::Transformer(m) => m.logits(x),
+            Self::Mlp(m) => m.logits(x),
+        }
+    }
+    fn interval(&self) -> usize {
+        match self {
+            Self::Transformer(m) => m.interval,
+            Self::Mlp(m) => m.interval,
+        }
+    }
+    fn joints(&self) -> usize {
+        match self {
+            Self::Transformer(m) => m.joints,
+            Self::Mlp(m) => m.joints,
+        }
+    }
+}
+
+/// Paths of the record and the card for `stem` (any extension of `stem` is replaced).
+pub fn checkpoint_paths(stem: &Path) -> (PathBuf, PathBuf) {
+    (stem.with_extension("mpk"), stem.with_extension("json"))
+}
+
+/// Writes `<stem>.mpk` and `<stem>.json` atomically; returns (record path, card path).
+pub fn save_checkpoint(
+    outcome: &TrainOutcome,
+    stem: &Path,
+) -> Result<(PathBuf, PathBuf), CheckpointError> {
+    let (rec, card) = checkpoint_paths(stem);
+    crate::io_util::write_atomic(&rec, &outcome.record).map_err(|source| CheckpointError::Io {
+        path: rec.clone(),
+        source,
+    })?;
+    let json =
+        serde_json::to_vec_pretty(&outcome.card).map_err(|source| CheckpointError::CardJson {
+            path: card.clone(),
+            source,
+        })?;
+    crate::io_util::write_atomic(&card, &json).map_err(|source| CheckpointError::Io {
+        path: card.clone(),
+        source,
+    })?;
+    Ok((rec, card))
+}
+
+/// Reads and self-checks a model card.
+pub fn read_card(path: &Path) -> Result<ModelCard, CheckpointError> {
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let card: ModelCard =
+        serde_json::from_slice(&bytes).map_err(|source| CheckpointError::CardJson {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let mismatch = |field, found: String, expected: String| CheckpointError::Mismatch {
+        path: path.to_path_buf(),
+        field,
+        found,
+        expected,
+    };
+    if card.format != CARD_FORMAT {
+        return Err(mismatch("format", card.format.clone(), CARD_FORMAT.into()));
+    }
+    if card.network_type != card.network.network_type() {
+        return Err(mismatch(
+            "network_type",
+            card.network_type.clone(),
+            card.network.network_type().into(),
+        ));
+    }
+    if card.interval != card.network.interval() {
+        return Err(mismatch(
+            "interval",
+            card.interval.to_string(),
+            card.network.interval().to_string(),
+        ));
+    }
+    if card.joints != card.network.joints() {
+        return Err(mismatch(
+            "joints",
+            card.joints.to_string(),
+            card.network.joints().to_string(),
+        ));
+    }
+    card.network
+        .validate()
+        .map_err(|reason| mismatch("network", reason, "valid hyper-parameters".into()))?;
+    Ok(card)
+}
+
+/// Loads the checkpoint whose card is at `card_path` (the record is the `.mpk` beside it),
+/// checking the card, the record hash and `expect`.
+pub fn load_checkpoint<B: Backend>(
+    card_path: &Path,
+    expect: &CardExpectation,
+    device: &B::Device,
+) -> Result<(LoadedModel<B>, ModelCard), CheckpointError> {
+    let card = read_card(card_path)?;
+    let mismatch = |field, found: String, expected: String| CheckpointError::Mismatch {
+        path: card_path.to_path_buf(),
+        field,
+        found,
+        expected,
+    };
+    if let Some(i) = expect.interval
+        && i != card.interval
+    {
+        return Err(mismatch(
+            "interval",
+            card.interval.to_string(),
+            i.to_string(),
+        ));
+    }
+    if let Some(j) = expect.joints
+        && j != card.joints
+    {
+        return Err(mismatch("joints", card.joints.to_string(), j.to_string()));
+    }
+    if let Some(a) = &expect.alignment_version
+        && *a != card.alignment_version
+    {
+        return Err(mismatch(
+            "alignment_version",
+            card.alignment_version.clone(),
+            a.clone(),
+        ));
+    }
+    let (rec_path, _) = checkpoint_paths(card_path);
+    let bytes = std::fs::read(&rec_path).map_err(|source| CheckpointError::Io {
+        path: rec_path.clone(),
+        source,
+    })?;
+    let hash = format!("{:016x}", crate::dataset::fnv1a64(&bytes));
+    if hash != card.record_fnv1a64 {
+        return Err(CheckpointError::RecordHash {
+            path: rec_path,
+            found: hash,
+            expected: card.record_fnv1a64.clone(),
+        });
+    }
+    let model =
+        load_weights(&card.network, bytes, device).map_err(|reason| CheckpointError::Record {
+            path: rec_path.clone(),
+            reason,
+        })?;
+    Ok((model, card))
+}
+
+/// Builds the network of `network` and loads serialised weights into it.
+pub fn load_weights<B: Backend>(
+    network: &NetworkConfig,
+    bytes: Vec<u8>,
+    device: &B::Device,
+) -> Result<LoadedModel<B>, String> {
+    let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::default();
+    Ok(match network {
+        NetworkConfig::Transformer(c) => {
+            let m = c.init::<B>(device);
+            let record = recorder.load(bytes, device).map_err(|e| e.to_string())?;
+            LoadedModel::Transformer(m.load_record(record))
+        }
+        NetworkConfig::MultiMlp(c) | NetworkConfig::LrpMlp(c) => {
+            let m = c.init::<B>(device);
+            let record = recorder.load(bytes, device).map_err(|e| e.to_string())?;
+            LoadedModel::Mlp(m.load_record(record))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::training::{InMemoryWindows, train};
+    use super::*;
+    use crate::nn::MultiMlpConfig;
+    use burn::backend::NdArray;
+
+    fn windows(n: usize) -> InMemoryWindows {
+        InMemoryWindows {
+            data: (0..n * 3 * 22 * 3)
+                .map(|i| ((i * 37) % 11) as f32 * 0.1)
+                .collect(),
+            labels: (0..n).map(|i| (i % 2) as f32).collect(),
+            interval: 3,
+            joints: 22,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_typed_mismatches() {
+        let mut cfg = TrainConfig::new(NetworkConfig::LrpMlp(
+            MultiMlpConfig::new()
+                .with_interval(3)
+                .with_pfe_layers(vec![4])
+                .with_fc_layers(vec![4]),
+        ));
+        cfg.epochs = 1;
+        let w = windows(6);
+        let out = train(&cfg, &w, &w, |_| {}).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (_, card_path) = save_checkpoint(&out, &dir.path().join("m")).unwrap();
+        let device = Default::default();
+        let (model, card) =
+            load_checkpoint::<NdArray>(&card_path, &CardExpectation::default(), &device).unwrap();
+        assert_eq!(card.network_type, "lrpmlp");
+        // Same logits as the weights that were serialised.
+        let direct = load_weights::<NdArray>(&card.network, out.record.clone(), &device).unwrap();
+        let x = super::super::training::to_input::<NdArray>(w.data.clone(), 6, 3, 22, &device);
+        let a = super::super::training::to_vec(model.logits(x.clone()));
+        let b = super::super::training::to_vec(direct.logits(x));
+        assert_eq!(a, b);
+
+        let expect = CardExpectation {
+            interval: Some(64),
+            ..Default::default()
+        };
+        let err = load_checkpoint::<NdArray>(&card_path, &expect, &device).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CheckpointError::Mismatch {
+                    field: "interval",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // A tampered card.
+        let text = std::fs::read_to_string(&card_path).unwrap();
+        std::fs::write(&card_path, text.replace("\"lrpmlp\"", "\"transformer\"")).unwrap();
+        let err = read_card(&card_path).unwrap_err();
+        assert!(matches!(err, CheckpointError::Mismatch { .. }), "{err}");
+        // A record that does not belong to the card.
+        std::fs::write(&card_path, text).unwrap();
+        std::fs::write(dir.path().join("m.mpk"), b"garbage").unwrap();
+        let err = load_checkpoint::<NdArray>(&card_path, &CardExpectation::default(), &device)
+            .unwrap_err();
+        assert!(matches!(err, CheckpointError::RecordHash { .. }), "{err}");
+    }
+}

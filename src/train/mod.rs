@@ -1,0 +1,18 @@
+//! Training of the gait classifiers: BCE-with-logits (optional `pos_weight`), the ADOPT or Adam
+//! optimizer, per-epoch metrics, and checkpoints made of a burn record plus a JSON model card.
+
+pub mod adopt;
+pub mod checkpoint;
+pub mod metrics;
+pub mod training;
+
+pub use adopt::{Adopt, AdoptConfig, AdoptState};
+pub use checkpoint::{
+    CARD_FORMAT, CardExpectation, CheckpointError, LoadedModel, ModelCard, load_checkpoint,
+    load_weights, read_card, save_checkpoint,
+};
+pub use metrics::{Confusion, Metrics};
+pub use training::{
+    DatasetWindows, DeviceKind, EpochRecord, InMemoryWindows, NetworkConfig, OptimizerKind,
+    TrainConfig, TrainError, TrainEvent, TrainOutcome, WindowSource, evaluate, train,
+};

@@ -1,0 +1,262 @@
+//! Faithfulness of the explanations: relevance conservation, LRP-0 = gradient × input, and a
+//! deletion test on trained networks (own synthetic windows with a known discriminative joint).
+
+use burn::backend::{Autodiff, NdArray};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use gaitlens::explain::{ExplainMethod, LrpRule, explain, lrp_mlp};
+use gaitlens::nn::{GaitClassifier, MarkerClassificationConfig, MultiMlpConfig};
+use gaitlens::train::{
+    InMemoryWindows, LoadedModel, NetworkConfig, TrainConfig, load_checkpoint, save_checkpoint,
+    train,
+};
+
+type A = Autodiff<NdArray>;
+
+fn vals<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().iter::<f32>().collect()
+}
+
+#[test]
+fn relevance_is_conserved_in_bias_free_mlp() {
+    let device = Default::default();
+    <NdArray as Backend>::seed(&device, 11);
+    let model = MultiMlpConfig::new()
+        .with_interval(6)
+        .with_bias(false)
+        .init::<NdArray>(&device);
+    let x = Tensor::<NdArray, 4>::random([4, 6, 22, 3], Distribution::Normal(0.0, 1.0), &device);
+    let (r, logits) = lrp_mlp(&model, x, LrpRule::Epsilon(1e-7));
+    let sums = vals(r.sum_dim(3).sum_dim(2).sum_dim(1));
+    let logits = vals(logits);
+    for (s, l) in sums.iter().zip(&logits) {
+        assert!(
+            (s - l).abs() <= 0.01 * l.abs().max(1e-3),
+            "Σ R = {s}, logit = {l}"
+        );
+    }
+    // With ε = 0.25 relevance is absorbed, never created: |Σ R| ≤ |logit| (bias-free ReLU net).
+    let x = Tensor::<NdArray, 4>::random([4, 6, 22, 3], Distribution::Normal(0.0, 1.0), &device);
+    let (r, logits) = lrp_mlp(&model, x, LrpRule::default());
+    for (s, l) in vals(r.sum_dim(3).sum_dim(2).sum_dim(1))
+        .iter()
+        .zip(vals(logits))
+    {
+        assert!(s.abs() <= l.abs() * 1.0001 + 1e-6, "Σ R = {s}, logit = {l}");
+    }
+}
+
+#[test]
+fn lrp0_is_gradient_times_input_with_default_mlp() {
+    let device = Default::default();
+    <A as Backend>::seed(&device, 5);
+    let model = MultiMlpConfig::new().with_interval(8).init::<A>(&device);
+    let x = Tensor::<A, 4>::random([3, 8, 22, 3], Distribution::Normal(0.0, 1.0), &device);
+    let (r, _) = lrp_mlp(&model, x.clone(), LrpRule::Epsilon(0.0));
+    let xg = x.detach().require_grad();
+    let grads = model.logits(xg.clone()).sum().backward();
+    let gi = vals(xg.clone().inner() * xg.grad(&grads).expect("input gradient"));
+    let r = vals(r);
+    let scale = gi.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(scale > 0.0);
+    for (p, q) in r.iter().zip(&gi) {
+        assert!(
+            (p - q).abs() <= 1e-3 * scale,
+            "LRP-0 {p} vs gradient × input {q}"
+        );
+    }
+}
+
+/// Windows of `interval` frames: every joint moves on a noisy sinusoid; in sick windows the
+/// joints in `locus` are raised and have a larger vertical amplitude.
+fn cohort(n: usize, interval: usize, locus: &[usize], seed: u64) -> InMemoryWindows {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut u = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+    };
+    let mut data = Vec::with_capacity(n * interval * 66);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let sick = i % 2 == 0;
+        let phase = u() * 6.0;
+        for f in 0..interval {
+            let ph = phase + f as f32 * 0.4;
+            for j in 0..22 {
+                let amp = if sick && locus.contains(&j) {
+                    0.25
+                } else {
+                    0.1
+                };
+                data.push(0.05 * (j as f32 % 5.0) + 0.02 * u());
+                data.push(0.04 * (j as f32 / 5.0) + 0.02 * u());
+                let lift = if amp > 0.1 { 0.15 } else { 0.0 };
+                data.push(lift + amp * (ph + j as f32).sin() + 0.02 * u());
+            }
+        }
+        labels.push(if sick { 1.0 } else { 0.0 });
+    }
+    InMemoryWindows {
+        data,
+        labels,
+        interval,
+        joints: 22,
+    }
+}
+
+/// Mean |Δ logit| over sick windows when the `k` chosen joints are replaced by the healthy mean.
+fn deletion_effect(
+    model: &LoadedModel<A>,
+    w: &InMemoryWindows,
+    healthy_mean: &[f32],
+    choose: &mut dyn FnMut(usize, &[f32]) -> Vec<usize>,
+    relevance: &[Vec<f32>],
+) -> f32 {
+    let device = Default::default();
+    let per = w.interval * 66;
+    let mut total = 0.0;
+    let mut count = 0;
+    for i in (0..w.labels.len()).filter(|&i| w.labels[i] > 0.5) {
+        let orig = w.data[i * per..(i + 1) * per].to_vec();
+        let mut del = orig.clone();
+        for j in choose(i, &relevance[i]) {
+            for f in 0..w.interval {
+                for c in 0..3 {
+                    let k = f * 66 + j * 3 + c;
+                    del[k] = healthy_mean[k];
+                }
+            }
+        }
+        let x = Tensor::<A, 4>::from_data(
+            TensorData::new([orig, del].concat(), [2, w.interval, 22, 3]),
+            &device,
+        );
+        let l = vals(model.logits(x));
+        total += (l[0] - l[1]).abs();
+        count += 1;
+    }
+    total / count as f32
+}
+
+fn deletion_test(
+    network: NetworkConfig,
+    method: ExplainMethod,
+    epochs: usize,
+    lr: f64,
+    batch_size: usize,
+) {
+    let interval = network.interval();
+    let locus = [1usize, 4, 7];
+    let (tr, ev) = (
+        cohort(96, interval, &locus, 1),
+        cohort(32, interval, &locus, 2),
+    );
+    let mut cfg = TrainConfig::new(network);
+    cfg.epochs = epochs;
+    cfg.batch_size = batch_size;
+    cfg.lr = lr;
+    let out = train(&cfg, &tr, &ev, |_| {}).expect("training");
+    for e in &out.card.epochs {
+        eprintln!(
+            "epoch {}: train loss {:.4} acc {:.3}, eval loss {:.4} acc {:.3}",
+            e.epoch, e.train_loss, e.train.accuracy, e.eval_loss, e.eval.accuracy
+        );
+    }
+    let acc = out.card.epochs.last().unwrap().eval.accuracy;
+    assert!(acc >= 0.9, "eval accuracy {acc}");
+    // Through a checkpoint, as the CLI does.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, card) = save_checkpoint(&out, &dir.path().join("net")).unwrap();
+    let device = Default::default();
+    let (model, _) = load_checkpoint::<A>(&card, &Default::default(), &device).unwrap();
+
+    let x = Tensor::<A, 4>::from_data(
+        TensorData::new(ev.data.clone(), [ev.labels.len(), interval, 22, 3]),
+        &device,
+    );
+    let expl = explain(&model, x, method).unwrap();
+    let totals: Vec<Vec<f32>> = expl.iter().map(|e| e.joint_totals()).collect();
+    // Top joints land on the locus for most sick windows.
+    let sick: Vec<usize> = (0..ev.labels.len())
+        .filter(|&i| ev.labels[i] > 0.5)
+        .collect();
+    let on_locus = sick
+        .iter()
+        .filter(|&&i| locus.contains(&expl[i].top_joint()))
+        .count();
+    assert!(
+        on_locus * 10 >= sick.len() * 8,
+        "{on_locus} of {} top joints on the locus",
+        sick.len()
+    );
+
+    let per = interval * 66;
+    let healthy: Vec<usize> = (0..ev.labels.len())
+        .filter(|&i| ev.labels[i] < 0.5)
+        .collect();
+    let mut mean = vec![0f32; per];
+    for &i in &healthy {
+        for (m, v) in mean.iter_mut().zip(&ev.data[i * per..(i + 1) * per]) {
+            *m += v / healthy.len() as f32;
+        }
+    }
+    let k = 3;
+    let top = deletion_effect(
+        &model,
+        &ev,
+        &mean,
+        &mut |_, t: &[f32]| {
+            let mut idx: Vec<usize> = (0..22).collect();
+            idx.sort_by(|&a, &b| t[b].total_cmp(&t[a]));
+            idx[..k].to_vec()
+        },
+        &totals,
+    );
+    let mut state = 12345u64;
+    let random = deletion_effect(
+        &model,
+        &ev,
+        &mean,
+        &mut |_, _| {
+            let mut idx: Vec<usize> = (0..22).collect();
+            for i in (1..22).rev() {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                idx.swap(i, ((state >> 33) % (i as u64 + 1)) as usize);
+            }
+            idx[..k].to_vec()
+        },
+        &totals,
+    );
+    assert!(
+        top > 2.0 * random,
+        "deleting the most relevant joints changes the logit by {top}, random ones by {random}"
+    );
+}
+
+#[test]
+fn deletion_test_mlp_epsilon_lrp() {
+    let net = NetworkConfig::LrpMlp(
+        MultiMlpConfig::new()
+            .with_interval(8)
+            .with_pfe_layers(vec![16, 16])
+            .with_fc_layers(vec![32, 16]),
+    );
+    deletion_test(net, ExplainMethod::Lrp(LrpRule::default()), 30, 3e-3, 16);
+}
+
+#[test]
+fn deletion_test_transformer_cp_lrp() {
+    let net = NetworkConfig::Transformer(
+        MarkerClassificationConfig::new()
+            .with_interval(8)
+            .with_pfe_dim(16)
+            .with_fc_dim(16)
+            .with_ff_dim(32)
+            .with_dropout(0.0),
+    );
+    deletion_test(net, ExplainMethod::Lrp(LrpRule::default()), 12, 1e-2, 8);
+}
