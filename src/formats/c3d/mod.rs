@@ -1,0 +1,425 @@
+//! C3D reader: header, parameter section and point data, in Intel, DEC (VAX) and MIPS layouts,
+//! integer and float storage, producing a [`MarkerTrial`] in metres.
+//!
+//! Written by hand: the crates.io `c3dio` 0.8 crate was evaluated for this and does not give the
+//! semantics gaitlens needs across the shared files (typed errors with byte offsets, markers split
+//! from Vicon model outputs by the POINT:ANGLES/FORCES/... lists, first-wins duplicated parameters,
+//! all-zero gap coordinates treated as missing), so a compact reader (~500 lines) is clearer than
+//! adapting its output.
+
+mod params;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use params::{ParamData, Parameter, Parameters};
+
+use super::trial::{GaitEvent, MarkerTrial, ModelOutput, strip_prefix};
+
+/// Errors of the C3D reader; each names the file and, where it applies, the byte offset.
+#[derive(Debug, thiserror::Error)]
+pub enum C3dError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The header's second byte is not the C3D key 0x50.
+    #[error("{path}: not a C3D file (byte 1 is {found:#04x}, expected 0x50)")]
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// The byte found.
+        found: u8,
+    },
+    /// The file ends before a structure it announces.
+    #[error("{path}: truncated at byte {offset}: {what} needs {needed} bytes, {available} available")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Where the structure starts.
+        offset: usize,
+        /// What was being read.
+        what: &'static str,
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes left.
+        available: usize,
+    },
+    /// The processor type byte is not 84 (Intel), 85 (DEC) or 86 (MIPS).
+    #[error("{path}: unknown processor type {found} at byte {offset} (expected 84, 85 or 86)")]
+    BadProcessor {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the byte.
+        offset: usize,
+        /// Value found.
+        found: u8,
+    },
+    /// A parameter is malformed or inconsistent.
+    #[error("{path}: parameter {group}:{name} at byte {offset}: {reason}")]
+    BadParameter {
+        /// The file.
+        path: PathBuf,
+        /// Group name.
+        group: String,
+        /// Parameter name.
+        name: String,
+        /// Offset of the parameter record.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Header and parameters disagree in a way the reader cannot resolve.
+    #[error("{path}: {reason}")]
+    Inconsistent {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Number layout of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Processor {
+    /// Intel: little-endian integers, IEEE floats.
+    Intel,
+    /// DEC: little-endian integers, VAX F floats.
+    Dec,
+    /// MIPS / SGI: big-endian integers and IEEE floats.
+    Mips,
+}
+
+impl Processor {
+    pub(crate) fn i16(self, b: [u8; 2]) -> i16 {
+        match self {
+            Processor::Mips => i16::from_be_bytes(b),
+            _ => i16::from_le_bytes(b),
+        }
+    }
+
+    pub(crate) fn f32(self, b: [u8; 4]) -> f32 {
+        match self {
+            Processor::Intel => f32::from_le_bytes(b),
+            Processor::Mips => f32::from_be_bytes(b),
+            Processor::Dec => {
+                // VAX F: 16-bit words swapped relative to IEEE LE and an exponent bias 2 larger.
+                let v = f32::from_le_bytes([b[2], b[3], b[0], b[1]]);
+                v / 4.0
+            }
+        }
+    }
+}
+
+/// A whole C3D file: header values, parameters and the point data as stored.
+#[derive(Debug, Clone)]
+pub struct C3dFile {
+    /// Number layout.
+    pub processor: Processor,
+    /// All parameters (the last occurrence wins on duplicates, as in ezc3d).
+    pub params: Parameters,
+    /// Point rate in Hz.
+    pub rate_hz: f64,
+    /// First frame number (header).
+    pub first_frame: i64,
+    /// All point labels (LABELS, LABELS2, ...), untrimmed of prefixes.
+    pub labels: Vec<String>,
+    /// `frames × points` positions in the file's units, `None` where invalid.
+    pub points: Vec<Vec<Option<[f64; 3]>>>,
+}
+
+/// Reads a C3D file into a marker trial in metres.
+pub fn read_c3d(path: &Path) -> Result<MarkerTrial, C3dError> {
+    let bytes = std::fs::read(path).map_err(|source| C3dError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_c3d(&bytes, path)
+}
+
+/// Parses C3D bytes (`path` only labels errors) into a marker trial in metres.
+pub fn parse_c3d(bytes: &[u8], path: &Path) -> Result<MarkerTrial, C3dError> {
+    let file = parse_c3d_file(bytes, path)?;
+    Ok(to_trial(&file))
+}
+
+fn need(bytes: &[u8], path: &Path, offset: usize, n: usize, what: &'static str) -> Result<(), C3dError> {
+    let available = bytes.len().saturating_sub(offset);
+    if available < n {
+        return Err(C3dError::Truncated {
+            path: path.to_path_buf(),
+            offset,
+            what,
+            needed: n,
+            available,
+        });
+    }
+    Ok(())
+}
+
+/// Parses the raw structure of a C3D file.
+pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
+    need(bytes, path, 0, 512, "header block")?;
+    if bytes[1] != 0x50 {
+        return Err(C3dError::BadMagic {
+            path: path.to_path_buf(),
+            found: bytes[1],
+        });
+    }
+    let param_start = (bytes[0].max(1) as usize - 1) * 512;
+    need(bytes, path, param_start, 4, "parameter section header")?;
+    let proc_byte = bytes[param_start + 3];
+    let processor = match proc_byte {
+        84 => Processor::Intel,
+        85 => Processor::Dec,
+        86 => Processor::Mips,
+        found => {
+            return Err(C3dError::BadProcessor {
+                path: path.to_path_buf(),
+                offset: param_start + 3,
+                found,
+            });
+        }
+    };
+    let word = |i: usize| processor.i16([bytes[2 * i], bytes[2 * i + 1]]);
+    let uword = |i: usize| word(i) as u16;
+    let header_points = uword(1) as usize;
+    let header_analog_per_frame = uword(2) as usize;
+    let header_first = uword(3) as i64;
+    let header_last = uword(4) as i64;
+    let header_scale = processor.f32([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    let header_data_start = uword(8) as usize;
+    let header_rate = processor.f32([bytes[20], bytes[21], bytes[22], bytes[23]]);
+
+    let params = params::parse_parameters(bytes, path, param_start, processor)?;
+    let point_int = |name: &str| params.get("POINT", name).and_then(|p| p.first_f64());
+    let used = point_int("USED").map(|v| v as usize).unwrap_or(header_points);
+    let scale = point_int("SCALE").unwrap_or(header_scale as f64);
+    let rate_hz = point_int("RATE").filter(|r| *r > 0.0).unwrap_or(header_rate as f64);
+    let data_start = point_int("DATA_START")
+        .map(|v| v as u16 as usize)
+        .filter(|v| *v > 0)
+        .unwrap_or(header_data_start);
+    let mut frames = (header_last - header_first + 1).max(0) as usize;
+    // POINT:FRAMES (or TRIAL:ACTUAL_END_FIELD) holds counts above 65535 that the header cannot.
+    if let Some(f) = point_int("FRAMES")
+        && f >= 0.0
+        && (f as u16 as usize) > frames
+    {
+        frames = f as u16 as usize;
+    }
+    if let (Some(s), Some(e)) = (params.get("TRIAL", "ACTUAL_START_FIELD"), params.get("TRIAL", "ACTUAL_END_FIELD")) {
+        let field = |p: &Parameter| match &p.data {
+            ParamData::Int(v) if v.len() >= 2 => Some(v[0] as u16 as i64 + ((v[1] as u16 as i64) << 16)),
+            _ => None,
+        };
+        if let (Some(s), Some(e)) = (field(s), field(e))
+            && e >= s
+            && (e - s + 1) as usize > frames
+        {
+            frames = (e - s + 1) as usize;
+        }
+    }
+    let analog_per_frame = match (params.get("ANALOG", "USED"), params.get("ANALOG", "RATE")) {
+        (Some(u), Some(r)) if rate_hz > 0.0 => {
+            let used = u.first_f64().unwrap_or(0.0).max(0.0);
+            let ratio = (r.first_f64().unwrap_or(0.0) / rate_hz).round().max(0.0);
+            (used * ratio) as usize
+        }
+        _ => header_analog_per_frame,
+    };
+    let is_float = scale < 0.0;
+    let word_size = if is_float { 4 } else { 2 };
+    let frame_bytes = (used * 4 + analog_per_frame) * word_size;
+    let data_offset = data_start.max(1).saturating_sub(1) * 512;
+    if frames > 0 && frame_bytes > 0 {
+        let total = frame_bytes.checked_mul(frames).ok_or_else(|| C3dError::Inconsistent {
+            path: path.to_path_buf(),
+            reason: format!("{frames} frames × {frame_bytes} bytes overflows"),
+        })?;
+        if data_offset > bytes.len() || total > bytes.len() - data_offset {
+            // Some writers announce more frames than they store: keep the whole frames present.
+            let available = bytes.len().saturating_sub(data_offset);
+            let whole = available / frame_bytes;
+            if whole == 0 {
+                return Err(C3dError::Truncated {
+                    path: path.to_path_buf(),
+                    offset: data_offset,
+                    what: "point data",
+                    needed: total,
+                    available,
+                });
+            }
+            tracing::warn!(
+                "{}: header announces {frames} frames but only {whole} are stored; reading those",
+                path.display()
+            );
+            frames = whole;
+        }
+    }
+    let abs_scale = scale.abs();
+    let mut points = Vec::with_capacity(frames);
+    for f in 0..frames {
+        let base = data_offset + f * frame_bytes;
+        let mut row = Vec::with_capacity(used);
+        for p in 0..used {
+            let o = base + p * 4 * word_size;
+            let (xyz, residual) = if is_float {
+                let rd = |k: usize| {
+                    let i = o + 4 * k;
+                    processor.f32([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as f64
+                };
+                ([rd(0), rd(1), rd(2)], rd(3))
+            } else {
+                let rd = |k: usize| processor.i16([bytes[o + 2 * k], bytes[o + 2 * k + 1]]) as f64;
+                ([rd(0) * abs_scale, rd(1) * abs_scale, rd(2) * abs_scale], rd(3))
+            };
+            // Residual word: negative marks an invalid sample. Some writers (sample23) store gaps
+            // as exact zeros with a non-negative residual; a real marker is never exactly at the
+            // lab origin, so those are gaps too.
+            let zero = xyz == [0.0, 0.0, 0.0];
+            let finite = xyz.iter().all(|v| v.is_finite());
+            row.push(if residual < 0.0 || zero || !finite { None } else { Some(xyz) });
+        }
+        points.push(row);
+    }
+    let mut labels = Vec::new();
+    for key in ["LABELS", "LABELS2", "LABELS3", "LABELS4"] {
+        if let Some(p) = params.get("POINT", key) {
+            labels.extend(p.strings());
+        }
+    }
+    labels.truncate(used);
+    while labels.len() < used {
+        labels.push(format!("point{}", labels.len() + 1));
+    }
+    Ok(C3dFile {
+        processor,
+        params,
+        rate_hz,
+        first_frame: header_first,
+        labels,
+        points,
+    })
+}
+
+/// Metres per unit of a POINT:UNITS string.
+fn metres_per_unit(units: &str) -> f64 {
+    match units.trim().to_ascii_lowercase().as_str() {
+        "m" => 1.0,
+        "dm" => 0.1,
+        "cm" => 0.01,
+        _ => 0.001,
+    }
+}
+
+/// Converts the raw file into a [`MarkerTrial`]: markers in metres; Vicon model outputs (listed in
+/// POINT:ANGLES/FORCES/MOMENTS/POWERS/SCALARS/REACTIONS) kept apart in their own units.
+pub fn to_trial(file: &C3dFile) -> MarkerTrial {
+    let p = &file.params;
+    let units = p
+        .get("POINT", "UNITS")
+        .and_then(|u| u.strings().into_iter().next())
+        .unwrap_or_else(|| "mm".into());
+    let to_m = metres_per_unit(&units);
+    let mut output_kind: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for (list, unit_param) in [
+        ("ANGLES", "ANGLE_UNITS"),
+        ("FORCES", "FORCE_UNITS"),
+        ("MOMENTS", "MOMENT_UNITS"),
+        ("POWERS", "POWER_UNITS"),
+        ("SCALARS", "SCALAR_UNITS"),
+        ("REACTIONS", "REACTION_UNITS"),
+    ] {
+        let unit = p.get("POINT", unit_param).and_then(|u| u.strings().into_iter().next());
+        if let Some(l) = p.get("POINT", list) {
+            for name in l.strings() {
+                output_kind.insert(strip_prefix(&name).to_ascii_uppercase(), unit.clone());
+            }
+        }
+    }
+    let mut subject = None;
+    let mut marker_cols = Vec::new();
+    let mut marker_labels = Vec::new();
+    let mut model_outputs = Vec::new();
+    for (i, raw) in file.labels.iter().enumerate() {
+        let label = strip_prefix(raw).to_string();
+        if let Some((prefix, _)) = raw.rsplit_once(':')
+            && subject.is_none()
+            && !prefix.trim().is_empty()
+        {
+            subject = Some(prefix.trim().to_string());
+        }
+        if let Some(unit) = output_kind.get(&label.to_ascii_uppercase()) {
+            model_outputs.push(ModelOutput {
+                label,
+                unit: unit.clone(),
+                values: file.points.iter().map(|f| f[i]).collect(),
+            });
+        } else {
+            marker_cols.push(i);
+            marker_labels.push(label);
+        }
+    }
+    let markers_m = file
+        .points
+        .iter()
+        .map(|f| {
+            marker_cols
+                .iter()
+                .map(|&c| f[c].map(|v| [v[0] * to_m, v[1] * to_m, v[2] * to_m]))
+                .collect()
+        })
+        .collect();
+    let mut events = Vec::new();
+    if let (Some(labels), Some(times)) = (p.get("EVENT", "LABELS"), p.get("EVENT", "TIMES")) {
+        let labels = labels.strings();
+        let contexts = p.get("EVENT", "CONTEXTS").map(|c| c.strings()).unwrap_or_default();
+        let used = p
+            .get("EVENT", "USED")
+            .and_then(|u| u.first_f64())
+            .map(|u| u.max(0.0) as usize)
+            .unwrap_or(labels.len());
+        let t = times.floats();
+        for e in 0..used.min(labels.len()).min(t.len() / 2) {
+            let time_s = t[2 * e] * 60.0 + t[2 * e + 1];
+            let frame = (time_s * file.rate_hz).round() as i64 + 1 - file.first_frame;
+            events.push(GaitEvent {
+                label: labels[e].clone(),
+                context: contexts.get(e).cloned().unwrap_or_default(),
+                time_s,
+                frame,
+            });
+        }
+        events.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    }
+    let mut subject_params = BTreeMap::new();
+    if let Some(g) = p.group("PROCESSING") {
+        for param in g {
+            if let Some(v) = param.first_f64()
+                && !matches!(param.data, ParamData::Char(_))
+            {
+                subject_params.insert(param.name.clone(), v);
+            }
+        }
+    }
+    if subject.is_none() {
+        subject = p
+            .get("SUBJECTS", "NAMES")
+            .and_then(|n| n.strings().into_iter().find(|s| !s.is_empty()));
+    }
+    MarkerTrial {
+        subject,
+        rate_hz: file.rate_hz,
+        first_frame: file.first_frame,
+        marker_labels,
+        markers_m,
+        model_outputs,
+        events,
+        subject_params,
+    }
+}
