@@ -96,9 +96,10 @@ fn load_setup(model: &str, constraints: Option<&Path>) -> anyhow::Result<Setup> 
         )
     } else {
         let path = Path::new(model);
-        let supr = gaitlens::body::supr::load_supr(path)
-            .with_context(|| format!("loading body model {}", path.display()))?;
-        (supr.model, None, path.display().to_string())
+        bail!(
+            "{}: loading SUPR model files is not available in this build yet; use --model default",
+            path.display()
+        );
     };
     let mut limits = fit::default_limits(&body);
     let markers = match constraints {
@@ -466,11 +467,13 @@ fn run_cohort(args: &FitArgs, cohort_path: &Path) -> anyhow::Result<ExitCode> {
             .join(&subject.name)
             .join(file_name(gait));
         let result = (|| -> anyhow::Result<bool> {
-            let model = if subject.model_file.as_os_str().is_empty() || subject.model_file.as_os_str() == "default" {
+            let model = if subject.model_file.is_empty() || subject.model_file == "default" {
                 "default".to_string()
             } else {
+                // The original looks model files up under <model_folder>/SUPR/.
                 let folder = args.model_folder.clone().unwrap_or_else(|| cohort_path.parent().unwrap_or(Path::new(".")).to_path_buf());
-                folder.join(&subject.model_file).display().to_string()
+                let in_supr = folder.join("SUPR").join(&subject.model_file);
+                if in_supr.exists() { in_supr } else { folder.join(&subject.model_file) }.display().to_string()
             };
             let constraints = subject.constraint_file.exists().then_some(subject.constraint_file.as_path());
             let fingerprint = fingerprint(&[gait.as_path()], &format!("{settings}|{model}|{constraints:?}"));

@@ -1,6 +1,11 @@
 //! Argument parsing and dispatch; anyhow lives only here, at the binary's edge.
 
 mod body_cmd;
+mod demo;
+mod fit_cmd;
+mod inspect_cmd;
+mod synth_cmd;
+mod view_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Open the 3D viewer (the default when no subcommand is given).
-    View,
+    View(view_cmd::ViewArgs),
     /// Inspect or build body models.
     #[command(subcommand)]
     Body(body_cmd::BodyCommand),
@@ -34,17 +39,17 @@ enum Command {
         json: bool,
     },
     /// Fit the body model to motion-capture markers (C3D/TRC) and write a pose sequence.
-    Fit,
-    /// Build a semi-synthetic cohort with known pathologies.
-    Synth,
+    Fit(fit_cmd::FitArgs),
+    /// Build a semi-synthetic cohort with known pathologies (clearly labelled, not clinical data).
+    Synth(synth_cmd::SynthArgs),
     /// Train a transformer or MLP gait classifier.
     Train,
     /// Explain a classifier's decision on a sequence (LRP / attention).
     Explain,
     /// Video pipeline: OpenPose keypoints → CNN / LSTM / CNN-LSTM.
     Video,
-    /// Render a frame of a sequence headless to PNG.
-    Render,
+    /// Render frames of a sequence headless to PNG.
+    Render(view_cmd::RenderArgs),
 }
 
 /// Parses the command line, runs the command and maps errors to a non-zero exit code.
@@ -76,16 +81,16 @@ fn init_tracing(verbose: u8) {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command.unwrap_or(Command::View) {
-        Command::View => not_yet("view", "the viewer (issue: gaitlens viewer)"),
+    match cli.command.unwrap_or(Command::View(view_cmd::ViewArgs::default())) {
+        Command::View(a) => view_cmd::view(a),
         Command::Body(cmd) => body_cmd::run(cmd),
-        Command::Inspect { .. } => not_yet("inspect", "file inspection (issue: readers)"),
-        Command::Fit => not_yet("fit", "marker fitting (issue: fit)"),
-        Command::Synth => not_yet("synth", "the semi-synthetic cohort (issue: learning)"),
+        Command::Inspect { path, json } => inspect_cmd::run(&path, json),
+        Command::Fit(a) => fit_cmd::run(a),
+        Command::Synth(a) => synth_cmd::run(a),
         Command::Train => not_yet("train", "classifier training (issue: learning)"),
         Command::Explain => not_yet("explain", "explanations (issue: learning)"),
         Command::Video => not_yet("video", "the video pipeline (issue: video)"),
-        Command::Render => not_yet("render", "headless rendering (issue: viewer)"),
+        Command::Render(a) => view_cmd::render(a),
     }
 }
 

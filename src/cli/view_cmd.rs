@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Args;
 
@@ -52,6 +51,7 @@ pub struct RenderArgs {
 #[cfg(feature = "viewer")]
 pub fn view(args: ViewArgs) -> anyhow::Result<ExitCode> {
     use gaitlens::viewer::{ViewerOptions, run_viewer};
+    use std::sync::Arc;
     let model = Arc::new(gaitlens::body::default_model::default_body().clone());
     let mut opts = ViewerOptions::new(model.clone());
     opts.rate_hz = args.rate_hz;
@@ -67,6 +67,7 @@ pub fn view(args: ViewArgs) -> anyhow::Result<ExitCode> {
 #[cfg(feature = "viewer")]
 pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
+    use std::sync::Arc;
     use gaitlens::viewer::render::{FrameRange, RenderOptions, parse_frame_range, render_png};
     let model = Arc::new(gaitlens::body::default_model::default_body().clone());
     let seq = match &args.sequence {

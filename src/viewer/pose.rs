@@ -67,13 +67,44 @@ impl ViewerSequence {
                 .map_err(|e| bad(format!("frame {i}: {e}")))?;
             rotations.push(r);
         }
-        Ok(ViewerSequence {
+        let mut seq = ViewerSequence {
             name: name.to_string(),
             betas: betas.to_vec(),
             rotations,
             translations: translations.iter().map(|t| Vector3::from(*t)).collect(),
             rate_hz,
-        })
+        };
+        seq.make_y_up(model);
+        Ok(seq)
+    }
+
+    /// Rotates the whole sequence so the body's up direction (pelvis → head in the first frame)
+    /// is +y, the viewer's up: poses fitted in a z-up motion-capture lab then stand on the floor.
+    pub fn make_y_up(&mut self, model: &BodyModel) {
+        let (Some(r0), Some(t0)) = (self.rotations.first(), self.translations.first()) else {
+            return;
+        };
+        let (Some(pelvis), Some(head)) = (
+            model.joint_names.iter().position(|n| n == "pelvis"),
+            model.joint_names.iter().position(|n| n == "head"),
+        ) else {
+            return;
+        };
+        let shaped = model.shape(&self.betas);
+        let joints = model.forward_subset(&shaped, r0, *t0, &[]).joints;
+        let up = joints[head] - joints[pelvis];
+        let Some(q) = nalgebra::Rotation3::rotation_between(&up, &Vector3::y()) else {
+            return;
+        };
+        if up.normalize().y > 0.95 {
+            return;
+        }
+        let q = q.into_inner();
+        let j0 = shaped.joints_rest[0];
+        for (r, t) in self.rotations.iter_mut().zip(self.translations.iter_mut()) {
+            r[0] = q * r[0];
+            *t = q * (j0 + *t) - j0;
+        }
     }
 
     /// Number of frames.

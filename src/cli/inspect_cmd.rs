@@ -1,0 +1,171 @@
+//! `gaitlens inspect <file>`: a human (or JSON) summary of any supported file.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use gaitlens::formats::{MarkerTrial, openpose, pose_seq};
+
+pub fn run(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
+    let summary = summarise(path)?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_text(&summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ext(path: &Path) -> String {
+    path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
+}
+
+fn summarise(path: &Path) -> anyhow::Result<Value> {
+    if !path.exists() {
+        bail!("{}: no such file or folder", path.display());
+    }
+    match ext(path).as_str() {
+        "c3d" | "trc" => Ok(trial_summary(path, &gaitlens::formats::read_marker_trial(path)?)),
+        "zip" => openpose_summary(path),
+        "json" => json_summary(path),
+        "npy" | "npz" => bail!("{}: use `gaitlens body inspect {}` for body model files", path.display(), path.display()),
+        _ if path.is_dir() => {
+            let has = |pred: &dyn Fn(&str) -> bool| {
+                std::fs::read_dir(path)
+                    .map(|d| d.flatten().any(|e| pred(&e.file_name().to_string_lossy())))
+                    .unwrap_or(false)
+            };
+            if has(&|n| n.starts_with("pose_") && (n.ends_with(".json") || n.ends_with(".txt"))) {
+                pose_summary(path)
+            } else {
+                openpose_summary(path)
+            }
+        }
+        e => bail!("{}: unsupported file type '.{e}' (expected .c3d, .trc, .zip, .json or a folder)", path.display()),
+    }
+}
+
+fn trial_summary(path: &Path, t: &MarkerTrial) -> Value {
+    let gaps = t.gap_fraction();
+    let markers: Vec<Value> = t
+        .marker_labels
+        .iter()
+        .zip(&gaps)
+        .map(|(l, g)| json!({"label": l, "gap_percent": (g * 1000.0).round() / 10.0}))
+        .collect();
+    json!({
+        "kind": "marker trial",
+        "file": path.display().to_string(),
+        "subject": t.subject,
+        "rate_hz": t.rate_hz,
+        "frames": t.num_frames(),
+        "duration_s": t.num_frames() as f64 / t.rate_hz.max(1e-9),
+        "first_frame": t.first_frame,
+        "markers": markers,
+        "events": t.events,
+        "subject_params": t.subject_params,
+        "model_outputs": t.model_outputs.iter().map(|o| json!({"label": o.label, "unit": o.unit})).collect::<Vec<_>>(),
+    })
+}
+
+fn openpose_summary(path: &Path) -> anyhow::Result<Value> {
+    let clips = openpose::read_openpose_path(path).with_context(|| format!("reading OpenPose keypoints from {}", path.display()))?;
+    Ok(json!({
+        "kind": "OpenPose BODY_25 keypoints",
+        "file": path.display().to_string(),
+        "clips": clips.iter().map(|c| json!({
+            "clip": c.clip,
+            "frames": c.num_frames(),
+            "empty_frames": c.empty_frames(),
+            "multi_person_frames": c.multi_person_frames(),
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+fn pose_summary(path: &Path) -> anyhow::Result<Value> {
+    let s = pose_seq::read_pose_dir(path)?;
+    Ok(json!({
+        "kind": "pose sequence",
+        "file": path.display().to_string(),
+        "frames": s.num_frames(),
+        "pose_values": s.poses.first().map(|p| p.len()),
+        "betas": s.betas.first().map(|b| b.len()),
+        "format": format!("{:?}", s.format),
+        "first_translation_m": s.translations.first(),
+    }))
+}
+
+fn json_summary(path: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: Value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+    let looks_cohort = v.as_object().is_some_and(|o| o.values().all(|s| s.get("gaits").is_some()) && !o.is_empty());
+    if looks_cohort {
+        let c = gaitlens::formats::cohort::read_cohort(path)?;
+        return Ok(json!({
+            "kind": "cohort",
+            "file": path.display().to_string(),
+            "subjects": c.subjects.iter().map(|s| json!({
+                "name": s.name, "healthy": s.healthy, "gaits": s.gaits.len(),
+                "model_file": s.model_file, "constraint_file": s.constraint_file.display().to_string(),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    let c = gaitlens::formats::constraints::read_constraints(path)?;
+    Ok(json!({
+        "kind": "3D Body Twin constraints",
+        "file": path.display().to_string(),
+        "markers": c.markers.markers.iter().map(|m| &m.name).collect::<Vec<_>>(),
+        "angle_constraints": c.angles.iter().map(|a| &a.name).collect::<Vec<_>>(),
+        "unsupported": c.unsupported.iter().map(|u| format!("{} ({})", u.name, u.kind)).collect::<Vec<_>>(),
+    }))
+}
+
+fn print_text(v: &Value) {
+    println!("{} — {}", v["file"].as_str().unwrap_or(""), v["kind"].as_str().unwrap_or(""));
+    match v["kind"].as_str() {
+        Some("marker trial") => {
+            println!(
+                "  {} frames at {} Hz ({:.2} s), first frame {}, subject {}",
+                v["frames"], v["rate_hz"], v["duration_s"].as_f64().unwrap_or(0.0), v["first_frame"],
+                v["subject"].as_str().unwrap_or("-")
+            );
+            let markers = v["markers"].as_array().cloned().unwrap_or_default();
+            println!("  {} markers (gaps in % of frames):", markers.len());
+            let cells: Vec<String> = markers
+                .iter()
+                .map(|m| format!("{:<8}{:>5.1}", m["label"].as_str().unwrap_or(""), m["gap_percent"].as_f64().unwrap_or(0.0)))
+                .collect();
+            for row in cells.chunks(6) {
+                println!("    {}", row.join("  "));
+            }
+            let events = v["events"].as_array().cloned().unwrap_or_default();
+            println!("  {} events:", events.len());
+            for e in events {
+                println!(
+                    "    {:>7.3} s  frame {:>5}  {} {}",
+                    e["time_s"].as_f64().unwrap_or(0.0), e["frame"], e["context"].as_str().unwrap_or(""), e["label"].as_str().unwrap_or("")
+                );
+            }
+            if let Some(p) = v["subject_params"].as_object().filter(|p| !p.is_empty()) {
+                println!("  subject parameters:");
+                for (k, x) in p {
+                    println!("    {k} = {x}");
+                }
+            }
+            let outs: Vec<&str> = v["model_outputs"].as_array().map(|a| a.iter().filter_map(|o| o["label"].as_str()).collect()).unwrap_or_default();
+            if !outs.is_empty() {
+                println!("  {} model outputs: {}", outs.len(), outs.join(" "));
+            }
+        }
+        _ => {
+            let mut v = v.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("file");
+                o.remove("kind");
+            }
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        }
+    }
+}
