@@ -20,6 +20,12 @@ use gaitlens::train::{
 
 type A = Autodiff<NdArray>;
 
+fn parse_list(s: &str) -> anyhow::Result<Vec<usize>> {
+    Ok(s.split(',')
+        .map(|v| v.trim().parse())
+        .collect::<Result<_, _>>()?)
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let mut opt: HashMap<String, String> = HashMap::new();
@@ -63,13 +69,18 @@ fn main() -> anyhow::Result<()> {
         let n = x.len() as f64;
         let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n;
         let sd = (x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
-        let (lo, hi) = x.iter().fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        let (lo, hi) = x
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
         eprintln!("window data: mean {mean:.4}, sd {sd:.4}, range [{lo:.3}, {hi:.3}]");
     }
     let mut networks = Vec::new();
     if nets == "mlp" || nets == "both" {
         networks.push(NetworkConfig::LrpMlp(
-            MultiMlpConfig::new().with_interval(interval),
+            MultiMlpConfig::new()
+                .with_interval(interval)
+                .with_pfe_layers(parse_list(&get("pfe", "16,32,64,32,16"))?)
+                .with_fc_layers(parse_list(&get("fc", "32,64,128,64,32"))?),
         ));
     }
     if nets == "transformer" || nets == "both" {

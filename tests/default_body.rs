@@ -273,7 +273,7 @@ fn markers_sit_at_their_anatomical_landmarks() {
         ("LBHD", "head", 0.06, 0.16, 2, -1.0),
         ("RBHD", "head", 0.06, 0.16, 2, -1.0),
         ("C7", "neck", 0.03, 0.12, 2, -1.0),
-        ("CLAV", "neck", 0.03, 0.12, 2, 1.0),
+        ("CLAV", "neck", 0.03, 0.13, 2, 1.0),
         ("STRN", "spine3", 0.05, 0.18, 2, 1.0),
     ];
     for (mk, jn, lo, hi, axis, sign) in rules {

@@ -33,6 +33,7 @@ mod tests {
 
     #[test]
     fn attention_relevance_sums_to_one_per_window() {
+        let _rng = crate::train::test_rng_lock();
         let device = Default::default();
         let m = MarkerClassificationConfig::new()
             .with_pfe_dim(8)

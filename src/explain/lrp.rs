@@ -183,6 +183,7 @@ mod tests {
 
     #[test]
     fn lrp0_equals_gradient_times_input_on_relu_net() {
+        let _rng = crate::train::test_rng_lock();
         type A = Autodiff<NdArray>;
         let device = Default::default();
         <A as Backend>::seed(&device, 3);

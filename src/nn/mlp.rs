@@ -176,6 +176,7 @@ mod tests {
 
     #[test]
     fn output_shape_and_frame_order_matters() {
+        let _rng = crate::train::test_rng_lock();
         let device = Default::default();
         let cfg = MultiMlpConfig::new()
             .with_interval(4)

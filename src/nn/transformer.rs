@@ -280,13 +280,13 @@ impl MarkerClassificationConfig {
         if self.pfe_dim == 0 || self.fc_dim == 0 || self.interval == 0 || self.joints == 0 {
             return Err("pfe_dim, fc_dim, interval and joints must be positive".into());
         }
-        if self.pfe_heads == 0 || self.pfe_dim % self.pfe_heads != 0 {
+        if self.pfe_heads == 0 || !self.pfe_dim.is_multiple_of(self.pfe_heads) {
             return Err(format!(
                 "pfe_dim {} is not divisible by pfe_heads {}",
                 self.pfe_dim, self.pfe_heads
             ));
         }
-        if self.fc_heads == 0 || self.fc_dim % self.fc_heads != 0 {
+        if self.fc_heads == 0 || !self.fc_dim.is_multiple_of(self.fc_heads) {
             return Err(format!(
                 "fc_dim {} is not divisible by fc_heads {}",
                 self.fc_dim, self.fc_heads
@@ -380,6 +380,7 @@ mod tests {
 
     #[test]
     fn shapes_and_attention_rows_sum_to_one() {
+        let _rng = crate::train::test_rng_lock();
         let device = Default::default();
         let m = small().init::<B>(&device);
         let x = Tensor::<B, 4>::random([2, 5, 22, 3], Distribution::Normal(0.0, 1.0), &device);
@@ -402,6 +403,7 @@ mod tests {
 
     #[test]
     fn logits_and_gradients_depend_on_the_input() {
+        let _rng = crate::train::test_rng_lock();
         type A = burn::backend::Autodiff<NdArray>;
         let device = Default::default();
         let m = small().init::<A>(&device);

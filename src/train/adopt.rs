@@ -150,7 +150,7 @@ mod tests {
         let (p, s) = SimpleOptimizer::<B>::step(&opt, 0.1, p, t(&[1.0, 3.0]), Some(s));
         let p = vals(p);
         assert!((p[0] - 0.995).abs() < 1e-6, "{p:?}");
-        assert!((p[1] + 1.011_892_07).abs() < 1e-6, "{p:?}");
+        assert!((p[1] + 1.011_892_1).abs() < 1e-6, "{p:?}");
         let s = s.unwrap();
         assert_eq!(s.time, 2);
         let v = vals(s.moment_2);

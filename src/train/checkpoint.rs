@@ -108,8 +108,9 @@ pub enum CheckpointError {
     },
 }
 
-/// A loaded network of either kind.
+/// A loaded network of either kind (kept unboxed: one value per process, size irrelevant).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum LoadedModel<B: Backend> {
     /// The marker transformer.
     Transformer(MarkerClassification<B>),
@@ -311,6 +312,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_typed_mismatches() {
+        let _rng = crate::train::test_rng_lock();
         let mut cfg = TrainConfig::new(NetworkConfig::LrpMlp(
             MultiMlpConfig::new()
                 .with_interval(3)

@@ -16,3 +16,11 @@ pub use training::{
     DatasetWindows, DeviceKind, EpochRecord, InMemoryWindows, NetworkConfig, OptimizerKind,
     TrainConfig, TrainError, TrainEvent, TrainOutcome, WindowSource, evaluate, train,
 };
+
+/// Serialises the unit tests that seed or draw from the backend's global random generator, so a
+/// seeded run is not perturbed by another test thread (burn's NdArray generator is global).
+#[cfg(test)]
+pub(crate) fn test_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -348,7 +348,12 @@ pub fn train(
     cfg.network
         .validate()
         .map_err(|reason| TrainError::Config { reason })?;
-    if cfg.batch_size == 0 || !(cfg.lr > 0.0) || cfg.folds < 2 || cfg.fold >= cfg.folds {
+    if cfg.batch_size == 0
+        || cfg.lr.is_nan()
+        || cfg.lr <= 0.0
+        || cfg.folds < 2
+        || cfg.fold >= cfg.folds
+    {
         return Err(TrainError::Config {
             reason: format!(
                 "batch_size {} (must be ≥ 1), lr {} (> 0), fold {} of {} (folds ≥ 2)",
@@ -532,7 +537,7 @@ where
         train_batches,
         eval_batches,
     });
-    let mut rng = Shuffler(cfg.seed ^ 0x5EED_0F_5A17);
+    let mut rng = Shuffler(cfg.seed ^ 0x005E_ED0F_5A17);
     let mut history = Vec::with_capacity(cfg.epochs);
     for epoch in 0..cfg.epochs {
         let mut order: Vec<usize> = (0..train.len()).collect();
@@ -681,6 +686,7 @@ mod tests {
 
     #[test]
     fn mlp_learns_toy_task_and_is_deterministic() {
+        let _rng = crate::train::test_rng_lock();
         let (tr, ev) = (toy(64, 4, 1), toy(32, 4, 2));
         let cfg = mlp_cfg();
         let mut epochs_seen = 0;
