@@ -8,9 +8,15 @@ use gaitlens::formats::c3d::parse_c3d;
 fn seeds() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/c3d");
     let mut v = Vec::new();
-    for name in ["PiG_Motion3_FF.c3d", "sample03_gait-raw.c3d", "sample32_vicon_zerowire.c3d", "PiG_Calibration-FlatFoot-Full.c3d"] {
+    for name in [
+        "PiG_Motion3_FF.c3d",
+        "sample03_gait-raw.c3d",
+        "sample32_vicon_zerowire.c3d",
+        "PiG_Calibration-FlatFoot-Full.c3d",
+    ] {
         let p = dir.join(name);
-        let b = std::fs::read(&p).unwrap_or_else(|e| panic!("missing shared data file {}: {e}", p.display()));
+        let b = std::fs::read(&p)
+            .unwrap_or_else(|e| panic!("missing shared data file {}: {e}", p.display()));
         v.push((name.to_string(), b));
     }
     v
@@ -35,11 +41,18 @@ fn check(name: &str, what: &str, bytes: &[u8]) {
         Ok(Ok(t)) => {
             // A valid result must be sized by the file: frames × markers ≤ bytes.
             let cells: usize = t.markers_m.iter().map(|f| f.len()).sum();
-            assert!(cells <= bytes.len(), "{name} {what}: {cells} cells from {} bytes", bytes.len());
+            assert!(
+                cells <= bytes.len(),
+                "{name} {what}: {cells} cells from {} bytes",
+                bytes.len()
+            );
         }
         Ok(Err(e)) => {
             let msg = e.to_string();
-            assert!(msg.contains(name), "{name} {what}: error does not name the file: {msg}");
+            assert!(
+                msg.contains(name),
+                "{name} {what}: error does not name the file: {msg}"
+            );
         }
     }
 }
@@ -55,7 +68,11 @@ fn truncations_flips_and_absurd_counts_never_panic() {
         for k in 0..300 {
             let mut b = bytes.clone();
             // Mutate mostly the header and parameter section, where counts live.
-            let span = if k % 3 == 0 { b.len() } else { b.len().min(8192) };
+            let span = if k % 3 == 0 {
+                b.len()
+            } else {
+                b.len().min(8192)
+            };
             for _ in 0..1 + (rng.next() % 4) as usize {
                 let i = (rng.next() % span as u64) as usize;
                 b[i] = rng.next() as u8;
@@ -64,7 +81,10 @@ fn truncations_flips_and_absurd_counts_never_panic() {
         }
         let mut b = bytes.clone();
         b[1] = 0x51;
-        assert!(parse_c3d(&b, Path::new(&name)).is_err(), "{name}: wrong magic accepted");
+        assert!(
+            parse_c3d(&b, Path::new(&name)).is_err(),
+            "{name}: wrong magic accepted"
+        );
         // Absurd frame count in the header (last frame = 65535) and point count.
         let mut b = bytes.clone();
         b[8] = 0xff;

@@ -34,7 +34,12 @@ fn noise(i: usize, a: f64) -> f64 {
     (2.0 * x - 1.0) * a
 }
 
-fn synth_trial(betas: &[f64], frames: usize, noise_m: f64, gaps: bool) -> (MarkerTrial, Vec<PoseState>) {
+fn synth_trial(
+    betas: &[f64],
+    frames: usize,
+    noise_m: f64,
+    gaps: bool,
+) -> (MarkerTrial, Vec<PoseState>) {
     let model = default_body();
     let set = default_markers();
     let offsets = vec![Vector3::zeros(); set.markers.len()];
@@ -59,7 +64,11 @@ fn synth_trial(betas: &[f64], frames: usize, noise_m: f64, gaps: bool) -> (Marke
                         return None;
                     }
                     let k = f * 1000 + i * 3;
-                    Some([p.x + noise(k, noise_m), p.y + noise(k + 1, noise_m), p.z + noise(k + 2, noise_m)])
+                    Some([
+                        p.x + noise(k, noise_m),
+                        p.y + noise(k + 1, noise_m),
+                        p.z + noise(k + 2, noise_m),
+                    ])
                 })
                 .collect(),
         );
@@ -78,15 +87,35 @@ fn per_frame_solver_recovers_a_known_pose_from_rest() {
     let markers = skinned_markers(model, &betas, set, &offsets);
     let problem = PoseProblem::new(model, &shaped, &markers, vec![]);
     let truth = pose_at(0.13, model.num_joints());
-    let obs: Vec<_> = problem.model_markers(&truth).into_iter().map(Some).collect();
+    let obs: Vec<_> = problem
+        .model_markers(&truth)
+        .into_iter()
+        .map(Some)
+        .collect();
     let init = PoseState::rest(model.num_joints(), truth.translation);
-    let cfg = SolverConfig { max_iterations: 100, ..SolverConfig::default() };
+    let cfg = SolverConfig {
+        max_iterations: 100,
+        ..SolverConfig::default()
+    };
     let fit = problem.solve(&obs, &init, None, &cfg);
-    assert!(fit.rmse_m() < 1e-3, "rmse {} m after {} iterations", fit.rmse_m(), fit.iterations);
-    let jt = model.forward_subset(&shaped, &truth.rotations, truth.translation, &[]).joints;
-    let jf = model.forward_subset(&shaped, &fit.pose.rotations, fit.pose.translation, &[]).joints;
+    assert!(
+        fit.rmse_m() < 1e-3,
+        "rmse {} m after {} iterations",
+        fit.rmse_m(),
+        fit.iterations
+    );
+    let jt = model
+        .forward_subset(&shaped, &truth.rotations, truth.translation, &[])
+        .joints;
+    let jf = model
+        .forward_subset(&shaped, &fit.pose.rotations, fit.pose.translation, &[])
+        .joints;
     for j in [0, 1, 2, 4, 5, 7, 8, 16, 17, 18, 19] {
-        assert!((jt[j] - jf[j]).norm() < 0.01, "joint {j} off by {} m", (jt[j] - jf[j]).norm());
+        assert!(
+            (jt[j] - jf[j]).norm() < 0.01,
+            "joint {j} off by {} m",
+            (jt[j] - jf[j]).norm()
+        );
     }
 }
 
@@ -105,21 +134,43 @@ fn calibration_without_offsets_recovers_shape_and_joint_centres() {
     let mut cfg = FitConfig::default();
     cfg.calibration.shape_only_rounds = cfg.calibration.rounds;
     cfg.calibration.beta_prior_m = 1e-4;
-    let (fit, _) = fit_trial(model, default_markers(), &trial, None, &[], &cfg, "synthetic", |_, _| {}).expect("fit");
+    let (fit, _) = fit_trial(
+        model,
+        default_markers(),
+        &trial,
+        None,
+        &[],
+        &cfg,
+        "synthetic",
+        |_, _| {},
+    )
+    .expect("fit");
     // Shape and pose are fitted by alternation, which converges slowly: these bounds are what it
     // reaches today (see README, "Fitting"), not the exact recovery a joint solve would give.
-    assert!(median(fit.rmses_m()) < 0.01, "median marker RMSE {} m on exact markers", median(fit.rmses_m()));
+    assert!(
+        median(fit.rmses_m()) < 0.01,
+        "median marker RMSE {} m on exact markers",
+        median(fit.rmses_m())
+    );
     let shaped_true = model.shape(&betas);
     let shaped_fit = model.shape(&fit.calibration.betas);
     let mut worst: f64 = 0.0;
     for (f, p) in fit.poses.iter().enumerate().step_by(5) {
-        let jt = model.forward_subset(&shaped_true, &truth[f].rotations, truth[f].translation, &[]).joints;
-        let jf = model.forward_subset(&shaped_fit, &p.rotations, p.translation, &[]).joints;
+        let jt = model
+            .forward_subset(&shaped_true, &truth[f].rotations, truth[f].translation, &[])
+            .joints;
+        let jf = model
+            .forward_subset(&shaped_fit, &p.rotations, p.translation, &[])
+            .joints;
         for j in [0, 1, 2, 4, 5, 7, 8] {
             worst = worst.max((jt[j] - jf[j]).norm());
         }
     }
-    assert!(worst < 0.08, "lower-body joints off by up to {worst} m (betas {:?})", fit.calibration.betas);
+    assert!(
+        worst < 0.08,
+        "lower-body joints off by up to {worst} m (betas {:?})",
+        fit.calibration.betas
+    );
 }
 
 #[test]
@@ -131,8 +182,17 @@ fn whole_trial_fit_tracks_angles_with_noise_and_gaps() {
     betas[1] = -0.5;
     let (trial, truth) = synth_trial(&betas, 60, 0.002, true);
     let limits = default_limits(model);
-    let (fit, _) = fit_trial(model, default_markers(), &trial, None, &limits, &FitConfig::default(), "synthetic", |_, _| {})
-        .expect("fit");
+    let (fit, _) = fit_trial(
+        model,
+        default_markers(),
+        &trial,
+        None,
+        &limits,
+        &FitConfig::default(),
+        "synthetic",
+        |_, _| {},
+    )
+    .expect("fit");
     let m = median(fit.rmses_m());
     assert!(m < 0.004, "median marker RMSE {m} m with 2 mm noise");
     let mut sq = [0.0f64; 4];

@@ -202,7 +202,11 @@ impl BodyModel {
             model: self.name.clone(),
             what,
         };
-        if let Some(f) = self.faces.iter().find(|f| f.iter().any(|&i| i as usize >= v)) {
+        if let Some(f) = self
+            .faces
+            .iter()
+            .find(|f| f.iter().any(|&i| i as usize >= v))
+        {
             return Err(bad(format!("face {f:?} refers to a vertex >= {v}")));
         }
         if let Some(&jj) = self.weights.joints.iter().find(|&&jj| jj as usize >= j) {
@@ -212,7 +216,9 @@ impl BodyModel {
             if let Some(p) = p
                 && *p >= i
             {
-                return Err(bad(format!("joint {i} has parent {p}, parents must come first")));
+                return Err(bad(format!(
+                    "joint {i} has parent {p}, parents must come first"
+                )));
             }
         }
         let mut last = 0u32;
@@ -266,7 +272,10 @@ impl BodyModel {
     }
 
     /// Converts a per-joint axis-angle pose vector (`3·J` values) to rotation matrices.
-    pub fn rotations_from_axis_angle(&self, pose: &[f64]) -> Result<Vec<Matrix3<f64>>, BodyModelError> {
+    pub fn rotations_from_axis_angle(
+        &self,
+        pose: &[f64],
+    ) -> Result<Vec<Matrix3<f64>>, BodyModelError> {
         let j = self.num_joints();
         if pose.len() != 3 * j {
             return Err(BodyModelError::BadPose {
@@ -459,7 +468,11 @@ pub fn rodrigues(axis_angle: Vector3<f64>) -> Matrix3<f64> {
 /// quaternion with non-negative real part (θ ∈ [0, π], as SUPR computes it from axis-angle).
 pub fn quaternion_feature(r: &Matrix3<f64>) -> [f64; 4] {
     let q = nalgebra::UnitQuaternion::from_matrix(r);
-    let q = if q.w < 0.0 { -q.into_inner() } else { q.into_inner() };
+    let q = if q.w < 0.0 {
+        -q.into_inner()
+    } else {
+        q.into_inner()
+    };
     [q.i, q.j, q.k, q.w - 1.0]
 }
 
@@ -543,12 +556,18 @@ pub(crate) mod tests {
         m.validate().unwrap();
         let mut bad = m.clone();
         bad.faces.push([0, 1, 9]);
-        assert!(matches!(bad.validate(), Err(BodyModelError::BadIndex { .. })));
+        assert!(matches!(
+            bad.validate(),
+            Err(BodyModelError::BadIndex { .. })
+        ));
         let mut bad = m.clone();
         bad.shapedirs.pop();
         assert!(matches!(
             bad.validate(),
-            Err(BodyModelError::BadLength { array: "shapedirs", .. })
+            Err(BodyModelError::BadLength {
+                array: "shapedirs",
+                ..
+            })
         ));
         let mut bad = m;
         bad.parents[1] = Some(2);
@@ -579,7 +598,17 @@ pub(crate) mod tests {
     fn rotating_hip_swings_knee_and_preserves_bone_lengths() {
         let m = chain_model();
         let shaped = m.shape(&[]);
-        let pose = [0.0, 0.0, 0.0, 0.0, 0.0, std::f64::consts::FRAC_PI_2, 0.3, -0.2, 0.1];
+        let pose = [
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            std::f64::consts::FRAC_PI_2,
+            0.3,
+            -0.2,
+            0.1,
+        ];
         let rots = m.rotations_from_axis_angle(&pose).unwrap();
         let posed = m.forward(&shaped, &rots, Vector3::zeros());
         for j in 1..3 {
@@ -594,7 +623,8 @@ pub(crate) mod tests {
         let v1 = Vector3::new(0.1, 0.7, 0.0);
         let d_rest = (v1 - shaped.joints_rest[1]).norm();
         let p1 = posed.vertices[1];
-        let d_now = (Vector3::new(p1[0] as f64, p1[1] as f64, p1[2] as f64) - posed.joints[1]).norm();
+        let d_now =
+            (Vector3::new(p1[0] as f64, p1[1] as f64, p1[2] as f64) - posed.joints[1]).norm();
         assert!((d_rest - d_now).abs() < 1e-6);
     }
 
@@ -619,7 +649,11 @@ pub(crate) mod tests {
         let m = chain_model();
         assert!(matches!(
             m.rotations_from_axis_angle(&[0.0; 4]),
-            Err(BodyModelError::BadPose { expected: 9, actual: 4, .. })
+            Err(BodyModelError::BadPose {
+                expected: 9,
+                actual: 4,
+                ..
+            })
         ));
     }
 
@@ -630,16 +664,29 @@ pub(crate) mod tests {
         let axis = aa / theta;
         let f = quaternion_feature(&rodrigues(aa));
         let s = (theta / 2.0).sin();
-        let want = [s * axis.x, s * axis.y, s * axis.z, (theta / 2.0).cos() - 1.0];
+        let want = [
+            s * axis.x,
+            s * axis.y,
+            s * axis.z,
+            (theta / 2.0).cos() - 1.0,
+        ];
         for (a, b) in f.iter().zip(&want) {
             assert!((a - b).abs() < 1e-12, "{f:?} vs {want:?}");
         }
-        assert_eq!(quaternion_feature(&Matrix3::identity()), [0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(
+            quaternion_feature(&Matrix3::identity()),
+            [0.0, 0.0, 0.0, 0.0]
+        );
     }
 
     #[test]
     fn normals_of_flat_mesh_point_along_face_normal() {
-        let v = [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]];
+        let v = [
+            [0.0, 0.0, 0.0],
+            [1.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [1.0, 1.0, 0.0],
+        ];
         let n = vertex_normals(&v, &[[0, 1, 2], [1, 3, 2]]);
         for ni in n {
             assert!(close(ni, [0.0, 0.0, 1.0], 1e-6));

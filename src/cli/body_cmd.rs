@@ -36,21 +36,38 @@ pub fn run(cmd: BodyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BodyCommand::Inspect { model } => {
             if model != "default" {
-                bail!("{model}: only the embedded default model can be inspected in this build (SUPR loading is not available yet)");
+                bail!(
+                    "{model}: only the embedded default model can be inspected in this build (SUPR loading is not available yet)"
+                );
             }
             let m = default_body();
             println!("{}", summary(m));
-            let names: Vec<&str> = default_markers().markers.iter().map(|p| p.name.as_str()).collect();
-            println!("Plug-in Gait markers ({}): {}", names.len(), names.join(" "));
+            let names: Vec<&str> = default_markers()
+                .markers
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
+            println!(
+                "Plug-in Gait markers ({}): {}",
+                names.len(),
+                names.join(" ")
+            );
             Ok(ExitCode::SUCCESS)
         }
         BodyCommand::BuildDefault { makehuman, out } => {
             let t = std::time::Instant::now();
-            let asset = build_default(&makehuman).with_context(|| format!("building the default body from {}", makehuman.display()))?;
+            let asset = build_default(&makehuman).with_context(|| {
+                format!("building the default body from {}", makehuman.display())
+            })?;
             let bytes = encode_asset(&asset);
             write_atomic(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
             println!("{}", summary(&asset.model));
-            println!("wrote {} ({} bytes) in {:.1} s", out.display(), bytes.len(), t.elapsed().as_secs_f64());
+            println!(
+                "wrote {} ({} bytes) in {:.1} s",
+                out.display(),
+                bytes.len(),
+                t.elapsed().as_secs_f64()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -67,7 +84,11 @@ pub fn summary(m: &BodyModel) -> String {
         b[k] = -1.0;
         let down = stature_m(m, &b);
         b[k] = 0.0;
-        spread.push(format!("β{k} ±1 → {:+.1}/{:+.1} cm", (up - s0) * 100.0, (down - s0) * 100.0));
+        spread.push(format!(
+            "β{k} ±1 → {:+.1}/{:+.1} cm",
+            (up - s0) * 100.0,
+            (down - s0) * 100.0
+        ));
     }
     format!(
         "{}: {} vertices, {} faces, {} joints ({}), {} shape components; rest stature {:.3} m; {}",

@@ -30,7 +30,9 @@ pub fn demo_walk() -> anyhow::Result<DemoWalk> {
 
 /// The demo walk ready for the viewer.
 #[cfg(feature = "viewer")]
-pub fn demo_sequence(model: &gaitlens::body::BodyModel) -> anyhow::Result<gaitlens::viewer::ViewerSequence> {
+pub fn demo_sequence(
+    model: &gaitlens::body::BodyModel,
+) -> anyhow::Result<gaitlens::viewer::ViewerSequence> {
     let d = demo_walk()?;
     Ok(gaitlens::viewer::ViewerSequence::from_axis_angle(
         model,

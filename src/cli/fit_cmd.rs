@@ -106,18 +106,33 @@ fn load_setup(model: &str, constraints: Option<&Path>) -> anyhow::Result<Setup> 
         Some(c) => {
             let cons = gaitlens::formats::constraints::read_constraints(c)?;
             for u in &cons.unsupported {
-                tracing::warn!("{}: constraint '{}' of type {} is not used by the fitter", c.display(), u.name, u.kind);
+                tracing::warn!(
+                    "{}: constraint '{}' of type {} is not used by the fitter",
+                    c.display(),
+                    u.name,
+                    u.kind
+                );
             }
             for a in &cons.angles {
                 for ((&idx, &lo), &hi) in a.joints.iter().zip(&a.lower_rad).zip(&a.upper_rad) {
                     let joint = idx as usize / 3;
                     if joint < body.num_joints() {
-                        limits.push(AngleLimit { joint, axis: idx as usize % 3, lower: lo, upper: hi });
+                        limits.push(AngleLimit {
+                            joint,
+                            axis: idx as usize % 3,
+                            lower: lo,
+                            upper: hi,
+                        });
                     }
                 }
             }
             let nf = body.faces.len();
-            if let Some(m) = cons.markers.markers.iter().find(|m| m.face_id as usize >= nf) {
+            if let Some(m) = cons
+                .markers
+                .markers
+                .iter()
+                .find(|m| m.face_id as usize >= nf)
+            {
                 bail!(
                     "{}: marker {} refers to face {} but the model has {} faces — were these placements made for another mesh?",
                     c.display(),
@@ -130,10 +145,17 @@ fn load_setup(model: &str, constraints: Option<&Path>) -> anyhow::Result<Setup> 
         }
         None => match default_markers {
             Some(m) => m,
-            None => bail!("a SUPR model needs --constraints with its marker placements (3D Body Twin JSON)"),
+            None => bail!(
+                "a SUPR model needs --constraints with its marker placements (3D Body Twin JSON)"
+            ),
         },
     };
-    Ok(Setup { model: body, markers, limits, name })
+    Ok(Setup {
+        model: body,
+        markers,
+        limits,
+        name,
+    })
 }
 
 pub fn run(args: FitArgs) -> anyhow::Result<ExitCode> {
@@ -155,7 +177,14 @@ pub fn run(args: FitArgs) -> anyhow::Result<ExitCode> {
     let bar = ProgressBar::new(trial.num_frames() as u64);
     bar.set_style(bar_style());
     bar.set_message(file_name(trial_path));
-    let outcome = fit_one(&setup, &trial, static_trial.as_ref(), &args, trial_path, &bar)?;
+    let outcome = fit_one(
+        &setup,
+        &trial,
+        static_trial.as_ref(),
+        &args,
+        trial_path,
+        &bar,
+    )?;
     bar.finish_and_clear();
     println!("{}", outcome.summary);
     if let Some(n) = args.bench {
@@ -206,7 +235,8 @@ fn fit_one(
     let fps = fitted as f64 / fit.tracking_s.max(1e-9);
     let (angle_rows, angle_stats) = angle_table(setup, trial, &fit);
     if let Some(csv) = &args.angles {
-        write_atomic(csv, angle_rows.as_bytes()).with_context(|| format!("writing {}", csv.display()))?;
+        write_atomic(csv, angle_rows.as_bytes())
+            .with_context(|| format!("writing {}", csv.display()))?;
     }
     let per_marker: serde_json::Map<String, serde_json::Value> = fit
         .per_marker_mean_m(&errors)
@@ -239,7 +269,10 @@ fn fit_one(
             "frames_per_s": fps,
         },
     });
-    write_atomic(&args.out.join("fit_report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    write_atomic(
+        &args.out.join("fit_report.json"),
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
     let mut summary = format!(
         "{name}: {} frames ({} interpolated), marker RMSE median {:.1} mm, p95 {:.1} mm; calibration {:.2} s (RMSE {:.1} mm); tracking {:.0} frames/s",
         trial.num_frames(),
@@ -251,10 +284,16 @@ fn fit_one(
         fps
     );
     if !fit.unmatched_markers.is_empty() {
-        summary += &format!("\n  markers not in the trial: {}", fit.unmatched_markers.join(" "));
+        summary += &format!(
+            "\n  markers not in the trial: {}",
+            fit.unmatched_markers.join(" ")
+        );
     }
     if !fit.unconstrained_joints.is_empty() {
-        summary += &format!("\n  joints left unconstrained: {}", fit.unconstrained_joints.join(" "));
+        summary += &format!(
+            "\n  joints left unconstrained: {}",
+            fit.unconstrained_joints.join(" ")
+        );
     }
     if let Some(obj) = angle_stats.as_object() {
         for (k, v) in obj {
@@ -270,8 +309,13 @@ fn fit_one(
 
 /// Our sagittal angles per frame and, where the trial stores Vicon's outputs, the comparison.
 fn angle_table(setup: &Setup, trial: &MarkerTrial, fit: &TrialFit) -> (String, serde_json::Value) {
-    let ours: Vec<_> = fit.poses.iter().map(|p| sagittal_angles(&setup.model, p).unwrap_or_default()).collect();
-    let series: [(&str, &str, fn(&gaitlens::fit::angles::SagittalAngles) -> f64); 6] = [
+    let ours: Vec<_> = fit
+        .poses
+        .iter()
+        .map(|p| sagittal_angles(&setup.model, p).unwrap_or_default())
+        .collect();
+    type Getter = fn(&gaitlens::fit::angles::SagittalAngles) -> f64;
+    let series: [(&str, &str, Getter); 6] = [
         ("l_hip_flex", "LHipAngles", |a| a.l_hip_flex_deg),
         ("r_hip_flex", "RHipAngles", |a| a.r_hip_flex_deg),
         ("l_knee_flex", "LKneeAngles", |a| a.l_knee_flex_deg),
@@ -290,14 +334,20 @@ fn angle_table(setup: &Setup, trial: &MarkerTrial, fit: &TrialFit) -> (String, s
         .map(|(_, label, _)| {
             trial
                 .model_output(label)
-                .map(|o| (0..ours.len()).map(|f| o.values.get(f).copied().flatten().map(|v| v[0])).collect())
+                .map(|o| {
+                    (0..ours.len())
+                        .map(|f| o.values.get(f).copied().flatten().map(|v| v[0]))
+                        .collect()
+                })
                 .unwrap_or_else(|| vec![None; ours.len()])
         })
         .collect();
     for (f, a) in ours.iter().enumerate() {
         rows += &format!("{f},{:.4}", f as f64 / trial.rate_hz.max(1e-9));
         for (k, (_, _, get)) in series.iter().enumerate() {
-            let r = reference[k][f].map(|v| format!("{v:.3}")).unwrap_or_default();
+            let r = reference[k][f]
+                .map(|v| format!("{v:.3}"))
+                .unwrap_or_default();
             rows += &format!(",{:.3},{r}", get(a));
         }
         rows += "\n";
@@ -311,19 +361,30 @@ fn angle_table(setup: &Setup, trial: &MarkerTrial, fit: &TrialFit) -> (String, s
             .map(|(r, i)| if *i { None } else { *r })
             .collect();
         if let Some((r, rmse, n)) = compare(&v, &refs) {
-            stats.insert(format!("{name} vs {label}"), json!({"r": r, "rmse_deg": rmse, "frames": n}));
+            stats.insert(
+                format!("{name} vs {label}"),
+                json!({"r": r, "rmse_deg": rmse, "frames": n}),
+            );
         }
     }
     (rows, serde_json::Value::Object(stats))
 }
 
-fn write_poses(out: &Path, betas: &[f64], poses: &[fit::PoseState], format: OutFormat) -> anyhow::Result<()> {
+fn write_poses(
+    out: &Path,
+    betas: &[f64],
+    poses: &[fit::PoseState],
+    format: OutFormat,
+) -> anyhow::Result<()> {
     let mut b = betas.to_vec();
     b.resize(b.len().max(NUM_BETAS), 0.0);
     let seq = PoseSequence {
         betas: vec![b; poses.len()],
         poses: poses.iter().map(|p| p.axis_angle()).collect(),
-        translations: poses.iter().map(|p| [p.translation.x, p.translation.y, p.translation.z]).collect(),
+        translations: poses
+            .iter()
+            .map(|p| [p.translation.x, p.translation.y, p.translation.z])
+            .collect(),
         rate_hz: None,
         frame_numbers: (0..poses.len() as u64).collect(),
         source: None,
@@ -333,15 +394,27 @@ fn write_poses(out: &Path, betas: &[f64], poses: &[fit::PoseState], format: OutF
         OutFormat::Json => PoseFileFormat::Json,
         OutFormat::Txt => PoseFileFormat::Txt,
     };
-    write_pose_dir(out, &seq, fmt).with_context(|| format!("writing poses to {}", out.display()))?;
+    write_pose_dir(out, &seq, fmt)
+        .with_context(|| format!("writing poses to {}", out.display()))?;
     Ok(())
 }
 
-fn fit_adam(setup: &Setup, trial: &MarkerTrial, args: &FitArgs, trial_path: &Path, bar: &ProgressBar) -> anyhow::Result<Outcome> {
+fn fit_adam(
+    setup: &Setup,
+    trial: &MarkerTrial,
+    args: &FitArgs,
+    trial_path: &Path,
+    bar: &ProgressBar,
+) -> anyhow::Result<Outcome> {
     use burn::backend::{Autodiff, NdArray};
     let (used, cols, _) = fit::match_markers(&setup.markers, trial);
     let device = Default::default();
-    let mut fitter = fit::adam::AdamFitter::<Autodiff<NdArray>>::new(&setup.model, &used, &setup.limits, &device);
+    let mut fitter = fit::adam::AdamFitter::<Autodiff<NdArray>>::new(
+        &setup.model,
+        &used,
+        &setup.limits,
+        &device,
+    );
     let cfg = fit::adam::AdamFitConfig::default();
     let t0 = Instant::now();
     let mut poses = Vec::new();
@@ -367,7 +440,10 @@ fn fit_adam(setup: &Setup, trial: &MarkerTrial, args: &FitArgs, trial_path: &Pat
         "totals": {"frames": poses.len(), "time_s": secs, "frames_per_s": poses.len() as f64 / secs.max(1e-9),
                    "median_rmse_m": percentile(&sorted, 0.5), "p95_rmse_m": percentile(&sorted, 0.95)}
     });
-    write_atomic(&args.out.join("fit_report.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    write_atomic(
+        &args.out.join("fit_report.json"),
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
     let summary = format!(
         "adam: {} frames in {secs:.1} s ({:.3} s/frame), marker RMSE median {:.1} mm (report and poses in {})",
         poses.len(),
@@ -377,7 +453,12 @@ fn fit_adam(setup: &Setup, trial: &MarkerTrial, args: &FitArgs, trial_path: &Pat
     );
     Ok(Outcome {
         fit: TrialFit {
-            calibration: fit::Calibration { betas, offsets_m: vec![], poses: vec![], rmse_m: f64::NAN },
+            calibration: fit::Calibration {
+                betas,
+                offsets_m: vec![],
+                poses: vec![],
+                rmse_m: f64::NAN,
+            },
             marker_labels: vec![],
             unmatched_markers: vec![],
             poses,
@@ -395,7 +476,12 @@ fn bench_adam(setup: &Setup, trial: &MarkerTrial, lm: &TrialFit, n: usize) -> an
     use burn::backend::{Autodiff, NdArray};
     let (used, cols, _) = fit::match_markers(&setup.markers, trial);
     let device = Default::default();
-    let mut fitter = fit::adam::AdamFitter::<Autodiff<NdArray>>::new(&setup.model, &used, &setup.limits, &device);
+    let mut fitter = fit::adam::AdamFitter::<Autodiff<NdArray>>::new(
+        &setup.model,
+        &used,
+        &setup.limits,
+        &device,
+    );
     let cfg = fit::adam::AdamFitConfig::default();
     let t0 = Instant::now();
     let mut rmse = Vec::new();
@@ -424,7 +510,9 @@ fn bench_adam(setup: &Setup, trial: &MarkerTrial, lm: &TrialFit, n: usize) -> an
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
 }
 
 fn bar_style() -> ProgressStyle {
@@ -434,7 +522,9 @@ fn bar_style() -> ProgressStyle {
 }
 
 fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
-    let (a, b) = s.split_once('/').context("--shard must look like i/n, e.g. 0/4")?;
+    let (a, b) = s
+        .split_once('/')
+        .context("--shard must look like i/n, e.g. 0/4")?;
     let (i, n): (usize, usize) = (a.trim().parse()?, b.trim().parse()?);
     if n == 0 || i >= n {
         bail!("--shard {s}: need 0 <= i < n");
@@ -456,10 +546,20 @@ fn run_cohort(args: &FitArgs, cohort_path: &Path) -> anyhow::Result<ExitCode> {
             jobs.push((s.clone(), g.clone()));
         }
     }
-    let jobs: Vec<_> = jobs.into_iter().enumerate().filter(|(i, _)| i % shards == shard).map(|(_, j)| j).collect();
+    let jobs: Vec<_> = jobs
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % shards == shard)
+        .map(|(_, j)| j)
+        .collect();
     let multi = MultiProgress::new();
     let failures = Mutex::new(Vec::new());
-    let settings = format!("{:?}|{:?}|{}", args.solver, args.format, env!("CARGO_PKG_VERSION"));
+    let settings = format!(
+        "{:?}|{:?}|{}",
+        args.solver,
+        args.format,
+        env!("CARGO_PKG_VERSION")
+    );
     jobs.par_iter().for_each(|(subject, gait)| {
         let out = args
             .out
@@ -471,12 +571,26 @@ fn run_cohort(args: &FitArgs, cohort_path: &Path) -> anyhow::Result<ExitCode> {
                 "default".to_string()
             } else {
                 // The original looks model files up under <model_folder>/SUPR/.
-                let folder = args.model_folder.clone().unwrap_or_else(|| cohort_path.parent().unwrap_or(Path::new(".")).to_path_buf());
+                let folder = args.model_folder.clone().unwrap_or_else(|| {
+                    cohort_path.parent().unwrap_or(Path::new(".")).to_path_buf()
+                });
                 let in_supr = folder.join("SUPR").join(&subject.model_file);
-                if in_supr.exists() { in_supr } else { folder.join(&subject.model_file) }.display().to_string()
+                if in_supr.exists() {
+                    in_supr
+                } else {
+                    folder.join(&subject.model_file)
+                }
+                .display()
+                .to_string()
             };
-            let constraints = subject.constraint_file.exists().then_some(subject.constraint_file.as_path());
-            let fingerprint = fingerprint(&[gait.as_path()], &format!("{settings}|{model}|{constraints:?}"));
+            let constraints = subject
+                .constraint_file
+                .exists()
+                .then_some(subject.constraint_file.as_path());
+            let fingerprint = fingerprint(
+                &[gait.as_path()],
+                &format!("{settings}|{model}|{constraints:?}"),
+            );
             let report = out.join("fit_report.json");
             if let Ok(text) = std::fs::read_to_string(&report)
                 && text.contains(&fingerprint)
@@ -488,7 +602,10 @@ fn run_cohort(args: &FitArgs, cohort_path: &Path) -> anyhow::Result<ExitCode> {
             let bar = multi.add(ProgressBar::new(trial.num_frames() as u64));
             bar.set_style(bar_style());
             bar.set_message(format!("{}/{}", subject.name, file_name(gait)));
-            let mut trial_args = FitArgs { out: out.clone(), ..clone_args(args) };
+            let mut trial_args = FitArgs {
+                out: out.clone(),
+                ..clone_args(args)
+            };
             trial_args.trial = Some(gait.clone());
             fit_one(&setup, &trial, None, &trial_args, gait, &bar)?;
             // Stamp the report with the fingerprint so a rerun skips this trial.
@@ -504,15 +621,26 @@ fn run_cohort(args: &FitArgs, cohort_path: &Path) -> anyhow::Result<ExitCode> {
             Ok(false) => {
                 let _ = multi.println(format!("{}: up to date, skipped", out.display()));
             }
-            Err(e) => failures.lock().unwrap_or_else(|p| p.into_inner()).push(format!("{}: {e:#}", gait.display())),
+            Err(e) => failures
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(format!("{}: {e:#}", gait.display())),
         }
     });
     let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
     for f in &failures {
         eprintln!("failed: {f}");
     }
-    println!("{} trials in shard {shard}/{shards}, {} failed", jobs.len(), failures.len());
-    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    println!(
+        "{} trials in shard {shard}/{shards}, {} failed",
+        jobs.len(),
+        failures.len()
+    );
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn clone_args(a: &FitArgs) -> FitArgs {

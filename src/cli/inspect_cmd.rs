@@ -19,7 +19,10 @@ pub fn run(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn ext(path: &Path) -> String {
-    path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 fn summarise(path: &Path) -> anyhow::Result<Value> {
@@ -27,10 +30,17 @@ fn summarise(path: &Path) -> anyhow::Result<Value> {
         bail!("{}: no such file or folder", path.display());
     }
     match ext(path).as_str() {
-        "c3d" | "trc" => Ok(trial_summary(path, &gaitlens::formats::read_marker_trial(path)?)),
+        "c3d" | "trc" => Ok(trial_summary(
+            path,
+            &gaitlens::formats::read_marker_trial(path)?,
+        )),
         "zip" => openpose_summary(path),
         "json" => json_summary(path),
-        "npy" | "npz" => bail!("{}: use `gaitlens body inspect {}` for body model files", path.display(), path.display()),
+        "npy" | "npz" => bail!(
+            "{}: use `gaitlens body inspect {}` for body model files",
+            path.display(),
+            path.display()
+        ),
         _ if path.is_dir() => {
             let has = |pred: &dyn Fn(&str) -> bool| {
                 std::fs::read_dir(path)
@@ -43,7 +53,10 @@ fn summarise(path: &Path) -> anyhow::Result<Value> {
                 openpose_summary(path)
             }
         }
-        e => bail!("{}: unsupported file type '.{e}' (expected .c3d, .trc, .zip, .json or a folder)", path.display()),
+        e => bail!(
+            "{}: unsupported file type '.{e}' (expected .c3d, .trc, .zip, .json or a folder)",
+            path.display()
+        ),
     }
 }
 
@@ -71,7 +84,8 @@ fn trial_summary(path: &Path, t: &MarkerTrial) -> Value {
 }
 
 fn openpose_summary(path: &Path) -> anyhow::Result<Value> {
-    let clips = openpose::read_openpose_path(path).with_context(|| format!("reading OpenPose keypoints from {}", path.display()))?;
+    let clips = openpose::read_openpose_path(path)
+        .with_context(|| format!("reading OpenPose keypoints from {}", path.display()))?;
     Ok(json!({
         "kind": "OpenPose BODY_25 keypoints",
         "file": path.display().to_string(),
@@ -98,9 +112,13 @@ fn pose_summary(path: &Path) -> anyhow::Result<Value> {
 }
 
 fn json_summary(path: &Path) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let v: Value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
-    let looks_cohort = v.as_object().is_some_and(|o| o.values().all(|s| s.get("gaits").is_some()) && !o.is_empty());
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", path.display()))?;
+    let looks_cohort = v
+        .as_object()
+        .is_some_and(|o| o.values().all(|s| s.get("gaits").is_some()) && !o.is_empty());
     if looks_cohort {
         let c = gaitlens::formats::cohort::read_cohort(path)?;
         return Ok(json!({
@@ -123,19 +141,32 @@ fn json_summary(path: &Path) -> anyhow::Result<Value> {
 }
 
 fn print_text(v: &Value) {
-    println!("{} — {}", v["file"].as_str().unwrap_or(""), v["kind"].as_str().unwrap_or(""));
+    println!(
+        "{} — {}",
+        v["file"].as_str().unwrap_or(""),
+        v["kind"].as_str().unwrap_or("")
+    );
     match v["kind"].as_str() {
         Some("marker trial") => {
             println!(
                 "  {} frames at {} Hz ({:.2} s), first frame {}, subject {}",
-                v["frames"], v["rate_hz"], v["duration_s"].as_f64().unwrap_or(0.0), v["first_frame"],
+                v["frames"],
+                v["rate_hz"],
+                v["duration_s"].as_f64().unwrap_or(0.0),
+                v["first_frame"],
                 v["subject"].as_str().unwrap_or("-")
             );
             let markers = v["markers"].as_array().cloned().unwrap_or_default();
             println!("  {} markers (gaps in % of frames):", markers.len());
             let cells: Vec<String> = markers
                 .iter()
-                .map(|m| format!("{:<8}{:>5.1}", m["label"].as_str().unwrap_or(""), m["gap_percent"].as_f64().unwrap_or(0.0)))
+                .map(|m| {
+                    format!(
+                        "{:<8}{:>5.1}",
+                        m["label"].as_str().unwrap_or(""),
+                        m["gap_percent"].as_f64().unwrap_or(0.0)
+                    )
+                })
                 .collect();
             for row in cells.chunks(6) {
                 println!("    {}", row.join("  "));
@@ -145,7 +176,10 @@ fn print_text(v: &Value) {
             for e in events {
                 println!(
                     "    {:>7.3} s  frame {:>5}  {} {}",
-                    e["time_s"].as_f64().unwrap_or(0.0), e["frame"], e["context"].as_str().unwrap_or(""), e["label"].as_str().unwrap_or("")
+                    e["time_s"].as_f64().unwrap_or(0.0),
+                    e["frame"],
+                    e["context"].as_str().unwrap_or(""),
+                    e["label"].as_str().unwrap_or("")
                 );
             }
             if let Some(p) = v["subject_params"].as_object().filter(|p| !p.is_empty()) {
@@ -154,7 +188,10 @@ fn print_text(v: &Value) {
                     println!("    {k} = {x}");
                 }
             }
-            let outs: Vec<&str> = v["model_outputs"].as_array().map(|a| a.iter().filter_map(|o| o["label"].as_str()).collect()).unwrap_or_default();
+            let outs: Vec<&str> = v["model_outputs"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|o| o["label"].as_str()).collect())
+                .unwrap_or_default();
             if !outs.is_empty() {
                 println!("  {} model outputs: {}", outs.len(), outs.join(" "));
             }

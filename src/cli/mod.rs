@@ -4,6 +4,7 @@ mod body_cmd;
 mod demo;
 mod fit_cmd;
 mod inspect_cmd;
+mod learn_cmd;
 mod synth_cmd;
 mod view_cmd;
 
@@ -42,10 +43,10 @@ enum Command {
     Fit(fit_cmd::FitArgs),
     /// Build a semi-synthetic cohort with known pathologies (clearly labelled, not clinical data).
     Synth(synth_cmd::SynthArgs),
-    /// Train a transformer or MLP gait classifier.
-    Train,
-    /// Explain a classifier's decision on a sequence (LRP / attention).
-    Explain,
+    /// Train a transformer or MLP gait classifier on a pose-folder cohort.
+    Train(learn_cmd::TrainArgs),
+    /// Explain a classifier's decision on a sequence window (LRP / attention).
+    Explain(learn_cmd::ExplainArgs),
     /// Video pipeline: OpenPose keypoints → CNN / LSTM / CNN-LSTM.
     Video,
     /// Render frames of a sequence headless to PNG.
@@ -81,14 +82,17 @@ fn init_tracing(verbose: u8) {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command.unwrap_or(Command::View(view_cmd::ViewArgs::default())) {
+    match cli
+        .command
+        .unwrap_or(Command::View(view_cmd::ViewArgs::default()))
+    {
         Command::View(a) => view_cmd::view(a),
         Command::Body(cmd) => body_cmd::run(cmd),
         Command::Inspect { path, json } => inspect_cmd::run(&path, json),
         Command::Fit(a) => fit_cmd::run(a),
         Command::Synth(a) => synth_cmd::run(a),
-        Command::Train => not_yet("train", "classifier training (issue: learning)"),
-        Command::Explain => not_yet("explain", "explanations (issue: learning)"),
+        Command::Train(a) => learn_cmd::train_cmd(a),
+        Command::Explain(a) => learn_cmd::explain_cmd(a),
         Command::Video => not_yet("video", "the video pipeline (issue: video)"),
         Command::Render(a) => view_cmd::render(a),
     }

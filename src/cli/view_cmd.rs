@@ -67,11 +67,13 @@ pub fn view(args: ViewArgs) -> anyhow::Result<ExitCode> {
 #[cfg(feature = "viewer")]
 pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
-    use std::sync::Arc;
     use gaitlens::viewer::render::{FrameRange, RenderOptions, parse_frame_range, render_png};
+    use std::sync::Arc;
     let model = Arc::new(gaitlens::body::default_model::default_body().clone());
     let seq = match &args.sequence {
-        Some(p) => gaitlens::viewer::dialogs::load_sequence(p, &model, args.rate_hz.unwrap_or(100.0))?,
+        Some(p) => {
+            gaitlens::viewer::dialogs::load_sequence(p, &model, args.rate_hz.unwrap_or(100.0))?
+        }
         None => crate::cli::demo::demo_sequence(&model)?,
     };
     let (w, h) = args

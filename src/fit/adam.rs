@@ -4,9 +4,9 @@
 //! `2·(θ − bound)²` outside angle limits. Implemented with burn autodiff so the same loss runs on
 //! any burn backend.
 
+use burn::optim::AdamConfig;
 use burn::optim::SimpleOptimizer;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::AdamConfig;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use nalgebra::Vector3;
@@ -89,14 +89,14 @@ impl ReduceLrOnPlateau {
 
 /// The marker subset of a model as tensors.
 struct MarkerTensors<B: AutodiffBackend> {
-    v_template: Tensor<B, 2>,     // U×3
-    shapedirs: Tensor<B, 2>,      // 3U×K
-    weights: Tensor<B, 2>,        // U×J
-    j_template: Tensor<B, 2>,     // J×3
-    j_shapedirs: Tensor<B, 2>,    // 3J×K
-    face_idx: Tensor<B, 1, Int>,  // 3M indices into U
-    bary: Tensor<B, 3>,           // M×3×1
-    distance: Tensor<B, 2>,       // M×1
+    v_template: Tensor<B, 2>,    // U×3
+    shapedirs: Tensor<B, 2>,     // 3U×K
+    weights: Tensor<B, 2>,       // U×J
+    j_template: Tensor<B, 2>,    // J×3
+    j_shapedirs: Tensor<B, 2>,   // 3J×K
+    face_idx: Tensor<B, 1, Int>, // 3M indices into U
+    bary: Tensor<B, 3>,          // M×3×1
+    distance: Tensor<B, 2>,      // M×1
     num_markers: usize,
     num_unique: usize,
 }
@@ -129,12 +129,20 @@ pub struct AdamFitter<B: AutodiffBackend> {
 
 impl<B: AutodiffBackend> AdamFitter<B> {
     /// Prepares the tensors of the marker vertices of `set` on `model`.
-    pub fn new(model: &BodyModel, set: &MarkerSet, limits: &[AngleLimit], device: &B::Device) -> Self {
+    pub fn new(
+        model: &BodyModel,
+        set: &MarkerSet,
+        limits: &[AngleLimit],
+        device: &B::Device,
+    ) -> Self {
         let unique = set.vertex_ids(&model.faces);
         let k = model.num_betas;
         let nj = model.num_joints();
         let pos = |v: u32| unique.binary_search(&v).unwrap_or(0) as i64;
-        let vt: Vec<f32> = unique.iter().flat_map(|&v| model.v_template[v as usize]).collect();
+        let vt: Vec<f32> = unique
+            .iter()
+            .flat_map(|&v| model.v_template[v as usize])
+            .collect();
         let mut sd = Vec::with_capacity(unique.len() * 3 * k);
         for &v in &unique {
             let v = v as usize;
@@ -146,7 +154,11 @@ impl<B: AutodiffBackend> AdamFitter<B> {
                 w[u * nj + j] = x;
             }
         }
-        let jt: Vec<f32> = model.j_template.iter().flat_map(|p| p.map(|x| x as f32)).collect();
+        let jt: Vec<f32> = model
+            .j_template
+            .iter()
+            .flat_map(|p| p.map(|x| x as f32))
+            .collect();
         let jsd: Vec<f32> = model.j_shapedirs.iter().map(|&x| x as f32).collect();
         let m = set.markers.len();
         let idx: Vec<i64> = set
@@ -157,7 +169,8 @@ impl<B: AutodiffBackend> AdamFitter<B> {
         let bary: Vec<f32> = set.markers.iter().flat_map(|p| p.bary).collect();
         let dist: Vec<f32> = set.markers.iter().map(|p| p.distance_to_skin_m).collect();
         let u = unique.len();
-        let f2 = |d: Vec<f32>, s: [usize; 2]| Tensor::<B, 2>::from_data(TensorData::new(d, s), device);
+        let f2 =
+            |d: Vec<f32>, s: [usize; 2]| Tensor::<B, 2>::from_data(TensorData::new(d, s), device);
         let t = MarkerTensors {
             v_template: f2(vt, [u, 3]),
             shapedirs: f2(sd, [3 * u, k]),
@@ -183,12 +196,18 @@ impl<B: AutodiffBackend> AdamFitter<B> {
     }
 
     /// Model marker positions (M×3) for the given parameters, differentiable.
-    fn markers(&self, pose: Tensor<B, 2>, betas: Tensor<B, 2>, trans: Tensor<B, 2>) -> Tensor<B, 2> {
+    fn markers(
+        &self,
+        pose: Tensor<B, 2>,
+        betas: Tensor<B, 2>,
+        trans: Tensor<B, 2>,
+    ) -> Tensor<B, 2> {
         let t = &self.t;
         let nj = self.parents.len();
         let u = t.num_unique;
         let bt = betas.transpose(); // K×1
-        let v_shaped = t.v_template.clone() + t.shapedirs.clone().matmul(bt.clone()).reshape([u, 3]);
+        let v_shaped =
+            t.v_template.clone() + t.shapedirs.clone().matmul(bt.clone()).reshape([u, 3]);
         let joints = t.j_template.clone() + t.j_shapedirs.clone().matmul(bt).reshape([nj, 3]);
         let rots = rodrigues(pose); // J×3×3
         // Kinematic chain, joint by joint (22 small steps).
@@ -224,7 +243,9 @@ impl<B: AutodiffBackend> AdamFitter<B> {
         let posed = rot.matmul(v_shaped.reshape([u, 3, 1])).reshape([u, 3]) + tr;
         let m = t.num_markers;
         let corners = posed.select(0, t.face_idx.clone()).reshape([m, 3, 3]);
-        let point = (corners.clone() * t.bary.clone()).sum_dim(1).reshape([m, 3]);
+        let point = (corners.clone() * t.bary.clone())
+            .sum_dim(1)
+            .reshape([m, 3]);
         let c0 = corners.clone().slice([0..m, 0..1]).reshape([m, 3]);
         let c1 = corners.clone().slice([0..m, 1..2]).reshape([m, 3]);
         let c2 = corners.slice([0..m, 2..3]).reshape([m, 3]);
@@ -233,7 +254,14 @@ impl<B: AutodiffBackend> AdamFitter<B> {
         point + n / len * t.distance.clone()
     }
 
-    fn loss(&self, pose: Tensor<B, 2>, betas: Tensor<B, 2>, trans: Tensor<B, 2>, target: &Tensor<B, 2>, mask: &Tensor<B, 2>) -> Tensor<B, 1> {
+    fn loss(
+        &self,
+        pose: Tensor<B, 2>,
+        betas: Tensor<B, 2>,
+        trans: Tensor<B, 2>,
+        target: &Tensor<B, 2>,
+        mask: &Tensor<B, 2>,
+    ) -> Tensor<B, 1> {
         let m = self.markers(pose.clone(), betas, trans);
         let d = (m - target.clone()) * mask.clone();
         let mut loss = d.powi_scalar(2).sum_dim(1).add_scalar(1e-18).sqrt().sum();
@@ -244,25 +272,52 @@ impl<B: AutodiffBackend> AdamFitter<B> {
                 let th = flat.clone().slice([0..1, i..i + 1]);
                 let over = (th.clone().sub_scalar(l.upper)).clamp_min(0.0);
                 let under = (th.sub_scalar(l.lower)).clamp_max(0.0);
-                loss = loss + (over.powi_scalar(2) + under.powi_scalar(2)).mul_scalar(2.0).sum();
+                loss = loss
+                    + (over.powi_scalar(2) + under.powi_scalar(2))
+                        .mul_scalar(2.0)
+                        .sum();
             }
         }
         loss
     }
 
     /// Fits one frame; missing markers are masked out.
-    pub fn fit_frame(&mut self, observed: &[Option<Vector3<f64>>], cfg: &AdamFitConfig) -> AdamFrame {
+    pub fn fit_frame(
+        &mut self,
+        observed: &[Option<Vector3<f64>>],
+        cfg: &AdamFitConfig,
+    ) -> AdamFrame {
         let m = self.t.num_markers;
-        let tgt: Vec<f32> = observed.iter().flat_map(|o| o.map(|v| [v.x as f32, v.y as f32, v.z as f32]).unwrap_or([0.0; 3])).collect();
-        let msk: Vec<f32> = observed.iter().flat_map(|o| [if o.is_some() { 1.0 } else { 0.0 }; 3]).collect();
+        let tgt: Vec<f32> = observed
+            .iter()
+            .flat_map(|o| {
+                o.map(|v| [v.x as f32, v.y as f32, v.z as f32])
+                    .unwrap_or([0.0; 3])
+            })
+            .collect();
+        let msk: Vec<f32> = observed
+            .iter()
+            .flat_map(|o| [if o.is_some() { 1.0 } else { 0.0 }; 3])
+            .collect();
         let target = Tensor::<B, 2>::from_data(TensorData::new(tgt, [m, 3]), &self.device);
         let mask = Tensor::<B, 2>::from_data(TensorData::new(msk, [m, 3]), &self.device);
         if !self.initialised {
             // Start at the markers' centroid (the original starts at the origin; this only helps it).
             let vis: Vec<_> = observed.iter().flatten().collect();
             let c = vis.iter().fold(Vector3::zeros(), |a, v| a + **v) / vis.len().max(1) as f64;
-            let j0 = self.t.j_template.clone().narrow(0, 0, 1).into_data().to_vec::<f32>().unwrap_or_default();
-            let t0 = [c.x as f32 - j0.first().copied().unwrap_or(0.0), c.y as f32 - j0.get(1).copied().unwrap_or(0.0), c.z as f32 - j0.get(2).copied().unwrap_or(0.0)];
+            let j0 = self
+                .t
+                .j_template
+                .clone()
+                .narrow(0, 0, 1)
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap_or_default();
+            let t0 = [
+                c.x as f32 - j0.first().copied().unwrap_or(0.0),
+                c.y as f32 - j0.get(1).copied().unwrap_or(0.0),
+                c.z as f32 - j0.get(2).copied().unwrap_or(0.0),
+            ];
             self.trans = Tensor::from_data(TensorData::new(t0.to_vec(), [1, 3]), &self.device);
             self.initialised = true;
         }
@@ -281,7 +336,9 @@ impl<B: AutodiffBackend> AdamFitter<B> {
             let loss = self.loss(pose.clone(), betas.clone(), trans.clone(), &target, &mask);
             let value: f64 = loss.clone().into_scalar().elem();
             let grads = loss.backward();
-            let (Some(gp), Some(gb), Some(gt)) = (pose.grad(&grads), betas.grad(&grads), trans.grad(&grads)) else {
+            let (Some(gp), Some(gb), Some(gt)) =
+                (pose.grad(&grads), betas.grad(&grads), trans.grad(&grads))
+            else {
                 break;
             };
             let (np, s1) = adam.step(sched.lr, pose.inner(), gp, sp.take());
@@ -298,17 +355,42 @@ impl<B: AutodiffBackend> AdamFitter<B> {
         let marker_errors_m = observed
             .iter()
             .enumerate()
-            .map(|(i, o)| o.map(|o| (Vector3::new(mv[3 * i] as f64, mv[3 * i + 1] as f64, mv[3 * i + 2] as f64) - o).norm()))
+            .map(|(i, o)| {
+                o.map(|o| {
+                    (Vector3::new(mv[3 * i] as f64, mv[3 * i + 1] as f64, mv[3 * i + 2] as f64) - o)
+                        .norm()
+                })
+            })
             .collect();
-        let pv = self.pose.clone().into_data().to_vec::<f32>().unwrap_or_default();
-        let tv = self.trans.clone().into_data().to_vec::<f32>().unwrap_or_default();
-        let bv = self.betas.clone().into_data().to_vec::<f32>().unwrap_or_default();
+        let pv = self
+            .pose
+            .clone()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap_or_default();
+        let tv = self
+            .trans
+            .clone()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap_or_default();
+        let bv = self
+            .betas
+            .clone()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap_or_default();
         let rotations = pv
             .chunks_exact(3)
-            .map(|a| crate::body::model::rodrigues(Vector3::new(a[0] as f64, a[1] as f64, a[2] as f64)))
+            .map(|a| {
+                crate::body::model::rodrigues(Vector3::new(a[0] as f64, a[1] as f64, a[2] as f64))
+            })
             .collect();
         AdamFrame {
-            pose: PoseState { rotations, translation: Vector3::new(tv[0] as f64, tv[1] as f64, tv[2] as f64) },
+            pose: PoseState {
+                rotations,
+                translation: Vector3::new(tv[0] as f64, tv[1] as f64, tv[2] as f64),
+            },
             betas: bv.iter().map(|&b| b as f64).collect(),
             steps,
             marker_errors_m,
@@ -320,18 +402,35 @@ impl<B: AutodiffBackend> AdamFitter<B> {
 fn rodrigues<B: AutodiffBackend>(aa: Tensor<B, 2>) -> Tensor<B, 3> {
     let j = aa.dims()[0];
     let device = aa.device();
-    let theta = aa.clone().powi_scalar(2).sum_dim(1).add_scalar(1e-16).sqrt(); // J×1
+    let theta = aa
+        .clone()
+        .powi_scalar(2)
+        .sum_dim(1)
+        .add_scalar(1e-16)
+        .sqrt(); // J×1
     let k = aa / theta.clone();
     let kx = k.clone().slice([0..j, 0..1]);
     let ky = k.clone().slice([0..j, 1..2]);
     let kz = k.slice([0..j, 2..3]);
     let zero = Tensor::<B, 2>::zeros([j, 1], &device);
     let km = Tensor::cat(
-        vec![zero.clone(), -kz.clone(), ky.clone(), kz, zero.clone(), -kx.clone(), -ky, kx, zero],
+        vec![
+            zero.clone(),
+            -kz.clone(),
+            ky.clone(),
+            kz,
+            zero.clone(),
+            -kx.clone(),
+            -ky,
+            kx,
+            zero,
+        ],
         1,
     )
     .reshape([j, 3, 3]);
-    let eye = Tensor::<B, 2>::eye(3, &device).reshape([1, 3, 3]).repeat_dim(0, j);
+    let eye = Tensor::<B, 2>::eye(3, &device)
+        .reshape([1, 3, 3])
+        .repeat_dim(0, j);
     let s = theta.clone().sin().reshape([j, 1, 1]);
     let c = theta.cos().reshape([j, 1, 1]).neg().add_scalar(1.0);
     eye + km.clone() * s + km.clone().matmul(km) * c

@@ -54,10 +54,9 @@ pub struct Calibration {
 /// Stature of a shaped rest body: top of head to sole, metres.
 pub fn stature_m(model: &BodyModel, betas: &[f64]) -> f64 {
     let s = model.shape(betas);
-    let (lo, hi) = s
-        .v_shaped
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v[1]), hi.max(v[1])));
+    let (lo, hi) = s.v_shaped.iter().fold((f32::MAX, f32::MIN), |(lo, hi), v| {
+        (lo.min(v[1]), hi.max(v[1]))
+    });
     (hi - lo) as f64
 }
 
@@ -105,7 +104,11 @@ pub fn calibrate(
         let problem = PoseProblem::new(model, &shaped, &markers, limits.to_vec());
         for (f, obs) in frames.iter().enumerate() {
             let start = if round == 0 {
-                let prev = if f > 0 { poses[f - 1].clone() } else { init_pose.clone() };
+                let prev = if f > 0 {
+                    poses[f - 1].clone()
+                } else {
+                    init_pose.clone()
+                };
                 rigid_align_root(&problem, &shaped, &prev, obs)
             } else {
                 poses[f].clone()
@@ -114,7 +117,9 @@ pub fn calibrate(
         }
         // 2. Shape, poses held; then frozen so offsets cannot trade against it.
         if round < cfg.shape_only_rounds {
-            betas = fit_betas(model, set, &offsets, frames, &poses, limits, &betas, height_m, cfg);
+            betas = fit_betas(
+                model, set, &offsets, frames, &poses, limits, &betas, height_m, cfg,
+            );
         } else {
             // 3. Offsets, once shape has settled.
             offsets = fit_offsets(model, set, &betas, &offsets, frames, &poses, cfg);
@@ -192,7 +197,8 @@ fn fit_betas(
 ) -> Vec<f64> {
     let k = start.len();
     let mut betas = start.to_vec();
-    let eval = |b: &[f64]| shape_residuals(model, set, offsets, frames, poses, limits, b, height_m, cfg);
+    let eval =
+        |b: &[f64]| shape_residuals(model, set, offsets, frames, poses, limits, b, height_m, cfg);
     let mut r = eval(&betas);
     let mut lambda = 1e-2;
     for _ in 0..8 {
@@ -261,7 +267,9 @@ fn fit_offsets(
             let Some(o) = o else { continue };
             let b = m.blended(&t.world_from_rest);
             let lin: Matrix3<f64> = b.fixed_view::<3, 3>(0, 0).into_owned();
-            let Some(inv) = lin.try_inverse() else { continue };
+            let Some(inv) = lin.try_inverse() else {
+                continue;
+            };
             sum[i] += inv * (o - m.posed(&t.world_from_rest));
             count[i] += 1.0;
         }
@@ -273,7 +281,11 @@ fn fit_offsets(
             let upd = sum[i] / (count[i] + cfg.offset_shrink_frames);
             let o = m.offset_m + upd;
             let n = o.norm();
-            if n > cfg.max_offset_m { o * (cfg.max_offset_m / n) } else { o }
+            if n > cfg.max_offset_m {
+                o * (cfg.max_offset_m / n)
+            } else {
+                o
+            }
         })
         .collect()
 }

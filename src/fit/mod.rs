@@ -22,7 +22,9 @@ pub use solver::{AngleLimit, FrameFit, PoseProblem, PoseState, SolverConfig};
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
     /// Too few of the model's markers appear in the trial to fit anything.
-    #[error("trial '{trial}': only {found} of the model's markers were found ({labels}); need at least {needed}")]
+    #[error(
+        "trial '{trial}': only {found} of the model's markers were found ({labels}); need at least {needed}"
+    )]
     TooFewMarkers {
         /// Trial name.
         trial: String,
@@ -144,7 +146,13 @@ pub fn match_markers(set: &MarkerSet, trial: &MarkerTrial) -> (MarkerSet, Vec<us
 /// Observed marker positions of one frame in the order of `cols`.
 pub fn observed(trial: &MarkerTrial, frame: usize, cols: &[usize]) -> Vec<Option<Vector3<f64>>> {
     cols.iter()
-        .map(|&c| trial.markers_m[frame].get(c).copied().flatten().map(Vector3::from))
+        .map(|&c| {
+            trial.markers_m[frame]
+                .get(c)
+                .copied()
+                .flatten()
+                .map(Vector3::from)
+        })
         .collect()
 }
 
@@ -167,7 +175,12 @@ pub fn subject_height_m(trial: &MarkerTrial) -> Option<f64> {
 /// Indices of `n` frames spread evenly over a trial, preferring well-observed frames.
 fn pick_frames(trial: &MarkerTrial, cols: &[usize], n: usize) -> Vec<usize> {
     let total = trial.num_frames();
-    let visible = |f: usize| observed(trial, f, cols).iter().filter(|o| o.is_some()).count();
+    let visible = |f: usize| {
+        observed(trial, f, cols)
+            .iter()
+            .filter(|o| o.is_some())
+            .count()
+    };
     let best = cols.len();
     let mut picks = Vec::new();
     for i in 0..n.min(total) {
@@ -188,9 +201,24 @@ pub fn default_limits(model: &BodyModel) -> Vec<AngleLimit> {
     let mut l = Vec::new();
     for (j, name) in model.joint_names.iter().enumerate() {
         if name.ends_with("knee") {
-            l.push(AngleLimit { joint: j, axis: 0, lower: -0.1, upper: 2.6 });
-            l.push(AngleLimit { joint: j, axis: 1, lower: -0.35, upper: 0.35 });
-            l.push(AngleLimit { joint: j, axis: 2, lower: -0.2, upper: 0.2 });
+            l.push(AngleLimit {
+                joint: j,
+                axis: 0,
+                lower: -0.1,
+                upper: 2.6,
+            });
+            l.push(AngleLimit {
+                joint: j,
+                axis: 1,
+                lower: -0.35,
+                upper: 0.35,
+            });
+            l.push(AngleLimit {
+                joint: j,
+                axis: 2,
+                lower: -0.2,
+                upper: 0.2,
+            });
         }
     }
     l
@@ -229,14 +257,23 @@ pub fn fit_trial(
     let (calib_trial, calib_cols) = match static_trial {
         Some(s) => {
             let (_, c, _) = match_markers(&used, s);
-            if c.len() == used.markers.len() { (s, c) } else { (trial, cols.clone()) }
+            if c.len() == used.markers.len() {
+                (s, c)
+            } else {
+                (trial, cols.clone())
+            }
         }
         None => (trial, cols.clone()),
     };
     let picks = pick_frames(calib_trial, &calib_cols, cfg.calibration_frames);
-    let calib_obs: Vec<_> = picks.iter().map(|&f| observed(calib_trial, f, &calib_cols)).collect();
+    let calib_obs: Vec<_> = picks
+        .iter()
+        .map(|&f| observed(calib_trial, f, &calib_cols))
+        .collect();
     let rest = PoseState::rest(model.num_joints(), Vector3::zeros());
-    let height = static_trial.and_then(subject_height_m).or_else(|| subject_height_m(trial));
+    let height = static_trial
+        .and_then(subject_height_m)
+        .or_else(|| subject_height_m(trial));
     let calibration = calibrate::calibrate(
         model,
         &used,
@@ -251,15 +288,20 @@ pub fn fit_trial(
     // Tracking.
     let t1 = Instant::now();
     let shaped = model.shape(&calibration.betas);
-    let markers = calibrate::skinned_markers(model, &calibration.betas, &used, &calibration.offsets_m);
+    let markers =
+        calibrate::skinned_markers(model, &calibration.betas, &used, &calibration.offsets_m);
     let problem = PoseProblem::new(model, &shaped, &markers, limits.to_vec());
-    let min_visible = ((used.markers.len() as f64 * cfg.min_visible_fraction).ceil() as usize).max(6);
+    let min_visible =
+        ((used.markers.len() as f64 * cfg.min_visible_fraction).ceil() as usize).max(6);
     let n = trial.num_frames();
     let mut poses: Vec<Option<PoseState>> = vec![None; n];
     let mut frames = Vec::with_capacity(n);
     let mut errors = Vec::with_capacity(n);
     let mut prev: Option<PoseState> = None;
-    let first_cfg = SolverConfig { max_iterations: 60, ..cfg.solver.clone() };
+    let first_cfg = SolverConfig {
+        max_iterations: 60,
+        ..cfg.solver.clone()
+    };
     for (f, slot) in poses.iter_mut().enumerate() {
         let obs = observed(trial, f, &cols);
         let visible = obs.iter().filter(|o| o.is_some()).count();
@@ -270,7 +312,15 @@ pub fn fit_trial(
             .map(|(_, m)| m.name.clone())
             .collect();
         if visible < min_visible {
-            frames.push(FrameReport { frame: f, rmse_m: None, max_error_m: None, max_error_marker: None, iterations: 0, missing, interpolated: true });
+            frames.push(FrameReport {
+                frame: f,
+                rmse_m: None,
+                max_error_m: None,
+                max_error_marker: None,
+                iterations: 0,
+                missing,
+                interpolated: true,
+            });
             errors.push(vec![None; used.markers.len()]);
             prev = None;
             progress(f + 1, n);
@@ -279,7 +329,11 @@ pub fn fit_trial(
         let fit = match &prev {
             Some(p) => problem.solve(&obs, p, Some(p), &cfg.solver),
             None => {
-                let start = calibration.poses.first().cloned().unwrap_or_else(|| rest.clone());
+                let start = calibration
+                    .poses
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| rest.clone());
                 let aligned = rigid::rigid_align_root(&problem, &shaped, &start, &obs);
                 problem.solve(&obs, &aligned, None, &first_cfg)
             }
@@ -289,7 +343,13 @@ pub fn fit_trial(
             .iter()
             .enumerate()
             .filter_map(|(i, e)| e.map(|e| (i, e)))
-            .fold((0, f64::NAN), |acc, (i, e)| if acc.1.is_nan() || e > acc.1 { (i, e) } else { acc });
+            .fold((0, f64::NAN), |acc, (i, e)| {
+                if acc.1.is_nan() || e > acc.1 {
+                    (i, e)
+                } else {
+                    acc
+                }
+            });
         frames.push(FrameReport {
             frame: f,
             rmse_m: Some(fit.rmse_m()),
@@ -344,7 +404,10 @@ fn interpolate_gaps(poses: Vec<Option<PoseState>>, rest: &PoseState) -> Vec<Pose
             match (before, after) {
                 (Some(a), Some(b)) => {
                     let s = (i - a) as f64 / (b - a) as f64;
-                    let (pa, pb) = (poses[a].as_ref().unwrap_or(rest), poses[b].as_ref().unwrap_or(rest));
+                    let (pa, pb) = (
+                        poses[a].as_ref().unwrap_or(rest),
+                        poses[b].as_ref().unwrap_or(rest),
+                    );
                     PoseState {
                         rotations: pa
                             .rotations

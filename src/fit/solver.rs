@@ -142,7 +142,8 @@ impl<'a> PoseProblem<'a> {
         let chains: Vec<MarkerChain> = markers
             .iter()
             .map(|m| {
-                let mut ks: Vec<usize> = m.weights.iter().flat_map(|&(j, _)| ancestors(j)).collect();
+                let mut ks: Vec<usize> =
+                    m.weights.iter().flat_map(|&(j, _)| ancestors(j)).collect();
                 ks.sort_unstable();
                 ks.dedup();
                 ks.iter()
@@ -187,16 +188,24 @@ impl<'a> PoseProblem<'a> {
 
     /// Model marker positions for a pose.
     pub fn model_markers(&self, pose: &PoseState) -> Vec<Vector3<f64>> {
-        let t = self
-            .model
-            .joint_transforms(&self.shaped.joints_rest, &pose.rotations, pose.translation);
+        let t = self.model.joint_transforms(
+            &self.shaped.joints_rest,
+            &pose.rotations,
+            pose.translation,
+        );
         self.markers
             .iter()
             .map(|m| m.posed(&t.world_from_rest))
             .collect()
     }
 
-    fn robust_cost(&self, pose: &PoseState, observed: &[Option<Vector3<f64>>], reference: Option<&PoseState>, cfg: &SolverConfig) -> f64 {
+    fn robust_cost(
+        &self,
+        pose: &PoseState,
+        observed: &[Option<Vector3<f64>>],
+        reference: Option<&PoseState>,
+        cfg: &SolverConfig,
+    ) -> f64 {
         let model = self.model_markers(pose);
         let d = cfg.huber_m;
         let mut c = 0.0;
@@ -209,20 +218,33 @@ impl<'a> PoseProblem<'a> {
         c + self.prior_cost(pose, reference, cfg)
     }
 
-    fn prior_cost(&self, pose: &PoseState, reference: Option<&PoseState>, cfg: &SolverConfig) -> f64 {
+    fn prior_cost(
+        &self,
+        pose: &PoseState,
+        reference: Option<&PoseState>,
+        cfg: &SolverConfig,
+    ) -> f64 {
         let mut c = 0.0;
         if let Some(r) = reference {
             let w2 = cfg.smoothness_m_per_rad.powi(2);
             for (j, p) in self.param_of_joint.iter().enumerate() {
                 if p.is_some() {
-                    c += w2 * log_rotation(&(r.rotations[j].transpose() * pose.rotations[j])).norm_squared();
+                    c += w2
+                        * log_rotation(&(r.rotations[j].transpose() * pose.rotations[j]))
+                            .norm_squared();
                 }
             }
         }
         let wl2 = cfg.limit_m_per_rad.powi(2);
         for l in &self.limits {
             let th = log_rotation(&pose.rotations[l.joint])[l.axis];
-            let v = if th > l.upper { th - l.upper } else if th < l.lower { th - l.lower } else { 0.0 };
+            let v = if th > l.upper {
+                th - l.upper
+            } else if th < l.lower {
+                th - l.lower
+            } else {
+                0.0
+            };
             c += wl2 * v * v;
         }
         c
@@ -312,9 +334,11 @@ impl<'a> PoseProblem<'a> {
     ) {
         h.fill(0.0);
         g.fill(0.0);
-        let t = self
-            .model
-            .joint_transforms(&self.shaped.joints_rest, &pose.rotations, pose.translation);
+        let t = self.model.joint_transforms(
+            &self.shaped.joints_rest,
+            &pose.rotations,
+            pose.translation,
+        );
         let mut cols: Vec<usize> = Vec::with_capacity(32);
         let mut jac: Vec<Matrix3<f64>> = Vec::with_capacity(32);
         for (i, m) in self.markers.iter().enumerate() {
@@ -328,18 +352,28 @@ impl<'a> PoseProblem<'a> {
             let pos: Vector3<f64> = posed_by_joint.iter().map(|(_, w, p)| *w * p).sum();
             let r = pos - y;
             let e = r.norm();
-            let w = if e <= cfg.huber_m { 1.0 } else { cfg.huber_m / e };
+            let w = if e <= cfg.huber_m {
+                1.0
+            } else {
+                cfg.huber_m / e
+            };
             cols.clear();
             jac.clear();
             cols.push(0);
             jac.push(Matrix3::identity());
             for (k, entries) in &self.chains[i] {
-                let Some(p) = self.param_of_joint[*k] else { continue };
+                let Some(p) = self.param_of_joint[*k] else {
+                    continue;
+                };
                 let gk = &t.world_from_joint[*k];
                 let pk = Vector3::new(gk[(0, 3)], gk[(1, 3)], gk[(2, 3)]);
                 let mut s = Vector3::zeros();
                 for &(j, wj) in entries {
-                    let pj = posed_by_joint.iter().find(|x| x.0 == j).map(|x| x.2).unwrap_or(pk);
+                    let pj = posed_by_joint
+                        .iter()
+                        .find(|x| x.0 == j)
+                        .map(|x| x.2)
+                        .unwrap_or(pk);
                     s += wj * (pj - pk);
                 }
                 let rk = gk.fixed_view::<3, 3>(0, 0).into_owned();
@@ -382,16 +416,23 @@ impl<'a> PoseProblem<'a> {
         }
         let wl2 = cfg.limit_m_per_rad.powi(2);
         for l in &self.limits {
-            let Some(p) = self.param_of_joint[l.joint] else { continue };
+            let Some(p) = self.param_of_joint[l.joint] else {
+                continue;
+            };
             let th = log_rotation(&pose.rotations[l.joint])[l.axis];
-            let v = if th > l.upper { th - l.upper } else if th < l.lower { th - l.lower } else { 0.0 };
+            let v = if th > l.upper {
+                th - l.upper
+            } else if th < l.lower {
+                th - l.lower
+            } else {
+                0.0
+            };
             if v != 0.0 {
                 h[(p + l.axis, p + l.axis)] += wl2;
                 g[p + l.axis] += wl2 * v;
             }
         }
     }
-
 }
 
 /// Skew-symmetric cross-product matrix `[v]×`.

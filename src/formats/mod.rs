@@ -1,12 +1,12 @@
 //! Readers and writers for gait data files.
 pub mod c3d;
-pub mod trial;
-pub mod constraints;
 pub mod cohort;
-pub mod pose_seq;
-pub mod trc;
+pub mod constraints;
 pub mod openpose;
 pub mod ordered_json;
+pub mod pose_seq;
+pub mod trc;
+pub mod trial;
 
 pub use trial::{GaitEvent, MarkerTrial, ModelOutput};
 
@@ -31,9 +31,15 @@ pub enum TrialError {
 
 /// Reads a marker trial from a `.c3d` or `.trc` file.
 pub fn read_marker_trial(path: &Path) -> Result<MarkerTrial, TrialError> {
-    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()) {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+    {
         Some(e) if e == "c3d" => Ok(c3d::read_c3d(path)?),
         Some(e) if e == "trc" => Ok(trc::read_trc(path)?),
-        _ => Err(TrialError::UnknownType { path: path.to_path_buf() }),
+        _ => Err(TrialError::UnknownType {
+            path: path.to_path_buf(),
+        }),
     }
 }

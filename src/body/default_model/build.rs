@@ -602,13 +602,12 @@ pub fn build_default_with_stats(
         .sum::<f64>()
         / (n - 1) as f64)
         .sqrt();
-    for c in 0..d_all {
-        let m = mean_off[c];
+    for (c, &m) in mean_off.iter().enumerate().take(d_all) {
         x.column_mut(c).add_scalar_mut(-m);
     }
     let d_body = 3 * NUM_BODY_VERTICES;
     let xb = x.columns(0, d_body);
-    let gram = (&xb * xb.transpose()) / (n - 1) as f64;
+    let gram = (xb * xb.transpose()) / (n - 1) as f64;
     let total_var = gram.trace();
     let eig = gram.symmetric_eigen();
     let mut order: Vec<usize> = (0..n).collect();

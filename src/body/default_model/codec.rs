@@ -137,7 +137,7 @@ impl<'a> Reader<'a> {
 }
 
 fn triples<T: Copy>(xs: &[T], what: &str) -> Result<Vec<[T; 3]>, DecodeError> {
-    if xs.len() % 3 != 0 {
+    if !xs.len().is_multiple_of(3) {
         return Err(DecodeError::Invalid {
             what: format!("{what}: length {} is not a multiple of 3", xs.len()),
         });

@@ -36,7 +36,9 @@ pub enum C3dError {
         found: u8,
     },
     /// The file ends before a structure it announces.
-    #[error("{path}: truncated at byte {offset}: {what} needs {needed} bytes, {available} available")]
+    #[error(
+        "{path}: truncated at byte {offset}: {what} needs {needed} bytes, {available} available"
+    )]
     Truncated {
         /// The file.
         path: PathBuf,
@@ -147,7 +149,13 @@ pub fn parse_c3d(bytes: &[u8], path: &Path) -> Result<MarkerTrial, C3dError> {
     Ok(to_trial(&file))
 }
 
-fn need(bytes: &[u8], path: &Path, offset: usize, n: usize, what: &'static str) -> Result<(), C3dError> {
+fn need(
+    bytes: &[u8],
+    path: &Path,
+    offset: usize,
+    n: usize,
+    what: &'static str,
+) -> Result<(), C3dError> {
     let available = bytes.len().saturating_sub(offset);
     if available < n {
         return Err(C3dError::Truncated {
@@ -197,9 +205,13 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
 
     let params = params::parse_parameters(bytes, path, param_start, processor)?;
     let point_int = |name: &str| params.get("POINT", name).and_then(|p| p.first_f64());
-    let used = point_int("USED").map(|v| v as usize).unwrap_or(header_points);
+    let used = point_int("USED")
+        .map(|v| v as usize)
+        .unwrap_or(header_points);
     let scale = point_int("SCALE").unwrap_or(header_scale as f64);
-    let rate_hz = point_int("RATE").filter(|r| *r > 0.0).unwrap_or(header_rate as f64);
+    let rate_hz = point_int("RATE")
+        .filter(|r| *r > 0.0)
+        .unwrap_or(header_rate as f64);
     let data_start = point_int("DATA_START")
         .map(|v| v as u16 as usize)
         .filter(|v| *v > 0)
@@ -212,9 +224,14 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
     {
         frames = f as u16 as usize;
     }
-    if let (Some(s), Some(e)) = (params.get("TRIAL", "ACTUAL_START_FIELD"), params.get("TRIAL", "ACTUAL_END_FIELD")) {
+    if let (Some(s), Some(e)) = (
+        params.get("TRIAL", "ACTUAL_START_FIELD"),
+        params.get("TRIAL", "ACTUAL_END_FIELD"),
+    ) {
         let field = |p: &Parameter| match &p.data {
-            ParamData::Int(v) if v.len() >= 2 => Some(v[0] as u16 as i64 + ((v[1] as u16 as i64) << 16)),
+            ParamData::Int(v) if v.len() >= 2 => {
+                Some(v[0] as u16 as i64 + ((v[1] as u16 as i64) << 16))
+            }
             _ => None,
         };
         if let (Some(s), Some(e)) = (field(s), field(e))
@@ -237,10 +254,12 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
     let frame_bytes = (used * 4 + analog_per_frame) * word_size;
     let data_offset = data_start.max(1).saturating_sub(1) * 512;
     if frames > 0 && frame_bytes > 0 {
-        let total = frame_bytes.checked_mul(frames).ok_or_else(|| C3dError::Inconsistent {
-            path: path.to_path_buf(),
-            reason: format!("{frames} frames × {frame_bytes} bytes overflows"),
-        })?;
+        let total = frame_bytes
+            .checked_mul(frames)
+            .ok_or_else(|| C3dError::Inconsistent {
+                path: path.to_path_buf(),
+                reason: format!("{frames} frames × {frame_bytes} bytes overflows"),
+            })?;
         if data_offset > bytes.len() || total > bytes.len() - data_offset {
             // Some writers announce more frames than they store: keep the whole frames present.
             let available = bytes.len().saturating_sub(data_offset);
@@ -276,14 +295,21 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
                 ([rd(0), rd(1), rd(2)], rd(3))
             } else {
                 let rd = |k: usize| processor.i16([bytes[o + 2 * k], bytes[o + 2 * k + 1]]) as f64;
-                ([rd(0) * abs_scale, rd(1) * abs_scale, rd(2) * abs_scale], rd(3))
+                (
+                    [rd(0) * abs_scale, rd(1) * abs_scale, rd(2) * abs_scale],
+                    rd(3),
+                )
             };
             // Residual word: negative marks an invalid sample. Some writers (sample23) store gaps
             // as exact zeros with a non-negative residual; a real marker is never exactly at the
             // lab origin, so those are gaps too.
             let zero = xyz == [0.0, 0.0, 0.0];
             let finite = xyz.iter().all(|v| v.is_finite());
-            row.push(if residual < 0.0 || zero || !finite { None } else { Some(xyz) });
+            row.push(if residual < 0.0 || zero || !finite {
+                None
+            } else {
+                Some(xyz)
+            });
         }
         points.push(row);
     }
@@ -335,7 +361,9 @@ pub fn to_trial(file: &C3dFile) -> MarkerTrial {
         ("SCALARS", "SCALAR_UNITS"),
         ("REACTIONS", "REACTION_UNITS"),
     ] {
-        let unit = p.get("POINT", unit_param).and_then(|u| u.strings().into_iter().next());
+        let unit = p
+            .get("POINT", unit_param)
+            .and_then(|u| u.strings().into_iter().next());
         if let Some(l) = p.get("POINT", list) {
             for name in l.strings() {
                 output_kind.insert(strip_prefix(&name).to_ascii_uppercase(), unit.clone());
@@ -378,7 +406,10 @@ pub fn to_trial(file: &C3dFile) -> MarkerTrial {
     let mut events = Vec::new();
     if let (Some(labels), Some(times)) = (p.get("EVENT", "LABELS"), p.get("EVENT", "TIMES")) {
         let labels = labels.strings();
-        let contexts = p.get("EVENT", "CONTEXTS").map(|c| c.strings()).unwrap_or_default();
+        let contexts = p
+            .get("EVENT", "CONTEXTS")
+            .map(|c| c.strings())
+            .unwrap_or_default();
         let used = p
             .get("EVENT", "USED")
             .and_then(|u| u.first_f64())

@@ -58,7 +58,11 @@ impl Parameter {
         };
         let len = self.dims.first().copied().unwrap_or(c.len()).max(1);
         c.chunks(len)
-            .map(|s| String::from_utf8_lossy(s).trim_matches(|ch: char| ch.is_whitespace() || ch == '\0').to_string())
+            .map(|s| {
+                String::from_utf8_lossy(s)
+                    .trim_matches(|ch: char| ch.is_whitespace() || ch == '\0')
+                    .to_string()
+            })
             .collect()
     }
 }
@@ -83,7 +87,11 @@ impl Parameters {
 
     /// The parameters of a group in file order.
     pub fn group(&self, group: &str) -> Option<Vec<&Parameter>> {
-        let v: Vec<&Parameter> = self.list.iter().filter(|p| p.group.eq_ignore_ascii_case(group)).collect();
+        let v: Vec<&Parameter> = self
+            .list
+            .iter()
+            .filter(|p| p.group.eq_ignore_ascii_case(group))
+            .collect();
         (!v.is_empty()).then_some(v)
     }
 }
@@ -95,7 +103,11 @@ pub(crate) fn parse_parameters(
     processor: Processor,
 ) -> Result<Parameters, C3dError> {
     let blocks = bytes[start + 2] as usize;
-    let end = if blocks == 0 { bytes.len() } else { (start + blocks * 512).min(bytes.len()) };
+    let end = if blocks == 0 {
+        bytes.len()
+    } else {
+        (start + blocks * 512).min(bytes.len())
+    };
     let mut groups: Vec<(i8, String)> = Vec::new();
     let mut pending: Vec<(i8, Parameter)> = Vec::new();
     let mut i = start + 4;
@@ -109,12 +121,18 @@ pub(crate) fn parse_parameters(
         if name_end + 2 > end {
             break;
         }
-        let name = String::from_utf8_lossy(&bytes[i + 2..name_end]).trim().to_string();
+        let name = String::from_utf8_lossy(&bytes[i + 2..name_end])
+            .trim()
+            .to_string();
         let j = name_end;
         let next = processor.i16([bytes[j], bytes[j + 1]]);
         let bad = |reason: String| C3dError::BadParameter {
             path: path.to_path_buf(),
-            group: groups.iter().find(|g| g.0 == -id).map(|g| g.1.clone()).unwrap_or_default(),
+            group: groups
+                .iter()
+                .find(|g| g.0 == -id)
+                .map(|g| g.1.clone())
+                .unwrap_or_default(),
             name: name.clone(),
             offset: i,
             reason,
@@ -128,9 +146,14 @@ pub(crate) fn parse_parameters(
             let kind = bytes[j + 2] as i8;
             let ndims = bytes[j + 3] as usize;
             if j + 4 + ndims > end {
-                return Err(bad(format!("{ndims} dimensions run past the parameter section")));
+                return Err(bad(format!(
+                    "{ndims} dimensions run past the parameter section"
+                )));
             }
-            let dims: Vec<usize> = bytes[j + 4..j + 4 + ndims].iter().map(|&d| d as usize).collect();
+            let dims: Vec<usize> = bytes[j + 4..j + 4 + ndims]
+                .iter()
+                .map(|&d| d as usize)
+                .collect();
             let count = dims
                 .iter()
                 .try_fold(1usize, |a, &d| a.checked_mul(d))
@@ -144,16 +167,34 @@ pub(crate) fn parse_parameters(
             let k = j + 4 + ndims;
             let nbytes = count.saturating_mul(elem);
             if nbytes > end.saturating_sub(k) {
-                return Err(bad(format!("{count} values of {elem} bytes run past the parameter section (byte {end})")));
+                return Err(bad(format!(
+                    "{count} values of {elem} bytes run past the parameter section (byte {end})"
+                )));
             }
             let raw = &bytes[k..k + nbytes];
             let data = match kind {
                 -1 => ParamData::Char(raw.to_vec()),
                 1 => ParamData::Byte(raw.to_vec()),
-                2 => ParamData::Int(raw.chunks_exact(2).map(|c| processor.i16([c[0], c[1]])).collect()),
-                _ => ParamData::Float(raw.chunks_exact(4).map(|c| processor.f32([c[0], c[1], c[2], c[3]])).collect()),
+                2 => ParamData::Int(
+                    raw.chunks_exact(2)
+                        .map(|c| processor.i16([c[0], c[1]]))
+                        .collect(),
+                ),
+                _ => ParamData::Float(
+                    raw.chunks_exact(4)
+                        .map(|c| processor.f32([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                ),
             };
-            pending.push((id, Parameter { group: String::new(), name, dims, data }));
+            pending.push((
+                id,
+                Parameter {
+                    group: String::new(),
+                    name,
+                    dims,
+                    data,
+                },
+            ));
         }
         if next <= 0 {
             break;
@@ -163,7 +204,11 @@ pub(crate) fn parse_parameters(
     let list = pending
         .into_iter()
         .map(|(id, mut p)| {
-            p.group = groups.iter().find(|g| g.0 == -id).map(|g| g.1.clone()).unwrap_or_else(|| format!("GROUP{id}"));
+            p.group = groups
+                .iter()
+                .find(|g| g.0 == -id)
+                .map(|g| g.1.clone())
+                .unwrap_or_else(|| format!("GROUP{id}"));
             p
         })
         .collect();
