@@ -148,7 +148,8 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
             bar.inc(1);
         }
         TrainEvent::Epoch(r) => {
-            bar.println(format!(
+            bar.suspend(|| {
+                eprintln!(
                 "epoch {:>3}: train loss {:.4} acc {:.3} | eval loss {:.4} acc {:.3} prec {:.3} rec {:.3} spec {:.3} F1 {:.3}",
                 r.epoch + 1,
                 r.train_loss,
@@ -159,7 +160,8 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
                 r.eval.recall,
                 r.eval.specificity,
                 r.eval.f1
-            ));
+            )
+            });
             bar.set_position(0);
         }
     })?;
