@@ -619,7 +619,7 @@ fn run_cohort(args: &FitArgs, cohort_path: &Path) -> anyhow::Result<ExitCode> {
         match result {
             Ok(true) => {}
             Ok(false) => {
-                let _ = multi.println(format!("{}: up to date, skipped", out.display()));
+                multi.suspend(|| eprintln!("{}: up to date, skipped", out.display()));
             }
             Err(e) => failures
                 .lock()
