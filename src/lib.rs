@@ -7,6 +7,7 @@ pub mod fit;
 pub mod formats;
 pub mod io_util;
 pub mod nn;
+pub mod rng;
 pub mod synth;
 pub mod train;
 #[cfg(feature = "viewer")]

@@ -15,30 +15,7 @@ use gaitlens::viewer::{
 };
 
 /// SMPL's 22-joint tree.
-const PARENTS: [Option<usize>; 22] = [
-    None,
-    Some(0),
-    Some(0),
-    Some(0),
-    Some(1),
-    Some(2),
-    Some(3),
-    Some(4),
-    Some(5),
-    Some(6),
-    Some(7),
-    Some(8),
-    Some(9),
-    Some(9),
-    Some(9),
-    Some(12),
-    Some(13),
-    Some(14),
-    Some(16),
-    Some(17),
-    Some(18),
-    Some(19),
-];
+const PARENTS: [Option<usize>; 22] = gaitlens::body::default_model::JOINT_PARENTS;
 
 /// A 1.7 m capsule "body" on a 22-joint SMPL-like skeleton.
 fn capsule_body() -> BodyModel {
