@@ -627,7 +627,7 @@ mod tests {
     /// Windows where sick ones have a raised left-ankle (joint 7) height; healthy ones are noise.
     pub(crate) fn toy(n: usize, interval: usize, seed: u64) -> InMemoryWindows {
         let mut rng = Shuffler(seed);
-        let mut u = || (rng.next() >> 11) as f32 / (1u64 << 53) as f32 - 0.5;
+        let mut u = || (rng.next_u64() >> 11) as f32 / (1u64 << 53) as f32 - 0.5;
         let mut data = Vec::new();
         let mut labels = Vec::new();
         for i in 0..n {
