@@ -10,5 +10,6 @@ pub mod nn;
 pub mod rng;
 pub mod synth;
 pub mod train;
+pub mod video;
 #[cfg(feature = "viewer")]
 pub mod viewer;

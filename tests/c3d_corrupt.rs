@@ -9,10 +9,15 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/c3d");
     let mut v = Vec::new();
     for name in [
-        "PiG_Motion3_FF.c3d",
-        "sample03_gait-raw.c3d",
-        "sample32_vicon_zerowire.c3d",
         "PiG_Calibration-FlatFoot-Full.c3d",
+        "PiG_Calibration3_FF.c3d",
+        "PiG_Motion-FlatFoot-Full.c3d",
+        "PiG_Motion3_FF.c3d",
+        "sample03_gait-pig.c3d",
+        "sample03_gait-raw.c3d",
+        "sample23_Vicon_analysis.c3d",
+        "sample32_vicon_zerowire.c3d",
+        "treadmill_events.c3d",
     ] {
         let p = dir.join(name);
         let b = std::fs::read(&p)

@@ -74,7 +74,8 @@ fn every_shared_file_matches_ezc3d() {
                     for k in 0..3 {
                         let w = x[k].as_f64().unwrap();
                         assert!(
-                            (g[k] - w).abs() <= 1e-3 * w.abs().max(1.0),
+                            // 1e-3 file units (mm in all shared files) = 1e-6 m.
+                            (g[k] - w).abs() <= 1e-3,
                             "{name} {label} frame {f}: {g:?} vs {x:?}"
                         );
                     }
@@ -95,6 +96,16 @@ fn every_shared_file_matches_ezc3d() {
             );
         }
         let trial = to_trial(&file);
+        let gaps = trial.gap_fraction();
+        eprintln!(
+            "{name}: {} markers, {} frames @ {} Hz, gaps {:.1} %, {} events, {} model outputs",
+            trial.marker_labels.len(),
+            trial.num_frames(),
+            trial.rate_hz,
+            100.0 * gaps.iter().sum::<f64>() / gaps.len().max(1) as f64,
+            trial.events.len(),
+            trial.model_outputs.len()
+        );
         if let Value::Object(ev) = &r["events"]
             && ev.contains_key("times_s")
         {

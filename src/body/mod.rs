@@ -2,6 +2,8 @@
 pub mod default_model;
 pub mod markers;
 pub mod model;
+pub mod npy;
+pub mod supr;
 
 pub use markers::{MarkerPlacement, MarkerSet};
 pub use model::{

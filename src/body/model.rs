@@ -445,6 +445,51 @@ impl BodyModel {
         }
     }
 
+    /// Like [`BodyModel::forward`] but with caller-supplied pose features (`4·J` values for
+    /// SUPR): SUPR's constrained joints compute features that are not a function of the joint
+    /// rotations (hinge features rotate the other way, double hinges multiply shifted
+    /// quaternions), so SUPR files pose through this. An empty `features` skips pose blend
+    /// shapes; any other length must match the width of `posedirs`.
+    pub fn forward_with_features(
+        &self,
+        shaped: &ShapedBody,
+        rotations: &[Matrix3<f64>],
+        features: &[f32],
+        translation: Vector3<f64>,
+    ) -> Result<PosedBody, BodyModelError> {
+        if rotations.len() != self.num_joints() {
+            return Err(BodyModelError::BadPose {
+                model: self.name.clone(),
+                expected: self.num_joints(),
+                actual: rotations.len(),
+            });
+        }
+        let width = self.posedirs.len() / (3 * self.num_vertices()).max(1);
+        if !features.is_empty() && features.len() != width {
+            return Err(BodyModelError::BadPose {
+                model: self.name.clone(),
+                expected: width,
+                actual: features.len(),
+            });
+        }
+        let t = self.joint_transforms(&shaped.joints_rest, rotations, translation);
+        let skin = Self::skin_matrices(&t);
+        let vertices: Vec<[f32; 3]> = (0..self.num_vertices())
+            .map(|v| self.pose_vertex(shaped, v, features, &skin))
+            .collect();
+        let normals = vertex_normals(&vertices, &self.faces);
+        let joints = t
+            .world_from_joint
+            .iter()
+            .map(|g| Vector3::new(g[(0, 3)], g[(1, 3)], g[(2, 3)]))
+            .collect();
+        Ok(PosedBody {
+            vertices,
+            normals,
+            joints,
+        })
+    }
+
     /// Batched forward over many frames in parallel (rayon); each frame is `(rotations, translation)`.
     pub fn forward_batch(
         &self,

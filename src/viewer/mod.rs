@@ -140,6 +140,8 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
     if let Some(seq) = initial {
         body.set_betas(&seq.betas);
         playback = Playback::new(seq.num_frames(), seq.rate_hz);
+        // Start walking at once: the first thing a newcomer should see is the body in motion.
+        playback.playing = true;
         status.info = Some(format!("loaded {} ({} frames)", seq.name, seq.num_frames()));
         current.set(Some(seq));
     }

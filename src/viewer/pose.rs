@@ -92,11 +92,16 @@ impl ViewerSequence {
         };
         let shaped = model.shape(&self.betas);
         let joints = model.forward_subset(&shaped, r0, *t0, &[]).joints;
-        let up = joints[head] - joints[pelvis];
+        // Snap to the lab axis nearest the pelvis → head direction: the recording's vertical is
+        // exact, a fitted trunk's lean is not.
+        let d = joints[head] - joints[pelvis];
+        let k = d.iamax();
+        let mut up = Vector3::zeros();
+        up[k] = d[k].signum();
         let Some(q) = nalgebra::Rotation3::rotation_between(&up, &Vector3::y()) else {
             return;
         };
-        if up.normalize().y > 0.95 {
+        if up.y > 0.5 {
             return;
         }
         let q = q.into_inner();

@@ -247,13 +247,27 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
         (Some(u), Some(r)) if rate_hz > 0.0 => {
             let used = u.first_f64().unwrap_or(0.0).max(0.0);
             let ratio = (r.first_f64().unwrap_or(0.0) / rate_hz).round().max(0.0);
-            (used * ratio) as usize
+            // Saturating casts: absurd rates give a huge count that the size check rejects.
+            (used * ratio).min(u32::MAX as f64) as usize
         }
         _ => header_analog_per_frame,
     };
     let is_float = scale < 0.0;
     let word_size = if is_float { 4 } else { 2 };
-    let frame_bytes = (used * 4 + analog_per_frame) * word_size;
+    let frame_bytes = used
+        .checked_mul(4)
+        .and_then(|w| w.checked_add(analog_per_frame))
+        .and_then(|w| w.checked_mul(word_size))
+        .ok_or_else(|| C3dError::Inconsistent {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{used} points and {analog_per_frame} analog samples per frame overflow"
+            ),
+        })?;
+    if frame_bytes == 0 {
+        // No point or analog data: a frame count cannot be checked against the bytes, keep none.
+        frames = 0;
+    }
     let data_offset = data_start.max(1).saturating_sub(1) * 512;
     if frames > 0 && frame_bytes > 0 {
         let total = frame_bytes
@@ -420,7 +434,9 @@ pub fn to_trial(file: &C3dFile) -> MarkerTrial {
         let t = times.floats();
         for e in 0..used.min(labels.len()).min(t.len() / 2) {
             let time_s = t[2 * e] * 60.0 + t[2 * e + 1];
-            let frame = (time_s * file.rate_hz).round() as i64 + 1 - file.first_frame;
+            let frame = ((time_s * file.rate_hz).round() as i64)
+                .saturating_add(1)
+                .saturating_sub(file.first_frame);
             events.push(GaitEvent {
                 label: labels[e].clone(),
                 context: contexts.get(e).cloned().unwrap_or_default(),
@@ -454,5 +470,75 @@ pub fn to_trial(file: &C3dFile) -> MarkerTrial {
         model_outputs,
         events,
         subject_params,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal Intel file: header, a POINT group with `USED = used`, no data blocks.
+    fn synthetic(used: i16, last_frame: u16) -> Vec<u8> {
+        let mut b = vec![0u8; 1536];
+        b[0] = 2;
+        b[1] = 0x50;
+        b[2..4].copy_from_slice(&(used as u16).to_le_bytes());
+        b[6..8].copy_from_slice(&1u16.to_le_bytes());
+        b[8..10].copy_from_slice(&last_frame.to_le_bytes());
+        b[12..16].copy_from_slice(&(-1.0f32).to_le_bytes());
+        b[16..18].copy_from_slice(&3u16.to_le_bytes());
+        b[20..24].copy_from_slice(&100.0f32.to_le_bytes());
+        let mut p = vec![1u8, 0x50, 1, 84];
+        p.extend([5u8, (-1i8) as u8]);
+        p.extend(b"POINT");
+        p.extend(3i16.to_le_bytes());
+        p.push(0);
+        p.extend([4u8, 1]);
+        p.extend(b"USED");
+        p.extend(7i16.to_le_bytes());
+        p.extend([2u8, 0]);
+        p.extend(used.to_le_bytes());
+        p.push(0);
+        b[512..512 + p.len()].copy_from_slice(&p);
+        b
+    }
+
+    #[test]
+    fn dec_float_is_word_swapped_vax_f() {
+        // VAX F 1.0 is stored as 80 40 00 00; -2.5 as 20 C1 00 00.
+        assert_eq!(Processor::Dec.f32([0x80, 0x40, 0, 0]), 1.0);
+        assert_eq!(Processor::Dec.f32([0x20, 0xC1, 0, 0]), -2.5);
+        assert_eq!(Processor::Intel.f32(1.0f32.to_le_bytes()), 1.0);
+        assert_eq!(Processor::Mips.i16([0x01, 0x02]), 0x0102);
+    }
+
+    #[test]
+    fn units_convert_to_metres() {
+        assert_eq!(metres_per_unit("mm"), 0.001);
+        assert_eq!(metres_per_unit(" CM "), 0.01);
+        assert_eq!(metres_per_unit("m"), 1.0);
+    }
+
+    #[test]
+    fn no_point_data_means_no_frames_even_if_the_header_claims_many() {
+        let t = parse_c3d(&synthetic(0, 65535), Path::new("x.c3d")).unwrap();
+        assert_eq!(t.num_frames(), 0);
+    }
+
+    #[test]
+    fn frames_beyond_the_file_are_dropped_or_rejected() {
+        // 2 points × 16 bytes per frame, 512 data bytes: 16 whole frames of 65535 announced.
+        let t = parse_c3d(&synthetic(2, 65535), Path::new("x.c3d")).unwrap();
+        assert_eq!(t.num_frames(), 16);
+        let mut b = synthetic(2, 65535);
+        b.truncate(1024 + 8);
+        let e = parse_c3d(&b, Path::new("x.c3d")).unwrap_err();
+        assert!(matches!(e, C3dError::Truncated { offset: 1024, .. }), "{e}");
+        let mut b = synthetic(2, 3);
+        b[1] = 0x51;
+        assert!(matches!(
+            parse_c3d(&b, Path::new("x.c3d")),
+            Err(C3dError::BadMagic { found: 0x51, .. })
+        ));
     }
 }
