@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Subcommand;
 
 use gaitlens::body::BodyModel;
@@ -16,7 +16,7 @@ use gaitlens::io_util::write_atomic;
 pub enum BodyCommand {
     /// Summarise a body model: vertices, faces, joints, shape components, stature, markers.
     Inspect {
-        /// `default` for the embedded model (SUPR files: not yet supported).
+        /// `default` for the embedded model, or a SUPR `.npy` / `.npz` file.
         #[arg(default_value = "default")]
         model: String,
     },
@@ -36,9 +36,18 @@ pub fn run(cmd: BodyCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         BodyCommand::Inspect { model } => {
             if model != "default" {
-                bail!(
-                    "{model}: only the embedded default model can be inspected in this build (SUPR loading is not available yet)"
-                );
+                let path = std::path::Path::new(&model);
+                let supr = gaitlens::body::supr::load_supr(path)
+                    .with_context(|| format!("loading the SUPR model {}", path.display()))?;
+                println!("{}", summary(&supr.model));
+                match &supr.constrained {
+                    Some(c) => println!(
+                        "constrained parametrisation: {} pose parameters (hinge, double hinge, spherical joints)",
+                        c.num_pose()
+                    ),
+                    None => println!("unconstrained (axis-angle for every joint)"),
+                }
+                return Ok(ExitCode::SUCCESS);
             }
             let m = default_body();
             println!("{}", summary(m));

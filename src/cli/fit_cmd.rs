@@ -96,10 +96,18 @@ fn load_setup(model: &str, constraints: Option<&Path>) -> anyhow::Result<Setup> 
         )
     } else {
         let path = Path::new(model);
-        bail!(
-            "{}: loading SUPR model files is not available in this build yet; use --model default",
-            path.display()
-        );
+        let supr = gaitlens::body::supr::load_supr(path)
+            .with_context(|| format!("loading the SUPR model {}", path.display()))?;
+        if supr.constrained.is_some() {
+            // The fitter solves for free axis-angle rotations; the constrained parametrisation
+            // only matters for SUPR's own pose space, and the pose files we write are in the
+            // unconstrained layout the original's viewer reads with `--unconstrained`.
+            tracing::info!(
+                "{}: constrained SUPR model; fitting its unconstrained pose space",
+                path.display()
+            );
+        }
+        (supr.model, None, path.display().to_string())
     };
     let mut limits = fit::default_limits(&body);
     let markers = match constraints {
