@@ -2,11 +2,15 @@
 //! shared OpenPose clips (`gait*` = pathological, `vid*` = normal).
 //!
 //! `cargo run --release --no-default-features --example video_loo -- [--epochs N] [--window F]
-//!  [--stride F] [--train-stride F] [--kinds cnn,lstm,cnn_lstm] [--source-fps HZ] [--json PATH]`
+//!  [--stride F] [--kinds cnn,lstm,cnn_lstm] [--source-fps HZ] [--velocities] [--no-derived]
+//!  [--lr LR] [--seed S] [--keep-duplicates] [--json PATH]`
+//!
+//! Byte-identical clips (`vid15` = `vid14`) are dropped before cross-validation unless
+//! `--keep-duplicates` is given (then each duplicate group is held out as one fold).
 
 use std::path::PathBuf;
 
-use gaitlens::video::data::load_labelled_clips;
+use gaitlens::video::data::{drop_duplicates, load_labelled_clips};
 use gaitlens::video::eval::{LooConfig, comparison_table, leave_one_clip_out};
 use gaitlens::video::training::{VideoEvent, VideoTrainConfig};
 
@@ -21,6 +25,9 @@ fn main() -> anyhow::Result<()> {
     let window: usize = get("--window").map_or(Ok(124), |s| s.parse())?;
     let stride: usize = get("--stride").map_or(Ok(31), |s| s.parse())?;
     let source_fps: f32 = get("--source-fps").map_or(Ok(30.0), |s| s.parse())?;
+    let lr: f64 = get("--lr").map_or(Ok(1e-3), |s| s.parse())?;
+    let seed: u64 = get("--seed").map_or(Ok(1), |s| s.parse())?;
+    let flag = |name: &str| args.iter().any(|a| a == name);
     let kinds = get("--kinds").unwrap_or_else(|| "cnn,lstm,cnn_lstm".into());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/openpose");
     let gait = root.join("openpose_gait.zip");
@@ -29,6 +36,15 @@ fn main() -> anyhow::Result<()> {
         anyhow::ensure!(p.exists(), "missing {}", p.display());
     }
     let clips = load_labelled_clips(&[&gait, &norm])?;
+    let clips = if flag("--keep-duplicates") {
+        clips
+    } else {
+        let (kept, dropped) = drop_duplicates(clips);
+        for (d, o) in &dropped {
+            println!("dropped {d}: byte-identical keypoints to {o}");
+        }
+        kept
+    };
     println!(
         "{} clips ({} pathological), {} duplicate groups",
         clips.len(),
@@ -41,6 +57,16 @@ fn main() -> anyhow::Result<()> {
         train.preprocess.window_frames = window;
         train.preprocess.stride_frames = stride;
         train.preprocess.source_fps = source_fps;
+        train.preprocess.velocities = flag("--velocities");
+        train.preprocess.derived = !flag("--no-derived");
+        train.seed = seed;
+        train.lr = lr;
+        let nf = train.preprocess.num_features();
+        match &mut train.model {
+            gaitlens::video::VideoModelConfig::Cnn(c) => c.features = nf,
+            gaitlens::video::VideoModelConfig::Lstm(c) => c.features = nf,
+            gaitlens::video::VideoModelConfig::CnnLstm(c) => c.features = nf,
+        }
         if let gaitlens::video::VideoModelConfig::Cnn(c) = &mut train.model {
             c.window_frames = window;
         }

@@ -8,10 +8,12 @@ use std::time::Duration;
 use bevy::prelude::*;
 use bevy::time::TimeUpdateStrategy;
 use gaitlens::body::{BodyModel, PoseFeature, SparseWeights};
+use gaitlens::viewer::colouring::{Colormap, VertexWeighting};
 use gaitlens::viewer::render::{RenderOptions, encode_png, render_frames};
 use gaitlens::viewer::scene::CLEAR_COLOR;
 use gaitlens::viewer::{
-    BodyState, CurrentSequence, Playback, PlaybackPlugin, PosePlugin, PosedFrame, ViewerSequence,
+    BodyState, CurrentSequence, Importance, Playback, PlaybackPlugin, PosePlugin, PosedFrame,
+    ShownExplanation, ViewerSequence,
 };
 
 /// SMPL's 22-joint tree.
@@ -491,4 +493,292 @@ fn load_requests_update_the_app_and_bad_paths_only_set_the_error_line() {
         loaded.translations[0],
     );
     assert_eq!(posed.vertices, want.vertices);
+}
+
+/// Renders the capsule with every joint's relevance at `value` (one-frame explanation).
+fn render_with_uniform_relevance(
+    value: f32,
+    colormap: Colormap,
+) -> gaitlens::viewer::render::RenderedFrame {
+    let model = Arc::new(capsule_body());
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = RenderOptions::new(model, dir.path().join("body.png"));
+    opts.width = 320;
+    opts.height = 240;
+    opts.importance = Some(Importance {
+        shown: Some(Arc::new(ShownExplanation::new(
+            0,
+            vec![value; 22],
+            colormap == Colormap::Diverging,
+            1.0,
+            "test".into(),
+        ))),
+        enabled: true,
+        colormap,
+        weighting: VertexWeighting::Skinning,
+    });
+    let (mut frames, _) = render_frames(&opts).expect("headless render");
+    frames.remove(0)
+}
+
+/// Mean RGB of the centre 11×11 pixels.
+fn centre_rgb(img: &gaitlens::viewer::render::RenderedFrame) -> [f32; 3] {
+    let (cx, cy) = (img.width / 2, img.height / 2);
+    let mut sum = [0f32; 3];
+    for y in cy - 5..=cy + 5 {
+        for x in cx - 5..=cx + 5 {
+            let p = img.pixel(x, y);
+            for c in 0..3 {
+                sum[c] += p[c] as f32 / 121.0;
+            }
+        }
+    }
+    sum
+}
+
+#[test]
+fn importance_colouring_gives_the_body_the_colormaps_hue() {
+    // Relevance +1 everywhere → the red end of the diverging map; −1 → the blue end. Lighting
+    // scales the colour, so the test compares hue (channel order), not exact values.
+    let red = centre_rgb(&render_with_uniform_relevance(1.0, Colormap::Diverging));
+    let blue = centre_rgb(&render_with_uniform_relevance(-1.0, Colormap::Diverging));
+    let end_red = Colormap::Diverging.srgb(1.0);
+    let end_blue = Colormap::Diverging.srgb(-1.0);
+    assert!(end_red[0] > end_red[2] && end_blue[2] > end_blue[0]);
+    assert!(
+        red[0] > red[1] + 30.0 && red[0] > red[2] + 30.0,
+        "relevance +1 should colour the body red, centre mean is {red:?}"
+    );
+    assert!(
+        blue[2] > blue[0] + 30.0 && blue[2] > blue[1],
+        "relevance −1 should colour the body blue, centre mean is {blue:?}"
+    );
+    // The sequential map's top is dark red: red dominates, blue is low.
+    let seq = centre_rgb(&render_with_uniform_relevance(1.0, Colormap::Sequential));
+    assert!(
+        seq[0] > seq[2] + 30.0,
+        "attention 1 should be dark red, centre mean is {seq:?}"
+    );
+}
+
+#[test]
+fn classifier_on_bevys_gpu_device_matches_the_cpu_backend() {
+    use gaitlens::viewer::network::{
+        ComputeDevice, ExplainChoice, ViewerNetwork, run_explain, sequence_joints,
+    };
+    let (device, adapter) = gaitlens::viewer::render::shared_burn_device()
+        .unwrap_or_else(|e| panic!("{e}\n(install software Vulkan: .ci/install-system-deps)"));
+    eprintln!("burn on Bevy's device: {adapter}");
+    let model = gaitlens::body::default_model::default_body();
+    let seq = gaitlens::viewer::demo::demo_sequence(model).expect("demo walk");
+    let joints = sequence_joints(model, &seq.betas, &seq);
+    let net = ViewerNetwork::demo(Some(device)).expect("demo network on the shared device");
+    let gpu = run_explain(&net, &joints, 4, ExplainChoice::Epsilon, true).unwrap();
+    assert_eq!(
+        gpu.device,
+        ComputeDevice::SharedGpu,
+        "the GPU path fell back to the CPU"
+    );
+    let cpu = run_explain(&net, &joints, 4, ExplainChoice::Epsilon, false).unwrap();
+    assert_eq!(cpu.device, ComputeDevice::Cpu);
+    // Inference: logits of the explained window and of the whole classification track.
+    assert!(
+        (gpu.shown.logit - cpu.shown.logit).abs() <= 1e-4,
+        "logit GPU {} vs CPU {}",
+        gpu.shown.logit,
+        cpu.shown.logit
+    );
+    assert_eq!(gpu.track.len(), cpu.track.len());
+    for (g, c) in gpu.track.iter().zip(&cpu.track) {
+        assert_eq!(g.0, c.0);
+        assert!(
+            (g.1 - c.1).abs() <= 1e-4,
+            "track at {}: {} vs {}",
+            g.0,
+            g.1,
+            c.1
+        );
+    }
+    // Relevance, relative to its scale (sums of many products on two backends).
+    let max_diff = gpu
+        .shown
+        .relevance
+        .iter()
+        .zip(&cpu.shown.relevance)
+        .fold(0f32, |m, (g, c)| m.max((g - c).abs()));
+    assert!(
+        max_diff <= 1e-4 * cpu.shown.scale.max(1.0),
+        "relevance differs by {max_diff} (scale {})",
+        cpu.shown.scale
+    );
+}
+
+#[test]
+fn a_c3d_trial_is_fitted_in_the_background_and_played_with_its_markers() {
+    use gaitlens::viewer::trial::{MarkerOverlay, TrialFitState};
+    use gaitlens::viewer::{DialogsPlugin, LoadSequenceRequest, StatusLine};
+    let c3d = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/c3d/PiG_Motion-FlatFoot-Full.c3d");
+    assert!(c3d.is_file(), "missing shared recording {}", c3d.display());
+    let model = Arc::new(gaitlens::body::default_model::default_body().clone());
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .add_plugins((PlaybackPlugin, PosePlugin, DialogsPlugin))
+        .insert_resource(BodyState::new(model.clone(), &[]));
+    app.update();
+    app.world_mut()
+        .write_message(LoadSequenceRequest(c3d.clone()))
+        .unwrap();
+    app.update();
+    assert!(
+        app.world().resource::<TrialFitState>().job.is_some(),
+        "a C3D request must start a background fit"
+    );
+    // The app keeps updating while the fit runs; wait for it (bounded).
+    let t0 = std::time::Instant::now();
+    while app.world().resource::<TrialFitState>().job.is_some() {
+        assert!(t0.elapsed().as_secs() < 600, "fit did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+        app.update();
+    }
+    let status = app.world().resource::<StatusLine>();
+    assert!(status.error.is_none(), "{:?}", status.error);
+    let trial = gaitlens::formats::read_marker_trial(&c3d).unwrap();
+    let seq = app
+        .world()
+        .resource::<CurrentSequence>()
+        .sequence
+        .clone()
+        .expect("fitted sequence loaded");
+    assert_eq!(seq.num_frames(), trial.num_frames());
+    assert_eq!(seq.rate_hz, trial.rate_hz);
+    let overlay = app.world().resource::<MarkerOverlay>();
+    assert_eq!(overlay.model_m.len(), trial.num_frames());
+    assert!(overlay.labels.len() >= 30, "{:?}", overlay.labels);
+    // The overlay's model markers sit on the displayed body: residuals of a good fit are small.
+    let res: Vec<f32> = overlay.residuals_m(50).into_iter().flatten().collect();
+    let rms = (res.iter().map(|r| r * r).sum::<f32>() / res.len() as f32).sqrt();
+    assert!(rms < 0.03, "frame 50 marker RMSE {rms} m");
+    // And the displayed body is where the markers are (y-up display frame).
+    let posed = app.world().resource::<PosedFrame>();
+    let pelvis = posed.joints[0];
+    let m0 = overlay.measured_m[posed.frame.unwrap()]
+        .iter()
+        .flatten()
+        .next()
+        .copied()
+        .unwrap();
+    let d = Vec3::from(pelvis).distance(Vec3::from(m0));
+    assert!(d < 1.2, "first marker is {d} m from the pelvis");
+    assert!(
+        pelvis[1] > 0.5,
+        "pelvis height {} m: body should be y-up",
+        pelvis[1]
+    );
+}
+
+#[test]
+fn a_supr_file_swaps_the_body_model_and_a_bad_one_keeps_the_old() {
+    use gaitlens::viewer::{DialogsPlugin, LoadBodyRequest, LoadSequenceRequest, StatusLine};
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/supr");
+    let npz = fixtures.join("supr_tiny.npz");
+    assert!(npz.is_file(), "missing fixture {}", npz.display());
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .add_plugins((PlaybackPlugin, PosePlugin, DialogsPlugin))
+        .insert_resource(BodyState::new(Arc::new(capsule_body()), &[]));
+    app.update();
+    let before = app.world().resource::<BodyState>().model.num_vertices();
+
+    // A broken model file: error line, old body kept.
+    app.world_mut()
+        .write_message(LoadBodyRequest(Some(fixtures.join("bad_dtype.npy"))))
+        .unwrap();
+    app.update();
+    let err = app.world().resource::<StatusLine>().error.clone();
+    assert!(
+        err.as_deref().is_some_and(|e| e.contains("bad_dtype.npy")),
+        "{err:?}"
+    );
+    assert_eq!(
+        app.world().resource::<BodyState>().model.num_vertices(),
+        before
+    );
+
+    // Dropping / opening a .npz routes to the body model.
+    app.world_mut()
+        .write_message(LoadSequenceRequest(npz.clone()))
+        .unwrap();
+    app.update();
+    let status = app.world().resource::<StatusLine>();
+    assert!(status.error.is_none(), "{:?}", status.error);
+    let supr = gaitlens::body::supr::load_supr(&npz).unwrap();
+    let body = app.world().resource::<BodyState>();
+    assert_eq!(body.model.num_vertices(), supr.model.num_vertices());
+    assert_ne!(body.model.num_vertices(), before);
+    assert!(app.world().resource::<CurrentSequence>().sequence.is_none());
+    // The posed frame follows the new model.
+    assert_eq!(
+        app.world().resource::<PosedFrame>().vertices.len(),
+        supr.model.num_vertices()
+    );
+}
+
+#[test]
+fn render_cli_colours_the_demo_walk_by_the_demo_networks_relevance() {
+    let dir = tempfile::tempdir().unwrap();
+    let render = |extra: &[&str], out: &std::path::Path| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_gaitlens"))
+            .args(["render", "--frame", "20", "--size", "320x240", "--out"])
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "gaitlens render failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let plain = dir.path().join("plain.png");
+    let coloured = dir.path().join("coloured.png");
+    render(&[], &plain);
+    render(
+        &["--network", "demo", "--explain-start", "0", "--rule", "eps"],
+        &coloured,
+    );
+    let (w, h, a) = read_png_rgb(&plain);
+    let (w2, h2, b) = read_png_rgb(&coloured);
+    assert_eq!((w, h), (w2, h2));
+    // Same pose and camera: only the body's colour differs, and on many pixels.
+    let changed = a
+        .chunks(3)
+        .zip(b.chunks(3))
+        .filter(|(p, q)| {
+            (0..3)
+                .map(|c| (p[c] as i32 - q[c] as i32).abs())
+                .sum::<i32>()
+                > 30
+        })
+        .count();
+    assert!(changed > 300, "only {changed} pixels changed colour");
+    // A bad network path is a clear error naming it.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gaitlens"))
+        .args([
+            "render",
+            "--network",
+            "/nonexistent/net.json",
+            "--explain-start",
+            "0",
+        ])
+        .args(["--out"])
+        .arg(dir.path().join("x.png"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("/nonexistent/net.json"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -79,6 +79,10 @@ pub struct TrainArgs {
     /// cpu or gpu (wgpu; needs the `gpu` feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Subtract each frame's pelvis x from every joint before the network (off in the original;
+    /// removes the walk's forward progression, which otherwise dominates the input).
+    #[arg(long)]
+    pub pelvis_relative: bool,
 }
 
 pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
@@ -100,10 +104,16 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
         a.folds
     );
     let network = match a.net {
-        Net::Transformer => {
-            NetworkConfig::Transformer(MarkerClassificationConfig::new().with_interval(a.interval))
-        }
-        Net::Mlp => NetworkConfig::LrpMlp(MultiMlpConfig::new().with_interval(a.interval)),
+        Net::Transformer => NetworkConfig::Transformer(
+            MarkerClassificationConfig::new()
+                .with_interval(a.interval)
+                .with_pelvis_relative_x(a.pelvis_relative),
+        ),
+        Net::Mlp => NetworkConfig::LrpMlp(
+            MultiMlpConfig::new()
+                .with_interval(a.interval)
+                .with_pelvis_relative_x(a.pelvis_relative),
+        ),
     };
     let mut tc = TrainConfig::new(network);
     tc.batch_size = a.batch_size;

@@ -1,11 +1,11 @@
 //! Argument parsing and dispatch; anyhow lives only here, at the binary's edge.
 
 mod body_cmd;
-mod demo;
 mod fit_cmd;
 mod inspect_cmd;
 mod learn_cmd;
 mod synth_cmd;
+mod video_cmd;
 mod view_cmd;
 
 use std::path::PathBuf;
@@ -48,7 +48,8 @@ enum Command {
     /// Explain a classifier's decision on a sequence window (LRP / attention).
     Explain(learn_cmd::ExplainArgs),
     /// Video pipeline: OpenPose keypoints → CNN / LSTM / CNN-LSTM.
-    Video,
+    #[command(subcommand)]
+    Video(video_cmd::VideoCommand),
     /// Render frames of a sequence headless to PNG.
     Render(view_cmd::RenderArgs),
 }
@@ -93,13 +94,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(a) => synth_cmd::run(a),
         Command::Train(a) => learn_cmd::train_cmd(a),
         Command::Explain(a) => learn_cmd::explain_cmd(a),
-        Command::Video => not_yet("video", "the video pipeline (issue: video)"),
+        Command::Video(c) => video_cmd::run(c),
         Command::Render(a) => view_cmd::render(a),
     }
-}
-
-/// A placeholder for a subcommand a later issue fills: says so and exits non-zero.
-fn not_yet(name: &str, what: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("gaitlens {name}: not yet implemented ({what}).");
-    Ok(ExitCode::from(2))
 }

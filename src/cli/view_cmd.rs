@@ -20,6 +20,18 @@ pub struct ViewArgs {
     /// Seconds to wait before `--screenshot`.
     #[arg(long, default_value_t = 3.0)]
     pub after: f32,
+    /// A network checkpoint (`STEM.json`) to load instead of the bundled demo network.
+    #[arg(long)]
+    pub network: Option<PathBuf>,
+    /// Do not explain the first window at start (the body then shows its plain colour).
+    #[arg(long)]
+    pub no_explain: bool,
+    /// Play N frames after start-up, print frame-time statistics and quit.
+    #[arg(long)]
+    pub bench_frames: Option<usize>,
+    /// Window size `WIDTHxHEIGHT` in physical pixels.
+    #[arg(long, default_value = "1280x800")]
+    pub size: String,
 }
 
 /// Arguments of `gaitlens render`.
@@ -46,6 +58,37 @@ pub struct RenderArgs {
     /// After the images, render this many frames and print frame-time statistics.
     #[arg(long)]
     pub bench_frames: Option<usize>,
+    /// Colour the body by an explanation of this network (`STEM.json`, or `demo` for the
+    /// bundled demo network); needs --explain-start.
+    #[arg(long, requires = "explain_start")]
+    pub network: Option<String>,
+    /// First frame of the window to explain (with --network).
+    #[arg(long, requires = "network")]
+    pub explain_start: Option<usize>,
+    /// Explanation rule (with --network).
+    #[arg(long, value_enum, default_value_t = RenderRule::Eps)]
+    pub rule: RenderRule,
+}
+
+/// Explanation rules of `gaitlens render`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RenderRule {
+    /// LRP ε = 0.25 (the original's).
+    Eps,
+    /// LRP z⁺.
+    Zplus,
+    /// LRP γ = 0.25.
+    Gamma,
+    /// CLS attention (transformer only).
+    Attention,
+}
+
+/// Parses `WIDTHxHEIGHT`.
+fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    use anyhow::Context;
+    s.split_once('x')
+        .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)))
+        .with_context(|| format!("--size {s}: expected WIDTHxHEIGHT, e.g. 1280x720"))
 }
 
 #[cfg(feature = "viewer")]
@@ -57,9 +100,13 @@ pub fn view(args: ViewArgs) -> anyhow::Result<ExitCode> {
     opts.rate_hz = args.rate_hz;
     opts.sequence = args.sequence;
     if opts.sequence.is_none() {
-        opts.initial_sequence = Some(Arc::new(crate::cli::demo::demo_sequence(&model)?));
+        opts.initial_sequence = Some(Arc::new(gaitlens::viewer::demo::demo_sequence(&model)?));
     }
     opts.screenshot_and_exit = args.screenshot.map(|p| (p, args.after));
+    opts.network = args.network;
+    opts.explain_at_start = !args.no_explain;
+    opts.bench_frames = args.bench_frames;
+    opts.window_size = parse_size(&args.size)?;
     run_viewer(opts)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -71,17 +118,73 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
     use std::sync::Arc;
     let model = Arc::new(gaitlens::body::default_model::default_body().clone());
     let seq = match &args.sequence {
+        Some(p) if gaitlens::viewer::trial::is_marker_file(p) => {
+            // A marker trial is fitted first (the same fit as the viewer's), with a progress bar.
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "fitting {msg} {bar:30} {pos}/{len} frames ({eta})",
+                )
+                .expect("valid template"),
+            );
+            bar.set_message(p.display().to_string());
+            let fitted = gaitlens::viewer::trial::fit_marker_file(p, &model, |i, n| {
+                bar.set_length(n as u64);
+                bar.set_position(i as u64);
+            })?;
+            bar.finish_and_clear();
+            eprintln!(
+                "fitted {}: median marker RMSE {:.1} mm",
+                p.display(),
+                fitted.median_rmse_m * 1e3
+            );
+            fitted.sequence
+        }
         Some(p) => {
             gaitlens::viewer::dialogs::load_sequence(p, &model, args.rate_hz.unwrap_or(100.0))?
         }
-        None => crate::cli::demo::demo_sequence(&model)?,
+        None => gaitlens::viewer::demo::demo_sequence(&model)?,
     };
-    let (w, h) = args
-        .size
-        .split_once('x')
-        .and_then(|(w, h)| Some((w.trim().parse::<u32>().ok()?, h.trim().parse::<u32>().ok()?)))
-        .with_context(|| format!("--size {}: expected WIDTHxHEIGHT, e.g. 1280x720", args.size))?;
+    let (w, h) = parse_size(&args.size)?;
+    let importance = match (&args.network, args.explain_start) {
+        (Some(net), Some(start)) => {
+            use gaitlens::viewer::colouring::Importance;
+            use gaitlens::viewer::network::{
+                ExplainChoice, ViewerNetwork, run_explain, sequence_joints,
+            };
+            let network = if net == "demo" {
+                ViewerNetwork::demo(None)?
+            } else {
+                ViewerNetwork::load(std::path::Path::new(net), None)?
+            };
+            let choice = match args.rule {
+                RenderRule::Eps => ExplainChoice::Epsilon,
+                RenderRule::Zplus => ExplainChoice::ZPlus,
+                RenderRule::Gamma => ExplainChoice::Gamma,
+                RenderRule::Attention => ExplainChoice::Attention,
+            };
+            let joints = sequence_joints(&model, &seq.betas, &seq);
+            let out = run_explain(&network, &joints, start, choice, false)
+                .with_context(|| format!("explaining with {net}"))?;
+            let p = out.shown.probability_sick();
+            println!(
+                "{}: P(sick) = {p:.3} for frames {}–{} ({}, {:.0} ms on the CPU)",
+                network.source,
+                start,
+                start + out.shown.interval - 1,
+                out.shown.label,
+                out.explain_ms
+            );
+            Some(Importance {
+                shown: Some(out.shown),
+                enabled: true,
+                colormap: choice.colormap(),
+                weighting: Default::default(),
+            })
+        }
+        _ => None,
+    };
     let mut opts = RenderOptions::new(model, args.out.clone());
+    opts.importance = importance;
     opts.betas = Some(seq.betas.clone());
     opts.sequence = Some(Arc::new(seq));
     opts.frames = match &args.frames {

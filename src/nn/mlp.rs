@@ -64,6 +64,10 @@ pub struct MultiMlpConfig {
     /// Whether linear layers have biases (bias-free nets conserve relevance exactly).
     #[config(default = true)]
     pub bias: bool,
+    /// Whether the network first subtracts each frame's pelvis x from every joint's x
+    /// ([`super::pelvis_relative_x`]; off in the original).
+    #[config(default = false)]
+    pub pelvis_relative_x: bool,
 }
 
 impl MultiMlpConfig {
@@ -100,6 +104,7 @@ impl MultiMlpConfig {
             last: lin(width, 1),
             interval: self.interval,
             joints: self.joints,
+            pelvis_relative_x: self.pelvis_relative_x,
         }
     }
 
@@ -135,6 +140,8 @@ pub struct MultiMlp<B: Backend> {
     pub interval: usize,
     /// Joints per frame.
     pub joints: usize,
+    /// Whether the input's x is made pelvis-relative first ([`super::pelvis_relative_x`]).
+    pub pelvis_relative_x: bool,
 }
 
 /// The original's `LRPMLP` is the same layer stack written as one `nn.Sequential` for the `lrp`
@@ -155,12 +162,21 @@ impl<B: Backend> MultiMlp<B> {
         out.push((&self.last, MlpActivation::Identity, false));
         out
     }
+
+    /// The input as the first layer sees it (pelvis-relative x when configured).
+    pub fn prepare_input(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        if self.pelvis_relative_x {
+            super::pelvis_relative_x(x)
+        } else {
+            x
+        }
+    }
 }
 
 impl<B: Backend> GaitClassifier<B> for MultiMlp<B> {
     fn logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         let [b, t, j, c] = x.dims();
-        let mut h = x.reshape([b * t, j * c]);
+        let mut h = self.prepare_input(x).reshape([b * t, j * c]);
         for (layer, act, flatten) in self.layers() {
             if flatten {
                 let w = h.dims()[1];

@@ -246,6 +246,10 @@ pub struct MarkerClassificationConfig {
     /// Dropout probability (training only).
     #[config(default = 0.1)]
     pub dropout: f64,
+    /// Whether the network first subtracts each frame's pelvis x from every joint's x
+    /// ([`super::pelvis_relative_x`]; off in the original).
+    #[config(default = false)]
+    pub pelvis_relative_x: bool,
 }
 
 impl MarkerClassificationConfig {
@@ -272,6 +276,7 @@ impl MarkerClassificationConfig {
             head2: LinearConfig::new(self.fc_dim, 1).init(device),
             interval: self.interval,
             joints: self.joints,
+            pelvis_relative_x: self.pelvis_relative_x,
         }
     }
 
@@ -320,12 +325,28 @@ pub struct MarkerClassification<B: Backend> {
     pub interval: usize,
     /// Joints per frame.
     pub joints: usize,
+    /// Whether the input's x is made pelvis-relative first ([`super::pelvis_relative_x`]).
+    pub pelvis_relative_x: bool,
 }
 
 impl<B: Backend> MarkerClassification<B> {
+    /// The input as the embedding sees it (pelvis-relative x when configured).
+    pub fn prepare_input(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        if self.pelvis_relative_x {
+            super::pelvis_relative_x(x)
+        } else {
+            x
+        }
+    }
+
     /// Full forward pass: (logits `[batch, 1]`, attention maps). With `lrp` the softmax weights,
     /// LayerNorm scales and GELU gates are constants for autodiff (same forward values).
     pub fn forward_detailed(&self, x: Tensor<B, 4>, lrp: bool) -> (Tensor<B, 2>, AttentionMaps<B>) {
+        self.forward_prepared(self.prepare_input(x), lrp)
+    }
+
+    /// [`Self::forward_detailed`] on an input already passed through [`Self::prepare_input`].
+    pub fn forward_prepared(&self, x: Tensor<B, 4>, lrp: bool) -> (Tensor<B, 2>, AttentionMaps<B>) {
         let [b, t, j, c] = x.dims();
         let (tokens, att1) = self
             .feature_extractor

@@ -58,6 +58,41 @@ pub fn duplicate_groups(frames: &[&[Option<Body25>]]) -> Vec<usize> {
         .collect()
 }
 
+/// Byte-identical clips: `(duplicate, first clip with the same keypoints)` for every clip whose
+/// tracked keypoints equal an earlier clip's (e.g. `vid15` is a copy of `vid14` in the shared set).
+pub fn duplicate_pairs(clips: &[LabelledClip]) -> Vec<(String, String)> {
+    clips
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            clips[..i]
+                .iter()
+                .find(|o| o.group == c.group)
+                .map(|o| (c.clip.clone(), o.clip.clone()))
+        })
+        .collect()
+}
+
+/// Keeps the first clip of every duplicate group and returns the dropped `(duplicate, original)`
+/// pairs. Cross-validation on the shared set uses this: a copy of a clip is no new evidence, and
+/// counting it twice would both weight it double in training and score it twice in the metrics.
+pub fn drop_duplicates(clips: Vec<LabelledClip>) -> (Vec<LabelledClip>, Vec<(String, String)>) {
+    let dropped = duplicate_pairs(&clips);
+    let mut seen = Vec::new();
+    let kept = clips
+        .into_iter()
+        .filter(|c| {
+            if seen.contains(&c.group) {
+                false
+            } else {
+                seen.push(c.group);
+                true
+            }
+        })
+        .collect();
+    (kept, dropped)
+}
+
 /// Reads OpenPose zips or folders and labels every clip from its name; fails naming the clip
 /// without a label.
 pub fn load_labelled_clips(paths: &[&Path]) -> Result<Vec<LabelledClip>, VideoError> {
@@ -88,6 +123,165 @@ pub fn labelled_from_sequences(
             })
         })
         .collect()
+}
+
+/// One row of a labels CSV.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelRow {
+    /// Clip id (the clip folder's name).
+    pub clip: String,
+    /// The label: a number (regression, e.g. GDI) or a class name / index.
+    pub value: String,
+    /// 1-based line in the file.
+    pub line: usize,
+}
+
+/// Reads a labels CSV: `clip,value` per line (comma, semicolon or tab separated; surrounding
+/// quotes and spaces trimmed; blank lines and lines starting with `#` skipped; a first line whose
+/// first field is `clip`, `clip_id`, `id` or `name` is a header). Errors name the file and line:
+/// unreadable file, a line with fewer than two fields, an empty clip id, a clip listed twice, no
+/// rows at all.
+pub fn read_labels_csv(path: &Path) -> Result<Vec<LabelRow>, VideoError> {
+    let text = std::fs::read_to_string(path).map_err(|source| VideoError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let err = |line: Option<usize>, reason: String| VideoError::Labels {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    let mut rows: Vec<LabelRow> = Vec::new();
+    let mut first = true;
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let l = raw.trim().trim_start_matches('\u{feff}');
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = l
+            .split([',', ';', '\t'])
+            .map(|f| f.trim().trim_matches('"').trim())
+            .collect();
+        let is_first = std::mem::replace(&mut first, false);
+        if is_first
+            && ["clip", "clip_id", "id", "name"].contains(&fields[0].to_ascii_lowercase().as_str())
+        {
+            continue;
+        }
+        if fields.len() < 2 || fields[1].is_empty() {
+            return Err(err(
+                Some(line),
+                format!("expected `clip,value`, found `{l}`"),
+            ));
+        }
+        if fields[0].is_empty() {
+            return Err(err(Some(line), "empty clip id".into()));
+        }
+        if let Some(prev) = rows.iter().find(|r| r.clip == fields[0]) {
+            return Err(err(
+                Some(line),
+                format!(
+                    "clip {} is labelled twice (also line {})",
+                    fields[0], prev.line
+                ),
+            ));
+        }
+        rows.push(LabelRow {
+            clip: fields[0].to_string(),
+            value: fields[1].to_string(),
+            line,
+        });
+    }
+    if rows.is_empty() {
+        return Err(err(None, "no `clip,value` rows".into()));
+    }
+    Ok(rows)
+}
+
+/// Labels of clips taken from a labels CSV, in the order of the clips.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClipLabels {
+    /// Regression targets.
+    Values(Vec<f32>),
+    /// Class index per clip and the class names by index (numeric names in numeric order, others
+    /// in natural order).
+    Classes {
+        /// Class index per clip.
+        index: Vec<usize>,
+        /// Class names by index.
+        names: Vec<String>,
+    },
+}
+
+/// Matches CSV rows to clips: every clip needs a row and every row must name a clip (either
+/// mismatch is an error naming the CSV and the clip). `numeric` parses values as finite numbers
+/// (regression); otherwise values are class names and at least two classes must occur.
+pub fn labels_for_clips(
+    rows: &[LabelRow],
+    clips: &[&str],
+    path: &Path,
+    numeric: bool,
+) -> Result<ClipLabels, VideoError> {
+    let err = |line: Option<usize>, reason: String| VideoError::Labels {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    if let Some(r) = rows.iter().find(|r| !clips.contains(&r.clip.as_str())) {
+        let mut known = clips.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+        if clips.len() > 8 {
+            known += ", …";
+        }
+        return Err(err(
+            Some(r.line),
+            format!("unknown clip `{}` (clips read: {known})", r.clip),
+        ));
+    }
+    let mut per_clip = Vec::with_capacity(clips.len());
+    for c in clips {
+        let r = rows
+            .iter()
+            .find(|r| r.clip == *c)
+            .ok_or_else(|| err(None, format!("no label for clip `{c}`")))?;
+        per_clip.push(r);
+    }
+    if numeric {
+        let v = per_clip
+            .iter()
+            .map(|r| match r.value.parse::<f32>() {
+                Ok(x) if x.is_finite() => Ok(x),
+                _ => Err(err(
+                    Some(r.line),
+                    format!(
+                        "value `{}` of clip {} is not a finite number",
+                        r.value, r.clip
+                    ),
+                )),
+            })
+            .collect::<Result<Vec<f32>, _>>()?;
+        return Ok(ClipLabels::Values(v));
+    }
+    let mut names: Vec<String> = per_clip.iter().map(|r| r.value.clone()).collect();
+    names.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    });
+    names.dedup();
+    if names.len() < 2 {
+        return Err(err(
+            None,
+            format!(
+                "only one class ({}) among the clips; classification needs two or more",
+                names.first().cloned().unwrap_or_default()
+            ),
+        ));
+    }
+    let index = per_clip
+        .iter()
+        .map(|r| names.iter().position(|n| *n == r.value).unwrap_or(0))
+        .collect();
+    Ok(ClipLabels::Classes { index, names })
 }
 
 /// Windows of many clips, ready for training: `x` is `n × window_frames × features`.
@@ -322,6 +516,54 @@ mod tests {
         let l = labelled_from_sequences(vec![a, b, c]).unwrap();
         let g: Vec<usize> = l.iter().map(|c| c.group).collect();
         assert_eq!(g, vec![0, 1, 0]);
+        assert_eq!(duplicate_pairs(&l), vec![("vid3".into(), "vid1".into())]);
+        let (kept, dropped) = drop_duplicates(l);
+        let names: Vec<&str> = kept.iter().map(|c| c.clip.as_str()).collect();
+        assert_eq!((names, dropped.len()), (vec!["vid1", "vid2"], 1));
+    }
+
+    #[test]
+    fn labels_csv_rows_and_matching() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("labels.csv");
+        std::fs::write(&p, "clip,gdi\n# comment\nvid1, 92.5\n\"vid2\";71\n").unwrap();
+        let rows = read_labels_csv(&p).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[1].clip.as_str(), rows[1].value.as_str()),
+            ("vid2", "71")
+        );
+        assert_eq!(
+            labels_for_clips(&rows, &["vid2", "vid1"], &p, true).unwrap(),
+            ClipLabels::Values(vec![71.0, 92.5])
+        );
+        match labels_for_clips(&rows, &["vid1", "vid2"], &p, false).unwrap() {
+            ClipLabels::Classes { index, names } => {
+                assert_eq!(names, vec!["71", "92.5"]);
+                assert_eq!(index, vec![1, 0]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = labels_for_clips(&rows, &["vid1"], &p, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("labels.csv:4") && e.contains("unknown clip `vid2`"),
+            "{e}"
+        );
+        let e = labels_for_clips(&rows, &["vid1", "vid2", "vid3"], &p, true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no label for clip `vid3`"), "{e}");
+        std::fs::write(&p, "vid1,1\nvid1,2\n").unwrap();
+        let e = read_labels_csv(&p).unwrap_err().to_string();
+        assert!(e.contains("labels.csv:2") && e.contains("twice"), "{e}");
+        std::fs::write(&p, "vid1,abc\n").unwrap();
+        let rows = read_labels_csv(&p).unwrap();
+        let e = labels_for_clips(&rows, &["vid1"], &p, true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a finite number"), "{e}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use super::data::{LabelledClip, build_windows, load_labelled_clips};
 use super::inference::mean_and_spread;
 use super::model::Task;
 use super::training::{VideoEvent, VideoTrainConfig, train_on_windows};
+use crate::formats::openpose::Body25;
 
 /// Metrics of binary predictions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -172,52 +173,186 @@ pub struct LooReport {
     pub mean_final_train_loss: f64,
 }
 
-/// Leave-one-clip-out (one fold per duplicate group) for binary labels.
-pub fn leave_one_clip_out(
-    clips: &[LabelledClip],
-    cfg: &LooConfig,
+/// A clip for cross-validation: name, walker keypoints, target (class index or value) and
+/// duplicate group (clips of one group are always in the same fold).
+#[derive(Debug, Clone, Copy)]
+pub struct CvClip<'a> {
+    /// Clip name.
+    pub clip: &'a str,
+    /// Walker keypoints per frame.
+    pub frames: &'a [Option<Body25>],
+    /// Class index (as f32) or regression value.
+    pub target: f32,
+    /// Duplicate group.
+    pub group: usize,
+}
+
+/// How clips are split into folds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Folds {
+    /// One fold per clip (per duplicate group).
+    LeaveOneOut,
+    /// `k` folds of groups, stratified: groups sorted by target and dealt round-robin.
+    K(usize),
+}
+
+/// One held-out clip of a cross-validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvClipResult {
+    /// Clip name.
+    pub clip: String,
+    /// Target (class index or value).
+    pub target: f32,
+    /// Duplicate group.
+    pub group: usize,
+    /// Fold that held it out.
+    pub fold: usize,
+    /// Windows of the clip.
+    pub windows: usize,
+    /// Windows that were edge-padded.
+    pub padded_windows: usize,
+    /// Mean over windows of each output (value, P(pathological) or class probabilities).
+    pub mean: Vec<f32>,
+    /// Standard deviation over windows of each output.
+    pub spread: Vec<f32>,
+}
+
+/// Clip-level regression metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RegressionMetrics {
+    /// Pearson correlation of predicted and true values.
+    pub pearson_r: f64,
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Mean absolute error.
+    pub mae: f64,
+    /// RMSE of always predicting the mean of all targets (a reference).
+    pub rmse_of_mean: f64,
+}
+
+/// The result of a cross-validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CvReport {
+    /// Network type.
+    pub model_type: String,
+    /// Task.
+    pub task: Task,
+    /// Fold scheme.
+    pub scheme: Folds,
+    /// Folds run.
+    pub folds: usize,
+    /// Held-out clips.
+    pub clips: Vec<CvClipResult>,
+    /// Binary task: clip-level metrics at the threshold.
+    pub binary: Option<BinaryMetrics>,
+    /// Classification: clip-level accuracy (arg-max / threshold).
+    pub accuracy: Option<f64>,
+    /// Classification: confusion matrix, `confusion[true][predicted]`.
+    pub confusion: Option<Vec<Vec<usize>>>,
+    /// Regression: clip-level metrics.
+    pub regression: Option<RegressionMetrics>,
+    /// Clips without a usable window (not evaluated), with the reason.
+    pub skipped: Vec<(String, String)>,
+    /// Wall time, seconds.
+    pub seconds: f64,
+    /// Mean final training loss over folds.
+    pub mean_final_train_loss: f64,
+}
+
+impl CvReport {
+    /// Predicted class of a held-out clip (classification), from its mean outputs.
+    pub fn predicted_class(&self, r: &CvClipResult, threshold: f64) -> usize {
+        match self.task {
+            Task::Binary => usize::from(r.mean[0] as f64 >= threshold),
+            _ => r
+                .mean
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |p| p.0),
+        }
+    }
+}
+
+/// Assigns every group a fold; returns `fold_of_group` (indexed like `groups`) and the fold count.
+fn assign_folds(groups: &[(usize, f32)], scheme: Folds) -> Result<(Vec<usize>, usize), VideoError> {
+    match scheme {
+        Folds::LeaveOneOut => Ok(((0..groups.len()).collect(), groups.len())),
+        Folds::K(k) => {
+            if k < 2 || k > groups.len() {
+                return Err(VideoError::Config {
+                    field: "cv",
+                    reason: format!(
+                        "{k} folds for {} independent clips (need 2 ≤ k ≤ clips)",
+                        groups.len()
+                    ),
+                });
+            }
+            let mut order: Vec<usize> = (0..groups.len()).collect();
+            order.sort_by(|&a, &b| groups[a].1.total_cmp(&groups[b].1).then(a.cmp(&b)));
+            let mut fold = vec![0; groups.len()];
+            for (rank, &g) in order.iter().enumerate() {
+                fold[g] = rank % k;
+            }
+            Ok((fold, k))
+        }
+    }
+}
+
+/// Cross-validation by clip (never splitting a clip's windows or a duplicate group across
+/// training and test): per fold a network is trained on the other clips' windows (standardisation
+/// and target scaling fitted on them only) and every held-out clip is scored by the mean of its
+/// windows' outputs. Metrics follow the task.
+pub fn cross_validate(
+    clips: &[CvClip<'_>],
+    train: &VideoTrainConfig,
+    scheme: Folds,
+    threshold: f64,
     progress: &mut dyn FnMut(VideoEvent),
-) -> Result<LooReport, VideoError> {
+) -> Result<CvReport, VideoError> {
     let t0 = std::time::Instant::now();
-    if cfg.train.task != Task::Binary {
-        return Err(VideoError::Config {
-            field: "task",
-            reason: "leave-one-clip-out evaluates binary labels".into(),
+    train.validate()?;
+    let items: Vec<(&str, &[Option<Body25>], f32)> =
+        clips.iter().map(|c| (c.clip, c.frames, c.target)).collect();
+    let (set, skipped) = build_windows(&items, &train.preprocess)?;
+    let names: Vec<String> = clips.iter().map(|c| c.clip.to_string()).collect();
+    // groups that have windows, in order of first appearance, with a representative target
+    let mut groups: Vec<(usize, f32)> = Vec::new();
+    for &c in &set.clip_of {
+        if !groups.iter().any(|g| g.0 == clips[c].group) {
+            groups.push((clips[c].group, clips[c].target));
+        }
+    }
+    if groups.len() < 2 {
+        return Err(VideoError::Data {
+            reason: format!(
+                "{} clip(s) with usable windows; cross-validation needs at least 2",
+                groups.len()
+            ),
         });
     }
-    cfg.train.validate()?;
-    let items: Vec<(&str, &[_], f32)> = clips
-        .iter()
-        .map(|c| (c.clip.as_str(), c.frames.as_slice(), c.label as f32))
-        .collect();
-    let (set, skipped) = build_windows(&items, &cfg.train.preprocess)?;
-    let names: Vec<String> = clips.iter().map(|c| c.clip.clone()).collect();
-    let mut groups: Vec<usize> = set.clip_of.iter().map(|&c| clips[c].group).collect();
-    groups.sort_unstable();
-    groups.dedup();
+    let (fold_of, folds) = assign_folds(&groups, scheme)?;
     let mut results = Vec::new();
     let mut loss_sum = 0.0;
-    for (fi, &g) in groups.iter().enumerate() {
-        let held: Vec<usize> = (0..set.len())
-            .filter(|&i| clips[set.clip_of[i]].group == g)
-            .collect();
-        let train_idx: Vec<usize> = (0..set.len())
-            .filter(|&i| clips[set.clip_of[i]].group != g)
-            .collect();
+    for fold in 0..folds {
+        let in_fold = |i: usize| {
+            let g = clips[set.clip_of[i]].group;
+            groups
+                .iter()
+                .position(|x| x.0 == g)
+                .is_some_and(|p| fold_of[p] == fold)
+        };
+        let held: Vec<usize> = (0..set.len()).filter(|&i| in_fold(i)).collect();
+        let train_idx: Vec<usize> = (0..set.len()).filter(|&i| !in_fold(i)).collect();
         let mut held_clips: Vec<usize> = held.iter().map(|&i| set.clip_of[i]).collect();
         held_clips.dedup();
         progress(VideoEvent::Fold {
-            fold: fi,
-            folds: groups.len(),
+            fold,
+            folds,
             held_out: held_clips.iter().map(|&c| names[c].clone()).collect(),
         });
-        let trained = train_on_windows(
-            &set.subset(&train_idx),
-            &names,
-            Vec::new(),
-            &cfg.train,
-            progress,
-        )?;
+        let trained =
+            train_on_windows(&set.subset(&train_idx), &names, Vec::new(), train, progress)?;
         loss_sum += trained
             .model
             .card
@@ -232,28 +367,114 @@ pub fn leave_one_clip_out(
                 .collect();
             let sub = set.subset(&idx);
             let outs = trained.model.predict_windows(&sub.x, sub.len());
-            let (m, s) = mean_and_spread(&outs);
-            results.push(LooClipResult {
+            let (mean, spread) = mean_and_spread(&outs);
+            results.push(CvClipResult {
                 clip: names[c].clone(),
-                label: clips[c].label,
-                group: g,
+                target: clips[c].target,
+                group: clips[c].group,
+                fold,
                 windows: idx.len(),
                 padded_windows: sub.padded.iter().filter(|p| **p > 0).count(),
-                score: m[0] as f64,
-                spread: s[0] as f64,
+                mean,
+                spread,
             });
         }
     }
-    let scores: Vec<f64> = results.iter().map(|r| r.score).collect();
-    let labels: Vec<usize> = results.iter().map(|r| r.label).collect();
-    Ok(LooReport {
-        model_type: cfg.train.model.kind().to_string(),
-        metrics: BinaryMetrics::from_scores(&scores, &labels, cfg.threshold),
+    // report clips in input order
+    results.sort_by_key(|r| names.iter().position(|n| *n == r.clip));
+    let mut report = CvReport {
+        model_type: train.model.kind().to_string(),
+        task: train.task,
+        scheme,
+        folds,
         clips: results,
+        binary: None,
+        accuracy: None,
+        confusion: None,
+        regression: None,
         skipped,
-        folds: groups.len(),
-        seconds: t0.elapsed().as_secs_f64(),
-        mean_final_train_loss: loss_sum / groups.len().max(1) as f64,
+        seconds: 0.0,
+        mean_final_train_loss: loss_sum / folds as f64,
+    };
+    match train.task {
+        Task::Regression => {
+            let p: Vec<f64> = report.clips.iter().map(|r| r.mean[0] as f64).collect();
+            let t: Vec<f64> = report.clips.iter().map(|r| r.target as f64).collect();
+            let n = t.len().max(1) as f64;
+            let mt = t.iter().sum::<f64>() / n;
+            let rms = |e: &mut dyn Iterator<Item = f64>| (e.map(|x| x * x).sum::<f64>() / n).sqrt();
+            report.regression = Some(RegressionMetrics {
+                pearson_r: pearson(&p, &t),
+                rmse: rms(&mut p.iter().zip(&t).map(|(a, b)| a - b)),
+                mae: p.iter().zip(&t).map(|(a, b)| (a - b).abs()).sum::<f64>() / n,
+                rmse_of_mean: rms(&mut t.iter().map(|b| b - mt)),
+            });
+        }
+        Task::Binary | Task::MultiClass { .. } => {
+            let k = train.task.outputs().max(2);
+            let mut conf = vec![vec![0usize; k]; k];
+            for r in &report.clips {
+                let pred = report.predicted_class(r, threshold);
+                conf[r.target as usize][pred] += 1;
+            }
+            let correct: usize = (0..k).map(|i| conf[i][i]).sum();
+            report.accuracy = Some(correct as f64 / report.clips.len().max(1) as f64);
+            report.confusion = Some(conf);
+            if train.task == Task::Binary {
+                let scores: Vec<f64> = report.clips.iter().map(|r| r.mean[0] as f64).collect();
+                let labels: Vec<usize> = report.clips.iter().map(|r| r.target as usize).collect();
+                report.binary = Some(BinaryMetrics::from_scores(&scores, &labels, threshold));
+            }
+        }
+    }
+    report.seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Leave-one-clip-out (one fold per duplicate group) for binary labels.
+pub fn leave_one_clip_out(
+    clips: &[LabelledClip],
+    cfg: &LooConfig,
+    progress: &mut dyn FnMut(VideoEvent),
+) -> Result<LooReport, VideoError> {
+    if cfg.train.task != Task::Binary {
+        return Err(VideoError::Config {
+            field: "task",
+            reason: "leave-one-clip-out evaluates binary labels".into(),
+        });
+    }
+    let cv: Vec<CvClip<'_>> = clips
+        .iter()
+        .map(|c| CvClip {
+            clip: &c.clip,
+            frames: &c.frames,
+            target: c.label as f32,
+            group: c.group,
+        })
+        .collect();
+    let rep = cross_validate(&cv, &cfg.train, Folds::LeaveOneOut, cfg.threshold, progress)?;
+    Ok(LooReport {
+        model_type: rep.model_type.clone(),
+        metrics: rep
+            .binary
+            .unwrap_or(BinaryMetrics::from_confusion(0, 0, 0, 0)),
+        clips: rep
+            .clips
+            .iter()
+            .map(|r| LooClipResult {
+                clip: r.clip.clone(),
+                label: r.target as usize,
+                group: r.group,
+                windows: r.windows,
+                padded_windows: r.padded_windows,
+                score: r.mean[0] as f64,
+                spread: r.spread[0] as f64,
+            })
+            .collect(),
+        skipped: rep.skipped,
+        folds: rep.folds,
+        seconds: rep.seconds,
+        mean_final_train_loss: rep.mean_final_train_loss,
     })
 }
 
@@ -300,7 +521,6 @@ pub fn comparison_table(reports: &[LooReport]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::openpose::Body25;
     use crate::video::data::synthetic_walker;
     use crate::video::preprocess::PreprocessConfig;
     use crate::video::training::train_model;

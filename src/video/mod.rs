@@ -9,20 +9,28 @@
 //!   synthetic walker for tests.
 //! * [`training`]: deterministic CPU training (Adam), checkpoint + JSON model card.
 //! * [`inference`]: per-window and per-clip prediction with the spread across windows.
-//! * [`eval`]: metrics and leave-one-clip-out cross-validation.
+//! * [`eval`]: metrics, cross-validation by clip (leave-one-clip-out or stratified k-fold).
+//! * [`relevance`]: gradient × input relevance of a window, per frame and keypoint.
 
 pub mod data;
 pub mod eval;
 pub mod inference;
 pub mod model;
 pub mod preprocess;
+pub mod relevance;
 pub mod training;
 
-pub use data::{LabelledClip, label_from_clip_name, load_labelled_clips};
-pub use eval::{BinaryMetrics, LooConfig, LooReport, leave_one_clip_out};
+pub use data::{
+    LabelledClip, drop_duplicates, duplicate_pairs, label_from_clip_name, load_labelled_clips,
+};
+pub use eval::{
+    BinaryMetrics, CvClip, CvReport, Folds, LooConfig, LooReport, cross_validate,
+    leave_one_clip_out,
+};
 pub use inference::{ClipPrediction, predict_clip};
 pub use model::{Task, VideoModelConfig};
-pub use preprocess::PreprocessConfig;
+pub use preprocess::{DisplayClip, PreprocessConfig, display_keypoints};
+pub use relevance::{WindowRelevance, clip_relevance, window_relevance};
 pub use training::{
     LoadedVideoModel, VideoEvent, VideoModelCard, VideoTrainConfig, load_model, save_model,
     train_model,
@@ -59,6 +67,16 @@ pub enum VideoError {
     NoLabel {
         /// The clip.
         clip: String,
+    },
+    /// A labels CSV is malformed or does not match the clips.
+    #[error("{path}{}: {reason}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Labels {
+        /// The CSV file.
+        path: PathBuf,
+        /// 1-based line, when one line is at fault.
+        line: Option<usize>,
+        /// What is wrong.
+        reason: String,
     },
     /// The training data are unusable (empty, one class only, wrong target count...).
     #[error("training data: {reason}")]

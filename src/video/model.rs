@@ -220,6 +220,24 @@ impl<B: Backend> ConvBn<B> {
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         self.bn.forward(relu(self.conv.forward(x)))
     }
+    /// Inference behaviour on any backend: batch norm with its running statistics (burn's
+    /// `BatchNorm` switches to batch statistics whenever the backend has autodiff).
+    fn forward_eval(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let h = relu(self.conv.forward(x));
+        let c = h.dims()[1];
+        let bn = &self.bn;
+        let mean = bn.running_mean.value().reshape([1, c, 1]);
+        let std = bn
+            .running_var
+            .value()
+            .add_scalar(bn.epsilon)
+            .sqrt()
+            .reshape([1, c, 1]);
+        h.sub(mean)
+            .div(std)
+            .mul(bn.gamma.val().reshape([1, c, 1]))
+            .add(bn.beta.val().reshape([1, c, 1]))
+    }
 }
 
 /// Two [`ConvBn`] then max-pooling and dropout.
@@ -243,6 +261,11 @@ impl<B: Backend> ConvBlock<B> {
     fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         self.dropout
             .forward(self.pool.forward(self.b.forward(self.a.forward(x))))
+    }
+    /// Inference behaviour on any backend (running batch-norm statistics, no dropout).
+    fn forward_eval(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.pool
+            .forward(self.b.forward_eval(self.a.forward_eval(x)))
     }
 }
 
@@ -279,9 +302,17 @@ impl CnnConfig {
 impl<B: Backend> CnnNet<B> {
     /// `[batch, frames, features]` → `[batch, outputs]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
+        self.forward_mode(x, false)
+    }
+
+    fn forward_mode(&self, x: Tensor<B, 3>, eval: bool) -> Tensor<B, 2> {
         let mut h = x.swap_dims(1, 2);
         for b in &self.blocks {
-            h = b.forward(h);
+            h = if eval {
+                b.forward_eval(h)
+            } else {
+                b.forward(h)
+            };
         }
         let [n, c, t] = h.dims();
         let h = h.reshape([n, c * t]);
@@ -290,6 +321,8 @@ impl<B: Backend> CnnNet<B> {
 }
 
 /// Forward-only or bidirectional LSTM.
+// Boxing the variant would break burn's `Module` derive; one value per network, so size is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Recurrent<B: Backend> {
     /// One direction.
@@ -343,9 +376,14 @@ impl LstmNetConfig {
 impl<B: Backend> LstmNet<B> {
     /// `[batch, frames, features]` → `[batch, outputs]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
+        self.forward_mode(x, false)
+    }
+
+    fn forward_mode(&self, x: Tensor<B, 3>, eval: bool) -> Tensor<B, 2> {
         let h = self.pool.forward(x.swap_dims(1, 2)).swap_dims(1, 2);
+        let h = self.rnn.forward_mean(h);
         self.out
-            .forward(self.dropout.forward(self.rnn.forward_mean(h)))
+            .forward(if eval { h } else { self.dropout.forward(h) })
     }
 }
 
@@ -378,14 +416,21 @@ impl CnnLstmConfig {
 impl<B: Backend> CnnLstmNet<B> {
     /// `[batch, frames, features]` → `[batch, outputs]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
+        self.forward_mode(x, false)
+    }
+
+    fn forward_mode(&self, x: Tensor<B, 3>, eval: bool) -> Tensor<B, 2> {
         let mut h = x.swap_dims(1, 2);
         for b in &self.blocks {
-            h = b.forward(h);
+            h = if eval {
+                b.forward_eval(h)
+            } else {
+                b.forward(h)
+            };
         }
-        self.out.forward(
-            self.dropout
-                .forward(self.rnn.forward_mean(h.swap_dims(1, 2))),
-        )
+        let h = self.rnn.forward_mean(h.swap_dims(1, 2));
+        self.out
+            .forward(if eval { h } else { self.dropout.forward(h) })
     }
 }
 
@@ -407,6 +452,17 @@ impl<B: Backend> VideoNet<B> {
             Self::Cnn(m) => m.forward(x),
             Self::Lstm(m) => m.forward(x),
             Self::CnnLstm(m) => m.forward(x),
+        }
+    }
+
+    /// Inference behaviour on any backend, including autodiff ones: batch norm uses its running
+    /// statistics and dropout is off. Equals [`VideoNet::forward`] on a backend without autodiff;
+    /// used for gradient × input relevance.
+    pub fn forward_eval(&self, x: Tensor<B, 3>) -> Tensor<B, 2> {
+        match self {
+            Self::Cnn(m) => m.forward_mode(x, true),
+            Self::Lstm(m) => m.forward_mode(x, true),
+            Self::CnnLstm(m) => m.forward_mode(x, true),
         }
     }
 }
@@ -438,6 +494,27 @@ mod tests {
                 assert_eq!(y.dims(), [3, task.outputs()], "{kind} {task:?}");
                 let v: Vec<f32> = y.into_data().iter::<f32>().collect();
                 assert!(v.iter().all(|x| x.is_finite()));
+            }
+        }
+    }
+
+    #[test]
+    fn eval_forward_equals_inference_forward() {
+        let device = Default::default();
+        let _lock = crate::train::test_rng_lock();
+        for kind in ["cnn", "lstm", "cnn_lstm"] {
+            let net = VideoModelConfig::default_for(kind, 5, 48, 1)
+                .unwrap()
+                .init::<NdArray>(&device);
+            let x = Tensor::<NdArray, 3>::random(
+                [2, 48, 5],
+                burn::tensor::Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let a: Vec<f32> = net.forward(x.clone()).into_data().iter::<f32>().collect();
+            let b: Vec<f32> = net.forward_eval(x).into_data().iter::<f32>().collect();
+            for (p, q) in a.iter().zip(&b) {
+                assert!((p - q).abs() < 1e-5, "{kind}: {p} vs {q}");
             }
         }
     }

@@ -148,10 +148,10 @@ impl PreprocessConfig {
         if !(self.target_fps > 0.0 && self.target_fps.is_finite()) {
             return bad("target_fps", "must be a positive number");
         }
-        if !(self.max_gap_s >= 0.0) {
+        if self.max_gap_s.is_nan() || self.max_gap_s < 0.0 {
             return bad("max_gap_s", "must be ≥ 0");
         }
-        if !(self.smooth_sigma_frames >= 0.0) {
+        if self.smooth_sigma_frames.is_nan() || self.smooth_sigma_frames < 0.0 {
             return bad("smooth_sigma_frames", "must be ≥ 0");
         }
         if self.window_frames < 2 {
@@ -393,8 +393,8 @@ pub fn preprocess_frames(
     }
     let max_gap = (cfg.max_gap_s * cfg.source_fps).floor() as usize;
     for &k in &req {
-        for c in 0..2 {
-            fill_short_gaps(&mut xy[k][c], max_gap);
+        for channel in xy[k].iter_mut() {
+            fill_short_gaps(channel, max_gap);
         }
     }
     // 2. usable frames and runs.
@@ -595,6 +595,109 @@ pub fn clip_windows(
     Ok((pc, w))
 }
 
+/// A clip's keypoints normalised for display, one entry per *source* frame (no resampling or
+/// smoothing, so the viewer's timeline maps 1:1 onto the OpenPose frames).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DisplayClip {
+    /// Clip name.
+    pub clip: String,
+    /// Frame rate assumed for the source (the configuration's `source_fps`).
+    pub source_fps: f32,
+    /// Body-size reference in pixels (median Neck–MidHip distance over the clip).
+    pub scale_px: f32,
+    /// Per source frame: `None` without a walker or pelvis; else all 25 BODY_25 keypoints as
+    /// `(x, y, confidence)` with MidHip at the origin, divided by `scale_px`, `y` up and `x`
+    /// flipped so the walker faces `+x` (as the features). Keypoints below `min_confidence`
+    /// have confidence 0 and `x = y = 0`.
+    pub frames: Vec<Option<Body25>>,
+}
+
+/// Per-frame normalised keypoints of a clip for display (see [`DisplayClip`]); the same centre,
+/// scale, `y` direction and walking-direction rule as [`preprocess_frames`], without gap filling
+/// or resampling. Fails only for an invalid configuration.
+pub fn display_keypoints(
+    clip: &str,
+    frames: &[Option<Body25>],
+    cfg: &PreprocessConfig,
+) -> Result<DisplayClip, VideoError> {
+    cfg.validate()?;
+    let ok = |q: [f32; 3]| q[2] >= cfg.min_confidence && q[2] > 0.0 && q[0].is_finite();
+    let centre = |p: &Body25| -> Option<[f32; 2]> {
+        let m = p[kp::MID_HIP];
+        if ok(m) {
+            return Some([m[0], m[1]]);
+        }
+        let (l, r) = (p[kp::L_HIP], p[kp::R_HIP]);
+        (ok(l) && ok(r)).then(|| [0.5 * (l[0] + r[0]), 0.5 * (l[1] + r[1])])
+    };
+    let mut trunk: Vec<f32> = frames
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            let c = centre(p)?;
+            let n = p[kp::NECK];
+            ok(n).then(|| dist([n[0], n[1]], c))
+        })
+        .filter(|d| *d > 1e-3)
+        .collect();
+    trunk.sort_by(f32::total_cmp);
+    let scale_px = trunk.get(trunk.len() / 2).copied().unwrap_or(f32::NAN);
+    // walking direction: toes ahead of ankles, median-filtered over the same duration as the
+    // features' filter (frames without feet vote 0).
+    let signs: Vec<f32> = frames
+        .iter()
+        .map(|f| {
+            let Some(p) = f else { return 0.0 };
+            let mut d = 0.0;
+            for (toe, ankle) in [(kp::L_BIG_TOE, kp::L_ANKLE), (kp::R_BIG_TOE, kp::R_ANKLE)] {
+                if ok(p[toe]) && ok(p[ankle]) {
+                    d += p[toe][0] - p[ankle][0];
+                }
+            }
+            if d > 0.0 {
+                1.0
+            } else if d < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let win = ((cfg.orientation_window_frames as f32 * cfg.source_fps / cfg.target_fps).round()
+        as usize)
+        | 1;
+    let orient = median_sign(&signs, win);
+    let sc = if scale_px.is_finite() { scale_px } else { 1.0 };
+    let out = frames
+        .iter()
+        .enumerate()
+        .map(|(t, f)| {
+            let p = f.as_ref()?;
+            let c = centre(p)?;
+            let mut q: Body25 = [[0.0; 3]; 25];
+            for k in 0..25 {
+                if ok(p[k]) {
+                    q[k] = [
+                        (p[k][0] - c[0]) / sc * orient[t],
+                        -(p[k][1] - c[1]) / sc,
+                        p[k][2],
+                    ];
+                }
+            }
+            if !ok(p[kp::MID_HIP]) {
+                q[kp::MID_HIP] = [0.0, 0.0, 0.5 * (p[kp::L_HIP][2] + p[kp::R_HIP][2])];
+            }
+            Some(q)
+        })
+        .collect();
+    Ok(DisplayClip {
+        clip: clip.to_string(),
+        source_fps: cfg.source_fps,
+        scale_px,
+        frames: out,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -757,6 +860,37 @@ mod tests {
         }
         let pc = preprocess_frames("a", &frames, &cfg).unwrap();
         assert_eq!((pc.runs.len(), pc.unusable_frames), (2, 40));
+    }
+
+    #[test]
+    fn display_keypoints_are_normalised_per_source_frame() {
+        let seq = synthetic_walker("a", 90, 30.0, 50.0, 0.9, 0.0, 2);
+        let mut frames = seq.frames.clone();
+        frames[5] = None;
+        let mirrored = transform(&frames, |x, y| (3000.0 - 2.0 * x, 2.0 * y));
+        let cfg = PreprocessConfig::default();
+        let a = display_keypoints("a", &frames, &cfg).unwrap();
+        let b = display_keypoints("b", &mirrored, &cfg).unwrap();
+        assert_eq!(a.frames.len(), 90);
+        assert!(a.frames[5].is_none());
+        assert!((a.scale_px - 150.0).abs() < 1.0, "trunk {}", a.scale_px);
+        for (fa, fb) in a.frames.iter().zip(&b.frames) {
+            let (Some(fa), Some(fb)) = (fa, fb) else {
+                continue;
+            };
+            assert_eq!(fa[kp::MID_HIP][..2], [0.0, 0.0]);
+            assert!(
+                (fa[kp::NECK][1] - 1.0).abs() < 0.01,
+                "neck up one trunk length"
+            );
+            // toes ahead (+x) of the ankles, also for the mirrored walker
+            assert!(fa[kp::L_BIG_TOE][0] > fa[kp::L_ANKLE][0]);
+            for k in 0..25 {
+                for c in 0..2 {
+                    assert!((fa[k][c] - fb[k][c]).abs() < 1e-4);
+                }
+            }
+        }
     }
 
     #[test]

@@ -160,7 +160,7 @@ impl VideoTrainConfig {
                 ),
             );
         }
-        if self.epochs == 0 || self.batch_size < 2 || !(self.lr > 0.0) {
+        if self.epochs == 0 || self.batch_size < 2 || self.lr.is_nan() || self.lr <= 0.0 {
             return bad(
                 "training",
                 "epochs ≥ 1, batch_size ≥ 2 and lr > 0 required".into(),

@@ -23,6 +23,11 @@ pub const DEFAULT_RATE_HZ: f64 = 100.0;
 #[derive(Message, Debug, Clone)]
 pub struct LoadSequenceRequest(pub PathBuf);
 
+/// Asks the viewer to show another body model: a SUPR `.npy`/`.npz` file, or `None` for the
+/// embedded default body. The current sequence is cleared (its poses belong to the old skeleton).
+#[derive(Message, Debug, Clone)]
+pub struct LoadBodyRequest(pub Option<PathBuf>);
+
 /// The last load's outcome, shown in the panels' status line.
 #[derive(Resource, Debug, Clone, Default)]
 pub struct StatusLine {
@@ -107,15 +112,26 @@ pub struct DialogsPlugin;
 impl Plugin for DialogsPlugin {
     fn build(&self, app: &mut App) {
         app.add_message::<LoadSequenceRequest>()
+            .add_message::<LoadBodyRequest>()
+            .add_message::<super::network::LoadNetworkRequest>()
             // Registered by WindowPlugin in the viewer; added here too so the plugin also runs
             // headless (tests with MinimalPlugins). Registering twice is a no-op.
             .add_message::<FileDragAndDrop>()
             .init_resource::<StatusLine>()
+            .init_resource::<super::trial::TrialFitState>()
+            .init_resource::<super::trial::MarkerOverlay>()
+            .init_resource::<super::keypoints::KeypointView>()
             .init_resource::<PendingDialog>()
             .init_resource::<FallbackRate>()
             .add_systems(
                 Update,
-                (poll_dialog, dropped_files, handle_load_requests)
+                (
+                    poll_dialog,
+                    dropped_files,
+                    handle_load_requests,
+                    super::trial::finish_fit_jobs,
+                    handle_body_requests,
+                )
                     .chain()
                     .before(super::playback::PlaybackSystems),
             );
@@ -131,6 +147,45 @@ pub fn open_folder_dialog(pending: &mut PendingDialog) {
         rfd::AsyncFileDialog::new()
             .set_title("Open a pose folder (pose_NNNNN.json)")
             .pick_folder()
+            .await
+            .map(|h| h.path().to_path_buf())
+    });
+    pending.0 = Some(task);
+}
+
+/// Opens the native file picker for a SUPR body model (`.npy`/`.npz`).
+pub fn open_body_dialog(pending: &mut PendingDialog) {
+    if pending.is_open() {
+        return;
+    }
+    let task = AsyncComputeTaskPool::get().spawn(async {
+        rfd::AsyncFileDialog::new()
+            .set_title("Open a SUPR body model")
+            .add_filter("SUPR model", &["npy", "npz"])
+            .pick_file()
+            .await
+            .map(|h| h.path().to_path_buf())
+    });
+    pending.0 = Some(task);
+}
+
+/// Whether `path` is a body model file (`.npy`/`.npz`, SUPR's formats).
+pub fn is_body_model_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy") || e.eq_ignore_ascii_case("npz"))
+}
+
+/// Opens the native file picker for a C3D or TRC marker trial (fitted in the background).
+pub fn open_trial_dialog(pending: &mut PendingDialog) {
+    if pending.is_open() {
+        return;
+    }
+    let task = AsyncComputeTaskPool::get().spawn(async {
+        rfd::AsyncFileDialog::new()
+            .set_title("Open a marker trial (C3D or TRC) to fit")
+            .add_filter("marker trials", &["c3d", "C3D", "trc", "TRC"])
+            .pick_file()
             .await
             .map(|h| h.path().to_path_buf())
     });
@@ -166,6 +221,7 @@ fn poll_dialog(
 fn dropped_files(
     mut drops: MessageReader<FileDragAndDrop>,
     mut requests: MessageWriter<LoadSequenceRequest>,
+    mut networks: MessageWriter<super::network::LoadNetworkRequest>,
 ) {
     // A multi-file drop arrives as one message per file; load once, the last one.
     let last = drops
@@ -176,7 +232,11 @@ fn dropped_files(
         })
         .last();
     if let Some(p) = last {
-        requests.write(LoadSequenceRequest(p));
+        if super::network::is_network_file(&p) {
+            networks.write(super::network::LoadNetworkRequest(Some(p)));
+        } else {
+            requests.write(LoadSequenceRequest(p));
+        }
     }
 }
 
@@ -191,13 +251,52 @@ fn handle_load_requests(
     mut playback: ResMut<Playback>,
     mut status: ResMut<StatusLine>,
     cam: Option<ResMut<FlyCamera>>,
+    mut fits: ResMut<super::trial::TrialFitState>,
+    mut overlay: ResMut<super::trial::MarkerOverlay>,
+    mut bodies: MessageWriter<LoadBodyRequest>,
+    mut clips: ResMut<super::keypoints::KeypointView>,
 ) {
     let Some(req) = requests.read().last().cloned() else {
         return;
     };
     let Some(mut body) = body else { return };
+    if is_body_model_file(&req.0) {
+        bodies.write(LoadBodyRequest(Some(req.0.clone())));
+        return;
+    }
+    if super::keypoints::is_openpose_path(&req.0) {
+        match clips.load(&req.0) {
+            Ok((frames, rate_hz)) => {
+                status.error = None;
+                status.info = Some(format!(
+                    "OpenPose: {} clip(s) from {}; showing {} ({frames} frames at {rate_hz} fps)",
+                    clips.clips.len(),
+                    req.0.display(),
+                    clips.clips[0].clip
+                ));
+                seq.set(None);
+                *overlay = Default::default();
+                *playback = Playback::new(frames, rate_hz);
+                playback.playing = true;
+            }
+            Err(e) => status.error = Some(e),
+        }
+        return;
+    }
+    if super::trial::is_marker_file(&req.0) {
+        if !req.0.is_file() {
+            status.error = Some(format!("{}: no such file", req.0.display()));
+            return;
+        }
+        status.error = None;
+        status.info = Some(format!("fitting {} in the background…", req.0.display()));
+        fits.start(req.0.clone(), body.model.clone());
+        return;
+    }
     match load_sequence(&req.0, &body.model, rate.0) {
         Ok(s) => {
+            *overlay = Default::default();
+            clips.display = None;
             status.error = None;
             status.info = Some(format!(
                 "loaded {} ({} frames at {} Hz)",
@@ -216,4 +315,56 @@ fn handle_load_requests(
             status.error = Some(e.to_string());
         }
     }
+}
+
+/// Swaps the body model; the sequence, marker overlay and explanation of the old one go.
+#[allow(clippy::too_many_arguments)]
+fn handle_body_requests(
+    mut requests: MessageReader<LoadBodyRequest>,
+    body: Option<ResMut<BodyState>>,
+    mut seq: ResMut<CurrentSequence>,
+    mut playback: ResMut<Playback>,
+    mut status: ResMut<StatusLine>,
+    mut overlay: ResMut<super::trial::MarkerOverlay>,
+    importance: Option<ResMut<super::colouring::Importance>>,
+    cam: Option<ResMut<FlyCamera>>,
+) {
+    let Some(req) = requests.read().last().cloned() else {
+        return;
+    };
+    let Some(mut body) = body else { return };
+    let mut note = "";
+    let model = match &req.0 {
+        None => Arc::new(crate::body::default_model::default_body().clone()),
+        Some(path) => match crate::body::supr::load_supr(path) {
+            Ok(supr) => {
+                if supr.constrained.is_some() {
+                    note = "; constrained file, shown in its unconstrained (axis-angle) pose space";
+                }
+                Arc::new(supr.model)
+            }
+            Err(e) => {
+                status.error = Some(e.to_string());
+                return;
+            }
+        },
+    };
+    let info = format!(
+        "body model {}: {} vertices, {} joints{note}",
+        model.name,
+        model.num_vertices(),
+        model.num_joints()
+    );
+    *body = BodyState::new(model, &[]);
+    seq.set(None);
+    *playback = Playback::default();
+    *overlay = Default::default();
+    if let Some(mut imp) = importance {
+        imp.shown = None;
+    }
+    if let Some(mut cam) = cam {
+        cam.frame_requested = true;
+    }
+    status.error = None;
+    status.info = Some(info);
 }

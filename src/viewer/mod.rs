@@ -11,12 +11,18 @@
 //! `UploadTiming::upload_ms` and `gaitlens render --bench` report these live.
 
 pub mod camera;
+pub mod colouring;
+pub mod demo;
 pub mod dialogs;
+pub mod gpu_bridge;
+pub mod keypoints;
+pub mod network;
 pub mod panels;
 pub mod playback;
 pub mod pose;
 pub mod render;
 pub mod scene;
+pub mod trial;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +33,8 @@ use bevy::window::{ExitCondition, WindowPlugin};
 use crate::body::BodyModel;
 
 pub use camera::{FlyCamera, FlyCameraPlugin};
-pub use dialogs::{DialogsPlugin, LoadSequenceRequest, StatusLine, load_sequence};
+pub use colouring::{ColouringPlugin, Importance, ShownExplanation};
+pub use dialogs::{DialogsPlugin, LoadBodyRequest, LoadSequenceRequest, StatusLine, load_sequence};
 pub use panels::PanelsPlugin;
 pub use playback::{Playback, PlaybackPlugin};
 pub use pose::{BodyState, CurrentSequence, PosePlugin, PosedFrame, ViewerSequence};
@@ -88,6 +95,13 @@ pub struct ViewerOptions {
     pub window_size: (u32, u32),
     /// Save a PNG of the window this many seconds after start, then close (smoke tests, docs).
     pub screenshot_and_exit: Option<(PathBuf, f32)>,
+    /// A checkpoint card to load at start; None loads the bundled demo network.
+    pub network: Option<PathBuf>,
+    /// Explain the first window as soon as network and sequence are loaded, so the body shows
+    /// its colouring at first launch.
+    pub explain_at_start: bool,
+    /// Play this many frames after start-up, print frame-time statistics and quit.
+    pub bench_frames: Option<usize>,
 }
 
 impl ViewerOptions {
@@ -100,12 +114,19 @@ impl ViewerOptions {
             rate_hz: None,
             window_size: (1280, 800),
             screenshot_and_exit: None,
+            network: None,
+            explain_at_start: true,
+            bench_frames: None,
         }
     }
 }
 
 /// Everything the interactive viewer adds on top of Bevy's default plugins and egui.
-pub struct ViewerPlugin;
+#[derive(Default)]
+pub struct ViewerPlugin {
+    /// Passed to [`network::NetworkPlugin`].
+    pub network: network::NetworkPlugin,
+}
 
 impl Plugin for ViewerPlugin {
     fn build(&self, app: &mut App) {
@@ -116,6 +137,9 @@ impl Plugin for ViewerPlugin {
             FlyCameraPlugin,
             DialogsPlugin,
             PanelsPlugin,
+            gpu_bridge::GpuBridgePlugin,
+            self.network.clone(),
+            trial::TrialPlugin,
         ));
     }
 }
@@ -133,7 +157,31 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
     let mut current = CurrentSequence::default();
     let mut playback = Playback::default();
     let mut status = StatusLine::default();
+    let mut fits = trial::TrialFitState::default();
+    let mut clips = keypoints::KeypointView::default();
     let initial = match &opts.sequence {
+        Some(path) if keypoints::is_openpose_path(path) => {
+            let (frames, rate_hz) = clips.load(path).map_err(|e| ViewerError::Load {
+                path: path.clone(),
+                source: e.into(),
+            })?;
+            playback = Playback::new(frames, rate_hz);
+            playback.playing = true;
+            None
+        }
+        // A marker trial opens the window at once and fits in the background (progress in the
+        // Data panel).
+        Some(path) if trial::is_marker_file(path) => {
+            if !path.is_file() {
+                return Err(ViewerError::Load {
+                    path: path.clone(),
+                    source: "no such file".into(),
+                });
+            }
+            fits.start(path.clone(), opts.model.clone());
+            status.info = Some(format!("fitting {} in the background…", path.display()));
+            None
+        }
         Some(path) => Some(Arc::new(load_sequence(path, &opts.model, rate_hz)?)),
         None => opts.initial_sequence.clone(),
     };
@@ -166,8 +214,22 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
         .insert_resource(current)
         .insert_resource(playback)
         .insert_resource(status)
+        .insert_resource(fits)
+        .insert_resource(clips)
         .insert_resource(dialogs::FallbackRate(rate_hz))
-        .add_plugins(ViewerPlugin);
+        .add_plugins(ViewerPlugin {
+            network: network::NetworkPlugin {
+                load_at_start: Some(opts.network.clone()),
+                explain_at_start: opts.explain_at_start,
+            },
+        });
+    if let Some(n) = opts.bench_frames {
+        app.insert_resource(FrameBench {
+            frames: n,
+            ..default()
+        })
+        .add_systems(Update, frame_bench);
+    }
     if let Some((path, after_s)) = opts.screenshot_and_exit.clone() {
         app.insert_resource(AutoScreenshot {
             path,
@@ -179,6 +241,42 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
     match app.run() {
         AppExit::Success => Ok(()),
         AppExit::Error(code) => Err(ViewerError::Exit { code: code.get() }),
+    }
+}
+
+/// `--bench-frames`: frame times of the running viewer after a warm-up.
+#[derive(Resource, Default)]
+struct FrameBench {
+    frames: usize,
+    warmup_left: Option<usize>,
+    samples_ms: Vec<f64>,
+}
+
+fn frame_bench(
+    time: Res<Time<Real>>,
+    mut bench: ResMut<FrameBench>,
+    mut playback: ResMut<Playback>,
+    windows: Query<&Window>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    // Skip the first 30 frames (pipeline compilation, first uploads, the start-up explanation).
+    let left = bench.warmup_left.get_or_insert(30);
+    if *left > 0 {
+        *left -= 1;
+        playback.playing = true;
+        return;
+    }
+    bench.samples_ms.push(time.delta_secs_f64() * 1e3);
+    if bench.samples_ms.len() >= bench.frames {
+        let size = windows
+            .iter()
+            .next()
+            .map(|w| format!("{}x{}", w.physical_width(), w.physical_height()))
+            .unwrap_or_default();
+        if let Some(stats) = render::FrameTimeStats::from_samples_ms(&bench.samples_ms) {
+            println!("viewer {size}, playing with importance colouring: {stats}");
+        }
+        exit.write(AppExit::Success);
     }
 }
 

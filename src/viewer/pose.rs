@@ -24,6 +24,9 @@ pub struct ViewerSequence {
     pub translations: Vec<Vector3<f64>>,
     /// Frame rate in Hz.
     pub rate_hz: f64,
+    /// Rotation applied by [`Self::make_y_up`] (identity when the input was already y-up), so
+    /// lab-frame data such as markers can be drawn in the same frame as the body.
+    pub display_from_lab: Matrix3<f64>,
 }
 
 impl ViewerSequence {
@@ -73,6 +76,7 @@ impl ViewerSequence {
             rotations,
             translations: translations.iter().map(|t| Vector3::from(*t)).collect(),
             rate_hz,
+            display_from_lab: Matrix3::identity(),
         };
         seq.make_y_up(model);
         Ok(seq)
@@ -105,6 +109,7 @@ impl ViewerSequence {
             return;
         }
         let q = q.into_inner();
+        self.display_from_lab = q * self.display_from_lab;
         let j0 = shaped.joints_rest[0];
         for (r, t) in self.rotations.iter_mut().zip(self.translations.iter_mut()) {
             r[0] = q * r[0];

@@ -39,6 +39,12 @@ pub enum RenderError {
         /// What wgpu/Bevy reported.
         detail: String,
     },
+    /// burn's wgpu backend could not be built on the renderer's device.
+    #[error("the classifier could not share the renderer's GPU device: {detail}")]
+    GpuShare {
+        /// What burn/wgpu reported.
+        detail: String,
+    },
     /// The options are inconsistent (size, frame range, ...).
     #[error("invalid render options: {what}")]
     BadOptions {
@@ -158,6 +164,8 @@ pub struct RenderOptions {
     pub output: PathBuf,
     /// After the images, render this many more frames and report frame-time statistics.
     pub bench_frames: Option<usize>,
+    /// Importance colouring of the body (an explanation to show), as in the viewer.
+    pub importance: Option<super::colouring::Importance>,
 }
 
 impl RenderOptions {
@@ -172,6 +180,7 @@ impl RenderOptions {
             height: 600,
             output,
             bench_frames: None,
+            importance: None,
         }
     }
 }
@@ -295,9 +304,16 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Creates the wgpu device Bevy will use, turning wgpu's "no adapter" panic into an error.
+///
+/// Only the primary backends (Vulkan, Metal, DX12) unless `WGPU_BACKEND` says otherwise: on a
+/// machine without Vulkan, wgpu would fall back to Mesa's OpenGL, where Bevy's PBR shadow shader
+/// does not compile and the render never finishes — a clear "no adapter" error is better.
 fn create_render_resources() -> Result<RenderResources, RenderError> {
-    let settings = WgpuSettings::default();
-    let backends = settings.backends.unwrap_or(Backends::all());
+    let settings = WgpuSettings {
+        backends: Some(Backends::from_env().unwrap_or(Backends::PRIMARY)),
+        ..Default::default()
+    };
+    let backends = settings.backends.unwrap_or(Backends::PRIMARY);
     std::panic::catch_unwind(AssertUnwindSafe(|| {
         bevy::tasks::block_on(initialize_renderer(backends, None, &settings))
     }))
@@ -310,6 +326,17 @@ fn create_render_resources() -> Result<RenderResources, RenderError> {
 pub fn probe_adapter() -> Result<String, RenderError> {
     let r = create_render_resources()?;
     Ok(adapter_name(&r))
+}
+
+/// Creates Bevy's render device without a window and burn's wgpu device on it, exactly as the
+/// viewer's GPU bridge does; returns the burn device and the adapter's description. For tests and
+/// benchmarks of the classifier on the renderer's GPU.
+pub fn shared_burn_device() -> Result<(burn::backend::wgpu::WgpuDevice, String), RenderError> {
+    let r = create_render_resources()?;
+    let name = adapter_name(&r);
+    let device = super::gpu_bridge::burn_device_from_bevy(&r.0, &r.1, &r.3, &r.4, &r.2)
+        .map_err(|detail| RenderError::GpuShare { detail })?;
+    Ok((device, name))
 }
 
 fn adapter_name(r: &RenderResources) -> String {
@@ -364,6 +391,9 @@ impl Headless {
         let (min, max) = bounds(&posed.vertices);
         let radius_m = 0.5 * (max - min).length() * 1.1;
         current.set(seq);
+        if let Some(importance) = opts.importance.clone() {
+            app.insert_resource(importance);
+        }
         app.add_plugins(plugins)
             .insert_resource(body)
             .insert_resource(current)

@@ -10,6 +10,7 @@ use bevy::math::Isometry3d;
 use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 
+use super::colouring::{ImportanceExtension, ImportanceMaterial};
 use super::pose::{BodyState, CurrentSequence, PoseSystems, PosedFrame};
 use crate::body::model::vertex_normals;
 
@@ -47,7 +48,8 @@ pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
-        app.insert_resource(ClearColor(CLEAR_COLOR))
+        app.add_plugins(super::colouring::ColouringPlugin)
+            .insert_resource(ClearColor(CLEAR_COLOR))
             .insert_resource(GlobalAmbientLight {
                 color: Color::WHITE,
                 brightness: 250.0,
@@ -75,6 +77,8 @@ pub fn body_mesh(vertices: &[[f32; 3]], normals: &[[f32; 3]], faces: &[[u32; 3]]
     )
     .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, vertices.to_vec())
     .with_inserted_attribute(Mesh::ATTRIBUTE_NORMAL, normals.to_vec())
+    // UV_0.x carries the importance scalar of `colouring` (0 until something is explained).
+    .with_inserted_attribute(Mesh::ATTRIBUTE_UV_0, vec![[0.0f32, 0.0]; vertices.len()])
     .with_inserted_indices(Indices::U32(indices))
 }
 
@@ -82,16 +86,19 @@ fn spawn_scene(
     mut commands: Commands,
     body: Option<Res<BodyState>>,
     mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut materials: ResMut<Assets<ImportanceMaterial>>,
 ) {
     if let Some(body) = body {
         let m = &body.model;
         let normals = vertex_normals(&m.v_template, &m.faces);
         let mesh = meshes.add(body_mesh(&m.v_template, &normals, &m.faces));
-        let material = materials.add(StandardMaterial {
-            base_color: BODY_COLOR,
-            perceptual_roughness: 0.65,
-            ..default()
+        let material = materials.add(ImportanceMaterial {
+            base: StandardMaterial {
+                base_color: BODY_COLOR,
+                perceptual_roughness: 0.65,
+                ..default()
+            },
+            extension: ImportanceExtension::default(),
         });
         commands.spawn((
             Mesh3d(mesh),
@@ -127,6 +134,7 @@ fn spawn_scene(
 /// upload then happens in the render world (see `viewer` module docs).
 fn upload_body_mesh(
     posed: Res<PosedFrame>,
+    body: Option<Res<BodyState>>,
     bodies: Query<&Mesh3d, With<BodyMesh>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut timing: ResMut<UploadTiming>,
@@ -138,6 +146,12 @@ fn upload_body_mesh(
     for handle in &bodies {
         if let Some(mut mesh) = meshes.get_mut(&handle.0) {
             if mesh.count_vertices() != posed.vertices.len() {
+                // Another body model was loaded: rebuild the mesh with its faces.
+                if let Some(body) = body.as_ref()
+                    && body.model.num_vertices() == posed.vertices.len()
+                {
+                    *mesh = body_mesh(&posed.vertices, &posed.normals, &body.model.faces);
+                }
                 continue;
             }
             mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, posed.vertices.clone());

@@ -1,4 +1,6 @@
-//! The Body panel: shape sliders and reset.
+//! The Body panel: which body model (embedded default or a SUPR file), shape sliders and reset.
+
+use std::path::PathBuf;
 
 use bevy_egui::egui;
 
@@ -7,14 +9,52 @@ use crate::viewer::pose::BodyState;
 /// Range of each beta slider (standard deviations of the shape space).
 pub const BETA_RANGE: std::ops::RangeInclusive<f64> = -3.0..=3.0;
 
-/// Draws the betas sliders (the first 10) and the reset buttons.
-pub fn body_panel_ui(ui: &mut egui::Ui, body: &mut BodyState, sequence_betas: Option<&[f64]>) {
+/// What the Body panel asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyAction {
+    /// Show the embedded default body.
+    LoadDefault,
+    /// Show the SUPR model in this `.npy`/`.npz` file.
+    LoadSupr(PathBuf),
+    /// Open the native file dialog for a SUPR file.
+    OpenDialog,
+}
+
+/// Draws the model chooser, the betas sliders (the first 10) and the reset buttons; returns a
+/// model change the user asked for.
+pub fn body_panel_ui(
+    ui: &mut egui::Ui,
+    body: &mut BodyState,
+    sequence_betas: Option<&[f64]>,
+    supr_path: &mut String,
+) -> Option<BodyAction> {
+    let mut action = None;
     ui.label(format!(
         "{}: {} vertices, {} joints",
         body.model.name,
         body.model.num_vertices(),
         body.model.num_joints()
     ));
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(supr_path)
+                .hint_text("SUPR .npy / .npz path")
+                .desired_width(180.0),
+        );
+        if ui.button("Load").clicked() && !supr_path.trim().is_empty() {
+            action = Some(BodyAction::LoadSupr(PathBuf::from(supr_path.trim())));
+        }
+        if ui.button("…").on_hover_text("choose a SUPR file").clicked() {
+            action = Some(BodyAction::OpenDialog);
+        }
+    });
+    if ui
+        .button("embedded default body")
+        .on_hover_text("the licence-free body shipped with gaitlens")
+        .clicked()
+    {
+        action = Some(BodyAction::LoadDefault);
+    }
     let shown = body.betas.len().min(10);
     for (i, b) in body.betas.iter_mut().take(shown).enumerate() {
         ui.add(egui::Slider::new(b, BETA_RANGE).text(format!("β{i}")));
@@ -29,4 +69,5 @@ pub fn body_panel_ui(ui: &mut egui::Ui, body: &mut BodyState, sequence_betas: Op
             body.set_betas(sb);
         }
     });
+    action
 }

@@ -1,18 +1,22 @@
-//! The Data panel: open a pose folder by native dialog, typed path or drag-and-drop.
+//! The Data panel: open a pose folder or a C3D/TRC trial (fitted in the background) by native
+//! dialog, typed path or drag-and-drop; fit progress and the marker overlay.
 
 use std::path::PathBuf;
 
 use bevy::prelude::*;
 use bevy_egui::egui;
 
-use crate::viewer::dialogs::{PendingDialog, open_folder_dialog};
+use crate::viewer::dialogs::{PendingDialog, open_folder_dialog, open_trial_dialog};
 use crate::viewer::pose::ViewerSequence;
+use crate::viewer::trial::{MarkerOverlay, TrialFitState};
 
 /// Text typed into the path field.
 #[derive(Resource, Debug, Clone, Default)]
 pub struct DataPanelState {
     /// The path being typed.
     pub path_text: String,
+    /// The SUPR model path typed in the Body panel.
+    pub supr_path_text: String,
 }
 
 /// Draws the Data panel; returns a path to load when the user asked for one.
@@ -21,6 +25,9 @@ pub fn data_panel_ui(
     state: &mut DataPanelState,
     pending: &mut PendingDialog,
     current: Option<&ViewerSequence>,
+    fits: &TrialFitState,
+    overlay: &mut MarkerOverlay,
+    frame: usize,
 ) -> Option<PathBuf> {
     match current {
         Some(s) => ui.label(format!(
@@ -36,19 +43,59 @@ pub fn data_panel_ui(
         let label = if pending.is_open() {
             "dialog open…"
         } else {
-            "Open pose folder…"
+            "Open folder…"
         };
         if ui
             .add_enabled(!pending.is_open(), egui::Button::new(label))
+            .on_hover_text("a pose folder (pose_*.json|txt) or an OpenPose clip folder")
             .clicked()
         {
             open_folder_dialog(pending);
         }
+        if ui
+            .add_enabled(!pending.is_open(), egui::Button::new("Fit C3D/TRC…"))
+            .on_hover_text("fit the body to a marker trial (Plug-in Gait markers)")
+            .clicked()
+        {
+            open_trial_dialog(pending);
+        }
     });
+    if let Some(job) = &fits.job {
+        let name = job
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        ui.add(
+            egui::ProgressBar::new(job.fraction())
+                .show_percentage()
+                .text(format!(
+                    "fitting {name}: {:.0} s",
+                    job.started.elapsed().as_secs_f64()
+                )),
+        );
+        ui.ctx().request_repaint();
+    }
+    if !overlay.is_empty() {
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut overlay.visible, "markers");
+            let res: Vec<f32> = overlay.residuals_m(frame).into_iter().flatten().collect();
+            let missing = overlay.labels.len() - res.len();
+            if !res.is_empty() {
+                let rms = (res.iter().map(|r| r * r).sum::<f32>() / res.len() as f32).sqrt();
+                let worst = res.iter().fold(0f32, |m, r| m.max(*r));
+                ui.small(format!(
+                    "RMSE {:.1} mm, max {:.1} mm, {missing} missing",
+                    rms * 1e3,
+                    worst * 1e3
+                ));
+            }
+        });
+    }
     ui.horizontal(|ui| {
         let edit = ui.add(
             egui::TextEdit::singleline(&mut state.path_text)
-                .hint_text("or type a folder path")
+                .hint_text("or type a folder / .c3d / .trc path")
                 .desired_width(220.0),
         );
         let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
@@ -56,6 +103,8 @@ pub fn data_panel_ui(
             request = Some(PathBuf::from(state.path_text.trim()));
         }
     });
-    ui.small("…or drop a pose folder or pose_*.json onto the window");
+    ui.small(
+        "…or drop a pose folder, .c3d, .trc, OpenPose folder/.zip or SUPR .npy onto the window",
+    );
     request
 }

@@ -2,19 +2,29 @@
 
 mod body;
 mod data;
+mod explain;
 mod playback;
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::camera::FlyCamera;
-use super::dialogs::{LoadSequenceRequest, PendingDialog, StatusLine};
+use super::colouring::Importance;
+use super::dialogs::{LoadBodyRequest, LoadSequenceRequest, PendingDialog, StatusLine};
+use super::gpu_bridge::SharedGpu;
+use super::keypoints::{KeypointAction, KeypointView, keypoints_window_ui};
+use super::network::{ExplainRequest, LoadNetworkRequest, NetworkState, PendingNetworkDialog};
 use super::playback::Playback;
 use super::pose::{BodyState, CurrentSequence, PosedFrame};
 use super::scene::UploadTiming;
+use super::trial::{MarkerOverlay, TrialFitState};
 
-pub use body::body_panel_ui;
+pub use body::{BodyAction, body_panel_ui};
 pub use data::{DataPanelState, data_panel_ui};
+pub use explain::{
+    JOINT_LABELS, NetworkAction, explain_panel_ui, legend_ui, network_panel_ui, relevance_map_ui,
+    track_ui,
+};
 pub use playback::playback_panel_ui;
 
 /// Draws the panels every frame.
@@ -41,8 +51,38 @@ fn viewer_panels_ui(
     posed: Res<PosedFrame>,
     upload: Res<UploadTiming>,
     mut cam: ResMut<FlyCamera>,
+    (mut net, mut importance, gpu, mut net_dialog): (
+        ResMut<NetworkState>,
+        ResMut<Importance>,
+        Option<Res<SharedGpu>>,
+        ResMut<PendingNetworkDialog>,
+    ),
+    (mut explain_w, mut load_w): (
+        MessageWriter<ExplainRequest>,
+        MessageWriter<LoadNetworkRequest>,
+    ),
+    (fits, mut overlay, mut body_w, mut clips): (
+        Res<TrialFitState>,
+        ResMut<MarkerOverlay>,
+        MessageWriter<LoadBodyRequest>,
+        ResMut<KeypointView>,
+    ),
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
+    match keypoints_window_ui(ctx, &mut clips, playback.frame()) {
+        Some(KeypointAction::Select(i)) => match clips.select(i) {
+            Ok((frames, rate_hz)) => {
+                *playback = Playback::new(frames, rate_hz);
+                playback.playing = true;
+            }
+            Err(e) => clips.note = Some(e),
+        },
+        Some(KeypointAction::Close) => {
+            clips.display = None;
+            *playback = Playback::default();
+        }
+        None => {}
+    }
     egui::Window::new("gaitlens")
         .default_pos([8.0, 8.0])
         .default_width(320.0)
@@ -52,9 +92,15 @@ fn viewer_panels_ui(
             egui::CollapsingHeader::new("Data")
                 .default_open(true)
                 .show(ui, |ui| {
-                    if let Some(path) =
-                        data_panel_ui(ui, &mut data_state, &mut pending, seq.sequence.as_deref())
-                    {
+                    if let Some(path) = data_panel_ui(
+                        ui,
+                        &mut data_state,
+                        &mut pending,
+                        seq.sequence.as_deref(),
+                        &fits,
+                        &mut overlay,
+                        playback.frame(),
+                    ) {
                         requests.write(LoadSequenceRequest(path));
                     }
                 });
@@ -66,15 +112,57 @@ fn viewer_panels_ui(
                     .default_open(false)
                     .show(ui, |ui| {
                         let seq_betas = seq.sequence.as_ref().map(|s| &s.betas[..]);
-                        body_panel_ui(ui, body, seq_betas);
+                        match body_panel_ui(ui, body, seq_betas, &mut data_state.supr_path_text) {
+                            Some(BodyAction::LoadDefault) => {
+                                body_w.write(LoadBodyRequest(None));
+                            }
+                            Some(BodyAction::LoadSupr(p)) => {
+                                body_w.write(LoadBodyRequest(Some(p)));
+                            }
+                            Some(BodyAction::OpenDialog) => {
+                                super::dialogs::open_body_dialog(&mut pending);
+                            }
+                            None => {}
+                        }
                     });
             }
             egui::CollapsingHeader::new("Camera")
                 .default_open(false)
                 .show(ui, |ui| camera_panel_ui(ui, &mut cam));
-            egui::CollapsingHeader::new("Network / Explain")
-                .default_open(false)
-                .show(ui, not_yet_available_ui);
+            let gpu_note = gpu.as_ref().map(|g| g.note.as_str()).unwrap_or("CPU only");
+            let gpu_available = gpu.as_ref().is_some_and(|g| g.device.is_some());
+            egui::CollapsingHeader::new("Network")
+                .default_open(true)
+                .show(ui, |ui| match network_panel_ui(ui, &mut net, gpu_note) {
+                    Some(NetworkAction::LoadDemo) => {
+                        load_w.write(LoadNetworkRequest(None));
+                    }
+                    Some(NetworkAction::LoadPath(p)) => {
+                        load_w.write(LoadNetworkRequest(Some(p)));
+                    }
+                    Some(NetworkAction::OpenDialog) => net_dialog.open(),
+                    Some(NetworkAction::Remove) => {
+                        net.network = None;
+                        net.last = None;
+                        importance.shown = None;
+                    }
+                    None => {}
+                });
+            egui::CollapsingHeader::new("Explain")
+                .default_open(true)
+                .show(ui, |ui| {
+                    let frames = seq.sequence.as_ref().map(|s| s.num_frames());
+                    if explain_panel_ui(
+                        ui,
+                        &mut net,
+                        &mut importance,
+                        &mut playback,
+                        frames,
+                        gpu_available,
+                    ) {
+                        explain_w.write(ExplainRequest);
+                    }
+                });
             ui.separator();
             ui.small(format!(
                 "CPU skinning {:.1} ms, mesh update {:.1} ms",
@@ -111,12 +199,4 @@ pub fn camera_panel_ui(ui: &mut egui::Ui, cam: &mut FlyCamera) {
     );
     ui.small("W/A/S/D move, Q/E down/up, drag to look, wheel = speed");
     ui.small("Space play/pause, ←/→ step a frame");
-}
-
-/// Placeholder for the classifier panels, which later issues add.
-pub fn not_yet_available_ui(ui: &mut egui::Ui) {
-    ui.label(
-        "Not yet available: the network and explanation panels (classifier output, relevance \
-         on the body) come with the classifier work.",
-    );
 }

@@ -1,9 +1,11 @@
-//! The bundled demo walk (assets/demo_walk.json): the shared PiG_Motion-FlatFoot-Full.c3d trial
-//! fitted with `gaitlens fit` on the embedded default body (see assets/PROVENANCE.md).
-
-#![cfg_attr(not(feature = "viewer"), allow(dead_code))]
+//! The bundled demo data the viewer opens at first launch: the walk in `assets/demo_walk.json`
+//! (the shared PiG_Motion-FlatFoot-Full.c3d trial fitted with `gaitlens fit` on the embedded
+//! default body; see `assets/PROVENANCE.md`). The demo network lives in [`super::network`].
 
 use serde::Deserialize;
+
+use super::{ViewerError, ViewerSequence};
+use crate::body::BodyModel;
 
 /// The embedded demo walk.
 pub static DEMO_WALK_JSON: &str = include_str!("../../assets/demo_walk.json");
@@ -24,22 +26,22 @@ pub struct DemoWalk {
 }
 
 /// Parses the embedded demo walk.
-pub fn demo_walk() -> anyhow::Result<DemoWalk> {
-    Ok(serde_json::from_str(DEMO_WALK_JSON)?)
+pub fn demo_walk() -> Result<DemoWalk, ViewerError> {
+    serde_json::from_str(DEMO_WALK_JSON).map_err(|e| ViewerError::Load {
+        path: "assets/demo_walk.json".into(),
+        source: Box::new(e),
+    })
 }
 
 /// The demo walk ready for the viewer.
-#[cfg(feature = "viewer")]
-pub fn demo_sequence(
-    model: &gaitlens::body::BodyModel,
-) -> anyhow::Result<gaitlens::viewer::ViewerSequence> {
+pub fn demo_sequence(model: &BodyModel) -> Result<ViewerSequence, ViewerError> {
     let d = demo_walk()?;
-    Ok(gaitlens::viewer::ViewerSequence::from_axis_angle(
+    ViewerSequence::from_axis_angle(
         model,
         &format!("demo walk: {}", d.source),
         &d.betas,
         &d.poses,
         &d.translations,
         d.rate_hz,
-    )?)
+    )
 }

@@ -1,0 +1,375 @@
+//! OpenPose clips in the viewer: a clip folder (or a `.zip` / folder of clips) plays as a 2D
+//! BODY_25 skeleton in its own window on the viewer's timeline, normalised as the video networks
+//! see it (MidHip at the origin, trunk length 1, walking towards +x). With a video network loaded,
+//! "Explain" colours each keypoint by its gradient × input relevance (diverging map, fixed scale
+//! over the clip), frame by frame.
+
+use std::path::{Path, PathBuf};
+
+use bevy::prelude::*;
+use bevy_egui::egui;
+
+use super::colouring::Colormap;
+use crate::formats::openpose::{KeypointSequence, read_openpose_path};
+use crate::video::preprocess::{DisplayClip, PreprocessConfig, display_keypoints};
+use crate::video::relevance::clip_relevance;
+use crate::video::training::{LoadedVideoModel, load_model};
+
+/// BODY_25 bones (keypoint index pairs) drawn as the skeleton.
+pub const BODY25_BONES: [(usize, usize); 24] = [
+    (1, 8),
+    (1, 2),
+    (2, 3),
+    (3, 4),
+    (1, 5),
+    (5, 6),
+    (6, 7),
+    (8, 9),
+    (9, 10),
+    (10, 11),
+    (8, 12),
+    (12, 13),
+    (13, 14),
+    (1, 0),
+    (0, 15),
+    (15, 17),
+    (0, 16),
+    (16, 18),
+    (14, 19),
+    (19, 20),
+    (14, 21),
+    (11, 22),
+    (22, 23),
+    (11, 24),
+];
+
+/// Whether a BODY_25 keypoint is on the subject's right side (drawn warm; left is cool).
+pub fn is_right(k: usize) -> bool {
+    matches!(k, 2 | 3 | 4 | 9 | 10 | 11 | 15 | 17 | 22 | 23 | 24)
+}
+
+/// Whether `path` holds OpenPose output: a `.zip`, a folder of `*_keypoints.json` frame files, or
+/// a folder of such clip folders.
+pub fn is_openpose_path(path: &Path) -> bool {
+    if path.is_file() {
+        return path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    }
+    let has_frames = |dir: &Path| {
+        std::fs::read_dir(dir).is_ok_and(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().ends_with("_keypoints.json"))
+        })
+    };
+    if !path.is_dir() {
+        return false;
+    }
+    has_frames(path)
+        || std::fs::read_dir(path).is_ok_and(|rd| {
+            rd.filter_map(|e| e.ok())
+                .any(|e| e.path().is_dir() && has_frames(&e.path()))
+        })
+}
+
+/// The OpenPose clips loaded, the one shown, and its explanation.
+#[derive(Resource, Default)]
+pub struct KeypointView {
+    /// Where the clips came from.
+    pub source: Option<PathBuf>,
+    /// Every clip of the source.
+    pub clips: Vec<KeypointSequence>,
+    /// Index of the clip shown.
+    pub current: usize,
+    /// The shown clip, normalised for display (one entry per source frame).
+    pub display: Option<DisplayClip>,
+    /// A video network to explain the clip with.
+    pub network: Option<LoadedVideoModel>,
+    /// Per source frame, keypoint relevance (`None` outside every window).
+    pub relevance: Vec<Option<[f32; 25]>>,
+    /// Largest |relevance| over the clip (the colour scale).
+    pub relevance_scale: f32,
+    /// Typed path of a video network card.
+    pub network_path_text: String,
+    /// Last message (prediction or error).
+    pub note: Option<String>,
+}
+
+impl KeypointView {
+    /// Preprocessing used for display: the network's when one is loaded, else the default.
+    fn preprocess(&self) -> PreprocessConfig {
+        self.network
+            .as_ref()
+            .map(|n| n.card.training.preprocess.clone())
+            .unwrap_or_default()
+    }
+
+    /// Reads the clips at `path` and shows the first; returns its frame count and rate.
+    pub fn load(&mut self, path: &Path) -> Result<(usize, f64), String> {
+        let clips = read_openpose_path(path).map_err(|e| e.to_string())?;
+        if clips.is_empty() {
+            return Err(format!("{}: no OpenPose clip found", path.display()));
+        }
+        self.clips = clips;
+        self.source = Some(path.to_path_buf());
+        self.select(0)
+    }
+
+    /// Shows clip `i`; returns its frame count and rate.
+    pub fn select(&mut self, i: usize) -> Result<(usize, f64), String> {
+        let clip = self.clips.get(i).ok_or_else(|| format!("no clip {i}"))?;
+        let d = display_keypoints(&clip.clip, &clip.frames, &self.preprocess())
+            .map_err(|e| e.to_string())?;
+        let out = (d.frames.len(), d.source_fps as f64);
+        self.current = i;
+        self.display = Some(d);
+        self.relevance.clear();
+        self.relevance_scale = 0.0;
+        self.note = None;
+        Ok(out)
+    }
+
+    /// Explains the shown clip with the loaded network: relevance of every window, mapped back
+    /// onto the source frames (a frame covered by several windows takes the latest window's).
+    pub fn explain(&mut self) -> Result<(), String> {
+        let net = self.network.as_ref().ok_or("load a video network first")?;
+        let clip = self.clips.get(self.current).ok_or("no clip loaded")?;
+        let pre = &net.card.training.preprocess;
+        let windows =
+            clip_relevance(net, &clip.clip, &clip.frames, 0).map_err(|e| e.to_string())?;
+        let n = clip.frames.len();
+        let mut rel: Vec<Option<[f32; 25]>> = vec![None; n];
+        for (start_s, w) in &windows {
+            for (row, k) in w.keypoints.iter().enumerate() {
+                let t = start_s + row as f32 / pre.target_fps;
+                // Source frames within this target frame's interval.
+                let f0 = (t * pre.source_fps).round() as usize;
+                let f1 = ((t + 1.0 / pre.target_fps) * pre.source_fps).round() as usize;
+                for slot in rel.iter_mut().take(f1.max(f0 + 1).min(n)).skip(f0) {
+                    *slot = Some(*k);
+                }
+            }
+        }
+        self.relevance_scale = rel
+            .iter()
+            .flatten()
+            .flat_map(|k| k.iter())
+            .fold(0f32, |m, r| m.max(r.abs()));
+        let outputs: Vec<f32> = windows.iter().map(|(_, w)| w.output).collect();
+        let mean = outputs.iter().sum::<f32>() / outputs.len().max(1) as f32;
+        self.note = Some(format!(
+            "{} windows explained (gradient × input); mean output {mean:.3}",
+            windows.len()
+        ));
+        self.relevance = rel;
+        Ok(())
+    }
+
+    /// Loads a video network from its card or record path.
+    pub fn load_network(&mut self, path: &Path) -> Result<(), String> {
+        let m = load_model(path).map_err(|e| e.to_string())?;
+        self.network = Some(m);
+        self.relevance.clear();
+        // Re-normalise the shown clip with the network's preprocessing.
+        if !self.clips.is_empty() {
+            self.select(self.current)?;
+        }
+        Ok(())
+    }
+}
+
+/// What the OpenPose window asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeypointAction {
+    /// Show clip `i` (resets the timeline).
+    Select(usize),
+    /// Close the clip.
+    Close,
+}
+
+/// Draws the 2D skeleton of `frame` with the clip chooser and the network controls.
+pub fn keypoints_window_ui(
+    ctx: &egui::Context,
+    view: &mut KeypointView,
+    frame: usize,
+) -> Option<KeypointAction> {
+    let mut action = None;
+    let display = view.display.as_ref()?;
+    let title = format!("OpenPose 2D — {}", display.clip);
+    egui::Window::new(title)
+        .id(egui::Id::new("openpose-2d"))
+        .default_pos([340.0, 8.0])
+        .default_width(320.0)
+        .show(ctx, |ui| {
+            if view.clips.len() > 1 {
+                let mut i = view.current;
+                egui::ComboBox::from_label("clip")
+                    .selected_text(view.clips[i].clip.clone())
+                    .show_ui(ui, |ui| {
+                        for (k, c) in view.clips.iter().enumerate() {
+                            ui.selectable_value(&mut i, k, c.clip.clone());
+                        }
+                    });
+                if i != view.current {
+                    action = Some(KeypointAction::Select(i));
+                }
+            }
+            skeleton_ui(ui, view, frame);
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut view.network_path_text)
+                        .hint_text("video network STEM.json")
+                        .desired_width(170.0),
+                );
+                if ui.button("Load").clicked() {
+                    let p = PathBuf::from(view.network_path_text.trim());
+                    if let Err(e) = view.load_network(&p) {
+                        view.note = Some(e);
+                    }
+                }
+            });
+            if let Some(n) = &view.network {
+                ui.small(format!(
+                    "{} · {:?} · {} features",
+                    n.card.model_type,
+                    n.card.training.task,
+                    n.card.feature_names.len()
+                ));
+                if ui.button("Explain clip").clicked()
+                    && let Err(e) = view.explain()
+                {
+                    view.note = Some(e);
+                }
+            }
+            if let Some(note) = &view.note {
+                ui.small(note);
+            }
+            if ui.button("close clip").clicked() {
+                action = Some(KeypointAction::Close);
+            }
+        });
+    action
+}
+
+/// Paints the skeleton of `frame`, keypoints coloured by relevance when explained.
+fn skeleton_ui(ui: &mut egui::Ui, view: &KeypointView, frame: usize) {
+    let Some(display) = view.display.as_ref() else {
+        return;
+    };
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(300.0, 300.0), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 4.0, egui::Color32::from_gray(24));
+    // Normalised units: trunk = 1; show x ∈ [−2, 2], y ∈ [−2.6, 1.4] (MidHip at the origin).
+    let to_screen = |x: f32, y: f32| {
+        egui::pos2(
+            rect.center().x + x * rect.width() / 4.0,
+            rect.top() + (1.4 - y) * rect.height() / 4.0,
+        )
+    };
+    painter.line_segment(
+        [to_screen(-2.0, -2.2), to_screen(2.0, -2.2)],
+        egui::Stroke::new(1.0, egui::Color32::from_gray(70)),
+    );
+    let Some(Some(kps)) = display.frames.get(frame) else {
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            "no walker in this frame",
+            egui::FontId::proportional(14.0),
+            egui::Color32::GRAY,
+        );
+        return;
+    };
+    let seen = |k: usize| kps[k][2] > 0.0;
+    for &(a, b) in &BODY25_BONES {
+        if seen(a) && seen(b) {
+            let colour = if is_right(a) || is_right(b) {
+                egui::Color32::from_rgb(240, 150, 70)
+            } else if matches!(a, 0 | 1 | 8) && matches!(b, 0 | 1 | 8) {
+                egui::Color32::from_gray(200)
+            } else {
+                egui::Color32::from_rgb(90, 160, 240)
+            };
+            painter.line_segment(
+                [
+                    to_screen(kps[a][0], kps[a][1]),
+                    to_screen(kps[b][0], kps[b][1]),
+                ],
+                egui::Stroke::new(3.0, colour),
+            );
+        }
+    }
+    let rel = view.relevance.get(frame).copied().flatten();
+    for (k, p) in kps.iter().enumerate() {
+        if !seen(k) {
+            continue;
+        }
+        let (radius, fill) = match rel {
+            Some(r) if view.relevance_scale > 0.0 => {
+                let s = r[k] / view.relevance_scale;
+                let c = Colormap::Diverging.srgb(s);
+                (
+                    3.0 + 6.0 * s.abs(),
+                    egui::Color32::from_rgb(
+                        (c[0] * 255.0) as u8,
+                        (c[1] * 255.0) as u8,
+                        (c[2] * 255.0) as u8,
+                    ),
+                )
+            }
+            _ => (3.0, egui::Color32::WHITE),
+        };
+        painter.circle_filled(to_screen(p[0], p[1]), radius, fill);
+    }
+    if view.relevance_scale > 0.0 {
+        painter.text(
+            rect.left_bottom() + egui::vec2(6.0, -6.0),
+            egui::Align2::LEFT_BOTTOM,
+            format!(
+                "blue − / red + relevance, scale ±{:.3}",
+                view.relevance_scale
+            ),
+            egui::FontId::proportional(11.0),
+            egui::Color32::LIGHT_GRAY,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bones_join_valid_keypoints_and_sides_are_consistent() {
+        for &(a, b) in &BODY25_BONES {
+            assert!(a < 25 && b < 25 && a != b);
+        }
+        // Mirror pairs: right shoulder 2 ↔ left 5, right heel 24 ↔ left 21.
+        assert!(is_right(2) && !is_right(5));
+        assert!(is_right(24) && !is_right(21));
+    }
+
+    #[test]
+    fn shared_openpose_zip_is_recognised_and_loads() {
+        let zip =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/openpose/openpose_norm.zip");
+        assert!(zip.is_file(), "missing shared recording {}", zip.display());
+        assert!(is_openpose_path(&zip));
+        assert!(!is_openpose_path(Path::new(env!("CARGO_MANIFEST_DIR"))));
+        let mut view = KeypointView::default();
+        let (frames, fps) = view.load(&zip).expect("clips load");
+        assert!(frames > 10 && fps > 0.0);
+        let d = view.display.as_ref().unwrap();
+        // Normalised: MidHip at the origin in every frame with a walker.
+        let with = d.frames.iter().flatten().count();
+        assert!(with > frames / 2, "{with} of {frames} frames have a walker");
+        for f in d.frames.iter().flatten() {
+            if f[8][2] > 0.0 {
+                assert!(f[8][0].abs() < 1e-4 && f[8][1].abs() < 1e-4);
+            }
+        }
+        // Explaining without a network is a message, not a panic.
+        assert!(view.explain().is_err());
+    }
+}

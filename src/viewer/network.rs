@@ -1,0 +1,675 @@
+//! The classifier inside the viewer: loading a gaitlens checkpoint (or the bundled demo network),
+//! explaining a window of the sequence on screen and the sliding classification track — on the
+//! GPU that renders the body when [`super::gpu_bridge`] could share Bevy's wgpu device, on the
+//! CPU otherwise. Work runs in a background task so the window keeps drawing.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bevy::prelude::*;
+use bevy::tasks::{AsyncComputeTaskPool, Task, block_on, poll_once};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+
+use super::colouring::{Colormap, Importance, ShownExplanation};
+use super::gpu_bridge::SharedGpu;
+use super::pose::{BodyState, CurrentSequence, ViewerSequence};
+use crate::body::BodyModel;
+use crate::dataset::align::{Frame, NUM_JOINTS, align_movement_normalized};
+use crate::explain::{ExplainMethod, LrpRule, explain};
+use crate::nn::GaitClassifier;
+use crate::train::LoadedModel;
+use crate::train::checkpoint::{ModelCard, load_weights, read_card};
+
+/// The CPU backend used for explanations (autodiff for the transformer's CP-LRP).
+pub type CpuBackend = burn::backend::Autodiff<burn::backend::NdArray>;
+/// The GPU backend on Bevy's wgpu device.
+pub type GpuBackend = burn::backend::Autodiff<burn::backend::Wgpu>;
+
+/// The bundled demo network's model card (see `assets/PROVENANCE.md`).
+pub const DEMO_CARD: &[u8] = include_bytes!("../../assets/demo_network.json");
+/// The bundled demo network's weights.
+pub const DEMO_RECORD: &[u8] = include_bytes!("../../assets/demo_network.mpk");
+
+/// Errors of loading and running a network in the viewer.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// The checkpoint could not be loaded.
+    #[error("{path}: {reason}")]
+    Load {
+        /// The card file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The sequence is too short for the network's window or the start is out of range.
+    #[error(
+        "the window {start}..{end} does not fit the sequence of {frames} frames (the network needs {interval} frames)"
+    )]
+    Window {
+        /// First frame asked for.
+        start: usize,
+        /// One past the last frame.
+        end: usize,
+        /// Frames in the sequence.
+        frames: usize,
+        /// Frames per window.
+        interval: usize,
+    },
+    /// The window could not be aligned (degenerate motion).
+    #[error("cannot align the window at frame {start}: {reason}")]
+    Align {
+        /// First frame of the window.
+        start: usize,
+        /// Why.
+        reason: String,
+    },
+    /// The explanation failed (e.g. attention asked of an MLP).
+    #[error("{0}")]
+    Explain(#[from] crate::explain::ExplainError),
+}
+
+/// What to explain with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExplainChoice {
+    /// LRP ε-rule, ε = 0.25 (the original's).
+    #[default]
+    Epsilon,
+    /// LRP z⁺.
+    ZPlus,
+    /// LRP γ = 0.25.
+    Gamma,
+    /// The original's CLS attention (transformer only).
+    Attention,
+}
+
+impl ExplainChoice {
+    /// The library method.
+    pub fn method(self) -> ExplainMethod {
+        match self {
+            ExplainChoice::Epsilon => ExplainMethod::Lrp(LrpRule::Epsilon(0.25)),
+            ExplainChoice::ZPlus => ExplainMethod::Lrp(LrpRule::ZPlus),
+            ExplainChoice::Gamma => ExplainMethod::Lrp(LrpRule::Gamma(0.25)),
+            ExplainChoice::Attention => ExplainMethod::Attention,
+        }
+    }
+
+    /// Short label for panels.
+    pub fn label(self) -> &'static str {
+        match self {
+            ExplainChoice::Epsilon => "LRP ε=0.25",
+            ExplainChoice::ZPlus => "LRP z⁺",
+            ExplainChoice::Gamma => "LRP γ=0.25",
+            ExplainChoice::Attention => "attention",
+        }
+    }
+
+    /// The colormap that suits the values: diverging for signed LRP, sequential for attention.
+    pub fn colormap(self) -> Colormap {
+        match self {
+            ExplainChoice::Attention => Colormap::Sequential,
+            _ => Colormap::Diverging,
+        }
+    }
+}
+
+/// Posed positions of the first 22 joints for every frame of `seq` (metres, as displayed).
+pub fn sequence_joints(model: &BodyModel, betas: &[f64], seq: &ViewerSequence) -> Vec<Frame> {
+    let shaped = model.shape(betas);
+    seq.rotations
+        .iter()
+        .zip(&seq.translations)
+        .map(|(r, t)| {
+            let tr = model.joint_transforms(&shaped.joints_rest, r, *t);
+            std::array::from_fn(|j| {
+                let g = &tr.world_from_joint[j.min(tr.world_from_joint.len() - 1)];
+                [g[(0, 3)] as f32, g[(1, 3)] as f32, g[(2, 3)] as f32]
+            })
+        })
+        .collect()
+}
+
+/// The aligned window `start..start+interval` of `joints` as a `[1, interval, 22, 3]` tensor.
+pub fn window_tensor<B: Backend>(
+    joints: &[Frame],
+    start: usize,
+    interval: usize,
+    device: &B::Device,
+) -> Result<Tensor<B, 4>, NetworkError> {
+    let end = start + interval;
+    if end > joints.len() || interval == 0 {
+        return Err(NetworkError::Window {
+            start,
+            end,
+            frames: joints.len(),
+            interval,
+        });
+    }
+    let aligned =
+        align_movement_normalized(&joints[start..end]).map_err(|e| NetworkError::Align {
+            start,
+            reason: e.to_string(),
+        })?;
+    let flat: Vec<f32> = aligned.iter().flatten().flatten().copied().collect();
+    Ok(Tensor::from_data(
+        TensorData::new(flat, [1, interval, NUM_JOINTS, 3]),
+        device,
+    ))
+}
+
+/// Explains the window starting at `start`: `(logit, relevance [interval × 22])`.
+pub fn explain_window<B: AutodiffBackend>(
+    net: &LoadedModel<B>,
+    joints: &[Frame],
+    start: usize,
+    choice: ExplainChoice,
+    device: &B::Device,
+) -> Result<(f32, Vec<f32>), NetworkError> {
+    let x = window_tensor::<B>(joints, start, net.interval(), device)?;
+    let mut e = explain(net, x, choice.method())?;
+    let e = e.remove(0);
+    Ok((e.logit, e.relevance))
+}
+
+/// Logits of windows starting every `stride` frames over the whole sequence, batched.
+pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
+    net: &M,
+    joints: &[Frame],
+    stride: usize,
+    device: &B::Device,
+) -> Result<Vec<(usize, f32)>, NetworkError> {
+    let interval = net.interval();
+    if joints.len() < interval {
+        return Err(NetworkError::Window {
+            start: 0,
+            end: interval,
+            frames: joints.len(),
+            interval,
+        });
+    }
+    let starts: Vec<usize> = (0..=joints.len() - interval)
+        .step_by(stride.max(1))
+        .collect();
+    let mut out = Vec::with_capacity(starts.len());
+    for chunk in starts.chunks(16) {
+        let xs = chunk
+            .iter()
+            .map(|&s| window_tensor::<B>(joints, s, interval, device))
+            .collect::<Result<Vec<_>, _>>()?;
+        let logits: Vec<f32> = net
+            .logits(Tensor::cat(xs, 0))
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        out.extend(chunk.iter().copied().zip(logits));
+    }
+    Ok(out)
+}
+
+/// A network loaded for the viewer: its card, and its weights on the CPU and (when the shared
+/// device exists) on the GPU.
+pub struct ViewerNetwork {
+    /// Where it came from (`bundled demo` for the embedded one).
+    pub source: String,
+    /// The model card.
+    pub card: ModelCard,
+    /// Weights on the CPU backend.
+    pub cpu: Mutex<LoadedModel<CpuBackend>>,
+    /// Weights on Bevy's GPU device, if shared.
+    pub gpu: Option<(
+        Mutex<LoadedModel<GpuBackend>>,
+        burn::backend::wgpu::WgpuDevice,
+    )>,
+}
+
+impl ViewerNetwork {
+    /// Builds the network of `card` from record bytes (checked against the card's hash) on the
+    /// CPU and, if given, on `gpu`.
+    pub fn from_parts(
+        source: String,
+        card: ModelCard,
+        record: Vec<u8>,
+        gpu: Option<burn::backend::wgpu::WgpuDevice>,
+    ) -> Result<Self, NetworkError> {
+        let bad = |reason: String| NetworkError::Load {
+            path: PathBuf::from(&source),
+            reason,
+        };
+        let hash = format!("{:016x}", crate::dataset::fnv1a64(&record));
+        if hash != card.record_fnv1a64 {
+            return Err(bad(format!(
+                "the weights do not belong to this model card (FNV-1a {hash}, card says {})",
+                card.record_fnv1a64
+            )));
+        }
+        if card.joints != NUM_JOINTS {
+            return Err(bad(format!(
+                "the network takes {} joints per frame; the viewer provides {NUM_JOINTS}",
+                card.joints
+            )));
+        }
+        if card.alignment_version != crate::dataset::ALIGNMENT_VERSION {
+            return Err(bad(format!(
+                "trained on alignment '{}', this version aligns with '{}'",
+                card.alignment_version,
+                crate::dataset::ALIGNMENT_VERSION
+            )));
+        }
+        let cpu = load_weights::<CpuBackend>(&card.network, record.clone(), &Default::default())
+            .map_err(bad)?;
+        let gpu = match gpu {
+            Some(device) => Some((
+                Mutex::new(
+                    load_weights::<GpuBackend>(&card.network, record, &device).map_err(bad)?,
+                ),
+                device,
+            )),
+            None => None,
+        };
+        Ok(ViewerNetwork {
+            source,
+            card,
+            cpu: Mutex::new(cpu),
+            gpu,
+        })
+    }
+
+    /// Loads a checkpoint from its card (`STEM.json`, record `STEM.mpk` beside it).
+    pub fn load(
+        card_path: &Path,
+        gpu: Option<burn::backend::wgpu::WgpuDevice>,
+    ) -> Result<Self, NetworkError> {
+        let bad = |reason: String| NetworkError::Load {
+            path: card_path.to_path_buf(),
+            reason,
+        };
+        let card_path = if card_path.extension().is_some_and(|e| e == "mpk") {
+            card_path.with_extension("json")
+        } else {
+            card_path.to_path_buf()
+        };
+        let card = read_card(&card_path).map_err(|e| bad(e.to_string()))?;
+        let rec_path = card_path.with_extension("mpk");
+        let record =
+            std::fs::read(&rec_path).map_err(|e| bad(format!("{}: {e}", rec_path.display())))?;
+        Self::from_parts(card_path.display().to_string(), card, record, gpu)
+    }
+
+    /// The bundled demo network (trained on the synthetic cohort; not a clinical model).
+    pub fn demo(gpu: Option<burn::backend::wgpu::WgpuDevice>) -> Result<Self, NetworkError> {
+        let card: ModelCard =
+            serde_json::from_slice(DEMO_CARD).map_err(|e| NetworkError::Load {
+                path: "assets/demo_network.json".into(),
+                reason: e.to_string(),
+            })?;
+        Self::from_parts(
+            "bundled demo (synthetic cohort)".into(),
+            card,
+            DEMO_RECORD.to_vec(),
+            gpu,
+        )
+    }
+
+    /// Frames per window.
+    pub fn interval(&self) -> usize {
+        self.card.interval
+    }
+
+    /// One-line description for panels.
+    pub fn summary(&self) -> String {
+        let acc = self
+            .card
+            .epochs
+            .last()
+            .map(|e| format!(", last-epoch eval accuracy {:.2}", e.eval.accuracy))
+            .unwrap_or_default();
+        format!(
+            "{} · {} frames{}",
+            self.card.network_type, self.card.interval, acc
+        )
+    }
+}
+
+/// Where an explanation ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComputeDevice {
+    /// Bevy's own GPU device through burn's wgpu backend.
+    SharedGpu,
+    /// burn's ndarray CPU backend.
+    Cpu,
+}
+
+/// The result of one explain request.
+#[derive(Debug, Clone)]
+pub struct ExplainOutcome {
+    /// The coloured explanation.
+    pub shown: Arc<ShownExplanation>,
+    /// `(window start, logit)` over the sequence.
+    pub track: Vec<(usize, f32)>,
+    /// Where it ran.
+    pub device: ComputeDevice,
+    /// Wall time of the explanation alone, in milliseconds.
+    pub explain_ms: f64,
+}
+
+/// Runs an explain request on the GPU when the network has GPU weights and `prefer_gpu`, else on
+/// the CPU; a GPU failure falls back to the CPU.
+pub fn run_explain(
+    net: &ViewerNetwork,
+    joints: &[Frame],
+    start: usize,
+    choice: ExplainChoice,
+    prefer_gpu: bool,
+) -> Result<ExplainOutcome, NetworkError> {
+    let label = format!("{} · {}", choice.label(), net.card.network_type);
+    if prefer_gpu && let Some((gpu, device)) = &net.gpu {
+        let m = gpu.lock().unwrap_or_else(|p| p.into_inner());
+        let t = std::time::Instant::now();
+        let r = explain_window(&m, joints, start, choice, device);
+        let explain_ms = t.elapsed().as_secs_f64() * 1e3;
+        match r {
+            Ok((logit, rel)) => {
+                let track = classification_track(&*m, joints, 8, device)?;
+                return Ok(ExplainOutcome {
+                    shown: Arc::new(ShownExplanation::new(
+                        start,
+                        rel,
+                        choice != ExplainChoice::Attention,
+                        logit,
+                        label,
+                    )),
+                    track,
+                    device: ComputeDevice::SharedGpu,
+                    explain_ms,
+                });
+            }
+            Err(e @ (NetworkError::Window { .. } | NetworkError::Explain(_))) => return Err(e),
+            Err(e) => tracing::warn!("GPU explanation failed, using the CPU: {e}"),
+        }
+    }
+    let m = net.cpu.lock().unwrap_or_else(|p| p.into_inner());
+    let device = Default::default();
+    let t = std::time::Instant::now();
+    let (logit, rel) = explain_window(&m, joints, start, choice, &device)?;
+    let explain_ms = t.elapsed().as_secs_f64() * 1e3;
+    let track = classification_track(&*m, joints, 8, &device)?;
+    Ok(ExplainOutcome {
+        shown: Arc::new(ShownExplanation::new(
+            start,
+            rel,
+            choice != ExplainChoice::Attention,
+            logit,
+            label,
+        )),
+        track,
+        device: ComputeDevice::Cpu,
+        explain_ms,
+    })
+}
+
+/// The viewer's network state, edited by the Network and Explain panels.
+#[derive(Resource, Default)]
+pub struct NetworkState {
+    /// The loaded network.
+    pub network: Option<Arc<ViewerNetwork>>,
+    /// First frame of the window to explain.
+    pub explain_start: usize,
+    /// Method.
+    pub choice: ExplainChoice,
+    /// Run on the shared GPU device when there is one.
+    pub prefer_gpu: bool,
+    /// The last result.
+    pub last: Option<ExplainOutcome>,
+    /// The last error of loading or explaining.
+    pub error: Option<String>,
+    /// Typed path of a checkpoint to load.
+    pub path_text: String,
+    task: Option<Task<Result<ExplainOutcome, NetworkError>>>,
+    load_task: Option<Task<Result<ViewerNetwork, NetworkError>>>,
+    explained_generation: Option<u64>,
+}
+
+impl NetworkState {
+    /// Whether an explanation or a load is running.
+    pub fn busy(&self) -> bool {
+        self.task.is_some() || self.load_task.is_some()
+    }
+}
+
+/// Asks for an explanation of the current window.
+#[derive(Message, Debug, Clone, Copy)]
+pub struct ExplainRequest;
+
+/// Asks to load a checkpoint (its `.json` card or `.mpk` record); `None` loads the bundled demo.
+#[derive(Message, Debug, Clone)]
+pub struct LoadNetworkRequest(pub Option<PathBuf>);
+
+/// The native "open checkpoint" dialog, if open.
+#[derive(Resource, Default)]
+pub struct PendingNetworkDialog(Option<Task<Option<PathBuf>>>);
+
+impl PendingNetworkDialog {
+    /// Opens the native file picker for a model card in a background task.
+    pub fn open(&mut self) {
+        if self.0.is_some() {
+            return;
+        }
+        self.0 = Some(AsyncComputeTaskPool::get().spawn(async {
+            rfd::AsyncFileDialog::new()
+                .set_title("Open a gaitlens network (STEM.json model card)")
+                .add_filter("gaitlens model card", &["json", "mpk"])
+                .pick_file()
+                .await
+                .map(|h| h.path().to_path_buf())
+        }));
+    }
+}
+
+/// Whether a dropped or chosen file is a network checkpoint: a `.mpk` record, or a `.json`
+/// card with its `.mpk` beside it.
+pub fn is_network_file(path: &Path) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("mpk") => true,
+        Some("json") => path.with_extension("mpk").is_file(),
+        _ => false,
+    }
+}
+
+fn poll_network_dialog(
+    mut pending: ResMut<PendingNetworkDialog>,
+    mut loads: MessageWriter<LoadNetworkRequest>,
+) {
+    let Some(task) = pending.0.as_mut() else {
+        return;
+    };
+    if let Some(result) = block_on(poll_once(task)) {
+        pending.0 = None;
+        if let Some(p) = result {
+            loads.write(LoadNetworkRequest(Some(p)));
+        }
+    }
+}
+
+/// Network loading and explanation in background tasks.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkPlugin {
+    /// Load at start: `Some(None)` the bundled demo, `Some(Some(card))` a checkpoint.
+    pub load_at_start: Option<Option<PathBuf>>,
+    /// Explain the window at `explain_start` once network and sequence are loaded.
+    pub explain_at_start: bool,
+}
+
+/// Set while the start-up explanation is still due.
+#[derive(Resource)]
+struct ExplainAtStart;
+
+impl Plugin for NetworkPlugin {
+    fn build(&self, app: &mut App) {
+        let state = NetworkState {
+            prefer_gpu: true,
+            ..Default::default()
+        };
+        app.insert_resource(state)
+            .init_resource::<PendingNetworkDialog>()
+            .add_message::<ExplainRequest>()
+            .add_message::<LoadNetworkRequest>()
+            .add_systems(
+                Update,
+                (
+                    poll_network_dialog,
+                    start_network_work,
+                    finish_network_work,
+                    clear_on_new_sequence,
+                )
+                    .chain(),
+            );
+        if let Some(request) = self.load_at_start.clone() {
+            app.add_systems(Startup, move |mut w: MessageWriter<LoadNetworkRequest>| {
+                w.write(LoadNetworkRequest(request.clone()));
+            });
+        }
+        if self.explain_at_start {
+            app.insert_resource(ExplainAtStart)
+                .add_systems(Update, explain_at_start.before(start_network_work));
+        }
+    }
+}
+
+fn start_network_work(
+    mut state: ResMut<NetworkState>,
+    mut explains: MessageReader<ExplainRequest>,
+    mut loads: MessageReader<LoadNetworkRequest>,
+    seq: Res<CurrentSequence>,
+    body: Option<Res<BodyState>>,
+    gpu: Option<Res<SharedGpu>>,
+) {
+    let device = gpu.and_then(|g| g.device.clone());
+    if let Some(LoadNetworkRequest(path)) = loads.read().last().cloned()
+        && state.load_task.is_none()
+    {
+        state.error = None;
+        state.load_task = Some(AsyncComputeTaskPool::get().spawn(async move {
+            match path {
+                Some(p) => ViewerNetwork::load(&p, device),
+                None => ViewerNetwork::demo(device),
+            }
+        }));
+    }
+    if explains.read().last().is_none() || state.task.is_some() {
+        return;
+    }
+    let (Some(net), Some(seq), Some(body)) = (state.network.clone(), seq.sequence.clone(), body)
+    else {
+        state.error = Some("load a sequence and a network first".into());
+        return;
+    };
+    let model = body.model.clone();
+    let betas = body.betas.clone();
+    let (start, choice, prefer_gpu) = (state.explain_start, state.choice, state.prefer_gpu);
+    state.error = None;
+    state.explained_generation = Some(seq_generation(&seq));
+    state.task = Some(AsyncComputeTaskPool::get().spawn(async move {
+        let joints = sequence_joints(&model, &betas, &seq);
+        run_explain(&net, &joints, start, choice, prefer_gpu)
+    }));
+}
+
+fn explain_at_start(
+    mut commands: Commands,
+    state: Res<NetworkState>,
+    seq: Res<CurrentSequence>,
+    due: Option<Res<ExplainAtStart>>,
+    mut w: MessageWriter<ExplainRequest>,
+) {
+    if due.is_none() || state.busy() {
+        return;
+    }
+    if let (Some(net), Some(s)) = (&state.network, &seq.sequence) {
+        commands.remove_resource::<ExplainAtStart>();
+        if s.num_frames() >= net.interval() {
+            w.write(ExplainRequest);
+        }
+    }
+}
+
+fn seq_generation(seq: &Arc<ViewerSequence>) -> u64 {
+    Arc::as_ptr(seq) as usize as u64
+}
+
+fn finish_network_work(mut state: ResMut<NetworkState>, mut importance: ResMut<Importance>) {
+    if let Some(task) = state.load_task.as_mut()
+        && let Some(result) = block_on(poll_once(task))
+    {
+        state.load_task = None;
+        match result {
+            Ok(net) => {
+                tracing::info!("network loaded: {} ({})", net.source, net.summary());
+                state.network = Some(Arc::new(net));
+                state.last = None;
+                importance.shown = None;
+            }
+            Err(e) => state.error = Some(e.to_string()),
+        }
+    }
+    if let Some(task) = state.task.as_mut()
+        && let Some(result) = block_on(poll_once(task))
+    {
+        state.task = None;
+        match result {
+            Ok(outcome) => {
+                importance.shown = Some(outcome.shown.clone());
+                importance.enabled = true;
+                importance.colormap = state.choice.colormap();
+                state.last = Some(outcome);
+            }
+            Err(e) => state.error = Some(e.to_string()),
+        }
+    }
+}
+
+/// A new sequence invalidates the explanation shown.
+fn clear_on_new_sequence(
+    seq: Res<CurrentSequence>,
+    mut state: ResMut<NetworkState>,
+    mut importance: ResMut<Importance>,
+) {
+    if !seq.is_changed() {
+        return;
+    }
+    let current = seq.sequence.as_ref().map(seq_generation);
+    if state.last.is_some() && current != state.explained_generation {
+        state.last = None;
+        importance.shown = None;
+    }
+    if let Some(s) = &seq.sequence
+        && let Some(net) = &state.network
+    {
+        let max_start = s.num_frames().saturating_sub(net.interval());
+        state.explain_start = state.explain_start.min(max_start);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_network_explains_the_demo_walk_on_the_cpu() {
+        let model = crate::body::default_model::default_body();
+        let seq = super::super::demo::demo_sequence(model).expect("demo walk");
+        let joints = sequence_joints(model, &seq.betas, &seq);
+        let net = ViewerNetwork::demo(None).expect("demo network loads");
+        let out = run_explain(&net, &joints, 0, ExplainChoice::Epsilon, false).unwrap();
+        assert_eq!(out.device, ComputeDevice::Cpu);
+        assert_eq!(out.shown.interval, net.interval());
+        assert_eq!(out.shown.relevance.len(), net.interval() * NUM_JOINTS);
+        assert!(out.shown.scale > 0.0 && out.shown.logit.is_finite());
+        assert!(!out.track.is_empty());
+        // The first track point is the same window as the explanation.
+        assert_eq!(out.track[0].0, 0);
+        assert!((out.track[0].1 - out.shown.logit).abs() < 1e-4);
+        // A window past the end is a typed error, not a panic.
+        let err = run_explain(&net, &joints, joints.len(), ExplainChoice::Epsilon, false);
+        assert!(matches!(err, Err(NetworkError::Window { .. })));
+    }
+}

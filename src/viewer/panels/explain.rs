@@ -1,0 +1,417 @@
+//! The Network and Explain panels: load a checkpoint (or the bundled demo), pick the window and
+//! the rule, run the explanation, and read it: verdict, colour legend with its numeric scale,
+//! a joints × frames relevance map with the playback cursor, and the classification track.
+
+use bevy_egui::egui;
+
+use crate::dataset::align::NUM_JOINTS;
+use crate::viewer::colouring::{Colormap, Importance, ShownExplanation, VertexWeighting};
+use crate::viewer::network::{ComputeDevice, ExplainChoice, NetworkState};
+use crate::viewer::playback::Playback;
+
+/// Short joint labels, SMPL order, for the relevance map.
+pub const JOINT_LABELS: [&str; NUM_JOINTS] = [
+    "pelvis",
+    "L hip",
+    "R hip",
+    "spine1",
+    "L knee",
+    "R knee",
+    "spine2",
+    "L ankle",
+    "R ankle",
+    "spine3",
+    "L foot",
+    "R foot",
+    "neck",
+    "L collar",
+    "R collar",
+    "head",
+    "L shoulder",
+    "R shoulder",
+    "L elbow",
+    "R elbow",
+    "L wrist",
+    "R wrist",
+];
+
+/// What the Network panel asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkAction {
+    /// Load the bundled demo.
+    LoadDemo,
+    /// Open the native file dialog.
+    OpenDialog,
+    /// Load the typed path.
+    LoadPath(std::path::PathBuf),
+    /// Forget the network.
+    Remove,
+}
+
+/// The Network panel: the loaded network's card and the load / remove buttons.
+pub fn network_panel_ui(
+    ui: &mut egui::Ui,
+    state: &mut NetworkState,
+    gpu_note: &str,
+) -> Option<NetworkAction> {
+    let mut action = None;
+    match &state.network {
+        Some(net) => {
+            ui.label(egui::RichText::new(net.summary()).strong());
+            ui.small(&net.source);
+            if net.source.contains("demo") {
+                ui.small(
+                    "demo network trained on the semi-synthetic cohort — not a clinical model",
+                );
+            }
+            egui::CollapsingHeader::new("model card")
+                .default_open(false)
+                .show(ui, |ui| {
+                    ui.small(format!(
+                        "type {} · interval {} · joints {} ({}) · alignment {}",
+                        net.card.network_type,
+                        net.card.interval,
+                        net.card.joints,
+                        net.card.joint_set,
+                        net.card.alignment_version
+                    ));
+                    if let Some(e) = net.card.epochs.last() {
+                        ui.small(format!(
+                            "epoch {}: eval accuracy {:.3}, precision {:.3}, recall {:.3}, F1 {:.3}",
+                            e.epoch + 1,
+                            e.eval.accuracy,
+                            e.eval.precision,
+                            e.eval.recall,
+                            e.eval.f1
+                        ));
+                    }
+                });
+        }
+        None => {
+            ui.label("no network loaded");
+        }
+    }
+    ui.horizontal(|ui| {
+        if ui.button("Open checkpoint…").clicked() {
+            action = Some(NetworkAction::OpenDialog);
+        }
+        if ui.button("Demo network").clicked() {
+            action = Some(NetworkAction::LoadDemo);
+        }
+        if state.network.is_some() && ui.button("Remove").clicked() {
+            action = Some(NetworkAction::Remove);
+        }
+    });
+    ui.horizontal(|ui| {
+        let edit = ui.add(
+            egui::TextEdit::singleline(&mut state.path_text)
+                .hint_text("or type STEM.json")
+                .desired_width(220.0),
+        );
+        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if (ui.button("Load").clicked() || enter) && !state.path_text.trim().is_empty() {
+            action = Some(NetworkAction::LoadPath(state.path_text.trim().into()));
+        }
+    });
+    ui.small(gpu_note);
+    action
+}
+
+/// The Explain panel; returns true when the user asked for an explanation.
+pub fn explain_panel_ui(
+    ui: &mut egui::Ui,
+    state: &mut NetworkState,
+    importance: &mut Importance,
+    playback: &mut Playback,
+    num_frames: Option<usize>,
+    gpu_available: bool,
+) -> bool {
+    let mut run = false;
+    let Some(net) = state.network.clone() else {
+        ui.label("load a network to explain the gait");
+        return false;
+    };
+    let interval = net.interval();
+    let Some(n) = num_frames else {
+        ui.label("load a sequence to explain");
+        return false;
+    };
+    if n < interval {
+        ui.colored_label(
+            egui::Color32::from_rgb(255, 170, 80),
+            format!("the sequence has {n} frames; this network needs windows of {interval}"),
+        );
+        return false;
+    }
+    let max_start = n - interval;
+    state.explain_start = state.explain_start.min(max_start);
+    let label = format!(
+        "window start (frames {}–{})",
+        state.explain_start,
+        state.explain_start + interval - 1
+    );
+    ui.add(egui::Slider::new(&mut state.explain_start, 0..=max_start).text(label));
+    ui.horizontal(|ui| {
+        for c in [
+            ExplainChoice::Epsilon,
+            ExplainChoice::ZPlus,
+            ExplainChoice::Gamma,
+            ExplainChoice::Attention,
+        ] {
+            let ok = c != ExplainChoice::Attention || net.card.network_type == "transformer";
+            ui.add_enabled_ui(ok, |ui| ui.radio_value(&mut state.choice, c, c.label()));
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.add_enabled(
+            gpu_available,
+            egui::Checkbox::new(&mut state.prefer_gpu, "on the renderer's GPU"),
+        );
+        if state.busy() {
+            ui.spinner();
+            ui.label("explaining…");
+        } else if ui.button("Explain").clicked() {
+            run = true;
+        }
+        if ui.button("start at cursor").clicked() {
+            state.explain_start = playback.frame().min(max_start);
+        }
+    });
+    if let Some(e) = &state.error {
+        ui.colored_label(egui::Color32::from_rgb(255, 110, 100), format!("⚠ {e}"));
+    }
+    let Some(last) = state.last.clone() else {
+        return run;
+    };
+    let shown = &last.shown;
+    let p = shown.probability_sick();
+    let (verdict, conf, colour) = if p >= 0.5 {
+        ("sick", p, egui::Color32::from_rgb(235, 110, 95))
+    } else {
+        ("healthy", 1.0 - p, egui::Color32::from_rgb(120, 190, 130))
+    };
+    ui.colored_label(
+        colour,
+        egui::RichText::new(format!(
+            "{verdict} with probability {conf:.2}, frames {}–{}",
+            shown.start_frame,
+            shown.start_frame + shown.interval - 1
+        ))
+        .strong(),
+    );
+    ui.small(format!(
+        "{} · {} in {:.1} ms · logit {:+.3}",
+        shown.label,
+        match last.device {
+            ComputeDevice::SharedGpu => "renderer's GPU",
+            ComputeDevice::Cpu => "CPU",
+        },
+        last.explain_ms,
+        shown.logit
+    ));
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut importance.enabled, "colour the body");
+        egui::ComboBox::from_id_salt("colormap")
+            .selected_text(match importance.colormap {
+                Colormap::Diverging => "blue–white–red",
+                Colormap::Sequential => "sequential",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(
+                    &mut importance.colormap,
+                    Colormap::Diverging,
+                    "blue–white–red",
+                );
+                ui.selectable_value(&mut importance.colormap, Colormap::Sequential, "sequential");
+            });
+    });
+    ui.horizontal(|ui| {
+        ui.label("spread:");
+        ui.radio_value(
+            &mut importance.weighting,
+            VertexWeighting::Skinning,
+            "skinning weights",
+        );
+        ui.radio_value(
+            &mut importance.weighting,
+            VertexWeighting::NearestJoint,
+            "nearest joint (original)",
+        );
+    });
+    legend_ui(ui, importance.colormap, shown);
+    relevance_map_ui(ui, importance.colormap, shown, playback);
+    track_ui(ui, &last.track, interval, shown.start_frame, playback);
+    run
+}
+
+/// sRGB colour of the map as an egui colour.
+fn colour32(map: Colormap, s: f32) -> egui::Color32 {
+    let c = map.srgb(s);
+    egui::Color32::from_rgb(
+        (c[0] * 255.0).round() as u8,
+        (c[1] * 255.0).round() as u8,
+        (c[2] * 255.0).round() as u8,
+    )
+}
+
+/// The colour bar with its numeric scale in raw relevance units (fixed over the window).
+pub fn legend_ui(ui: &mut egui::Ui, map: Colormap, shown: &ShownExplanation) {
+    let (lo, hi) = map.range();
+    let width = ui.available_width().min(300.0);
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 14.0), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    let steps = 64;
+    for i in 0..steps {
+        let t = (i as f32 + 0.5) / steps as f32;
+        let x0 = rect.left() + rect.width() * i as f32 / steps as f32;
+        let x1 = rect.left() + rect.width() * (i + 1) as f32 / steps as f32;
+        painter.rect_filled(
+            egui::Rect::from_min_max(
+                egui::pos2(x0, rect.top()),
+                egui::pos2(x1 + 0.5, rect.bottom()),
+            ),
+            0.0,
+            colour32(map, lo + (hi - lo) * t),
+        );
+    }
+    let s = shown.scale;
+    ui.horizontal(|ui| {
+        let txt = |v: f32| format!("{v:+.3}");
+        ui.small(txt(lo * s));
+        ui.add_space((width / 2.0 - 60.0).max(0.0));
+        ui.small(txt((lo + hi) / 2.0 * s));
+        ui.add_space((width / 2.0 - 60.0).max(0.0));
+        ui.small(txt(hi * s));
+    });
+    ui.small(if shown.signed {
+        "relevance per joint (Σ over x, y, z); red supports \"sick\", blue \"healthy\""
+    } else {
+        "attention per joint (CLS attention over joints × over frames)"
+    });
+}
+
+/// Joints × frames relevance map of the window; click to seek, the cursor follows playback.
+pub fn relevance_map_ui(
+    ui: &mut egui::Ui,
+    map: Colormap,
+    shown: &ShownExplanation,
+    playback: &mut Playback,
+) {
+    let width = ui.available_width().min(300.0);
+    let row_h = 5.0;
+    let label_w = 56.0;
+    let (rect, resp) = ui.allocate_exact_size(
+        egui::vec2(width, row_h * NUM_JOINTS as f32),
+        egui::Sense::click_and_drag(),
+    );
+    let painter = ui.painter_at(rect);
+    let plot = egui::Rect::from_min_max(egui::pos2(rect.left() + label_w, rect.top()), rect.max);
+    let cols = shown.interval.max(1);
+    let col_w = plot.width() / cols as f32;
+    let s = if shown.scale > 0.0 { shown.scale } else { 1.0 };
+    for (j, label) in JOINT_LABELS.iter().enumerate() {
+        let y = rect.top() + j as f32 * row_h;
+        for f in 0..cols {
+            let v = shown
+                .relevance
+                .get(f * NUM_JOINTS + j)
+                .copied()
+                .unwrap_or(0.0)
+                / s;
+            let x = plot.left() + f as f32 * col_w;
+            painter.rect_filled(
+                egui::Rect::from_min_size(egui::pos2(x, y), egui::vec2(col_w + 0.5, row_h)),
+                0.0,
+                colour32(map, v),
+            );
+        }
+        if j % 2 == 0 {
+            painter.text(
+                egui::pos2(rect.left(), y + row_h / 2.0),
+                egui::Align2::LEFT_CENTER,
+                *label,
+                egui::FontId::proportional(8.0),
+                ui.visuals().text_color(),
+            );
+        }
+    }
+    let frame = playback.frame();
+    if frame >= shown.start_frame && frame < shown.start_frame + cols {
+        let x = plot.left() + (frame - shown.start_frame) as f32 * col_w + col_w / 2.0;
+        painter.line_segment(
+            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+            egui::Stroke::new(1.5, egui::Color32::BLACK),
+        );
+    }
+    if (resp.clicked() || resp.dragged())
+        && let Some(pos) = resp.interact_pointer_pos()
+        && pos.x >= plot.left()
+    {
+        let f = ((pos.x - plot.left()) / col_w) as usize;
+        playback.seek_frame(shown.start_frame + f.min(cols - 1));
+        playback.playing = false;
+    }
+    resp.on_hover_text("relevance per joint (rows) and frame (columns); click to jump there");
+}
+
+/// Probability of "sick" for windows sliding over the whole sequence, with the 0.5 line, the
+/// explained window and the playback cursor.
+pub fn track_ui(
+    ui: &mut egui::Ui,
+    track: &[(usize, f32)],
+    interval: usize,
+    explained_start: usize,
+    playback: &mut Playback,
+) {
+    if track.is_empty() {
+        return;
+    }
+    ui.small(format!(
+        "classification track: P(sick) of {}-frame windows across the trial",
+        interval
+    ));
+    let width = ui.available_width().min(300.0);
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 48.0), egui::Sense::click());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, egui::Color32::from_gray(30));
+    let n = playback.num_frames().max(1) as f32;
+    let x_of = |frame: f32| rect.left() + rect.width() * frame / n;
+    let y_of = |p: f32| rect.bottom() - rect.height() * p;
+    painter.line_segment(
+        [
+            egui::pos2(rect.left(), y_of(0.5)),
+            egui::pos2(rect.right(), y_of(0.5)),
+        ],
+        egui::Stroke::new(1.0, egui::Color32::from_gray(90)),
+    );
+    painter.rect_filled(
+        egui::Rect::from_min_max(
+            egui::pos2(x_of(explained_start as f32), rect.top()),
+            egui::pos2(x_of((explained_start + interval) as f32), rect.bottom()),
+        ),
+        0.0,
+        egui::Color32::from_rgba_unmultiplied(255, 255, 255, 18),
+    );
+    let pts: Vec<egui::Pos2> = track
+        .iter()
+        .map(|&(s, l)| {
+            let p = 1.0 / (1.0 + (-l).exp());
+            egui::pos2(x_of(s as f32 + interval as f32 / 2.0), y_of(p))
+        })
+        .collect();
+    painter.add(egui::Shape::line(
+        pts,
+        egui::Stroke::new(1.5, egui::Color32::from_rgb(240, 140, 90)),
+    ));
+    let x = x_of(playback.frame() as f32);
+    painter.line_segment(
+        [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+        egui::Stroke::new(1.0, egui::Color32::WHITE),
+    );
+    if resp.clicked()
+        && let Some(pos) = resp.interact_pointer_pos()
+    {
+        let f = ((pos.x - rect.left()) / rect.width() * n) as usize;
+        playback.seek_frame(f);
+    }
+}

@@ -1,0 +1,381 @@
+//! Motion-capture trials in the viewer: a C3D or TRC file is read and fitted with the embedded
+//! body's Plug-in Gait markers on a background thread (the UI keeps running; the Data panel shows
+//! a progress bar), then played like any pose sequence, with the markers drawn over the body:
+//! measured markers as spheres, the model's markers as small spheres, and a residual line between
+//! them coloured by its length. Gaps (a marker missing in a frame) show the model marker in grey.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use bevy::prelude::*;
+use nalgebra::Vector3;
+
+use super::ViewerError;
+use super::dialogs::StatusLine;
+use super::playback::Playback;
+use super::pose::{BodyState, CurrentSequence, ViewerSequence};
+use crate::body::BodyModel;
+use crate::fit::{self, FitConfig};
+use crate::formats::read_marker_trial;
+
+/// Whether `path` is a marker trial the viewer fits (`.c3d` or `.trc`).
+pub fn is_marker_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("c3d") || e.eq_ignore_ascii_case("trc"))
+}
+
+/// Measured and model markers of a fitted trial, per frame, in the viewer's (y-up) frame.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct MarkerOverlay {
+    /// Marker labels, in the order of the per-frame arrays.
+    pub labels: Vec<String>,
+    /// Measured positions (metres), `None` where the marker is missing in that frame.
+    pub measured_m: Vec<Vec<Option<[f32; 3]>>>,
+    /// The fitted body's marker positions (metres).
+    pub model_m: Vec<Vec<[f32; 3]>>,
+    /// Draw the overlay.
+    pub visible: bool,
+}
+
+impl MarkerOverlay {
+    /// Marker residuals of `frame` in metres (`None` for missing markers or frames).
+    pub fn residuals_m(&self, frame: usize) -> Vec<Option<f32>> {
+        match (self.measured_m.get(frame), self.model_m.get(frame)) {
+            (Some(meas), Some(model)) => meas
+                .iter()
+                .zip(model)
+                .map(|(m, p)| m.map(|m| Vec3::from(m).distance(Vec3::from(*p))))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the overlay holds any frame.
+    pub fn is_empty(&self) -> bool {
+        self.model_m.is_empty()
+    }
+}
+
+/// Colour of a residual line: green up to 10 mm, through yellow (20 mm) to red at 40 mm and more.
+pub fn residual_colour(error_m: f32) -> Color {
+    let mm = error_m * 1e3;
+    let (r, g) = if mm <= 10.0 {
+        (0.1, 0.85)
+    } else if mm <= 20.0 {
+        let t = (mm - 10.0) / 10.0;
+        (0.1 + 0.85 * t, 0.85)
+    } else {
+        let t = ((mm - 20.0) / 20.0).min(1.0);
+        (0.95, 0.85 * (1.0 - t) + 0.1 * t)
+    };
+    Color::srgb(r, g, 0.1)
+}
+
+/// A fitted trial ready for the viewer.
+#[derive(Debug, Clone)]
+pub struct FittedTrial {
+    /// The poses to play.
+    pub sequence: ViewerSequence,
+    /// Markers to draw over the body.
+    pub overlay: MarkerOverlay,
+    /// Median marker RMSE over fitted frames, metres.
+    pub median_rmse_m: f64,
+    /// Model markers the trial lacks.
+    pub unmatched: Vec<String>,
+}
+
+/// Reads `path` and fits `model` to it (the embedded body and its Plug-in Gait marker set);
+/// `progress(done, total)` is called after every frame.
+pub fn fit_marker_file(
+    path: &Path,
+    model: &BodyModel,
+    progress: impl FnMut(usize, usize),
+) -> Result<FittedTrial, ViewerError> {
+    let default = crate::body::default_model::default_body();
+    if model.num_vertices() != default.num_vertices() || model.faces != default.faces {
+        return Err(ViewerError::BadSequence {
+            name: path.display().to_string(),
+            what: format!(
+                "the viewer fits trials with the embedded body's Plug-in Gait markers, but the \
+                 body shown is '{}'; fit other models with `gaitlens fit --model M --constraints C` \
+                 and open the pose folder",
+                model.name
+            ),
+        });
+    }
+    let set = crate::body::default_model::default_markers();
+    let trial = read_marker_trial(path).map_err(|e| ViewerError::Load {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })?;
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let limits = fit::default_limits(model);
+    let (fitted, _) = fit::fit_trial(
+        model,
+        set,
+        &trial,
+        None,
+        &limits,
+        &FitConfig::default(),
+        &name,
+        progress,
+    )
+    .map_err(|e| ViewerError::Load {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })?;
+    let betas = &fitted.calibration.betas;
+    let poses: Vec<Vec<f64>> = fitted.poses.iter().map(|p| p.axis_angle()).collect();
+    let translations: Vec<[f64; 3]> = fitted
+        .poses
+        .iter()
+        .map(|p| [p.translation.x, p.translation.y, p.translation.z])
+        .collect();
+    let sequence =
+        ViewerSequence::from_axis_angle(model, &name, betas, &poses, &translations, trial.rate_hz)?;
+
+    // Model markers per frame with the calibrated shape and offsets; measured ones from the file.
+    let (used, cols, unmatched) = fit::match_markers(set, &trial);
+    let markers =
+        fit::calibrate::skinned_markers(model, betas, &used, &fitted.calibration.offsets_m);
+    let shaped = model.shape(betas);
+    let q = sequence.display_from_lab;
+    let to_display = |p: Vector3<f64>| {
+        let d = q * p;
+        [d.x as f32, d.y as f32, d.z as f32]
+    };
+    let model_m = fitted
+        .poses
+        .iter()
+        .map(|pose| {
+            let t = model.joint_transforms(&shaped.joints_rest, &pose.rotations, pose.translation);
+            markers
+                .iter()
+                .map(|m| to_display(m.posed(&t.world_from_rest)))
+                .collect()
+        })
+        .collect();
+    let measured_m = (0..trial.num_frames())
+        .map(|f| {
+            fit::observed(&trial, f, &cols)
+                .into_iter()
+                .map(|o| o.map(to_display))
+                .collect()
+        })
+        .collect();
+    let mut rmse = fitted.rmses_m();
+    rmse.sort_by(f64::total_cmp);
+    let median_rmse_m = rmse.get(rmse.len() / 2).copied().unwrap_or(f64::NAN);
+    Ok(FittedTrial {
+        sequence,
+        overlay: MarkerOverlay {
+            labels: used.markers.iter().map(|m| m.name.clone()).collect(),
+            measured_m,
+            model_m,
+            visible: true,
+        },
+        median_rmse_m,
+        unmatched,
+    })
+}
+
+/// A fit running on a background thread.
+pub struct FitJob {
+    /// The trial file.
+    pub path: PathBuf,
+    /// Frames fitted so far.
+    pub done: Arc<AtomicUsize>,
+    /// Frames in the trial (0 until known).
+    pub total: Arc<AtomicUsize>,
+    /// When it started.
+    pub started: Instant,
+    handle: Option<JoinHandle<Result<FittedTrial, ViewerError>>>,
+}
+
+impl FitJob {
+    /// Fraction done in [0, 1].
+    pub fn fraction(&self) -> f32 {
+        let total = self.total.load(Ordering::Relaxed);
+        if total == 0 {
+            0.0
+        } else {
+            self.done.load(Ordering::Relaxed) as f32 / total as f32
+        }
+    }
+}
+
+/// The background fit, if one runs; the Data panel draws its progress.
+#[derive(Resource, Default)]
+pub struct TrialFitState {
+    /// The running job.
+    pub job: Option<FitJob>,
+}
+
+impl TrialFitState {
+    /// Starts fitting `path` on a background thread (replacing any running job's result).
+    pub fn start(&mut self, path: PathBuf, model: Arc<BodyModel>) {
+        let done = Arc::new(AtomicUsize::new(0));
+        let total = Arc::new(AtomicUsize::new(0));
+        let (d, t, p) = (done.clone(), total.clone(), path.clone());
+        let handle = std::thread::Builder::new()
+            .name("gaitlens-fit".into())
+            .spawn(move || {
+                fit_marker_file(&p, &model, |i, n| {
+                    t.store(n, Ordering::Relaxed);
+                    d.store(i, Ordering::Relaxed);
+                })
+            })
+            .ok();
+        self.job = Some(FitJob {
+            path,
+            done,
+            total,
+            started: Instant::now(),
+            handle,
+        });
+    }
+}
+
+/// Draws the marker overlay (the fits themselves are started and collected by the dialogs
+/// plugin, which also runs headless).
+pub struct TrialPlugin;
+
+impl Plugin for TrialPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<TrialFitState>()
+            .init_resource::<MarkerOverlay>()
+            .add_systems(Update, draw_marker_overlay);
+    }
+}
+
+/// Swaps a finished background fit into the viewer (sequence, playback, overlay, status).
+pub(super) fn finish_fit_jobs(
+    mut state: ResMut<TrialFitState>,
+    mut seq: ResMut<CurrentSequence>,
+    mut playback: ResMut<Playback>,
+    mut overlay: ResMut<MarkerOverlay>,
+    mut status: ResMut<StatusLine>,
+    body: Option<ResMut<BodyState>>,
+    cam: Option<ResMut<super::FlyCamera>>,
+) {
+    let finished = state
+        .job
+        .as_ref()
+        .is_some_and(|j| j.handle.as_ref().is_none_or(|h| h.is_finished()));
+    if !finished {
+        return;
+    }
+    let Some(mut job) = state.job.take() else {
+        return;
+    };
+    let result = match job.handle.take().map(|h| h.join()) {
+        Some(Ok(r)) => r,
+        Some(Err(_)) => {
+            status.error = Some(format!(
+                "fitting {} failed unexpectedly (the fitter panicked)",
+                job.path.display()
+            ));
+            return;
+        }
+        None => {
+            status.error = Some("could not start a thread for fitting".into());
+            return;
+        }
+    };
+    match result {
+        Ok(fitted) => {
+            let s = fitted.sequence;
+            status.error = None;
+            status.info = Some(format!(
+                "fitted {}: {} frames at {} Hz in {:.1} s, median marker RMSE {:.1} mm{}",
+                s.name,
+                s.num_frames(),
+                s.rate_hz,
+                job.started.elapsed().as_secs_f64(),
+                fitted.median_rmse_m * 1e3,
+                if fitted.unmatched.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (not in the file: {})", fitted.unmatched.join(" "))
+                }
+            ));
+            if let Some(mut body) = body {
+                body.set_betas(&s.betas);
+            }
+            *playback = Playback::new(s.num_frames(), s.rate_hz);
+            seq.set(Some(Arc::new(s)));
+            *overlay = fitted.overlay;
+            if let Some(mut cam) = cam {
+                cam.frame_requested = true;
+            }
+        }
+        Err(e) => status.error = Some(e.to_string()),
+    }
+}
+
+fn draw_marker_overlay(overlay: Res<MarkerOverlay>, playback: Res<Playback>, mut gizmos: Gizmos) {
+    if !overlay.visible || overlay.is_empty() {
+        return;
+    }
+    let f = playback.frame();
+    let (Some(meas), Some(model)) = (overlay.measured_m.get(f), overlay.model_m.get(f)) else {
+        return;
+    };
+    let measured_colour = Color::srgb(0.2, 0.6, 1.0);
+    for (m, p) in meas.iter().zip(model) {
+        let p = Vec3::from(*p);
+        match m {
+            Some(m) => {
+                let m = Vec3::from(*m);
+                gizmos.sphere(Isometry3d::from_translation(m), 0.012, measured_colour);
+                gizmos.sphere(Isometry3d::from_translation(p), 0.006, Color::WHITE);
+                gizmos.line(m, p, residual_colour(m.distance(p)));
+            }
+            None => {
+                gizmos.sphere(
+                    Isometry3d::from_translation(p),
+                    0.006,
+                    Color::srgb(0.5, 0.5, 0.5),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn residual_colours_go_from_green_to_red() {
+        let g = residual_colour(0.005).to_srgba();
+        let y = residual_colour(0.020).to_srgba();
+        let r = residual_colour(0.060).to_srgba();
+        assert!(g.green > g.red);
+        assert!(y.red > 0.9 && y.green > 0.8);
+        assert!(r.red > r.green * 3.0);
+    }
+
+    #[test]
+    fn marker_files_are_recognised_by_extension() {
+        assert!(is_marker_file(Path::new("a/Walk.C3D")));
+        assert!(is_marker_file(Path::new("b.trc")));
+        assert!(!is_marker_file(Path::new("pose_00000.json")));
+        assert!(!is_marker_file(Path::new("c3d")));
+    }
+
+    #[test]
+    fn fitting_a_missing_file_is_a_load_error_naming_it() {
+        let model = crate::body::default_model::default_body();
+        let err = fit_marker_file(Path::new("/nonexistent/walk.c3d"), model, |_, _| {})
+            .expect_err("missing file");
+        assert!(err.to_string().contains("/nonexistent/walk.c3d"), "{err}");
+    }
+}

@@ -1,0 +1,175 @@
+//! The synthetic-cohort experiment end to end: semi-synthetic cohort → aligned, mirrored windows
+//! → by-subject fold → training → eval accuracy and the fraction of correctly classified sick
+//! eval windows whose most relevant joint lies on the injected limb.
+//!
+//! `mlp_with_pelvis_relative_x_leaves_the_loss_plateau` runs in CI (about a minute on 2 cores): it
+//! guards the fix for the MLP sitting on the 0.69 loss plateau (see
+//! `gaitlens::nn::pelvis_relative_x`). `reduced_acceptance_run` is the reduced acceptance check
+//! of issue 5 (eval accuracy ≥ 0.9 and limb locus ≥ 0.8 for both networks on one fold); it is
+//! ignored because the target is NOT met yet (measured numbers in README, "Classifiers"); run it
+//! with `cargo test --release --no-default-features --test synth_experiment -- --ignored`.
+
+use burn::backend::{Autodiff, NdArray};
+use burn::prelude::*;
+use gaitlens::dataset::{WindowConfig, WindowDataset, k_fold_by_subject};
+use gaitlens::explain::{ExplainMethod, LrpRule, explain};
+use gaitlens::nn::{MarkerClassificationConfig, MultiMlpConfig};
+use gaitlens::synth::{GroundTruth, SynthConfig, synth_cohort};
+use gaitlens::train::{
+    DatasetWindows, NetworkConfig, OptimizerKind, TrainConfig, WindowSource, load_weights, train,
+};
+
+type A = Autodiff<NdArray>;
+
+struct Outcome {
+    first_train_loss: f64,
+    last_train_loss: f64,
+    eval_accuracy: f64,
+    locus: f64,
+}
+
+fn cohort(subjects: usize, stride: usize) -> (WindowDataset, Vec<GroundTruth>) {
+    let cohort = synth_cohort(&SynthConfig {
+        subjects,
+        ..Default::default()
+    })
+    .unwrap();
+    let truths = cohort.iter().map(|(_, t)| t.clone()).collect();
+    let ds = WindowDataset::new(
+        cohort.into_iter().map(|(s, _)| s).collect(),
+        WindowConfig {
+            interval: 64,
+            stride,
+            mirror: true,
+        },
+    )
+    .unwrap();
+    (ds, truths)
+}
+
+fn run_fold(
+    ds: &WindowDataset,
+    truths: &[GroundTruth],
+    net: NetworkConfig,
+    epochs: usize,
+    method: ExplainMethod,
+) -> Outcome {
+    let split = k_fold_by_subject(ds, 5, 0).unwrap();
+    let tr = DatasetWindows {
+        dataset: ds,
+        windows: split.train.clone(),
+    };
+    let ev = DatasetWindows {
+        dataset: ds,
+        windows: split.eval.clone(),
+    };
+    let mut cfg = TrainConfig::new(net);
+    cfg.epochs = epochs;
+    cfg.lr = 1e-3;
+    cfg.batch_size = 32;
+    cfg.use_pos_ratio = true;
+    cfg.optimizer = OptimizerKind::Adam;
+    let out = train(&cfg, &tr, &ev, |_| {}).unwrap();
+    let last = out.card.epochs.last().unwrap();
+    let device = Default::default();
+    let model = load_weights::<A>(&out.card.network, out.record.clone(), &device).unwrap();
+    let (mut hits, mut sick_ok) = (0usize, 0usize);
+    let idx: Vec<usize> = (0..ev.len()).collect();
+    for chunk in idx.chunks(32) {
+        let (x, y) = ev.batch(chunk).unwrap();
+        let x = Tensor::<A, 4>::from_data(TensorData::new(x, [chunk.len(), 64, 22, 3]), &device);
+        for ((&i, e), &label) in chunk
+            .iter()
+            .zip(explain(&model, x, method).unwrap())
+            .zip(&y)
+        {
+            if label > 0.5 && e.logit > 0.0 {
+                let w = ds.windows[split.eval[i]];
+                sick_ok += 1;
+                if truths[w.sequence]
+                    .limb_in_window(w.mirrored)
+                    .contains(&e.top_joint())
+                {
+                    hits += 1;
+                }
+            }
+        }
+    }
+    Outcome {
+        first_train_loss: out.card.epochs[0].train_loss,
+        last_train_loss: last.train_loss,
+        eval_accuracy: last.eval.accuracy,
+        locus: hits as f64 / sick_ok.max(1) as f64,
+    }
+}
+
+fn mlp(pelvis_relative: bool) -> NetworkConfig {
+    NetworkConfig::LrpMlp(
+        MultiMlpConfig::new()
+            .with_interval(64)
+            .with_pelvis_relative_x(pelvis_relative),
+    )
+}
+
+#[test]
+fn mlp_with_pelvis_relative_x_leaves_the_loss_plateau() {
+    // 40 subjects, one fold (32 training subjects), stride 4: 5280 windows. Without the
+    // pelvis-relative input the same run stays at train loss ≈ 0.69 and eval accuracy ≈ 0.5.
+    let (ds, truths) = cohort(40, 4);
+    let o = run_fold(
+        &ds,
+        &truths,
+        mlp(true),
+        24,
+        ExplainMethod::Lrp(LrpRule::default()),
+    );
+    eprintln!(
+        "train loss {:.3} → {:.3}, eval accuracy {:.3}, locus {:.3}",
+        o.first_train_loss, o.last_train_loss, o.eval_accuracy, o.locus
+    );
+    assert!(
+        o.last_train_loss < 0.5,
+        "train loss {:.3} (plateau 0.69)",
+        o.last_train_loss
+    );
+    assert!(
+        o.eval_accuracy > 0.6,
+        "eval accuracy {:.3}",
+        o.eval_accuracy
+    );
+}
+
+#[test]
+#[ignore = "acceptance target of issue 5 not met yet (see README, Classifiers)"]
+fn reduced_acceptance_run() {
+    let (ds, truths) = cohort(100, 8);
+    let m = run_fold(
+        &ds,
+        &truths,
+        mlp(true),
+        20,
+        ExplainMethod::Lrp(LrpRule::default()),
+    );
+    let t = run_fold(
+        &ds,
+        &truths,
+        NetworkConfig::Transformer(
+            MarkerClassificationConfig::new()
+                .with_interval(64)
+                .with_pfe_dim(32)
+                .with_fc_dim(32)
+                .with_ff_dim(64)
+                .with_pelvis_relative_x(true),
+        ),
+        10,
+        ExplainMethod::Lrp(LrpRule::default()),
+    );
+    eprintln!(
+        "mlp: accuracy {:.3}, locus {:.3}; transformer: accuracy {:.3}, locus {:.3}",
+        m.eval_accuracy, m.locus, t.eval_accuracy, t.locus
+    );
+    for (name, o) in [("mlp", &m), ("transformer", &t)] {
+        assert!(o.eval_accuracy >= 0.9, "{name}: {:.3}", o.eval_accuracy);
+        assert!(o.locus >= 0.8, "{name}: locus {:.3}", o.locus);
+    }
+}
