@@ -108,13 +108,33 @@ impl ViewerSequence {
         if up.y > 0.5 {
             return;
         }
-        let q = q.into_inner();
-        self.display_from_lab = q * self.display_from_lab;
+        self.rotate_display(model, q.into_inner());
+    }
+
+    /// Rotates the whole sequence by `delta` about the world origin (root rotation and
+    /// translation), recording it in [`Self::display_from_lab`].
+    pub fn rotate_display(&mut self, model: &BodyModel, delta: Matrix3<f64>) {
+        let shaped = model.shape(&self.betas);
         let j0 = shaped.joints_rest[0];
         for (r, t) in self.rotations.iter_mut().zip(self.translations.iter_mut()) {
-            r[0] = q * r[0];
-            *t = q * (j0 + *t) - j0;
+            r[0] = delta * r[0];
+            *t = delta * (j0 + *t) - j0;
         }
+        self.display_from_lab = delta * self.display_from_lab;
+    }
+
+    /// Makes lab direction `up` (a unit vector) the viewer's +y, replacing whatever rotation was
+    /// applied before: for trials whose lab vertical is known from the markers.
+    pub fn set_lab_up(&mut self, model: &BodyModel, up: Vector3<f64>) {
+        let target = nalgebra::Rotation3::rotation_between(&up, &Vector3::y())
+            .map(|r| r.into_inner())
+            .unwrap_or_else(|| {
+                // up = −y: half a turn about x.
+                nalgebra::Rotation3::from_axis_angle(&Vector3::x_axis(), std::f64::consts::PI)
+                    .into_inner()
+            });
+        let delta = target * self.display_from_lab.transpose();
+        self.rotate_display(model, delta);
     }
 
     /// Number of frames.
