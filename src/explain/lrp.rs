@@ -143,6 +143,8 @@ mod tests {
 
     #[test]
     fn epsilon_rule_single_layer_by_hand() {
+        // burn's NdArray generator is process-wide: serialise with the training tests.
+        let _lock = crate::train::test_rng_lock();
         let device = Default::default();
         // One layer 2 → 1, w = [1, −2]ᵀ, b = 0.5, a = [3, 1]: z = 3 − 2 + 0.5 = 1.5.
         let mut layer = burn::nn::LinearConfig::new(2, 1).init::<B>(&device);

@@ -655,6 +655,8 @@ mod tests {
 
     #[test]
     fn demo_network_explains_the_demo_walk_on_the_cpu() {
+        // burn's NdArray generator is process-wide: serialise with the training tests.
+        let _lock = crate::train::test_rng_lock();
         let model = crate::body::default_model::default_body();
         let seq = super::super::demo::demo_sequence(model).expect("demo walk");
         let joints = sequence_joints(model, &seq.betas, &seq);

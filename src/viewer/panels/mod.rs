@@ -83,9 +83,12 @@ fn viewer_panels_ui(
         }
         None => {}
     }
+    // As tall as the window allows, so Explain is visible without scrolling at first launch.
+    let screen_h = ctx.content_rect().height();
     egui::Window::new("gaitlens")
         .default_pos([8.0, 8.0])
-        .default_width(320.0)
+        .default_width(340.0)
+        .default_height((screen_h - 24.0).max(300.0))
         .vscroll(true)
         .show(ctx, |ui| {
             status_ui(ui, &status);
