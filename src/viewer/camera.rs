@@ -263,6 +263,8 @@ fn fly_camera_input(
     {
         cam.frame(min, max, aspect);
         cam.frame_requested = false;
+        // Following keeps the new view's offset to the pelvis.
+        cam.follow_offset = None;
     }
     if cam.follow
         && let Some(p) = pelvis

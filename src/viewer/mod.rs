@@ -185,6 +185,7 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
         Some(path) => Some(Arc::new(load_sequence(path, &opts.model, rate_hz)?)),
         None => opts.initial_sequence.clone(),
     };
+    let walking_at_start = initial.is_some();
     if let Some(seq) = initial {
         body.set_betas(&seq.betas);
         playback = Playback::new(seq.num_frames(), seq.rate_hz);
@@ -223,6 +224,12 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
                 explain_at_start: opts.explain_at_start,
             },
         });
+    if walking_at_start {
+        // A walk leaves any fixed view within seconds: follow the pelvis until the user steers.
+        if let Some(mut cam) = app.world_mut().get_resource_mut::<FlyCamera>() {
+            cam.follow = true;
+        }
+    }
     if let Some(n) = opts.bench_frames {
         app.insert_resource(FrameBench {
             frames: n,
