@@ -138,35 +138,52 @@ impl Plugin for DialogsPlugin {
     }
 }
 
-/// Opens the native folder picker in a background task (no-op if one is already open).
-pub fn open_folder_dialog(pending: &mut PendingDialog) {
+/// Opens a native picker in a background task so the window keeps drawing (no-op if one is
+/// already open): a folder when `filter` is None, else a file with one of the extensions.
+fn spawn_dialog(
+    pending: &mut PendingDialog,
+    title: &'static str,
+    filter: Option<(&'static str, &'static [&'static str])>,
+) {
     if pending.is_open() {
         return;
     }
-    let task = AsyncComputeTaskPool::get().spawn(async {
-        rfd::AsyncFileDialog::new()
-            .set_title("Open a pose folder (pose_NNNNN.json)")
-            .pick_folder()
-            .await
-            .map(|h| h.path().to_path_buf())
+    let task = AsyncComputeTaskPool::get().spawn(async move {
+        let dialog = rfd::AsyncFileDialog::new().set_title(title);
+        let picked = match filter {
+            None => dialog.pick_folder().await,
+            Some((name, extensions)) => dialog.add_filter(name, extensions).pick_file().await,
+        };
+        picked.map(|h| h.path().to_path_buf())
     });
     pending.0 = Some(task);
 }
 
+/// Opens the native folder picker (pose folder or OpenPose clip folder).
+pub fn open_folder_dialog(pending: &mut PendingDialog) {
+    spawn_dialog(
+        pending,
+        "Open a pose folder (pose_NNNNN.json) or an OpenPose clip folder",
+        None,
+    );
+}
+
 /// Opens the native file picker for a SUPR body model (`.npy`/`.npz`).
 pub fn open_body_dialog(pending: &mut PendingDialog) {
-    if pending.is_open() {
-        return;
-    }
-    let task = AsyncComputeTaskPool::get().spawn(async {
-        rfd::AsyncFileDialog::new()
-            .set_title("Open a SUPR body model")
-            .add_filter("SUPR model", &["npy", "npz"])
-            .pick_file()
-            .await
-            .map(|h| h.path().to_path_buf())
-    });
-    pending.0 = Some(task);
+    spawn_dialog(
+        pending,
+        "Open a SUPR body model",
+        Some(("SUPR model", &["npy", "npz"])),
+    );
+}
+
+/// Opens the native file picker for a C3D or TRC marker trial (fitted in the background).
+pub fn open_trial_dialog(pending: &mut PendingDialog) {
+    spawn_dialog(
+        pending,
+        "Open a marker trial (C3D or TRC) to fit",
+        Some(("marker trials", &["c3d", "C3D", "trc", "TRC"])),
+    );
 }
 
 /// Whether `path` is a body model file (`.npy`/`.npz`, SUPR's formats).
@@ -174,22 +191,6 @@ pub fn is_body_model_file(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("npy") || e.eq_ignore_ascii_case("npz"))
-}
-
-/// Opens the native file picker for a C3D or TRC marker trial (fitted in the background).
-pub fn open_trial_dialog(pending: &mut PendingDialog) {
-    if pending.is_open() {
-        return;
-    }
-    let task = AsyncComputeTaskPool::get().spawn(async {
-        rfd::AsyncFileDialog::new()
-            .set_title("Open a marker trial (C3D or TRC) to fit")
-            .add_filter("marker trials", &["c3d", "C3D", "trc", "TRC"])
-            .pick_file()
-            .await
-            .map(|h| h.path().to_path_buf())
-    });
-    pending.0 = Some(task);
 }
 
 fn poll_dialog(
