@@ -98,7 +98,7 @@ impl ExplainChoice {
     pub fn label(self) -> &'static str {
         match self {
             ExplainChoice::Epsilon => "LRP ε=0.25",
-            ExplainChoice::ZPlus => "LRP z⁺",
+            ExplainChoice::ZPlus => "LRP z+",
             ExplainChoice::Gamma => "LRP γ=0.25",
             ExplainChoice::Attention => "attention",
         }
