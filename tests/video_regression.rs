@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gaitlens::formats::openpose::read_openpose_dir;
+use gaitlens::video::eval::pearson;
 
 const SUB: usize = 75;
 const TEST_WALKERS: [&str; 5] = ["gait2", "gait5", "vid2", "vid8", "vid12"];
@@ -105,18 +106,6 @@ fn write_labels(root: &Path, csv: &Path) -> usize {
     }
     std::fs::write(csv, s).unwrap();
     n
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        sab += (x - ma) * (y - mb);
-        saa += (x - ma).powi(2);
-        sbb += (y - mb).powi(2);
-    }
-    sab / (saa * sbb).sqrt()
 }
 
 #[test]

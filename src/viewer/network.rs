@@ -361,48 +361,58 @@ pub fn run_explain(
     choice: ExplainChoice,
     prefer_gpu: bool,
 ) -> Result<ExplainOutcome, NetworkError> {
-    let label = format!("{} · {}", choice.label(), net.card.network_type);
     if prefer_gpu && let Some((gpu, device)) = &net.gpu {
         let m = gpu.lock().unwrap_or_else(|p| p.into_inner());
-        let t = std::time::Instant::now();
-        let r = explain_window(&m, joints, start, choice, device);
-        let explain_ms = t.elapsed().as_secs_f64() * 1e3;
-        match r {
-            Ok((logit, rel)) => {
-                let track = classification_track(&*m, joints, 8, device)?;
-                return Ok(ExplainOutcome {
-                    shown: Arc::new(ShownExplanation::new(
-                        start,
-                        rel,
-                        choice != ExplainChoice::Attention,
-                        logit,
-                        label,
-                    )),
-                    track,
-                    device: ComputeDevice::SharedGpu,
-                    explain_ms,
-                });
-            }
+        match explain_on(
+            &m,
+            net,
+            joints,
+            start,
+            choice,
+            device,
+            ComputeDevice::SharedGpu,
+        ) {
+            Ok(out) => return Ok(out),
             Err(e @ (NetworkError::Window { .. } | NetworkError::Explain(_))) => return Err(e),
             Err(e) => tracing::warn!("GPU explanation failed, using the CPU: {e}"),
         }
     }
     let m = net.cpu.lock().unwrap_or_else(|p| p.into_inner());
-    let device = Default::default();
+    explain_on(
+        &m,
+        net,
+        joints,
+        start,
+        choice,
+        &Default::default(),
+        ComputeDevice::Cpu,
+    )
+}
+
+/// One explanation plus the classification track on one backend.
+fn explain_on<B: AutodiffBackend>(
+    m: &LoadedModel<B>,
+    net: &ViewerNetwork,
+    joints: &[Frame],
+    start: usize,
+    choice: ExplainChoice,
+    device: &B::Device,
+    where_: ComputeDevice,
+) -> Result<ExplainOutcome, NetworkError> {
     let t = std::time::Instant::now();
-    let (logit, rel) = explain_window(&m, joints, start, choice, &device)?;
+    let (logit, rel) = explain_window(m, joints, start, choice, device)?;
     let explain_ms = t.elapsed().as_secs_f64() * 1e3;
-    let track = classification_track(&*m, joints, 8, &device)?;
+    let track = classification_track(m, joints, 8, device)?;
     Ok(ExplainOutcome {
         shown: Arc::new(ShownExplanation::new(
             start,
             rel,
             choice != ExplainChoice::Attention,
             logit,
-            label,
+            format!("{} · {}", choice.label(), net.card.network_type),
         )),
         track,
-        device: ComputeDevice::Cpu,
+        device: where_,
         explain_ms,
     })
 }
