@@ -60,4 +60,27 @@ fn cohort_fit_writes_layout_shards_and_resumes() {
             .starts_with("fnv1a64:")
     );
     assert!(report["totals"]["median_rmse_m"].as_f64().unwrap() < 0.012);
+    // The fitted cohort is a training dataset as it stands: the reports beside the poses are
+    // skipped, and they give each trial's frame rate for the model card.
+    let seqs =
+        gaitlens::dataset::load_joint_dataset(&out, gaitlens::body::default_model::default_body())
+            .expect("a fitted cohort loads as a joint dataset");
+    assert_eq!(seqs.len(), 2);
+    for s in &seqs {
+        let rate = s.rate_hz.expect("rate from fit_report.json");
+        assert!(rate > 0.0, "{}: rate {rate}", s.gait);
+        assert_eq!(Some(rate), report_rate(&out, s));
+    }
+}
+
+fn report_rate(out: &Path, s: &gaitlens::dataset::JointSequence) -> Option<f64> {
+    let class = if s.sick { "sick" } else { "healthy" };
+    let text = std::fs::read_to_string(
+        out.join(class)
+            .join(&s.subject)
+            .join(&s.gait)
+            .join("fit_report.json"),
+    )
+    .ok()?;
+    serde_json::from_str::<serde_json::Value>(&text).ok()?["rate_hz"].as_f64()
 }

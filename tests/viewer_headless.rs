@@ -346,6 +346,10 @@ fn pose_folders_load_for_the_viewer_and_bad_input_is_an_error() {
         }
     }
 
+    // `gaitlens fit` records the trial's rate in fit_report.json beside the poses.
+    std::fs::write(good.join("fit_report.json"), r#"{"rate_hz": 150.0}"#).unwrap();
+    assert_eq!(load_sequence(&good, &model, 120.0).unwrap().rate_hz, 150.0);
+
     let missing = dir.path().join("nowhere");
     let err = load_sequence(&missing, &model, 100.0).unwrap_err();
     assert!(matches!(err, ViewerError::Load { .. }), "{err}");
@@ -573,13 +577,13 @@ fn classifier_on_bevys_gpu_device_matches_the_cpu_backend() {
     let seq = gaitlens::viewer::demo::demo_sequence(model).expect("demo walk");
     let joints = sequence_joints(model, &seq.betas, &seq);
     let net = ViewerNetwork::demo(Some(device)).expect("demo network on the shared device");
-    let gpu = run_explain(&net, &joints, 4, ExplainChoice::Epsilon, true).unwrap();
+    let gpu = run_explain(&net, &joints, seq.rate_hz, 4, ExplainChoice::Epsilon, true).unwrap();
     assert_eq!(
         gpu.device,
         ComputeDevice::SharedGpu,
         "the GPU path fell back to the CPU"
     );
-    let cpu = run_explain(&net, &joints, 4, ExplainChoice::Epsilon, false).unwrap();
+    let cpu = run_explain(&net, &joints, seq.rate_hz, 4, ExplainChoice::Epsilon, false).unwrap();
     assert_eq!(cpu.device, ComputeDevice::Cpu);
     // Inference: logits of the explained window and of the whole classification track.
     assert!(
@@ -781,4 +785,77 @@ fn render_cli_colours_the_demo_walk_by_the_demo_networks_relevance() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn constrained_supr_pose_folders_are_read_as_reduced_vectors() {
+    use gaitlens::formats::pose_seq::{PoseFileFormat, PoseSequence, write_pose_dir};
+    use gaitlens::viewer::load_sequence_in;
+    use std::io::Read;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/supr/supr_tiny_constrained.npy.gz");
+    let gz = std::fs::read(&fixture)
+        .unwrap_or_else(|e| panic!("missing fixture {}: {e}", fixture.display()));
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut bytes)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("supr_tiny_constrained.npy");
+    std::fs::write(&npy, bytes).unwrap();
+    let supr = gaitlens::body::supr::load_supr(&npy).unwrap();
+    let param = supr
+        .constrained
+        .clone()
+        .expect("constrained fixture has axis_meta");
+    let k = param.num_pose();
+    assert_ne!(
+        k,
+        3 * supr.model.num_joints(),
+        "lengths must tell the spaces apart"
+    );
+    // A folder as the original's constrained fitting writes it: k values a frame.
+    let n = 3;
+    let poses: Vec<Vec<f64>> = (0..n)
+        .map(|f| (0..k).map(|i| 0.05 * ((i + f) % 7) as f64 - 0.1).collect())
+        .collect();
+    let folder = dir.path().join("constrained_walk");
+    let seq = PoseSequence {
+        betas: vec![vec![0.0; 10]; n],
+        poses: poses.clone(),
+        translations: vec![[0.0, 0.9, 0.0]; n],
+        rate_hz: None,
+        frame_numbers: (0..n as u64).collect(),
+        source: None,
+        format: PoseFileFormat::Json,
+    };
+    write_pose_dir(&folder, &seq, PoseFileFormat::Json).unwrap();
+    let s = load_sequence_in(&folder, &supr.model, Some(&param), 100.0).unwrap();
+    for (f, pose) in poses.iter().enumerate() {
+        let want = param.rotations(pose).unwrap();
+        // The root may be turned to stand y-up; every other joint is exactly SUPR's.
+        for (j, w) in want.iter().enumerate().skip(1) {
+            assert!(
+                (s.rotations[f][j] - w).norm() < 1e-12,
+                "frame {f} joint {j}"
+            );
+        }
+    }
+    // Read as axis-angle (the original's --unconstrained) the short vectors are a clear error.
+    let err = load_sequence_in(&folder, &supr.model, None, 100.0).unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("{k} pose values")),
+        "{err}"
+    );
+    // And an axis-angle folder read in the constrained space names the expected length.
+    let aa = dir.path().join("axis_angle_walk");
+    let mut aa_seq = seq.clone();
+    aa_seq.poses = vec![vec![0.0; 3 * supr.model.num_joints()]; n];
+    write_pose_dir(&aa, &aa_seq, PoseFileFormat::Json).unwrap();
+    let err = load_sequence_in(&aa, &supr.model, Some(&param), 100.0).unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("reads {k}")) && err.to_string().contains("untick"),
+        "{err}"
+    );
+    assert!(load_sequence_in(&aa, &supr.model, None, 100.0).is_ok());
 }

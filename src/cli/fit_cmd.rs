@@ -253,6 +253,7 @@ fn fit_one(
         .collect();
     let report = json!({
         "trial": trial_path.display().to_string(),
+        "rate_hz": trial.rate_hz,
         "static": args.static_trial.as_ref().map(|p| p.display().to_string()),
         "model": setup.name,
         "solver": "lm",
@@ -443,6 +444,7 @@ fn fit_adam(
     sorted.sort_by(f64::total_cmp);
     let report = json!({
         "trial": trial_path.display().to_string(),
+        "rate_hz": trial.rate_hz,
         "solver": "adam",
         "frame_rmse_m": rmse,
         "totals": {"frames": poses.len(), "time_s": secs, "frames_per_s": poses.len() as f64 / secs.max(1e-9),

@@ -83,6 +83,10 @@ pub struct TrainArgs {
     /// removes the walk's forward progression, which otherwise dominates the input).
     #[arg(long)]
     pub pelvis_relative: bool,
+    /// Frame rate of the sequences in Hz, recorded in the model card so viewers resample other
+    /// rates to it. Default: taken from the data (fit reports, a synth cohort's ground truth).
+    #[arg(long)]
+    pub rate_hz: Option<f64>,
 }
 
 pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
@@ -92,7 +96,23 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
         stride: a.stride.max(1),
         mirror: true,
     };
-    let ds = gaitlens::dataset::load_window_dataset(&a.data, model, cfg)?;
+    let mut sequences = gaitlens::dataset::load_joint_dataset(&a.data, model)?;
+    if let Some(rate) = a.rate_hz {
+        if !(rate.is_finite() && rate > 0.0) {
+            bail!("--rate-hz {rate}: expected a positive frame rate");
+        }
+        for s in &mut sequences {
+            s.rate_hz = Some(rate);
+        }
+    }
+    let ds = gaitlens::dataset::WindowDataset::new(sequences, cfg)?;
+    match ds.common_rate_hz() {
+        Some(r) => eprintln!("frame rate {r} Hz (recorded in the model card)"),
+        None => eprintln!(
+            "warning: frame rate unknown or mixed; the model card will not record one \
+             (give --rate-hz so viewers can resample other rates)"
+        ),
+    }
     let fold = k_fold_by_subject(&ds, a.folds, a.fold)?;
     eprintln!(
         "{} sequences, {} windows: {} train / {} eval (fold {}/{})",
@@ -243,25 +263,44 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let (net, card) = load_checkpoint::<A>(&a.network, &expect, &device)
         .with_context(|| format!("loading network {}", a.network.display()))?;
     let model = default_body();
-    let seq = load_sequence(model, &a.sequence)?;
+    let mut seq = load_sequence(model, &a.sequence)?;
     let interval = card.interval;
+    // A sequence at another rate than the network's is resampled to it (see FrameMap); frame
+    // numbers printed and written stay the sequence's own.
+    let map = match (card.rate_hz, seq.rate_hz) {
+        (Some(_), Some(r)) => gaitlens::dataset::FrameMap::new(card.rate_hz, r),
+        _ => gaitlens::dataset::FrameMap::new(None, 1.0),
+    };
     let n = seq.joints.len();
-    if n < interval {
+    let window = map.window_frames(interval);
+    if n < window {
         bail!(
-            "{}: {n} frames, the network needs windows of {interval}",
+            "{}: {n} frames, the network needs windows of {window}",
             a.sequence.display()
         );
     }
-    if a.start + interval > n {
+    if a.start + window > n {
         bail!(
             "--start {}: the window {}..{} runs past the {n} frames (max start {})",
             a.start,
             a.start,
-            a.start + interval,
-            n - interval
+            a.start + window,
+            n - window
         );
     }
-    let aligned = align_movement_normalized(&seq.joints[a.start..a.start + interval])?;
+    let start = if map.is_identity() {
+        a.start
+    } else {
+        eprintln!(
+            "resampling {:.0} Hz → the network's {:.0} Hz ({window} frames a window)",
+            seq.rate_hz.unwrap_or_default(),
+            card.rate_hz.unwrap_or_default()
+        );
+        seq.joints = map.resample(&seq.joints);
+        map.to_network(a.start)
+            .min(seq.joints.len().saturating_sub(interval))
+    };
+    let aligned = align_movement_normalized(&seq.joints[start..start + interval])?;
     let flat: Vec<f32> = aligned
         .iter()
         .flat_map(|f| f.iter().flat_map(|j| *j))
@@ -283,7 +322,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         if p >= 0.5 { p } else { 1.0 - p },
         e.logit,
         a.start,
-        a.start + interval - 1,
+        a.start + window - 1,
         card.network_type
     );
     let totals = e.joint_totals();
@@ -301,7 +340,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         }
         csv.push('\n');
         for f in 0..e.interval {
-            csv += &format!("{}", a.start + f);
+            csv += &format!("{}", map.to_sequence(start + f));
             for j in 0..e.joints {
                 csv += &format!(",{:.6e}", e.relevance[f * e.joints + j]);
             }
@@ -322,7 +361,11 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         let track = classification_track(&net, &ds, 0, 64, &device)?;
         println!("classification track (start frame, P(sick)):");
         for t in track.iter().step_by((track.len() / 40).max(1)) {
-            println!("  {:>5}  {:.3}", t.start_frame, t.probability);
+            println!(
+                "  {:>5}  {:.3}",
+                map.to_sequence(t.start_frame),
+                t.probability
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -32,6 +32,13 @@ pub struct ViewArgs {
     /// Window size `WIDTHxHEIGHT` in physical pixels.
     #[arg(long, default_value = "1280x800")]
     pub size: String,
+    /// A SUPR model file (`.npy`/`.npz`) to show instead of the embedded default body.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Read pose files as axis-angle even when `--model` is a constrained SUPR file (as the
+    /// original viewer's `--unconstrained`).
+    #[arg(long, requires = "model")]
+    pub unconstrained: bool,
 }
 
 /// Arguments of `gaitlens render`.
@@ -95,8 +102,18 @@ fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
 pub fn view(args: ViewArgs) -> anyhow::Result<ExitCode> {
     use gaitlens::viewer::{ViewerOptions, run_viewer};
     use std::sync::Arc;
-    let model = Arc::new(gaitlens::body::default_model::default_body().clone());
+    let (model, constrained) = match &args.model {
+        Some(path) => {
+            let supr = gaitlens::body::supr::load_supr(path)?;
+            (Arc::new(supr.model), supr.constrained)
+        }
+        None => (
+            Arc::new(gaitlens::body::default_model::default_body().clone()),
+            None,
+        ),
+    };
     let mut opts = ViewerOptions::new(model.clone());
+    opts.constrained = constrained.filter(|_| !args.unconstrained);
     opts.rate_hz = args.rate_hz;
     opts.sequence = args.sequence;
     if opts.sequence.is_none() {
@@ -163,7 +180,7 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 RenderRule::Attention => ExplainChoice::Attention,
             };
             let joints = sequence_joints(&model, &seq.betas, &seq);
-            let out = run_explain(&network, &joints, start, choice, false)
+            let out = run_explain(&network, &joints, seq.rate_hz, start, choice, false)
                 .with_context(|| format!("explaining with {net}"))?;
             let p = out.shown.probability_sick();
             println!(

@@ -144,7 +144,7 @@ pub fn load_joint_dataset(
             path: dir.to_path_buf(),
         });
     }
-    let out: Vec<JointSequence> = jobs
+    let mut out: Vec<JointSequence> = jobs
         .par_iter()
         .map(|(class, subject, gait, sick)| {
             let folder = dir.join(class).join(subject).join(gait);
@@ -161,8 +161,24 @@ pub fn load_joint_dataset(
             sequence_from_poses(model, &poses, subject, gait, *sick, files)
         })
         .collect::<Result<_, _>>()?;
+    if let Some(rate) = cohort_rate_hz(dir) {
+        for s in out.iter_mut().filter(|s| s.rate_hz.is_none()) {
+            s.rate_hz = Some(rate);
+        }
+    }
     tracing::info!(dir = %dir.display(), sequences = out.len(), "joint dataset loaded");
     Ok(out)
+}
+
+/// The frame rate a `gaitlens synth` cohort records in `DIR/ground_truth.json`
+/// (`config.rate_hz`), used for pose folders that do not carry their own.
+pub fn cohort_rate_hz(dir: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(dir.join("ground_truth.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("config")?
+        .get("rate_hz")?
+        .as_f64()
+        .filter(|r| r.is_finite() && *r > 0.0)
 }
 
 /// [`load_joint_dataset`] followed by [`WindowDataset::new`].
@@ -207,5 +223,23 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         let e = load_joint_dataset(empty.path(), &stick_body()).unwrap_err();
         assert!(matches!(e, DatasetError::NoData { .. }));
+    }
+
+    #[test]
+    fn a_synth_cohort_states_its_frame_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(cohort_rate_hz(dir.path()), None);
+        std::fs::write(
+            dir.path().join("ground_truth.json"),
+            r#"{"config": {"rate_hz": 50.0}}"#,
+        )
+        .unwrap();
+        assert_eq!(cohort_rate_hz(dir.path()), Some(50.0));
+        std::fs::write(
+            dir.path().join("ground_truth.json"),
+            r#"{"config": {"rate_hz": -1}}"#,
+        )
+        .unwrap();
+        assert_eq!(cohort_rate_hz(dir.path()), None);
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod align;
 pub mod loader;
+pub mod resample;
 pub mod split;
 pub mod windows;
 
@@ -20,6 +21,7 @@ pub use align::{ALIGNMENT_VERSION, AlignError, Frame, NUM_JOINTS, align_movement
 pub use loader::{
     load_joint_dataset, load_window_dataset, posed_joints, rest_joints, sequence_from_poses,
 };
+pub use resample::FrameMap;
 pub use split::{Fold, data_list_hash, fnv1a64, k_fold_by_subject, pos_weight};
 pub use windows::{
     MIRRORED_JOINT_ORDER, ORIGINAL_MIRRORED_JOINT_ORDER, SubjectKey, Window, WindowConfig,

@@ -89,6 +89,16 @@ pub struct WindowDataset {
 }
 
 impl WindowDataset {
+    /// The frame rate shared by all sequences (within 0.1 %), `None` if any is unknown or
+    /// they differ.
+    pub fn common_rate_hz(&self) -> Option<f64> {
+        let first = self.sequences.first()?.rate_hz?;
+        self.sequences
+            .iter()
+            .all(|s| s.rate_hz.is_some_and(|r| (r - first).abs() <= 1e-3 * first))
+            .then_some(first)
+    }
+
     /// Cuts `sequences` into windows.
     pub fn new(sequences: Vec<JointSequence>, config: WindowConfig) -> Result<Self, DatasetError> {
         if config.interval < 2 || config.stride == 0 {
@@ -271,6 +281,11 @@ mod tests {
         assert_eq!(ds.len(), 12);
         assert_eq!(ds.windows.iter().filter(|w| w.mirrored).count(), 6);
         assert_eq!(ds.windows[5].start, 20);
+        assert_eq!(ds.common_rate_hz(), Some(30.0));
+        let mut other = seq("b", true, 30);
+        other.rate_hz = Some(60.0);
+        let mixed = WindowDataset::new(vec![seq("a", false, 30), other], cfg).unwrap();
+        assert_eq!(mixed.common_rate_hz(), None, "mixed rates are not one rate");
     }
 
     #[test]

@@ -40,7 +40,8 @@ pub struct PoseSequence {
     pub poses: Vec<Vec<f64>>,
     /// Root translation per frame, metres.
     pub translations: Vec<[f64; 3]>,
-    /// Frame rate in Hz; the files do not store it, so readers leave `None`.
+    /// Frame rate in Hz. Pose files do not store it; [`read_pose_dir`] takes it from the
+    /// folder's `fit_report.json` (written by `gaitlens fit`) when there is one, else `None`.
     pub rate_hz: Option<f64>,
     /// Frame number per entry (from `pose_NNNNN`), ascending.
     pub frame_numbers: Vec<u64>,
@@ -261,6 +262,16 @@ fn frame_number(path: &Path) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// The `rate_hz` that `gaitlens fit` records in a pose folder's `fit_report.json`, if any
+/// (a missing or unreadable report is not an error: the rate is then unknown).
+pub fn sidecar_rate_hz(dir: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(dir.join("fit_report.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("rate_hz")?
+        .as_f64()
+        .filter(|r| r.is_finite() && *r > 0.0)
+}
+
 /// Reads a folder of pose files sorted by frame number. When a frame exists as both `.json` and
 /// `.txt`, the `.json` is used (the `.txt` only repeats it at the same precision).
 pub fn read_pose_dir(dir: &Path) -> Result<PoseSequence, PoseSeqError> {
@@ -277,11 +288,13 @@ pub fn read_pose_dir(dir: &Path) -> Result<PoseSequence, PoseSeqError> {
             Some("txt") => true,
             _ => continue,
         };
-        if !p.is_file()
-            || p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'))
-        {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        // Hidden files and side files of the fitter (fit_report.json, notes) are not frames;
+        // a `pose*` file without a frame number is an error.
+        if !p.is_file() || name.starts_with('.') || !name.starts_with("pose") {
+            if !name.starts_with('.') {
+                tracing::debug!(file = %p.display(), "not a pose file; skipped");
+            }
             continue;
         }
         let n = frame_number(&p).ok_or_else(|| PoseSeqError::FileName { path: p.clone() })?;
@@ -315,7 +328,7 @@ pub fn read_pose_dir(dir: &Path) -> Result<PoseSequence, PoseSeqError> {
         betas: Vec::with_capacity(n),
         poses: Vec::with_capacity(n),
         translations: Vec::with_capacity(n),
-        rate_hz: None,
+        rate_hz: sidecar_rate_hz(dir),
         frame_numbers: Vec::with_capacity(n),
         source: Some(dir.to_path_buf()),
         format: if txt_count * 2 > n {
@@ -549,8 +562,11 @@ mod tests {
             dir.path().join("pose_00009.json").exists()
                 && dir.path().join("pose_100000.txt").exists()
         );
+        // The fitter's report beside the poses is skipped and gives the frame rate.
+        std::fs::write(dir.path().join("fit_report.json"), r#"{"rate_hz": 100.0}"#).unwrap();
         let back = read_pose_dir(dir.path()).unwrap();
         assert_eq!(back.frame_numbers, [9, 10, 100_000]);
+        assert_eq!(back.rate_hz, Some(100.0));
         assert_eq!(back.poses, seq.poses);
         assert_eq!(back.format, PoseFileFormat::Json);
         let mean = back.mean_betas();
@@ -560,5 +576,10 @@ mod tests {
                 .zip(&f.betas)
                 .all(|(m, b)| (m - b).abs() < 1e-15)
         );
+        // A pose file without a frame number is a typed error naming it.
+        std::fs::write(dir.path().join("pose_last.json"), "{}").unwrap();
+        let e = read_pose_dir(dir.path()).unwrap_err();
+        assert!(matches!(e, PoseSeqError::FileName { .. }), "{e}");
+        assert!(e.to_string().contains("pose_last.json"), "{e}");
     }
 }

@@ -44,6 +44,11 @@ pub struct ModelCard {
     pub epochs: Vec<EpochRecord>,
     /// FNV-1a of the record bytes, hex (detects a record that does not belong to the card).
     pub record_fnv1a64: String,
+    /// Frame rate of the training sequences in Hz (`None`: unknown, e.g. cards written before
+    /// this field). A window of `interval` frames spans `interval / rate_hz` seconds of gait, so
+    /// sequences at another rate must be resampled to it before the network sees them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_hz: Option<f64>,
 }
 
 /// What a caller requires of a checkpoint (`None` = anything).

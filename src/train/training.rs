@@ -179,6 +179,10 @@ pub trait WindowSource {
     fn data_hash(&self) -> u64;
     /// Healthy/sick ratio of the windows (`None` without sick windows).
     fn pos_weight(&self) -> Option<f32>;
+    /// Frame rate of the sequences behind the windows, when known and common to all of them.
+    fn rate_hz(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// Windows held in memory (tests, synthetic data, precomputed batches).
@@ -283,6 +287,9 @@ impl WindowSource for DatasetWindows<'_> {
     }
     fn pos_weight(&self) -> Option<f32> {
         crate::dataset::pos_weight(self.dataset, &self.windows)
+    }
+    fn rate_hz(&self) -> Option<f64> {
+        self.dataset.common_rate_hz()
     }
 }
 
@@ -434,6 +441,7 @@ fn train_on<B: AutodiffBackend>(
         },
         epochs,
         record_fnv1a64: format!("{:016x}", crate::dataset::fnv1a64(&record)),
+        rate_hz: train.rate_hz(),
     };
     Ok(TrainOutcome { card, record })
 }

@@ -33,14 +33,29 @@ pub fn demo_walk() -> Result<DemoWalk, ViewerError> {
     })
 }
 
-/// The demo walk ready for the viewer.
+/// The demo walk ready for the viewer. On another model than the embedded body (e.g. SUPR with
+/// 75 joints) the 22 body joints, which share SMPL's order, are posed and the rest stay at rest;
+/// the fitted shape belongs to the embedded body, so other models get their mean shape.
 pub fn demo_sequence(model: &BodyModel) -> Result<ViewerSequence, ViewerError> {
     let d = demo_walk()?;
+    let n = 3 * model.num_joints();
+    let poses: Vec<Vec<f64>> = d
+        .poses
+        .iter()
+        .map(|p| {
+            let mut p = p.clone();
+            p.resize(n.max(p.len()), 0.0);
+            p.truncate(n);
+            p
+        })
+        .collect();
+    let own_body = model.name == crate::body::default_model::default_body().name;
+    let betas = if own_body { d.betas.clone() } else { vec![] };
     ViewerSequence::from_axis_angle(
         model,
         &format!("demo walk: {}", d.source),
-        &d.betas,
-        &d.poses,
+        &betas,
+        &poses,
         &d.translations,
         d.rate_hz,
     )

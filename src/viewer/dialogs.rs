@@ -14,6 +14,7 @@ use super::camera::FlyCamera;
 use super::playback::Playback;
 use super::pose::{BodyState, CurrentSequence, ViewerSequence};
 use crate::body::BodyModel;
+use crate::body::supr::ConstrainedParam;
 use crate::formats::pose_seq::read_pose_dir;
 
 /// Frame rate assumed for pose folders, which do not store one (the gait labs' 100 Hz).
@@ -67,6 +68,18 @@ pub fn load_sequence(
     model: &BodyModel,
     fallback_rate_hz: f64,
 ) -> Result<ViewerSequence, ViewerError> {
+    load_sequence_in(path, model, None, fallback_rate_hz)
+}
+
+/// [`load_sequence`] reading each frame's pose in `pose_space`: SUPR's constrained reduced
+/// vector (`num_pose` values, as written by the original's constrained fitting) when given,
+/// axis-angle otherwise.
+pub fn load_sequence_in(
+    path: &Path,
+    model: &BodyModel,
+    pose_space: Option<&ConstrainedParam>,
+    fallback_rate_hz: f64,
+) -> Result<ViewerSequence, ViewerError> {
     let dir = if path.is_file() {
         path.parent().unwrap_or(Path::new(".")).to_path_buf()
     } else {
@@ -76,11 +89,36 @@ pub fn load_sequence(
         path: dir.clone(),
         source: Box::new(e),
     })?;
-    let n = 3 * model.num_joints();
     let bad = |what: String| ViewerError::BadSequence {
         name: dir.display().to_string(),
         what,
     };
+    let name = dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string());
+    let rate_hz = seq.rate_hz.unwrap_or(fallback_rate_hz);
+    if let Some(param) = pose_space {
+        let k = param.num_pose();
+        if let Some((i, p)) = seq.poses.iter().enumerate().find(|(_, p)| p.len() != k) {
+            return Err(bad(format!(
+                "frame {i} has {} pose values; the constrained model '{}' reads {k} \
+                 (untick 'constrained pose space' for axis-angle files)",
+                p.len(),
+                model.name
+            )));
+        }
+        return ViewerSequence::from_poses(
+            model,
+            &name,
+            &seq.mean_betas(),
+            &seq.poses,
+            &seq.translations,
+            rate_hz,
+            |p| param.rotations(p).map_err(|e| e.to_string()),
+        );
+    }
+    let n = 3 * model.num_joints();
     let mut poses = Vec::with_capacity(seq.num_frames());
     for (i, p) in seq.poses.iter().enumerate() {
         if p.len() < n {
@@ -92,19 +130,19 @@ pub fn load_sequence(
         }
         poses.push(p[..n].to_vec());
     }
-    let name = dir
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| dir.display().to_string());
     ViewerSequence::from_axis_angle(
         model,
         &name,
         &seq.mean_betas(),
         &poses,
         &seq.translations,
-        seq.rate_hz.unwrap_or(fallback_rate_hz),
+        rate_hz,
     )
 }
+
+/// The pose folder shown last, reloaded when the pose space (constrained or not) changes.
+#[derive(Resource, Default)]
+pub struct LastPoseFolder(pub Option<PathBuf>);
 
 /// Handles load requests, the native dialog and dropped files.
 pub struct DialogsPlugin;
@@ -123,11 +161,13 @@ impl Plugin for DialogsPlugin {
             .init_resource::<super::keypoints::KeypointView>()
             .init_resource::<PendingDialog>()
             .init_resource::<FallbackRate>()
+            .init_resource::<LastPoseFolder>()
             .add_systems(
                 Update,
                 (
                     poll_dialog,
                     dropped_files,
+                    reload_on_pose_space_change,
                     handle_load_requests,
                     super::trial::finish_fit_jobs,
                     handle_body_requests,
@@ -255,7 +295,10 @@ fn handle_load_requests(
     mut fits: ResMut<super::trial::TrialFitState>,
     mut overlay: ResMut<super::trial::MarkerOverlay>,
     mut bodies: MessageWriter<LoadBodyRequest>,
-    mut clips: ResMut<super::keypoints::KeypointView>,
+    (mut clips, mut last_folder): (
+        ResMut<super::keypoints::KeypointView>,
+        ResMut<LastPoseFolder>,
+    ),
 ) {
     let Some(req) = requests.read().last().cloned() else {
         return;
@@ -294,8 +337,9 @@ fn handle_load_requests(
         fits.start(req.0.clone(), body.model.clone());
         return;
     }
-    match load_sequence(&req.0, &body.model, rate.0) {
+    match load_sequence_in(&req.0, &body.model, body.pose_space(), rate.0) {
         Ok(s) => {
+            last_folder.0 = Some(req.0.clone());
             *overlay = Default::default();
             clips.display = None;
             status.error = None;
@@ -318,6 +362,26 @@ fn handle_load_requests(
     }
 }
 
+/// Reloads the last pose folder when the Body panel switches the same model between
+/// constrained and axis-angle reading.
+fn reload_on_pose_space_change(
+    body: Option<Res<BodyState>>,
+    last: Res<LastPoseFolder>,
+    mut previous: Local<Option<(usize, bool)>>,
+    mut requests: MessageWriter<LoadSequenceRequest>,
+) {
+    let Some(body) = body else { return };
+    let key = (Arc::as_ptr(&body.model) as usize, body.use_constrained);
+    if let Some((model, constrained)) = *previous
+        && model == key.0
+        && constrained != key.1
+        && let Some(path) = &last.0
+    {
+        requests.write(LoadSequenceRequest(path.clone()));
+    }
+    *previous = Some(key);
+}
+
 /// Swaps the body model; the sequence, marker overlay and explanation of the old one go.
 #[allow(clippy::too_many_arguments)]
 fn handle_body_requests(
@@ -329,20 +393,29 @@ fn handle_body_requests(
     mut overlay: ResMut<super::trial::MarkerOverlay>,
     importance: Option<ResMut<super::colouring::Importance>>,
     cam: Option<ResMut<FlyCamera>>,
+    mut last_folder: ResMut<LastPoseFolder>,
 ) {
     let Some(req) = requests.read().last().cloned() else {
         return;
     };
     let Some(mut body) = body else { return };
-    let mut note = "";
-    let model = match &req.0 {
-        None => Arc::new(crate::body::default_model::default_body().clone()),
+    last_folder.0 = None;
+    let mut note = String::new();
+    let (model, constrained) = match &req.0 {
+        None => (
+            Arc::new(crate::body::default_model::default_body().clone()),
+            None,
+        ),
         Some(path) => match crate::body::supr::load_supr(path) {
             Ok(supr) => {
-                if supr.constrained.is_some() {
-                    note = "; constrained file, shown in its unconstrained (axis-angle) pose space";
+                if let Some(c) = &supr.constrained {
+                    note = format!(
+                        "; constrained: pose files are read as {} reduced values a frame \
+                         (untick in the Body panel for axis-angle files)",
+                        c.num_pose()
+                    );
                 }
-                Arc::new(supr.model)
+                (Arc::new(supr.model), supr.constrained)
             }
             Err(e) => {
                 status.error = Some(e.to_string());
@@ -356,7 +429,7 @@ fn handle_body_requests(
         model.num_vertices(),
         model.num_joints()
     );
-    *body = BodyState::new(model, &[]);
+    *body = BodyState::new(model, &[]).with_constrained(constrained);
     seq.set(None);
     *playback = Playback::default();
     *overlay = Default::default();

@@ -34,7 +34,10 @@ use crate::body::BodyModel;
 
 pub use camera::{FlyCamera, FlyCameraPlugin};
 pub use colouring::{ColouringPlugin, Importance, ShownExplanation};
-pub use dialogs::{DialogsPlugin, LoadBodyRequest, LoadSequenceRequest, StatusLine, load_sequence};
+pub use dialogs::{
+    DialogsPlugin, LoadBodyRequest, LoadSequenceRequest, StatusLine, load_sequence,
+    load_sequence_in,
+};
 pub use panels::PanelsPlugin;
 pub use playback::{Playback, PlaybackPlugin};
 pub use pose::{BodyState, CurrentSequence, PosePlugin, PosedFrame, ViewerSequence};
@@ -102,6 +105,9 @@ pub struct ViewerOptions {
     pub explain_at_start: bool,
     /// Play this many frames after start-up, print frame-time statistics and quit.
     pub bench_frames: Option<usize>,
+    /// SUPR's constrained parametrisation of `model`: pose folders are read as its reduced
+    /// vectors (None: axis-angle).
+    pub constrained: Option<crate::body::supr::ConstrainedParam>,
 }
 
 impl ViewerOptions {
@@ -117,6 +123,7 @@ impl ViewerOptions {
             network: None,
             explain_at_start: true,
             bench_frames: None,
+            constrained: None,
         }
     }
 }
@@ -153,7 +160,8 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
     // Bevy panics deep inside plugin setup when there is no adapter; check first.
     render::probe_adapter()?;
     let rate_hz = opts.rate_hz.unwrap_or(dialogs::DEFAULT_RATE_HZ);
-    let mut body = BodyState::new(opts.model.clone(), &[]);
+    let mut body =
+        BodyState::new(opts.model.clone(), &[]).with_constrained(opts.constrained.clone());
     let mut current = CurrentSequence::default();
     let mut playback = Playback::default();
     let mut status = StatusLine::default();
@@ -182,7 +190,12 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
             status.info = Some(format!("fitting {} in the background…", path.display()));
             None
         }
-        Some(path) => Some(Arc::new(load_sequence(path, &opts.model, rate_hz)?)),
+        Some(path) => Some(Arc::new(dialogs::load_sequence_in(
+            path,
+            &opts.model,
+            body.pose_space(),
+            rate_hz,
+        )?)),
         None => opts.initial_sequence.clone(),
     };
     let walking_at_start = initial.is_some();

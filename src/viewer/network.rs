@@ -15,6 +15,7 @@ use super::colouring::{Colormap, Importance, ShownExplanation};
 use super::gpu_bridge::SharedGpu;
 use super::pose::{BodyState, CurrentSequence, ViewerSequence};
 use crate::body::BodyModel;
+use crate::dataset::FrameMap;
 use crate::dataset::align::{Frame, NUM_JOINTS, align_movement_normalized};
 use crate::explain::{ExplainMethod, LrpRule, explain};
 use crate::nn::GaitClassifier;
@@ -310,9 +311,20 @@ impl ViewerNetwork {
         )
     }
 
-    /// Frames per window.
+    /// Frames per window, at the training rate.
     pub fn interval(&self) -> usize {
         self.card.interval
+    }
+
+    /// How frames of a sequence at `sequence_rate_hz` map onto the training rate.
+    pub fn frame_map(&self, sequence_rate_hz: f64) -> FrameMap {
+        FrameMap::new(self.card.rate_hz, sequence_rate_hz)
+    }
+
+    /// Frames of a sequence at `sequence_rate_hz` that one window covers.
+    pub fn window_frames(&self, sequence_rate_hz: f64) -> usize {
+        self.frame_map(sequence_rate_hz)
+            .window_frames(self.interval())
     }
 
     /// One-line description for panels.
@@ -323,9 +335,14 @@ impl ViewerNetwork {
             .last()
             .map(|e| format!(", last-epoch eval accuracy {:.2}", e.eval.accuracy))
             .unwrap_or_default();
+        let rate = self
+            .card
+            .rate_hz
+            .map(|r| format!(" at {r:.0} Hz"))
+            .unwrap_or_default();
         format!(
-            "{} · {} frames{}",
-            self.card.network_type, self.card.interval, acc
+            "{} · {} frames{rate}{acc}",
+            self.card.network_type, self.card.interval
         )
     }
 }
@@ -354,39 +371,108 @@ pub struct ExplainOutcome {
 
 /// Runs an explain request on the GPU when the network has GPU weights and `prefer_gpu`, else on
 /// the CPU; a GPU failure falls back to the CPU.
+///
+/// `joints` are at `sequence_rate_hz`; when the card records another training rate the sequence
+/// is resampled to it first ([`FrameMap`]) and the relevance and track are mapped back, so
+/// `start` and the result are in the sequence's own frames.
 pub fn run_explain(
     net: &ViewerNetwork,
     joints: &[Frame],
+    sequence_rate_hz: f64,
     start: usize,
     choice: ExplainChoice,
     prefer_gpu: bool,
 ) -> Result<ExplainOutcome, NetworkError> {
+    let map = net.frame_map(sequence_rate_hz);
+    let window = map.window_frames(net.interval());
+    if start + window > joints.len() {
+        return Err(NetworkError::Window {
+            start,
+            end: start + window,
+            frames: joints.len(),
+            interval: window,
+        });
+    }
+    let resampled;
+    let (net_joints, net_start) = if map.is_identity() {
+        (joints, start)
+    } else {
+        resampled = map.resample(joints);
+        let s = map
+            .to_network(start)
+            .min(resampled.len().saturating_sub(net.interval()));
+        (resampled.as_slice(), s)
+    };
+    let mut out = None;
     if prefer_gpu && let Some((gpu, device)) = &net.gpu {
         let m = gpu.lock().unwrap_or_else(|p| p.into_inner());
         match explain_on(
             &m,
             net,
-            joints,
-            start,
+            net_joints,
+            net_start,
             choice,
             device,
             ComputeDevice::SharedGpu,
         ) {
-            Ok(out) => return Ok(out),
+            Ok(o) => out = Some(o),
             Err(e @ (NetworkError::Window { .. } | NetworkError::Explain(_))) => return Err(e),
             Err(e) => tracing::warn!("GPU explanation failed, using the CPU: {e}"),
         }
     }
-    let m = net.cpu.lock().unwrap_or_else(|p| p.into_inner());
-    explain_on(
-        &m,
-        net,
-        joints,
+    let out = match out {
+        Some(o) => o,
+        None => {
+            let m = net.cpu.lock().unwrap_or_else(|p| p.into_inner());
+            explain_on(
+                &m,
+                net,
+                net_joints,
+                net_start,
+                choice,
+                &Default::default(),
+                ComputeDevice::Cpu,
+            )?
+        }
+    };
+    Ok(to_sequence_frames(out, map, sequence_rate_hz, net))
+}
+
+/// Maps an outcome computed on resampled frames back to the sequence's own frames.
+fn to_sequence_frames(
+    out: ExplainOutcome,
+    map: FrameMap,
+    sequence_rate_hz: f64,
+    net: &ViewerNetwork,
+) -> ExplainOutcome {
+    if map.is_identity() {
+        return out;
+    }
+    let s = &out.shown;
+    let (start, rows) = map.rows_to_sequence(s.start_frame, &s.relevance, NUM_JOINTS);
+    let mut shown = ShownExplanation::new(
         start,
-        choice,
-        &Default::default(),
-        ComputeDevice::Cpu,
-    )
+        rows,
+        s.signed,
+        s.logit,
+        format!(
+            "{} · resampled {sequence_rate_hz:.0}→{:.0} Hz",
+            s.label,
+            net.card.rate_hz.unwrap_or(sequence_rate_hz)
+        ),
+    );
+    // Keep the window's own colour scale (the spread rows repeat the same values).
+    shown.scale = s.scale;
+    ExplainOutcome {
+        shown: Arc::new(shown),
+        track: out
+            .track
+            .into_iter()
+            .map(|(f, l)| (map.to_sequence(f), l))
+            .collect(),
+        device: out.device,
+        explain_ms: out.explain_ms,
+    }
 }
 
 /// One explanation plus the classification track on one backend.
@@ -580,7 +666,7 @@ fn start_network_work(
     state.explained_generation = Some(seq_generation(&seq));
     state.task = Some(AsyncComputeTaskPool::get().spawn(async move {
         let joints = sequence_joints(&model, &betas, &seq);
-        run_explain(&net, &joints, start, choice, prefer_gpu)
+        run_explain(&net, &joints, seq.rate_hz, start, choice, prefer_gpu)
     }));
 }
 
@@ -596,7 +682,7 @@ fn explain_at_start(
     }
     if let (Some(net), Some(s)) = (&state.network, &seq.sequence) {
         commands.remove_resource::<ExplainAtStart>();
-        if s.num_frames() >= net.interval() {
+        if s.num_frames() >= net.window_frames(s.rate_hz) {
             w.write(ExplainRequest);
         }
     }
@@ -654,7 +740,7 @@ fn clear_on_new_sequence(
     if let Some(s) = &seq.sequence
         && let Some(net) = &state.network
     {
-        let max_start = s.num_frames().saturating_sub(net.interval());
+        let max_start = s.num_frames().saturating_sub(net.window_frames(s.rate_hz));
         state.explain_start = state.explain_start.min(max_start);
     }
 }
@@ -671,17 +757,60 @@ mod tests {
         let seq = super::super::demo::demo_sequence(model).expect("demo walk");
         let joints = sequence_joints(model, &seq.betas, &seq);
         let net = ViewerNetwork::demo(None).expect("demo network loads");
-        let out = run_explain(&net, &joints, 0, ExplainChoice::Epsilon, false).unwrap();
+        let out =
+            run_explain(&net, &joints, seq.rate_hz, 0, ExplainChoice::Epsilon, false).unwrap();
         assert_eq!(out.device, ComputeDevice::Cpu);
-        assert_eq!(out.shown.interval, net.interval());
-        assert_eq!(out.shown.relevance.len(), net.interval() * NUM_JOINTS);
+        let window = net.window_frames(seq.rate_hz);
+        assert_eq!(out.shown.interval, window);
+        assert_eq!(out.shown.relevance.len(), window * NUM_JOINTS);
         assert!(out.shown.scale > 0.0 && out.shown.logit.is_finite());
         assert!(!out.track.is_empty());
         // The first track point is the same window as the explanation.
         assert_eq!(out.track[0].0, 0);
         assert!((out.track[0].1 - out.shown.logit).abs() < 1e-4);
         // A window past the end is a typed error, not a panic.
-        let err = run_explain(&net, &joints, joints.len(), ExplainChoice::Epsilon, false);
+        let err = run_explain(
+            &net,
+            &joints,
+            seq.rate_hz,
+            joints.len(),
+            ExplainChoice::Epsilon,
+            false,
+        );
         assert!(matches!(err, Err(NetworkError::Window { .. })));
+    }
+
+    #[test]
+    fn sequences_at_another_rate_are_resampled_to_the_cards_rate() {
+        let _lock = crate::train::test_rng_lock();
+        let model = crate::body::default_model::default_body();
+        let seq = super::super::demo::demo_sequence(model).expect("demo walk");
+        let joints = sequence_joints(model, &seq.betas, &seq);
+        let mut card: ModelCard = serde_json::from_slice(DEMO_CARD).unwrap();
+        card.rate_hz = Some(50.0);
+        let at_50 = ViewerNetwork::from_parts("t".into(), card.clone(), DEMO_RECORD.to_vec(), None)
+            .unwrap();
+        card.rate_hz = None;
+        let unknown =
+            ViewerNetwork::from_parts("t".into(), card, DEMO_RECORD.to_vec(), None).unwrap();
+        // A 100 Hz sequence through the 50 Hz network = every other frame through a rate-blind one.
+        let out = run_explain(&at_50, &joints, 100.0, 10, ExplainChoice::Epsilon, false).unwrap();
+        let halved: Vec<Frame> = joints.iter().step_by(2).copied().collect();
+        let reference =
+            run_explain(&unknown, &halved, 100.0, 5, ExplainChoice::Epsilon, false).unwrap();
+        assert!((out.shown.logit - reference.shown.logit).abs() < 1e-5);
+        assert_eq!(out.shown.start_frame, 10);
+        assert_eq!(out.shown.interval, 2 * at_50.interval() - 1);
+        let row =
+            |e: &ShownExplanation, r: usize| e.relevance[r * NUM_JOINTS..][..NUM_JOINTS].to_vec();
+        assert_eq!(row(&out.shown, 4), row(&reference.shown, 2));
+        assert_eq!(out.shown.scale, reference.shown.scale);
+        // Track positions are in the sequence's frames (twice the network's).
+        assert_eq!(out.track.len(), reference.track.len());
+        assert_eq!(out.track[1].0, 2 * reference.track[1].0);
+        // Without a recorded rate nothing is resampled.
+        let plain =
+            run_explain(&unknown, &joints, 100.0, 10, ExplainChoice::Epsilon, false).unwrap();
+        assert_eq!(plain.shown.interval, unknown.interval());
     }
 }

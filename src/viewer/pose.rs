@@ -9,6 +9,7 @@ use nalgebra::{Matrix3, Vector3};
 
 use super::ViewerError;
 use super::playback::Playback;
+use crate::body::supr::ConstrainedParam;
 use crate::body::{BodyModel, PosedBody, ShapedBody};
 
 /// A sequence ready to play: per-frame joint rotations and root translations at `rate_hz`.
@@ -40,6 +41,24 @@ impl ViewerSequence {
         translations: &[[f64; 3]],
         rate_hz: f64,
     ) -> Result<Self, ViewerError> {
+        Self::from_poses(model, name, betas, poses, translations, rate_hz, |p| {
+            model
+                .rotations_from_axis_angle(p)
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// Converts poses with `to_rotations` (axis-angle, or SUPR's constrained reduced vectors) to
+    /// per-joint rotations for `model`, checking frame counts, rates and finiteness.
+    pub fn from_poses(
+        model: &BodyModel,
+        name: &str,
+        betas: &[f64],
+        poses: &[Vec<f64>],
+        translations: &[[f64; 3]],
+        rate_hz: f64,
+        to_rotations: impl Fn(&[f64]) -> Result<Vec<Matrix3<f64>>, String>,
+    ) -> Result<Self, ViewerError> {
         let bad = |what: String| ViewerError::BadSequence {
             name: name.to_string(),
             what,
@@ -65,9 +84,15 @@ impl ViewerSequence {
             if p.iter().chain(t).any(|x| !x.is_finite()) {
                 return Err(bad(format!("frame {i} holds a non-finite value")));
             }
-            let r = model
-                .rotations_from_axis_angle(p)
-                .map_err(|e| bad(format!("frame {i}: {e}")))?;
+            let r = to_rotations(p).map_err(|e| bad(format!("frame {i}: {e}")))?;
+            if r.len() != model.num_joints() {
+                return Err(bad(format!(
+                    "frame {i}: {} joint rotations, the model '{}' has {} joints",
+                    r.len(),
+                    model.name,
+                    model.num_joints()
+                )));
+            }
             rotations.push(r);
         }
         let mut seq = ViewerSequence {
@@ -150,6 +175,11 @@ pub struct BodyState {
     pub model: Arc<BodyModel>,
     /// Shape coefficients edited in the Body panel.
     pub betas: Vec<f64>,
+    /// SUPR's constrained pose parametrisation, when the model file has one (`axis_meta`).
+    pub constrained: Option<Arc<ConstrainedParam>>,
+    /// Read pose files as constrained reduced vectors (the original viewer's default for
+    /// constrained models; its `--unconstrained` flag turns it off).
+    pub use_constrained: bool,
     shaped: ShapedBody,
     shaped_betas: Vec<f64>,
 }
@@ -164,8 +194,23 @@ impl BodyState {
             model,
             shaped_betas: b.clone(),
             betas: b,
+            constrained: None,
+            use_constrained: false,
             shaped,
         }
+    }
+
+    /// Attaches a constrained parametrisation and turns constrained reading on, as the
+    /// original viewer does unless started with `--unconstrained`.
+    pub fn with_constrained(mut self, constrained: Option<ConstrainedParam>) -> Self {
+        self.use_constrained = constrained.is_some();
+        self.constrained = constrained.map(Arc::new);
+        self
+    }
+
+    /// The parametrisation pose files are read with (`None`: axis-angle).
+    pub fn pose_space(&self) -> Option<&ConstrainedParam> {
+        self.constrained.as_deref().filter(|_| self.use_constrained)
     }
 
     /// The shaped rest body for the current betas (reshaped lazily when betas changed).

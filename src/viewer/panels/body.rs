@@ -48,6 +48,16 @@ pub fn body_panel_ui(
             action = Some(BodyAction::OpenDialog);
         }
     });
+    if let Some(c) = body.constrained.clone() {
+        ui.checkbox(&mut body.use_constrained, "constrained pose space")
+            .on_hover_text(format!(
+                "read pose files as SUPR's constrained vector ({} values a frame: hinge and \
+                 spherical joints), as the original viewer does; untick for axis-angle \
+                 (3 × {} values), the original's --unconstrained",
+                c.num_pose(),
+                c.num_joints()
+            ));
+    }
     if ui
         .button("embedded default body")
         .on_hover_text("the licence-free body shipped with gaitlens")

@@ -123,7 +123,7 @@ pub fn explain_panel_ui(
     state: &mut NetworkState,
     importance: &mut Importance,
     playback: &mut Playback,
-    num_frames: Option<usize>,
+    sequence: Option<(usize, f64)>,
     gpu_available: bool,
 ) -> bool {
     let mut run = false;
@@ -131,17 +131,29 @@ pub fn explain_panel_ui(
         ui.label("load a network to explain the gait");
         return false;
     };
-    let interval = net.interval();
-    let Some(n) = num_frames else {
+    let Some((n, rate_hz)) = sequence else {
         ui.label("load a sequence to explain");
         return false;
     };
+    // Window length in the sequence's own frames (the network's interval at its training rate).
+    let interval = net.window_frames(rate_hz);
     if n < interval {
         ui.colored_label(
             egui::Color32::from_rgb(255, 170, 80),
             format!("the sequence has {n} frames; this network needs windows of {interval}"),
         );
         return false;
+    }
+    if let Some(net_rate) = net.card.rate_hz
+        && !net.frame_map(rate_hz).is_identity()
+    {
+        ui.label(
+            egui::RichText::new(format!(
+                "sequence at {rate_hz:.0} Hz is resampled to the network's {net_rate:.0} Hz"
+            ))
+            .small()
+            .weak(),
+        );
     }
     let max_start = n - interval;
     state.explain_start = state.explain_start.min(max_start);

@@ -154,7 +154,7 @@ fn viewer_panels_ui(
             egui::CollapsingHeader::new("Explain")
                 .default_open(true)
                 .show(ui, |ui| {
-                    let frames = seq.sequence.as_ref().map(|s| s.num_frames());
+                    let frames = seq.sequence.as_ref().map(|s| (s.num_frames(), s.rate_hz));
                     if explain_panel_ui(
                         ui,
                         &mut net,
