@@ -456,7 +456,7 @@ fn to_sequence_frames(
         s.signed,
         s.logit,
         format!(
-            "{} · resampled {sequence_rate_hz:.0}→{:.0} Hz",
+            "{} · resampled {sequence_rate_hz:.0} to {:.0} Hz",
             s.label,
             net.card.rate_hz.unwrap_or(sequence_rate_hz)
         ),
