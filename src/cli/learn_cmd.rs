@@ -87,6 +87,21 @@ pub struct TrainArgs {
     /// rates to it. Default: taken from the data (fit reports, a synth cohort's ground truth).
     #[arg(long)]
     pub rate_hz: Option<f64>,
+    /// MLP per-frame layer widths (the original's `--pfe_layers`).
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,32,16")]
+    pub pfe_layers: Vec<usize>,
+    /// MLP layer widths over the flattened window (the original's `--fc_layers`).
+    #[arg(long, value_delimiter = ',', default_value = "32,64,128,64,32")]
+    pub fc_layers: Vec<usize>,
+    /// Transformer joint-level width (the original's `--pfe_dim`).
+    #[arg(long, default_value_t = 64)]
+    pub pfe_dim: usize,
+    /// Transformer frame-level width (the original's `--fc_dim`).
+    #[arg(long, default_value_t = 32)]
+    pub fc_dim: usize,
+    /// Transformer feed-forward width (PyTorch's default 2048, as the original).
+    #[arg(long, default_value_t = 2048)]
+    pub ff_dim: usize,
 }
 
 pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
@@ -127,11 +142,16 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
         Net::Transformer => NetworkConfig::Transformer(
             MarkerClassificationConfig::new()
                 .with_interval(a.interval)
+                .with_pfe_dim(a.pfe_dim)
+                .with_fc_dim(a.fc_dim)
+                .with_ff_dim(a.ff_dim)
                 .with_pelvis_relative_x(a.pelvis_relative),
         ),
         Net::Mlp => NetworkConfig::LrpMlp(
             MultiMlpConfig::new()
                 .with_interval(a.interval)
+                .with_pfe_layers(a.pfe_layers.clone())
+                .with_fc_layers(a.fc_layers.clone())
                 .with_pelvis_relative_x(a.pelvis_relative),
         ),
     };

@@ -1,0 +1,111 @@
+//! `gaitlens synth` → `gaitlens train` → `gaitlens explain` end to end on a tiny cohort: the
+//! model card records the flags and the cohort's frame rate, explanations are written, and bad
+//! inputs are errors naming the file.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn gaitlens(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gaitlens"))
+        .args(args)
+        .output()
+        .expect("gaitlens runs")
+}
+
+fn ok(o: &Output) -> String {
+    let text =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "gaitlens failed: {text}");
+    text
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn synth_train_explain_round_trip_records_rate_and_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = dir.path().join("cohort");
+    ok(&gaitlens(&[
+        "synth",
+        "--out",
+        s(&cohort),
+        "--subjects",
+        "6",
+        "--trials",
+        "1",
+        "--seed",
+        "2",
+    ]));
+    let stem = dir.path().join("net");
+    let log = ok(&gaitlens(&[
+        "train",
+        "mlp",
+        "--data",
+        s(&cohort),
+        "--out",
+        s(&stem),
+        "--interval",
+        "32",
+        "--stride",
+        "32",
+        "--epochs",
+        "1",
+        "--folds",
+        "3",
+        "--pfe-layers",
+        "8,4",
+        "--fc-layers",
+        "8",
+    ]));
+    assert!(log.contains("frame rate 50 Hz"), "{log}");
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(card["rate_hz"].as_f64(), Some(50.0), "{card}");
+    assert_eq!(card["interval"].as_u64(), Some(32));
+    let net = card["network"].to_string();
+    assert!(net.contains("[8,4]") && net.contains("[8]"), "{net}");
+    assert_eq!(card["epochs"].as_array().unwrap().len(), 1);
+
+    // Explain a walk of the cohort (same 50 Hz: no resampling) with the relevance CSV.
+    let walk = cohort.join("sick/S001/walk_00");
+    let csv = dir.path().join("rel.csv");
+    let out = ok(&gaitlens(&[
+        "explain",
+        "--network",
+        s(&stem.with_extension("json")),
+        "--sequence",
+        s(&walk),
+        "--start",
+        "8",
+        "--out",
+        s(&csv),
+        "--track",
+    ]));
+    assert!(out.contains("frames 8–39"), "{out}");
+    assert!(!out.contains("resampling"), "{out}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 1 + 32);
+    assert!(rows[1].starts_with("8,") && rows[32].starts_with("39,"));
+    assert_eq!(rows[0].split(',').count(), 1 + 22);
+
+    // A window past the end and a missing network are errors naming what is wrong.
+    let past = gaitlens(&[
+        "explain",
+        "--network",
+        s(&stem.with_extension("json")),
+        "--sequence",
+        s(&walk),
+        "--start",
+        "1000",
+    ]);
+    assert!(!past.status.success());
+    assert!(String::from_utf8_lossy(&past.stderr).contains("--start 1000"));
+    let missing = dir.path().join("nowhere.json");
+    let bad = gaitlens(&["explain", "--network", s(&missing), "--sequence", s(&walk)]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nowhere.json"));
+}
