@@ -858,4 +858,37 @@ fn constrained_supr_pose_folders_are_read_as_reduced_vectors() {
         "{err}"
     );
     assert!(load_sequence_in(&aa, &supr.model, None, 100.0).is_ok());
+
+    // In the app: the Body panel's toggle reloads the folder in the other pose space.
+    use gaitlens::viewer::{DialogsPlugin, LoadSequenceRequest, StatusLine};
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins)
+        .add_plugins((PlaybackPlugin, PosePlugin, DialogsPlugin))
+        .insert_resource(
+            BodyState::new(Arc::new(supr.model.clone()), &[]).with_constrained(Some(param)),
+        );
+    app.update();
+    assert!(app.world().resource::<BodyState>().use_constrained);
+    app.world_mut()
+        .write_message(LoadSequenceRequest(folder.clone()))
+        .unwrap();
+    app.update();
+    let first = app.world().resource::<CurrentSequence>().generation;
+    assert!(app.world().resource::<StatusLine>().error.is_none());
+    // Unticked: the reduced vectors do not read as axis-angle; the error says so, the walk stays.
+    app.world_mut().resource_mut::<BodyState>().use_constrained = false;
+    app.update();
+    app.update();
+    let err = app.world().resource::<StatusLine>().error.clone();
+    assert!(
+        err.as_deref().is_some_and(|e| e.contains("pose values")),
+        "{err:?}"
+    );
+    assert_eq!(app.world().resource::<CurrentSequence>().generation, first);
+    // Ticked again: reloaded in the constrained space.
+    app.world_mut().resource_mut::<BodyState>().use_constrained = true;
+    app.update();
+    app.update();
+    assert!(app.world().resource::<StatusLine>().error.is_none());
+    assert!(app.world().resource::<CurrentSequence>().generation > first);
 }

@@ -308,6 +308,10 @@ fn handle_load_requests(
         bodies.write(LoadBodyRequest(Some(req.0.clone())));
         return;
     }
+    if super::keypoints::is_openpose_path(&req.0) || super::trial::is_marker_file(&req.0) {
+        // Only a pose folder is reloaded by the pose-space toggle; these replace it.
+        last_folder.0 = None;
+    }
     if super::keypoints::is_openpose_path(&req.0) {
         match clips.load(&req.0) {
             Ok((frames, rate_hz)) => {
