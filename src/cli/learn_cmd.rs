@@ -317,8 +317,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
             card.rate_hz.unwrap_or_default()
         );
         seq.joints = map.resample(&seq.joints);
-        map.to_network(a.start)
-            .min(seq.joints.len().saturating_sub(interval))
+        map.network_start(a.start, seq.joints.len(), interval)
     };
     let aligned = align_movement_normalized(&seq.joints[start..start + interval])?;
     let flat: Vec<f32> = aligned

@@ -173,12 +173,7 @@ pub fn load_joint_dataset(
 /// The frame rate a `gaitlens synth` cohort records in `DIR/ground_truth.json`
 /// (`config.rate_hz`), used for pose folders that do not carry their own.
 pub fn cohort_rate_hz(dir: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(dir.join("ground_truth.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.get("config")?
-        .get("rate_hz")?
-        .as_f64()
-        .filter(|r| r.is_finite() && *r > 0.0)
+    crate::formats::pose_seq::json_rate_hz(&dir.join("ground_truth.json"), "/config/rate_hz")
 }
 
 /// [`load_joint_dataset`] followed by [`WindowDataset::new`].

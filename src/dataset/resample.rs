@@ -48,6 +48,13 @@ impl FrameMap {
         (frame as f64 * self.factor).round() as usize
     }
 
+    /// The network frame where a window starting at sequence frame `start` begins, kept inside
+    /// a resampled sequence of `network_frames` frames for windows of `interval`.
+    pub fn network_start(&self, start: usize, network_frames: usize, interval: usize) -> usize {
+        self.to_network(start)
+            .min(network_frames.saturating_sub(interval))
+    }
+
     /// Sequence frames covered by a window of `interval` network frames.
     pub fn window_frames(&self, interval: usize) -> usize {
         if self.is_identity() || interval == 0 {
@@ -152,6 +159,9 @@ mod tests {
         assert_eq!(m.window_frames(128), 255);
         assert_eq!(m.to_network(20), 10);
         assert_eq!(m.to_sequence(10), 20);
+        // A start near the end stays inside the resampled sequence.
+        assert_eq!(m.network_start(20, 100, 32), 10);
+        assert_eq!(m.network_start(190, 100, 32), 68);
     }
 
     #[test]

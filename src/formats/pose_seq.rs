@@ -265,9 +265,15 @@ fn frame_number(path: &Path) -> Option<u64> {
 /// The `rate_hz` that `gaitlens fit` records in a pose folder's `fit_report.json`, if any
 /// (a missing or unreadable report is not an error: the rate is then unknown).
 pub fn sidecar_rate_hz(dir: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(dir.join("fit_report.json")).ok()?;
+    json_rate_hz(&dir.join("fit_report.json"), "/rate_hz")
+}
+
+/// A positive frame rate at JSON `pointer` (RFC 6901, e.g. `/config/rate_hz`) in `file`;
+/// `None` when the file, the field or a usable value is missing.
+pub fn json_rate_hz(file: &Path, pointer: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(file).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.get("rate_hz")?
+    v.pointer(pointer)?
         .as_f64()
         .filter(|r| r.is_finite() && *r > 0.0)
 }

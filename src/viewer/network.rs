@@ -398,9 +398,7 @@ pub fn run_explain(
         (joints, start)
     } else {
         resampled = map.resample(joints);
-        let s = map
-            .to_network(start)
-            .min(resampled.len().saturating_sub(net.interval()));
+        let s = map.network_start(start, resampled.len(), net.interval());
         (resampled.as_slice(), s)
     };
     let mut out = None;
