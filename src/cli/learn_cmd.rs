@@ -11,13 +11,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use gaitlens::body::default_model::default_body;
 use gaitlens::dataset::{
-    JointSequence, WindowConfig, WindowDataset, align_movement_normalized, k_fold_by_subject,
-    sequence_from_poses,
+    Alignment, JointSequence, WindowConfig, WindowDataset, k_fold_by_subject, sequence_from_poses,
 };
 use gaitlens::explain::{ExplainMethod, LrpRule, classification_track, explain};
 use gaitlens::formats::pose_seq::read_pose_dir;
 use gaitlens::io_util::write_atomic;
-use gaitlens::nn::{MarkerClassificationConfig, MultiMlpConfig};
+use gaitlens::nn::{MarkerClassificationConfig, MultiMlpConfig, StandardizationScale};
 use gaitlens::train::{
     CardExpectation, DatasetWindows, DeviceKind, NetworkConfig, OptimizerKind, TrainConfig,
     TrainEvent, load_checkpoint, save_checkpoint, train,
@@ -32,6 +31,24 @@ pub enum Net {
     Transformer,
     /// The per-frame MLP (LRP-ready).
     Mlp,
+}
+
+/// Window alignment of `gaitlens train --alignment`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AlignArg {
+    /// The original's: y and z mapped to [−1, 1] by each window's extremes.
+    Original,
+    /// The same rotation, every axis divided by the body height (keeps local changes local).
+    Isotropic,
+}
+
+/// Input standardisation of `gaitlens train --standardize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Standardize {
+    /// Centre each joint coordinate, one scale per axis.
+    PerAxis,
+    /// Centre and scale each joint coordinate by its own deviation.
+    PerCoordinate,
 }
 
 /// Arguments of `gaitlens train`.
@@ -83,6 +100,14 @@ pub struct TrainArgs {
     /// removes the walk's forward progression, which otherwise dominates the input).
     #[arg(long)]
     pub pelvis_relative: bool,
+    /// Standardise the input with the training data's statistics before the first layer (not in
+    /// the original; stored in the model card): centre every joint coordinate and scale by the
+    /// pooled deviation of its axis (`per-axis`) or by its own (`per-coordinate`).
+    #[arg(long, value_enum)]
+    pub standardize: Option<Standardize>,
+    /// Window alignment, recorded in the model card (`original` is the original pipeline's).
+    #[arg(long, value_enum, default_value_t = AlignArg::Original)]
+    pub alignment: AlignArg,
     /// Frame rate of the sequences in Hz, recorded in the model card so viewers resample other
     /// rates to it. Default: taken from the data (fit reports, a synth cohort's ground truth).
     #[arg(long)]
@@ -120,7 +145,11 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
             s.rate_hz = Some(rate);
         }
     }
-    let ds = gaitlens::dataset::WindowDataset::new(sequences, cfg)?;
+    let mut ds = gaitlens::dataset::WindowDataset::new(sequences, cfg)?;
+    ds.alignment = match a.alignment {
+        AlignArg::Original => Alignment::Original,
+        AlignArg::Isotropic => Alignment::Isotropic,
+    };
     match ds.common_rate_hz() {
         Some(r) => eprintln!("frame rate {r} Hz (recorded in the model card)"),
         None => eprintln!(
@@ -163,6 +192,10 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
     tc.folds = a.folds;
     tc.seed = a.seed;
     tc.use_pos_ratio = a.use_pos_ratio;
+    tc.standardize_input = a.standardize.map(|s| match s {
+        Standardize::PerAxis => StandardizationScale::PerAxis,
+        Standardize::PerCoordinate => StandardizationScale::PerCoordinate,
+    });
     tc.optimizer = match a.optimizer.as_str() {
         "adopt" => OptimizerKind::Adopt,
         "adam" => OptimizerKind::Adam,
@@ -278,7 +311,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let expect = CardExpectation {
         interval: None,
         joints: Some(22),
-        alignment_version: Some(gaitlens::dataset::ALIGNMENT_VERSION.to_string()),
+        alignment_version: None,
     };
     let (net, card) = load_checkpoint::<A>(&a.network, &expect, &device)
         .with_context(|| format!("loading network {}", a.network.display()))?;
@@ -319,19 +352,16 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         seq.joints = map.resample(&seq.joints);
         map.network_start(a.start, seq.joints.len(), interval)
     };
-    let aligned = align_movement_normalized(&seq.joints[start..start + interval])?;
+    let aligned = card
+        .alignment()
+        .unwrap_or_default()
+        .apply(&seq.joints[start..start + interval])?;
     let flat: Vec<f32> = aligned
         .iter()
         .flat_map(|f| f.iter().flat_map(|j| *j))
         .collect();
     let x = Tensor::<A, 4>::from_data(TensorData::new(flat, [1, interval, 22, 3]), &device);
-    let method = match a.rule {
-        Rule::Eps => ExplainMethod::Lrp(LrpRule::Epsilon(0.25)),
-        Rule::Zplus => ExplainMethod::Lrp(LrpRule::ZPlus),
-        Rule::Gamma => ExplainMethod::Lrp(LrpRule::Gamma(0.25)),
-        Rule::Attention => ExplainMethod::Attention,
-    };
-    let e = explain(&net, x, method)?;
+    let e = explain(&net, x, rule_method(a.rule))?;
     let e = &e[0];
     let p = 1.0 / (1.0 + (-e.logit as f64).exp());
     println!(
@@ -369,7 +399,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         println!("relevance written to {}", out.display());
     }
     if a.track {
-        let ds = WindowDataset::new(
+        let mut ds = WindowDataset::new(
             vec![seq],
             WindowConfig {
                 interval,
@@ -377,6 +407,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
                 mirror: false,
             },
         )?;
+        ds.alignment = card.alignment().unwrap_or_default();
         let track = classification_track(&net, &ds, 0, 64, &device)?;
         println!("classification track (start frame, P(sick)):");
         for t in track.iter().step_by((track.len() / 40).max(1)) {
@@ -386,6 +417,158 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
                 t.probability
             );
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `gaitlens evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Model card (STEM.json) written by `gaitlens train`.
+    #[arg(long)]
+    pub network: PathBuf,
+    /// Cohort written by `gaitlens synth` (class folders and ground_truth.json).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Fold to evaluate (default: the fold the network was trained with, from its card).
+    #[arg(long)]
+    pub fold: Option<usize>,
+    /// Window stride (the split is by subject, so any stride evaluates the same subjects).
+    #[arg(long, default_value_t = 4)]
+    pub stride: usize,
+    /// Explanation methods to score, comma-separated (eps, zplus, gamma, attention).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Rule::Eps, Rule::Zplus, Rule::Gamma])]
+    pub rules: Vec<Rule>,
+    /// Also write the report as JSON.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn rule_method(rule: Rule) -> ExplainMethod {
+    match rule {
+        Rule::Eps => ExplainMethod::Lrp(LrpRule::Epsilon(0.25)),
+        Rule::Zplus => ExplainMethod::Lrp(LrpRule::ZPlus),
+        Rule::Gamma => ExplainMethod::Lrp(LrpRule::Gamma(0.25)),
+        Rule::Attention => ExplainMethod::Attention,
+    }
+}
+
+/// `gaitlens evaluate`: accuracy per injected pathology and the limb locus of each explanation
+/// rule on the held-out subjects of a synthetic cohort.
+pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    let device = Default::default();
+    let expect = CardExpectation {
+        interval: None,
+        joints: Some(22),
+        alignment_version: None,
+    };
+    let (net, card) = load_checkpoint::<A>(&a.network, &expect, &device)
+        .with_context(|| format!("loading network {}", a.network.display()))?;
+    let truths = gaitlens::synth::read_ground_truth(&a.data)?;
+    let sequences = gaitlens::dataset::load_joint_dataset(&a.data, default_body())?;
+    let mut ds = WindowDataset::new(
+        sequences,
+        WindowConfig {
+            interval: card.interval,
+            stride: a.stride.max(1),
+            mirror: true,
+        },
+    )?;
+    ds.alignment = card.alignment().unwrap_or_default();
+    if let (Some(net_hz), Some(data_hz)) = (card.rate_hz, ds.common_rate_hz())
+        && (net_hz - data_hz).abs() > 1e-6
+    {
+        bail!(
+            "{}: the cohort is at {data_hz} Hz, the network was trained at {net_hz} Hz",
+            a.data.display()
+        );
+    }
+    let fold_index = a.fold.unwrap_or(card.training.fold);
+    let fold = k_fold_by_subject(&ds, card.training.folds, fold_index)?;
+    let methods: Vec<(String, ExplainMethod)> = a
+        .rules
+        .iter()
+        .map(|&r| {
+            let name = r
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
+            (name, rule_method(r))
+        })
+        .collect();
+    eprintln!(
+        "evaluating {} ({}) on fold {fold_index}/{}: {} held-out windows",
+        a.network.display(),
+        card.network_type,
+        card.training.folds,
+        fold.eval.len()
+    );
+    let bar = ProgressBar::new(fold.eval.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("explaining [{bar:40}] {pos}/{len} windows {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let report = gaitlens::explain::evaluate_against_truth(
+        &net,
+        &ds,
+        &fold.eval,
+        &truths,
+        &methods,
+        64,
+        &device,
+        |done, _| bar.set_position(done as u64),
+    )?;
+    bar.finish_and_clear();
+    println!(
+        "accuracy {:.3} on {} windows (threshold 0.5)",
+        report.accuracy, report.windows
+    );
+    println!(
+        "{:<22} {:>8} {:>8} {:>9} {:>10}",
+        "group", "subjects", "windows", "accuracy", "mean P(sick)"
+    );
+    for g in &report.groups {
+        println!(
+            "{:<22} {:>8} {:>8} {:>9.3} {:>10.3}",
+            g.group,
+            g.subjects,
+            g.windows,
+            g.correct as f64 / g.windows.max(1) as f64,
+            g.mean_probability
+        );
+    }
+    let names = &default_body().joint_names;
+    println!("locus: top joint of correctly classified sick windows on the injected limb");
+    for s in &report.locus {
+        let mut top: Vec<usize> = (0..s.top_joint_counts.len()).collect();
+        top.sort_by_key(|&j| std::cmp::Reverse(s.top_joint_counts[j]));
+        let common: Vec<String> = top
+            .iter()
+            .take(3)
+            .filter(|&&j| s.top_joint_counts[j] > 0)
+            .map(|&j| format!("{} {}", names[j], s.top_joint_counts[j]))
+            .collect();
+        println!(
+            "  {:<10} {:.3} ({}/{}; on a rotated joint {}); most often top: {}",
+            s.method,
+            s.limb_fraction,
+            s.top_on_limb,
+            s.correct_sick_windows,
+            s.top_on_locus_joint,
+            common.join(", ")
+        );
+        let groups: Vec<String> = s
+            .per_group
+            .iter()
+            .map(|(g, n, hits)| format!("{g} {hits}/{n}"))
+            .collect();
+        println!("             per pathology: {}", groups.join(", "));
+    }
+    if let Some(out) = &a.out {
+        let json = serde_json::to_vec_pretty(&report)?;
+        write_atomic(out, &json).with_context(|| format!("writing {}", out.display()))?;
+        println!("report written to {}", out.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -47,6 +47,8 @@ enum Command {
     Train(learn_cmd::TrainArgs),
     /// Explain a classifier's decision on a sequence window (LRP / attention).
     Explain(learn_cmd::ExplainArgs),
+    /// Score a network and its explanations against a synthetic cohort's ground truth.
+    Evaluate(learn_cmd::EvaluateArgs),
     /// Video pipeline: OpenPose keypoints → CNN / LSTM / CNN-LSTM.
     #[command(subcommand)]
     Video(video_cmd::VideoCommand),
@@ -94,6 +96,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(a) => synth_cmd::run(a),
         Command::Train(a) => learn_cmd::train_cmd(a),
         Command::Explain(a) => learn_cmd::explain_cmd(a),
+        Command::Evaluate(a) => learn_cmd::evaluate_cmd(a),
         Command::Video(c) => video_cmd::run(c),
         Command::Render(a) => view_cmd::render(a),
     }

@@ -113,9 +113,97 @@ fn rotation_to_x(d: [f64; 3]) -> [[f64; 3]; 3] {
     r
 }
 
+/// Versioned name of [`align_movement_isotropic`].
+pub const ISOTROPIC_ALIGNMENT_VERSION: &str = "align_movement_isotropic/1";
+
+/// Which window alignment a network was trained on (recorded in its model card by version).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Alignment {
+    /// The original's [`align_movement_normalized`] (default).
+    #[default]
+    Original,
+    /// [`align_movement_isotropic`]: the same rotation, one scale for all axes.
+    Isotropic,
+}
+
+impl Alignment {
+    /// The version string stored in model cards.
+    pub fn version(self) -> &'static str {
+        match self {
+            Self::Original => ALIGNMENT_VERSION,
+            Self::Isotropic => ISOTROPIC_ALIGNMENT_VERSION,
+        }
+    }
+
+    /// The alignment a model card names, `None` for an unknown version.
+    pub fn from_version(version: &str) -> Option<Self> {
+        [Self::Original, Self::Isotropic]
+            .into_iter()
+            .find(|a| a.version() == version)
+    }
+
+    /// Aligns one window with this alignment.
+    pub fn apply(self, frames: &[Frame]) -> Result<Vec<Frame>, AlignError> {
+        match self {
+            Self::Original => align_movement_normalized(frames),
+            Self::Isotropic => align_movement_isotropic(frames),
+        }
+    }
+}
+
 /// Aligns and normalises one window of frames (see the module documentation); returns a new
 /// window of the same length. Pure: the same input always gives the same output.
 pub fn align_movement_normalized(frames: &[Frame]) -> Result<Vec<Frame>, AlignError> {
+    let (seq, height) = align_rotation(frames)?;
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for f in &seq {
+        for p in f {
+            for c in 0..3 {
+                lo[c] = lo[c].min(p[c]);
+                hi[c] = hi[c].max(p[c]);
+            }
+        }
+    }
+    for (c, axis) in [(1, "y"), (2, "z")] {
+        if hi[c] - lo[c] < 1e-12 {
+            return Err(AlignError::FlatAxis { axis });
+        }
+    }
+    Ok(seq
+        .iter()
+        .map(|f| {
+            f.map(|p| {
+                [
+                    (p[0] / height) as f32,
+                    ((p[1] - lo[1]) / (hi[1] - lo[1]) * 2.0 - 1.0) as f32,
+                    ((p[2] - lo[2]) / (hi[2] - lo[2]) * 2.0 - 1.0) as f32,
+                ]
+            })
+        })
+        .collect())
+}
+
+/// Steps 1–4 of the original alignment, then every axis divided by the window's largest
+/// head-to-mean-ankle distance (not in the original).
+///
+/// Why: the original maps y and z to [−1, 1] by the window's extremes, so a change at one
+/// joint that moves an extreme (a foot swung outwards in circumduction, a dropped foot below
+/// the stance foot) rescales every joint of the window; a classifier then sees a local
+/// pathology everywhere, and its relevance spreads over the whole body. One body-size scale
+/// keeps a local change local and the body's proportions intact. Coordinates are relative to
+/// frame 0's pelvis, in body heights.
+pub fn align_movement_isotropic(frames: &[Frame]) -> Result<Vec<Frame>, AlignError> {
+    let (seq, height) = align_rotation(frames)?;
+    Ok(seq
+        .iter()
+        .map(|f| f.map(|p| p.map(|c| (c / height) as f32)))
+        .collect())
+}
+
+/// Steps 1–4 of the alignment; returns the rotated window (relative to frame 0's pelvis) and
+/// its largest head-to-mean-ankle distance.
+fn align_rotation(frames: &[Frame]) -> Result<(Vec<[[f64; 3]; NUM_JOINTS]>, f64), AlignError> {
     let n = frames.len();
     if n == 0 {
         return Err(AlignError::Empty);
@@ -183,40 +271,16 @@ pub fn align_movement_normalized(frames: &[Frame]) -> Result<Vec<Frame>, AlignEr
             }
         }
     }
-    // 5. normalise
-    let mut lo = [f64::INFINITY; 3];
-    let mut hi = [f64::NEG_INFINITY; 3];
+    // 5. (scale) the largest head-to-mean-ankle distance
     let mut height: f64 = 0.0;
     for f in &seq {
-        for p in f {
-            for c in 0..3 {
-                lo[c] = lo[c].min(p[c]);
-                hi[c] = hi[c].max(p[c]);
-            }
-        }
         let ank = [0, 1, 2].map(|c| (f[LEFT_ANKLE][c] + f[RIGHT_ANKLE][c]) / 2.0);
         height = height.max(norm(sub(f[HEAD], ank)));
     }
     if height < 1e-12 {
         return Err(AlignError::ZeroHeight);
     }
-    for (c, axis) in [(1, "y"), (2, "z")] {
-        if hi[c] - lo[c] < 1e-12 {
-            return Err(AlignError::FlatAxis { axis });
-        }
-    }
-    Ok(seq
-        .iter()
-        .map(|f| {
-            f.map(|p| {
-                [
-                    (p[0] / height) as f32,
-                    ((p[1] - lo[1]) / (hi[1] - lo[1]) * 2.0 - 1.0) as f32,
-                    ((p[2] - lo[2]) / (hi[2] - lo[2]) * 2.0 - 1.0) as f32,
-                ]
-            })
-        })
-        .collect())
+    Ok((seq, height))
 }
 
 #[cfg(test)]
@@ -333,6 +397,43 @@ pub(crate) mod tests {
         );
         let a = align_movement_normalized(&moved).unwrap();
         assert_close(&a, &expected_canonical(&w), 1e-4);
+    }
+
+    #[test]
+    fn isotropic_alignment_keeps_proportions_and_local_changes_local() {
+        let w = canonical_walker(30);
+        let o = w[0][PELVIS];
+        let a = align_movement_isotropic(&w).unwrap();
+        // Canonical input: only the frame-0 pelvis offset removed and one scale, the x scale
+        // of the original alignment.
+        let orig = align_movement_normalized(&w).unwrap();
+        let scale = (w[5][LEFT_ANKLE][0] - o[0]) / orig[5][LEFT_ANKLE][0];
+        let expected: Vec<Frame> = w
+            .iter()
+            .map(|f| f.map(|p| [0, 1, 2].map(|c| (p[c] - o[c]) / scale)))
+            .collect();
+        assert_close(&a, &expected, 1e-5);
+        // Rotated and translated input aligns to the same result.
+        let moved = transform(&w, |p| [p[2] + 3.0, p[1] + 0.5, -p[0] - 2.0]);
+        assert_close(&align_movement_isotropic(&moved).unwrap(), &a, 1e-4);
+        // Moving one wrist outwards (a new z extreme) changes only that joint here, while the
+        // original's min/max scaling moves every joint's z.
+        let mut wide = w.clone();
+        for f in &mut wide {
+            f[20][2] -= 0.3;
+        }
+        let iso = align_movement_isotropic(&wide).unwrap();
+        let org = align_movement_normalized(&wide).unwrap();
+        for j in (0..NUM_JOINTS).filter(|&j| j != 20) {
+            assert!((iso[3][j][2] - a[3][j][2]).abs() < 1e-6, "joint {j}");
+        }
+        assert!((org[3][LEFT_ANKLE][2] - orig[3][LEFT_ANKLE][2]).abs() > 1e-3);
+        // Versions name the alignments and round-trip.
+        for al in [Alignment::Original, Alignment::Isotropic] {
+            assert_eq!(Alignment::from_version(al.version()), Some(al));
+        }
+        assert_eq!(Alignment::from_version("align_movement_normalized/0"), None);
+        assert_eq!(Alignment::Isotropic.apply(&w).unwrap(), a);
     }
 
     #[test]

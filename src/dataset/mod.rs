@@ -17,7 +17,10 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-pub use align::{ALIGNMENT_VERSION, AlignError, Frame, NUM_JOINTS, align_movement_normalized};
+pub use align::{
+    ALIGNMENT_VERSION, AlignError, Alignment, Frame, ISOTROPIC_ALIGNMENT_VERSION, NUM_JOINTS,
+    align_movement_isotropic, align_movement_normalized,
+};
 pub use loader::{
     load_joint_dataset, load_window_dataset, posed_joints, rest_joints, sequence_from_poses,
 };

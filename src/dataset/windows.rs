@@ -8,7 +8,7 @@
 //! (left ankle to −z) then turns the permuted copy into a true reflection, so no axis sign is
 //! negated here either. Each window is aligned on its own, as in the original.
 
-use super::align::{Frame, NUM_JOINTS, PELVIS, align_movement_normalized};
+use super::align::{Alignment, Frame, NUM_JOINTS, PELVIS};
 use super::{DatasetError, JointSequence};
 
 /// Left/right joint swap used for mirroring (SMPL order): hips, knees, ankles, feet, collars,
@@ -86,6 +86,8 @@ pub struct WindowDataset {
     pub config: WindowConfig,
     /// Windows left out because the pelvis does not move over them (cannot be aligned).
     pub skipped_still_windows: usize,
+    /// How windows are aligned ([`Alignment::Original`] unless changed).
+    pub alignment: Alignment,
 }
 
 impl WindowDataset {
@@ -160,6 +162,7 @@ impl WindowDataset {
             windows,
             config,
             skipped_still_windows: skipped,
+            alignment: Alignment::Original,
         })
     }
 
@@ -184,13 +187,13 @@ impl WindowDataset {
         }
     }
 
-    /// Aligned frames of window `index` (see [`align_movement_normalized`]).
+    /// Aligned frames of window `index` (with [`WindowDataset::alignment`]).
     pub fn aligned_window(&self, index: usize) -> Result<Vec<Frame>, DatasetError> {
         let w = self.windows.get(index).ok_or(DatasetError::WindowIndex {
             index,
             len: self.windows.len(),
         })?;
-        align_movement_normalized(&self.raw_window(w)).map_err(|source| {
+        self.alignment.apply(&self.raw_window(w)).map_err(|source| {
             let s = &self.sequences[w.sequence];
             DatasetError::Align {
                 class: s.class_name(),

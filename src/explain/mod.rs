@@ -6,6 +6,7 @@
 //! normalisation of the original (÷ max |R|, then (R + 1) / 2) is a separate step.
 
 pub mod attention;
+pub mod ground_truth;
 pub mod lrp;
 
 use burn::prelude::*;
@@ -17,6 +18,7 @@ use crate::nn::GaitClassifier;
 use crate::train::LoadedModel;
 
 pub use attention::attention_relevance;
+pub use ground_truth::{GroupScore, LocusScore, TruthError, TruthReport, evaluate_against_truth};
 pub use lrp::{LrpRule, linear_backward, lrp_mlp, lrp_transformer};
 
 /// Name of the joint set the networks are trained on (the first 22 SMPL joints).

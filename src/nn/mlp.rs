@@ -68,6 +68,10 @@ pub struct MultiMlpConfig {
     /// ([`super::pelvis_relative_x`]; off in the original).
     #[config(default = false)]
     pub pelvis_relative_x: bool,
+    /// Per-coordinate input standardisation from the training data
+    /// ([`super::InputStandardization`]; none in the original).
+    #[config(default = "None")]
+    pub input_standardization: Option<super::InputStandardization>,
 }
 
 impl MultiMlpConfig {
@@ -105,6 +109,10 @@ impl MultiMlpConfig {
             interval: self.interval,
             joints: self.joints,
             pelvis_relative_x: self.pelvis_relative_x,
+            standardization: self.input_standardization.as_ref().map(|s| {
+                let (mean, inv_std) = s.tensors(device);
+                super::InputStandardizationTensors { mean, inv_std }
+            }),
         }
     }
 
@@ -122,6 +130,9 @@ impl MultiMlpConfig {
             || self.joints == 0
         {
             return Err("layer widths, interval and joints must be positive".into());
+        }
+        if let Some(s) = &self.input_standardization {
+            s.validate(self.joints)?;
         }
         Ok(())
     }
@@ -142,6 +153,8 @@ pub struct MultiMlp<B: Backend> {
     pub joints: usize,
     /// Whether the input's x is made pelvis-relative first ([`super::pelvis_relative_x`]).
     pub pelvis_relative_x: bool,
+    /// Input standardisation (constants from the config; not part of the weight record).
+    pub standardization: Option<super::InputStandardizationTensors<B>>,
 }
 
 /// The original's `LRPMLP` is the same layer stack written as one `nn.Sequential` for the `lrp`
@@ -163,13 +176,10 @@ impl<B: Backend> MultiMlp<B> {
         out
     }
 
-    /// The input as the first layer sees it (pelvis-relative x when configured).
+    /// The input as the first layer sees it (pelvis-relative x and standardisation when
+    /// configured).
     pub fn prepare_input(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        if self.pelvis_relative_x {
-            super::pelvis_relative_x(x)
-        } else {
-            x
-        }
+        super::prepare_input(x, self.pelvis_relative_x, self.standardization.as_ref())
     }
 }
 

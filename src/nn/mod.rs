@@ -33,6 +33,160 @@ pub fn pelvis_relative_x<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
     x - pelvis_x * mask
 }
 
+/// How [`InputStandardization`] scales the centred coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StandardizationScale {
+    /// Every joint coordinate by its own deviation (joints that barely move, such as the hips
+    /// relative to the pelvis, are magnified).
+    PerCoordinate,
+    /// Every coordinate of an axis by the axis's pooled deviation: centring per joint, one scale
+    /// per axis, so joints keep their relative amplitudes.
+    #[default]
+    PerAxis,
+}
+
+/// Per-coordinate input standardisation learnt from the training windows (an optional input
+/// step, off in the original): each joint coordinate, as the first layer sees it (after
+/// [`pelvis_relative_x`] when that is on), has its training mean subtracted and is divided by its
+/// training standard deviation.
+///
+/// Why: the original's per-window alignment maps y and z to [−1, 1], so feet and head sit at
+/// ±1 and arms near 0 in every frame. Layers see these large constant offsets rather than the
+/// pose change, and LRP, which attributes relevance in proportion to the input value, then
+/// credits the joints that are far from the origin (on the synthetic cohort the feet and
+/// shoulders were the most relevant joints of most sick windows whatever the injected limb).
+/// Standardised inputs are deviations from the average pose, so relevance is about the deviation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InputStandardization {
+    /// Mean per joint coordinate, `[joints × 3]` row-major.
+    pub mean: Vec<f32>,
+    /// Standard deviation per joint coordinate (coordinates that never vary get 1).
+    pub std: Vec<f32>,
+}
+
+impl InputStandardization {
+    /// Statistics of `windows` (each flat `[interval, joints, 3]`), computed on the input the
+    /// first layer sees: with `pelvis_relative_x` each frame's pelvis x is removed first.
+    pub fn from_windows<'a>(
+        windows: impl IntoIterator<Item = &'a [f32]>,
+        joints: usize,
+        pelvis_relative_x: bool,
+        scale: StandardizationScale,
+    ) -> Self {
+        let width = joints * 3;
+        let mut sum = vec![0f64; width];
+        let mut sum_sq = vec![0f64; width];
+        let mut n = 0usize;
+        for w in windows {
+            for frame in w.chunks_exact(width) {
+                let px = if pelvis_relative_x { frame[0] } else { 0.0 };
+                for (i, &v) in frame.iter().enumerate() {
+                    let v = f64::from(if i % 3 == 0 { v - px } else { v });
+                    sum[i] += v;
+                    sum_sq[i] += v * v;
+                }
+                n += 1;
+            }
+        }
+        let n = n.max(1) as f64;
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        let var: Vec<f64> = sum_sq
+            .iter()
+            .zip(&mean)
+            .map(|(sq, m)| (sq / n - m * m).max(0.0))
+            .collect();
+        let var = match scale {
+            StandardizationScale::PerCoordinate => var,
+            StandardizationScale::PerAxis => {
+                // Mean within-coordinate variance of each axis over the joints.
+                let axis: Vec<f64> = (0..3)
+                    .map(|a| var.iter().skip(a).step_by(3).sum::<f64>() / joints.max(1) as f64)
+                    .collect();
+                (0..width).map(|i| axis[i % 3]).collect()
+            }
+        };
+        let std = var
+            .iter()
+            .map(|v| {
+                let sd = v.sqrt();
+                if sd < 1e-6 { 1.0 } else { sd as f32 }
+            })
+            .collect();
+        Self {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std,
+        }
+    }
+
+    /// (mean, 1 / std) as tensors shaped to broadcast over `[batch, interval, joints, 3]`.
+    pub fn tensors<B: Backend>(&self, device: &B::Device) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let j = self.mean.len() / 3;
+        let mean = Tensor::<B, 1>::from_data(TensorData::new(self.mean.clone(), [j * 3]), device)
+            .reshape([1, 1, j, 3]);
+        let inv: Vec<f32> = self.std.iter().map(|s| 1.0 / s).collect();
+        let inv =
+            Tensor::<B, 1>::from_data(TensorData::new(inv, [j * 3]), device).reshape([1, 1, j, 3]);
+        (mean, inv)
+    }
+
+    /// Checks that both vectors hold `joints × 3` finite values and every std is positive.
+    pub fn validate(&self, joints: usize) -> Result<(), String> {
+        if self.mean.len() != joints * 3 || self.std.len() != joints * 3 {
+            return Err(format!(
+                "input standardisation has {} means and {} deviations, expected {} ({} joints × 3)",
+                self.mean.len(),
+                self.std.len(),
+                joints * 3,
+                joints
+            ));
+        }
+        if self.mean.iter().any(|m| !m.is_finite())
+            || self.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+        {
+            return Err(
+                "input standardisation holds a non-finite mean or a non-positive deviation".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// (mean, 1 / std) of [`InputStandardization`] as constant tensors
+/// `[1, 1, joints, 3]`.
+#[derive(Module, Debug)]
+pub struct InputStandardizationTensors<B: Backend> {
+    /// Mean per joint coordinate.
+    pub mean: Tensor<B, 4>,
+    /// Reciprocal standard deviation per joint coordinate.
+    pub inv_std: Tensor<B, 4>,
+}
+
+impl<B: Backend> InputStandardizationTensors<B> {
+    /// Applies `(x − mean) / std`.
+    pub fn apply(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        (x - self.mean.clone()) * self.inv_std.clone()
+    }
+}
+
+/// The shared input step of both networks: optional [`pelvis_relative_x`], then optional
+/// standardisation.
+pub fn prepare_input<B: Backend>(
+    x: Tensor<B, 4>,
+    pelvis_relative: bool,
+    standardization: Option<&InputStandardizationTensors<B>>,
+) -> Tensor<B, 4> {
+    let x = if pelvis_relative {
+        pelvis_relative_x(x)
+    } else {
+        x
+    };
+    match standardization {
+        Some(s) => s.apply(x),
+        None => x,
+    }
+}
+
 /// Common interface of every gait classifier, so training, evaluation and explanation code does
 /// not depend on the architecture.
 pub trait GaitClassifier<B: Backend> {
@@ -72,5 +226,61 @@ mod tests {
                 assert_eq!(out[k + 2], data[k + 2]);
             }
         }
+    }
+
+    #[test]
+    fn standardization_statistics_follow_the_first_layers_input() {
+        // Two frames of 2 joints: pelvis x 1 and 3, joint 1 x 2 and 6 → relative x 1 and 3.
+        let w: Vec<f32> = vec![1.0, 0.0, 5.0, 2.0, 4.0, 5.0, 3.0, 0.0, 5.0, 6.0, 8.0, 5.0];
+        let s = InputStandardization::from_windows(
+            [w.as_slice()],
+            2,
+            true,
+            StandardizationScale::PerCoordinate,
+        );
+        assert_eq!(s.mean, vec![0.0, 0.0, 5.0, 2.0, 6.0, 5.0]);
+        // Constant coordinates get deviation 1, others their population deviation.
+        assert_eq!(s.std, vec![1.0, 1.0, 1.0, 1.0, 2.0, 1.0]);
+        let a = InputStandardization::from_windows(
+            [w.as_slice()],
+            2,
+            false,
+            StandardizationScale::PerCoordinate,
+        );
+        assert_eq!(a.mean[0], 2.0);
+        // Pooled per axis: x variances 0 and 1 → √0.5, y 0 and 4 → √2, z 0 → 1.
+        let p = InputStandardization::from_windows(
+            [w.as_slice()],
+            2,
+            true,
+            StandardizationScale::PerAxis,
+        );
+        assert_eq!(p.mean, s.mean);
+        let h = 0.5f32.sqrt();
+        let r2 = 2f32.sqrt();
+        for (got, want) in p.std.iter().zip([h, r2, 1.0, h, r2, 1.0]) {
+            assert!((got - want).abs() < 1e-6, "{:?}", p.std);
+        }
+        assert!(s.validate(2).is_ok());
+        assert!(s.validate(3).unwrap_err().contains("expected 9"));
+        let bad = InputStandardization {
+            std: vec![1.0, 0.0, 1.0, 1.0, 1.0, 1.0],
+            ..s.clone()
+        };
+        assert!(bad.validate(2).is_err());
+        // prepare_input applies pelvis-relative x, then (x − mean) / std.
+        let device = Default::default();
+        let (mean, inv_std) = s.tensors::<NdArray>(&device);
+        let t = InputStandardizationTensors { mean, inv_std };
+        let x = Tensor::<NdArray, 1>::from_data(TensorData::new(w.clone(), [12]), &device)
+            .reshape([1, 2, 2, 3]);
+        let out: Vec<f32> = prepare_input(x, true, Some(&t))
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        assert_eq!(
+            out,
+            vec![0.0, 0.0, 0.0, -1.0, -1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]
+        );
     }
 }

@@ -250,6 +250,10 @@ pub struct MarkerClassificationConfig {
     /// ([`super::pelvis_relative_x`]; off in the original).
     #[config(default = false)]
     pub pelvis_relative_x: bool,
+    /// Per-coordinate input standardisation from the training data
+    /// ([`super::InputStandardization`]; none in the original).
+    #[config(default = "None")]
+    pub input_standardization: Option<super::InputStandardization>,
 }
 
 impl MarkerClassificationConfig {
@@ -277,6 +281,10 @@ impl MarkerClassificationConfig {
             interval: self.interval,
             joints: self.joints,
             pelvis_relative_x: self.pelvis_relative_x,
+            standardization: self.input_standardization.as_ref().map(|s| {
+                let (mean, inv_std) = s.tensors(device);
+                super::InputStandardizationTensors { mean, inv_std }
+            }),
         }
     }
 
@@ -296,6 +304,9 @@ impl MarkerClassificationConfig {
                 "fc_dim {} is not divisible by fc_heads {}",
                 self.fc_dim, self.fc_heads
             ));
+        }
+        if let Some(s) = &self.input_standardization {
+            s.validate(self.joints)?;
         }
         Ok(())
     }
@@ -327,16 +338,15 @@ pub struct MarkerClassification<B: Backend> {
     pub joints: usize,
     /// Whether the input's x is made pelvis-relative first ([`super::pelvis_relative_x`]).
     pub pelvis_relative_x: bool,
+    /// Input standardisation (constants from the config; not part of the weight record).
+    pub standardization: Option<super::InputStandardizationTensors<B>>,
 }
 
 impl<B: Backend> MarkerClassification<B> {
-    /// The input as the embedding sees it (pelvis-relative x when configured).
+    /// The input as the embedding sees it (pelvis-relative x and standardisation when
+    /// configured).
     pub fn prepare_input(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        if self.pelvis_relative_x {
-            super::pelvis_relative_x(x)
-        } else {
-            x
-        }
+        super::prepare_input(x, self.pelvis_relative_x, self.standardization.as_ref())
     }
 
     /// Full forward pass: (logits `[batch, 1]`, attention maps). With `lrp` the softmax weights,

@@ -162,6 +162,14 @@ pub enum SynthError {
     /// A pose folder could not be written (the inner error names the file).
     #[error(transparent)]
     PoseWrite(#[from] PoseSeqError),
+    /// The ground-truth file of a cohort cannot be read or is not one.
+    #[error("cannot read the ground truth {path}: {reason}")]
+    ReadTruth {
+        /// The file (`DIR/ground_truth.json`).
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -512,6 +520,29 @@ pub fn write_cohort_with(
     })
 }
 
+/// Reads the per-subject ground truth of a cohort written by [`write_cohort`]
+/// (`dir/ground_truth.json`).
+pub fn read_ground_truth(dir: &Path) -> Result<Vec<GroundTruth>, SynthError> {
+    let path = dir.join("ground_truth.json");
+    let err = |reason: String| SynthError::ReadTruth {
+        path: path.clone(),
+        reason,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+    #[derive(Deserialize)]
+    struct File {
+        semi_synthetic: bool,
+        subjects: Vec<GroundTruth>,
+    }
+    let file: File = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    if !file.semi_synthetic {
+        return Err(err(
+            "not marked semi_synthetic; not a gaitlens synth cohort".into(),
+        ));
+    }
+    Ok(file.subjects)
+}
+
 /// Writes the semi-synthetic cohort on the embedded default body to
 /// `out/<healthy|sick>/<subject>/<walk_NN>/pose_*.json` plus `out/ground_truth.json` and
 /// `out/README.txt`; refuses an output folder that already holds class folders.
@@ -560,5 +591,30 @@ mod tests {
         assert_eq!(t.limb_in_window(true), vec![2, 5, 8, 11]);
         let h = subject_truth(&cfg, 0, 10);
         assert!(!h.sick && h.side_in_window(true).is_none() && h.joints.is_empty());
+    }
+
+    #[test]
+    fn ground_truth_reads_back_and_a_missing_file_names_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = SynthConfig {
+            subjects: 3,
+            trials_per_subject: 1,
+            frames_per_trial: 8,
+            ..SynthConfig::default()
+        };
+        write_cohort(dir.path(), &cfg).unwrap();
+        let truths = read_ground_truth(dir.path()).unwrap();
+        let nb = crate::body::default_model::default_body().num_betas;
+        let expected: Vec<GroundTruth> = (0..3).map(|i| subject_truth(&cfg, i, nb)).collect();
+        assert_eq!(truths.len(), 3);
+        for (t, e) in truths.iter().zip(&expected) {
+            assert_eq!(
+                (&t.subject, t.sick, t.pathology, t.side, &t.joints, &t.limb),
+                (&e.subject, e.sick, e.pathology, e.side, &e.joints, &e.limb)
+            );
+            assert!((t.severity - e.severity).abs() < 1e-12);
+        }
+        let err = read_ground_truth(&dir.path().join("healthy")).unwrap_err();
+        assert!(err.to_string().contains("ground_truth.json"), "{err}");
     }
 }

@@ -51,6 +51,13 @@ pub struct ModelCard {
     pub rate_hz: Option<f64>,
 }
 
+impl ModelCard {
+    /// The alignment the network was trained on, `None` for a version this build does not know.
+    pub fn alignment(&self) -> Option<crate::dataset::Alignment> {
+        crate::dataset::Alignment::from_version(&self.alignment_version)
+    }
+}
+
 /// What a caller requires of a checkpoint (`None` = anything).
 #[derive(Debug, Clone, Default)]
 pub struct CardExpectation {
@@ -253,6 +260,17 @@ pub fn load_checkpoint<B: Backend>(
             "alignment_version",
             card.alignment_version.clone(),
             a.clone(),
+        ));
+    }
+    if card.alignment().is_none() {
+        return Err(mismatch(
+            "alignment_version",
+            card.alignment_version.clone(),
+            format!(
+                "one this version knows ({} or {})",
+                crate::dataset::ALIGNMENT_VERSION,
+                crate::dataset::ISOTROPIC_ALIGNMENT_VERSION
+            ),
         ));
     }
     let (rec_path, _) = checkpoint_paths(card_path);

@@ -108,6 +108,11 @@ pub struct TrainConfig {
     pub optimizer: OptimizerKind,
     /// Device.
     pub device: DeviceKind,
+    /// Whether to learn an input standardisation from the training windows before training
+    /// ([`crate::nn::InputStandardization`]; off in the original). The statistics are stored in
+    /// the network configuration of the model card.
+    #[serde(default)]
+    pub standardize_input: Option<crate::nn::StandardizationScale>,
 }
 
 impl TrainConfig {
@@ -124,8 +129,39 @@ impl TrainConfig {
             use_pos_ratio: false,
             optimizer: OptimizerKind::Adopt,
             device: DeviceKind::Cpu,
+            standardize_input: None,
         }
     }
+}
+
+/// Training windows used to estimate the input standardisation (evenly spaced over the source).
+const STANDARDIZATION_WINDOWS: usize = 4096;
+
+/// The input standardisation of `network` estimated on up to [`STANDARDIZATION_WINDOWS`]
+/// windows of `train`.
+fn estimate_standardization(
+    network: &NetworkConfig,
+    train: &dyn WindowSource,
+    scale: crate::nn::StandardizationScale,
+) -> Result<crate::nn::InputStandardization, TrainError> {
+    let n = train.len();
+    let take = n.min(STANDARDIZATION_WINDOWS);
+    let picks: Vec<usize> = (0..take).map(|i| i * n / take).collect();
+    let per_window = train.interval() * train.joints() * 3;
+    let pelvis_relative = match network {
+        NetworkConfig::Transformer(c) => c.pelvis_relative_x,
+        NetworkConfig::MultiMlp(c) | NetworkConfig::LrpMlp(c) => c.pelvis_relative_x,
+    };
+    let mut data = Vec::with_capacity(take * per_window);
+    for chunk in picks.chunks(256) {
+        data.extend(train.batch(chunk)?.0);
+    }
+    Ok(crate::nn::InputStandardization::from_windows(
+        data.chunks_exact(per_window),
+        train.joints(),
+        pelvis_relative,
+        scale,
+    ))
 }
 
 /// Errors of training.
@@ -182,6 +218,10 @@ pub trait WindowSource {
     /// Frame rate of the sequences behind the windows, when known and common to all of them.
     fn rate_hz(&self) -> Option<f64> {
         None
+    }
+    /// Version of the alignment the windows were made with (for the model card).
+    fn alignment_version(&self) -> &'static str {
+        ALIGNMENT_VERSION
     }
 }
 
@@ -291,6 +331,9 @@ impl WindowSource for DatasetWindows<'_> {
     fn rate_hz(&self) -> Option<f64> {
         self.dataset.common_rate_hz()
     }
+    fn alignment_version(&self) -> &'static str {
+        self.dataset.alignment.version()
+    }
 }
 
 /// Loss and metrics of one epoch.
@@ -386,6 +429,30 @@ pub fn train(
             reason: "no training windows".into(),
         });
     }
+    if train.alignment_version() != eval.alignment_version() {
+        return Err(TrainError::Data {
+            reason: format!(
+                "training windows are aligned with {}, evaluation windows with {}",
+                train.alignment_version(),
+                eval.alignment_version()
+            ),
+        });
+    }
+    let standardized;
+    let cfg = if let Some(scale) = cfg.standardize_input {
+        let stats = estimate_standardization(&cfg.network, train, scale)?;
+        let mut c = cfg.clone();
+        match &mut c.network {
+            NetworkConfig::Transformer(n) => n.input_standardization = Some(stats),
+            NetworkConfig::MultiMlp(n) | NetworkConfig::LrpMlp(n) => {
+                n.input_standardization = Some(stats)
+            }
+        }
+        standardized = c;
+        &standardized
+    } else {
+        cfg
+    };
     match cfg.device {
         DeviceKind::Cpu => train_on::<burn::backend::Autodiff<burn::backend::NdArray>>(
             cfg,
@@ -431,7 +498,7 @@ fn train_on<B: AutodiffBackend>(
         interval: cfg.network.interval(),
         joints: cfg.network.joints(),
         joint_set: crate::explain::JOINT_SET.to_string(),
-        alignment_version: ALIGNMENT_VERSION.to_string(),
+        alignment_version: train.alignment_version().to_string(),
         train_data_hash: format!("{:016x}", train.data_hash()),
         eval_data_hash: format!("{:016x}", eval.data_hash()),
         pos_weight: if cfg.use_pos_ratio {
@@ -715,6 +782,62 @@ mod tests {
             logits(&a) != logits(&c),
             "another seed must give other weights"
         );
+    }
+
+    #[test]
+    fn learnt_standardization_is_stored_in_the_card_and_applied_after_loading() {
+        let _rng = crate::train::test_rng_lock();
+        let (tr, ev) = (toy(64, 4, 1), toy(32, 4, 2));
+        let mut cfg = mlp_cfg();
+        cfg.epochs = 3;
+        cfg.standardize_input = Some(crate::nn::StandardizationScale::PerCoordinate);
+        let out = train(&cfg, &tr, &ev, |_| {}).unwrap();
+        let NetworkConfig::MultiMlp(net) = &out.card.network else {
+            panic!("network type changed")
+        };
+        let stats = net
+            .input_standardization
+            .clone()
+            .expect("statistics in the card");
+        // Statistics of the training windows: joint 7's z carries the +0.6 of the sick half.
+        let expected = crate::nn::InputStandardization::from_windows(
+            tr.data.chunks_exact(4 * 22 * 3),
+            22,
+            false,
+            crate::nn::StandardizationScale::PerCoordinate,
+        );
+        assert_eq!(stats, expected);
+        assert!(
+            stats.mean[7 * 3 + 2] > 0.25 && stats.mean[0].abs() < 0.05,
+            "{stats:?}"
+        );
+        // The card round-trips through JSON and the loaded network applies the same step.
+        let json = serde_json::to_string(&out.card.network).unwrap();
+        let back: NetworkConfig = serde_json::from_str(&json).unwrap();
+        let device = Default::default();
+        let m = super::super::checkpoint::load_weights::<burn::backend::NdArray>(
+            &back,
+            out.record.clone(),
+            &device,
+        )
+        .unwrap();
+        let super::super::checkpoint::LoadedModel::Mlp(m) = m else {
+            panic!("not an MLP")
+        };
+        let (x, _) = ev.batch(&[0, 1]).unwrap();
+        let prepared = to_vec(m.prepare_input(to_input(x.clone(), 2, 4, 22, &device)));
+        for (i, (p, v)) in prepared.iter().zip(&x).enumerate() {
+            let c = i % 66;
+            let want = (v - stats.mean[c]) / stats.std[c];
+            assert!((p - want).abs() < 1e-5, "{i}: {p} vs {want}");
+        }
+        // Without the step the same weights compute something else.
+        let plain = crate::nn::MultiMlp {
+            standardization: None,
+            ..m.clone()
+        };
+        let xin = || to_input(x.clone(), 2, 4, 22, &device);
+        assert_ne!(to_vec(m.logits(xin())), to_vec(plain.logits(xin())));
     }
 
     #[test]

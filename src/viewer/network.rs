@@ -16,7 +16,7 @@ use super::gpu_bridge::SharedGpu;
 use super::pose::{BodyState, CurrentSequence, ViewerSequence};
 use crate::body::BodyModel;
 use crate::dataset::FrameMap;
-use crate::dataset::align::{Frame, NUM_JOINTS, align_movement_normalized};
+use crate::dataset::align::{Alignment, Frame, NUM_JOINTS};
 use crate::explain::{ExplainMethod, LrpRule, explain};
 use crate::nn::GaitClassifier;
 use crate::train::LoadedModel;
@@ -130,11 +130,13 @@ pub fn sequence_joints(model: &BodyModel, betas: &[f64], seq: &ViewerSequence) -
         .collect()
 }
 
-/// The aligned window `start..start+interval` of `joints` as a `[1, interval, 22, 3]` tensor.
+/// The window `start..start+interval` of `joints`, aligned with `alignment`, as a
+/// `[1, interval, 22, 3]` tensor.
 pub fn window_tensor<B: Backend>(
     joints: &[Frame],
     start: usize,
     interval: usize,
+    alignment: Alignment,
     device: &B::Device,
 ) -> Result<Tensor<B, 4>, NetworkError> {
     let end = start + interval;
@@ -146,8 +148,9 @@ pub fn window_tensor<B: Backend>(
             interval,
         });
     }
-    let aligned =
-        align_movement_normalized(&joints[start..end]).map_err(|e| NetworkError::Align {
+    let aligned = alignment
+        .apply(&joints[start..end])
+        .map_err(|e| NetworkError::Align {
             start,
             reason: e.to_string(),
         })?;
@@ -163,10 +166,11 @@ pub fn explain_window<B: AutodiffBackend>(
     net: &LoadedModel<B>,
     joints: &[Frame],
     start: usize,
+    alignment: Alignment,
     choice: ExplainChoice,
     device: &B::Device,
 ) -> Result<(f32, Vec<f32>), NetworkError> {
-    let x = window_tensor::<B>(joints, start, net.interval(), device)?;
+    let x = window_tensor::<B>(joints, start, net.interval(), alignment, device)?;
     let mut e = explain(net, x, choice.method())?;
     let e = e.remove(0);
     Ok((e.logit, e.relevance))
@@ -177,6 +181,7 @@ pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
     net: &M,
     joints: &[Frame],
     stride: usize,
+    alignment: Alignment,
     device: &B::Device,
 ) -> Result<Vec<(usize, f32)>, NetworkError> {
     let interval = net.interval();
@@ -195,7 +200,7 @@ pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
     for chunk in starts.chunks(16) {
         let xs = chunk
             .iter()
-            .map(|&s| window_tensor::<B>(joints, s, interval, device))
+            .map(|&s| window_tensor::<B>(joints, s, interval, alignment, device))
             .collect::<Result<Vec<_>, _>>()?;
         let logits: Vec<f32> = net
             .logits(Tensor::cat(xs, 0))
@@ -249,11 +254,12 @@ impl ViewerNetwork {
                 card.joints
             )));
         }
-        if card.alignment_version != crate::dataset::ALIGNMENT_VERSION {
+        if card.alignment().is_none() {
             return Err(bad(format!(
-                "trained on alignment '{}', this version aligns with '{}'",
+                "trained on alignment '{}', this version aligns with '{}' or '{}'",
                 card.alignment_version,
-                crate::dataset::ALIGNMENT_VERSION
+                crate::dataset::ALIGNMENT_VERSION,
+                crate::dataset::ISOTROPIC_ALIGNMENT_VERSION
             )));
         }
         let cpu = load_weights::<CpuBackend>(&card.network, record.clone(), &Default::default())
@@ -484,9 +490,10 @@ fn explain_on<B: AutodiffBackend>(
     where_: ComputeDevice,
 ) -> Result<ExplainOutcome, NetworkError> {
     let t = std::time::Instant::now();
-    let (logit, rel) = explain_window(m, joints, start, choice, device)?;
+    let alignment = net.card.alignment().unwrap_or_default();
+    let (logit, rel) = explain_window(m, joints, start, alignment, choice, device)?;
     let explain_ms = t.elapsed().as_secs_f64() * 1e3;
-    let track = classification_track(m, joints, 8, device)?;
+    let track = classification_track(m, joints, 8, alignment, device)?;
     Ok(ExplainOutcome {
         shown: Arc::new(ShownExplanation::new(
             start,

@@ -1,0 +1,352 @@
+//! Checks a trained classifier and its explanations against the known ground truth of a
+//! semi-synthetic cohort (`gaitlens synth`): accuracy per injected pathology, and how often the
+//! most relevant joint of a correctly classified sick window lies on the injected limb — the
+//! acceptance measure of the synthetic-cohort experiment, computed the same way for every
+//! explanation method so rules can be compared on one trained network.
+
+use std::collections::HashMap;
+
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use serde::Serialize;
+
+use super::{ExplainError, ExplainMethod, explain};
+use crate::dataset::{NUM_JOINTS, WindowDataset};
+use crate::synth::{GroundTruth, Pathology};
+use crate::train::LoadedModel;
+
+/// How often one explanation method points at the injected limb.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LocusScore {
+    /// Method name as given by the caller (`eps`, `zplus`, …).
+    pub method: String,
+    /// Correctly classified sick windows (logit > 0) that were explained.
+    pub correct_sick_windows: usize,
+    /// Of those, windows whose top joint (highest summed signed relevance) is on the injected
+    /// limb(s): hip, knee, ankle or foot of the affected side.
+    pub top_on_limb: usize,
+    /// Of those, windows whose top joint is one of the joints the pathology rotates.
+    pub top_on_locus_joint: usize,
+    /// `top_on_limb / correct_sick_windows` (0 when there are none).
+    pub limb_fraction: f64,
+    /// How often each joint was the top joint, indexed by joint.
+    pub top_joint_counts: Vec<usize>,
+    /// The same counts per pathology: (group name, correct sick windows, top on limb), in
+    /// [`crate::synth::ALL_PATHOLOGIES`] order, pathologies without windows left out.
+    pub per_group: Vec<(String, usize, usize)>,
+}
+
+/// Classification of the windows of one group of subjects (healthy, or one pathology).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupScore {
+    /// `healthy` or the pathology's name (`foot_drop`, …).
+    pub group: String,
+    /// Subjects of the group among the evaluated windows.
+    pub subjects: usize,
+    /// Windows evaluated.
+    pub windows: usize,
+    /// Windows classified correctly.
+    pub correct: usize,
+    /// Mean predicted probability of "sick".
+    pub mean_probability: f64,
+}
+
+/// Result of [`evaluate_against_truth`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TruthReport {
+    /// Windows evaluated.
+    pub windows: usize,
+    /// Fraction classified correctly (threshold 0.5).
+    pub accuracy: f64,
+    /// Healthy first, then each pathology present, in [`crate::synth::ALL_PATHOLOGIES`] order.
+    pub groups: Vec<GroupScore>,
+    /// One entry per explanation method, in the order given.
+    pub locus: Vec<LocusScore>,
+}
+
+/// Errors of [`evaluate_against_truth`].
+#[derive(Debug, thiserror::Error)]
+pub enum TruthError {
+    /// A subject of the dataset is missing from the ground truth.
+    #[error(
+        "subject {subject} is not in the ground truth (is this the cohort the file describes?)"
+    )]
+    MissingSubject {
+        /// Subject folder name.
+        subject: String,
+    },
+    /// The ground truth's class disagrees with the dataset's class folder.
+    #[error("subject {subject}: ground truth says sick = {truth}, the class folder says {folder}")]
+    ClassMismatch {
+        /// Subject folder name.
+        subject: String,
+        /// Class in the ground truth.
+        truth: bool,
+        /// Class from the folder.
+        folder: bool,
+    },
+    /// Explaining failed.
+    #[error(transparent)]
+    Explain(#[from] ExplainError),
+}
+
+fn group_name(p: Option<Pathology>) -> String {
+    match p {
+        None => "healthy".into(),
+        Some(p) => serde_json::to_value(p)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| format!("{p:?}")),
+    }
+}
+
+/// Classifies and explains the windows `windows` of `ds` (a cohort written by `gaitlens synth`,
+/// whose subjects are described by `truths`) with each of `methods`, in batches of
+/// `batch_size`; `progress(done, total)` is called after each batch.
+pub fn evaluate_against_truth<B: AutodiffBackend>(
+    model: &LoadedModel<B>,
+    ds: &WindowDataset,
+    windows: &[usize],
+    truths: &[GroundTruth],
+    methods: &[(String, ExplainMethod)],
+    batch_size: usize,
+    device: &B::Device,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<TruthReport, TruthError> {
+    let by_name: HashMap<&str, &GroundTruth> =
+        truths.iter().map(|t| (t.subject.as_str(), t)).collect();
+    let truth_of_seq: Vec<&GroundTruth> = ds
+        .sequences
+        .iter()
+        .map(|s| {
+            let t = by_name
+                .get(s.subject.as_str())
+                .ok_or_else(|| TruthError::MissingSubject {
+                    subject: s.subject.clone(),
+                })?;
+            if t.sick != s.sick {
+                return Err(TruthError::ClassMismatch {
+                    subject: s.subject.clone(),
+                    truth: t.sick,
+                    folder: s.sick,
+                });
+            }
+            Ok(*t)
+        })
+        .collect::<Result<_, _>>()?;
+
+    let interval = ds.config.interval;
+    let mut locus: Vec<LocusScore> = methods
+        .iter()
+        .map(|(name, _)| LocusScore {
+            method: name.clone(),
+            correct_sick_windows: 0,
+            top_on_limb: 0,
+            top_on_locus_joint: 0,
+            limb_fraction: 0.0,
+            top_joint_counts: vec![0; NUM_JOINTS],
+            per_group: Vec::new(),
+        })
+        .collect();
+    // (method, pathology) → (correct sick windows, top on limb)
+    let mut locus_groups: HashMap<(usize, Pathology), (usize, usize)> = HashMap::new();
+    // group → (subjects, windows, correct, Σ probability)
+    let mut groups: HashMap<Option<Pathology>, (Vec<usize>, usize, usize, f64)> = HashMap::new();
+    let mut correct_total = 0usize;
+    let mut done = 0usize;
+    for chunk in windows.chunks(batch_size.max(1)) {
+        let data = ds.batch_data(chunk).map_err(ExplainError::from)?;
+        let x = Tensor::<B, 4>::from_data(
+            TensorData::new(data, [chunk.len(), interval, NUM_JOINTS, 3]),
+            device,
+        );
+        for (m, (_, method)) in methods.iter().enumerate() {
+            let explanations = explain(model, x.clone(), *method)?;
+            for (&wi, e) in chunk.iter().zip(&explanations) {
+                let w = ds.windows[wi];
+                let truth = truth_of_seq[w.sequence];
+                let predicted_sick = e.logit > 0.0;
+                if m == 0 {
+                    let g = groups.entry(truth.pathology).or_default();
+                    if !g.0.contains(&w.subject) {
+                        g.0.push(w.subject);
+                    }
+                    g.1 += 1;
+                    if predicted_sick == w.sick {
+                        g.2 += 1;
+                        correct_total += 1;
+                    }
+                    g.3 += f64::from(1.0 / (1.0 + (-e.logit).exp()));
+                }
+                if w.sick && predicted_sick {
+                    let top = e.top_joint();
+                    let score = &mut locus[m];
+                    score.correct_sick_windows += 1;
+                    score.top_joint_counts[top] += 1;
+                    let on_limb = truth.limb_in_window(w.mirrored).contains(&top);
+                    if on_limb {
+                        score.top_on_limb += 1;
+                    }
+                    if let Some(p) = truth.pathology {
+                        let g = locus_groups.entry((m, p)).or_default();
+                        g.0 += 1;
+                        g.1 += usize::from(on_limb);
+                    }
+                    if truth.joints_in_window(w.mirrored).contains(&top) {
+                        score.top_on_locus_joint += 1;
+                    }
+                }
+            }
+        }
+        done += chunk.len();
+        progress(done, windows.len());
+    }
+    for (m, s) in locus.iter_mut().enumerate() {
+        s.per_group = crate::synth::ALL_PATHOLOGIES
+            .iter()
+            .filter_map(|&p| {
+                locus_groups
+                    .get(&(m, p))
+                    .map(|&(n, hits)| (group_name(Some(p)), n, hits))
+            })
+            .collect();
+        s.limb_fraction = if s.correct_sick_windows == 0 {
+            0.0
+        } else {
+            s.top_on_limb as f64 / s.correct_sick_windows as f64
+        };
+    }
+    let order =
+        std::iter::once(None).chain(crate::synth::ALL_PATHOLOGIES.iter().copied().map(Some));
+    let groups = order
+        .filter_map(|p| {
+            groups
+                .get(&p)
+                .map(|(subjects, n, correct, psum)| GroupScore {
+                    group: group_name(p),
+                    subjects: subjects.len(),
+                    windows: *n,
+                    correct: *correct,
+                    mean_probability: psum / *n as f64,
+                })
+        })
+        .collect();
+    Ok(TruthReport {
+        windows: windows.len(),
+        accuracy: if windows.is_empty() {
+            0.0
+        } else {
+            correct_total as f64 / windows.len() as f64
+        },
+        groups,
+        locus,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::{WindowConfig, WindowDataset};
+    use crate::explain::LrpRule;
+    use crate::nn::MultiMlpConfig;
+    use crate::synth::{SynthConfig, synth_cohort};
+    use burn::backend::{Autodiff, NdArray};
+
+    type A = Autodiff<NdArray>;
+
+    fn cohort(subjects: usize) -> (WindowDataset, Vec<GroundTruth>) {
+        let c = synth_cohort(&SynthConfig {
+            subjects,
+            frames_per_trial: 40,
+            trials_per_subject: 1,
+            ..Default::default()
+        })
+        .unwrap();
+        let truths = c.iter().map(|(_, t)| t.clone()).collect();
+        let ds = WindowDataset::new(
+            c.into_iter().map(|(s, _)| s).collect(),
+            WindowConfig {
+                interval: 16,
+                stride: 8,
+                mirror: true,
+            },
+        )
+        .unwrap();
+        (ds, truths)
+    }
+
+    #[test]
+    fn counts_add_up_over_groups_and_methods() {
+        let _rng = crate::train::test_rng_lock();
+        let (ds, truths) = cohort(6);
+        let device = Default::default();
+        let net = MultiMlpConfig::new()
+            .with_interval(16)
+            .with_pfe_layers(vec![8])
+            .with_fc_layers(vec![8])
+            .init::<A>(&device);
+        let model = LoadedModel::Mlp(net);
+        let all: Vec<usize> = (0..ds.windows.len()).collect();
+        let methods = vec![
+            (
+                "eps".to_string(),
+                ExplainMethod::Lrp(LrpRule::Epsilon(0.25)),
+            ),
+            ("zplus".to_string(), ExplainMethod::Lrp(LrpRule::ZPlus)),
+        ];
+        let mut calls = 0;
+        let r = evaluate_against_truth(&model, &ds, &all, &truths, &methods, 7, &device, |d, n| {
+            calls += 1;
+            assert!(d <= n);
+        })
+        .unwrap();
+        assert_eq!(calls, all.len().div_ceil(7));
+        assert_eq!(r.windows, all.len());
+        assert_eq!(r.groups.iter().map(|g| g.windows).sum::<usize>(), all.len());
+        assert_eq!(r.groups[0].group, "healthy");
+        assert_eq!(r.groups.iter().map(|g| g.subjects).sum::<usize>(), 6);
+        let correct: usize = r.groups.iter().map(|g| g.correct).sum();
+        assert!((r.accuracy - correct as f64 / all.len() as f64).abs() < 1e-12);
+        for s in &r.locus {
+            assert_eq!(
+                s.top_joint_counts.iter().sum::<usize>(),
+                s.correct_sick_windows
+            );
+            assert!(s.top_on_locus_joint <= s.top_on_limb);
+            assert!(s.top_on_limb <= s.correct_sick_windows);
+            let (n, hits) = s
+                .per_group
+                .iter()
+                .fold((0, 0), |(n, h), g| (n + g.1, h + g.2));
+            assert_eq!((n, hits), (s.correct_sick_windows, s.top_on_limb));
+        }
+        // The same sick windows are counted for every method (one logit per window).
+        assert_eq!(
+            r.locus[0].correct_sick_windows,
+            r.locus[1].correct_sick_windows
+        );
+    }
+
+    #[test]
+    fn a_subject_without_ground_truth_is_an_error() {
+        let (ds, mut truths) = cohort(2);
+        truths.retain(|t| t.subject != ds.sequences[0].subject);
+        let device = Default::default();
+        let model = LoadedModel::Mlp(MultiMlpConfig::new().with_interval(16).init::<A>(&device));
+        let err = evaluate_against_truth(
+            &model,
+            &ds,
+            &[0],
+            &truths,
+            &[("eps".into(), ExplainMethod::Lrp(LrpRule::default()))],
+            4,
+            &device,
+            |_, _| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, TruthError::MissingSubject { subject } if *subject == ds.sequences[0].subject),
+            "{err}"
+        );
+    }
+}
