@@ -109,3 +109,107 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nowhere.json"));
 }
+
+#[test]
+fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = dir.path().join("cohort");
+    ok(&gaitlens(&[
+        "synth",
+        "--out",
+        s(&cohort),
+        "--subjects",
+        "10",
+        "--trials",
+        "1",
+        "--seed",
+        "3",
+    ]));
+    let stem = dir.path().join("net");
+    ok(&gaitlens(&[
+        "train",
+        "mlp",
+        "--data",
+        s(&cohort),
+        "--out",
+        s(&stem),
+        "--interval",
+        "32",
+        "--stride",
+        "16",
+        "--epochs",
+        "1",
+        "--pfe-layers",
+        "8",
+        "--fc-layers",
+        "8",
+        "--pelvis-relative",
+        "--standardize",
+        "per-axis",
+        "--alignment",
+        "isotropic",
+    ]));
+    let card_path = stem.with_extension("json");
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    assert_eq!(
+        card["alignment_version"].as_str(),
+        Some("align_movement_isotropic/1")
+    );
+    let stats = &card["network"]["input_standardization"];
+    assert_eq!(stats["mean"].as_array().map(Vec::len), Some(66), "{card}");
+    assert_eq!(stats["std"].as_array().map(Vec::len), Some(66));
+
+    let report = dir.path().join("report.json");
+    let out = ok(&gaitlens(&[
+        "evaluate",
+        "--network",
+        s(&card_path),
+        "--data",
+        s(&cohort),
+        "--stride",
+        "16",
+        "--rules",
+        "eps,gamma",
+        "--out",
+        s(&report),
+    ]));
+    assert!(out.contains("fold 0/5"), "{out}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    // Fold 0 of 5 over 5 healthy + 5 sick subjects holds out one of each.
+    let groups = r["groups"].as_array().unwrap();
+    assert_eq!(groups[0]["group"].as_str(), Some("healthy"));
+    let subjects: u64 = groups.iter().map(|g| g["subjects"].as_u64().unwrap()).sum();
+    assert_eq!(subjects, 2, "{r}");
+    let methods: Vec<&str> = r["locus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["eps", "gamma"]);
+    // The explain command aligns with the card's alignment too.
+    ok(&gaitlens(&[
+        "explain",
+        "--network",
+        s(&card_path),
+        "--sequence",
+        s(&cohort.join("sick/S001/walk_00")),
+        "--track",
+    ]));
+    // A folder without ground truth is an error naming the file.
+    let bad = gaitlens(&[
+        "evaluate",
+        "--network",
+        s(&card_path),
+        "--data",
+        s(&cohort.join("sick")),
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("ground_truth.json"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

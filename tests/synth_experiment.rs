@@ -13,7 +13,7 @@ use burn::backend::{Autodiff, NdArray};
 use burn::prelude::*;
 use gaitlens::dataset::{WindowConfig, WindowDataset, k_fold_by_subject};
 use gaitlens::explain::{ExplainMethod, LrpRule, explain};
-use gaitlens::nn::{MarkerClassificationConfig, MultiMlpConfig};
+use gaitlens::nn::{MarkerClassificationConfig, MultiMlpConfig, StandardizationScale};
 use gaitlens::synth::{GroundTruth, SynthConfig, synth_cohort};
 use gaitlens::train::{
     DatasetWindows, NetworkConfig, OptimizerKind, TrainConfig, WindowSource, load_weights, train,
@@ -53,6 +53,7 @@ fn run_fold(
     net: NetworkConfig,
     epochs: usize,
     method: ExplainMethod,
+    standardize: bool,
 ) -> Outcome {
     let split = k_fold_by_subject(ds, 5, 0).unwrap();
     let tr = DatasetWindows {
@@ -69,6 +70,7 @@ fn run_fold(
     cfg.batch_size = 32;
     cfg.use_pos_ratio = true;
     cfg.optimizer = OptimizerKind::Adam;
+    cfg.standardize_input = standardize.then_some(StandardizationScale::PerAxis);
     let out = train(&cfg, &tr, &ev, |_| {}).unwrap();
     let last = out.card.epochs.last().unwrap();
     let device = Default::default();
@@ -122,6 +124,7 @@ fn mlp_with_pelvis_relative_x_leaves_the_loss_plateau() {
         mlp(true),
         24,
         ExplainMethod::Lrp(LrpRule::default()),
+        false,
     );
     eprintln!(
         "train loss {:.3} → {:.3}, eval accuracy {:.3}, locus {:.3}",
@@ -149,6 +152,7 @@ fn reduced_acceptance_run() {
         mlp(true),
         20,
         ExplainMethod::Lrp(LrpRule::default()),
+        true,
     );
     let t = run_fold(
         &ds,
@@ -163,6 +167,7 @@ fn reduced_acceptance_run() {
         ),
         10,
         ExplainMethod::Lrp(LrpRule::default()),
+        true,
     );
     eprintln!(
         "mlp: accuracy {:.3}, locus {:.3}; transformer: accuracy {:.3}, locus {:.3}",

@@ -511,9 +511,11 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     );
     let report = gaitlens::explain::evaluate_against_truth(
         &net,
-        &ds,
-        &fold.eval,
-        &truths,
+        gaitlens::explain::TruthSet {
+            dataset: &ds,
+            windows: &fold.eval,
+            truths: &truths,
+        },
         &methods,
         64,
         &device,

@@ -201,9 +201,12 @@ pub fn align_movement_isotropic(frames: &[Frame]) -> Result<Vec<Frame>, AlignErr
         .collect())
 }
 
+/// One frame in double precision.
+type Frame64 = [[f64; 3]; NUM_JOINTS];
+
 /// Steps 1–4 of the alignment; returns the rotated window (relative to frame 0's pelvis) and
 /// its largest head-to-mean-ankle distance.
-fn align_rotation(frames: &[Frame]) -> Result<(Vec<[[f64; 3]; NUM_JOINTS]>, f64), AlignError> {
+fn align_rotation(frames: &[Frame]) -> Result<(Vec<Frame64>, f64), AlignError> {
     let n = frames.len();
     if n == 0 {
         return Err(AlignError::Empty);

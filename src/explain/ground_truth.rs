@@ -100,19 +100,32 @@ fn group_name(p: Option<Pathology>) -> String {
     }
 }
 
-/// Classifies and explains the windows `windows` of `ds` (a cohort written by `gaitlens synth`,
-/// whose subjects are described by `truths`) with each of `methods`, in batches of
+/// Windows of a synthetic cohort to evaluate, with the cohort's ground truth.
+#[derive(Debug, Clone, Copy)]
+pub struct TruthSet<'a> {
+    /// The cohort's windows (a folder written by `gaitlens synth`).
+    pub dataset: &'a WindowDataset,
+    /// Indices of the windows to evaluate (usually a fold's evaluation windows).
+    pub windows: &'a [usize],
+    /// Ground truth of the cohort's subjects (`ground_truth.json`).
+    pub truths: &'a [GroundTruth],
+}
+
+/// Classifies and explains the windows of `set` with each of `methods`, in batches of
 /// `batch_size`; `progress(done, total)` is called after each batch.
 pub fn evaluate_against_truth<B: AutodiffBackend>(
     model: &LoadedModel<B>,
-    ds: &WindowDataset,
-    windows: &[usize],
-    truths: &[GroundTruth],
+    set: TruthSet<'_>,
     methods: &[(String, ExplainMethod)],
     batch_size: usize,
     device: &B::Device,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<TruthReport, TruthError> {
+    let TruthSet {
+        dataset: ds,
+        windows,
+        truths,
+    } = set;
     let by_name: HashMap<&str, &GroundTruth> =
         truths.iter().map(|t| (t.subject.as_str(), t)).collect();
     let truth_of_seq: Vec<&GroundTruth> = ds
@@ -295,7 +308,12 @@ mod tests {
             ("zplus".to_string(), ExplainMethod::Lrp(LrpRule::ZPlus)),
         ];
         let mut calls = 0;
-        let r = evaluate_against_truth(&model, &ds, &all, &truths, &methods, 7, &device, |d, n| {
+        let set = TruthSet {
+            dataset: &ds,
+            windows: &all,
+            truths: &truths,
+        };
+        let r = evaluate_against_truth(&model, set, &methods, 7, &device, |d, n| {
             calls += 1;
             assert!(d <= n);
         })
@@ -333,11 +351,14 @@ mod tests {
         truths.retain(|t| t.subject != ds.sequences[0].subject);
         let device = Default::default();
         let model = LoadedModel::Mlp(MultiMlpConfig::new().with_interval(16).init::<A>(&device));
+        let set = TruthSet {
+            dataset: &ds,
+            windows: &[0],
+            truths: &truths,
+        };
         let err = evaluate_against_truth(
             &model,
-            &ds,
-            &[0],
-            &truths,
+            set,
             &[("eps".into(), ExplainMethod::Lrp(LrpRule::default()))],
             4,
             &device,

@@ -18,7 +18,9 @@ use crate::nn::GaitClassifier;
 use crate::train::LoadedModel;
 
 pub use attention::attention_relevance;
-pub use ground_truth::{GroupScore, LocusScore, TruthError, TruthReport, evaluate_against_truth};
+pub use ground_truth::{
+    GroupScore, LocusScore, TruthError, TruthReport, TruthSet, evaluate_against_truth,
+};
 pub use lrp::{LrpRule, linear_backward, lrp_mlp, lrp_transformer};
 
 /// Name of the joint set the networks are trained on (the first 22 SMPL joints).
