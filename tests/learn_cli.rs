@@ -23,21 +23,27 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-#[test]
-fn synth_train_explain_round_trip_records_rate_and_layers() {
-    let dir = tempfile::tempdir().unwrap();
-    let cohort = dir.path().join("cohort");
+/// A one-walk synthetic cohort in `dir/cohort`.
+fn synth(dir: &Path, subjects: &str, seed: &str) -> std::path::PathBuf {
+    let cohort = dir.join("cohort");
     ok(&gaitlens(&[
         "synth",
         "--out",
         s(&cohort),
         "--subjects",
-        "6",
+        subjects,
         "--trials",
         "1",
         "--seed",
-        "2",
+        seed,
     ]));
+    cohort
+}
+
+#[test]
+fn synth_train_explain_round_trip_records_rate_and_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = synth(dir.path(), "6", "2");
     let stem = dir.path().join("net");
     let log = ok(&gaitlens(&[
         "train",
@@ -113,18 +119,7 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
 #[test]
 fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
-    let cohort = dir.path().join("cohort");
-    ok(&gaitlens(&[
-        "synth",
-        "--out",
-        s(&cohort),
-        "--subjects",
-        "10",
-        "--trials",
-        "1",
-        "--seed",
-        "3",
-    ]));
+    let cohort = synth(dir.path(), "10", "3");
     let stem = dir.path().join("net");
     ok(&gaitlens(&[
         "train",

@@ -306,15 +306,23 @@ fn load_sequence(model: &gaitlens::body::BodyModel, dir: &Path) -> anyhow::Resul
     )?)
 }
 
-pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
-    let device = Default::default();
+/// Loads a network for `explain` / `evaluate`: 22 joints, any alignment this build knows.
+fn load_network(
+    card_path: &Path,
+    device: &burn::backend::ndarray::NdArrayDevice,
+) -> anyhow::Result<(gaitlens::train::LoadedModel<A>, gaitlens::train::ModelCard)> {
     let expect = CardExpectation {
         interval: None,
         joints: Some(22),
         alignment_version: None,
     };
-    let (net, card) = load_checkpoint::<A>(&a.network, &expect, &device)
-        .with_context(|| format!("loading network {}", a.network.display()))?;
+    load_checkpoint::<A>(card_path, &expect, device)
+        .with_context(|| format!("loading network {}", card_path.display()))
+}
+
+pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let device = Default::default();
+    let (net, card) = load_network(&a.network, &device)?;
     let model = default_body();
     let mut seq = load_sequence(model, &a.sequence)?;
     let interval = card.interval;
@@ -457,13 +465,7 @@ fn rule_method(rule: Rule) -> ExplainMethod {
 /// rule on the held-out subjects of a synthetic cohort.
 pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let device = Default::default();
-    let expect = CardExpectation {
-        interval: None,
-        joints: Some(22),
-        alignment_version: None,
-    };
-    let (net, card) = load_checkpoint::<A>(&a.network, &expect, &device)
-        .with_context(|| format!("loading network {}", a.network.display()))?;
+    let (net, card) = load_network(&a.network, &device)?;
     let truths = gaitlens::synth::read_ground_truth(&a.data)?;
     let sequences = gaitlens::dataset::load_joint_dataset(&a.data, default_body())?;
     let mut ds = WindowDataset::new(
