@@ -23,6 +23,27 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `gaitlens train mlp` on `cohort` with 32-frame windows, one epoch, plus `extra` flags;
+/// returns the log.
+fn train_small(cohort: &Path, stem: &Path, stride: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "train",
+        "mlp",
+        "--data",
+        s(cohort),
+        "--out",
+        s(stem),
+        "--interval",
+        "32",
+        "--stride",
+        stride,
+        "--epochs",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    ok(&gaitlens(&args))
+}
+
 /// A one-walk synthetic cohort in `dir/cohort`.
 fn synth(dir: &Path, subjects: &str, seed: &str) -> std::path::PathBuf {
     let cohort = dir.join("cohort");
@@ -45,26 +66,12 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
     let dir = tempfile::tempdir().unwrap();
     let cohort = synth(dir.path(), "6", "2");
     let stem = dir.path().join("net");
-    let log = ok(&gaitlens(&[
-        "train",
-        "mlp",
-        "--data",
-        s(&cohort),
-        "--out",
-        s(&stem),
-        "--interval",
+    let log = train_small(
+        &cohort,
+        &stem,
         "32",
-        "--stride",
-        "32",
-        "--epochs",
-        "1",
-        "--folds",
-        "3",
-        "--pfe-layers",
-        "8,4",
-        "--fc-layers",
-        "8",
-    ]));
+        &["--folds", "3", "--pfe-layers", "8,4", "--fc-layers", "8"],
+    );
     assert!(log.contains("frame rate 50 Hz"), "{log}");
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).unwrap())
@@ -121,29 +128,22 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
     let cohort = synth(dir.path(), "10", "3");
     let stem = dir.path().join("net");
-    ok(&gaitlens(&[
-        "train",
-        "mlp",
-        "--data",
-        s(&cohort),
-        "--out",
-        s(&stem),
-        "--interval",
-        "32",
-        "--stride",
+    train_small(
+        &cohort,
+        &stem,
         "16",
-        "--epochs",
-        "1",
-        "--pfe-layers",
-        "8",
-        "--fc-layers",
-        "8",
-        "--pelvis-relative",
-        "--standardize",
-        "per-axis",
-        "--alignment",
-        "isotropic",
-    ]));
+        &[
+            "--pfe-layers",
+            "8",
+            "--fc-layers",
+            "8",
+            "--pelvis-relative",
+            "--standardize",
+            "per-axis",
+            "--alignment",
+            "isotropic",
+        ],
+    );
     let card_path = stem.with_extension("json");
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();

@@ -109,10 +109,7 @@ impl MultiMlpConfig {
             interval: self.interval,
             joints: self.joints,
             pelvis_relative_x: self.pelvis_relative_x,
-            standardization: self.input_standardization.as_ref().map(|s| {
-                let (mean, inv_std) = s.tensors(device);
-                super::InputStandardizationTensors { mean, inv_std }
-            }),
+            standardization: self.input_standardization.as_ref().map(|s| s.init(device)),
         }
     }
 

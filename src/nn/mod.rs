@@ -119,15 +119,16 @@ impl InputStandardization {
         }
     }
 
-    /// (mean, 1 / std) as tensors shaped to broadcast over `[batch, interval, joints, 3]`.
-    pub fn tensors<B: Backend>(&self, device: &B::Device) -> (Tensor<B, 4>, Tensor<B, 4>) {
+    /// The constant tensors a network applies, shaped to broadcast over
+    /// `[batch, interval, joints, 3]`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> InputStandardizationTensors<B> {
         let j = self.mean.len() / 3;
         let mean = Tensor::<B, 1>::from_data(TensorData::new(self.mean.clone(), [j * 3]), device)
             .reshape([1, 1, j, 3]);
         let inv: Vec<f32> = self.std.iter().map(|s| 1.0 / s).collect();
         let inv =
             Tensor::<B, 1>::from_data(TensorData::new(inv, [j * 3]), device).reshape([1, 1, j, 3]);
-        (mean, inv)
+        InputStandardizationTensors { mean, inv_std: inv }
     }
 
     /// Checks that both vectors hold `joints × 3` finite values and every std is positive.
@@ -270,8 +271,7 @@ mod tests {
         assert!(bad.validate(2).is_err());
         // prepare_input applies pelvis-relative x, then (x − mean) / std.
         let device = Default::default();
-        let (mean, inv_std) = s.tensors::<NdArray>(&device);
-        let t = InputStandardizationTensors { mean, inv_std };
+        let t = s.init::<NdArray>(&device);
         let x = Tensor::<NdArray, 1>::from_data(TensorData::new(w.clone(), [12]), &device)
             .reshape([1, 2, 2, 3]);
         let out: Vec<f32> = prepare_input(x, true, Some(&t))

@@ -46,6 +46,14 @@ impl NetworkConfig {
         }
     }
 
+    /// Whether the network's input step removes each frame's pelvis x.
+    pub fn pelvis_relative_x(&self) -> bool {
+        match self {
+            Self::Transformer(c) => c.pelvis_relative_x,
+            Self::MultiMlp(c) | Self::LrpMlp(c) => c.pelvis_relative_x,
+        }
+    }
+
     /// Joints per frame.
     pub fn joints(&self) -> usize {
         match self {
@@ -148,10 +156,6 @@ fn estimate_standardization(
     let take = n.min(STANDARDIZATION_WINDOWS);
     let picks: Vec<usize> = (0..take).map(|i| i * n / take).collect();
     let per_window = train.interval() * train.joints() * 3;
-    let pelvis_relative = match network {
-        NetworkConfig::Transformer(c) => c.pelvis_relative_x,
-        NetworkConfig::MultiMlp(c) | NetworkConfig::LrpMlp(c) => c.pelvis_relative_x,
-    };
     let mut data = Vec::with_capacity(take * per_window);
     for chunk in picks.chunks(256) {
         data.extend(train.batch(chunk)?.0);
@@ -159,7 +163,7 @@ fn estimate_standardization(
     Ok(crate::nn::InputStandardization::from_windows(
         data.chunks_exact(per_window),
         train.joints(),
-        pelvis_relative,
+        network.pelvis_relative_x(),
         scale,
     ))
 }
