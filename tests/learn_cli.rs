@@ -154,6 +154,14 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     let stats = &card["network"]["input_standardization"];
     assert_eq!(stats["mean"].as_array().map(Vec::len), Some(66), "{card}");
     assert_eq!(stats["std"].as_array().map(Vec::len), Some(66));
+    // Training learnt the normative gait of its healthy windows.
+    let norm = &card["normative_gait"];
+    assert_eq!(norm["bins"].as_u64(), Some(50), "{card}");
+    assert_eq!(norm["rate_hz"].as_f64(), Some(50.0));
+    assert_eq!(
+        norm["pose_from_pelvis"].as_array().map(Vec::len),
+        Some(50 * 66)
+    );
 
     let report = dir.path().join("report.json");
     let out = ok(&gaitlens(&[
@@ -183,16 +191,60 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         .iter()
         .map(|l| l["method"].as_str().unwrap())
         .collect();
-    assert_eq!(methods, ["eps", "gamma"]);
-    // The explain command aligns with the card's alignment too.
-    ok(&gaitlens(&[
+    assert_eq!(
+        methods,
+        ["eps", "gamma", "eps-normative", "gamma-normative"]
+    );
+    // The model-randomisation control scores the same methods on an untrained network.
+    let control = r["untrained_control"]["locus"].as_array().unwrap();
+    assert_eq!(control.len(), 4, "{r}");
+    // The explain command aligns with the card's alignment too, and explains relative to the
+    // card's normative gait unless told otherwise.
+    let walk = cohort.join("sick/S001/walk_00");
+    let out = ok(&gaitlens(&[
         "explain",
         "--network",
         s(&card_path),
         "--sequence",
-        s(&cohort.join("sick/S001/walk_00")),
+        s(&walk),
         "--track",
     ]));
+    assert!(out.contains("relative to the healthy gait"), "{out}");
+    let out = ok(&gaitlens(&[
+        "explain",
+        "--network",
+        s(&card_path),
+        "--sequence",
+        s(&walk),
+        "--baseline",
+        "zero",
+    ]));
+    assert!(out.contains("relative to the zero input"), "{out}");
+    // `gaitlens normative` refuses to overwrite without --force, then relearns it.
+    let again = gaitlens(&[
+        "normative",
+        "--network",
+        s(&card_path),
+        "--data",
+        s(&cohort),
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already has a normative gait"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let out = ok(&gaitlens(&[
+        "normative",
+        "--network",
+        s(&card_path),
+        "--data",
+        s(&cohort),
+        "--stride",
+        "16",
+        "--force",
+    ]));
+    assert!(out.contains("50 gait-phase bins"), "{out}");
     // A folder without ground truth is an error naming the file.
     let bad = gaitlens(&[
         "evaluate",
@@ -204,6 +256,24 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     assert!(!bad.status.success());
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("ground_truth.json"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    // A damaged table is rejected on load, naming the field.
+    let mut damaged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    damaged["normative_gait"]["bins"] = serde_json::json!(49);
+    std::fs::write(&card_path, serde_json::to_vec(&damaged).unwrap()).unwrap();
+    let bad = gaitlens(&[
+        "explain",
+        "--network",
+        s(&card_path),
+        "--sequence",
+        s(&walk),
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("normative_gait"),
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );

@@ -567,6 +567,7 @@ fn importance_colouring_gives_the_body_the_colormaps_hue() {
 
 #[test]
 fn classifier_on_bevys_gpu_device_matches_the_cpu_backend() {
+    use gaitlens::explain::Baseline;
     use gaitlens::viewer::network::{
         ComputeDevice, ExplainChoice, ViewerNetwork, run_explain, sequence_joints,
     };
@@ -577,13 +578,31 @@ fn classifier_on_bevys_gpu_device_matches_the_cpu_backend() {
     let seq = gaitlens::viewer::demo::demo_sequence(model).expect("demo walk");
     let joints = sequence_joints(model, &seq.betas, &seq);
     let net = ViewerNetwork::demo(Some(device)).expect("demo network on the shared device");
-    let gpu = run_explain(&net, &joints, seq.rate_hz, 4, ExplainChoice::Epsilon, true).unwrap();
+    let gpu = run_explain(
+        &net,
+        &joints,
+        seq.rate_hz,
+        4,
+        ExplainChoice::Epsilon,
+        Baseline::Normative,
+        true,
+    )
+    .unwrap();
     assert_eq!(
         gpu.device,
         ComputeDevice::SharedGpu,
         "the GPU path fell back to the CPU"
     );
-    let cpu = run_explain(&net, &joints, seq.rate_hz, 4, ExplainChoice::Epsilon, false).unwrap();
+    let cpu = run_explain(
+        &net,
+        &joints,
+        seq.rate_hz,
+        4,
+        ExplainChoice::Epsilon,
+        Baseline::Normative,
+        false,
+    )
+    .unwrap();
     assert_eq!(cpu.device, ComputeDevice::Cpu);
     // Inference: logits of the explained window and of the whole classification track.
     assert!(

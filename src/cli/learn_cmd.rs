@@ -13,7 +13,7 @@ use gaitlens::body::default_model::default_body;
 use gaitlens::dataset::{
     Alignment, JointSequence, WindowConfig, WindowDataset, k_fold_by_subject, sequence_from_poses,
 };
-use gaitlens::explain::{ExplainMethod, LrpRule, classification_track, explain};
+use gaitlens::explain::{ExplainMethod, LrpRule, classification_track, explain_relative};
 use gaitlens::formats::pose_seq::read_pose_dir;
 use gaitlens::io_util::write_atomic;
 use gaitlens::nn::{MarkerClassificationConfig, MultiMlpConfig, StandardizationScale};
@@ -282,6 +282,10 @@ pub struct ExplainArgs {
     /// Relevance rule.
     #[arg(long, value_enum, default_value_t = Rule::Eps)]
     pub rule: Rule,
+    /// What relevance is relative to (default: `normative` when the network card has a
+    /// normative gait, else `zero`, the original's).
+    #[arg(long, value_enum)]
+    pub baseline: Option<BaselineArg>,
     /// CSV of relevance per frame × joint (signed, raw).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -368,8 +372,33 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .flat_map(|f| f.iter().flat_map(|j| *j))
         .collect();
+    let baseline = match (a.baseline, &card.normative_gait) {
+        (Some(BaselineArg::Normative), None) => bail!(
+            "{}: the network card has no normative gait (written before gaitlens learnt one, or \
+             trained without healthy windows at a known frame rate); retrain it or use \
+             --baseline zero",
+            a.network.display()
+        ),
+        (Some(b), _) => b,
+        (None, Some(_)) => BaselineArg::Normative,
+        (None, None) => BaselineArg::Zero,
+    };
+    let reference = match (baseline, &card.normative_gait) {
+        (BaselineArg::Normative, Some(n)) if a.rule != Rule::Attention => {
+            Some(Tensor::<A, 4>::from_data(
+                TensorData::new(n.reference_window(&flat), [1, interval, 22, 3]),
+                &device,
+            ))
+        }
+        _ => None,
+    };
+    let relative_to = if reference.is_some() {
+        "relative to the healthy gait at the same gait phase"
+    } else {
+        "relative to the zero input"
+    };
     let x = Tensor::<A, 4>::from_data(TensorData::new(flat, [1, interval, 22, 3]), &device);
-    let e = explain(&net, x, rule_method(a.rule))?;
+    let e = explain_relative(&net, x, reference, rule_method(a.rule))?;
     let e = &e[0];
     let p = 1.0 / (1.0 + (-e.logit as f64).exp());
     println!(
@@ -386,7 +415,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let mut order: Vec<usize> = (0..totals.len()).collect();
     order.sort_by(|&i, &j| totals[j].abs().total_cmp(&totals[i].abs()));
     let names = &model.joint_names;
-    println!("most relevant joints (summed signed relevance):");
+    println!("most relevant joints (summed signed relevance, {relative_to}):");
     for &j in order.iter().take(5) {
         println!("  {:<16} {:+.4}", names[j], totals[j]);
     }
@@ -447,9 +476,26 @@ pub struct EvaluateArgs {
     /// Explanation methods to score, comma-separated (eps, zplus, gamma, attention).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Rule::Eps, Rule::Zplus, Rule::Gamma])]
     pub rules: Vec<Rule>,
+    /// Relevance baselines to score every rule with: `zero` (plain LRP, relative to the zero
+    /// input) and `normative` (relative to the phase-matched healthy gait).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![BaselineArg::Zero, BaselineArg::Normative])]
+    pub baselines: Vec<BaselineArg>,
+    /// Skip the model-randomisation control (the same scores for an untrained network of the
+    /// same architecture, which tells how much of a locus score comes from the data alone).
+    #[arg(long)]
+    pub no_control: bool,
     /// Also write the report as JSON.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// What relevance is relative to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BaselineArg {
+    /// The zero input (plain LRP, as the original).
+    Zero,
+    /// The healthy gait at the same gait phase (the network card's normative table).
+    Normative,
 }
 
 fn rule_method(rule: Rule) -> ExplainMethod {
@@ -461,18 +507,67 @@ fn rule_method(rule: Rule) -> ExplainMethod {
     }
 }
 
-/// `gaitlens evaluate`: accuracy per injected pathology and the limb locus of each explanation
-/// rule on the held-out subjects of a synthetic cohort.
-pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
-    let device = Default::default();
-    let (net, card) = load_network(&a.network, &device)?;
-    let truths = gaitlens::synth::read_ground_truth(&a.data)?;
-    let sequences = gaitlens::dataset::load_joint_dataset(&a.data, default_body())?;
+/// The normative gait of `card`, or (cards without one) learnt from the healthy windows of
+/// `train`.
+fn normative_for(
+    card: &gaitlens::train::ModelCard,
+    ds: &WindowDataset,
+    train: &[usize],
+) -> anyhow::Result<gaitlens::explain::NormativeGait> {
+    if let Some(n) = &card.normative_gait {
+        return Ok(n.clone());
+    }
+    let (n, used) = learn_normative(card, ds, train)?;
+    eprintln!("the card has no normative gait: learnt from {used} healthy training windows");
+    Ok(n)
+}
+
+/// The normative gait of the healthy windows among `train` (at most 4096, evenly spaced, as
+/// `gaitlens train` does) and how many were used.
+fn learn_normative(
+    card: &gaitlens::train::ModelCard,
+    ds: &WindowDataset,
+    train: &[usize],
+) -> anyhow::Result<(gaitlens::explain::NormativeGait, usize)> {
+    let healthy: Vec<usize> = train
+        .iter()
+        .copied()
+        .filter(|&i| !ds.windows[i].sick)
+        .collect();
+    if healthy.is_empty() {
+        bail!("the training subjects of the card's fold have no healthy windows");
+    }
+    let take = healthy.len().min(4096);
+    let picks: Vec<usize> = (0..take)
+        .map(|i| healthy[i * healthy.len() / take])
+        .collect();
+    let data = ds.batch_data(&picks)?;
+    let Some(rate) = card.rate_hz.or(ds.common_rate_hz()) else {
+        bail!("the frame rate is unknown (neither the card nor the data records it)");
+    };
+    let per = card.interval * card.joints * 3;
+    let n = gaitlens::explain::NormativeGait::from_windows(
+        data.chunks_exact(per),
+        card.joints,
+        rate,
+        gaitlens::explain::NormativeGait::DEFAULT_BINS,
+    )?;
+    Ok((n, take))
+}
+
+/// Windows of a cohort for a network card: its interval and alignment, mirrored as in
+/// training, at the card's frame rate.
+fn card_windows(
+    card: &gaitlens::train::ModelCard,
+    data: &Path,
+    stride: usize,
+) -> anyhow::Result<WindowDataset> {
+    let sequences = gaitlens::dataset::load_joint_dataset(data, default_body())?;
     let mut ds = WindowDataset::new(
         sequences,
         WindowConfig {
             interval: card.interval,
-            stride: a.stride.max(1),
+            stride: stride.max(1),
             mirror: true,
         },
     )?;
@@ -482,22 +577,100 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     {
         bail!(
             "{}: the cohort is at {data_hz} Hz, the network was trained at {net_hz} Hz",
-            a.data.display()
+            data.display()
         );
     }
+    Ok(ds)
+}
+
+/// Arguments of `gaitlens normative`.
+#[derive(Debug, Args)]
+pub struct NormativeArgs {
+    /// Model card (STEM.json) to add the normative gait to (rewritten in place, atomically).
+    #[arg(long)]
+    pub network: PathBuf,
+    /// The cohort the network was trained on (`DIR/<healthy|sick>/<subject>/<gait>/pose_*`).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Window stride used to sample the healthy training windows.
+    #[arg(long, default_value_t = 2)]
+    pub stride: usize,
+    /// Replace a normative gait the card already has.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `gaitlens normative`: adds a normative gait to a card written before `gaitlens train`
+/// learnt one (the weights and their hash are untouched).
+pub fn normative_cmd(a: NormativeArgs) -> anyhow::Result<ExitCode> {
+    let card = gaitlens::train::read_card(&a.network)
+        .with_context(|| format!("reading {}", a.network.display()))?;
+    if card.normative_gait.is_some() && !a.force {
+        bail!(
+            "{} already has a normative gait (use --force to replace it)",
+            a.network.display()
+        );
+    }
+    let ds = card_windows(&card, &a.data, a.stride)?;
+    let fold = k_fold_by_subject(&ds, card.training.folds, card.training.fold)?;
+    let (n, used) = learn_normative(&card, &ds, &fold.train)?;
+    let frames: u64 = n.counts.iter().map(|&c| u64::from(c)).sum();
+    let bins = n.bins;
+    let card = gaitlens::train::ModelCard {
+        normative_gait: Some(n),
+        ..card
+    };
+    write_atomic(&a.network, &serde_json::to_vec_pretty(&card)?)
+        .with_context(|| format!("writing {}", a.network.display()))?;
+    gaitlens::train::read_card(&a.network)
+        .with_context(|| format!("re-reading {}", a.network.display()))?;
+    println!(
+        "normative gait learnt from {used} healthy training windows of fold {}/{} ({frames} \
+         frames in {} gait-phase bins) and written to {}",
+        card.training.fold,
+        card.training.folds,
+        bins,
+        a.network.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `gaitlens evaluate`: accuracy per injected pathology and the limb locus of each explanation
+/// rule on the held-out subjects of a synthetic cohort.
+pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    let device = Default::default();
+    let (net, card) = load_network(&a.network, &device)?;
+    let truths = gaitlens::synth::read_ground_truth(&a.data)?;
+    let ds = card_windows(&card, &a.data, a.stride)?;
     let fold_index = a.fold.unwrap_or(card.training.fold);
     let fold = k_fold_by_subject(&ds, card.training.folds, fold_index)?;
-    let methods: Vec<(String, ExplainMethod)> = a
-        .rules
-        .iter()
-        .map(|&r| {
-            let name = r
+    let normative = if a.baselines.contains(&BaselineArg::Normative) {
+        Some(normative_for(&card, &ds, &fold.train)?)
+    } else {
+        None
+    };
+    let mut methods = Vec::new();
+    for &b in &a.baselines {
+        for &r in &a.rules {
+            let mut name = r
                 .to_possible_value()
                 .map(|v| v.get_name().to_string())
                 .unwrap_or_default();
-            (name, rule_method(r))
-        })
-        .collect();
+            let reference = match b {
+                BaselineArg::Zero => None,
+                BaselineArg::Normative if r == Rule::Attention => continue,
+                BaselineArg::Normative => {
+                    name += "-normative";
+                    normative.as_ref()
+                }
+            };
+            methods.push(gaitlens::explain::ScoredMethod {
+                name,
+                method: rule_method(r),
+                reference,
+            });
+        }
+    }
     eprintln!(
         "evaluating {} ({}) on fold {fold_index}/{}: {} held-out windows",
         a.network.display(),
@@ -507,22 +680,35 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     );
     let bar = ProgressBar::new(fold.eval.len() as u64);
     bar.set_style(
-        ProgressStyle::with_template("explaining [{bar:40}] {pos}/{len} windows {eta}")
+        ProgressStyle::with_template("explaining [{bar:40}] {pos}/{len} windows {eta} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let report = gaitlens::explain::evaluate_against_truth(
-        &net,
-        gaitlens::explain::TruthSet {
-            dataset: &ds,
-            windows: &fold.eval,
-            truths: &truths,
-        },
-        &methods,
-        64,
-        &device,
-        |done, _| bar.set_position(done as u64),
-    )?;
+    let set = gaitlens::explain::TruthSet {
+        dataset: &ds,
+        windows: &fold.eval,
+        truths: &truths,
+    };
+    let report =
+        gaitlens::explain::evaluate_against_truth(&net, set, &methods, 64, &device, |done, _| {
+            bar.set_position(done as u64)
+        })?;
+    let control = if a.no_control {
+        None
+    } else {
+        bar.set_message("untrained control");
+        bar.set_position(0);
+        <A as burn::tensor::backend::Backend>::seed(&device, card.training.seed);
+        let untrained = gaitlens::train::init_untrained::<A>(&card.network, &device);
+        Some(gaitlens::explain::evaluate_against_truth(
+            &untrained,
+            set,
+            &methods,
+            64,
+            &device,
+            |done, _| bar.set_position(done as u64),
+        )?)
+    };
     bar.finish_and_clear();
     println!(
         "accuracy {:.3} on {} windows (threshold 0.5)",
@@ -569,8 +755,34 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
             .collect();
         println!("             per pathology: {}", groups.join(", "));
     }
+    if let Some(c) = &control {
+        let scores: Vec<String> = c
+            .locus
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {:.3} ({}/{})",
+                    s.method, s.limb_fraction, s.top_on_limb, s.correct_sick_windows
+                )
+            })
+            .collect();
+        println!(
+            "untrained control (same architecture, seed {}; accuracy {:.3}): {}",
+            card.training.seed,
+            c.accuracy,
+            scores.join(", ")
+        );
+        println!(
+            "  (a locus score the untrained network reaches too comes from the data and the \
+             baseline, not from what the network learnt)"
+        );
+    }
     if let Some(out) = &a.out {
-        let json = serde_json::to_vec_pretty(&report)?;
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some(c), Some(obj)) = (&control, value.as_object_mut()) {
+            obj.insert("untrained_control".into(), serde_json::to_value(c)?);
+        }
+        let json = serde_json::to_vec_pretty(&value)?;
         write_atomic(out, &json).with_context(|| format!("writing {}", out.display()))?;
         println!("report written to {}", out.display());
     }

@@ -49,6 +49,9 @@ enum Command {
     Explain(learn_cmd::ExplainArgs),
     /// Score a network and its explanations against a synthetic cohort's ground truth.
     Evaluate(learn_cmd::EvaluateArgs),
+    /// Learn a network's normative gait (the reference of normative explanations) from the
+    /// healthy training windows of its cohort and store it in its model card.
+    Normative(learn_cmd::NormativeArgs),
     /// Video pipeline: OpenPose keypoints → CNN / LSTM / CNN-LSTM.
     #[command(subcommand)]
     Video(video_cmd::VideoCommand),
@@ -97,6 +100,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Train(a) => learn_cmd::train_cmd(a),
         Command::Explain(a) => learn_cmd::explain_cmd(a),
         Command::Evaluate(a) => learn_cmd::evaluate_cmd(a),
+        Command::Normative(a) => learn_cmd::normative_cmd(a),
         Command::Video(c) => video_cmd::run(c),
         Command::Render(a) => view_cmd::render(a),
     }

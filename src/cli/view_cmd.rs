@@ -75,6 +75,10 @@ pub struct RenderArgs {
     /// Explanation rule (with --network).
     #[arg(long, value_enum, default_value_t = RenderRule::Eps)]
     pub rule: RenderRule,
+    /// What LRP is relative to (default: the network card's normative gait when it has one,
+    /// else the zero input).
+    #[arg(long, value_enum, requires = "network")]
+    pub baseline: Option<super::learn_cmd::BaselineArg>,
 }
 
 /// Explanation rules of `gaitlens render`.
@@ -180,8 +184,28 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 RenderRule::Attention => ExplainChoice::Attention,
             };
             let joints = sequence_joints(&model, &seq.betas, &seq);
-            let out = run_explain(&network, &joints, seq.rate_hz, start, choice, false)
-                .with_context(|| format!("explaining with {net}"))?;
+            let baseline = match args.baseline {
+                Some(super::learn_cmd::BaselineArg::Zero) => gaitlens::explain::Baseline::Zero,
+                Some(super::learn_cmd::BaselineArg::Normative) => {
+                    if network.card.normative_gait.is_none() {
+                        anyhow::bail!(
+                            "{net}: the network card has no normative gait; use --baseline zero"
+                        );
+                    }
+                    gaitlens::explain::Baseline::Normative
+                }
+                None => gaitlens::explain::Baseline::Normative,
+            };
+            let out = run_explain(
+                &network,
+                &joints,
+                seq.rate_hz,
+                start,
+                choice,
+                baseline,
+                false,
+            )
+            .with_context(|| format!("explaining with {net}"))?;
             let p = out.shown.probability_sick();
             println!(
                 "{}: P(sick) = {p:.3} for frames {}–{} ({}, {:.0} ms on the CPU)",

@@ -10,7 +10,7 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
 
-use super::{ExplainError, ExplainMethod, explain};
+use super::{ExplainError, ExplainMethod, NormativeGait, explain_relative};
 use crate::dataset::{NUM_JOINTS, WindowDataset};
 use crate::synth::{GroundTruth, Pathology};
 use crate::train::LoadedModel;
@@ -100,6 +100,28 @@ fn group_name(p: Option<Pathology>) -> String {
     }
 }
 
+/// One explanation method to score.
+#[derive(Debug, Clone)]
+pub struct ScoredMethod<'a> {
+    /// Name in the report (`eps`, `eps-normative`, …).
+    pub name: String,
+    /// The method.
+    pub method: ExplainMethod,
+    /// Explain relative to this normative gait instead of the zero input.
+    pub reference: Option<&'a NormativeGait>,
+}
+
+impl<'a> ScoredMethod<'a> {
+    /// A method relative to the zero input.
+    pub fn plain(name: impl Into<String>, method: ExplainMethod) -> Self {
+        Self {
+            name: name.into(),
+            method,
+            reference: None,
+        }
+    }
+}
+
 /// Windows of a synthetic cohort to evaluate, with the cohort's ground truth.
 #[derive(Debug, Clone, Copy)]
 pub struct TruthSet<'a> {
@@ -116,7 +138,7 @@ pub struct TruthSet<'a> {
 pub fn evaluate_against_truth<B: AutodiffBackend>(
     model: &LoadedModel<B>,
     set: TruthSet<'_>,
-    methods: &[(String, ExplainMethod)],
+    methods: &[ScoredMethod<'_>],
     batch_size: usize,
     device: &B::Device,
     mut progress: impl FnMut(usize, usize),
@@ -151,8 +173,8 @@ pub fn evaluate_against_truth<B: AutodiffBackend>(
     let interval = ds.config.interval;
     let mut locus: Vec<LocusScore> = methods
         .iter()
-        .map(|(name, _)| LocusScore {
-            method: name.clone(),
+        .map(|m| LocusScore {
+            method: m.name.clone(),
             correct_sick_windows: 0,
             top_on_limb: 0,
             top_on_locus_joint: 0,
@@ -170,11 +192,20 @@ pub fn evaluate_against_truth<B: AutodiffBackend>(
     for chunk in windows.chunks(batch_size.max(1)) {
         let data = ds.batch_data(chunk).map_err(ExplainError::from)?;
         let x = Tensor::<B, 4>::from_data(
-            TensorData::new(data, [chunk.len(), interval, NUM_JOINTS, 3]),
+            TensorData::new(data.clone(), [chunk.len(), interval, NUM_JOINTS, 3]),
             device,
         );
-        for (m, (_, method)) in methods.iter().enumerate() {
-            let explanations = explain(model, x.clone(), *method)?;
+        for (m, sm) in methods.iter().enumerate() {
+            let reference = sm.reference.map(|n| {
+                Tensor::<B, 4>::from_data(
+                    TensorData::new(
+                        n.reference_batch(&data, interval),
+                        [chunk.len(), interval, NUM_JOINTS, 3],
+                    ),
+                    device,
+                )
+            });
+            let explanations = explain_relative(model, x.clone(), reference, sm.method)?;
             for (&wi, e) in chunk.iter().zip(&explanations) {
                 let w = ds.windows[wi];
                 let truth = truth_of_seq[w.sequence];
@@ -300,12 +331,27 @@ mod tests {
             .init::<A>(&device);
         let model = LoadedModel::Mlp(net);
         let all: Vec<usize> = (0..ds.windows.len()).collect();
+        // A two-bin normative gait (standing pose relative to the pelvis) is enough to exercise
+        // the reference path.
+        let norm = NormativeGait {
+            version: crate::explain::reference::NORMATIVE_GAIT_VERSION.into(),
+            rate_hz: 50.0,
+            joints: NUM_JOINTS,
+            bins: 2,
+            pose_from_pelvis: (0..2 * NUM_JOINTS * 3)
+                .map(|i| (i % 7) as f32 * 0.05)
+                .collect(),
+            counts: vec![1, 1],
+        };
+        norm.validate(NUM_JOINTS).unwrap();
         let methods = vec![
-            (
-                "eps".to_string(),
-                ExplainMethod::Lrp(LrpRule::Epsilon(0.25)),
-            ),
-            ("zplus".to_string(), ExplainMethod::Lrp(LrpRule::ZPlus)),
+            ScoredMethod::plain("eps", ExplainMethod::Lrp(LrpRule::Epsilon(0.25))),
+            ScoredMethod::plain("zplus", ExplainMethod::Lrp(LrpRule::ZPlus)),
+            ScoredMethod {
+                name: "eps-normative".into(),
+                method: ExplainMethod::Lrp(LrpRule::Epsilon(0.25)),
+                reference: Some(&norm),
+            },
         ];
         let mut calls = 0;
         let set = TruthSet {
@@ -343,6 +389,11 @@ mod tests {
             r.locus[0].correct_sick_windows,
             r.locus[1].correct_sick_windows
         );
+        assert_eq!(r.locus[2].method, "eps-normative");
+        assert_eq!(
+            r.locus[0].correct_sick_windows,
+            r.locus[2].correct_sick_windows
+        );
     }
 
     #[test]
@@ -359,7 +410,10 @@ mod tests {
         let err = evaluate_against_truth(
             &model,
             set,
-            &[("eps".into(), ExplainMethod::Lrp(LrpRule::default()))],
+            &[ScoredMethod::plain(
+                "eps",
+                ExplainMethod::Lrp(LrpRule::default()),
+            )],
             4,
             &device,
             |_, _| {},

@@ -54,10 +54,28 @@ pub fn linear_backward<B: Backend>(
     r: Tensor<B, 2>,
     rule: LrpRule,
 ) -> Tensor<B, 2> {
+    linear_backward_relative(layer, a, None, r, rule)
+}
+
+/// [`linear_backward`] for the deviation of `a` from `reference` (same shape): the ε rule
+/// distributes `(a_i − ref_i) w_ij / (z_j + ε sign z_j)` with `z_j` the layer's true
+/// pre-activation (the reference's share `ref · w_j` is absorbed like the bias); the z⁺ and γ
+/// rules normalise over the deviations. Without a reference this is plain LRP.
+pub fn linear_backward_relative<B: Backend>(
+    layer: &Linear<B>,
+    a: Tensor<B, 2>,
+    reference: Option<Tensor<B, 2>>,
+    r: Tensor<B, 2>,
+    rule: LrpRule,
+) -> Tensor<B, 2> {
     let w = layer.weight.val();
+    let delta = match reference {
+        Some(reference) => a.clone() - reference,
+        None => a.clone(),
+    };
     let (w_used, z, eps) = match rule {
         LrpRule::Epsilon(eps) => {
-            let mut z = a.clone().matmul(w.clone());
+            let mut z = a.matmul(w.clone());
             if let Some(b) = &layer.bias {
                 z = z + b.val().unsqueeze::<2>();
             }
@@ -65,18 +83,18 @@ pub fn linear_backward<B: Backend>(
         }
         LrpRule::ZPlus => {
             let wp = w.clamp_min(0.0);
-            let z = a.clone().matmul(wp.clone());
+            let z = delta.clone().matmul(wp.clone());
             (wp, z, TINY)
         }
         LrpRule::Gamma(gamma) => {
             let wg = w.clone() + w.clamp_min(0.0).mul_scalar(gamma);
-            let z = a.clone().matmul(wg.clone());
+            let z = delta.clone().matmul(wg.clone());
             (wg, z, TINY)
         }
     };
     let denom = z.clone() + sign_nonzero(z).mul_scalar(eps);
     let s = r / denom;
-    a * s.matmul(w_used.transpose())
+    delta * s.matmul(w_used.transpose())
 }
 
 /// LRP of the per-frame MLP for `x` `[batch, interval, joints, 3]`: (relevance with the shape of
@@ -88,9 +106,22 @@ pub fn lrp_mlp<B: Backend>(
     x: Tensor<B, 4>,
     rule: LrpRule,
 ) -> (Tensor<B, 4>, Tensor<B, 2>) {
+    lrp_mlp_relative(model, x, None, rule)
+}
+
+/// [`lrp_mlp`] of the deviation of `x` from `reference` (same shape, e.g. a
+/// [`super::NormativeGait`] reference): the first layer attributes the difference between the
+/// two inputs as the network's first layer sees them (after its input preparation).
+pub fn lrp_mlp_relative<B: Backend>(
+    model: &MultiMlp<B>,
+    x: Tensor<B, 4>,
+    reference: Option<Tensor<B, 4>>,
+    rule: LrpRule,
+) -> (Tensor<B, 4>, Tensor<B, 2>) {
     let [b, t, j, c] = x.dims();
     let layers = model.layers();
     let mut h = model.prepare_input(x).reshape([b * t, j * c]);
+    let reference = reference.map(|r| model.prepare_input(r).reshape([b * t, j * c]));
     let mut inputs = Vec::with_capacity(layers.len());
     for (layer, act, flatten) in &layers {
         if *flatten {
@@ -102,8 +133,10 @@ pub fn lrp_mlp<B: Backend>(
     }
     let logits = h;
     let mut r = logits.clone();
+    let mut reference = reference;
     for (k, (layer, _, flatten)) in layers.iter().enumerate().rev() {
-        r = linear_backward(layer, inputs[k].clone(), r, rule);
+        let first_reference = if k == 0 { reference.take() } else { None };
+        r = linear_backward_relative(layer, inputs[k].clone(), first_reference, r, rule);
         if *flatten {
             let w = r.dims()[1] / t;
             r = r.reshape([b * t, w]);
@@ -119,13 +152,27 @@ pub fn lrp_transformer<B: AutodiffBackend>(
     model: &MarkerClassification<B>,
     x: Tensor<B, 4>,
 ) -> (Tensor<B::InnerBackend, 4>, Tensor<B::InnerBackend, 2>) {
+    lrp_transformer_relative(model, x, None)
+}
+
+/// [`lrp_transformer`] of the deviation of `x` from `reference`: gradient × (prepared input −
+/// prepared reference).
+pub fn lrp_transformer_relative<B: AutodiffBackend>(
+    model: &MarkerClassification<B>,
+    x: Tensor<B, 4>,
+    reference: Option<Tensor<B, 4>>,
+) -> (Tensor<B::InnerBackend, 4>, Tensor<B::InnerBackend, 2>) {
     let x = model.prepare_input(x.detach()).require_grad();
     let (logits, _) = model.forward_prepared(x.clone(), true);
     // Windows are independent, so the gradient of the sum is each window's own gradient.
     let grads = logits.clone().sum().backward();
     let xi = x.clone().inner();
     let g = x.grad(&grads).unwrap_or_else(|| xi.zeros_like());
-    (xi * g, logits.inner())
+    let delta = match reference {
+        Some(r) => xi - model.prepare_input(r.detach()).inner(),
+        None => xi,
+    };
+    (delta * g, logits.inner())
 }
 
 #[cfg(test)]
@@ -240,6 +287,62 @@ mod tests {
         for (p, q) in vals(ra).iter().zip(&vals(rb)) {
             assert!((p - q).abs() < 1e-5, "{p} vs {q}");
         }
+    }
+
+    #[test]
+    fn relative_lrp0_is_gradient_times_deviation_and_vanishes_at_the_reference() {
+        let _rng = crate::train::test_rng_lock();
+        type A = Autodiff<NdArray>;
+        let device = Default::default();
+        <A as Backend>::seed(&device, 11);
+        let mlp = MultiMlpConfig::new()
+            .with_interval(3)
+            .with_pfe_layers(vec![6, 5])
+            .with_fc_layers(vec![7])
+            .with_pelvis_relative_x(true)
+            .init::<A>(&device);
+        let x = Tensor::<A, 4>::random([2, 3, 22, 3], Distribution::Normal(0.0, 1.0), &device);
+        let reference =
+            Tensor::<A, 4>::random([2, 3, 22, 3], Distribution::Normal(0.0, 1.0), &device);
+        // LRP-0 relative to a reference: the gradient at x times the deviation of the
+        // prepared input from the prepared reference.
+        let (r, logits) = lrp_mlp_relative(
+            &mlp,
+            x.clone(),
+            Some(reference.clone()),
+            LrpRule::Epsilon(0.0),
+        );
+        assert_eq!(vals(logits), vals(mlp.logits(x.clone())));
+        let xp = mlp.prepare_input(x.clone()).detach().require_grad();
+        let plain = MultiMlp {
+            pelvis_relative_x: false,
+            ..mlp.clone()
+        };
+        let grads = plain.logits(xp.clone()).sum().backward();
+        let delta = xp.clone().inner() - mlp.prepare_input(reference).inner();
+        let expected = vals(delta * xp.grad(&grads).unwrap());
+        let r = vals(r);
+        let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (p, q) in r.iter().zip(&expected) {
+            assert!((p - q).abs() <= 1e-4 * scale.max(1e-6), "{p} vs {q}");
+        }
+        // At the reference itself nothing deviates: no relevance, for every rule and the
+        // transformer.
+        for rule in [LrpRule::Epsilon(0.25), LrpRule::ZPlus, LrpRule::Gamma(0.25)] {
+            let (r, _) = lrp_mlp_relative(&mlp, x.clone(), Some(x.clone()), rule);
+            assert!(vals(r).iter().all(|v| v.abs() < 1e-6), "{rule:?}");
+        }
+        let tr = crate::nn::MarkerClassificationConfig::new()
+            .with_pfe_dim(8)
+            .with_fc_dim(8)
+            .with_interval(3)
+            .with_ff_dim(16)
+            .init::<A>(&device);
+        let (r, _) = lrp_transformer_relative(&tr, x.clone(), Some(x.clone()));
+        assert!(vals(r).iter().all(|v| v.abs() < 1e-6));
+        let (r0, _) = lrp_transformer_relative(&tr, x.clone(), None);
+        let (r1, _) = lrp_transformer(&tr, x);
+        assert_eq!(vals(r0), vals(r1));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod attention;
 pub mod ground_truth;
 pub mod lrp;
+pub mod reference;
 
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
@@ -19,9 +20,13 @@ use crate::train::LoadedModel;
 
 pub use attention::attention_relevance;
 pub use ground_truth::{
-    GroupScore, LocusScore, TruthError, TruthReport, TruthSet, evaluate_against_truth,
+    GroupScore, LocusScore, ScoredMethod, TruthError, TruthReport, TruthSet, evaluate_against_truth,
 };
-pub use lrp::{LrpRule, linear_backward, lrp_mlp, lrp_transformer};
+pub use lrp::{
+    LrpRule, linear_backward, linear_backward_relative, lrp_mlp, lrp_mlp_relative, lrp_transformer,
+    lrp_transformer_relative,
+};
+pub use reference::{Baseline, NormativeError, NormativeGait, gait_phase};
 
 /// Name of the joint set the networks are trained on (the first 22 SMPL joints).
 pub const JOINT_SET: &str = "smpl22";
@@ -138,6 +143,17 @@ pub fn explain<B: AutodiffBackend>(
     x: Tensor<B, 4>,
     method: ExplainMethod,
 ) -> Result<Vec<Explanation>, ExplainError> {
+    explain_relative(model, x, None, method)
+}
+
+/// [`explain`] relative to a reference input of the same shape (see [`NormativeGait`]): LRP then
+/// attributes the deviation of each window from its reference. Attention ignores the reference.
+pub fn explain_relative<B: AutodiffBackend>(
+    model: &LoadedModel<B>,
+    x: Tensor<B, 4>,
+    reference: Option<Tensor<B, 4>>,
+    method: ExplainMethod,
+) -> Result<Vec<Explanation>, ExplainError> {
     let dims = x.dims();
     if dims[1] != model.interval() || dims[2] != model.joints() || dims[3] != 3 {
         return Err(ExplainError::Shape {
@@ -146,9 +162,18 @@ pub fn explain<B: AutodiffBackend>(
             joints: model.joints(),
         });
     }
+    if let Some(r) = &reference
+        && r.dims() != dims
+    {
+        return Err(ExplainError::Shape {
+            found: r.dims(),
+            interval: model.interval(),
+            joints: model.joints(),
+        });
+    }
     Ok(match (model, method) {
         (LoadedModel::Mlp(m), ExplainMethod::Lrp(rule)) => {
-            let (r, l) = lrp_mlp(m, x.detach(), rule);
+            let (r, l) = lrp_mlp_relative(m, x.detach(), reference.map(|r| r.detach()), rule);
             split(r.sum_dim(3).squeeze_dim::<3>(3), l)
         }
         (LoadedModel::Mlp(_), ExplainMethod::Attention) => {
@@ -157,7 +182,7 @@ pub fn explain<B: AutodiffBackend>(
             });
         }
         (LoadedModel::Transformer(m), ExplainMethod::Lrp(_)) => {
-            let (r, l) = lrp_transformer(m, x);
+            let (r, l) = lrp_transformer_relative(m, x, reference);
             split(r.sum_dim(3).squeeze_dim::<3>(3), l)
         }
         (LoadedModel::Transformer(m), ExplainMethod::Attention) => {

@@ -49,6 +49,11 @@ pub struct ModelCard {
     /// sequences at another rate must be resampled to it before the network sees them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_hz: Option<f64>,
+    /// Healthy gait per gait phase, learnt from the healthy training windows: the reference of
+    /// normative explanations ([`crate::explain::NormativeGait`]). `None` for cards written
+    /// before it existed, or when training had no healthy windows with a visible gait cycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normative_gait: Option<crate::explain::NormativeGait>,
 }
 
 impl ModelCard {
@@ -222,6 +227,11 @@ pub fn read_card(path: &Path) -> Result<ModelCard, CheckpointError> {
     card.network
         .validate()
         .map_err(|reason| mismatch("network", reason, "valid hyper-parameters".into()))?;
+    if let Some(n) = &card.normative_gait {
+        n.validate(card.joints).map_err(|reason| {
+            mismatch("normative_gait", reason, "a valid normative table".into())
+        })?;
+    }
     Ok(card)
 }
 
@@ -294,6 +304,17 @@ pub fn load_checkpoint<B: Backend>(
     Ok((model, card))
 }
 
+/// A freshly initialised (untrained) network of `network`: the control of model-randomisation
+/// checks of explanations (Adebayo et al. 2018, "Sanity checks for saliency maps").
+pub fn init_untrained<B: Backend>(network: &NetworkConfig, device: &B::Device) -> LoadedModel<B> {
+    match network {
+        NetworkConfig::Transformer(c) => LoadedModel::Transformer(c.init::<B>(device)),
+        NetworkConfig::MultiMlp(c) | NetworkConfig::LrpMlp(c) => {
+            LoadedModel::Mlp(c.init::<B>(device))
+        }
+    }
+}
+
 /// Builds the network of `network` and loads serialised weights into it.
 pub fn load_weights<B: Backend>(
     network: &NetworkConfig,
@@ -301,14 +322,12 @@ pub fn load_weights<B: Backend>(
     device: &B::Device,
 ) -> Result<LoadedModel<B>, String> {
     let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::default();
-    Ok(match network {
-        NetworkConfig::Transformer(c) => {
-            let m = c.init::<B>(device);
+    Ok(match init_untrained::<B>(network, device) {
+        LoadedModel::Transformer(m) => {
             let record = recorder.load(bytes, device).map_err(|e| e.to_string())?;
             LoadedModel::Transformer(m.load_record(record))
         }
-        NetworkConfig::MultiMlp(c) | NetworkConfig::LrpMlp(c) => {
-            let m = c.init::<B>(device);
+        LoadedModel::Mlp(m) => {
             let record = recorder.load(bytes, device).map_err(|e| e.to_string())?;
             LoadedModel::Mlp(m.load_record(record))
         }

@@ -8,8 +8,8 @@ pub mod training;
 
 pub use adopt::{Adopt, AdoptConfig, AdoptState};
 pub use checkpoint::{
-    CARD_FORMAT, CardExpectation, CheckpointError, LoadedModel, ModelCard, load_checkpoint,
-    load_weights, read_card, save_checkpoint,
+    CARD_FORMAT, CardExpectation, CheckpointError, LoadedModel, ModelCard, init_untrained,
+    load_checkpoint, load_weights, read_card, save_checkpoint,
 };
 pub use metrics::{Confusion, Metrics};
 pub use training::{

@@ -168,6 +168,43 @@ fn estimate_standardization(
     ))
 }
 
+/// The normative gait ([`crate::explain::NormativeGait`]) of the healthy windows among up to
+/// [`STANDARDIZATION_WINDOWS`] evenly spaced windows of `train`; `None` (with a warning) when the
+/// frame rate is unknown or the healthy windows do not fill every gait-phase bin.
+fn estimate_normative_gait(
+    train: &dyn WindowSource,
+) -> Result<Option<crate::explain::NormativeGait>, TrainError> {
+    let Some(rate_hz) = train.rate_hz() else {
+        tracing::warn!("frame rate unknown: no normative gait in the model card");
+        return Ok(None);
+    };
+    let n = train.len();
+    let take = n.min(STANDARDIZATION_WINDOWS);
+    let picks: Vec<usize> = (0..take).map(|i| i * n / take).collect();
+    let per_window = train.interval() * train.joints() * 3;
+    let mut healthy = Vec::new();
+    for chunk in picks.chunks(256) {
+        let (data, labels) = train.batch(chunk)?;
+        for (w, &label) in data.chunks_exact(per_window).zip(&labels) {
+            if label < 0.5 {
+                healthy.extend_from_slice(w);
+            }
+        }
+    }
+    match crate::explain::NormativeGait::from_windows(
+        healthy.chunks_exact(per_window),
+        train.joints(),
+        rate_hz,
+        crate::explain::NormativeGait::DEFAULT_BINS,
+    ) {
+        Ok(n) => Ok(Some(n)),
+        Err(e) => {
+            tracing::warn!("no normative gait in the model card: {e}");
+            Ok(None)
+        }
+    }
+}
+
 /// Errors of training.
 #[derive(Debug, Error)]
 pub enum TrainError {
@@ -513,6 +550,7 @@ fn train_on<B: AutodiffBackend>(
         epochs,
         record_fnv1a64: format!("{:016x}", crate::dataset::fnv1a64(&record)),
         rate_hz: train.rate_hz(),
+        normative_gait: estimate_normative_gait(train)?,
     };
     Ok(TrainOutcome { card, record })
 }

@@ -17,7 +17,7 @@ use super::pose::{BodyState, CurrentSequence, ViewerSequence};
 use crate::body::BodyModel;
 use crate::dataset::FrameMap;
 use crate::dataset::align::{Alignment, Frame, NUM_JOINTS};
-use crate::explain::{ExplainMethod, LrpRule, explain};
+use crate::explain::{Baseline, ExplainMethod, LrpRule, NormativeGait, explain_relative};
 use crate::nn::GaitClassifier;
 use crate::train::LoadedModel;
 use crate::train::checkpoint::{ModelCard, load_weights, read_card};
@@ -161,17 +161,25 @@ pub fn window_tensor<B: Backend>(
     ))
 }
 
-/// Explains the window starting at `start`: `(logit, relevance [interval × 22])`.
+/// Explains the window starting at `start`: `(logit, relevance [interval × 22])`, relative to
+/// the phase-matched healthy gait of `normative` when given (see
+/// [`crate::explain::NormativeGait`]), else to the zero input.
 pub fn explain_window<B: AutodiffBackend>(
     net: &LoadedModel<B>,
     joints: &[Frame],
     start: usize,
     alignment: Alignment,
     choice: ExplainChoice,
+    normative: Option<&NormativeGait>,
     device: &B::Device,
 ) -> Result<(f32, Vec<f32>), NetworkError> {
     let x = window_tensor::<B>(joints, start, net.interval(), alignment, device)?;
-    let mut e = explain(net, x, choice.method())?;
+    let reference = normative.map(|n| {
+        let flat: Vec<f32> = x.to_data().iter::<f32>().collect();
+        let dims = x.dims();
+        Tensor::<B, 4>::from_data(TensorData::new(n.reference_window(&flat), dims), device)
+    });
+    let mut e = explain_relative(net, x, reference, choice.method())?;
     let e = e.remove(0);
     Ok((e.logit, e.relevance))
 }
@@ -229,6 +237,15 @@ pub struct ViewerNetwork {
 }
 
 impl ViewerNetwork {
+    /// The normative gait an explanation with `choice` and `baseline` is relative to: the
+    /// card's, for LRP with [`Baseline::Normative`]; `None` means relative to the zero input.
+    pub fn normative(&self, choice: ExplainChoice, baseline: Baseline) -> Option<&NormativeGait> {
+        match (baseline, choice) {
+            (Baseline::Zero, _) | (_, ExplainChoice::Attention) => None,
+            (Baseline::Normative, _) => self.card.normative_gait.as_ref(),
+        }
+    }
+
     /// Builds the network of `card` from record bytes (checked against the card's hash) on the
     /// CPU and, if given, on `gpu`.
     pub fn from_parts(
@@ -387,6 +404,7 @@ pub fn run_explain(
     sequence_rate_hz: f64,
     start: usize,
     choice: ExplainChoice,
+    baseline: Baseline,
     prefer_gpu: bool,
 ) -> Result<ExplainOutcome, NetworkError> {
     let map = net.frame_map(sequence_rate_hz);
@@ -416,6 +434,7 @@ pub fn run_explain(
             net_joints,
             net_start,
             choice,
+            baseline,
             device,
             ComputeDevice::SharedGpu,
         ) {
@@ -434,6 +453,7 @@ pub fn run_explain(
                 net_joints,
                 net_start,
                 choice,
+                baseline,
                 &Default::default(),
                 ComputeDevice::Cpu,
             )?
@@ -486,12 +506,14 @@ fn explain_on<B: AutodiffBackend>(
     joints: &[Frame],
     start: usize,
     choice: ExplainChoice,
+    baseline: Baseline,
     device: &B::Device,
     where_: ComputeDevice,
 ) -> Result<ExplainOutcome, NetworkError> {
     let t = std::time::Instant::now();
     let alignment = net.card.alignment().unwrap_or_default();
-    let (logit, rel) = explain_window(m, joints, start, alignment, choice, device)?;
+    let normative = net.normative(choice, baseline);
+    let (logit, rel) = explain_window(m, joints, start, alignment, choice, normative, device)?;
     let explain_ms = t.elapsed().as_secs_f64() * 1e3;
     let track = classification_track(m, joints, 8, alignment, device)?;
     Ok(ExplainOutcome {
@@ -500,7 +522,16 @@ fn explain_on<B: AutodiffBackend>(
             rel,
             choice != ExplainChoice::Attention,
             logit,
-            format!("{} · {}", choice.label(), net.card.network_type),
+            format!(
+                "{}{} · {}",
+                choice.label(),
+                if normative.is_some() {
+                    " vs healthy gait"
+                } else {
+                    ""
+                },
+                net.card.network_type
+            ),
         )),
         track,
         device: where_,
@@ -517,6 +548,8 @@ pub struct NetworkState {
     pub explain_start: usize,
     /// Method.
     pub choice: ExplainChoice,
+    /// What LRP is relative to (the card's normative gait by default, when it has one).
+    pub baseline: Baseline,
     /// Run on the shared GPU device when there is one.
     pub prefer_gpu: bool,
     /// The last result.
@@ -666,12 +699,25 @@ fn start_network_work(
     };
     let model = body.model.clone();
     let betas = body.betas.clone();
-    let (start, choice, prefer_gpu) = (state.explain_start, state.choice, state.prefer_gpu);
+    let (start, choice, baseline, prefer_gpu) = (
+        state.explain_start,
+        state.choice,
+        state.baseline,
+        state.prefer_gpu,
+    );
     state.error = None;
     state.explained_generation = Some(seq_generation(&seq));
     state.task = Some(AsyncComputeTaskPool::get().spawn(async move {
         let joints = sequence_joints(&model, &betas, &seq);
-        run_explain(&net, &joints, seq.rate_hz, start, choice, prefer_gpu)
+        run_explain(
+            &net,
+            &joints,
+            seq.rate_hz,
+            start,
+            choice,
+            baseline,
+            prefer_gpu,
+        )
     }));
 }
 
@@ -762,8 +808,16 @@ mod tests {
         let seq = super::super::demo::demo_sequence(model).expect("demo walk");
         let joints = sequence_joints(model, &seq.betas, &seq);
         let net = ViewerNetwork::demo(None).expect("demo network loads");
-        let out =
-            run_explain(&net, &joints, seq.rate_hz, 0, ExplainChoice::Epsilon, false).unwrap();
+        let out = run_explain(
+            &net,
+            &joints,
+            seq.rate_hz,
+            0,
+            ExplainChoice::Epsilon,
+            Baseline::Zero,
+            false,
+        )
+        .unwrap();
         assert_eq!(out.device, ComputeDevice::Cpu);
         let window = net.window_frames(seq.rate_hz);
         assert_eq!(out.shown.interval, window);
@@ -780,6 +834,7 @@ mod tests {
             seq.rate_hz,
             joints.len(),
             ExplainChoice::Epsilon,
+            Baseline::Zero,
             false,
         );
         assert!(matches!(err, Err(NetworkError::Window { .. })));
@@ -799,10 +854,27 @@ mod tests {
         let unknown =
             ViewerNetwork::from_parts("t".into(), card, DEMO_RECORD.to_vec(), None).unwrap();
         // A 100 Hz sequence through the 50 Hz network = every other frame through a rate-blind one.
-        let out = run_explain(&at_50, &joints, 100.0, 10, ExplainChoice::Epsilon, false).unwrap();
+        let out = run_explain(
+            &at_50,
+            &joints,
+            100.0,
+            10,
+            ExplainChoice::Epsilon,
+            Baseline::Zero,
+            false,
+        )
+        .unwrap();
         let halved: Vec<Frame> = joints.iter().step_by(2).copied().collect();
-        let reference =
-            run_explain(&unknown, &halved, 100.0, 5, ExplainChoice::Epsilon, false).unwrap();
+        let reference = run_explain(
+            &unknown,
+            &halved,
+            100.0,
+            5,
+            ExplainChoice::Epsilon,
+            Baseline::Zero,
+            false,
+        )
+        .unwrap();
         assert!((out.shown.logit - reference.shown.logit).abs() < 1e-5);
         assert_eq!(out.shown.start_frame, 10);
         assert_eq!(out.shown.interval, 2 * at_50.interval() - 1);
@@ -814,8 +886,16 @@ mod tests {
         assert_eq!(out.track.len(), reference.track.len());
         assert_eq!(out.track[1].0, 2 * reference.track[1].0);
         // Without a recorded rate nothing is resampled.
-        let plain =
-            run_explain(&unknown, &joints, 100.0, 10, ExplainChoice::Epsilon, false).unwrap();
+        let plain = run_explain(
+            &unknown,
+            &joints,
+            100.0,
+            10,
+            ExplainChoice::Epsilon,
+            Baseline::Zero,
+            false,
+        )
+        .unwrap();
         assert_eq!(plain.shown.interval, unknown.interval());
     }
 }

@@ -5,8 +5,9 @@
 use bevy_egui::egui;
 
 use crate::dataset::align::NUM_JOINTS;
+use crate::explain::Baseline;
 use crate::viewer::colouring::{Colormap, Importance, ShownExplanation, VertexWeighting};
-use crate::viewer::network::{ComputeDevice, ExplainChoice, NetworkState};
+use crate::viewer::network::{ComputeDevice, ExplainChoice, NetworkState, ViewerNetwork};
 use crate::viewer::playback::Playback;
 
 /// Short joint labels, SMPL order, for the relevance map.
@@ -174,6 +175,7 @@ pub fn explain_panel_ui(
             ui.add_enabled_ui(ok, |ui| ui.radio_value(&mut state.choice, c, c.label()));
         }
     });
+    relative_to_ui(ui, state, &net);
     ui.horizontal(|ui| {
         ui.add_enabled(
             gpu_available,
@@ -426,4 +428,30 @@ pub fn track_ui(
         let f = ((pos.x - rect.left()) / rect.width() * n) as usize;
         playback.seek_frame(f);
     }
+}
+
+/// Chooses what LRP is relative to: the healthy gait at the same gait phase (the card's
+/// normative gait) or the zero input (the original's).
+fn relative_to_ui(ui: &mut egui::Ui, state: &mut NetworkState, net: &ViewerNetwork) {
+    let has_norm = net.card.normative_gait.is_some();
+    let lrp = state.choice != ExplainChoice::Attention;
+    ui.horizontal(|ui| {
+        ui.label("relative to");
+        ui.add_enabled_ui(has_norm && lrp, |ui| {
+            ui.radio_value(&mut state.baseline, Baseline::Normative, "healthy gait")
+                .on_hover_text(
+                    "Relevance of the deviation from the average healthy pose at the same \
+                     point of the gait cycle (learnt when the network was trained): a limb that \
+                     moves too little is credited, not the healthy limb it is compared with.",
+                )
+                .on_disabled_hover_text(
+                    "This network's card has no normative gait (trained before gaitlens \
+                     learnt one); retrain it to enable.",
+                );
+        });
+        ui.add_enabled_ui(lrp, |ui| {
+            ui.radio_value(&mut state.baseline, Baseline::Zero, "zero (original)")
+                .on_hover_text("Plain LRP, relative to the all-zero input, as the original.");
+        });
+    });
 }
