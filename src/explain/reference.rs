@@ -197,7 +197,10 @@ impl NormativeGait {
                 self.joints
             ));
         }
-        if !(self.rate_hz > 0.0) || self.pose_from_pelvis.iter().any(|v| !v.is_finite()) {
+        if !self.rate_hz.is_finite()
+            || self.rate_hz <= 0.0
+            || self.pose_from_pelvis.iter().any(|v| !v.is_finite())
+        {
             return Err("normative gait table has a non-finite value or rate".into());
         }
         Ok(())

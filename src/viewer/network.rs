@@ -435,8 +435,7 @@ pub fn run_explain(
             net_start,
             choice,
             baseline,
-            device,
-            ComputeDevice::SharedGpu,
+            (device, ComputeDevice::SharedGpu),
         ) {
             Ok(o) => out = Some(o),
             Err(e @ (NetworkError::Window { .. } | NetworkError::Explain(_))) => return Err(e),
@@ -454,8 +453,7 @@ pub fn run_explain(
                 net_start,
                 choice,
                 baseline,
-                &Default::default(),
-                ComputeDevice::Cpu,
+                (&Default::default(), ComputeDevice::Cpu),
             )?
         }
     };
@@ -507,8 +505,7 @@ fn explain_on<B: AutodiffBackend>(
     start: usize,
     choice: ExplainChoice,
     baseline: Baseline,
-    device: &B::Device,
-    where_: ComputeDevice,
+    (device, where_): (&B::Device, ComputeDevice),
 ) -> Result<ExplainOutcome, NetworkError> {
     let t = std::time::Instant::now();
     let alignment = net.card.alignment().unwrap_or_default();
