@@ -19,6 +19,13 @@ fn ok(o: &Output) -> String {
     text
 }
 
+/// Asserts that `o` failed and that its error output contains `needle`.
+fn fails_with(o: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "gaitlens should have failed");
+    assert!(err.contains(needle), "{err}");
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -115,12 +122,10 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
         "--start",
         "1000",
     ]);
-    assert!(!past.status.success());
-    assert!(String::from_utf8_lossy(&past.stderr).contains("--start 1000"));
+    fails_with(&past, "--start 1000");
     let missing = dir.path().join("nowhere.json");
     let bad = gaitlens(&["explain", "--network", s(&missing), "--sequence", s(&walk)]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("nowhere.json"));
+    fails_with(&bad, "nowhere.json");
 }
 
 #[test]
@@ -228,12 +233,7 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         "--data",
         s(&cohort),
     ]);
-    assert!(!again.status.success());
-    assert!(
-        String::from_utf8_lossy(&again.stderr).contains("already has a normative gait"),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    fails_with(&again, "already has a normative gait");
     let out = ok(&gaitlens(&[
         "normative",
         "--network",
@@ -253,12 +253,7 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         "--data",
         s(&cohort.join("sick")),
     ]);
-    assert!(!bad.status.success());
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("ground_truth.json"),
-        "{}",
-        String::from_utf8_lossy(&bad.stderr)
-    );
+    fails_with(&bad, "ground_truth.json");
     // A damaged table is rejected on load, naming the field.
     let mut damaged: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
@@ -271,10 +266,5 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         "--sequence",
         s(&walk),
     ]);
-    assert!(!bad.status.success());
-    assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("normative_gait"),
-        "{}",
-        String::from_utf8_lossy(&bad.stderr)
-    );
+    fails_with(&bad, "normative_gait");
 }
