@@ -507,8 +507,8 @@ fn rule_method(rule: Rule) -> ExplainMethod {
     }
 }
 
-/// The normative gait of `card`, or (cards without one) learnt from the healthy windows of
-/// `train`.
+/// The normative gait of `card`, or (cards without one) learnt from the windows `train` of
+/// `ds` as `gaitlens train` does.
 fn normative_for(
     card: &gaitlens::train::ModelCard,
     ds: &WindowDataset,
@@ -517,42 +517,22 @@ fn normative_for(
     if let Some(n) = &card.normative_gait {
         return Ok(n.clone());
     }
-    let (n, used) = learn_normative(card, ds, train)?;
-    eprintln!("the card has no normative gait: learnt from {used} healthy training windows");
+    let n = learn_normative(ds, train)?;
+    eprintln!("the card has no normative gait: learnt from the healthy training windows");
     Ok(n)
 }
 
-/// The normative gait of the healthy windows among `train` (at most 4096, evenly spaced, as
-/// `gaitlens train` does) and how many were used.
+/// [`gaitlens::train::learn_normative_gait`] of the windows `train` of `ds`.
 fn learn_normative(
-    card: &gaitlens::train::ModelCard,
     ds: &WindowDataset,
     train: &[usize],
-) -> anyhow::Result<(gaitlens::explain::NormativeGait, usize)> {
-    let healthy: Vec<usize> = train
-        .iter()
-        .copied()
-        .filter(|&i| !ds.windows[i].sick)
-        .collect();
-    if healthy.is_empty() {
-        bail!("the training subjects of the card's fold have no healthy windows");
-    }
-    let take = healthy.len().min(4096);
-    let picks: Vec<usize> = (0..take)
-        .map(|i| healthy[i * healthy.len() / take])
-        .collect();
-    let data = ds.batch_data(&picks)?;
-    let Some(rate) = card.rate_hz.or(ds.common_rate_hz()) else {
-        bail!("the frame rate is unknown (neither the card nor the data records it)");
-    };
-    let per = card.interval * card.joints * 3;
-    let n = gaitlens::explain::NormativeGait::from_windows(
-        data.chunks_exact(per),
-        card.joints,
-        rate,
-        gaitlens::explain::NormativeGait::DEFAULT_BINS,
-    )?;
-    Ok((n, take))
+) -> anyhow::Result<gaitlens::explain::NormativeGait> {
+    Ok(gaitlens::train::learn_normative_gait(
+        &gaitlens::train::DatasetWindows {
+            dataset: ds,
+            windows: train.to_vec(),
+        },
+    )?)
 }
 
 /// Windows of a cohort for a network card: its interval and alignment, mirrored as in
@@ -613,7 +593,7 @@ pub fn normative_cmd(a: NormativeArgs) -> anyhow::Result<ExitCode> {
     }
     let ds = card_windows(&card, &a.data, a.stride)?;
     let fold = k_fold_by_subject(&ds, card.training.folds, card.training.fold)?;
-    let (n, used) = learn_normative(&card, &ds, &fold.train)?;
+    let n = learn_normative(&ds, &fold.train)?;
     let frames: u64 = n.counts.iter().map(|&c| u64::from(c)).sum();
     let bins = n.bins;
     let card = gaitlens::train::ModelCard {
@@ -625,8 +605,8 @@ pub fn normative_cmd(a: NormativeArgs) -> anyhow::Result<ExitCode> {
     gaitlens::train::read_card(&a.network)
         .with_context(|| format!("re-reading {}", a.network.display()))?;
     println!(
-        "normative gait learnt from {used} healthy training windows of fold {}/{} ({frames} \
-         frames in {} gait-phase bins) and written to {}",
+        "normative gait learnt from the healthy training windows of fold {}/{} ({frames} frames \
+         in {} gait-phase bins) and written to {}",
         card.training.fold,
         card.training.folds,
         bins,

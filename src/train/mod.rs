@@ -14,7 +14,8 @@ pub use checkpoint::{
 pub use metrics::{Confusion, Metrics};
 pub use training::{
     DatasetWindows, DeviceKind, EpochRecord, InMemoryWindows, NetworkConfig, OptimizerKind,
-    TrainConfig, TrainError, TrainEvent, TrainOutcome, WindowSource, evaluate, train,
+    TrainConfig, TrainError, TrainEvent, TrainOutcome, WindowSource, evaluate,
+    learn_normative_gait, train,
 };
 
 /// Serialises the unit tests that seed or draw from the backend's global random generator, so a

@@ -169,15 +169,15 @@ fn estimate_standardization(
 }
 
 /// The normative gait ([`crate::explain::NormativeGait`]) of the healthy windows among up to
-/// [`STANDARDIZATION_WINDOWS`] evenly spaced windows of `train`; `None` (with a warning) when the
-/// frame rate is unknown or the healthy windows do not fill every gait-phase bin.
-fn estimate_normative_gait(
+/// [`STANDARDIZATION_WINDOWS`] evenly spaced windows of `train` — what `gaitlens train` stores
+/// in the model card and `gaitlens normative` adds to older cards.
+pub fn learn_normative_gait(
     train: &dyn WindowSource,
-) -> Result<Option<crate::explain::NormativeGait>, TrainError> {
-    let Some(rate_hz) = train.rate_hz() else {
-        tracing::warn!("frame rate unknown: no normative gait in the model card");
-        return Ok(None);
-    };
+) -> Result<crate::explain::NormativeGait, TrainError> {
+    let no = |reason: String| TrainError::NoNormativeGait { reason };
+    let rate_hz = train
+        .rate_hz()
+        .ok_or_else(|| no("the frame rate of the windows is unknown".into()))?;
     let n = train.len();
     let take = n.min(STANDARDIZATION_WINDOWS);
     let picks: Vec<usize> = (0..take).map(|i| i * n / take).collect();
@@ -191,18 +191,16 @@ fn estimate_normative_gait(
             }
         }
     }
-    match crate::explain::NormativeGait::from_windows(
+    if healthy.is_empty() {
+        return Err(no("there are no healthy windows".into()));
+    }
+    crate::explain::NormativeGait::from_windows(
         healthy.chunks_exact(per_window),
         train.joints(),
         rate_hz,
         crate::explain::NormativeGait::DEFAULT_BINS,
-    ) {
-        Ok(n) => Ok(Some(n)),
-        Err(e) => {
-            tracing::warn!("no normative gait in the model card: {e}");
-            Ok(None)
-        }
-    }
+    )
+    .map_err(|e| no(e.to_string()))
 }
 
 /// Errors of training.
@@ -234,6 +232,12 @@ pub enum TrainError {
     #[error("serialising the model record failed: {reason}")]
     Record {
         /// Recorder message.
+        reason: String,
+    },
+    /// No normative gait can be learnt from the windows.
+    #[error("no normative gait can be learnt: {reason}")]
+    NoNormativeGait {
+        /// Why.
         reason: String,
     },
 }
@@ -550,7 +554,14 @@ fn train_on<B: AutodiffBackend>(
         epochs,
         record_fnv1a64: format!("{:016x}", crate::dataset::fnv1a64(&record)),
         rate_hz: train.rate_hz(),
-        normative_gait: estimate_normative_gait(train)?,
+        normative_gait: match learn_normative_gait(train) {
+            Ok(n) => Some(n),
+            Err(TrainError::NoNormativeGait { reason }) => {
+                tracing::warn!("no normative gait in the model card: {reason}");
+                None
+            }
+            Err(e) => return Err(e),
+        },
     };
     Ok(TrainOutcome { card, record })
 }
