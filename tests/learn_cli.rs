@@ -268,3 +268,78 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     ]);
     fails_with(&bad, "normative_gait");
 }
+
+#[test]
+fn improved_transformer_options_are_recorded_and_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = synth(dir.path(), "4", "3");
+    let stem = dir.path().join("tr");
+    ok(&gaitlens(&[
+        "train",
+        "transformer",
+        "--data",
+        s(&cohort),
+        "--out",
+        s(&stem),
+        "--interval",
+        "16",
+        "--stride",
+        "64",
+        "--epochs",
+        "1",
+        "--folds",
+        "2",
+        "--pfe-dim",
+        "8",
+        "--fc-dim",
+        "8",
+        "--ff-dim",
+        "16",
+        "--per-joint-embedding",
+        "--cls-init",
+        "small",
+        "--pooling",
+        "mean",
+        "--final-norm",
+        "--dropout",
+        "0",
+    ]));
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).unwrap())
+            .unwrap();
+    let net = &card["network"];
+    assert_eq!(net["per_joint_embedding"], true, "{card}");
+    assert_eq!(net["cls_init"], "Small", "{card}");
+    assert_eq!(net["pooling"], "Mean", "{card}");
+    assert_eq!(net["final_norm"], true, "{card}");
+    assert_eq!(net["dropout"].as_f64(), Some(0.0), "{card}");
+    // Both explanations of the transformer run on the loaded network.
+    let walk = cohort.join("sick/S001/walk_00");
+    for rule in ["eps", "attention"] {
+        let csv = dir.path().join(format!("{rule}.csv"));
+        ok(&gaitlens(&[
+            "explain",
+            "--network",
+            s(&stem.with_extension("json")),
+            "--sequence",
+            s(&walk),
+            "--rule",
+            rule,
+            "--out",
+            s(&csv),
+        ]));
+        let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
+        assert_eq!(rows, 1 + 16, "{rule}");
+    }
+    let bad = gaitlens(&[
+        "train",
+        "transformer",
+        "--data",
+        s(&cohort),
+        "--out",
+        s(&stem),
+        "--dropout",
+        "1.5",
+    ]);
+    fails_with(&bad, "--dropout 1.5");
+}

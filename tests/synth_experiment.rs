@@ -6,15 +6,18 @@
 //! guards the fix for the MLP sitting on the 0.69 loss plateau (see
 //! `gaitlens::nn::pelvis_relative_x`). `reduced_acceptance_run_mlp` is the reduced acceptance
 //! check of issue 5 for the MLP (eval accuracy ≥ 0.9 and limb locus ≥ 0.8 with normative LRP-ε on
-//! one fold); `reduced_acceptance_run_transformer` is the same for the transformer, ignored
-//! because it needs about an hour of CPU (run it with `cargo test --release --no-default-features
+//! one fold); `improved_transformer_leaves_the_loss_plateau` checks that the transformer options
+//! make it learn and `reduced_acceptance_run_transformer` is the acceptance check for the
+//! transformer, both ignored for their CPU time (run it with `cargo test --release --no-default-features
 //! --test synth_experiment -- --ignored`).
 
 use burn::backend::{Autodiff, NdArray};
 use burn::prelude::*;
 use gaitlens::dataset::{WindowConfig, WindowDataset, k_fold_by_subject};
 use gaitlens::explain::{ExplainMethod, LrpRule, explain_relative};
-use gaitlens::nn::{MarkerClassificationConfig, MultiMlpConfig, StandardizationScale};
+use gaitlens::nn::{
+    ClsInit, MarkerClassificationConfig, MultiMlpConfig, Pooling, StandardizationScale,
+};
 use gaitlens::synth::{GroundTruth, SynthConfig, synth_cohort};
 use gaitlens::train::{
     DatasetWindows, NetworkConfig, OptimizerKind, TrainConfig, WindowSource, load_weights, train,
@@ -56,6 +59,7 @@ fn run_fold(
     method: ExplainMethod,
     standardize: bool,
     normative: bool,
+    lr: f64,
 ) -> Outcome {
     let split = k_fold_by_subject(ds, 5, 0).unwrap();
     let tr = DatasetWindows {
@@ -68,7 +72,7 @@ fn run_fold(
     };
     let mut cfg = TrainConfig::new(net);
     cfg.epochs = epochs;
-    cfg.lr = 1e-3;
+    cfg.lr = lr;
     cfg.batch_size = 32;
     cfg.use_pos_ratio = true;
     cfg.optimizer = OptimizerKind::Adam;
@@ -138,6 +142,7 @@ fn mlp_with_pelvis_relative_x_leaves_the_loss_plateau() {
         ExplainMethod::Lrp(LrpRule::default()),
         false,
         false,
+        1e-3,
     );
     eprintln!(
         "train loss {:.3} → {:.3}, eval accuracy {:.3}, locus {:.3}",
@@ -175,29 +180,73 @@ fn reduced_acceptance_run_mlp() {
         ExplainMethod::Lrp(LrpRule::default()),
         true,
         true,
+        1e-3,
     );
     check_acceptance("mlp", &m);
 }
 
+/// The transformer with the options that make it learn on this cohort (see README, Classifiers):
+/// per-joint embedding, small CLS tokens, mean pooling, final norms.
+fn improved_transformer() -> NetworkConfig {
+    NetworkConfig::Transformer(
+        MarkerClassificationConfig::new()
+            .with_interval(64)
+            .with_pfe_dim(32)
+            .with_fc_dim(32)
+            .with_ff_dim(64)
+            .with_pelvis_relative_x(true)
+            .with_per_joint_embedding(true)
+            .with_cls_init(ClsInit::Small)
+            .with_pooling(Pooling::Mean)
+            .with_final_norm(true),
+    )
+}
+
 #[test]
-#[ignore = "about an hour of CPU; the transformer needs a GPU run (see README, Classifiers)"]
+#[ignore = "about 4 minutes of CPU in the dev profile (12 on a busy machine); measured: train loss 0.702 → 0.471, eval accuracy 0.691"]
+fn improved_transformer_leaves_the_loss_plateau() {
+    // 40 subjects, one fold, stride 16: about 1000 training windows, 6 epochs. The original
+    // configuration of the same widths sits at the 0.69 plateau for several epochs (README).
+    let (ds, truths) = cohort(40, 16);
+    let o = run_fold(
+        &ds,
+        &truths,
+        improved_transformer(),
+        6,
+        ExplainMethod::Lrp(LrpRule::default()),
+        true,
+        true,
+        2e-3,
+    );
+    eprintln!(
+        "train loss {:.3} → {:.3}, eval accuracy {:.3}, locus {:.3}",
+        o.first_train_loss, o.last_train_loss, o.eval_accuracy, o.locus
+    );
+    assert!(
+        o.last_train_loss < 0.6,
+        "train loss {:.3} (plateau 0.69)",
+        o.last_train_loss
+    );
+    assert!(
+        o.eval_accuracy > 0.65,
+        "eval accuracy {:.3}",
+        o.eval_accuracy
+    );
+}
+
+#[test]
+#[ignore = "about 15 minutes of CPU in release; the transformer is not yet at the target (README)"]
 fn reduced_acceptance_run_transformer() {
     let (ds, truths) = cohort(100, 8);
     let t = run_fold(
         &ds,
         &truths,
-        NetworkConfig::Transformer(
-            MarkerClassificationConfig::new()
-                .with_interval(64)
-                .with_pfe_dim(32)
-                .with_fc_dim(32)
-                .with_ff_dim(64)
-                .with_pelvis_relative_x(true),
-        ),
-        10,
+        improved_transformer(),
+        12,
         ExplainMethod::Lrp(LrpRule::default()),
         true,
         true,
+        2e-3,
     );
     check_acceptance("transformer", &t);
 }

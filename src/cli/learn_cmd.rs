@@ -16,7 +16,9 @@ use gaitlens::dataset::{
 use gaitlens::explain::{ExplainMethod, LrpRule, classification_track, explain_relative};
 use gaitlens::formats::pose_seq::read_pose_dir;
 use gaitlens::io_util::write_atomic;
-use gaitlens::nn::{MarkerClassificationConfig, MultiMlpConfig, StandardizationScale};
+use gaitlens::nn::{
+    ClsInit, MarkerClassificationConfig, MultiMlpConfig, Pooling, StandardizationScale,
+};
 use gaitlens::train::{
     CardExpectation, DatasetWindows, DeviceKind, NetworkConfig, OptimizerKind, TrainConfig,
     TrainEvent, load_checkpoint, save_checkpoint, train,
@@ -127,6 +129,40 @@ pub struct TrainArgs {
     /// Transformer feed-forward width (PyTorch's default 2048, as the original).
     #[arg(long, default_value_t = 2048)]
     pub ff_dim: usize,
+    /// Transformer: give every joint its own embedding weights on top of the shared one (not in
+    /// the original; lets the joint-level attention tell joints apart by their coordinates).
+    #[arg(long)]
+    pub per_joint_embedding: bool,
+    /// Transformer: initialisation of the CLS tokens (`uniform` in [0, 1) as the original, or
+    /// `small`, normal with deviation 0.02 as BERT/ViT).
+    #[arg(long, value_enum, default_value_t = ClsInitArg::Uniform)]
+    pub cls_init: ClsInitArg,
+    /// Transformer: what the head classifies (`cls`, the temporal CLS token as the original, or
+    /// `mean`, the mean of the frame tokens).
+    #[arg(long, value_enum, default_value_t = PoolingArg::Cls)]
+    pub pooling: PoolingArg,
+    /// Transformer: LayerNorm on the per-frame features and on the pooled feature (not in the
+    /// original).
+    #[arg(long)]
+    pub final_norm: bool,
+    /// Transformer: dropout probability in both encoder layers during training (PyTorch's
+    /// default 0.1, as the original).
+    #[arg(long, default_value_t = 0.1)]
+    pub dropout: f64,
+}
+
+/// `--cls-init` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClsInitArg {
+    Uniform,
+    Small,
+}
+
+/// `--pooling` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PoolingArg {
+    Cls,
+    Mean,
 }
 
 pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
@@ -167,6 +203,9 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
         a.fold,
         a.folds
     );
+    if !(0.0..1.0).contains(&a.dropout) {
+        bail!("--dropout {}: expected a probability in [0, 1)", a.dropout);
+    }
     let network = match a.net {
         Net::Transformer => NetworkConfig::Transformer(
             MarkerClassificationConfig::new()
@@ -174,6 +213,17 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
                 .with_pfe_dim(a.pfe_dim)
                 .with_fc_dim(a.fc_dim)
                 .with_ff_dim(a.ff_dim)
+                .with_per_joint_embedding(a.per_joint_embedding)
+                .with_cls_init(match a.cls_init {
+                    ClsInitArg::Uniform => ClsInit::Uniform,
+                    ClsInitArg::Small => ClsInit::Small,
+                })
+                .with_pooling(match a.pooling {
+                    PoolingArg::Cls => Pooling::Cls,
+                    PoolingArg::Mean => Pooling::Mean,
+                })
+                .with_final_norm(a.final_norm)
+                .with_dropout(a.dropout)
                 .with_pelvis_relative_x(a.pelvis_relative),
         ),
         Net::Mlp => NetworkConfig::LrpMlp(

@@ -95,6 +95,7 @@ pub enum RenderRule {
 }
 
 /// Parses `WIDTHxHEIGHT`.
+#[cfg(feature = "viewer")]
 fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
     use anyhow::Context;
     s.split_once('x')

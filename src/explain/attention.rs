@@ -6,7 +6,8 @@ use burn::prelude::*;
 use crate::nn::AttentionMaps;
 
 /// Attention relevance `[batch, interval, joints]`: `A₁[CLS → joint](frame) · A₂[CLS → frame]`
-/// (non-negative; at most 1 per window, the rest being the CLS tokens' self-attention).
+/// (non-negative; at most 1 per window, the rest being the CLS tokens' self-attention). With
+/// mean pooling the second factor is the frame tokens' attention to the frame, averaged.
 pub fn attention_relevance<B: Backend>(maps: &AttentionMaps<B>) -> Tensor<B, 3> {
     let [b, t, j1, _] = maps.joints.dims();
     let cls_joints = maps
@@ -15,13 +16,7 @@ pub fn attention_relevance<B: Backend>(maps: &AttentionMaps<B>) -> Tensor<B, 3> 
         .narrow(2, 0, 1)
         .narrow(3, 1, j1 - 1)
         .reshape([b, t, j1 - 1]);
-    let cls_frames = maps
-        .frames
-        .clone()
-        .narrow(1, 0, 1)
-        .narrow(2, 1, t)
-        .reshape([b, t, 1]);
-    cls_joints * cls_frames
+    cls_joints * maps.frame_weights.clone().reshape([b, t, 1])
 }
 
 #[cfg(test)]

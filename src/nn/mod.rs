@@ -12,7 +12,9 @@ pub mod transformer;
 use burn::prelude::*;
 
 pub use mlp::{LrpMlp, MlpActivation, MultiMlp, MultiMlpConfig};
-pub use transformer::{AttentionMaps, MarkerClassification, MarkerClassificationConfig};
+pub use transformer::{
+    AttentionMaps, ClsInit, MarkerClassification, MarkerClassificationConfig, Pooling,
+};
 
 /// Subtracts each frame's pelvis (joint 0) x coordinate from the x coordinate of every joint of
 /// `x` `[batch, interval, joints, 3]`; y and z are unchanged.

@@ -42,7 +42,7 @@ impl<B: Backend> LayerNormLrp<B> {
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>, lrp: bool) -> Tensor<B, D> {
         let mean = x.clone().mean_dim(D - 1);
         let centred = x - mean;
-        let var = centred.clone().powi_scalar(2).mean_dim(D - 1);
+        let var = (centred.clone() * centred.clone()).mean_dim(D - 1);
         let mut std = var.add_scalar(self.epsilon).sqrt();
         if lrp {
             std = std.detach();
@@ -175,12 +175,43 @@ impl<B: Backend> EncoderLayer<B> {
     }
 }
 
+/// A token-specific affine map `[tokens, input_dim] → [tokens, dim]`: every token position has
+/// its own weights. Added to the shared embedding it lets the joint-level encoder tell joints
+/// apart by their coordinates, not only through the additive positional code (see
+/// [`MarkerClassificationConfig::per_joint_embedding`]). Zero at initialisation, so a fresh
+/// network starts as the original.
+#[derive(Module, Debug)]
+pub struct PerTokenLinear<B: Backend> {
+    /// Weights `[tokens, input_dim, dim]`.
+    pub weight: Param<Tensor<B, 3>>,
+    /// Biases `[tokens, dim]`.
+    pub bias: Param<Tensor<B, 2>>,
+}
+
+impl<B: Backend> PerTokenLinear<B> {
+    /// Zero weights and biases.
+    pub fn zeros(tokens: usize, input_dim: usize, dim: usize, device: &B::Device) -> Self {
+        Self {
+            weight: Param::from_tensor(Tensor::zeros([tokens, input_dim, dim], device)),
+            bias: Param::from_tensor(Tensor::zeros([tokens, dim], device)),
+        }
+    }
+
+    /// `x` `[n, tokens, input_dim]` → `[n, tokens, dim]`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let by_token = x.swap_dims(0, 1).matmul(self.weight.val()); // [tokens, n, dim]
+        by_token.swap_dims(0, 1) + self.bias.val().unsqueeze::<3>()
+    }
+}
+
 /// Embedding + learnable CLS token + sinusoidal positions + one encoder layer (the original's
 /// `ClassificationTransformerEncoder` with `num_layers = 1`).
 #[derive(Module, Debug)]
 pub struct ClsEncoder<B: Backend> {
     /// Input embedding `input_dim → dim`.
     pub embedding: Linear<B>,
+    /// Token-specific addition to the embedding (not in the original; `None` there).
+    pub per_token: Option<PerTokenLinear<B>>,
     /// CLS token `[1, 1, dim]`.
     pub cls: Param<Tensor<B, 3>>,
     /// The encoder layer.
@@ -188,18 +219,20 @@ pub struct ClsEncoder<B: Backend> {
 }
 
 impl<B: Backend> ClsEncoder<B> {
-    /// A new encoder; the CLS token is drawn uniformly from [0, 1) as `torch.rand`.
+    /// A new encoder whose CLS token is drawn from `cls_init`.
     pub fn new(
         input_dim: usize,
         dim: usize,
         heads: usize,
         ff_dim: usize,
         dropout: f64,
+        cls_init: ClsInit,
         device: &B::Device,
     ) -> Self {
         Self {
             embedding: LinearConfig::new(input_dim, dim).init(device),
-            cls: Param::from_tensor(Tensor::random([1, 1, dim], Distribution::Default, device)),
+            per_token: None,
+            cls: Param::from_tensor(Tensor::random([1, 1, dim], cls_init.distribution(), device)),
             layer: EncoderLayer::new(dim, heads, ff_dim, dropout, device),
         }
     }
@@ -208,7 +241,10 @@ impl<B: Backend> ClsEncoder<B> {
     /// `[n, s + 1, s + 1]`).
     pub fn forward(&self, x: Tensor<B, 3>, lrp: bool) -> (Tensor<B, 3>, Tensor<B, 3>) {
         let [n, s, _] = x.dims();
-        let embedded = self.embedding.forward(x);
+        let mut embedded = self.embedding.forward(x.clone());
+        if let Some(per_token) = &self.per_token {
+            embedded = embedded + per_token.forward(x);
+        }
         let dim = embedded.dims()[2];
         let device = embedded.device();
         let cls = self.cls.val().expand([n, 1, dim]);
@@ -254,28 +290,87 @@ pub struct MarkerClassificationConfig {
     /// ([`super::InputStandardization`]; none in the original).
     #[config(default = "None")]
     pub input_standardization: Option<super::InputStandardization>,
+    /// Whether every joint gets its own embedding weights on top of the shared one (not in the
+    /// original). With one shared `3 → pfe_dim` embedding a joint's identity reaches the
+    /// encoder only through the additive positional code, so near-uniform attention pools the
+    /// joints into little more than their mean position; the per-joint weights make the pooled
+    /// CLS feature a full linear map of all joint coordinates from the first step.
+    #[config(default = false)]
+    pub per_joint_embedding: bool,
+    /// How both CLS tokens are initialised (the original: uniform in [0, 1)).
+    #[config(default = "ClsInit::Uniform")]
+    pub cls_init: ClsInit,
+    /// What the head reads from the temporal encoder (the original: its CLS token).
+    #[config(default = "Pooling::Cls")]
+    pub pooling: Pooling,
+    /// LayerNorm on the per-frame features and on the pooled window feature (not in the
+    /// original, whose pre-norm encoders hand un-normalised residual streams on).
+    #[config(default = false)]
+    pub final_norm: bool,
+}
+
+/// Initialisation of a CLS token.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum ClsInit {
+    /// Uniform in [0, 1) (`torch.rand`, the original). Its constant offset of about 0.5 per
+    /// channel dwarfs the input-dependent part of the CLS features at initialisation.
+    Uniform,
+    /// Normal with standard deviation 0.02 (BERT / ViT).
+    Small,
+}
+
+impl ClsInit {
+    fn distribution(self) -> Distribution {
+        match self {
+            ClsInit::Uniform => Distribution::Default,
+            ClsInit::Small => Distribution::Normal(0.0, 0.02),
+        }
+    }
+}
+
+/// The window feature the head classifies.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// The temporal encoder's CLS token (the original).
+    Cls,
+    /// The mean of the temporal encoder's frame tokens.
+    Mean,
 }
 
 impl MarkerClassificationConfig {
     /// Builds the network on `device` (weights from the backend's seeded generator).
     pub fn init<B: Backend>(&self, device: &B::Device) -> MarkerClassification<B> {
+        let mut feature_extractor = ClsEncoder::new(
+            3,
+            self.pfe_dim,
+            self.pfe_heads,
+            self.ff_dim,
+            self.dropout,
+            self.cls_init,
+            device,
+        );
+        if self.per_joint_embedding {
+            feature_extractor.per_token =
+                Some(PerTokenLinear::zeros(self.joints, 3, self.pfe_dim, device));
+        }
         MarkerClassification {
-            feature_extractor: ClsEncoder::new(
-                3,
-                self.pfe_dim,
-                self.pfe_heads,
-                self.ff_dim,
-                self.dropout,
-                device,
-            ),
+            feature_extractor,
+            frame_norm: self
+                .final_norm
+                .then(|| LayerNormLrp::new(self.pfe_dim, device)),
             feature_merger: ClsEncoder::new(
                 self.pfe_dim,
                 self.fc_dim,
                 self.fc_heads,
                 self.ff_dim,
                 self.dropout,
+                self.cls_init,
                 device,
             ),
+            pooled_norm: self
+                .final_norm
+                .then(|| LayerNormLrp::new(self.fc_dim, device)),
+            pooling: self.pooling,
             head1: LinearConfig::new(self.fc_dim, self.fc_dim).init(device),
             head2: LinearConfig::new(self.fc_dim, 1).init(device),
             interval: self.interval,
@@ -316,6 +411,9 @@ pub struct AttentionMaps<B: Backend> {
     pub joints: Tensor<B, 4>,
     /// Frame-level attention `[batch, interval + 1, interval + 1]` (index 0 = CLS).
     pub frames: Tensor<B, 3>,
+    /// How much each frame's token enters the pooled window feature `[batch, interval]`: the
+    /// CLS row of `frames` ([`Pooling::Cls`]) or its frame rows averaged ([`Pooling::Mean`]).
+    pub frame_weights: Tensor<B, 2>,
 }
 
 /// The two-level marker transformer.
@@ -323,8 +421,14 @@ pub struct AttentionMaps<B: Backend> {
 pub struct MarkerClassification<B: Backend> {
     /// Per-frame transformer over the joints.
     pub feature_extractor: ClsEncoder<B>,
+    /// Norm of the per-frame features ([`MarkerClassificationConfig::final_norm`]).
+    pub frame_norm: Option<LayerNormLrp<B>>,
     /// Temporal transformer over the per-frame CLS features.
     pub feature_merger: ClsEncoder<B>,
+    /// Norm of the pooled window feature ([`MarkerClassificationConfig::final_norm`]).
+    pub pooled_norm: Option<LayerNormLrp<B>>,
+    /// What the head reads from the temporal encoder.
+    pub pooling: Pooling,
     /// First head layer `fc_dim → fc_dim` (ReLU after it).
     pub head1: Linear<B>,
     /// Output layer `fc_dim → 1`.
@@ -359,14 +463,34 @@ impl<B: Backend> MarkerClassification<B> {
             .feature_extractor
             .forward(x.reshape([b * t, j, c]), lrp);
         let d1 = tokens.dims()[2];
-        let per_frame = tokens.narrow(1, 0, 1).reshape([b, t, d1]);
+        let mut per_frame = tokens.narrow(1, 0, 1).reshape([b, t, d1]);
+        if let Some(norm) = &self.frame_norm {
+            per_frame = norm.forward(per_frame, lrp);
+        }
         let (merged, att2) = self.feature_merger.forward(per_frame, lrp);
         let d2 = merged.dims()[2];
-        let cls = merged.narrow(1, 0, 1).reshape([b, d2]);
-        let logits = self.head2.forward(relu(self.head1.forward(cls)));
+        let (mut pooled, frame_weights) = match self.pooling {
+            Pooling::Cls => (
+                merged.narrow(1, 0, 1).reshape([b, d2]),
+                att2.clone().narrow(1, 0, 1).narrow(2, 1, t).reshape([b, t]),
+            ),
+            Pooling::Mean => (
+                merged.narrow(1, 1, t).mean_dim(1).reshape([b, d2]),
+                att2.clone()
+                    .narrow(1, 1, t)
+                    .narrow(2, 1, t)
+                    .mean_dim(1)
+                    .reshape([b, t]),
+            ),
+        };
+        if let Some(norm) = &self.pooled_norm {
+            pooled = norm.forward(pooled, lrp);
+        }
+        let logits = self.head2.forward(relu(self.head1.forward(pooled)));
         let maps = AttentionMaps {
             joints: att1.reshape([b, t, j + 1, j + 1]),
             frames: att2,
+            frame_weights,
         };
         (logits, maps)
     }
@@ -454,6 +578,98 @@ mod tests {
             .into_scalar();
         eprintln!("logits {l:?} spread {spread} |dx| {g} |dW_embed| {gw}");
         assert!(spread > 1e-4 && g > 1e-6 && gw > 1e-6);
+    }
+
+    /// Every option that departs from the original switched on.
+    fn improved() -> MarkerClassificationConfig {
+        small()
+            .with_dropout(0.0)
+            .with_per_joint_embedding(true)
+            .with_cls_init(ClsInit::Small)
+            .with_pooling(Pooling::Mean)
+            .with_final_norm(true)
+    }
+
+    #[test]
+    fn per_token_linear_applies_each_tokens_own_weights() {
+        let device = Default::default();
+        let lin = PerTokenLinear::<B> {
+            weight: Param::from_tensor(Tensor::from_floats(
+                [[[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 2.0]]],
+                &device,
+            )),
+            bias: Param::from_tensor(Tensor::from_floats([[0.5, 0.0], [0.0, -1.0]], &device)),
+        };
+        // Two samples, two tokens of two inputs each.
+        let x = Tensor::<B, 3>::from_floats(
+            [[[3.0, 4.0], [5.0, 6.0]], [[1.0, 1.0], [2.0, 2.0]]],
+            &device,
+        );
+        let y: Vec<f32> = lin.forward(x).into_data().to_vec().unwrap();
+        // Token 0 keeps its first input (+0.5), token 1 doubles its second (−1).
+        assert_eq!(y, vec![3.5, 0.0, 0.0, 11.0, 1.5, 0.0, 0.0, 3.0]);
+    }
+
+    #[test]
+    fn improved_options_keep_shapes_weights_and_lrp_forward() {
+        let _rng = crate::train::test_rng_lock();
+        type A = burn::backend::Autodiff<NdArray>;
+        let device = Default::default();
+        let m = improved().init::<A>(&device);
+        assert!(m.frame_norm.is_some() && m.pooled_norm.is_some());
+        let x = Tensor::<A, 4>::random([3, 5, 22, 3], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let (logits, maps) = m.forward_detailed(x.clone(), false);
+        assert_eq!(logits.dims(), [3, 1]);
+        // Mean pooling: each frame's weight is its column averaged over the frame queries,
+        // so the weights of a window sum to 1 minus the frames' attention to the CLS token.
+        assert_eq!(maps.frame_weights.dims(), [3, 5]);
+        let to_cls: Vec<f32> = maps
+            .frames
+            .clone()
+            .narrow(1, 1, 5)
+            .narrow(2, 0, 1)
+            .mean_dim(1)
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let sums: Vec<f32> = maps
+            .frame_weights
+            .clone()
+            .sum_dim(1)
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        for (s, c) in sums.iter().zip(&to_cls) {
+            assert!((s + c - 1.0).abs() < 1e-5, "{s} + {c}");
+        }
+        let (l2, _) = m.forward_detailed(x.clone(), true);
+        let a: Vec<f32> = logits.clone().into_data().iter::<f32>().collect();
+        let b: Vec<f32> = l2.into_data().iter::<f32>().collect();
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() < 1e-5);
+        }
+        // The per-joint weights start at zero and learn: they receive a gradient.
+        let grads = logits.sum().backward();
+        let per_token = m.feature_extractor.per_token.as_ref().unwrap();
+        assert_eq!(per_token.weight.val().dims(), [22, 3, 8]);
+        let g = per_token
+            .weight
+            .grad(&grads)
+            .unwrap()
+            .abs()
+            .sum()
+            .into_scalar();
+        assert!(g > 1e-6, "{g}");
+        // Small CLS tokens, unlike the original's uniform [0, 1).
+        let cls: Vec<f32> = m
+            .feature_merger
+            .cls
+            .val()
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        assert!(cls.iter().all(|v| v.abs() < 0.2), "{cls:?}");
     }
 
     #[test]

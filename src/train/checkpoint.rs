@@ -404,4 +404,43 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, CheckpointError::RecordHash { .. }), "{err}");
     }
+
+    #[test]
+    fn improved_transformer_round_trips() {
+        let _rng = crate::train::test_rng_lock();
+        use crate::nn::{ClsInit, MarkerClassificationConfig, Pooling};
+        let mut cfg = TrainConfig::new(NetworkConfig::Transformer(
+            MarkerClassificationConfig::new()
+                .with_interval(3)
+                .with_pfe_dim(4)
+                .with_fc_dim(4)
+                .with_ff_dim(8)
+                .with_per_joint_embedding(true)
+                .with_cls_init(ClsInit::Small)
+                .with_pooling(Pooling::Mean)
+                .with_final_norm(true),
+        ));
+        cfg.epochs = 1;
+        let w = windows(4);
+        let out = train(&cfg, &w, &w, |_| {}).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (_, card_path) = save_checkpoint(&out, &dir.path().join("t")).unwrap();
+        let device = Default::default();
+        let (model, card) =
+            load_checkpoint::<NdArray>(&card_path, &CardExpectation::default(), &device).unwrap();
+        let text = std::fs::read_to_string(&card_path).unwrap();
+        assert!(text.contains("\"per_joint_embedding\": true"), "{text}");
+        let NetworkConfig::Transformer(t) = &card.network else {
+            panic!("{:?}", card.network)
+        };
+        assert_eq!(
+            (t.pooling, t.cls_init, t.final_norm),
+            (Pooling::Mean, ClsInit::Small, true)
+        );
+        let direct = load_weights::<NdArray>(&card.network, out.record.clone(), &device).unwrap();
+        let x = super::super::training::to_input::<NdArray>(w.data.clone(), 4, 3, 22, &device);
+        let a = super::super::training::to_vec(model.logits(x.clone()));
+        let b = super::super::training::to_vec(direct.logits(x));
+        assert_eq!(a, b);
+    }
 }
