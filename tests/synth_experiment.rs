@@ -51,16 +51,29 @@ fn cohort(subjects: usize, stride: usize) -> (WindowDataset, Vec<GroundTruth>) {
     (ds, truths)
 }
 
+/// Training and explanation choices of one run.
+struct Setup {
+    /// Per-axis input standardisation.
+    standardize: bool,
+    /// Explain relative to the learnt normative gait.
+    normative: bool,
+    /// Adam learning rate.
+    lr: f64,
+}
+
 fn run_fold(
     ds: &WindowDataset,
     truths: &[GroundTruth],
     net: NetworkConfig,
     epochs: usize,
     method: ExplainMethod,
-    standardize: bool,
-    normative: bool,
-    lr: f64,
+    setup: Setup,
 ) -> Outcome {
+    let Setup {
+        standardize,
+        normative,
+        lr,
+    } = setup;
     let split = k_fold_by_subject(ds, 5, 0).unwrap();
     let tr = DatasetWindows {
         dataset: ds,
@@ -140,9 +153,11 @@ fn mlp_with_pelvis_relative_x_leaves_the_loss_plateau() {
         mlp(true),
         24,
         ExplainMethod::Lrp(LrpRule::default()),
-        false,
-        false,
-        1e-3,
+        Setup {
+            standardize: false,
+            normative: false,
+            lr: 1e-3,
+        },
     );
     eprintln!(
         "train loss {:.3} → {:.3}, eval accuracy {:.3}, locus {:.3}",
@@ -178,9 +193,11 @@ fn reduced_acceptance_run_mlp() {
         mlp(true),
         20,
         ExplainMethod::Lrp(LrpRule::default()),
-        true,
-        true,
-        1e-3,
+        Setup {
+            standardize: true,
+            normative: true,
+            lr: 1e-3,
+        },
     );
     check_acceptance("mlp", &m);
 }
@@ -214,9 +231,11 @@ fn improved_transformer_leaves_the_loss_plateau() {
         improved_transformer(),
         6,
         ExplainMethod::Lrp(LrpRule::default()),
-        true,
-        true,
-        2e-3,
+        Setup {
+            standardize: true,
+            normative: true,
+            lr: 2e-3,
+        },
     );
     eprintln!(
         "train loss {:.3} → {:.3}, eval accuracy {:.3}, locus {:.3}",
@@ -244,9 +263,11 @@ fn reduced_acceptance_run_transformer() {
         improved_transformer(),
         12,
         ExplainMethod::Lrp(LrpRule::default()),
-        true,
-        true,
-        2e-3,
+        Setup {
+            standardize: true,
+            normative: true,
+            lr: 2e-3,
+        },
     );
     check_acceptance("transformer", &t);
 }
