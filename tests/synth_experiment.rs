@@ -142,6 +142,25 @@ fn mlp(pelvis_relative: bool) -> NetworkConfig {
     )
 }
 
+/// Asserts that a run left the 0.69 loss plateau: last train loss below `max_train_loss` and
+/// eval accuracy above `min_eval_accuracy`.
+fn check_left_plateau(o: &Outcome, max_train_loss: f64, min_eval_accuracy: f64) {
+    eprintln!(
+        "train loss {:.3} → {:.3}, eval accuracy {:.3}, locus {:.3}",
+        o.first_train_loss, o.last_train_loss, o.eval_accuracy, o.locus
+    );
+    assert!(
+        o.last_train_loss < max_train_loss,
+        "train loss {:.3} (plateau 0.69)",
+        o.last_train_loss
+    );
+    assert!(
+        o.eval_accuracy > min_eval_accuracy,
+        "eval accuracy {:.3}",
+        o.eval_accuracy
+    );
+}
+
 #[test]
 fn mlp_with_pelvis_relative_x_leaves_the_loss_plateau() {
     // 40 subjects, one fold (32 training subjects), stride 4: 5280 windows. Without the
@@ -159,20 +178,7 @@ fn mlp_with_pelvis_relative_x_leaves_the_loss_plateau() {
             lr: 1e-3,
         },
     );
-    eprintln!(
-        "train loss {:.3} → {:.3}, eval accuracy {:.3}, locus {:.3}",
-        o.first_train_loss, o.last_train_loss, o.eval_accuracy, o.locus
-    );
-    assert!(
-        o.last_train_loss < 0.5,
-        "train loss {:.3} (plateau 0.69)",
-        o.last_train_loss
-    );
-    assert!(
-        o.eval_accuracy > 0.6,
-        "eval accuracy {:.3}",
-        o.eval_accuracy
-    );
+    check_left_plateau(&o, 0.5, 0.6);
 }
 
 fn check_acceptance(name: &str, o: &Outcome) {
@@ -237,20 +243,7 @@ fn improved_transformer_leaves_the_loss_plateau() {
             lr: 2e-3,
         },
     );
-    eprintln!(
-        "train loss {:.3} → {:.3}, eval accuracy {:.3}, locus {:.3}",
-        o.first_train_loss, o.last_train_loss, o.eval_accuracy, o.locus
-    );
-    assert!(
-        o.last_train_loss < 0.6,
-        "train loss {:.3} (plateau 0.69)",
-        o.last_train_loss
-    );
-    assert!(
-        o.eval_accuracy > 0.65,
-        "eval accuracy {:.3}",
-        o.eval_accuracy
-    );
+    check_left_plateau(&o, 0.6, 0.65);
 }
 
 #[test]
