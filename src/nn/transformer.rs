@@ -545,12 +545,7 @@ mod tests {
             assert!((r - 1.0).abs() < 1e-5, "row sum {r}");
         }
         // The LRP-mode forward gives the same values.
-        let (l2, _) = m.forward_detailed(x, true);
-        let a: Vec<f32> = logits.into_data().to_vec().unwrap();
-        let b: Vec<f32> = l2.into_data().to_vec().unwrap();
-        for (p, q) in a.iter().zip(&b) {
-            assert!((p - q).abs() < 1e-5);
-        }
+        assert_same_values(logits, m.forward_detailed(x, true).0);
     }
 
     #[test]
@@ -578,6 +573,16 @@ mod tests {
             .into_scalar();
         eprintln!("logits {l:?} spread {spread} |dx| {g} |dW_embed| {gw}");
         assert!(spread > 1e-4 && g > 1e-6 && gw > 1e-6);
+    }
+
+    /// Asserts that two tensors (e.g. the normal and the LRP-mode logits) agree within 1e-5.
+    fn assert_same_values<Bk: Backend, const D: usize>(a: Tensor<Bk, D>, b: Tensor<Bk, D>) {
+        let a: Vec<f32> = a.into_data().iter::<f32>().collect();
+        let b: Vec<f32> = b.into_data().iter::<f32>().collect();
+        assert_eq!(a.len(), b.len());
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() < 1e-5, "{p} vs {q}");
+        }
     }
 
     /// Every option that departs from the original switched on.
@@ -643,12 +648,7 @@ mod tests {
         for (s, c) in sums.iter().zip(&to_cls) {
             assert!((s + c - 1.0).abs() < 1e-5, "{s} + {c}");
         }
-        let (l2, _) = m.forward_detailed(x.clone(), true);
-        let a: Vec<f32> = logits.clone().into_data().iter::<f32>().collect();
-        let b: Vec<f32> = l2.into_data().iter::<f32>().collect();
-        for (p, q) in a.iter().zip(&b) {
-            assert!((p - q).abs() < 1e-5);
-        }
+        assert_same_values(logits.clone(), m.forward_detailed(x.clone(), true).0);
         // The per-joint weights start at zero and learn: they receive a gradient.
         let grads = logits.sum().backward();
         let per_token = m.feature_extractor.per_token.as_ref().unwrap();
