@@ -301,6 +301,13 @@ fn improved_transformer_options_are_recorded_and_explained() {
         "--pooling",
         "mean",
         "--final-norm",
+        "--layers",
+        "2",
+        "--frame-token",
+        "--lr-schedule",
+        "warmup-cosine",
+        "--warmup-epochs",
+        "0.5",
         "--dropout",
         "0",
     ]));
@@ -313,6 +320,11 @@ fn improved_transformer_options_are_recorded_and_explained() {
     assert_eq!(net["pooling"], "Mean", "{card}");
     assert_eq!(net["final_norm"], true, "{card}");
     assert_eq!(net["dropout"].as_f64(), Some(0.0), "{card}");
+    assert_eq!(net["layers"], 2, "{card}");
+    assert_eq!(net["frame_token"], true, "{card}");
+    let schedule = &card["training"]["lr_schedule"];
+    assert_eq!(schedule["kind"], "warmup_cosine", "{card}");
+    assert_eq!(schedule["warmup_epochs"].as_f64(), Some(0.5), "{card}");
     // Both explanations of the transformer run on the loaded network.
     let walk = cohort.join("sick/S001/walk_00");
     for rule in ["eps", "attention"] {
@@ -342,4 +354,16 @@ fn improved_transformer_options_are_recorded_and_explained() {
         "1.5",
     ]);
     fails_with(&bad, "--dropout 1.5");
+    let bad = gaitlens(&[
+        "train",
+        "transformer",
+        "--data",
+        s(&cohort),
+        "--out",
+        s(&stem),
+        "--lr-schedule",
+        "warmup-cosine",
+        "--warmup-epochs=-1",
+    ]);
+    fails_with(&bad, "warm-up");
 }

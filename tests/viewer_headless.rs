@@ -520,6 +520,7 @@ fn render_with_uniform_relevance(
         enabled: true,
         colormap,
         weighting: VertexWeighting::Skinning,
+        scale: Default::default(),
     });
     let (mut frames, _) = render_frames(&opts).expect("headless render");
     frames.remove(0)

@@ -20,8 +20,8 @@ use gaitlens::nn::{
     ClsInit, MarkerClassificationConfig, MultiMlpConfig, Pooling, StandardizationScale,
 };
 use gaitlens::train::{
-    CardExpectation, DatasetWindows, DeviceKind, NetworkConfig, OptimizerKind, TrainConfig,
-    TrainEvent, load_checkpoint, save_checkpoint, train,
+    CardExpectation, DatasetWindows, DeviceKind, LrSchedule, NetworkConfig, OptimizerKind,
+    TrainConfig, TrainEvent, load_checkpoint, save_checkpoint, train,
 };
 
 type A = Autodiff<NdArray>;
@@ -53,6 +53,15 @@ pub enum Standardize {
     PerCoordinate,
 }
 
+/// Learning-rate schedule of `gaitlens train --lr-schedule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LrScheduleArg {
+    /// The same rate throughout (the original).
+    Constant,
+    /// Linear warm-up, then cosine decay to 1 % of the peak.
+    WarmupCosine,
+}
+
 /// Arguments of `gaitlens train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -77,9 +86,16 @@ pub struct TrainArgs {
     /// Epochs.
     #[arg(long, default_value_t = 25)]
     pub epochs: usize,
-    /// Learning rate.
+    /// Learning rate (the peak rate under `--lr-schedule warmup-cosine`).
     #[arg(long, default_value_t = 1e-4)]
     pub lr: f64,
+    /// Learning-rate schedule: `constant` (the original) or `warmup-cosine` (linear warm-up over
+    /// `--warmup-epochs`, then a cosine decay to 1 % of `--lr` at the last step).
+    #[arg(long, value_enum, default_value_t = LrScheduleArg::Constant)]
+    pub lr_schedule: LrScheduleArg,
+    /// Warm-up epochs of `--lr-schedule warmup-cosine` (fractions allowed).
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup_epochs: f64,
     /// Which fold is held out for evaluation.
     #[arg(long, default_value_t = 0)]
     pub fold: usize,
@@ -145,6 +161,13 @@ pub struct TrainArgs {
     /// original).
     #[arg(long)]
     pub final_norm: bool,
+    /// Transformer encoder layers per level (the original: 1).
+    #[arg(long, default_value_t = 1)]
+    pub layers: usize,
+    /// Transformer: start every frame's joint-level CLS token from a linear map of the frame's
+    /// whole pose (not in the original).
+    #[arg(long)]
+    pub frame_token: bool,
     /// Transformer: dropout probability in both encoder layers during training (PyTorch's
     /// default 0.1, as the original).
     #[arg(long, default_value_t = 0.1)]
@@ -203,6 +226,12 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
         a.fold,
         a.folds
     );
+    if !(a.warmup_epochs.is_finite() && a.warmup_epochs >= 0.0) {
+        bail!(
+            "--warmup-epochs {}: expected a finite number of warm-up epochs ≥ 0",
+            a.warmup_epochs
+        );
+    }
     if !(0.0..1.0).contains(&a.dropout) {
         bail!("--dropout {}: expected a probability in [0, 1)", a.dropout);
     }
@@ -223,6 +252,8 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
                     PoolingArg::Mean => Pooling::Mean,
                 })
                 .with_final_norm(a.final_norm)
+                .with_layers(a.layers)
+                .with_frame_token(a.frame_token)
                 .with_dropout(a.dropout)
                 .with_pelvis_relative_x(a.pelvis_relative),
         ),
@@ -238,6 +269,12 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
     tc.batch_size = a.batch_size;
     tc.epochs = a.epochs;
     tc.lr = a.lr;
+    tc.lr_schedule = match a.lr_schedule {
+        LrScheduleArg::Constant => LrSchedule::Constant,
+        LrScheduleArg::WarmupCosine => LrSchedule::WarmupCosine {
+            warmup_epochs: a.warmup_epochs,
+        },
+    };
     tc.fold = a.fold;
     tc.folds = a.folds;
     tc.seed = a.seed;

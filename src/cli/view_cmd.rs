@@ -79,6 +79,22 @@ pub struct RenderArgs {
     /// else the zero input).
     #[arg(long, value_enum, requires = "network")]
     pub baseline: Option<super::learn_cmd::BaselineArg>,
+    /// How relevance is scaled to colours: `window` (÷ the window's max |R|, the original's),
+    /// `frame` (÷ the frame's own max |R|) or `window-sum` (each joint's relevance summed over
+    /// the window: the joints the verdict rests on).
+    #[arg(long, value_enum, default_value_t = ColourScaleArg::Window, requires = "network")]
+    pub colour_scale: ColourScaleArg,
+}
+
+/// Colour scales of `gaitlens render --colour-scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColourScaleArg {
+    /// ÷ max |R| over the explained window.
+    Window,
+    /// ÷ max |R| of each frame.
+    Frame,
+    /// Σ over the window's frames per joint.
+    WindowSum,
 }
 
 /// Explanation rules of `gaitlens render`.
@@ -169,7 +185,7 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let (w, h) = parse_size(&args.size)?;
     let importance = match (&args.network, args.explain_start) {
         (Some(net), Some(start)) => {
-            use gaitlens::viewer::colouring::Importance;
+            use gaitlens::viewer::colouring::{ColourScale, Importance};
             use gaitlens::viewer::network::{
                 ExplainChoice, ViewerNetwork, run_explain, sequence_joints,
             };
@@ -221,6 +237,11 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 enabled: true,
                 colormap: choice.colormap(),
                 weighting: Default::default(),
+                scale: match args.colour_scale {
+                    ColourScaleArg::Window => ColourScale::Window,
+                    ColourScaleArg::Frame => ColourScale::Frame,
+                    ColourScaleArg::WindowSum => ColourScale::WindowSum,
+                },
             })
         }
         _ => None,

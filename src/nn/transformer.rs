@@ -214,8 +214,13 @@ pub struct ClsEncoder<B: Backend> {
     pub per_token: Option<PerTokenLinear<B>>,
     /// CLS token `[1, 1, dim]`.
     pub cls: Param<Tensor<B, 3>>,
-    /// The encoder layer.
+    /// The (first) encoder layer.
     pub layer: EncoderLayer<B>,
+    /// Further encoder layers ([`MarkerClassificationConfig::layers`]; none in the original).
+    pub extra_layers: Vec<EncoderLayer<B>>,
+    /// `s × input_dim → dim` map of all input tokens added to the CLS token
+    /// ([`MarkerClassificationConfig::frame_token`]; `None` in the original).
+    pub from_all_tokens: Option<Linear<B>>,
 }
 
 impl<B: Backend> ClsEncoder<B> {
@@ -234,22 +239,34 @@ impl<B: Backend> ClsEncoder<B> {
             per_token: None,
             cls: Param::from_tensor(Tensor::random([1, 1, dim], cls_init.distribution(), device)),
             layer: EncoderLayer::new(dim, heads, ff_dim, dropout, device),
+            extra_layers: Vec::new(),
+            from_all_tokens: None,
         }
     }
 
     /// `x` `[n, s, input_dim]` → (tokens `[n, s + 1, dim]` with the CLS token first, attention
-    /// `[n, s + 1, s + 1]`).
+    /// `[n, s + 1, s + 1]` of the last layer).
     pub fn forward(&self, x: Tensor<B, 3>, lrp: bool) -> (Tensor<B, 3>, Tensor<B, 3>) {
-        let [n, s, _] = x.dims();
+        let [n, s, input_dim] = x.dims();
         let mut embedded = self.embedding.forward(x.clone());
         if let Some(per_token) = &self.per_token {
-            embedded = embedded + per_token.forward(x);
+            embedded = embedded + per_token.forward(x.clone());
         }
         let dim = embedded.dims()[2];
         let device = embedded.device();
-        let cls = self.cls.val().expand([n, 1, dim]);
+        let mut cls = self.cls.val().expand([n, 1, dim]);
+        if let Some(map) = &self.from_all_tokens {
+            cls = cls
+                + map
+                    .forward(x.clone().reshape([n, s * input_dim]))
+                    .reshape([n, 1, dim]);
+        }
         let tokens = Tensor::cat(vec![cls, embedded], 1) + sinusoidal::<B>(s + 1, dim, &device);
-        self.layer.forward(tokens, lrp)
+        let (mut tokens, mut weights) = self.layer.forward(tokens, lrp);
+        for layer in &self.extra_layers {
+            (tokens, weights) = layer.forward(tokens, lrp);
+        }
+        (tokens, weights)
     }
 }
 
@@ -307,6 +324,18 @@ pub struct MarkerClassificationConfig {
     /// original, whose pre-norm encoders hand un-normalised residual streams on).
     #[config(default = false)]
     pub final_norm: bool,
+    /// Encoder layers per level (the original: 1). With one layer the joint tokens' own
+    /// updates are discarded — only the CLS row goes on — so joint-to-joint attention never
+    /// reaches the output; a second layer lets the CLS read joints that have seen each other.
+    #[config(default = 1)]
+    pub layers: usize,
+    /// Whether the joint-level CLS token of every frame starts from a linear map of that frame's
+    /// whole pose (all joints × xyz) added to the learnt CLS (not in the original). The
+    /// per-frame feature then carries a direct linear view of the pose through the residual
+    /// stream, which attention and the feed-forward refine, instead of reaching the pose only
+    /// through softmax-averaged, per-token-normalised joint tokens.
+    #[config(default = false)]
+    pub frame_token: bool,
 }
 
 /// Initialisation of a CLS token.
@@ -353,20 +382,32 @@ impl MarkerClassificationConfig {
             feature_extractor.per_token =
                 Some(PerTokenLinear::zeros(self.joints, 3, self.pfe_dim, device));
         }
+        let extra = |dim, heads| {
+            (1..self.layers)
+                .map(|_| EncoderLayer::new(dim, heads, self.ff_dim, self.dropout, device))
+                .collect::<Vec<_>>()
+        };
+        feature_extractor.extra_layers = extra(self.pfe_dim, self.pfe_heads);
+        if self.frame_token {
+            feature_extractor.from_all_tokens =
+                Some(LinearConfig::new(self.joints * 3, self.pfe_dim).init(device));
+        }
+        let mut feature_merger = ClsEncoder::new(
+            self.pfe_dim,
+            self.fc_dim,
+            self.fc_heads,
+            self.ff_dim,
+            self.dropout,
+            self.cls_init,
+            device,
+        );
+        feature_merger.extra_layers = extra(self.fc_dim, self.fc_heads);
         MarkerClassification {
             feature_extractor,
             frame_norm: self
                 .final_norm
                 .then(|| LayerNormLrp::new(self.pfe_dim, device)),
-            feature_merger: ClsEncoder::new(
-                self.pfe_dim,
-                self.fc_dim,
-                self.fc_heads,
-                self.ff_dim,
-                self.dropout,
-                self.cls_init,
-                device,
-            ),
+            feature_merger,
             pooled_norm: self
                 .final_norm
                 .then(|| LayerNormLrp::new(self.fc_dim, device)),
@@ -382,8 +423,13 @@ impl MarkerClassificationConfig {
 
     /// Checks that head counts divide the widths and sizes are non-zero.
     pub fn validate(&self) -> Result<(), String> {
-        if self.pfe_dim == 0 || self.fc_dim == 0 || self.interval == 0 || self.joints == 0 {
-            return Err("pfe_dim, fc_dim, interval and joints must be positive".into());
+        if self.pfe_dim == 0
+            || self.fc_dim == 0
+            || self.interval == 0
+            || self.joints == 0
+            || self.layers == 0
+        {
+            return Err("pfe_dim, fc_dim, interval, joints and layers must be positive".into());
         }
         if self.pfe_heads == 0 || !self.pfe_dim.is_multiple_of(self.pfe_heads) {
             return Err(format!(
@@ -407,7 +453,8 @@ impl MarkerClassificationConfig {
 /// Attention weights of both levels of [`MarkerClassification`].
 #[derive(Debug, Clone)]
 pub struct AttentionMaps<B: Backend> {
-    /// Joint-level attention `[batch, interval, joints + 1, joints + 1]` (index 0 = CLS).
+    /// Joint-level attention `[batch, interval, joints + 1, joints + 1]` (index 0 = CLS; the last
+    /// layer's when there are several).
     pub joints: Tensor<B, 4>,
     /// Frame-level attention `[batch, interval + 1, interval + 1]` (index 0 = CLS).
     pub frames: Tensor<B, 3>,
@@ -673,8 +720,58 @@ mod tests {
     }
 
     #[test]
+    fn extra_layers_and_frame_token_change_the_function_and_learn() {
+        let _rng = crate::train::test_rng_lock();
+        type A = burn::backend::Autodiff<NdArray>;
+        let device = Default::default();
+        let m = improved()
+            .with_layers(3)
+            .with_frame_token(true)
+            .init::<A>(&device);
+        assert_eq!(m.feature_extractor.extra_layers.len(), 2);
+        assert_eq!(m.feature_merger.extra_layers.len(), 2);
+        assert!(
+            m.feature_merger.from_all_tokens.is_none(),
+            "joint level only"
+        );
+        let map = m.feature_extractor.from_all_tokens.as_ref().unwrap();
+        assert_eq!(map.weight.val().dims(), [22 * 3, 8]);
+        let x = Tensor::<A, 4>::random([2, 5, 22, 3], Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+        let (logits, maps) = m.forward_detailed(x.clone(), false);
+        assert_eq!(maps.joints.dims(), [2, 5, 23, 23]);
+        assert_eq!(maps.frames.dims(), [2, 6, 6]);
+        assert_same_values(logits.clone(), m.forward_detailed(x.clone(), true).0);
+        let grads = logits.clone().sum().backward();
+        for (name, g) in [
+            ("frame token", map.weight.grad(&grads)),
+            (
+                "last joint layer",
+                m.feature_extractor.extra_layers[1].ff2.weight.grad(&grads),
+            ),
+        ] {
+            let g = g.unwrap().abs().sum().into_scalar();
+            assert!(g > 1e-6, "{name}: {g}");
+        }
+        // Without the extra layers and the frame token the same first-layer weights compute
+        // something else.
+        let plain = MarkerClassification {
+            feature_extractor: ClsEncoder {
+                extra_layers: Vec::new(),
+                from_all_tokens: None,
+                ..m.feature_extractor.clone()
+            },
+            ..m.clone()
+        };
+        let other = plain.forward_detailed(x, false).0;
+        let diff = (logits - other).abs().max().into_scalar();
+        assert!(diff > 1e-6, "{diff}");
+    }
+
+    #[test]
     fn validate_rejects_indivisible_heads() {
         assert!(small().with_pfe_heads(3).validate().is_err());
+        assert!(small().with_layers(0).validate().is_err());
         assert!(small().validate().is_ok());
     }
 }

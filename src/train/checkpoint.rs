@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::training::{EpochRecord, NetworkConfig, TrainConfig, TrainOutcome};
-use crate::nn::{GaitClassifier, MarkerClassification, MultiMlp};
+use crate::nn::{
+    GaitClassifier, MarkerClassification, MarkerClassificationConfig, MultiMlp, MultiMlpConfig,
+};
 
 /// Format tag of model cards written by this version.
 pub const CARD_FORMAT: &str = "gaitlens-model-card/1";
@@ -183,17 +185,44 @@ pub fn save_checkpoint(
     Ok((rec, card))
 }
 
+/// Adds the hyper-parameters a card written before they existed lacks, with their defaults —
+/// the original's behaviour, which is what such a network was trained with. (burn's `Config`
+/// derive requires every field when deserialising, defaults or not.)
+fn fill_network_defaults(net: &mut serde_json::Value) {
+    let defaults = match net.get("type").and_then(|t| t.as_str()) {
+        Some("transformer") => NetworkConfig::Transformer(MarkerClassificationConfig::new()),
+        Some("multi_mlp") => NetworkConfig::MultiMlp(MultiMlpConfig::new()),
+        Some("lrpmlp") => NetworkConfig::LrpMlp(MultiMlpConfig::new()),
+        _ => return,
+    };
+    let (Ok(serde_json::Value::Object(defaults)), Some(fields)) =
+        (serde_json::to_value(defaults), net.as_object_mut())
+    else {
+        return;
+    };
+    for (key, value) in defaults {
+        fields.entry(key).or_insert(value);
+    }
+}
+
 /// Reads and self-checks a model card.
 pub fn read_card(path: &Path) -> Result<ModelCard, CheckpointError> {
     let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let card: ModelCard =
-        serde_json::from_slice(&bytes).map_err(|source| CheckpointError::CardJson {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let json_error = |source| CheckpointError::CardJson {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(json_error)?;
+    if let Some(net) = value.get_mut("network") {
+        fill_network_defaults(net);
+    }
+    if let Some(net) = value.pointer_mut("/training/network") {
+        fill_network_defaults(net);
+    }
+    let card: ModelCard = serde_json::from_value(value).map_err(json_error)?;
     let mismatch = |field, found: String, expected: String| CheckpointError::Mismatch {
         path: path.to_path_buf(),
         field,
@@ -418,7 +447,9 @@ mod tests {
                 .with_per_joint_embedding(true)
                 .with_cls_init(ClsInit::Small)
                 .with_pooling(Pooling::Mean)
-                .with_final_norm(true),
+                .with_final_norm(true)
+                .with_layers(2)
+                .with_frame_token(true),
         ));
         cfg.epochs = 1;
         let w = windows(4);
@@ -434,13 +465,36 @@ mod tests {
             panic!("{:?}", card.network)
         };
         assert_eq!(
-            (t.pooling, t.cls_init, t.final_norm),
-            (Pooling::Mean, ClsInit::Small, true)
+            (t.pooling, t.cls_init, t.final_norm, t.layers, t.frame_token),
+            (Pooling::Mean, ClsInit::Small, true, 2, true)
         );
         let direct = load_weights::<NdArray>(&card.network, out.record.clone(), &device).unwrap();
         let x = super::super::training::to_input::<NdArray>(w.data.clone(), 4, 3, 22, &device);
         let a = super::super::training::to_vec(model.logits(x.clone()));
         let b = super::super::training::to_vec(direct.logits(x));
         assert_eq!(a, b);
+        // A card from before `layers` and `frame_token` existed reads with their defaults.
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for net in ["/network", "/training/network"] {
+            let fields = value.pointer_mut(net).unwrap().as_object_mut().unwrap();
+            assert!(fields.remove("layers").is_some() && fields.remove("frame_token").is_some());
+        }
+        let old = dir.path().join("old.json");
+        std::fs::write(&old, serde_json::to_vec(&value).unwrap()).unwrap();
+        let card = read_card(&old).unwrap();
+        let NetworkConfig::Transformer(t) = &card.network else {
+            panic!("{:?}", card.network)
+        };
+        assert_eq!((t.layers, t.frame_token, t.final_norm), (1, false, true));
+        // Anything else missing is still an error naming the field.
+        let fields = value
+            .pointer_mut("/network")
+            .unwrap()
+            .as_object_mut()
+            .unwrap();
+        fields.remove("type");
+        std::fs::write(&old, serde_json::to_vec(&value).unwrap()).unwrap();
+        let err = read_card(&old).unwrap_err().to_string();
+        assert!(err.contains("old.json") && err.contains("type"), "{err}");
     }
 }

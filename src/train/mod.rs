@@ -13,8 +13,8 @@ pub use checkpoint::{
 };
 pub use metrics::{Confusion, Metrics};
 pub use training::{
-    DatasetWindows, DeviceKind, EpochRecord, InMemoryWindows, NetworkConfig, OptimizerKind,
-    TrainConfig, TrainError, TrainEvent, TrainOutcome, WindowSource, evaluate,
+    DatasetWindows, DeviceKind, EpochRecord, InMemoryWindows, LrSchedule, NetworkConfig,
+    OptimizerKind, TrainConfig, TrainError, TrainEvent, TrainOutcome, WindowSource, evaluate,
     learn_normative_gait, train,
 };
 

@@ -82,6 +82,44 @@ pub enum OptimizerKind {
     Adam,
 }
 
+/// How the learning rate moves over the run.
+///
+/// A hand-written formula rather than burn's `lr_scheduler` because it depends on the number of
+/// batches per epoch, which is known only once the windows are split, and because the card must
+/// record it as plain data.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum LrSchedule {
+    /// The same rate for every step (the original).
+    #[default]
+    Constant,
+    /// Linear warm-up from 0 over `warmup_epochs`, then half a cosine down to 1 % of the rate at
+    /// the last step — the usual transformer recipe (not in the original).
+    WarmupCosine {
+        /// Epochs of linear warm-up (may be fractional; 0 = none).
+        warmup_epochs: f64,
+    },
+}
+
+impl LrSchedule {
+    /// The rate of step `step` (0-based) of `total_steps`, for the peak rate `lr`.
+    pub fn rate(&self, lr: f64, step: usize, total_steps: usize, steps_per_epoch: usize) -> f64 {
+        match *self {
+            Self::Constant => lr,
+            Self::WarmupCosine { warmup_epochs } => {
+                let warmup = (warmup_epochs * steps_per_epoch as f64).round() as usize;
+                if step < warmup {
+                    return lr * (step + 1) as f64 / warmup as f64;
+                }
+                let span = total_steps.saturating_sub(warmup).max(1) as f64;
+                let progress = ((step - warmup) as f64 / span).min(1.0);
+                let floor = 0.01 * lr;
+                floor + (lr - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+}
+
 /// Where to train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -121,6 +159,9 @@ pub struct TrainConfig {
     /// the network configuration of the model card.
     #[serde(default)]
     pub standardize_input: Option<crate::nn::StandardizationScale>,
+    /// Learning-rate schedule (constant in the original); `lr` is its peak.
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
 }
 
 impl TrainConfig {
@@ -138,6 +179,7 @@ impl TrainConfig {
             optimizer: OptimizerKind::Adopt,
             device: DeviceKind::Cpu,
             standardize_input: None,
+            lr_schedule: LrSchedule::Constant,
         }
     }
 }
@@ -448,11 +490,14 @@ pub fn train(
         || cfg.lr <= 0.0
         || cfg.folds < 2
         || cfg.fold >= cfg.folds
+        || matches!(cfg.lr_schedule, LrSchedule::WarmupCosine { warmup_epochs }
+            if !(warmup_epochs >= 0.0 && warmup_epochs.is_finite()))
     {
         return Err(TrainError::Config {
             reason: format!(
-                "batch_size {} (must be ≥ 1), lr {} (> 0), fold {} of {} (folds ≥ 2)",
-                cfg.batch_size, cfg.lr, cfg.fold, cfg.folds
+                "batch_size {} (must be ≥ 1), lr {} (> 0), fold {} of {} (folds ≥ 2), \
+                 learning-rate schedule {:?} (warm-up epochs finite and ≥ 0)",
+                cfg.batch_size, cfg.lr, cfg.fold, cfg.folds, cfg.lr_schedule
             ),
         });
     }
@@ -649,6 +694,8 @@ where
     });
     let mut rng = Shuffler(cfg.seed ^ 0x005E_ED0F_5A17);
     let mut history = Vec::with_capacity(cfg.epochs);
+    let total_steps = train_batches * cfg.epochs;
+    let mut step = 0;
     for epoch in 0..cfg.epochs {
         let mut order: Vec<usize> = (0..train.len()).collect();
         rng.shuffle(&mut order);
@@ -668,7 +715,11 @@ where
             confusion.add(&to_vec(logits.detach()), &y);
             loss_sum += loss_value * n as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(cfg.lr, model, grads);
+            let lr = cfg
+                .lr_schedule
+                .rate(cfg.lr, step, total_steps, train_batches);
+            step += 1;
+            model = optim.step(lr, model, grads);
             progress(TrainEvent::Batch {
                 epoch,
                 batch: bi,
@@ -908,6 +959,67 @@ mod tests {
                 Err(TrainError::GpuUnavailable)
             ));
         }
+    }
+
+    #[test]
+    fn warmup_cosine_rises_linearly_then_decays_to_one_percent() {
+        let s = LrSchedule::WarmupCosine { warmup_epochs: 1.0 };
+        let (lr, per_epoch, total) = (2e-3, 10, 50);
+        let rates: Vec<f64> = (0..total)
+            .map(|i| s.rate(lr, i, total, per_epoch))
+            .collect();
+        for (i, r) in rates[..10].iter().enumerate() {
+            assert!(
+                (r - lr * (i + 1) as f64 / 10.0).abs() < 1e-12,
+                "warm-up step {i}: {r}"
+            );
+        }
+        assert!(
+            (rates[10] - lr).abs() < 1e-12,
+            "peak after warm-up: {}",
+            rates[10]
+        );
+        assert!(rates[10..].windows(2).all(|w| w[1] < w[0]), "{rates:?}");
+        // Half-way through the decay the cosine is at the mid point of peak and floor.
+        assert!(
+            (rates[30] - (lr + 0.01 * lr) / 2.0).abs() < 1e-9,
+            "{}",
+            rates[30]
+        );
+        assert!(
+            rates[49] > 0.01 * lr && rates[49] < 0.02 * lr,
+            "{}",
+            rates[49]
+        );
+        assert_eq!(LrSchedule::Constant.rate(lr, 17, total, per_epoch), lr);
+        // Without warm-up the first step already uses the peak rate.
+        let cold = LrSchedule::WarmupCosine { warmup_epochs: 0.0 };
+        assert_eq!(cold.rate(lr, 0, total, per_epoch), lr);
+    }
+
+    #[test]
+    fn scheduled_training_learns_is_recorded_and_bad_warmup_is_rejected() {
+        let _rng = crate::train::test_rng_lock();
+        let (tr, ev) = (toy(64, 4, 1), toy(32, 4, 2));
+        let mut cfg = mlp_cfg();
+        cfg.lr_schedule = LrSchedule::WarmupCosine { warmup_epochs: 2.0 };
+        let out = train(&cfg, &tr, &ev, |_| {}).unwrap();
+        let last = out.card.epochs.last().unwrap();
+        assert!(last.eval.accuracy >= 0.95, "{last:?}");
+        let constant = train(&mlp_cfg(), &tr, &ev, |_| {}).unwrap();
+        assert_ne!(
+            out.card.epochs, constant.card.epochs,
+            "the schedule must change the run"
+        );
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert!(json.contains("warmup_cosine"), "{json}");
+        let back: TrainConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.lr_schedule, cfg.lr_schedule);
+        cfg.lr_schedule = LrSchedule::WarmupCosine {
+            warmup_epochs: f64::NAN,
+        };
+        let err = train(&cfg, &tr, &ev, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("warm-up"), "{err}");
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! skinning weights, Σ_j w_vj·R_j, or the original viewer's nearest-joint distance weighting),
 //! travels to the GPU in the mesh's `UV_0.x`, and `shaders/importance.wgsl` maps it to a colormap
 //! that replaces the base colour *before* Bevy's PBR lighting, so the shape stays readable.
-//! The scale is fixed over the explained window (÷ max |R| of the whole window), so colours are
-//! comparable from frame to frame. Computing 13k vertex scalars costs ~0.05 ms a frame, far less
+//! By default the scale is fixed over the explained window (÷ max |R| of the whole window), so
+//! colours are comparable from frame to frame; [`ColourScale`] also offers a per-frame scale and
+//! one static colouring by the relevance summed over the window. Computing 13k vertex scalars costs ~0.05 ms a frame, far less
 //! than re-uploading positions, so this stays on the CPU.
 
 use std::sync::Arc;
@@ -167,6 +168,32 @@ pub fn nearest_joint_weights(vertices: &[[f32; 3]], joints: &[[f32; 3]]) -> Vec<
         .collect()
 }
 
+/// How joint relevance is scaled to the colormap's range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColourScale {
+    /// The frame's relevance ÷ max |R| over the whole window (the original viewer's): colours are
+    /// comparable between frames, but frames that carry little relevance look pale.
+    #[default]
+    Window,
+    /// The frame's relevance ÷ that frame's own max |R|: shows where within every frame the
+    /// relevance lies, however little the frame holds.
+    Frame,
+    /// Relevance summed over the window's frames per joint ÷ its largest magnitude: one static
+    /// colouring of the joints the verdict rests on (what the limb-locus score ranks).
+    WindowSum,
+}
+
+impl ColourScale {
+    /// Name shown in the panel.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Window => "per window (original)",
+            Self::Frame => "per frame",
+            Self::WindowSum => "window total",
+        }
+    }
+}
+
 /// An explanation ready to colour the body with: relevance per frame × joint of one window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShownExplanation {
@@ -229,6 +256,56 @@ impl ShownExplanation {
         })
     }
 
+    /// Relevance of every joint summed over the window's frames.
+    pub fn window_sum(&self) -> [f32; NUM_JOINTS] {
+        let mut sum = [0f32; NUM_JOINTS];
+        for row in self.relevance.chunks_exact(NUM_JOINTS) {
+            for (s, r) in sum.iter_mut().zip(row) {
+                *s += r;
+            }
+        }
+        sum
+    }
+
+    /// Joint values at `frame` under `scale`, in [−1, 1] (or [0, 1]), and the raw relevance that
+    /// maps to 1 (for the legend).
+    pub fn scaled_joint_values(
+        &self,
+        frame: usize,
+        scale: ColourScale,
+    ) -> ([f32; NUM_JOINTS], f32) {
+        let (raw, s) = match scale {
+            ColourScale::Window => {
+                let r = self.row_for_frame(frame);
+                let row = std::array::from_fn(|j| {
+                    self.relevance
+                        .get(r * NUM_JOINTS + j)
+                        .copied()
+                        .unwrap_or(0.0)
+                });
+                (row, self.scale)
+            }
+            ColourScale::Frame => {
+                let r = self.row_for_frame(frame);
+                let row: [f32; NUM_JOINTS] = std::array::from_fn(|j| {
+                    self.relevance
+                        .get(r * NUM_JOINTS + j)
+                        .copied()
+                        .unwrap_or(0.0)
+                });
+                let s = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+                (row, s)
+            }
+            ColourScale::WindowSum => {
+                let sum = self.window_sum();
+                let s = sum.iter().fold(0f32, |m, v| m.max(v.abs()));
+                (sum, s)
+            }
+        };
+        let d = if s > 0.0 { s } else { 1.0 };
+        (raw.map(|v| v / d), s)
+    }
+
     /// Probability of "sick" (sigmoid of the logit).
     pub fn probability_sick(&self) -> f32 {
         1.0 / (1.0 + (-self.logit).exp())
@@ -269,6 +346,8 @@ pub struct Importance {
     pub colormap: Colormap,
     /// Spreading rule from joints to vertices.
     pub weighting: VertexWeighting,
+    /// How relevance is scaled to the colormap.
+    pub scale: ColourScale,
 }
 
 /// The uniform of [`ImportanceMaterial`]'s extension.
@@ -359,7 +438,8 @@ fn update_importance_colours(
     let Some(weights) = cache.weights.as_ref() else {
         return;
     };
-    let values = shown.joint_values(posed.frame.unwrap_or(shown.start_frame));
+    let (values, _) =
+        shown.scaled_joint_values(posed.frame.unwrap_or(shown.start_frame), importance.scale);
     let uv = vertex_values(weights, importance.weighting, &values);
     for (mesh, _) in &bodies {
         if let Some(mut m) = meshes.get_mut(&mesh.0)
@@ -408,6 +488,30 @@ mod tests {
         assert_eq!(e.joint_values(11)[4], -0.5);
         assert_eq!(e.joint_values(13)[7], 1.0);
         assert!((e.probability_sick() - 0.8176).abs() < 1e-3);
+    }
+
+    #[test]
+    fn colour_scales_normalise_by_window_frame_or_window_total() {
+        let mut rel = vec![0.0; 3 * NUM_JOINTS];
+        rel[4] = 1.0; // row 0, left knee
+        rel[NUM_JOINTS + 4] = 1.0; // row 1, left knee
+        rel[NUM_JOINTS + 7] = -0.5; // row 1, left ankle
+        rel[2 * NUM_JOINTS + 7] = 3.0; // row 2, left ankle
+        let e = ShownExplanation::new(0, rel, true, 0.0, "test".into());
+        let (w, s) = e.scaled_joint_values(1, ColourScale::Window);
+        assert_eq!((w[4], w[7], s), (1.0 / 3.0, -0.5 / 3.0, 3.0));
+        assert_eq!(w, e.joint_values(1));
+        let (f, s) = e.scaled_joint_values(1, ColourScale::Frame);
+        assert_eq!((f[4], f[7], s), (1.0, -0.5, 1.0));
+        // The total is the same whatever frame is on screen: knee 2, ankle 2.5.
+        let (t, s) = e.scaled_joint_values(0, ColourScale::WindowSum);
+        assert_eq!((t[4], t[7], s), (0.8, 1.0, 2.5));
+        assert_eq!(e.scaled_joint_values(2, ColourScale::WindowSum).0, t);
+        assert_eq!(t.iter().filter(|v| **v != 0.0).count(), 2);
+        // An all-zero frame stays zero rather than dividing by zero.
+        let z = ShownExplanation::new(0, vec![0.0; NUM_JOINTS], true, 0.0, "zero".into());
+        let (v, s) = z.scaled_joint_values(0, ColourScale::Frame);
+        assert!(v.iter().all(|x| *x == 0.0) && s == 0.0);
     }
 
     #[test]

@@ -6,7 +6,9 @@ use bevy_egui::egui;
 
 use crate::dataset::align::NUM_JOINTS;
 use crate::explain::Baseline;
-use crate::viewer::colouring::{Colormap, Importance, ShownExplanation, VertexWeighting};
+use crate::viewer::colouring::{
+    Colormap, ColourScale, Importance, ShownExplanation, VertexWeighting,
+};
 use crate::viewer::network::{ComputeDevice, ExplainChoice, NetworkState, ViewerNetwork};
 use crate::viewer::playback::Playback;
 
@@ -252,7 +254,33 @@ pub fn explain_panel_ui(
             "nearest joint (original)",
         );
     });
-    legend_ui(ui, importance.colormap, shown);
+    ui.horizontal(|ui| {
+        ui.label("scale:");
+        for scale in [
+            ColourScale::Window,
+            ColourScale::Frame,
+            ColourScale::WindowSum,
+        ] {
+            ui.radio_value(&mut importance.scale, scale, scale.label())
+                .on_hover_text(match scale {
+                    ColourScale::Window => {
+                        "÷ max |R| of the whole window: frames comparable, quiet frames pale"
+                    }
+                    ColourScale::Frame => "÷ max |R| of the frame on screen",
+                    ColourScale::WindowSum => {
+                        "Σ over the window's frames per joint: the joints the verdict rests on"
+                    }
+                });
+        }
+    });
+    let (_, legend_scale) = shown.scaled_joint_values(playback.frame(), importance.scale);
+    legend_ui(
+        ui,
+        importance.colormap,
+        shown,
+        legend_scale,
+        importance.scale,
+    );
     relevance_map_ui(ui, importance.colormap, shown, playback);
     track_ui(ui, &last.track, interval, shown.start_frame, playback);
     run
@@ -268,8 +296,15 @@ fn colour32(map: Colormap, s: f32) -> egui::Color32 {
     )
 }
 
-/// The colour bar with its numeric scale in raw relevance units (fixed over the window).
-pub fn legend_ui(ui: &mut egui::Ui, map: Colormap, shown: &ShownExplanation) {
+/// The colour bar with its numeric scale in raw relevance units: `scale` is the relevance that
+/// maps to the end of the bar under `how`.
+pub fn legend_ui(
+    ui: &mut egui::Ui,
+    map: Colormap,
+    shown: &ShownExplanation,
+    scale: f32,
+    how: ColourScale,
+) {
     let (lo, hi) = map.range();
     let width = ui.available_width().min(300.0);
     let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 14.0), egui::Sense::hover());
@@ -288,7 +323,7 @@ pub fn legend_ui(ui: &mut egui::Ui, map: Colormap, shown: &ShownExplanation) {
             colour32(map, lo + (hi - lo) * t),
         );
     }
-    let s = shown.scale;
+    let s = scale;
     ui.horizontal(|ui| {
         let txt = |v: f32| format!("{v:+.3}");
         ui.small(txt(lo * s));
@@ -297,10 +332,15 @@ pub fn legend_ui(ui: &mut egui::Ui, map: Colormap, shown: &ShownExplanation) {
         ui.add_space((width / 2.0 - 60.0).max(0.0));
         ui.small(txt(hi * s));
     });
-    ui.small(if shown.signed {
+    let what = if shown.signed {
         "relevance per joint (Σ over x, y, z); red supports \"sick\", blue \"healthy\""
     } else {
         "attention per joint (CLS attention over joints × over frames)"
+    };
+    ui.small(match how {
+        ColourScale::Window => what.to_string(),
+        ColourScale::Frame => format!("{what}; scaled to this frame"),
+        ColourScale::WindowSum => format!("{what}; summed over the window's frames"),
     });
 }
 
