@@ -343,27 +343,23 @@ fn improved_transformer_options_are_recorded_and_explained() {
         let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
         assert_eq!(rows, 1 + 16, "{rule}");
     }
-    let bad = gaitlens(&[
-        "train",
-        "transformer",
-        "--data",
-        s(&cohort),
-        "--out",
-        s(&stem),
-        "--dropout",
-        "1.5",
-    ]);
-    fails_with(&bad, "--dropout 1.5");
-    let bad = gaitlens(&[
-        "train",
-        "transformer",
-        "--data",
-        s(&cohort),
-        "--out",
-        s(&stem),
-        "--lr-schedule",
-        "warmup-cosine",
-        "--warmup-epochs=-1",
-    ]);
-    fails_with(&bad, "warm-up");
+    let bad_flags: [(&[&str], &str); 2] = [
+        (&["--dropout", "1.5"], "--dropout 1.5"),
+        (
+            &["--lr-schedule", "warmup-cosine", "--warmup-epochs=-1"],
+            "warm-up",
+        ),
+    ];
+    for (flags, needle) in bad_flags {
+        let mut args = vec![
+            "train",
+            "transformer",
+            "--data",
+            s(&cohort),
+            "--out",
+            s(&stem),
+        ];
+        args.extend_from_slice(flags);
+        fails_with(&gaitlens(&args), needle);
+    }
 }
