@@ -274,13 +274,16 @@ fn improved_transformer_options_are_recorded_and_explained() {
     let dir = tempfile::tempdir().unwrap();
     let cohort = synth(dir.path(), "4", "3");
     let stem = dir.path().join("tr");
-    ok(&gaitlens(&[
+    let train_transformer = [
         "train",
         "transformer",
         "--data",
         s(&cohort),
         "--out",
         s(&stem),
+    ];
+    let with = |flags: &[&'static str]| [&train_transformer[..], flags].concat();
+    ok(&gaitlens(&with(&[
         "--interval",
         "16",
         "--stride",
@@ -310,7 +313,7 @@ fn improved_transformer_options_are_recorded_and_explained() {
         "0.5",
         "--dropout",
         "0",
-    ]));
+    ])));
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).unwrap())
             .unwrap();
@@ -351,15 +354,6 @@ fn improved_transformer_options_are_recorded_and_explained() {
         ),
     ];
     for (flags, needle) in bad_flags {
-        let mut args = vec![
-            "train",
-            "transformer",
-            "--data",
-            s(&cohort),
-            "--out",
-            s(&stem),
-        ];
-        args.extend_from_slice(flags);
-        fails_with(&gaitlens(&args), needle);
+        fails_with(&gaitlens(&with(flags)), needle);
     }
 }

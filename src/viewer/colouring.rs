@@ -245,14 +245,17 @@ impl ShownExplanation {
 
     /// Joint relevance at `frame` divided by the window's scale: in [−1, 1] (or [0, 1]).
     pub fn joint_values(&self, frame: usize) -> [f32; NUM_JOINTS] {
+        self.scaled_joint_values(frame, ColourScale::Window).0
+    }
+
+    /// Raw joint relevance of the window row shown at sequence frame `frame`.
+    fn row_values(&self, frame: usize) -> [f32; NUM_JOINTS] {
         let r = self.row_for_frame(frame);
-        let s = if self.scale > 0.0 { self.scale } else { 1.0 };
         std::array::from_fn(|j| {
             self.relevance
                 .get(r * NUM_JOINTS + j)
                 .copied()
                 .unwrap_or(0.0)
-                / s
         })
     }
 
@@ -274,31 +277,17 @@ impl ShownExplanation {
         frame: usize,
         scale: ColourScale,
     ) -> ([f32; NUM_JOINTS], f32) {
+        let max_abs = |v: &[f32; NUM_JOINTS]| v.iter().fold(0f32, |m, x| m.max(x.abs()));
         let (raw, s) = match scale {
-            ColourScale::Window => {
-                let r = self.row_for_frame(frame);
-                let row = std::array::from_fn(|j| {
-                    self.relevance
-                        .get(r * NUM_JOINTS + j)
-                        .copied()
-                        .unwrap_or(0.0)
-                });
-                (row, self.scale)
-            }
+            ColourScale::Window => (self.row_values(frame), self.scale),
             ColourScale::Frame => {
-                let r = self.row_for_frame(frame);
-                let row: [f32; NUM_JOINTS] = std::array::from_fn(|j| {
-                    self.relevance
-                        .get(r * NUM_JOINTS + j)
-                        .copied()
-                        .unwrap_or(0.0)
-                });
-                let s = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let row = self.row_values(frame);
+                let s = max_abs(&row);
                 (row, s)
             }
             ColourScale::WindowSum => {
                 let sum = self.window_sum();
-                let s = sum.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let s = max_abs(&sum);
                 (sum, s)
             }
         };
