@@ -150,3 +150,170 @@ fn lower_body_trial_fits_legs_and_reports_the_rest_unconstrained() {
     }
     assert!(f.unmatched_markers.iter().any(|m| m == "LFHD"));
 }
+
+/// Every shared walking trial, with its static trial where the set has one.
+const SHARED_WALKS: [(&str, Option<&str>); 7] = [
+    (
+        "PiG_Motion-FlatFoot-Full.c3d",
+        Some("PiG_Calibration-FlatFoot-Full.c3d"),
+    ),
+    ("PiG_Motion3_FF.c3d", Some("PiG_Calibration3_FF.c3d")),
+    ("sample32_vicon_zerowire.c3d", None),
+    ("sample03_gait-pig.c3d", None),
+    ("sample03_gait-raw.c3d", None),
+    ("sample23_Vicon_analysis.c3d", None),
+    ("treadmill_events.c3d", None),
+];
+
+/// Spine, neck and head joints of the 22-joint skeleton.
+const TRUNK: [&str; 5] = ["spine1", "spine2", "spine3", "neck", "head"];
+
+#[test]
+fn every_shared_walk_has_an_upright_trunk_and_joints_inside_their_ranges() {
+    let model = default_body();
+    let mut failures = Vec::new();
+    for (name, stat) in SHARED_WALKS {
+        let (_, f) = fit(name, stat);
+        // Trunk within 35° of rest in every frame: measured where there are trunk markers, held
+        // by the pose prior where there are none.
+        for j in TRUNK {
+            let ji = model.joint_names.iter().position(|n| n == j).unwrap();
+            let worst = f
+                .poses
+                .iter()
+                .map(|p| gaitlens::fit::prior::angle_from_rest_deg(&p.rotations[ji]))
+                .fold(0.0, f64::max);
+            eprintln!("{name}: {j} at most {worst:.1}° from rest");
+            if worst > 35.0 {
+                failures.push(format!("{name}: {j} reaches {worst:.1}° from rest"));
+            }
+        }
+        let outside: Vec<_> = f
+            .frames
+            .iter()
+            .filter(|r| !r.out_of_range.is_empty())
+            .map(|r| format!("frame {} {:?}", r.frame, r.out_of_range))
+            .collect();
+        if !outside.is_empty() {
+            failures.push(format!(
+                "{name}: {} frames outside the joint ranges, e.g. {}",
+                outside.len(),
+                outside[0]
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_lower_body_walk_holds_trunk_and_arms_at_the_neutral_pose() {
+    let (_, f) = fit("PiG_Motion3_FF.c3d", Some("PiG_Calibration3_FF.c3d"));
+    let model = default_body();
+    let neutral = gaitlens::fit::prior::neutral_pose(model);
+    for j in [
+        "spine2",
+        "spine3",
+        "neck",
+        "head",
+        "left_shoulder",
+        "right_elbow",
+    ] {
+        assert!(
+            f.unconstrained_joints.iter().any(|u| u == j),
+            "{j} measured?"
+        );
+        let ji = model.joint_names.iter().position(|n| n == j).unwrap();
+        for p in &f.poses {
+            assert_eq!(p.rotations[ji], neutral.rotations[ji], "{j} moved");
+        }
+    }
+}
+
+#[test]
+fn labelled_but_empty_markers_are_dropped_and_reported_and_calibration_uses_real_frames() {
+    // A full-body trial whose upper-body markers are labelled but empty in every frame (only the
+    // lower body was recorded): calibration must not run on zero frames.
+    let mut trial = read_c3d(&data("PiG_Motion-FlatFoot-Full.c3d")).unwrap();
+    let upper = [
+        "LFHD", "RFHD", "LBHD", "RBHD", "C7", "T10", "CLAV", "STRN", "RBAK", "LSHO", "LELB",
+        "LWRA", "LWRB", "LFIN", "RSHO", "RELB", "RWRA", "RWRB", "RFIN", "LUPA", "RUPA", "LFRM",
+        "RFRM",
+    ];
+    let cols: Vec<usize> = upper.iter().filter_map(|m| trial.marker_index(m)).collect();
+    assert!(cols.len() >= 15, "the trial should label the upper body");
+    for frame in &mut trial.markers_m {
+        for &c in &cols {
+            frame[c] = None;
+        }
+    }
+    let model = default_body();
+    let (f, _) = fit_trial(
+        model,
+        default_markers(),
+        &trial,
+        None,
+        &default_limits(model),
+        &FitConfig::default(),
+        "lower-body-only",
+        |_, _| {},
+    )
+    .unwrap();
+    assert!(
+        f.empty_markers.iter().any(|m| m == "LFHD"),
+        "{:?}",
+        f.empty_markers
+    );
+    assert!(f.warnings.iter().any(|w| w.contains("labelled but empty")));
+    assert!(
+        f.calibration_frames.len() >= 4,
+        "calibrated on {:?}",
+        f.calibration_frames
+    );
+    assert!(f.calibration.rmse_m > 0.0 && f.calibration.rmse_m < 0.015);
+    assert_rmse("lower-body-only", &f);
+    for j in ["head", "left_elbow"] {
+        assert!(f.unconstrained_joints.iter().any(|u| u == j));
+    }
+}
+
+#[test]
+fn a_trial_with_no_well_observed_frame_is_a_clear_error() {
+    // Each of the model's markers is visible in a quarter of the frames (so it carries data),
+    // but never more than four together: no frame shows six, so calibration is impossible and
+    // the error says why.
+    let mut trial = read_c3d(&data("PiG_Motion3_FF.c3d")).unwrap();
+    let (_, cols, _) = gaitlens::fit::match_markers(default_markers(), &trial);
+    assert_eq!(
+        cols.len(),
+        16,
+        "the lower-body trial's Plug-in Gait markers"
+    );
+    for (f, frame) in trial.markers_m.iter_mut().enumerate() {
+        for (c, m) in frame.iter_mut().enumerate() {
+            let keep = cols
+                .iter()
+                .position(|&k| k == c)
+                .is_some_and(|k| (k + f / 3) % 4 == 0);
+            if !keep {
+                *m = None;
+            }
+        }
+    }
+    let model = default_body();
+    let err = fit_trial(
+        model,
+        default_markers(),
+        &trial,
+        None,
+        &default_limits(model),
+        &FitConfig::default(),
+        "sparse",
+        |_, _| {},
+    )
+    .expect_err("no calibration frame must be an error");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("sparse") && msg.contains("calibrated"),
+        "{msg}"
+    );
+}

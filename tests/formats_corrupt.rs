@@ -231,3 +231,118 @@ fn trc_and_pose_files_never_panic() {
     println!("pose txt ok/err {a:?}");
     assert!(a.1 > 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Non-finite and absurd values (issue 26, hardening).
+
+use gaitlens::formats::pose_seq::{
+    PoseFileFormat, PoseSeqError, PoseSequence, read_pose_dir, write_pose_dir,
+};
+use gaitlens::formats::trc::TrcError;
+
+#[test]
+fn trc_data_rate_must_be_finite_and_plausible() {
+    let text = std::fs::read_to_string(fixture("trc/opensim_style.trc")).unwrap();
+    let p = Path::new("rate.trc");
+    assert_eq!(parse_trc(&text, p).unwrap().rate_hz, 100.0);
+    let line3 = text.lines().nth(2).unwrap();
+    assert!(line3.starts_with("100.00\t"), "{line3}");
+    for bad in [
+        "1e-300", "0", "-100", "NaN", "inf", "-inf", "1e400", "0.01", "1e9",
+    ] {
+        let t = text.replacen(line3, &line3.replacen("100.00", bad, 1), 1);
+        let e = parse_trc(&t, p).expect_err(bad);
+        let msg = e.to_string();
+        assert!(
+            matches!(
+                e,
+                TrcError::Number {
+                    line: 3,
+                    column: 1,
+                    ..
+                }
+            ) && msg.contains("rate.trc")
+                && msg.contains("DataRate"),
+            "DataRate {bad}: {msg}"
+        );
+    }
+}
+
+fn replace_first_number(json: &str, key: &str, with: &str) -> String {
+    // The first number after `"key": [\n [\n`.
+    let k = json.find(&format!("\"{key}\"")).unwrap();
+    let start = k + json[k..]
+        .find(|c: char| c == '-' || c.is_ascii_digit())
+        .unwrap();
+    let end = start + json[start..].find([',', '\n']).unwrap();
+    format!("{}{with}{}", &json[..start], &json[end..])
+}
+
+#[test]
+fn pose_files_reject_non_finite_values_with_file_and_position() {
+    let json = std::fs::read_to_string(fixture("pose_seq/both/pose_00001.json")).unwrap();
+    let p = Path::new("pose_00001.json");
+    assert!(parse_pose_json(json.as_bytes(), p).is_ok());
+    for key in ["betas", "pose", "translation"] {
+        for bad in ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"] {
+            let j = replace_first_number(&json, key, bad);
+            let e = parse_pose_json(j.as_bytes(), p).expect_err(bad);
+            let msg = e.to_string();
+            assert!(
+                matches!(e, PoseSeqError::NonFinite { .. })
+                    && msg.contains("pose_00001.json")
+                    && msg.contains(&format!("{key}[0][0]")),
+                "{key} = {bad}: {msg}"
+            );
+        }
+    }
+    let txt = std::fs::read_to_string(fixture("pose_seq/both/pose_00001.txt")).unwrap();
+    let p = Path::new("pose_00001.txt");
+    assert!(parse_pose_txt(&txt, p).is_ok());
+    let tokens: Vec<&str> = txt.split_whitespace().collect();
+    for bad in ["nan", "NaN", "inf", "-inf", "infinity", "1e400"] {
+        let mut t = tokens.clone();
+        t[7] = bad;
+        let e = parse_pose_txt(&t.join(" "), p).expect_err(bad);
+        let msg = e.to_string();
+        assert!(
+            matches!(e, PoseSeqError::NonFinite { .. })
+                && msg.contains("pose_00001.txt")
+                && msg.contains("value 7"),
+            "{bad}: {msg}"
+        );
+    }
+}
+
+#[test]
+fn pose_writer_refuses_non_finite_values_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = read_pose_dir(fixture("pose_seq/both/pose_00001.json").parent().unwrap()).unwrap();
+    for (what, v) in [
+        ("NaN", f64::NAN),
+        ("Inf", f64::INFINITY),
+        ("-Inf", f64::NEG_INFINITY),
+    ] {
+        for field in 0..3 {
+            let mut seq: PoseSequence = good.clone();
+            let last = seq.num_frames() - 1;
+            match field {
+                0 => seq.betas[last][3] = v,
+                1 => seq.poses[last][5] = v,
+                _ => seq.translations[last][2] = v,
+            }
+            for format in [PoseFileFormat::Json, PoseFileFormat::Txt] {
+                let out = dir.path().join(format!("{what}_{field}_{format:?}"));
+                let e = write_pose_dir(&out, &seq, format).expect_err(what);
+                assert!(matches!(e, PoseSeqError::Invalid { .. }), "{e}");
+                let msg = e.to_string();
+                assert!(
+                    msg.contains(&out.display().to_string()) && msg.contains("finite"),
+                    "{msg}"
+                );
+                let written = std::fs::read_dir(&out).map(|d| d.count()).unwrap_or(0);
+                assert_eq!(written, 0, "{what}: files written before the error");
+            }
+        }
+    }
+}

@@ -357,3 +357,179 @@ fn improved_transformer_options_are_recorded_and_explained() {
         fails_with(&gaitlens(&with(flags)), needle);
     }
 }
+
+/// A copy of the pose folder `walk` in `dir` with its first `frames` frames (all when `None`)
+/// and, when given, a `fit_report.json` stating `rate` (raw JSON text); returns the folder and
+/// the number of frames copied.
+fn pose_copy(
+    walk: &Path,
+    dir: &Path,
+    frames: Option<usize>,
+    rate: Option<&str>,
+) -> (std::path::PathBuf, usize) {
+    let mut poses: Vec<_> = std::fs::read_dir(walk)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("pose"))
+        })
+        .collect();
+    poses.sort();
+    poses.truncate(frames.unwrap_or(poses.len()));
+    std::fs::create_dir_all(dir).unwrap();
+    for p in &poses {
+        std::fs::copy(p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    if let Some(rate) = rate {
+        std::fs::write(
+            dir.join("fit_report.json"),
+            format!("{{\"rate_hz\": {rate}}}"),
+        )
+        .unwrap();
+    }
+    (dir.to_path_buf(), poses.len())
+}
+
+#[test]
+fn explain_is_reproducible_with_dropout_and_rejects_bad_windows_and_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = synth(dir.path(), "4", "5");
+    let stem = dir.path().join("tr");
+    ok(&gaitlens(&[
+        "train",
+        "transformer",
+        "--data",
+        s(&cohort),
+        "--out",
+        s(&stem),
+        "--interval",
+        "16",
+        "--stride",
+        "64",
+        "--epochs",
+        "1",
+        "--folds",
+        "2",
+        "--pfe-dim",
+        "8",
+        "--fc-dim",
+        "8",
+        "--ff-dim",
+        "16",
+        "--dropout",
+        "0.5",
+    ]));
+    let card_path = stem.with_extension("json");
+    let card = s(&card_path);
+    let walk = cohort.join("sick/S001/walk_00");
+    let explain = |sequence: &Path, extra: &[&str]| {
+        let mut args = vec!["explain", "--network", card, "--sequence", s(sequence)];
+        args.extend_from_slice(extra);
+        gaitlens(&args)
+    };
+
+    // Dropout 0.5 is training only: the attention and LRP explanations and the track are the
+    // same run after run (they were random with dropout active at inference).
+    for rule in ["attention", "eps"] {
+        let run = |k: usize| {
+            let csv = dir.path().join(format!("{rule}{k}.csv"));
+            let out = ok(&explain(
+                &walk,
+                &["--rule", rule, "--start", "3", "--out", s(&csv), "--track"],
+            ));
+            (out, std::fs::read_to_string(&csv).unwrap())
+        };
+        let (out1, csv1) = run(1);
+        let (out2, csv2) = run(2);
+        assert!(out1.contains("classification track"), "{out1}");
+        assert_eq!(
+            out1.replace(&format!("{rule}1.csv"), ""),
+            out2.replace(&format!("{rule}2.csv"), ""),
+            "{rule}"
+        );
+        assert_eq!(csv1, csv2, "{rule}");
+    }
+
+    // A start past the last window, even one that overflows start + window, is an error naming
+    // the flag and the valid range.
+    let (_, n) = pose_copy(&walk, &dir.path().join("count"), None, None);
+    assert!(n > 16, "{n} frames");
+    fails_with(
+        &explain(&walk, &["--start", "18446744073709551615"]),
+        &format!(
+            "--start 18446744073709551615 is past the sequence's last window start {} ({n} \
+             frames, window 16",
+            n - 16
+        ),
+    );
+    fails_with(
+        &explain(&walk, &["--start", &(n - 15).to_string()]),
+        &format!("last window start {}", n - 16),
+    );
+    ok(&explain(&walk, &["--start", &(n - 16).to_string()]));
+
+    // A folder too short for one window says how many frames are needed.
+    let (short, _) = pose_copy(&walk, &dir.path().join("short"), Some(10), None);
+    fails_with(
+        &explain(&short, &[]),
+        "10 frames, too short for one window: the network needs 16 frames",
+    );
+    // At twice the card's 50 Hz a window spans 31 frames of the sequence.
+    let (short100, _) = pose_copy(&walk, &dir.path().join("short100"), Some(20), Some("100"));
+    fails_with(
+        &explain(&short100, &[]),
+        "20 frames, too short for one window: the network needs 31 frames",
+    );
+    let (at100, _) = pose_copy(&walk, &dir.path().join("at100"), None, Some("100"));
+    let out = ok(&explain(&at100, &["--start", &(n - 31).to_string()]));
+    assert!(out.contains("resampling"), "{out}");
+    fails_with(
+        &explain(&at100, &["--start", "18446744073709551615"]),
+        &format!("last window start {} ({n} frames, window 31", n - 31),
+    );
+
+    // Absurd frame rates in the pose folder's fit report are errors naming the file and range.
+    for rate in ["1e308", "1e-300", "0.5", "20000"] {
+        let (bad, _) = pose_copy(
+            &walk,
+            &dir.path().join(format!("rate{rate}")),
+            None,
+            Some(rate),
+        );
+        let o = explain(&bad, &[]);
+        fails_with(&o, "fit_report.json: rate_hz ");
+        fails_with(
+            &o,
+            "is out of range (a finite frame rate from 1 to 10000 Hz)",
+        );
+    }
+
+    // The same for the model card's rate, checked when the card is loaded (NaN is not JSON:
+    // the card is rejected by its parser, naming the file).
+    let text = std::fs::read_to_string(&card_path).unwrap();
+    assert!(text.contains("\"rate_hz\": 50.0"), "{text}");
+    for (rate, needle) in [
+        (
+            "1e-300",
+            "rate_hz 1e-300 is out of range (a finite frame rate from 1 to 10000 Hz)",
+        ),
+        (
+            "1e300",
+            "rate_hz 1e300 is out of range (a finite frame rate from 1 to 10000 Hz)",
+        ),
+        ("NaN", "tr.json"),
+    ] {
+        std::fs::write(
+            &card_path,
+            text.replace("\"rate_hz\": 50.0", &format!("\"rate_hz\": {rate}")),
+        )
+        .unwrap();
+        let o = explain(&walk, &[]);
+        fails_with(&o, needle);
+        fails_with(&o, "tr.json");
+        let o = gaitlens(&["evaluate", "--network", card, "--data", s(&cohort)]);
+        fails_with(&o, needle);
+    }
+}

@@ -4,7 +4,11 @@
 use burn::backend::{Autodiff, NdArray};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use gaitlens::explain::{ExplainMethod, LrpRule, explain, lrp_mlp};
+use gaitlens::dataset::{JointSequence, WindowConfig, WindowDataset};
+use gaitlens::explain::{
+    ExplainMethod, LrpRule, classification_track, explain, explain_relative, inference_network,
+    lrp_mlp,
+};
 use gaitlens::nn::{GaitClassifier, MarkerClassificationConfig, MultiMlpConfig};
 use gaitlens::train::{
     InMemoryWindows, LoadedModel, NetworkConfig, TrainConfig, load_checkpoint, save_checkpoint,
@@ -269,4 +273,105 @@ fn deletion_test_transformer_cp_lrp() {
             .with_dropout(0.0),
     );
     deletion_test(net, ExplainMethod::Lrp(LrpRule::default()), 12, 1e-2, 8);
+}
+
+/// Dropout (0.5 here) only regularises training. On the autodiff backend that CP-LRP needs (and
+/// that `gaitlens explain`, `evaluate` and the viewer load networks on), two explanations of the
+/// same window — logits, attention maps, attention and LRP relevance — and two classification
+/// tracks of the `--track` code path are bit-identical. (Before the fix the attention forward
+/// and the track ran the network's training forward, whose dropout redraws every call.)
+#[test]
+fn explanations_and_tracks_are_deterministic_despite_dropout() {
+    let _rng = rng_lock();
+    let device = Default::default();
+    <A as Backend>::seed(&device, 21);
+    let interval = 6;
+    let m = MarkerClassificationConfig::new()
+        .with_interval(interval)
+        .with_pfe_dim(8)
+        .with_fc_dim(8)
+        .with_ff_dim(16)
+        .with_dropout(0.5)
+        .init::<A>(&device);
+    let x = Tensor::<A, 4>::random(
+        [2, interval, 22, 3],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let reference = Tensor::<A, 4>::random(
+        [2, interval, 22, 3],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let maps = |m: &gaitlens::nn::AttentionMaps<A>| -> Vec<f32> {
+        [
+            vals(m.joints.clone()),
+            vals(m.frames.clone()),
+            vals(m.frame_weights.clone()),
+        ]
+        .concat()
+    };
+    let first_maps = maps(&m.attention_maps(x.clone()));
+    assert_eq!(first_maps, maps(&m.attention_maps(x.clone())));
+    let net = LoadedModel::Transformer(m);
+    let mut logits = Vec::new();
+    for method in [
+        ExplainMethod::Attention,
+        ExplainMethod::Lrp(LrpRule::default()),
+    ] {
+        let first = explain(&net, x.clone(), method).unwrap();
+        let second = explain(&net, x.clone(), method).unwrap();
+        assert_eq!(first, second, "{method:?}");
+        assert!(first.iter().all(|e| e.relevance.iter().any(|&r| r != 0.0)));
+        let a = explain_relative(&net, x.clone(), Some(reference.clone()), method).unwrap();
+        let b = explain_relative(&net, x.clone(), Some(reference.clone()), method).unwrap();
+        assert_eq!(a, b, "{method:?} relative to a reference");
+        logits.push(first.iter().map(|e| e.logit).collect::<Vec<_>>());
+    }
+    // Both explanations see the same (dropout-free) network.
+    for (p, q) in logits[0].iter().zip(&logits[1]) {
+        assert!((p - q).abs() < 1e-5, "attention logit {p}, LRP logit {q}");
+    }
+
+    // The classification track of `gaitlens explain --track`.
+    let frames: Vec<[[f32; 3]; 22]> = (0..20)
+        .map(|f| {
+            let t = f as f32;
+            std::array::from_fn(|j| {
+                let k = j as f32;
+                [
+                    0.02 * t + 0.03 * (j % 5) as f32 + 0.01 * (0.5 * t + k).sin(),
+                    0.1 * (j % 3) as f32 - 0.1 + 0.01 * (0.3 * t + k).cos(),
+                    0.08 * k + 0.02 * (0.4 * t + k).sin(),
+                ]
+            })
+        })
+        .collect();
+    let ds = WindowDataset::new(
+        vec![JointSequence {
+            subject: "S000".into(),
+            gait: "walk_00".into(),
+            sick: false,
+            rate_hz: None,
+            joints: frames,
+            files: Vec::new(),
+        }],
+        WindowConfig {
+            interval,
+            stride: 1,
+            mirror: false,
+        },
+    )
+    .unwrap();
+    let track = || classification_track(&inference_network(&net), &ds, 0, 64, &device).unwrap();
+    let first = track();
+    assert_eq!(first.len(), 20 - interval + 1);
+    assert_eq!(first, track());
+    // Its logits are the explanations' (the same inference forward).
+    let x0 = Tensor::<A, 4>::from_data(
+        TensorData::new(ds.batch_data(&[0]).unwrap(), [1, interval, 22, 3]),
+        &device,
+    );
+    let e = explain(&net, x0, ExplainMethod::Attention).unwrap();
+    assert!((first[0].logit - e[0].logit).abs() < 1e-5);
 }

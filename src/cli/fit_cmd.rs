@@ -260,8 +260,13 @@ fn fit_one(
         "frames": fit.frames,
         "per_marker_mean_error_m": per_marker,
         "unmatched_markers": fit.unmatched_markers,
+        "empty_markers": fit.empty_markers,
         "unconstrained_joints": fit.unconstrained_joints,
+        "warnings": fit.warnings,
+        "plausibility": plausibility(&setup.model, &fit),
         "calibration": {
+            "source": if fit.calibrated_on_static { "static" } else { "walk" },
+            "frames": fit.calibration_frames,
             "betas": fit.calibration.betas,
             "offsets_m": fit.calibration.offsets_m.iter().map(|o| [o.x, o.y, o.z]).collect::<Vec<_>>(),
             "rmse_m": fit.calibration.rmse_m,
@@ -300,8 +305,22 @@ fn fit_one(
     }
     if !fit.unconstrained_joints.is_empty() {
         summary += &format!(
-            "\n  joints left unconstrained: {}",
+            "\n  joints no marker measures (held at the neutral pose): {}",
             fit.unconstrained_joints.join(" ")
+        );
+    }
+    for w in &fit.warnings {
+        summary += &format!("\n  warning: {w}");
+    }
+    let out_of_range = fit
+        .frames
+        .iter()
+        .filter(|f| !f.out_of_range.is_empty())
+        .count();
+    if out_of_range > 0 {
+        summary += &format!(
+            "\n  warning: {out_of_range} frames have joints outside their physiological range \
+             (see plausibility in fit_report.json)"
         );
     }
     if let Some(obj) = angle_stats.as_object() {
@@ -314,6 +333,28 @@ fn fit_one(
         }
     }
     Ok(Outcome { fit, summary })
+}
+
+/// Per joint, the largest rotation from rest over the fitted poses (degrees), and how many frames
+/// have a joint outside its documented range: what marker error cannot show.
+fn plausibility(model: &gaitlens::body::BodyModel, fit: &TrialFit) -> serde_json::Value {
+    let max_deg: serde_json::Map<String, serde_json::Value> = model
+        .joint_names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let deg = fit
+                .poses
+                .iter()
+                .map(|p| fit::prior::angle_from_rest_deg(&p.rotations[j]))
+                .fold(0.0, f64::max);
+            (name.clone(), json!((deg * 10.0).round() / 10.0))
+        })
+        .collect();
+    json!({
+        "frames_out_of_range": fit.frames.iter().filter(|f| !f.out_of_range.is_empty()).count(),
+        "max_deg_from_rest": max_deg,
+    })
 }
 
 /// Our sagittal angles per frame and, where the trial stores Vicon's outputs, the comparison.
@@ -471,6 +512,10 @@ fn fit_adam(
             },
             marker_labels: vec![],
             unmatched_markers: vec![],
+            empty_markers: vec![],
+            calibration_frames: vec![],
+            calibrated_on_static: false,
+            warnings: vec![],
             poses,
             frames: vec![],
             unconstrained_joints: vec![],

@@ -13,7 +13,10 @@ use gaitlens::body::default_model::default_body;
 use gaitlens::dataset::{
     Alignment, JointSequence, WindowConfig, WindowDataset, k_fold_by_subject, sequence_from_poses,
 };
-use gaitlens::explain::{ExplainMethod, LrpRule, classification_track, explain_relative};
+use gaitlens::explain::{
+    ExplainMethod, LrpRule, check_rate_hz, classification_track, explain_relative,
+    inference_network, window_span,
+};
 use gaitlens::formats::pose_seq::read_pose_dir;
 use gaitlens::io_util::write_atomic;
 use gaitlens::nn::{
@@ -381,8 +384,15 @@ pub struct ExplainArgs {
     pub track: bool,
 }
 
+/// Loads a pose folder; a frame rate its `fit_report.json` states must be in
+/// [`gaitlens::explain::RATE_RANGE_HZ`].
 fn load_sequence(model: &gaitlens::body::BodyModel, dir: &Path) -> anyhow::Result<JointSequence> {
     let poses = read_pose_dir(dir)?;
+    if let Some(r) = poses.rate_hz
+        && let Err(reason) = check_rate_hz(r)
+    {
+        bail!("{}: {reason}", dir.join("fit_report.json").display());
+    }
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -407,8 +417,14 @@ fn load_network(
         joints: Some(22),
         alignment_version: None,
     };
-    load_checkpoint::<A>(card_path, &expect, device)
-        .with_context(|| format!("loading network {}", card_path.display()))
+    let (net, card) = load_checkpoint::<A>(card_path, &expect, device)
+        .with_context(|| format!("loading network {}", card_path.display()))?;
+    if let Some(r) = card.rate_hz
+        && let Err(reason) = check_rate_hz(r)
+    {
+        bail!("{}: {reason}", card_path.display());
+    }
+    Ok((net, card))
 }
 
 pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
@@ -424,20 +440,39 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         _ => gaitlens::dataset::FrameMap::new(None, 1.0),
     };
     let n = seq.joints.len();
-    let window = map.window_frames(interval);
-    if n < window {
+    let span = window_span(&map, interval).with_context(|| {
+        format!(
+            "{}: a window of {interval} frames at {:?} Hz spans too many frames of {} at {:?} Hz",
+            a.network.display(),
+            card.rate_hz,
+            a.sequence.display(),
+            seq.rate_hz
+        )
+    })?;
+    let window = span.window;
+    if n < span.needed {
         bail!(
-            "{}: {n} frames, the network needs windows of {window}",
-            a.sequence.display()
+            "{}: {n} frames, too short for one window: the network needs {} frames ({})",
+            a.sequence.display(),
+            span.needed,
+            if map.is_identity() {
+                format!("its window is {interval} frames")
+            } else {
+                format!(
+                    "a window of {interval} frames at its {} Hz",
+                    card.rate_hz.unwrap_or_default()
+                )
+            }
         );
     }
-    if a.start + window > n {
+    // n ≥ needed ≥ window: no underflow, and start ≤ last_start keeps start + window ≤ n.
+    let last_start = n - window;
+    if a.start > last_start {
         bail!(
-            "--start {}: the window {}..{} runs past the {n} frames (max start {})",
+            "--start {} is past the sequence's last window start {last_start} ({n} frames, \
+             window {window}; {})",
             a.start,
-            a.start,
-            a.start + window,
-            n - window
+            a.sequence.display()
         );
     }
     let start = if map.is_identity() {
@@ -451,10 +486,18 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         seq.joints = map.resample(&seq.joints);
         map.network_start(a.start, seq.joints.len(), interval)
     };
-    let aligned = card
-        .alignment()
-        .unwrap_or_default()
-        .apply(&seq.joints[start..start + interval])?;
+    let frames = start
+        .checked_add(interval)
+        .and_then(|end| seq.joints.get(start..end))
+        .with_context(|| {
+            format!(
+                "{}: {n} frames resample to {} at the network's rate, fewer than its window of \
+                 {interval} from frame {start}",
+                a.sequence.display(),
+                seq.joints.len()
+            )
+        })?;
+    let aligned = card.alignment().unwrap_or_default().apply(frames)?;
     let flat: Vec<f32> = aligned
         .iter()
         .flat_map(|f| f.iter().flat_map(|j| *j))
@@ -532,7 +575,8 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
             },
         )?;
         ds.alignment = card.alignment().unwrap_or_default();
-        let track = classification_track(&net, &ds, 0, 64, &device)?;
+        // On the plain backend: inference without dropout, reproducible run to run.
+        let track = classification_track(&inference_network(&net), &ds, 0, 64, &device)?;
         println!("classification track (start frame, P(sick)):");
         for t in track.iter().step_by((track.len() / 40).max(1)) {
             println!(

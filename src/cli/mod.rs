@@ -15,13 +15,24 @@ use clap::{Parser, Subcommand};
 
 /// Explainable gait analysis: fit a body model to motion capture, classify gait, explain why.
 #[derive(Debug, Parser)]
-#[command(name = "gaitlens", version, about, long_about = None)]
+#[command(
+    name = "gaitlens",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace); `RUST_LOG` overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
     #[command(subcommand)]
     command: Option<Command>,
+    /// With no subcommand, `gaitlens [VIEW OPTIONS]` is `gaitlens view [VIEW OPTIONS]`: the same
+    /// arguments, parsed by clap, so the defaults are clap's (a derived `Default` would leave
+    /// `--size` empty and the bare binary would not start).
+    #[command(flatten)]
+    view: view_cmd::ViewArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,10 +99,7 @@ fn init_tracing(verbose: u8) {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli
-        .command
-        .unwrap_or(Command::View(view_cmd::ViewArgs::default()))
-    {
+    match cli.command.unwrap_or(Command::View(cli.view)) {
         Command::View(a) => view_cmd::view(a),
         Command::Body(cmd) => body_cmd::run(cmd),
         Command::Inspect { path, json } => inspect_cmd::run(&path, json),
@@ -103,5 +111,36 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Normative(a) => learn_cmd::normative_cmd(a),
         Command::Video(c) => video_cmd::run(c),
         Command::Render(a) => view_cmd::render(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_arguments_is_view_with_clap_defaults() {
+        let cli = Cli::try_parse_from(["gaitlens"]).expect("the bare binary must parse");
+        assert!(cli.command.is_none());
+        assert_eq!(cli.view.size, "1280x800");
+        assert_eq!(cli.view.after, 3.0);
+        // The same defaults as the explicit subcommand.
+        let Some(Command::View(explicit)) = Cli::try_parse_from(["gaitlens", "view"])
+            .expect("view parses")
+            .command
+        else {
+            panic!("`gaitlens view` is not the view command");
+        };
+        assert_eq!(explicit.size, cli.view.size);
+        // View options work without the subcommand name, and do not mix with another command.
+        let cli = Cli::try_parse_from(["gaitlens", "--size", "640x480"]).expect("parses");
+        assert_eq!(cli.view.size, "640x480");
+        assert!(Cli::try_parse_from(["gaitlens", "--size", "640x480", "inspect", "x"]).is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 /// Arguments of `gaitlens view`.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args)]
 pub struct ViewArgs {
     /// A pose folder (`pose_*.json|txt`) to open instead of the bundled demo walk.
     #[arg(long)]
@@ -140,13 +140,42 @@ pub fn view(args: ViewArgs) -> anyhow::Result<ExitCode> {
     if opts.sequence.is_none() {
         opts.initial_sequence = Some(Arc::new(gaitlens::viewer::demo::demo_sequence(&model)?));
     }
-    opts.screenshot_and_exit = args.screenshot.map(|p| (p, args.after));
+    opts.screenshot_and_exit = match args.screenshot {
+        Some(path) => Some(gaitlens::viewer::ScreenshotAndExit {
+            path,
+            after_s: args.after,
+            after_frames: 0,
+        }),
+        None => screenshot_from_env()?,
+    };
     opts.network = args.network;
     opts.explain_at_start = !args.no_explain;
     opts.bench_frames = args.bench_frames;
     opts.window_size = parse_size(&args.size)?;
     run_viewer(opts)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `GAITLENS_SCREENSHOT=PATH` (with `GAITLENS_SCREENSHOT_AFTER_FRAMES=N`, default 30): a
+/// screenshot and exit without any argument, so a test can run the bare binary exactly as
+/// README tells a newcomer to.
+#[cfg(feature = "viewer")]
+fn screenshot_from_env() -> anyhow::Result<Option<gaitlens::viewer::ScreenshotAndExit>> {
+    use anyhow::Context;
+    let Some(path) = std::env::var_os("GAITLENS_SCREENSHOT") else {
+        return Ok(None);
+    };
+    let after_frames = match std::env::var("GAITLENS_SCREENSHOT_AFTER_FRAMES") {
+        Ok(v) => v.trim().parse::<u32>().with_context(|| {
+            format!("GAITLENS_SCREENSHOT_AFTER_FRAMES={v}: expected a whole number of frames")
+        })?,
+        Err(_) => 30,
+    };
+    Ok(Some(gaitlens::viewer::ScreenshotAndExit {
+        path: path.into(),
+        after_s: 0.0,
+        after_frames,
+    }))
 }
 
 #[cfg(feature = "viewer")]

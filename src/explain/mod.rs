@@ -10,6 +10,7 @@ pub mod ground_truth;
 pub mod lrp;
 pub mod reference;
 
+use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use thiserror::Error;
@@ -186,10 +187,83 @@ pub fn explain_relative<B: AutodiffBackend>(
             split(r.sum_dim(3).squeeze_dim::<3>(3), l)
         }
         (LoadedModel::Transformer(m), ExplainMethod::Attention) => {
-            let (l, maps) = m.forward_detailed(x.detach(), false);
+            // Inference on the inner backend: no autodiff graph and no dropout.
+            let (l, maps) = m.valid().forward_detailed(x.inner(), false);
             split(attention_relevance(&maps), l)
         }
     })
+}
+
+/// `model` on the inner backend of its autodiff backend, for inference: no autodiff graph, and
+/// dropout (active in the training forward of an autodiff transformer) is the identity, so the
+/// same input always gives the same logits. Run [`classification_track`] and other plain
+/// inference on it.
+pub fn inference_network<B: AutodiffBackend>(
+    model: &LoadedModel<B>,
+) -> LoadedModel<B::InnerBackend> {
+    match model {
+        LoadedModel::Transformer(m) => LoadedModel::Transformer(m.valid()),
+        LoadedModel::Mlp(m) => LoadedModel::Mlp(m.valid()),
+    }
+}
+
+/// What one network window needs of a sequence under a [`crate::dataset::FrameMap`] (see
+/// [`window_span`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSpan {
+    /// Sequence frames one window covers ([`crate::dataset::FrameMap::window_frames`]).
+    pub window: usize,
+    /// The fewest sequence frames that still give one whole window after resampling (at least
+    /// `window`).
+    pub needed: usize,
+}
+
+/// Sequence frames a window of `interval` network frames spans under `map`; `None` for a zero
+/// interval or a span too long to count in frames (an absurd card or rate), so that callers
+/// never overflow.
+pub fn window_span(map: &crate::dataset::FrameMap, interval: usize) -> Option<WindowSpan> {
+    if interval == 0 {
+        return None;
+    }
+    if map.is_identity() {
+        return Some(WindowSpan {
+            window: interval,
+            needed: interval,
+        });
+    }
+    let span = (interval - 1) as f64 * map.factor;
+    // 2⁵²: every frame count below it is exact in f64 and far from usize::MAX.
+    if !(span.is_finite() && (0.0..4.5e15).contains(&span)) {
+        return None;
+    }
+    let window = map.window_frames(interval);
+    // Resampling keeps ⌊(n − 1) / factor⌋ + 1 frames: a window needs n − 1 ≥ span.
+    let needed = window.max(span.ceil() as usize + 1);
+    Some(WindowSpan { window, needed })
+}
+
+/// Frame rates a model card or a pose folder may state, in Hz.
+pub const RATE_RANGE_HZ: std::ops::RangeInclusive<f64> = 1.0..=10_000.0;
+
+/// Checks a stated frame rate: finite and within [`RATE_RANGE_HZ`]. The error says what is
+/// wrong and the valid range; the caller adds the file.
+pub fn check_rate_hz(rate_hz: f64) -> Result<f64, String> {
+    if RATE_RANGE_HZ.contains(&rate_hz) {
+        Ok(rate_hz)
+    } else {
+        // Plain decimals for ordinary magnitudes, scientific notation for the rest (1e300
+        // would otherwise print 301 digits).
+        let shown = if (1e-3..1e7).contains(&rate_hz.abs()) {
+            format!("{rate_hz}")
+        } else {
+            format!("{rate_hz:e}")
+        };
+        Err(format!(
+            "rate_hz {shown} is out of range (a finite frame rate from {} to {} Hz)",
+            RATE_RANGE_HZ.start(),
+            RATE_RANGE_HZ.end()
+        ))
+    }
 }
 
 /// One point of a classification track.
@@ -204,7 +278,9 @@ pub struct TrackPoint {
 }
 
 /// Classifies every (non-mirrored) window of sequence `sequence` of `ds`, in order of start
-/// frame: the sliding-window track over the whole sequence.
+/// frame: the sliding-window track over the whole sequence. It runs the model's
+/// [`GaitClassifier::logits`], the training forward: give it a model on a plain backend
+/// ([`inference_network`]) for a reproducible track.
 pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
     model: &M,
     ds: &WindowDataset,
@@ -253,6 +329,27 @@ pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_outside_one_to_ten_thousand_hz_are_rejected() {
+        for ok in [1.0, 50.0, 100.0, 10_000.0] {
+            assert_eq!(check_rate_hz(ok), Ok(ok));
+        }
+        for (bad, shown) in [
+            (1e-300, "1e-300"),
+            (1e300, "1e300"),
+            (1e308, "1e308"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "inf"),
+            (0.5, "0.5"),
+            (-50.0, "-50"),
+            (10_000.5, "10000.5"),
+        ] {
+            let e = check_rate_hz(bad).unwrap_err();
+            assert!(e.contains(&format!("rate_hz {shown} ")), "{e}");
+            assert!(e.contains("from 1 to 10000 Hz"), "{e}");
+        }
+    }
 
     #[test]
     fn display_normalisation_and_joint_totals() {

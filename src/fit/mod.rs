@@ -4,6 +4,7 @@
 pub mod adam;
 pub mod angles;
 pub mod calibrate;
+pub mod prior;
 pub mod rigid;
 pub mod skinned_markers;
 pub mod solver;
@@ -40,6 +41,21 @@ pub enum FitError {
     Empty {
         /// Trial name.
         trial: String,
+    },
+    /// No frame shows enough markers to calibrate the subject on.
+    #[error(
+        "trial '{trial}': no frame shows at least {needed} of the {markers} markers that carry \
+         data, so the subject cannot be calibrated (best frame: {best} visible)"
+    )]
+    NoCalibrationFrames {
+        /// Trial name (the static trial when one was given).
+        trial: String,
+        /// Markers with data.
+        markers: usize,
+        /// Visible markers needed in a frame.
+        needed: usize,
+        /// The most markers any frame shows.
+        best: usize,
     },
 }
 
@@ -84,6 +100,8 @@ pub struct FrameReport {
     pub missing: Vec<String>,
     /// Too few markers: the pose was interpolated from neighbouring frames.
     pub interpolated: bool,
+    /// Joints outside their documented range ([`prior::JOINT_RANGES`]) in the fitted pose.
+    pub out_of_range: Vec<String>,
 }
 
 /// The result of fitting a trial.
@@ -95,11 +113,20 @@ pub struct TrialFit {
     pub marker_labels: Vec<String>,
     /// Model markers the trial does not have (their body parts are unconstrained).
     pub unmatched_markers: Vec<String>,
+    /// Markers the trial labels but that carry (almost) no data: visible in fewer than
+    /// [`MIN_MARKER_DATA_FRACTION`] of the frames. They are not used.
+    pub empty_markers: Vec<String>,
+    /// Frames the subject was calibrated on (of the static trial when one was used).
+    pub calibration_frames: Vec<usize>,
+    /// Whether calibration used the static trial (`false`: frames of the walk itself).
+    pub calibrated_on_static: bool,
+    /// Things the user should know about this fit (fallbacks taken, suspect data).
+    pub warnings: Vec<String>,
     /// Fitted pose per frame.
     pub poses: Vec<PoseState>,
     /// Per-frame records.
     pub frames: Vec<FrameReport>,
-    /// Joints held at rest because no marker constrains them.
+    /// Joints no marker measures: held at the neutral pose ([`prior::neutral_pose`]).
     pub unconstrained_joints: Vec<String>,
     /// Seconds spent calibrating.
     pub calibration_s: f64,
@@ -172,6 +199,83 @@ pub fn subject_height_m(trial: &MarkerTrial) -> Option<f64> {
     }
 }
 
+/// Markers visible in fewer than this fraction of a trial's frames are "labelled but empty":
+/// dropped before calibration and tracking, and reported.
+pub const MIN_MARKER_DATA_FRACTION: f64 = 0.1;
+
+/// Splits matched markers into those that carry data in `trial` and those that are (almost)
+/// empty: returns the kept set, their columns, and the empty markers' names.
+fn drop_empty_markers(
+    used: MarkerSet,
+    cols: Vec<usize>,
+    trial: &MarkerTrial,
+) -> (MarkerSet, Vec<usize>, Vec<String>) {
+    let n = trial.num_frames().max(1);
+    let mut kept = MarkerSet::default();
+    let mut kept_cols = Vec::new();
+    let mut empty = Vec::new();
+    for (m, c) in used.markers.into_iter().zip(cols) {
+        let seen = trial
+            .markers_m
+            .iter()
+            .filter(|f| f.get(c).copied().flatten().is_some())
+            .count();
+        if (seen as f64) < MIN_MARKER_DATA_FRACTION * n as f64 {
+            empty.push(m.name);
+        } else {
+            kept.markers.push(m);
+            kept_cols.push(c);
+        }
+    }
+    (kept, kept_cols, empty)
+}
+
+/// Calibration frames: [`pick_frames`]' well-observed frames, or, when no frame shows 70 % of
+/// the markers, the best-observed frames with at least 6 markers and a warning saying so.
+fn calibration_frames(
+    trial: &MarkerTrial,
+    cols: &[usize],
+    n: usize,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<usize>, FitError> {
+    let picks = pick_frames(trial, cols, n);
+    if !picks.is_empty() {
+        return Ok(picks);
+    }
+    let visible = |f: usize| {
+        observed(trial, f, cols)
+            .iter()
+            .filter(|o| o.is_some())
+            .count()
+    };
+    let mut by_visible: Vec<(usize, usize)> =
+        (0..trial.num_frames()).map(|f| (visible(f), f)).collect();
+    by_visible.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let best = by_visible.first().map_or(0, |b| b.0);
+    let picks: Vec<usize> = by_visible
+        .iter()
+        .filter(|(v, _)| *v >= 6)
+        .take(n)
+        .map(|&(_, f)| f)
+        .collect();
+    if picks.is_empty() {
+        return Err(FitError::NoCalibrationFrames {
+            trial: name.into(),
+            markers: cols.len(),
+            needed: 6,
+            best,
+        });
+    }
+    warnings.push(format!(
+        "no frame shows 70 % of the {} markers; calibrated on the {} best-observed frames \
+         ({best} markers visible at most)",
+        cols.len(),
+        picks.len()
+    ));
+    Ok(picks)
+}
+
 /// Indices of `n` frames spread evenly over a trial, preferring well-observed frames.
 fn pick_frames(trial: &MarkerTrial, cols: &[usize], n: usize) -> Vec<usize> {
     let total = trial.num_frames();
@@ -189,39 +293,17 @@ fn pick_frames(trial: &MarkerTrial, cols: &[usize], n: usize) -> Vec<usize> {
         let lo = centre.saturating_sub(5);
         let hi = (centre + 5).min(total - 1);
         let f = (lo..=hi).max_by_key(|&f| visible(f)).unwrap_or(centre);
-        if visible(f) * 10 >= best * 7 && !picks.contains(&f) {
+        if best > 0 && visible(f) * 10 >= best * 7 && !picks.contains(&f) {
             picks.push(f);
         }
     }
     picks
 }
 
-/// Default angle limits of the 22-joint SMPL-order skeleton: knees bend one way and barely twist.
+/// Default angle limits: the documented physiological range of every joint
+/// ([`prior::JOINT_RANGES`]) that the model names.
 pub fn default_limits(model: &BodyModel) -> Vec<AngleLimit> {
-    let mut l = Vec::new();
-    for (j, name) in model.joint_names.iter().enumerate() {
-        if name.ends_with("knee") {
-            l.push(AngleLimit {
-                joint: j,
-                axis: 0,
-                lower: -0.1,
-                upper: 2.6,
-            });
-            l.push(AngleLimit {
-                joint: j,
-                axis: 1,
-                lower: -0.35,
-                upper: 0.35,
-            });
-            l.push(AngleLimit {
-                joint: j,
-                axis: 2,
-                lower: -0.2,
-                upper: 0.2,
-            });
-        }
-    }
-    l
+    prior::range_limits(model)
 }
 
 /// Per-frame, per-marker errors in metres (`None` where missing or interpolated).
@@ -241,6 +323,15 @@ pub fn fit_trial(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<(TrialFit, MarkerErrors), FitError> {
     let (used, cols, unmatched) = match_markers(set, trial);
+    let (used, cols, empty_markers) = drop_empty_markers(used, cols, trial);
+    let mut warnings = Vec::new();
+    if !empty_markers.is_empty() {
+        warnings.push(format!(
+            "labelled but empty (visible in < {:.0} % of frames, not used): {}",
+            MIN_MARKER_DATA_FRACTION * 100.0,
+            empty_markers.join(" ")
+        ));
+    }
     if used.markers.len() < 6 {
         return Err(FitError::TooFewMarkers {
             trial: name.into(),
@@ -254,23 +345,47 @@ pub fn fit_trial(
     }
     // Calibration frames.
     let t0 = Instant::now();
-    let (calib_trial, calib_cols) = match static_trial {
+    let (calib_trial, calib_cols, calibrated_on_static) = match static_trial {
         Some(s) => {
-            let (_, c, _) = match_markers(&used, s);
-            if c.len() == used.markers.len() {
-                (s, c)
+            let (m, c, _) = match_markers(&used, s);
+            let (kept, c, empty) = drop_empty_markers(m, c, s);
+            if kept.markers.len() == used.markers.len() {
+                (s, c, true)
             } else {
-                (trial, cols.clone())
+                let lacking: Vec<String> = used
+                    .markers
+                    .iter()
+                    .filter(|m| kept.get(&m.name).is_none())
+                    .map(|m| m.name.clone())
+                    .collect();
+                warnings.push(format!(
+                    "the static trial lacks (or holds no data for) {}; calibrated on the walk \
+                     itself{}",
+                    lacking.join(" "),
+                    if empty.is_empty() { "" } else { " instead" }
+                ));
+                (trial, cols.clone(), false)
             }
         }
-        None => (trial, cols.clone()),
+        None => (trial, cols.clone(), false),
     };
-    let picks = pick_frames(calib_trial, &calib_cols, cfg.calibration_frames);
+    let calib_name = if calibrated_on_static {
+        format!("{name} (static)")
+    } else {
+        name.to_string()
+    };
+    let picks = calibration_frames(
+        calib_trial,
+        &calib_cols,
+        cfg.calibration_frames,
+        &calib_name,
+        &mut warnings,
+    )?;
     let calib_obs: Vec<_> = picks
         .iter()
         .map(|&f| observed(calib_trial, f, &calib_cols))
         .collect();
-    let rest = PoseState::rest(model.num_joints(), Vector3::zeros());
+    let rest = prior::neutral_pose(model);
     let height = static_trial
         .and_then(subject_height_m)
         .or_else(|| subject_height_m(trial));
@@ -320,6 +435,7 @@ pub fn fit_trial(
                 iterations: 0,
                 missing,
                 interpolated: true,
+                out_of_range: Vec::new(),
             });
             errors.push(vec![None; used.markers.len()]);
             prev = None;
@@ -358,6 +474,10 @@ pub fn fit_trial(
             iterations: fit.iterations,
             missing,
             interpolated: false,
+            out_of_range: prior::out_of_range(model, &fit.pose)
+                .into_iter()
+                .map(|(j, _)| j)
+                .collect(),
         });
         errors.push(fit.marker_errors_m.clone());
         prev = Some(fit.pose.clone());
@@ -376,6 +496,10 @@ pub fn fit_trial(
             calibration,
             marker_labels: used.markers.iter().map(|m| m.name.clone()).collect(),
             unmatched_markers: unmatched,
+            empty_markers,
+            calibration_frames: picks,
+            calibrated_on_static,
+            warnings,
             poses,
             frames,
             unconstrained_joints,

@@ -69,6 +69,11 @@ pub struct SolverConfig {
     pub limit_m_per_rad: f64,
     /// Stop when the relative cost decrease falls below this.
     pub tolerance: f64,
+    /// Weight (metres per radian) pulling measured trunk, neck, head and arm joints toward the
+    /// neutral pose ([`super::prior`]): resolves what the markers leave free.
+    pub prior_m_per_rad: f64,
+    /// The same for leg joints, which every gait marker set measures well.
+    pub prior_leg_m_per_rad: f64,
 }
 
 impl Default for SolverConfig {
@@ -79,6 +84,8 @@ impl Default for SolverConfig {
             smoothness_m_per_rad: 0.004,
             limit_m_per_rad: std::f64::consts::SQRT_2,
             tolerance: 1e-7,
+            prior_m_per_rad: 0.01,
+            prior_leg_m_per_rad: 0.002,
         }
     }
 }
@@ -119,10 +126,15 @@ pub struct PoseProblem<'a> {
     /// Per marker, its chain of influencing joints.
     chains: Vec<MarkerChain>,
     limits: Vec<AngleLimit>,
+    /// The pose unmeasured joints are held at and measured ones are pulled toward.
+    neutral: PoseState,
+    /// Per joint: is it a leg joint (lighter pull toward neutral)?
+    leg_joint: Vec<bool>,
 }
 
 impl<'a> PoseProblem<'a> {
-    /// Sets up the problem; joints that influence no marker are held fixed.
+    /// Sets up the problem; joints no marker measures ([`super::prior::measured_joints`]) are
+    /// held at the neutral pose.
     pub fn new(
         model: &'a BodyModel,
         shaped: &'a ShapedBody,
@@ -160,10 +172,11 @@ impl<'a> PoseProblem<'a> {
                     .collect()
             })
             .collect();
+        let measured = super::prior::measured_joints(model, markers);
         let mut param_of_joint = vec![None; nj];
         let mut n = 3;
         for (j, p) in param_of_joint.iter_mut().enumerate() {
-            if influences[j] {
+            if influences[j] && measured[j] {
                 *p = Some(n);
                 n += 3;
             }
@@ -176,7 +189,35 @@ impl<'a> PoseProblem<'a> {
             num_params: n,
             chains,
             limits,
+            neutral: super::prior::neutral_pose(model),
+            leg_joint: model
+                .joint_names
+                .iter()
+                .map(|n| super::prior::is_leg_joint(n))
+                .collect(),
         }
+    }
+
+    /// The neutral pose of [`super::prior::neutral_pose`] at a root translation.
+    pub fn neutral(&self, translation: Vector3<f64>) -> PoseState {
+        PoseState {
+            translation,
+            ..self.neutral.clone()
+        }
+    }
+
+    /// Weight of joint `j`'s pull toward neutral, metres per radian.
+    fn prior_weight(&self, j: usize, cfg: &SolverConfig) -> f64 {
+        if self.leg_joint[j] {
+            cfg.prior_leg_m_per_rad
+        } else {
+            cfg.prior_m_per_rad
+        }
+    }
+
+    /// Deviation of joint `j` from the neutral pose (axis-angle of `Nᵀ R`).
+    fn deviation_from_neutral(&self, pose: &PoseState, j: usize) -> Vector3<f64> {
+        log_rotation(&(self.neutral.rotations[j].transpose() * pose.rotations[j]))
     }
 
     /// Joints the solver moves.
@@ -225,6 +266,12 @@ impl<'a> PoseProblem<'a> {
         cfg: &SolverConfig,
     ) -> f64 {
         let mut c = 0.0;
+        for (j, p) in self.param_of_joint.iter().enumerate() {
+            if p.is_some() {
+                c += self.prior_weight(j, cfg).powi(2)
+                    * self.deviation_from_neutral(pose, j).norm_squared();
+            }
+        }
         if let Some(r) = reference {
             let w2 = cfg.smoothness_m_per_rad.powi(2);
             for (j, p) in self.param_of_joint.iter().enumerate() {
@@ -261,6 +308,11 @@ impl<'a> PoseProblem<'a> {
     ) -> FrameFit {
         let n = self.num_params;
         let mut pose = init.clone();
+        for (j, p) in self.param_of_joint.iter().enumerate() {
+            if p.is_none() && j < self.neutral.rotations.len() {
+                pose.rotations[j] = self.neutral.rotations[j];
+            }
+        }
         let mut lambda = 1e-3;
         let mut cost = self.robust_cost(&pose, observed, reference, cfg);
         let mut iterations = 0;
@@ -400,6 +452,16 @@ impl<'a> PoseProblem<'a> {
         for a in 0..h.nrows() {
             for b in (a + 1)..h.ncols() {
                 h[(b, a)] = h[(a, b)];
+            }
+        }
+        for (j, p) in self.param_of_joint.iter().enumerate() {
+            if let Some(p) = *p {
+                let w2 = self.prior_weight(j, cfg).powi(2);
+                let phi = self.deviation_from_neutral(pose, j);
+                for q in 0..3 {
+                    h[(p + q, p + q)] += w2;
+                    g[p + q] += w2 * phi[q];
+                }
             }
         }
         if let Some(rf) = reference {

@@ -77,37 +77,50 @@ impl PoseSequence {
 /// Errors of the pose-sequence reader and writer; each names the file.
 #[derive(Debug, Error)]
 pub enum PoseSeqError {
+    // The underlying errors are part of each message and deliberately not exposed as
+    // `source()`: chain printers (`anyhow`'s `{:#}`) would print them twice.
     /// A file or folder could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A `.json` file is not valid JSON.
-    #[error("{path}: invalid JSON at {source}")]
+    #[error("{path}: invalid JSON at {error}")]
     Syntax {
         /// The file.
         path: PathBuf,
         /// Line, column and message.
-        source: SyntaxError,
+        error: SyntaxError,
     },
     /// A `.json` file has the wrong shape.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Shape {
         /// The file.
         path: PathBuf,
         /// JSON path, expectation and finding.
-        source: ShapeError,
+        error: ShapeError,
+    },
+    /// A value is NaN or infinite (`NaN`, `Infinity`, `inf`, or a literal such as `1e400` beyond
+    /// the range of a float).
+    #[error("{path}: {at} is {value}, expected a finite number")]
+    NonFinite {
+        /// The file.
+        path: PathBuf,
+        /// Where: a JSON path (`pose[0][7]`) or `value 7 (0-based)` in a `.txt`.
+        at: String,
+        /// The value read.
+        value: f64,
     },
     /// A `.txt` token is not a number.
     #[error("{path}: value {index} (0-based) is {found:?}, expected a number")]
@@ -199,17 +212,26 @@ fn batch_row(json: &Json, key: &str) -> Result<Vec<f64>, ShapeError> {
 
 /// Parses one `pose_NNNNN.json`; `path` labels errors.
 pub fn parse_pose_json(bytes: &[u8], path: &Path) -> Result<PoseFrame, PoseSeqError> {
-    let json = oj::parse(bytes).map_err(|source| PoseSeqError::Syntax {
+    let json = oj::parse(bytes).map_err(|error| PoseSeqError::Syntax {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
-    let shape = |source| PoseSeqError::Shape {
+    let shape = |error| PoseSeqError::Shape {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let betas = batch_row(&json, "betas").map_err(shape)?;
     let pose = batch_row(&json, "pose").map_err(shape)?;
     let t = batch_row(&json, "translation").map_err(shape)?;
+    for (key, vals) in [("betas", &betas), ("pose", &pose), ("translation", &t)] {
+        if let Some((i, &value)) = vals.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(PoseSeqError::NonFinite {
+                path: path.to_path_buf(),
+                at: format!("{key}[0][{i}]"),
+                value,
+            });
+        }
+    }
     let translation: [f64; 3] = t.as_slice().try_into().map_err(|_| {
         shape(ShapeError {
             path: "translation[0]".into(),
@@ -229,12 +251,18 @@ pub fn parse_pose_txt(text: &str, path: &Path) -> Result<PoseFrame, PoseSeqError
     let vals: Vec<f64> = text
         .split_whitespace()
         .enumerate()
-        .map(|(index, t)| {
-            t.parse::<f64>().map_err(|_| PoseSeqError::TxtNumber {
+        .map(|(index, t)| match t.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            Ok(value) => Err(PoseSeqError::NonFinite {
+                path: path.to_path_buf(),
+                at: format!("value {index} (0-based)"),
+                value,
+            }),
+            Err(_) => Err(PoseSeqError::TxtNumber {
                 path: path.to_path_buf(),
                 index,
                 found: t.chars().take(40).collect(),
-            })
+            }),
         })
         .collect::<Result<_, _>>()?;
     let min = 6 + NUM_BETAS;
@@ -283,7 +311,7 @@ pub fn json_rate_hz(file: &Path, pointer: &str) -> Option<f64> {
 pub fn read_pose_dir(dir: &Path) -> Result<PoseSequence, PoseSeqError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
-        move |source| PoseSeqError::Io { path: p, source }
+        move |error| PoseSeqError::Io { path: p, error }
     };
     // (frame, is_txt, path)
     let mut files: Vec<(u64, bool, PathBuf)> = Vec::new();
@@ -400,6 +428,8 @@ fn push_py_json_list(out: &mut String, vals: &[f64], indent: usize) {
 }
 
 /// One frame as the original's `.json` bytes (`json.dump(..., indent=4, sort_keys=True)`).
+/// Non-finite values come out as Python writes them (`NaN`, `Infinity`); [`write_pose_dir`]
+/// refuses them, and the readers reject them.
 pub fn format_pose_json(f: &PoseFrame) -> String {
     let mut s = String::with_capacity(32 * (f.betas.len() + f.pose.len() + 3) + 128);
     s.push_str("{\n    \"betas\": ");
@@ -413,6 +443,7 @@ pub fn format_pose_json(f: &PoseFrame) -> String {
 }
 
 /// One frame as the original's `.txt` bytes (`f"{v} "` for pose[0:3], translation, pose[3:], betas).
+/// Non-finite values come out as Python's `str` does; [`write_pose_dir`] refuses them.
 pub fn format_pose_txt(f: &PoseFrame) -> String {
     let mut s = String::new();
     let (root, rest) = f.pose.split_at(f.pose.len().min(3));
@@ -429,7 +460,8 @@ pub fn format_pose_txt(f: &PoseFrame) -> String {
 }
 
 /// Writes a sequence as `pose_NNNNN.json` or `.txt` files (NNNNN = frame number, at least five
-/// digits, as the original), each atomically, into `dir`.
+/// digits, as the original), each atomically, into `dir`. A NaN or infinite value anywhere is an
+/// error before anything is written.
 pub fn write_pose_dir(
     dir: &Path,
     seq: &PoseSequence,
@@ -463,6 +495,23 @@ pub fn write_pose_dir(
             seq.poses[i].len()
         )));
     }
+    // Python writes NaN / Infinity, but no reader should have to accept them: refuse before any
+    // file is written, so a failed call leaves no partial sequence.
+    for i in 0..n {
+        let vectors = [
+            ("betas", seq.betas[i].as_slice()),
+            ("pose", seq.poses[i].as_slice()),
+            ("translation", seq.translations[i].as_slice()),
+        ];
+        for (what, vals) in vectors {
+            if let Some((k, v)) = vals.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(invalid(format!(
+                    "frame {} (pose_{:05}): {what}[{k}] is {v}; pose files hold finite numbers only",
+                    i, seq.frame_numbers[i]
+                )));
+            }
+        }
+    }
     for i in 0..n {
         let f = PoseFrame {
             betas: seq.betas[i].clone(),
@@ -474,9 +523,9 @@ pub fn write_pose_dir(
             PoseFileFormat::Txt => ("txt", format_pose_txt(&f)),
         };
         let p = dir.join(format!("pose_{:05}.{ext}", seq.frame_numbers[i]));
-        write_atomic(&p, text.as_bytes()).map_err(|source| PoseSeqError::Write {
+        write_atomic(&p, text.as_bytes()).map_err(|error| PoseSeqError::Write {
             path: p.clone(),
-            source,
+            error,
         })?;
     }
     Ok(())

@@ -9,27 +9,29 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::c3d::RATE_RANGE_HZ;
 use super::trial::{MarkerTrial, strip_prefix};
 use crate::io_util::write_atomic;
 
 /// Errors of the TRC reader and writer; each names the file and, for content, the line.
 #[derive(Debug, Error)]
 pub enum TrcError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    /// The file could not be read. The I/O error is part of the message and deliberately not
+    /// exposed as `source()`: chain printers (`anyhow`'s `{:#}`) would print it twice.
+    #[error("cannot read {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    /// The file could not be written.
-    #[error("cannot write {path}: {source}")]
+    /// The file could not be written (the error is in the message, not `source()`).
+    #[error("cannot write {path}: {error}")]
     Write {
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A header line is missing or malformed.
     #[error("{path} line {line}: expected {expected}, found {found:?}")]
@@ -92,9 +94,9 @@ fn unit_scale(u: &str) -> Option<f64> {
 
 /// Reads a TRC file into a trial in metres (gaps as `None`).
 pub fn read_trc(path: &Path) -> Result<MarkerTrial, TrcError> {
-    let bytes = std::fs::read(path).map_err(|source| TrcError::Io {
+    let bytes = std::fs::read(path).map_err(|error| TrcError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse_trc(&String::from_utf8_lossy(&bytes), path)
 }
@@ -145,8 +147,18 @@ pub fn parse_trc(text: &str, path: &Path) -> Result<MarkerTrial, TrcError> {
         }
     };
     let rate_hz = num_value("DataRate")?.ok_or_else(|| header(n3, "a DataRate value", l3))?;
-    if !(rate_hz.is_finite() && rate_hz > 0.0) {
-        return Err(header(n3, "a positive DataRate", l3));
+    if !RATE_RANGE_HZ.contains(&rate_hz) {
+        return Err(TrcError::Number {
+            path: path.to_path_buf(),
+            line: n3,
+            column: keys.iter().position(|k| *k == "DataRate").unwrap_or(0) + 1,
+            expected: format!(
+                "a DataRate between {} and {} Hz",
+                RATE_RANGE_HZ.start(),
+                RATE_RANGE_HZ.end()
+            ),
+            found: short(value("DataRate").unwrap_or("")),
+        });
     }
     let units = value("Units").unwrap_or("");
     let scale = unit_scale(units).ok_or_else(|| TrcError::Units {
@@ -267,8 +279,13 @@ pub fn parse_trc(text: &str, path: &Path) -> Result<MarkerTrial, TrcError> {
 /// Renders a trial as TRC text in millimetres (OpenSim's usual unit), gaps as empty cells.
 pub fn format_trc(trial: &MarkerTrial, file_name: &str) -> Result<String, String> {
     use std::fmt::Write;
-    if !(trial.rate_hz.is_finite() && trial.rate_hz > 0.0) {
-        return Err(format!("rate {} Hz is not positive", trial.rate_hz));
+    if !RATE_RANGE_HZ.contains(&trial.rate_hz) {
+        return Err(format!(
+            "rate {} Hz is outside {}–{} Hz",
+            trial.rate_hz,
+            RATE_RANGE_HZ.start(),
+            RATE_RANGE_HZ.end()
+        ));
     }
     let nm = trial.marker_labels.len();
     if let Some(l) = trial
@@ -337,9 +354,9 @@ pub fn write_trc(path: &Path, trial: &MarkerTrial) -> Result<(), TrcError> {
         path: path.to_path_buf(),
         reason,
     })?;
-    write_atomic(path, text.as_bytes()).map_err(|source| TrcError::Write {
+    write_atomic(path, text.as_bytes()).map_err(|error| TrcError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 

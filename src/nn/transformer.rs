@@ -7,6 +7,13 @@
 //! attention weights, the LayerNorm scale and the GELU gate as constants (CP-LRP / AttnLRP): in
 //! that mode gradient × input of the network is the layer-wise relevance of the linearised
 //! network. The LRP-mode forward returns exactly the same values as the normal one.
+//!
+//! Dropout applies only to the training forward ([`ForwardMode::Train`], what
+//! [`GaitClassifier::logits`] runs, and only on an autodiff backend, as burn's `Dropout`):
+//! [`MarkerClassification::forward_detailed`], [`MarkerClassification::attention_maps`] and
+//! [`MarkerClassification::predict`] are inference passes and give the same output for the same
+//! input on every backend, so explanations, tracks and attention maps are reproducible even when
+//! they run on the autodiff backend that LRP needs.
 
 use burn::module::Param;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
@@ -16,6 +23,32 @@ use burn::tensor::activation::{gelu, relu, softmax};
 
 use super::GaitClassifier;
 use super::posenc::sinusoidal;
+
+/// How a forward pass of [`MarkerClassification`] treats dropout and the CP-LRP constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardMode {
+    /// Training: dropout is active (on an autodiff backend; burn's `Dropout` is the identity on a
+    /// plain backend).
+    Train,
+    /// Inference: dropout is the identity on every backend, so the same input always gives the
+    /// same output.
+    Eval,
+    /// Inference in LRP mode: as [`ForwardMode::Eval`], with the softmax attention weights, the
+    /// LayerNorm scales and the GELU gates constants for autodiff (same forward values).
+    Lrp,
+}
+
+impl ForwardMode {
+    /// The inference mode: [`ForwardMode::Lrp`] with `lrp`, else [`ForwardMode::Eval`].
+    pub fn inference(lrp: bool) -> Self {
+        if lrp { Self::Lrp } else { Self::Eval }
+    }
+
+    /// Whether softmax weights, LayerNorm scales and GELU gates are autodiff constants.
+    pub fn lrp(self) -> bool {
+        self == Self::Lrp
+    }
+}
 
 /// LayerNorm over the last dimension whose normalisation scale can be detached (LRP mode).
 #[derive(Module, Debug)]
@@ -158,10 +191,14 @@ impl<B: Backend> EncoderLayer<B> {
         }
     }
 
-    /// `x` `[n, s, d]` → (`[n, s, d]`, attention weights `[n, s, s]`). Dropout is active only on
-    /// an autodiff backend outside LRP mode.
-    pub fn forward(&self, x: Tensor<B, 3>, lrp: bool) -> (Tensor<B, 3>, Tensor<B, 3>) {
-        let drop = |t: Tensor<B, 3>| if lrp { t } else { self.dropout.forward(t) };
+    /// `x` `[n, s, d]` → (`[n, s, d]`, attention weights `[n, s, s]`). Dropout is active only in
+    /// [`ForwardMode::Train`] on an autodiff backend.
+    pub fn forward(&self, x: Tensor<B, 3>, mode: ForwardMode) -> (Tensor<B, 3>, Tensor<B, 3>) {
+        let lrp = mode.lrp();
+        let drop = |t: Tensor<B, 3>| match mode {
+            ForwardMode::Train => self.dropout.forward(t),
+            ForwardMode::Eval | ForwardMode::Lrp => t,
+        };
         let (att, weights) = self
             .attention
             .forward(self.norm1.forward(x.clone(), lrp), lrp);
@@ -246,7 +283,7 @@ impl<B: Backend> ClsEncoder<B> {
 
     /// `x` `[n, s, input_dim]` → (tokens `[n, s + 1, dim]` with the CLS token first, attention
     /// `[n, s + 1, s + 1]` of the last layer).
-    pub fn forward(&self, x: Tensor<B, 3>, lrp: bool) -> (Tensor<B, 3>, Tensor<B, 3>) {
+    pub fn forward(&self, x: Tensor<B, 3>, mode: ForwardMode) -> (Tensor<B, 3>, Tensor<B, 3>) {
         let [n, s, input_dim] = x.dims();
         let mut embedded = self.embedding.forward(x.clone());
         if let Some(per_token) = &self.per_token {
@@ -262,9 +299,9 @@ impl<B: Backend> ClsEncoder<B> {
                     .reshape([n, 1, dim]);
         }
         let tokens = Tensor::cat(vec![cls, embedded], 1) + sinusoidal::<B>(s + 1, dim, &device);
-        let (mut tokens, mut weights) = self.layer.forward(tokens, lrp);
+        let (mut tokens, mut weights) = self.layer.forward(tokens, mode);
         for layer in &self.extra_layers {
-            (tokens, weights) = layer.forward(tokens, lrp);
+            (tokens, weights) = layer.forward(tokens, mode);
         }
         (tokens, weights)
     }
@@ -497,24 +534,44 @@ impl<B: Backend> MarkerClassification<B> {
         super::prepare_input(x, self.pelvis_relative_x, self.standardization.as_ref())
     }
 
-    /// Full forward pass: (logits `[batch, 1]`, attention maps). With `lrp` the softmax weights,
+    /// Full inference pass: (logits `[batch, 1]`, attention maps). Dropout is never applied, on
+    /// any backend: the same input gives the same output. With `lrp` the softmax weights,
     /// LayerNorm scales and GELU gates are constants for autodiff (same forward values).
     pub fn forward_detailed(&self, x: Tensor<B, 4>, lrp: bool) -> (Tensor<B, 2>, AttentionMaps<B>) {
-        self.forward_prepared(self.prepare_input(x), lrp)
+        self.forward_mode(x, ForwardMode::inference(lrp))
     }
 
     /// [`Self::forward_detailed`] on an input already passed through [`Self::prepare_input`].
     pub fn forward_prepared(&self, x: Tensor<B, 4>, lrp: bool) -> (Tensor<B, 2>, AttentionMaps<B>) {
+        self.forward_prepared_mode(x, ForwardMode::inference(lrp))
+    }
+
+    /// The forward pass in `mode` (only [`ForwardMode::Train`] applies dropout).
+    pub fn forward_mode(
+        &self,
+        x: Tensor<B, 4>,
+        mode: ForwardMode,
+    ) -> (Tensor<B, 2>, AttentionMaps<B>) {
+        self.forward_prepared_mode(self.prepare_input(x), mode)
+    }
+
+    /// [`Self::forward_mode`] on an input already passed through [`Self::prepare_input`].
+    pub fn forward_prepared_mode(
+        &self,
+        x: Tensor<B, 4>,
+        mode: ForwardMode,
+    ) -> (Tensor<B, 2>, AttentionMaps<B>) {
+        let lrp = mode.lrp();
         let [b, t, j, c] = x.dims();
         let (tokens, att1) = self
             .feature_extractor
-            .forward(x.reshape([b * t, j, c]), lrp);
+            .forward(x.reshape([b * t, j, c]), mode);
         let d1 = tokens.dims()[2];
         let mut per_frame = tokens.narrow(1, 0, 1).reshape([b, t, d1]);
         if let Some(norm) = &self.frame_norm {
             per_frame = norm.forward(per_frame, lrp);
         }
-        let (merged, att2) = self.feature_merger.forward(per_frame, lrp);
+        let (merged, att2) = self.feature_merger.forward(per_frame, mode);
         let d2 = merged.dims()[2];
         let (mut pooled, frame_weights) = match self.pooling {
             Pooling::Cls => (
@@ -542,15 +599,25 @@ impl<B: Backend> MarkerClassification<B> {
         (logits, maps)
     }
 
-    /// Attention weights of both levels for `x` `[batch, interval, joints, 3]`.
+    /// Attention weights of both levels for `x` `[batch, interval, joints, 3]` (inference: no
+    /// dropout).
     pub fn attention_maps(&self, x: Tensor<B, 4>) -> AttentionMaps<B> {
         self.forward_detailed(x, false).1
+    }
+
+    /// Inference logits `[batch, 1]` for `x` `[batch, interval, joints, 3]`: no dropout on any
+    /// backend (unlike [`GaitClassifier::logits`], the training forward).
+    pub fn predict(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.forward_detailed(x, false).0
     }
 }
 
 impl<B: Backend> GaitClassifier<B> for MarkerClassification<B> {
+    /// The training forward ([`ForwardMode::Train`]): on an autodiff backend dropout is active,
+    /// so two calls differ. Inference runs [`MarkerClassification::predict`] or the inner
+    /// backend's module (`valid()`), where dropout is the identity.
     fn logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        self.forward_detailed(x, false).0
+        self.forward_mode(x, ForwardMode::Train).0
     }
     fn interval(&self) -> usize {
         self.interval
@@ -564,6 +631,7 @@ impl<B: Backend> GaitClassifier<B> for MarkerClassification<B> {
 mod tests {
     use super::*;
     use burn::backend::NdArray;
+    use burn::module::AutodiffModule;
 
     type B = NdArray;
 
@@ -766,6 +834,38 @@ mod tests {
         let other = plain.forward_detailed(x, false).0;
         let diff = (logits - other).abs().max().into_scalar();
         assert!(diff > 1e-6, "{diff}");
+    }
+
+    #[test]
+    fn dropout_only_in_the_training_forward() {
+        let _rng = crate::train::test_rng_lock();
+        type A = burn::backend::Autodiff<NdArray>;
+        let device = Default::default();
+        let m = small().with_dropout(0.5).init::<A>(&device);
+        let x = Tensor::<A, 4>::random([2, 5, 22, 3], Distribution::Normal(0.0, 1.0), &device);
+        let flat = |m: &AttentionMaps<A>| -> Vec<f32> {
+            let mut v: Vec<f32> = m.joints.clone().into_data().iter::<f32>().collect();
+            v.extend(m.frames.clone().into_data().iter::<f32>());
+            v
+        };
+        // Inference on the autodiff backend is bit-identical call after call.
+        let (l1, m1) = m.forward_detailed(x.clone(), false);
+        let (l2, m2) = m.forward_detailed(x.clone(), false);
+        let reference: Vec<f32> = l1.clone().into_data().iter::<f32>().collect();
+        let again: Vec<f32> = l2.into_data().iter::<f32>().collect();
+        assert_eq!(reference, again);
+        let predicted: Vec<f32> = m.predict(x.clone()).into_data().iter::<f32>().collect();
+        assert_eq!(reference, predicted);
+        assert_eq!(flat(&m1), flat(&m2));
+        assert_eq!(flat(&m1), flat(&m.attention_maps(x.clone())));
+        // LRP mode and the inner backend's module (where dropout never runs) agree with it.
+        assert_same_values(l1.clone(), m.forward_detailed(x.clone(), true).0);
+        let inner = m.valid().logits(x.clone().inner());
+        assert_same_values(l1.inner(), inner);
+        // Training keeps its dropout: two training passes differ.
+        let train =
+            |x: Tensor<A, 4>| -> Vec<f32> { m.logits(x).into_data().iter::<f32>().collect() };
+        assert_ne!(train(x.clone()), train(x));
     }
 
     #[test]

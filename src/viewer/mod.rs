@@ -96,8 +96,8 @@ pub struct ViewerOptions {
     pub rate_hz: Option<f64>,
     /// Initial window size in physical pixels.
     pub window_size: (u32, u32),
-    /// Save a PNG of the window this many seconds after start, then close (smoke tests, docs).
-    pub screenshot_and_exit: Option<(PathBuf, f32)>,
+    /// Save a PNG of the window after a delay, then close (smoke tests, docs).
+    pub screenshot_and_exit: Option<ScreenshotAndExit>,
     /// A checkpoint card to load at start; None loads the bundled demo network.
     pub network: Option<PathBuf>,
     /// Explain the first window as soon as network and sequence are loaded, so the body shows
@@ -126,6 +126,19 @@ impl ViewerOptions {
             constrained: None,
         }
     }
+}
+
+/// When `gaitlens view --screenshot` (or the first-launch test's environment variables) takes
+/// its picture: once both delays have passed, so a slow software renderer still shows a drawn
+/// frame rather than the first, empty one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScreenshotAndExit {
+    /// The PNG to write.
+    pub path: PathBuf,
+    /// Seconds of wall time after start.
+    pub after_s: f32,
+    /// Frames drawn after start.
+    pub after_frames: u32,
 }
 
 /// Everything the interactive viewer adds on top of Bevy's default plugins and egui.
@@ -250,11 +263,12 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
         })
         .add_systems(Update, frame_bench);
     }
-    if let Some((path, after_s)) = opts.screenshot_and_exit.clone() {
+    if let Some(when) = opts.screenshot_and_exit.clone() {
         app.insert_resource(AutoScreenshot {
-            path,
-            after_s,
-            ..default()
+            when,
+            frames_seen: 0,
+            requested: false,
+            done: None,
         })
         .add_systems(Update, auto_screenshot);
     }
@@ -300,11 +314,11 @@ fn frame_bench(
     }
 }
 
-/// A screenshot of the window to take `after_s` seconds after start, after which the app exits.
-#[derive(Resource, Default)]
+/// A screenshot of the window to take once `when`'s delays have passed, after which the app exits.
+#[derive(Resource)]
 struct AutoScreenshot {
-    path: PathBuf,
-    after_s: f32,
+    when: ScreenshotAndExit,
+    frames_seen: u32,
     requested: bool,
     done: Option<Result<(), String>>,
 }
@@ -328,13 +342,17 @@ fn auto_screenshot(
         }
         return;
     }
-    if shot.requested || time.elapsed_secs() < shot.after_s {
+    shot.frames_seen = shot.frames_seen.saturating_add(1);
+    if shot.requested
+        || time.elapsed_secs() < shot.when.after_s
+        || shot.frames_seen < shot.when.after_frames
+    {
         return;
     }
     shot.requested = true;
     commands.spawn(Screenshot::primary_window()).observe(
         |ev: On<ScreenshotCaptured>, mut shot: ResMut<AutoScreenshot>| {
-            let path = shot.path.clone();
+            let path = shot.when.path.clone();
             let result = render::to_rgba(0, &ev.image)
                 .and_then(|f| render::encode_png(&f, &path))
                 .and_then(|bytes| {

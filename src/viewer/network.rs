@@ -17,7 +17,10 @@ use super::pose::{BodyState, CurrentSequence, ViewerSequence};
 use crate::body::BodyModel;
 use crate::dataset::FrameMap;
 use crate::dataset::align::{Alignment, Frame, NUM_JOINTS};
-use crate::explain::{Baseline, ExplainMethod, LrpRule, NormativeGait, explain_relative};
+use crate::explain::{
+    Baseline, ExplainMethod, LrpRule, NormativeGait, check_rate_hz, explain_relative,
+    inference_network, window_span,
+};
 use crate::nn::GaitClassifier;
 use crate::train::LoadedModel;
 use crate::train::checkpoint::{ModelCard, load_weights, read_card};
@@ -43,7 +46,39 @@ pub enum NetworkError {
         /// What is wrong.
         reason: String,
     },
-    /// The sequence is too short for the network's window or the start is out of range.
+    /// The sequence is too short for the network's window.
+    #[error(
+        "the sequence has {frames} frames, too short for one window: the network needs {needed} frames"
+    )]
+    TooShort {
+        /// Frames in the sequence.
+        frames: usize,
+        /// Frames one window needs.
+        needed: usize,
+    },
+    /// The window start is past the last window of the sequence.
+    #[error(
+        "start frame {start} is past the sequence's last window start {last_start} ({frames} frames, window {window})"
+    )]
+    Start {
+        /// First frame asked for.
+        start: usize,
+        /// The last valid first frame.
+        last_start: usize,
+        /// Frames in the sequence.
+        frames: usize,
+        /// Frames one window covers.
+        window: usize,
+    },
+    /// A frame rate outside [`crate::explain::RATE_RANGE_HZ`], or a window too long to count.
+    #[error("{what}: {reason}")]
+    Rate {
+        /// Whose rate: the sequence, or the card's file.
+        what: String,
+        /// What is wrong, with the valid range.
+        reason: String,
+    },
+    /// The window does not fit the (resampled) frames handed to the network.
     #[error(
         "the window {start}..{end} does not fit the sequence of {frames} frames (the network needs {interval} frames)"
     )]
@@ -139,21 +174,20 @@ pub fn window_tensor<B: Backend>(
     alignment: Alignment,
     device: &B::Device,
 ) -> Result<Tensor<B, 4>, NetworkError> {
-    let end = start + interval;
-    if end > joints.len() || interval == 0 {
-        return Err(NetworkError::Window {
+    let window = start
+        .checked_add(interval)
+        .filter(|_| interval > 0)
+        .and_then(|end| joints.get(start..end))
+        .ok_or(NetworkError::Window {
             start,
-            end,
+            end: start.saturating_add(interval),
             frames: joints.len(),
             interval,
-        });
-    }
-    let aligned = alignment
-        .apply(&joints[start..end])
-        .map_err(|e| NetworkError::Align {
-            start,
-            reason: e.to_string(),
         })?;
+    let aligned = alignment.apply(window).map_err(|e| NetworkError::Align {
+        start,
+        reason: e.to_string(),
+    })?;
     let flat: Vec<f32> = aligned.iter().flatten().flatten().copied().collect();
     Ok(Tensor::from_data(
         TensorData::new(flat, [1, interval, NUM_JOINTS, 3]),
@@ -259,6 +293,9 @@ impl ViewerNetwork {
             reason,
         };
         let hash = format!("{:016x}", crate::dataset::fnv1a64(&record));
+        if let Some(r) = card.rate_hz {
+            check_rate_hz(r).map_err(&bad)?;
+        }
         if hash != card.record_fnv1a64 {
             return Err(bad(format!(
                 "the weights do not belong to this model card (FNV-1a {hash}, card says {})",
@@ -339,15 +376,19 @@ impl ViewerNetwork {
         self.card.interval
     }
 
-    /// How frames of a sequence at `sequence_rate_hz` map onto the training rate.
+    /// How frames of a sequence at `sequence_rate_hz` map onto the training rate (the identity
+    /// for a rate outside [`crate::explain::RATE_RANGE_HZ`], which [`run_explain`] rejects).
     pub fn frame_map(&self, sequence_rate_hz: f64) -> FrameMap {
+        if check_rate_hz(sequence_rate_hz).is_err() {
+            return FrameMap::new(None, 1.0);
+        }
         FrameMap::new(self.card.rate_hz, sequence_rate_hz)
     }
 
     /// Frames of a sequence at `sequence_rate_hz` that one window covers.
     pub fn window_frames(&self, sequence_rate_hz: f64) -> usize {
-        self.frame_map(sequence_rate_hz)
-            .window_frames(self.interval())
+        window_span(&self.frame_map(sequence_rate_hz), self.interval())
+            .map_or(usize::MAX, |s| s.window)
     }
 
     /// One-line description for panels.
@@ -407,14 +448,35 @@ pub fn run_explain(
     baseline: Baseline,
     prefer_gpu: bool,
 ) -> Result<ExplainOutcome, NetworkError> {
+    if net.card.rate_hz.is_some() {
+        check_rate_hz(sequence_rate_hz).map_err(|reason| NetworkError::Rate {
+            what: "the sequence".into(),
+            reason,
+        })?;
+    }
     let map = net.frame_map(sequence_rate_hz);
-    let window = map.window_frames(net.interval());
-    if start + window > joints.len() {
-        return Err(NetworkError::Window {
+    let span = window_span(&map, net.interval()).ok_or_else(|| NetworkError::Rate {
+        what: net.source.clone(),
+        reason: format!(
+            "a window of {} frames spans too many frames at {sequence_rate_hz} Hz",
+            net.interval()
+        ),
+    })?;
+    let frames = joints.len();
+    if frames < span.needed {
+        return Err(NetworkError::TooShort {
+            frames,
+            needed: span.needed,
+        });
+    }
+    // frames ≥ needed ≥ window: start ≤ last_start keeps start + window ≤ frames.
+    let last_start = frames - span.window;
+    if start > last_start {
+        return Err(NetworkError::Start {
             start,
-            end: start + window,
-            frames: joints.len(),
-            interval: window,
+            last_start,
+            frames,
+            window: span.window,
         });
     }
     let resampled;
@@ -438,7 +500,12 @@ pub fn run_explain(
             (device, ComputeDevice::SharedGpu),
         ) {
             Ok(o) => out = Some(o),
-            Err(e @ (NetworkError::Window { .. } | NetworkError::Explain(_))) => return Err(e),
+            Err(
+                e @ (NetworkError::Window { .. }
+                | NetworkError::Start { .. }
+                | NetworkError::TooShort { .. }
+                | NetworkError::Explain(_)),
+            ) => return Err(e),
             Err(e) => tracing::warn!("GPU explanation failed, using the CPU: {e}"),
         }
     }
@@ -512,7 +579,8 @@ fn explain_on<B: AutodiffBackend>(
     let normative = net.normative(choice, baseline);
     let (logit, rel) = explain_window(m, joints, start, alignment, choice, normative, device)?;
     let explain_ms = t.elapsed().as_secs_f64() * 1e3;
-    let track = classification_track(m, joints, 8, alignment, device)?;
+    // On the plain backend: inference without dropout, the same track every run.
+    let track = classification_track(&inference_network(m), joints, 8, alignment, device)?;
     Ok(ExplainOutcome {
         shown: Arc::new(ShownExplanation::new(
             start,
@@ -772,10 +840,15 @@ fn finish_network_work(mut state: ResMut<NetworkState>, mut importance: ResMut<I
 }
 
 /// A new sequence invalidates the explanation shown.
+/// A new sequence clears the old verdict and, with a network loaded, is explained at once (from
+/// the typed path, a dialog, drag-and-drop or a finished fit alike), so the verdict never
+/// silently disappears after a load.
 fn clear_on_new_sequence(
     seq: Res<CurrentSequence>,
     mut state: ResMut<NetworkState>,
     mut importance: ResMut<Importance>,
+    mut explain: MessageWriter<ExplainRequest>,
+    mut seen: Local<Option<u64>>,
 ) {
     if !seq.is_changed() {
         return;
@@ -790,6 +863,13 @@ fn clear_on_new_sequence(
     {
         let max_start = s.num_frames().saturating_sub(net.window_frames(s.rate_hz));
         state.explain_start = state.explain_start.min(max_start);
+        let first_sequence = seen.is_none();
+        if current != *seen && !first_sequence && current != state.explained_generation {
+            explain.write(ExplainRequest);
+        }
+    }
+    if current.is_some() {
+        *seen = current;
     }
 }
 
@@ -834,7 +914,95 @@ mod tests {
             Baseline::Zero,
             false,
         );
-        assert!(matches!(err, Err(NetworkError::Window { .. })));
+        assert!(matches!(err, Err(NetworkError::Start { .. })));
+    }
+
+    #[test]
+    fn bad_starts_rates_and_short_sequences_are_typed_errors() {
+        let _lock = crate::train::test_rng_lock();
+        let model = crate::body::default_model::default_body();
+        let seq = super::super::demo::demo_sequence(model).expect("demo walk");
+        let joints = sequence_joints(model, &seq.betas, &seq);
+        let mut card: ModelCard = serde_json::from_slice(DEMO_CARD).unwrap();
+        card.rate_hz = Some(50.0);
+        let net = ViewerNetwork::from_parts("t".into(), card.clone(), DEMO_RECORD.to_vec(), None)
+            .unwrap();
+        let run = |joints: &[Frame], rate: f64, start: usize| {
+            run_explain(
+                &net,
+                joints,
+                rate,
+                start,
+                ExplainChoice::Epsilon,
+                Baseline::Zero,
+                false,
+            )
+        };
+        let interval = net.interval();
+        let frames = joints.len();
+        // start + window would overflow: the last valid start is named instead.
+        for rate in [50.0, 100.0] {
+            let window = net.window_frames(rate);
+            let e = run(&joints, rate, usize::MAX).unwrap_err();
+            assert!(
+                matches!(e, NetworkError::Start { last_start, window: w, .. }
+                    if last_start == frames - window && w == window),
+                "{e}"
+            );
+            assert!(
+                e.to_string().contains(&format!(
+                    "is past the sequence's last window start {} ({frames} frames, window {window})",
+                    frames - window
+                )),
+                "{e}"
+            );
+            assert!(run(&joints, rate, frames - window).is_ok());
+        }
+        // A sequence too short for one window says how many frames it needs.
+        let e = run(&joints[..interval - 1], 50.0, 0).unwrap_err();
+        assert!(
+            e.to_string().contains(&format!(
+                "{} frames, too short for one window",
+                interval - 1
+            )),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains(&format!("needs {interval} frames")),
+            "{e}"
+        );
+        let e = run(&joints[..interval], 100.0, 0).unwrap_err();
+        assert!(
+            matches!(e, NetworkError::TooShort { needed, .. } if needed == 2 * interval - 1),
+            "{e}"
+        );
+        // Absurd sequence rates are rejected with the valid range (and do not break the panels'
+        // window length).
+        for rate in [1e308, 1e-300, f64::NAN, 0.5] {
+            let e = run(&joints, rate, 0).unwrap_err();
+            assert!(matches!(e, NetworkError::Rate { .. }), "{e}");
+            assert!(e.to_string().contains("from 1 to 10000 Hz"), "{e}");
+            assert_eq!(net.window_frames(rate), interval);
+        }
+        // Absurd card rates are rejected when the card is loaded.
+        for rate in [1e-300, 1e300, f64::NAN, f64::INFINITY] {
+            card.rate_hz = Some(rate);
+            let e = ViewerNetwork::from_parts("card.json".into(), card.clone(), vec![], None)
+                .err()
+                .expect("rejected");
+            let text = e.to_string();
+            assert!(text.starts_with("card.json: rate_hz "), "{text}");
+            assert!(text.contains("from 1 to 10000 Hz"), "{text}");
+        }
+        // window_tensor never overflows either.
+        let w = window_tensor::<burn::backend::NdArray>(
+            &joints,
+            usize::MAX,
+            interval,
+            Alignment::default(),
+            &Default::default(),
+        );
+        assert!(matches!(w, Err(NetworkError::Window { .. })));
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct ViewerSequence {
     /// Rotation applied by [`Self::make_y_up`] (identity when the input was already y-up), so
     /// lab-frame data such as markers can be drawn in the same frame as the body.
     pub display_from_lab: Matrix3<f64>,
+    /// Joints no marker measured when the sequence was fitted: the fitter held them at its
+    /// neutral pose, so they are not data (listed in the panels and beside every verdict).
+    pub unmeasured_joints: Vec<String>,
 }
 
 impl ViewerSequence {
@@ -102,6 +105,7 @@ impl ViewerSequence {
             translations: translations.iter().map(|t| Vector3::from(*t)).collect(),
             rate_hz,
             display_from_lab: Matrix3::identity(),
+            unmeasured_joints: Vec::new(),
         };
         seq.make_y_up(model);
         Ok(seq)

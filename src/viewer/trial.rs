@@ -157,6 +157,10 @@ pub struct FittedTrial {
     pub median_rmse_m: f64,
     /// Model markers the trial lacks.
     pub unmatched: Vec<String>,
+    /// Joints no marker measures, held at the neutral pose by the fitter's prior.
+    pub unconstrained_joints: Vec<String>,
+    /// The fitter's warnings (labelled but empty markers, calibration fallbacks).
+    pub warnings: Vec<String>,
 }
 
 /// Reads `path` and fits `model` to it (the embedded body and its Plug-in Gait marker set);
@@ -216,9 +220,19 @@ pub fn fit_marker_file(
     if let Some(up) = lab_up_from_markers(&trial) {
         sequence.set_lab_up(model, up);
     }
+    sequence.unmeasured_joints = fitted.unconstrained_joints.clone();
 
     // Model markers per frame with the calibrated shape and offsets; measured ones from the file.
-    let (used, cols, unmatched) = fit::match_markers(set, &trial);
+    // The markers the fit used (labelled-but-empty ones were dropped), in the fit's order.
+    let (matched, matched_cols, unmatched) = fit::match_markers(set, &trial);
+    let mut used = crate::body::MarkerSet::default();
+    let mut cols = Vec::new();
+    for (m, c) in matched.markers.into_iter().zip(matched_cols) {
+        if fitted.marker_labels.contains(&m.name) {
+            used.markers.push(m);
+            cols.push(c);
+        }
+    }
     let markers =
         fit::calibrate::skinned_markers(model, betas, &used, &fitted.calibration.offsets_m);
     let shaped = model.shape(betas);
@@ -259,6 +273,8 @@ pub fn fit_marker_file(
         },
         median_rmse_m,
         unmatched,
+        unconstrained_joints: fitted.unconstrained_joints,
+        warnings: fitted.warnings,
     })
 }
 
@@ -382,6 +398,21 @@ pub(super) fn finish_fit_jobs(
                     format!(" (not in the file: {})", fitted.unmatched.join(" "))
                 }
             ));
+            if !fitted.unconstrained_joints.is_empty() || !fitted.warnings.is_empty() {
+                let mut note = String::new();
+                if !fitted.unconstrained_joints.is_empty() {
+                    note += &format!(
+                        "\nnot measured (no markers; held upright / arms relaxed): {}",
+                        fitted.unconstrained_joints.join(" ")
+                    );
+                }
+                for w in &fitted.warnings {
+                    note += &format!("\nwarning: {w}");
+                }
+                if let Some(info) = status.info.as_mut() {
+                    info.push_str(&note);
+                }
+            }
             if let Some(mut body) = body {
                 body.set_betas(&s.betas);
             }
@@ -406,7 +437,7 @@ fn draw_marker_overlay(overlay: Res<MarkerOverlay>, playback: Res<Playback>, mut
         return;
     };
     let measured_colour = Color::srgb(0.2, 0.6, 1.0);
-    for (m, p) in meas.iter().zip(model) {
+    for (i, (m, p)) in meas.iter().zip(model).enumerate() {
         let p = Vec3::from(*p);
         match m {
             Some(m) => {
@@ -416,19 +447,43 @@ fn draw_marker_overlay(overlay: Res<MarkerOverlay>, playback: Res<Playback>, mut
                 gizmos.line(m, p, residual_colour(m.distance(p)));
             }
             None => {
-                gizmos.sphere(
-                    Isometry3d::from_translation(p),
-                    0.006,
-                    Color::srgb(0.5, 0.5, 0.5),
-                );
+                // A gap: the marker's last measured position (within half a second at 100 Hz),
+                // never an invented one; nothing when it has not been seen recently.
+                if let Some(last) = last_seen(&overlay.measured_m, f, i, 50) {
+                    gizmos.sphere(
+                        Isometry3d::from_translation(Vec3::from(last)),
+                        0.008,
+                        Color::srgb(0.5, 0.5, 0.5),
+                    );
+                }
             }
         }
     }
 }
 
+/// Marker `i`'s most recent measured position in the `max_back` frames before `frame`.
+fn last_seen(
+    measured: &[Vec<Option<[f32; 3]>>],
+    frame: usize,
+    i: usize,
+    max_back: usize,
+) -> Option<[f32; 3]> {
+    (frame.saturating_sub(max_back)..frame)
+        .rev()
+        .find_map(|f| measured.get(f)?.get(i).copied().flatten())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gaps_show_the_last_measured_position_or_nothing() {
+        let m = vec![vec![Some([1.0, 0.0, 0.0])], vec![None], vec![None]];
+        assert_eq!(last_seen(&m, 2, 0, 5), Some([1.0, 0.0, 0.0]));
+        assert_eq!(last_seen(&m, 2, 0, 1), None);
+        assert_eq!(last_seen(&m, 0, 0, 5), None);
+    }
 
     #[test]
     fn residual_colours_go_from_green_to_red() {

@@ -17,17 +17,19 @@ use std::path::{Path, PathBuf};
 pub use params::{ParamData, Parameter, Parameters};
 
 use super::trial::{GaitEvent, MarkerTrial, ModelOutput, strip_prefix};
+use crate::io_util::printable;
 
 /// Errors of the C3D reader; each names the file and, where it applies, the byte offset.
 #[derive(Debug, thiserror::Error)]
 pub enum C3dError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    /// The file could not be read. The I/O error is part of the message and deliberately not
+    /// exposed as `source()`: chain printers (`anyhow`'s `{:#}`) would print it twice.
+    #[error("cannot read {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The header's second byte is not the C3D key 0x50.
     #[error("{path}: not a C3D file (byte 1 is {found:#04x}, expected 0x50)")]
@@ -63,7 +65,17 @@ pub enum C3dError {
         /// Value found.
         found: u8,
     },
-    /// A parameter is malformed or inconsistent.
+    /// A header value is unusable (and no parameter replaces it).
+    #[error("{path}: header at byte {offset}: {reason}")]
+    BadHeader {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the value.
+        offset: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A parameter is malformed or inconsistent (names are escaped if not printable).
     #[error("{path}: parameter {group}:{name} at byte {offset}: {reason}")]
     BadParameter {
         /// The file.
@@ -134,13 +146,16 @@ pub struct C3dFile {
     pub labels: Vec<String>,
     /// `frames × points` positions in the file's units, `None` where invalid.
     pub points: Vec<Vec<Option<[f64; 3]>>>,
+    /// What the reader repaired or dropped (also logged with `tracing::warn!`): an overridden
+    /// processor type, frames announced but not stored, events with non-finite times, ...
+    pub warnings: Vec<String>,
 }
 
 /// Reads a C3D file into a marker trial in metres.
 pub fn read_c3d(path: &Path) -> Result<MarkerTrial, C3dError> {
-    let bytes = std::fs::read(path).map_err(|source| C3dError::Io {
+    let bytes = std::fs::read(path).map_err(|error| C3dError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse_c3d(&bytes, path)
 }
@@ -171,7 +186,118 @@ fn need(
     Ok(())
 }
 
+/// Point rates outside this range (Hz) are taken as corrupt (no motion-capture system records
+/// slower than one frame in ten seconds or faster than 100 kHz).
+pub const RATE_RANGE_HZ: std::ops::RangeInclusive<f64> = 0.1..=100_000.0;
+
+fn plausible_rate(r: f64) -> bool {
+    RATE_RANGE_HZ.contains(&r)
+}
+
+fn plausible_scale(s: f64) -> bool {
+    s.is_finite() && (1e-9..=1e6).contains(&s.abs())
+}
+
+fn header_f32(bytes: &[u8], processor: Processor, offset: usize) -> f64 {
+    processor.f32([
+        bytes[offset],
+        bytes[offset + 1],
+        bytes[offset + 2],
+        bytes[offset + 3],
+    ]) as f64
+}
+
+/// How many of the floats whose decoding depends on the processor type (header rate and scale,
+/// POINT:RATE and POINT:SCALE when stored as floats) are plausible under `processor`, out of how
+/// many are present. Exact zeros are left out: they read as zero in every layout.
+fn float_consistency(bytes: &[u8], params: &Parameters, processor: Processor) -> (usize, usize) {
+    type Test = fn(f64) -> bool;
+    let mut checks: Vec<(f64, Test)> = vec![
+        (header_f32(bytes, processor, 20), plausible_rate),
+        (header_f32(bytes, processor, 12), plausible_scale),
+    ];
+    for (name, test) in [("RATE", plausible_rate as Test), ("SCALE", plausible_scale)] {
+        if let Some(Parameter {
+            data: ParamData::Float(v),
+            ..
+        }) = params.get("POINT", name)
+            && let Some(&x) = v.first()
+        {
+            checks.push((x as f64, test));
+        }
+    }
+    checks
+        .iter()
+        .filter(|(v, _)| *v != 0.0)
+        .fold((0, 0), |(ok, n), (v, test)| (ok + test(*v) as usize, n + 1))
+}
+
+/// A value read from a (32-bit) parameter as it would be written: `0.01` rather than
+/// `0.009999999776482582`, `1e-30` rather than thirty zeros.
+fn short(v: f64) -> String {
+    let f = v as f32;
+    if !f.is_finite() || f == 0.0 || (1e-4..1e9).contains(&f.abs()) {
+        format!("{f}")
+    } else {
+        format!("{f:e}")
+    }
+}
+
+fn warn(warnings: &mut Vec<String>, message: String) {
+    tracing::warn!("{message}");
+    warnings.push(message);
+}
+
+fn bad_param(path: &Path, p: &Parameter, reason: String) -> C3dError {
+    C3dError::BadParameter {
+        path: path.to_path_buf(),
+        group: printable(&p.group),
+        name: printable(&p.name),
+        offset: p.offset,
+        reason,
+    }
+}
+
+/// A parameter's first value with the parameter, if it has a numeric one.
+fn numeric<'a>(params: &'a Parameters, group: &str, name: &str) -> Option<(&'a Parameter, f64)> {
+    params
+        .get(group, name)
+        .and_then(|p| p.first_f64().map(|v| (p, v)))
+}
+
+/// The events as stored (EVENT:USED of them): label, context and time in seconds, which may be
+/// non-finite in a corrupted file.
+fn stored_events(p: &Parameters) -> Vec<(String, String, f64)> {
+    let (Some(labels), Some(times)) = (p.get("EVENT", "LABELS"), p.get("EVENT", "TIMES")) else {
+        return Vec::new();
+    };
+    let labels = labels.strings();
+    let contexts = p
+        .get("EVENT", "CONTEXTS")
+        .map(|c| c.strings())
+        .unwrap_or_default();
+    let used = p
+        .get("EVENT", "USED")
+        .and_then(|u| u.first_f64())
+        .map(|u| u.max(0.0) as usize)
+        .unwrap_or(labels.len());
+    let t = times.floats();
+    (0..used.min(labels.len()).min(t.len() / 2))
+        .map(|e| {
+            (
+                labels[e].clone(),
+                contexts.get(e).cloned().unwrap_or_default(),
+                t[2 * e] * 60.0 + t[2 * e + 1],
+            )
+        })
+        .collect()
+}
+
 /// Parses the raw structure of a C3D file.
+///
+/// Every count is bounded by what the file can hold, the rate and scale must be plausible, and a
+/// processor-type byte contradicted by the file's own floats is overridden with a warning (see
+/// [`C3dFile::warnings`]).
 pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
     need(bytes, path, 0, 512, "header block")?;
     if bytes[1] != 0x50 {
@@ -180,10 +306,11 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
             found: bytes[1],
         });
     }
+    let mut warnings = Vec::new();
     let param_start = (bytes[0].max(1) as usize - 1) * 512;
     need(bytes, path, param_start, 4, "parameter section header")?;
     let proc_byte = bytes[param_start + 3];
-    let processor = match proc_byte {
+    let declared = match proc_byte {
         84 => Processor::Intel,
         85 => Processor::Dec,
         86 => Processor::Mips,
@@ -195,25 +322,132 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
             });
         }
     };
+    // A flipped processor byte (Intel <-> DEC differ only in their floats) would read the rate as
+    // 6e-42 Hz and event times as -1e32 s: when the declared layout makes the rates or scales
+    // implausible and another layout makes all of them plausible, that one is used.
+    let declared_params = params::parse_parameters(bytes, path, param_start, declared);
+    let consistent = declared_params.as_ref().is_ok_and(|p| {
+        let (ok, present) = float_consistency(bytes, p, declared);
+        ok == present
+    });
+    let (processor, params) = if consistent {
+        (declared, declared_params?)
+    } else {
+        let alternative = [Processor::Intel, Processor::Dec, Processor::Mips]
+            .into_iter()
+            .filter(|p| *p != declared)
+            .find_map(|alt| {
+                let ap = params::parse_parameters(bytes, path, param_start, alt).ok()?;
+                let (ok, present) = float_consistency(bytes, &ap, alt);
+                (present > 0 && ok == present).then_some((alt, ap))
+            });
+        match alternative {
+            Some((alt, ap)) => {
+                warn(
+                    &mut warnings,
+                    format!(
+                        "{}: processor type byte {proc_byte} at byte {} says {declared:?}, but the \
+                         rates and scales only decode as {alt:?} (point rate {} Hz); reading as {alt:?}",
+                        path.display(),
+                        param_start + 3,
+                        short(header_f32(bytes, alt, 20)),
+                    ),
+                );
+                (alt, ap)
+            }
+            None => (declared, declared_params?),
+        }
+    };
     let word = |i: usize| processor.i16([bytes[2 * i], bytes[2 * i + 1]]);
     let uword = |i: usize| word(i) as u16;
     let header_points = uword(1) as usize;
     let header_analog_per_frame = uword(2) as usize;
     let header_first = uword(3) as i64;
     let header_last = uword(4) as i64;
-    let header_scale = processor.f32([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    let header_scale = header_f32(bytes, processor, 12);
     let header_data_start = uword(8) as usize;
-    let header_rate = processor.f32([bytes[20], bytes[21], bytes[22], bytes[23]]);
+    let header_rate = header_f32(bytes, processor, 20);
+    let bad_header = |offset: usize, reason: String| C3dError::BadHeader {
+        path: path.to_path_buf(),
+        offset,
+        reason,
+    };
 
-    let params = params::parse_parameters(bytes, path, param_start, processor)?;
     let point_int = |name: &str| params.get("POINT", name).and_then(|p| p.first_f64());
-    let used = point_int("USED")
-        .map(|v| v as usize)
-        .unwrap_or(header_points);
-    let scale = point_int("SCALE").unwrap_or(header_scale as f64);
-    let rate_hz = point_int("RATE")
-        .filter(|r| *r > 0.0)
-        .unwrap_or(header_rate as f64);
+    // POINT:USED bounds the label list and every frame's size: a whole number of at most 65535
+    // (the header's 16-bit word), and a file without 3D points is no marker trial.
+    let used = match numeric(&params, "POINT", "USED") {
+        Some((_, u)) if u.fract() == 0.0 && (1.0..=65535.0).contains(&u) => u as usize,
+        Some((p, u)) => {
+            return Err(bad_param(
+                path,
+                p,
+                format!(
+                    "point count {} is not a whole number between 1 and 65535{}",
+                    short(u),
+                    if u <= 0.0 {
+                        " (a file without 3D points is not a marker trial)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        None if header_points > 0 => header_points,
+        None => {
+            return Err(bad_header(
+                2,
+                "no 3D points (header point count 0 and no POINT:USED)".into(),
+            ));
+        }
+    };
+    let scale = match numeric(&params, "POINT", "SCALE") {
+        Some((_, s)) if s.is_finite() && s != 0.0 => s,
+        Some((p, s)) => {
+            return Err(bad_param(
+                path,
+                p,
+                format!("scale {} is not a finite non-zero number", short(s)),
+            ));
+        }
+        None if header_scale.is_finite() && header_scale != 0.0 => header_scale,
+        None => {
+            return Err(bad_header(
+                12,
+                format!(
+                    "scale {} (and no POINT:SCALE) is not a finite non-zero number",
+                    short(header_scale)
+                ),
+            ));
+        }
+    };
+    let rate_hz = match numeric(&params, "POINT", "RATE") {
+        Some((_, r)) if plausible_rate(r) => r,
+        Some((p, r)) => {
+            return Err(bad_param(
+                path,
+                p,
+                format!(
+                    "point rate {} Hz is outside {}–{} Hz",
+                    short(r),
+                    RATE_RANGE_HZ.start(),
+                    RATE_RANGE_HZ.end()
+                ),
+            ));
+        }
+        None if plausible_rate(header_rate) => header_rate,
+        None => {
+            return Err(bad_header(
+                20,
+                format!(
+                    "point rate {} Hz (and no POINT:RATE) is outside {}–{} Hz",
+                    short(header_rate),
+                    RATE_RANGE_HZ.start(),
+                    RATE_RANGE_HZ.end()
+                ),
+            ));
+        }
+    };
     let data_start = point_int("DATA_START")
         .map(|v| v as u16 as usize)
         .filter(|v| *v > 0)
@@ -243,42 +477,74 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
             frames = (e - s + 1) as usize;
         }
     }
-    let analog_per_frame = match (params.get("ANALOG", "USED"), params.get("ANALOG", "RATE")) {
-        (Some(u), Some(r)) if rate_hz > 0.0 => {
-            let used = u.first_f64().unwrap_or(0.0).max(0.0);
-            let ratio = (r.first_f64().unwrap_or(0.0) / rate_hz).round().max(0.0);
-            // Saturating casts: absurd rates give a huge count that the size check rejects.
-            (used * ratio).min(u32::MAX as f64) as usize
-        }
-        _ => header_analog_per_frame,
-    };
     let is_float = scale < 0.0;
     let word_size = if is_float { 4 } else { 2 };
-    let frame_bytes = used
-        .checked_mul(4)
-        .and_then(|w| w.checked_add(analog_per_frame))
-        .and_then(|w| w.checked_mul(word_size))
-        .ok_or_else(|| C3dError::Inconsistent {
-            path: path.to_path_buf(),
-            reason: format!(
-                "{used} points and {analog_per_frame} analog samples per frame overflow"
-            ),
-        })?;
-    if frame_bytes == 0 {
-        // No point or analog data: a frame count cannot be checked against the bytes, keep none.
-        frames = 0;
-    }
     let data_offset = data_start.max(1).saturating_sub(1) * 512;
-    if frames > 0 && frame_bytes > 0 {
+    let available = bytes.len().saturating_sub(data_offset);
+    let stride = |apf: usize| {
+        used.checked_mul(4)
+            .and_then(|w| w.checked_add(apf))
+            .and_then(|w| w.checked_mul(word_size))
+    };
+    // Does the data block hold exactly `frames` frames of this stride (plus block padding)?
+    let fits = |apf: usize| {
+        stride(apf)
+            .and_then(|s| s.checked_mul(frames))
+            .is_some_and(|t| t <= available && available - t < 512)
+    };
+    // Analog samples per point frame: ANALOG:USED × (ANALOG:RATE / POINT:RATE), or the header's
+    // word 3. A zero or corrupt ANALOG:RATE / ANALOG:USED would shrink the frame stride and read
+    // analog samples as points, so where the two disagree the one matching the data block wins.
+    let param_apf = match numeric(&params, "ANALOG", "USED") {
+        Some((_, 0.0)) => Some(0),
+        Some((_, u)) if u.is_finite() && u > 0.0 => numeric(&params, "ANALOG", "RATE")
+            .map(|(_, r)| r)
+            .filter(|r| r.is_finite() && *r > 0.0)
+            // Saturating casts: absurd rates give a huge count that the size check rejects.
+            .map(|r| (u * (r / rate_hz).round()).min(u32::MAX as f64) as usize),
+        _ => None,
+    };
+    let analog_per_frame = match param_apf {
+        Some(a) if a == header_analog_per_frame || frames == 0 => a,
+        Some(a) if fits(a) || !fits(header_analog_per_frame) => a,
+        Some(a) => {
+            warn(
+                &mut warnings,
+                format!(
+                    "{}: ANALOG:USED and ANALOG:RATE give {a} analog samples per frame, but the \
+                     data block matches the header's {header_analog_per_frame}; using the header",
+                    path.display()
+                ),
+            );
+            header_analog_per_frame
+        }
+        None => {
+            if params.get("ANALOG", "USED").is_some() && frames > 0 {
+                warn(
+                    &mut warnings,
+                    format!(
+                        "{}: ANALOG:USED / ANALOG:RATE are not usable; taking {header_analog_per_frame} \
+                         analog samples per frame from the header",
+                        path.display()
+                    ),
+                );
+            }
+            header_analog_per_frame
+        }
+    };
+    let frame_bytes = stride(analog_per_frame).ok_or_else(|| C3dError::Inconsistent {
+        path: path.to_path_buf(),
+        reason: format!("{used} points and {analog_per_frame} analog samples per frame overflow"),
+    })?;
+    if frames > 0 {
         let total = frame_bytes
             .checked_mul(frames)
             .ok_or_else(|| C3dError::Inconsistent {
                 path: path.to_path_buf(),
                 reason: format!("{frames} frames × {frame_bytes} bytes overflows"),
             })?;
-        if data_offset > bytes.len() || total > bytes.len() - data_offset {
+        if total > available {
             // Some writers announce more frames than they store: keep the whole frames present.
-            let available = bytes.len().saturating_sub(data_offset);
             let whole = available / frame_bytes;
             if whole == 0 {
                 return Err(C3dError::Truncated {
@@ -289,9 +555,12 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
                     available,
                 });
             }
-            tracing::warn!(
-                "{}: header announces {frames} frames but only {whole} are stored; reading those",
-                path.display()
+            warn(
+                &mut warnings,
+                format!(
+                    "{}: header announces {frames} frames but only {whole} are stored; reading those",
+                    path.display()
+                ),
             );
             frames = whole;
         }
@@ -339,6 +608,20 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
     while labels.len() < used {
         labels.push(format!("point{}", labels.len() + 1));
     }
+    for (e, (label, _, time_s)) in stored_events(&params).iter().enumerate() {
+        if !time_s.is_finite() {
+            warn(
+                &mut warnings,
+                format!(
+                    "{}: event {} \"{}\" has time {} s (EVENT:TIMES); dropped",
+                    path.display(),
+                    e + 1,
+                    printable(label),
+                    short(*time_s),
+                ),
+            );
+        }
+    }
     Ok(C3dFile {
         processor,
         params,
@@ -346,6 +629,7 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
         first_frame: header_first,
         labels,
         points,
+        warnings,
     })
 }
 
@@ -419,33 +703,20 @@ pub fn to_trial(file: &C3dFile) -> MarkerTrial {
                 .collect()
         })
         .collect();
-    let mut events = Vec::new();
-    if let (Some(labels), Some(times)) = (p.get("EVENT", "LABELS"), p.get("EVENT", "TIMES")) {
-        let labels = labels.strings();
-        let contexts = p
-            .get("EVENT", "CONTEXTS")
-            .map(|c| c.strings())
-            .unwrap_or_default();
-        let used = p
-            .get("EVENT", "USED")
-            .and_then(|u| u.first_f64())
-            .map(|u| u.max(0.0) as usize)
-            .unwrap_or(labels.len());
-        let t = times.floats();
-        for e in 0..used.min(labels.len()).min(t.len() / 2) {
-            let time_s = t[2 * e] * 60.0 + t[2 * e + 1];
-            let frame = ((time_s * file.rate_hz).round() as i64)
+    // Non-finite times (reported in `C3dFile::warnings`) are dropped.
+    let mut events: Vec<GaitEvent> = stored_events(p)
+        .into_iter()
+        .filter(|e| e.2.is_finite())
+        .map(|(label, context, time_s)| GaitEvent {
+            frame: ((time_s * file.rate_hz).round() as i64)
                 .saturating_add(1)
-                .saturating_sub(file.first_frame);
-            events.push(GaitEvent {
-                label: labels[e].clone(),
-                context: contexts.get(e).cloned().unwrap_or_default(),
-                time_s,
-                frame,
-            });
-        }
-        events.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
-    }
+                .saturating_sub(file.first_frame),
+            label,
+            context,
+            time_s,
+        })
+        .collect();
+    events.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
     let mut subject_params = BTreeMap::new();
     if let Some(g) = p.group("PROCESSING") {
         for param in g {
@@ -520,9 +791,14 @@ mod tests {
     }
 
     #[test]
-    fn no_point_data_means_no_frames_even_if_the_header_claims_many() {
-        let t = parse_c3d(&synthetic(0, 65535), Path::new("x.c3d")).unwrap();
-        assert_eq!(t.num_frames(), 0);
+    fn no_point_data_is_an_error_not_an_empty_trial() {
+        let e = parse_c3d(&synthetic(0, 65535), Path::new("x.c3d")).unwrap_err();
+        assert!(
+            matches!(&e, C3dError::BadParameter { name, .. } if name == "USED"),
+            "{e}"
+        );
+        let e = parse_c3d(&synthetic(-3, 10), Path::new("x.c3d")).unwrap_err();
+        assert!(e.to_string().contains("POINT:USED"), "{e}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::{C3dError, Processor};
+use crate::io_util::printable;
 
 /// Values of one parameter, flattened in file order (first dimension fastest).
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +29,8 @@ pub struct Parameter {
     pub dims: Vec<usize>,
     /// Values.
     pub data: ParamData,
+    /// Byte offset of the record in the file (for error messages).
+    pub offset: usize,
 }
 
 impl Parameter {
@@ -131,9 +134,9 @@ pub(crate) fn parse_parameters(
             group: groups
                 .iter()
                 .find(|g| g.0 == -id)
-                .map(|g| g.1.clone())
+                .map(|g| printable(&g.1))
                 .unwrap_or_default(),
-            name: name.clone(),
+            name: printable(&name),
             offset: i,
             reason,
         };
@@ -193,6 +196,7 @@ pub(crate) fn parse_parameters(
                     name,
                     dims,
                     data,
+                    offset: i,
                 },
             ));
         }

@@ -127,6 +127,7 @@ pub fn explain_panel_ui(
     importance: &mut Importance,
     playback: &mut Playback,
     sequence: Option<(usize, f64)>,
+    unmeasured: &[String],
     gpu_available: bool,
 ) -> bool {
     let mut run = false;
@@ -225,6 +226,16 @@ pub fn explain_panel_ui(
         last.explain_ms,
         shown.logit
     ));
+    if !unmeasured.is_empty() {
+        ui.colored_label(
+            egui::Color32::from_rgb(230, 180, 90),
+            format!(
+                "not measured (no markers; the fitter held them upright / relaxed, so the \
+                 network reads the prior, not the patient): {}",
+                unmeasured.join(" ")
+            ),
+        );
+    }
     ui.horizontal(|ui| {
         ui.checkbox(&mut importance.enabled, "colour the body");
         egui::ComboBox::from_id_salt("colormap")

@@ -84,8 +84,9 @@ fn viewer_panels_ui(
         None => {}
     }
     // As tall as the window allows, so Explain is visible without scrolling at first launch.
-    let screen_h = ctx.content_rect().height();
-    egui::Window::new("gaitlens")
+    let screen = ctx.content_rect();
+    let screen_h = screen.height();
+    let panel = egui::Window::new("gaitlens")
         .default_pos([8.0, 8.0])
         .default_width(340.0)
         .default_height((screen_h - 24.0).max(300.0))
@@ -155,12 +156,18 @@ fn viewer_panels_ui(
                 .default_open(true)
                 .show(ui, |ui| {
                     let frames = seq.sequence.as_ref().map(|s| (s.num_frames(), s.rate_hz));
+                    let unmeasured = seq
+                        .sequence
+                        .as_ref()
+                        .map(|s| s.unmeasured_joints.clone())
+                        .unwrap_or_default();
                     if explain_panel_ui(
                         ui,
                         &mut net,
                         &mut importance,
                         &mut playback,
                         frames,
+                        &unmeasured,
                         gpu_available,
                     ) {
                         explain_w.write(ExplainRequest);
@@ -172,6 +179,16 @@ fn viewer_panels_ui(
                 posed.skin_ms, upload.upload_ms
             ));
         });
+    // Framing keeps the body right of the panel (only when it sits at the left edge).
+    let inset = panel
+        .map(|r| r.response.rect)
+        .filter(|r| r.left() < 0.25 * screen.width())
+        .map_or(0.0, |r| {
+            (r.right() - screen.left()) / screen.width().max(1.0)
+        });
+    if (cam.left_inset_frac - inset).abs() > 1e-3 {
+        cam.left_inset_frac = inset;
+    }
     Ok(())
 }
 
@@ -201,5 +218,6 @@ pub fn camera_panel_ui(ui: &mut egui::Ui, cam: &mut FlyCamera) {
             .text("speed m/s"),
     );
     ui.small("W/A/S/D move, Q/E down/up, drag to look, wheel = speed");
-    ui.small("Space play/pause, ←/→ step a frame");
+    // Words, not arrow glyphs: egui's default fonts lack the arrows (they drew as empty boxes).
+    ui.small("Space play/pause, Left/Right arrow keys step a frame");
 }

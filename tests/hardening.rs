@@ -1,0 +1,160 @@
+//! Output failures and error messages (issue 26): a closed or full stdout ends the binary quietly
+//! with status 1 (not a `println!` panic, status 101), and reader errors print each cause once.
+
+use std::error::Error;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn data(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(rel);
+    assert!(p.is_file(), "real data file missing: {}", p.display());
+    p
+}
+
+fn gaitlens() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gaitlens"));
+    c.env_remove("RUST_BACKTRACE").env("RUST_LOG", "error");
+    c
+}
+
+fn dev_full() -> File {
+    File::options()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full must exist on Linux")
+}
+
+fn assert_quiet_failure(what: &str, out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code();
+    assert!(
+        code.is_some_and(|c| c != 0 && c != 101),
+        "{what}: exit status {:?} (must be non-zero and not a panic); stderr:\n{stderr}",
+        out.status
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{what}: panic output on stderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn full_stdout_ends_quietly_with_status_1() {
+    let c3d = data("c3d/PiG_Motion-FlatFoot-Full.c3d");
+    for args in [
+        vec!["body".into(), "inspect".into()],
+        vec!["inspect".into(), c3d.display().to_string()],
+        vec!["inspect".into(), c3d.display().to_string(), "--json".into()],
+    ] {
+        let out = gaitlens()
+            .args(&args)
+            .stdout(dev_full())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let what = format!("gaitlens {} > /dev/full", args.join(" "));
+        assert_quiet_failure(&what, &out);
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("No space left"), "{what}: {stderr}");
+    }
+}
+
+#[test]
+fn closed_stdout_pipe_ends_silently_with_status_1() {
+    let c3d = data("c3d/PiG_Motion-FlatFoot-Full.c3d");
+    for args in [
+        vec!["inspect".to_string(), c3d.display().to_string()],
+        vec!["body".into(), "inspect".into()],
+    ] {
+        // The reading end is closed before the child starts: its first write gets EPIPE, as
+        // after `| head -c 10` has read its bytes.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = gaitlens()
+            .args(&args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let what = format!("gaitlens {} | (closed)", args.join(" "));
+        assert_quiet_failure(&what, &out);
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        assert!(
+            out.stderr.is_empty(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn full_stderr_on_an_error_is_not_a_panic() {
+    let out = gaitlens()
+        .args(["inspect", "/nonexistent/trial.c3d"])
+        .stdout(Stdio::null())
+        .stderr(dev_full())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{:?}", out.status);
+}
+
+/// The message with its `source()` chain, as `anyhow` prints `{:#}`.
+fn chain(e: &dyn Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}
+
+fn once(what: &str, text: &str, needle: &str) {
+    assert_eq!(
+        text.matches(needle).count(),
+        1,
+        "{what}: {needle:?} not exactly once in {text:?}"
+    );
+}
+
+#[test]
+fn reader_errors_print_each_cause_once() {
+    use gaitlens::formats::{c3d, pose_seq, read_marker_trial, trc};
+    let dir = tempfile::tempdir().unwrap();
+    let c3d_dir = dir.path().join("walk.c3d");
+    let trc_dir = dir.path().join("walk.trc");
+    std::fs::create_dir(&c3d_dir).unwrap();
+    std::fs::create_dir(&trc_dir).unwrap();
+    let file = dir.path().join("plain.txt");
+    std::fs::write(&file, "x").unwrap();
+
+    let e = c3d::read_c3d(&c3d_dir).unwrap_err();
+    once("read_c3d", &chain(&e), "os error 21");
+    let e = read_marker_trial(&c3d_dir).unwrap_err();
+    once("read_marker_trial c3d", &chain(&e), "os error 21");
+    let e = trc::read_trc(&trc_dir).unwrap_err();
+    once("read_trc", &chain(&e), "os error 21");
+    let e = read_marker_trial(&trc_dir).unwrap_err();
+    once("read_marker_trial trc", &chain(&e), "os error 21");
+    let e = pose_seq::read_pose_dir(&file).unwrap_err();
+    once("read_pose_dir", &chain(&e), "os error 20");
+    let e = pose_seq::parse_pose_json(b"{\"betas\": [[1, 2,", Path::new("p.json")).unwrap_err();
+    assert_eq!(chain(&e), e.to_string(), "syntax error printed twice");
+    let e =
+        pose_seq::parse_pose_json(br#"{"betas": [[1, "a"]]}"#, Path::new("p.json")).unwrap_err();
+    assert_eq!(chain(&e), e.to_string(), "shape error printed twice");
+
+    // End to end: the binary prints the cause once.
+    for p in [&c3d_dir, &trc_dir] {
+        let out = gaitlens().arg("inspect").arg(p).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        once("gaitlens inspect", &stderr, "os error 21");
+        assert!(stderr.contains(&p.display().to_string()), "{stderr}");
+    }
+}
