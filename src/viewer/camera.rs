@@ -103,7 +103,7 @@ pub struct FlyCamera {
     /// Set to frame the body on the next update (Home key, sequence load).
     pub frame_requested: bool,
     /// Fraction of the window's width covered by the side panel on the left (set by the panels
-    /// each frame): framing centres the body in the free part of the window, not behind the panel.
+    /// each frame; framing does not use it yet).
     pub left_inset_frac: f32,
 }
 
@@ -149,19 +149,9 @@ impl FlyCamera {
         }
     }
 
-    /// Moves the camera so the box `min..max` fills the part of the view right of the side panel
-    /// ([`Self::left_inset_frac`]), along the current direction.
+    /// Moves the camera so the box `min..max` fills the view along the current direction.
     pub fn frame(&mut self, min: Vec3, max: Vec3, aspect: f32) {
-        let inset = self.left_inset_frac.clamp(0.0, 0.8);
-        let free_aspect = aspect * (1.0 - inset);
-        let centre = 0.5 * (min + max);
-        let framed = frame_bounds(min, max, self.forward(), self.vfov_rad, free_aspect, 1.1);
-        // Shift sideways so the centre lands at NDC x = inset, the middle of the free area:
-        // a point X to the right at depth d shows at NDC X / (d · tan(hfov / 2)).
-        let depth = (framed - centre).length();
-        let tan_half_hfov = (self.vfov_rad * 0.5).tan() * aspect.max(1e-3);
-        let right = self.forward().cross(Vec3::Y).normalize_or(Vec3::X);
-        self.position = framed - right * (inset * depth * tan_half_hfov);
+        self.position = frame_bounds(min, max, self.forward(), self.vfov_rad, aspect, 1.1);
         if let Some(off) = self.follow_offset.as_mut() {
             *off = self.position - 0.5 * (min + max);
         }
@@ -175,34 +165,12 @@ impl Plugin for FlyCameraPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<FlyCamera>()
             .add_systems(Startup, spawn_camera)
-            .add_systems(Update, follow_new_sequences.before(fly_camera_input))
             .add_systems(
                 Update,
                 (fly_camera_input, apply_camera_transform)
                     .chain()
                     .after(super::pose::PoseSystems),
             );
-    }
-}
-
-/// Every newly loaded sequence (demo walk, pose folder, fitted trial) is framed and followed: a
-/// walk leaves any fixed view within seconds, and an empty floor after a load looks like a failure.
-fn follow_new_sequences(
-    seq: Res<super::pose::CurrentSequence>,
-    mut cam: ResMut<FlyCamera>,
-    mut last: Local<Option<usize>>,
-) {
-    let current = seq
-        .sequence
-        .as_ref()
-        .map(|s| std::sync::Arc::as_ptr(s) as usize);
-    if current != *last {
-        *last = current;
-        if current.is_some() {
-            cam.follow = true;
-            cam.frame_requested = true;
-            cam.follow_offset = None;
-        }
     }
 }
 
