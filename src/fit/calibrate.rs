@@ -85,12 +85,12 @@ pub fn skinned_markers(
 
 /// Calibrates shape and offsets on `frames` (each aligned with `set`'s marker order).
 ///
-/// Two starts, the better (lower marker RMSE over the calibration frames) kept; both end with
-/// every joint inside its range. The alternation of shape and pose is sensitive to where it
+/// Three starts ([`Start`]), the best (lowest marker RMSE over the calibration frames) kept; all
+/// end with every joint inside its range. The alternation of shape and pose is sensitive to where it
 /// starts: shape found with every range enforced suits most trials, but where the body's trunk
 /// or head markers sit differently from the subject's, poses held in range push the mismatch
 /// into the shape and distort the legs (treadmill_events: 50 mm instead of 8 mm); shape found
-/// with only the legs' ranges, then anatomical rounds, handles that case.
+/// with only the legs' (or knees') ranges, then anatomical rounds, handles that case.
 pub fn calibrate(
     model: &BodyModel,
     set: &MarkerSet,
