@@ -59,15 +59,19 @@ fn supr_model_is_fitted_and_inspected_through_the_cli() {
     let cons = dir.path().join("constraints.json");
     std::fs::write(&cons, markers.to_body_twin_json().to_string()).unwrap();
 
-    // A short sequence: lower-body joints swinging, the body translating along x.
+    // A short sequence: hips and trunk swinging, knees flexing (never bending backward, which the
+    // fitter's anatomical ranges refuse), the body translating along x.
     let shaped = model.shape(&[]);
     let frames = 12;
     let markers_m: Vec<Vec<Option<[f64; 3]>>> = (0..frames)
         .map(|f| {
             let t = f as f64 / frames as f64 * std::f64::consts::TAU;
             let mut pose = vec![0.0; 3 * model.num_joints()];
-            for (j, amp) in [(1, 0.3), (2, -0.3), (4, 0.4), (5, 0.2), (3, 0.1)] {
+            for (j, amp) in [(1, 0.3), (2, -0.3), (3, 0.1)] {
                 pose[3 * j] = amp * t.sin();
+            }
+            for (j, amp) in [(4, 0.4), (5, 0.2)] {
+                pose[3 * j] = amp * 0.5 * (1.0 - t.cos());
             }
             let rot = model.rotations_from_axis_angle(&pose).unwrap();
             let posed = model.forward(&shaped, &rot, Vector3::new(0.02 * f as f64, 0.0, 0.0));
