@@ -5,6 +5,7 @@ pub mod dataset;
 pub mod explain;
 pub mod fit;
 pub mod formats;
+pub mod gait;
 pub mod io_util;
 pub mod nn;
 pub mod rng;

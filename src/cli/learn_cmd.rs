@@ -45,6 +45,9 @@ pub enum AlignArg {
     Original,
     /// The same rotation, every axis divided by the body height (keeps local changes local).
     Isotropic,
+    /// The body's own facing direction with the progression removed (treadmill and overground
+    /// walks alike), every axis divided by the body height.
+    Heading,
 }
 
 /// Input standardisation of `gaitlens train --standardize`.
@@ -211,6 +214,7 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
     ds.alignment = match a.alignment {
         AlignArg::Original => Alignment::Original,
         AlignArg::Isotropic => Alignment::Isotropic,
+        AlignArg::Heading => Alignment::Heading,
     };
     match ds.common_rate_hz() {
         Some(r) => eprintln!("frame rate {r} Hz (recorded in the model card)"),
@@ -527,6 +531,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     } else {
         "relative to the zero input"
     };
+    let domain = card.domain_check(&flat);
     let x = Tensor::<A, 4>::from_data(TensorData::new(flat, [1, interval, 22, 3]), &device);
     let e = explain_relative(&net, x, reference, rule_method(a.rule))?;
     let e = &e[0];
@@ -541,6 +546,13 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         a.start + window - 1,
         card.network_type
     );
+    match domain {
+        Some(d) => println!("{}", d.note()),
+        None => println!(
+            "the network card has no out-of-domain statistics (written before gaitlens stored \
+             them): cannot tell whether this walk is like its training data"
+        ),
+    }
     let totals = e.joint_totals();
     let mut order: Vec<usize> = (0..totals.len()).collect();
     order.sort_by(|&i, &j| totals[j].abs().total_cmp(&totals[i].abs()));
@@ -577,12 +589,30 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         ds.alignment = card.alignment().unwrap_or_default();
         // On the plain backend: inference without dropout, reproducible run to run.
         let track = classification_track(&inference_network(&net), &ds, 0, 64, &device)?;
-        println!("classification track (start frame, P(sick)):");
+        let outside: std::collections::HashMap<usize, bool> = (0..ds.windows.len())
+            .filter_map(|i| {
+                let check = card.domain_check(&ds.batch_data(&[i]).ok()?)?;
+                Some((ds.windows[i].start, check.outside()))
+            })
+            .collect();
+        println!("classification track (start frame, P(sick), * = outside the training data):");
         for t in track.iter().step_by((track.len() / 40).max(1)) {
+            let mark = if outside.get(&t.start_frame) == Some(&true) {
+                "  *"
+            } else {
+                ""
+            };
             println!(
-                "  {:>5}  {:.3}",
+                "  {:>5}  {:.3}{mark}",
                 map.to_sequence(t.start_frame),
                 t.probability
+            );
+        }
+        if card.domain.is_some() {
+            let n = outside.values().filter(|&&o| o).count();
+            println!(
+                "{n} of {} windows outside the network's training data",
+                outside.len()
             );
         }
     }

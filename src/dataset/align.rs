@@ -39,6 +39,14 @@ pub const LEFT_ANKLE: usize = 7;
 pub const RIGHT_ANKLE: usize = 8;
 /// Head joint index.
 pub const HEAD: usize = 15;
+/// Left hip joint index.
+pub const LEFT_HIP: usize = 1;
+/// Right hip joint index.
+pub const RIGHT_HIP: usize = 2;
+/// Left foot (toe-base) joint index.
+pub const LEFT_FOOT: usize = 10;
+/// Right foot joint index.
+pub const RIGHT_FOOT: usize = 11;
 
 /// Why a window cannot be aligned.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -64,6 +72,9 @@ pub enum AlignError {
     /// Head and mean ankle coincide in frame 0, so there is no up direction.
     #[error("head and ankles coincide in frame 0; no up direction")]
     NoUp,
+    /// The feet point straight up or down in every frame, so the body has no facing direction.
+    #[error("the feet give no horizontal facing direction")]
+    NoHeading,
     /// The largest head-to-ankle distance is zero.
     #[error("head-to-ankle distance is zero in every frame")]
     ZeroHeight,
@@ -124,6 +135,9 @@ pub enum Alignment {
     Original,
     /// [`align_movement_isotropic`]: the same rotation, one scale for all axes.
     Isotropic,
+    /// [`align_heading`]: the body's own facing direction, progression removed (treadmill and
+    /// overground walks look alike), one scale for all axes.
+    Heading,
 }
 
 impl Alignment {
@@ -132,12 +146,13 @@ impl Alignment {
         match self {
             Self::Original => ALIGNMENT_VERSION,
             Self::Isotropic => ISOTROPIC_ALIGNMENT_VERSION,
+            Self::Heading => HEADING_ALIGNMENT_VERSION,
         }
     }
 
     /// The alignment a model card names, `None` for an unknown version.
     pub fn from_version(version: &str) -> Option<Self> {
-        [Self::Original, Self::Isotropic]
+        [Self::Original, Self::Isotropic, Self::Heading]
             .into_iter()
             .find(|a| a.version() == version)
     }
@@ -147,6 +162,7 @@ impl Alignment {
         match self {
             Self::Original => align_movement_normalized(frames),
             Self::Isotropic => align_movement_isotropic(frames),
+            Self::Heading => align_heading(frames),
         }
     }
 }
@@ -201,14 +217,79 @@ pub fn align_movement_isotropic(frames: &[Frame]) -> Result<Vec<Frame>, AlignErr
         .collect())
 }
 
-/// One frame in double precision.
-type Frame64 = [[f64; 3]; NUM_JOINTS];
+/// Versioned name of [`align_heading`].
+pub const HEADING_ALIGNMENT_VERSION: &str = "align_heading/1";
 
-/// Steps 1–4 of the alignment; returns the rotated window (relative to frame 0's pelvis) and
-/// its largest head-to-mean-ankle distance.
-fn align_rotation(frames: &[Frame]) -> Result<(Vec<Frame64>, f64), AlignError> {
-    let n = frames.len();
-    if n == 0 {
+/// Aligns a window to the walker's own body frame: x forward (where the feet point: ankle →
+/// foot joints, horizontal), y up (mean ankles → head), z to the right; the pelvis'
+/// straight-line progression over the window (a least-squares line through its horizontal
+/// positions) and its mean height are removed, every axis is divided by the largest
+/// head-to-mean-ankle distance, and z is negated when the left hip lies on the +z side (so a
+/// window mirrored by swapping joint labels becomes a true mirror image, as in the original).
+///
+/// Why (not in the original): the original takes the walking direction from the pelvis'
+/// displacement between the first and last frame, which on a treadmill — where the pelvis
+/// barely moves — is noise, so a treadmill walk lands in a random orientation; and it keeps
+/// the progression, so overground and treadmill walks differ by a ramp that has nothing to do
+/// with the gait. Here both look the same, and the pelvis' own sway stays.
+pub fn align_heading(frames: &[Frame]) -> Result<Vec<Frame>, AlignError> {
+    check_finite(frames)?;
+    let v = |p: [f32; 3]| nalgebra::Vector3::new(p[0] as f64, p[1] as f64, p[2] as f64);
+    let mut up = nalgebra::Vector3::zeros();
+    let mut toes = nalgebra::Vector3::zeros();
+    let mut height: f64 = 0.0;
+    for f in frames {
+        let to_head = v(f[HEAD]) - (v(f[LEFT_ANKLE]) + v(f[RIGHT_ANKLE])) / 2.0;
+        up += to_head;
+        height = height.max(to_head.norm());
+        toes += v(f[LEFT_FOOT]) - v(f[LEFT_ANKLE]) + v(f[RIGHT_FOOT]) - v(f[RIGHT_ANKLE]);
+    }
+    let up = up.try_normalize(1e-12).ok_or(AlignError::NoUp)?;
+    if height < 1e-12 {
+        return Err(AlignError::ZeroHeight);
+    }
+    let forward = (toes - up * toes.dot(&up))
+        .try_normalize(1e-12)
+        .ok_or(AlignError::NoHeading)?;
+    let right = forward.cross(&up);
+    // Least-squares line through the pelvis positions over the frame index.
+    let n = frames.len() as f64;
+    let t_mean = (n - 1.0) / 2.0;
+    let p_mean = frames
+        .iter()
+        .map(|f| v(f[PELVIS]))
+        .sum::<nalgebra::Vector3<f64>>()
+        / n;
+    let (mut num, mut den) = (nalgebra::Vector3::zeros(), 0.0);
+    for (i, f) in frames.iter().enumerate() {
+        let dt = i as f64 - t_mean;
+        num += (v(f[PELVIS]) - p_mean) * dt;
+        den += dt * dt;
+    }
+    let slope = if den > 0.0 { num / den } else { num };
+    let slope = slope - up * slope.dot(&up); // horizontal progression only
+    let mut out: Vec<Frame> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let origin = p_mean + slope * (i as f64 - t_mean);
+            f.map(|p| {
+                let d = v(p) - origin;
+                [d.dot(&forward), d.dot(&up), d.dot(&right)].map(|c| (c / height) as f32)
+            })
+        })
+        .collect();
+    let mean_z = |j: usize| out.iter().map(|f| f64::from(f[j][2])).sum::<f64>();
+    if mean_z(LEFT_HIP) > mean_z(RIGHT_HIP) {
+        out.iter_mut()
+            .for_each(|f| f.iter_mut().for_each(|p| p[2] = -p[2]));
+    }
+    Ok(out)
+}
+
+/// Fails on an empty window or a non-finite coordinate.
+fn check_finite(frames: &[Frame]) -> Result<(), AlignError> {
+    if frames.is_empty() {
         return Err(AlignError::Empty);
     }
     for (fi, f) in frames.iter().enumerate() {
@@ -218,6 +299,17 @@ fn align_rotation(frames: &[Frame]) -> Result<(Vec<Frame64>, f64), AlignError> {
             }
         }
     }
+    Ok(())
+}
+
+/// One frame in double precision.
+type Frame64 = [[f64; 3]; NUM_JOINTS];
+
+/// Steps 1–4 of the alignment; returns the rotated window (relative to frame 0's pelvis) and
+/// its largest head-to-mean-ankle distance.
+fn align_rotation(frames: &[Frame]) -> Result<(Vec<Frame64>, f64), AlignError> {
+    let n = frames.len();
+    check_finite(frames)?;
     let to64 = |p: [f32; 3]| p.map(f64::from);
     let origin = to64(frames[0][PELVIS]);
     // 1. remove the initial pelvis offset
@@ -380,6 +472,33 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn heading_alignment_treats_treadmill_overground_and_any_lab_frame_alike() {
+        let w = canonical_walker(30);
+        let a = align_heading(&w).unwrap();
+        // The same walk on a treadmill (progression removed) aligns identically.
+        let treadmill: Vec<Frame> = w
+            .iter()
+            .enumerate()
+            .map(|(i, f)| f.map(|p| [p[0] - 1.2 * i as f32 / 30.0, p[1], p[2]]))
+            .collect();
+        assert_close(&align_heading(&treadmill).unwrap(), &a, 1e-5);
+        // A z-up lab walking along +y: (x, y, z) → (z, x, y), a proper rotation.
+        let lab = transform(&w, |p| [p[2], p[0], p[1]]);
+        assert_close(&align_heading(&lab).unwrap(), &a, 1e-5);
+        // x forward, y up, left on −z; the head is above the pelvis (the origin).
+        assert!(a[0][HEAD][1] > 0.3, "{}", a[0][HEAD][1]);
+        assert!(a[0][LEFT_HIP][2] < 0.0 && a[0][LEFT_FOOT][0] > a[0][LEFT_ANKLE][0]);
+        // Swapping the joint labels gives the mirror image: z negated, labels swapped.
+        let m: Vec<Frame> = w.iter().map(crate::dataset::mirror_frame).collect();
+        let am = align_heading(&m).unwrap();
+        let expected: Vec<Frame> = a
+            .iter()
+            .map(|f| crate::dataset::mirror_frame(f).map(|p| [p[0], p[1], -p[2]]))
+            .collect();
+        assert_close(&am, &expected, 1e-5);
     }
 
     #[test]

@@ -18,11 +18,13 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use align::{
-    ALIGNMENT_VERSION, AlignError, Alignment, Frame, ISOTROPIC_ALIGNMENT_VERSION, NUM_JOINTS,
-    align_movement_isotropic, align_movement_normalized,
+    ALIGNMENT_VERSION, AlignError, Alignment, Frame, HEADING_ALIGNMENT_VERSION,
+    ISOTROPIC_ALIGNMENT_VERSION, NUM_JOINTS, align_heading, align_movement_isotropic,
+    align_movement_normalized,
 };
 pub use loader::{
-    load_joint_dataset, load_window_dataset, posed_joints, rest_joints, sequence_from_poses,
+    cohort_rate_hz, load_joint_dataset, load_window_dataset, posed_joints, rest_joints,
+    sequence_from_poses,
 };
 pub use resample::FrameMap;
 pub use split::{Fold, data_list_hash, fnv1a64, k_fold_by_subject, pos_weight};

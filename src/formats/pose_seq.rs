@@ -290,10 +290,12 @@ fn frame_number(path: &Path) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The `rate_hz` that `gaitlens fit` records in a pose folder's `fit_report.json`, if any
-/// (a missing or unreadable report is not an error: the rate is then unknown).
+/// The `rate_hz` that `gaitlens fit` records in a pose folder's `fit_report.json` (or
+/// `gaitlens synth inject` in its `ground_truth.json`), if any (a missing or unreadable side
+/// file is not an error: the rate is then unknown).
 pub fn sidecar_rate_hz(dir: &Path) -> Option<f64> {
     json_rate_hz(&dir.join("fit_report.json"), "/rate_hz")
+        .or_else(|| json_rate_hz(&dir.join("ground_truth.json"), "/rate_hz"))
 }
 
 /// A positive frame rate at JSON `pointer` (RFC 6901, e.g. `/config/rate_hz`) in `file`;

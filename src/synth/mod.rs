@@ -14,8 +14,10 @@
 //! way whether or not a pathology is injected, so a subject's healthy variant differs from its
 //! sick variant only at the pathology's locus joints.
 
+pub mod from_walks;
 pub mod gait_model;
 pub mod pathology;
+pub mod transplant;
 
 use std::path::{Path, PathBuf};
 
@@ -28,7 +30,7 @@ use crate::dataset::{Frame, JointSequence, posed_joints, rest_joints};
 use crate::formats::pose_seq::{PoseFileFormat, PoseSeqError, PoseSequence, write_pose_dir};
 use crate::io_util::write_atomic;
 use gait_model::{NUM_DOF, Rig, Style, healthy_angles};
-pub use pathology::{ALL_PATHOLOGIES, Pathology, Side, limb_joints};
+pub use pathology::{ALL_PATHOLOGIES, Pathology, Side, TRANSPLANT_PATHOLOGIES, limb_joints};
 
 /// Version tag of the generator, written into `ground_truth.json`.
 pub const GENERATOR_VERSION: &str = "gaitlens-synth/1";
@@ -89,6 +91,13 @@ pub struct GroundTruth {
     pub cadence_steps_min: f64,
     /// Shape coefficients of the subject.
     pub betas: Vec<f64>,
+    /// Joints changed only by the compensations of a transplanted pathology (hip hiking,
+    /// vaulting, steppage, pelvic tilt, trunk lean; SMPL indices), apart from `joints`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compensation: Vec<usize>,
+    /// The real walk the subject was built from (`gaitlens synth from-walks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_walk: Option<String>,
 }
 
 impl GroundTruth {
@@ -169,6 +178,20 @@ pub enum SynthError {
         path: PathBuf,
         /// What is wrong.
         reason: String,
+    },
+    /// A pose folder has no frame rate (no `fit_report.json`) and none was given.
+    #[error("{path}: frame rate unknown (no fit_report.json); pass --rate-hz")]
+    NoRate {
+        /// The pose folder.
+        path: PathBuf,
+    },
+    /// A walk cannot take transplants (no gait cycle found, body cannot be posed).
+    #[error("{path}: {source}")]
+    Walk {
+        /// The pose folder.
+        path: PathBuf,
+        /// What is wrong.
+        source: transplant::WalkError,
     },
     /// A file could not be written.
     #[error("cannot write {path}: {source}")]
@@ -288,6 +311,8 @@ pub fn subject_truth(cfg: &SynthConfig, index: usize, num_betas: usize) -> Groun
         speed_m_s: p.speed_m_s,
         cadence_steps_min: p.cadence_steps_min,
         betas: p.betas,
+        compensation: Vec::new(),
+        source_walk: None,
     }
 }
 
@@ -495,11 +520,6 @@ pub fn write_cohort_with(
         config: cfg,
         subjects: truths,
     };
-    let write = |path: PathBuf, bytes: &[u8]| {
-        write_atomic(&path, bytes).map_err(|source| SynthError::Write { path, source })
-    };
-    let json = serde_json::to_vec_pretty(&file).expect("ground truth serialises");
-    write(out.join("ground_truth.json"), &json)?;
     let readme = README
         .replace("{generator}", GENERATOR_VERSION)
         .replace("{model}", &model.name)
@@ -508,7 +528,7 @@ pub fn write_cohort_with(
         .replace("{subjects}", &cfg.subjects.to_string())
         .replace("{trials}", &cfg.trials_per_subject.to_string())
         .replace("{frames}", &cfg.frames_per_trial.to_string());
-    write(out.join("README.txt"), readme.as_bytes())?;
+    write_truth_and_readme(out, &file, Some(&readme))?;
     let trials = cfg.subjects * cfg.trials_per_subject;
     tracing::info!(out = %out.display(), subjects = cfg.subjects, sick, "synthetic cohort written");
     Ok(SynthSummary {
@@ -518,6 +538,24 @@ pub fn write_cohort_with(
         trials,
         frames: trials * cfg.frames_per_trial,
     })
+}
+
+/// Writes `out/ground_truth.json` (pretty JSON of `truth`) and, when given, `out/README.txt`,
+/// each atomically.
+pub(crate) fn write_truth_and_readme(
+    out: &Path,
+    truth: &impl Serialize,
+    readme: Option<&str>,
+) -> Result<(), SynthError> {
+    let write = |path: PathBuf, bytes: &[u8]| {
+        write_atomic(&path, bytes).map_err(|source| SynthError::Write { path, source })
+    };
+    let json = serde_json::to_vec_pretty(truth).expect("ground truth serialises");
+    write(out.join("ground_truth.json"), &json)?;
+    if let Some(r) = readme {
+        write(out.join("README.txt"), r.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Reads the per-subject ground truth of a cohort written by [`write_cohort`]

@@ -26,9 +26,26 @@ pub enum Pathology {
     Crouch,
     /// Hip abducted by up to 12° in swing and swing knee flexion reduced by up to 50 %.
     Circumduction,
+    /// Trendelenburg gait (weak hip abductors): the pelvis drops on the other side during this
+    /// side's stance, up to 8°; at leg level the stance hip adducts by as much.
+    Trendelenburg,
+    /// Equinus toe walking: the ankle plantarflexed by up to 20° through the whole cycle.
+    EquinusToeWalking,
 }
 
-/// All pathologies, in the order subjects are assigned them.
+/// Every pathology the transplant onto real walks knows (`gaitlens synth from-walks|inject`).
+pub const TRANSPLANT_PATHOLOGIES: [Pathology; 7] = [
+    Pathology::StiffKnee,
+    Pathology::ReducedHipFlexion,
+    Pathology::FootDrop,
+    Pathology::Crouch,
+    Pathology::Circumduction,
+    Pathology::Trendelenburg,
+    Pathology::EquinusToeWalking,
+];
+
+/// The pathologies of the Fourier generator (`gaitlens synth`), in the order subjects are
+/// assigned them (kept to five so existing cohorts regenerate identically).
 pub const ALL_PATHOLOGIES: [Pathology; 5] = [
     Pathology::StiffKnee,
     Pathology::ReducedHipFlexion,
@@ -50,6 +67,19 @@ pub enum Side {
 }
 
 impl Pathology {
+    /// The command-line name (`stiff-knee`, `foot-drop`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Pathology::StiffKnee => "stiff-knee",
+            Pathology::ReducedHipFlexion => "reduced-hip-flexion",
+            Pathology::FootDrop => "foot-drop",
+            Pathology::Crouch => "crouch",
+            Pathology::Circumduction => "circumduction",
+            Pathology::Trendelenburg => "trendelenburg",
+            Pathology::EquinusToeWalking => "equinus",
+        }
+    }
+
     /// Whether the pathology is always bilateral.
     pub fn bilateral(self) -> bool {
         matches!(self, Pathology::Crouch)
@@ -64,6 +94,8 @@ impl Pathology {
             Pathology::FootDrop => &[2],
             Pathology::Crouch => &[0, 1],
             Pathology::Circumduction => &[0, 1],
+            Pathology::Trendelenburg => &[0],
+            Pathology::EquinusToeWalking => &[2],
         };
         let mut out: Vec<usize> = sides(side)
             .iter()
@@ -71,6 +103,33 @@ impl Pathology {
             .collect();
         out.sort_unstable();
         out
+    }
+}
+
+impl std::str::FromStr for Pathology {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        TRANSPLANT_PATHOLOGIES
+            .into_iter()
+            .find(|p| p.name() == s.to_ascii_lowercase().replace('_', "-"))
+            .ok_or_else(|| {
+                let names: Vec<&str> = TRANSPLANT_PATHOLOGIES.iter().map(|p| p.name()).collect();
+                format!("unknown pathology '{s}'; one of {}", names.join(", "))
+            })
+    }
+}
+
+impl std::str::FromStr for Side {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "left" | "l" => Ok(Side::Left),
+            "right" | "r" => Ok(Side::Right),
+            "both" => Ok(Side::Both),
+            _ => Err(format!("unknown side '{s}'; one of left, right, both")),
+        }
     }
 }
 
@@ -98,7 +157,7 @@ fn leg(s: usize) -> [usize; 4] {
 }
 
 /// `sin²` window over phases `[a, b]` (b may exceed 1; the phase wraps), 0 outside.
-fn window(phase: f64, a: f64, b: f64) -> f64 {
+pub(crate) fn window(phase: f64, a: f64, b: f64) -> f64 {
     for p in [phase, phase + 1.0] {
         if p >= a && p <= b {
             let x = std::f64::consts::PI * (p - a) / (b - a);
@@ -130,6 +189,12 @@ fn apply_leg(p: Pathology, severity: f64, phase: f64, l: &mut LegAngles) {
             l.hip_abduction += 12.0 * severity * window(phase, 0.55, 1.0);
             l.knee_flexion -=
                 0.5 * severity * (l.knee_flexion - 10.0).max(0.0) * window(phase, 0.45, 1.0);
+        }
+        Pathology::Trendelenburg => {
+            l.hip_abduction -= 8.0 * severity * window(phase, 0.0, 0.6);
+        }
+        Pathology::EquinusToeWalking => {
+            l.ankle_dorsiflexion -= 20.0 * severity;
         }
     }
 }

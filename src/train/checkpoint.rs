@@ -56,9 +56,24 @@ pub struct ModelCard {
     /// before it existed, or when training had no healthy windows with a visible gait cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normative_gait: Option<crate::explain::NormativeGait>,
+    /// Summary statistics of the training windows, the out-of-domain guard
+    /// ([`crate::explain::domain::DomainStats`]). `None` for cards written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<crate::explain::domain::DomainStats>,
 }
 
 impl ModelCard {
+    /// The out-of-domain check of one window (`frames × joints × 3`, flat, as the network reads
+    /// it), `None` when the card has no domain statistics.
+    pub fn domain_check(&self, window: &[f32]) -> Option<crate::explain::domain::DomainCheck> {
+        self.domain
+            .as_ref()
+            .map(|d| crate::explain::domain::DomainCheck {
+                distance: d.distance(window, self.joints),
+                threshold: d.threshold,
+            })
+    }
+
     /// The alignment the network was trained on, `None` for a version this build does not know.
     pub fn alignment(&self) -> Option<crate::dataset::Alignment> {
         crate::dataset::Alignment::from_version(&self.alignment_version)
@@ -260,6 +275,10 @@ pub fn read_card(path: &Path) -> Result<ModelCard, CheckpointError> {
         n.validate(card.joints).map_err(|reason| {
             mismatch("normative_gait", reason, "a valid normative table".into())
         })?;
+    }
+    if let Some(d) = &card.domain {
+        d.validate(card.joints)
+            .map_err(|reason| mismatch("domain", reason, "valid domain statistics".into()))?;
     }
     Ok(card)
 }

@@ -187,13 +187,8 @@ impl TrainConfig {
 /// Training windows used to estimate the input standardisation (evenly spaced over the source).
 const STANDARDIZATION_WINDOWS: usize = 4096;
 
-/// The input standardisation of `network` estimated on up to [`STANDARDIZATION_WINDOWS`]
-/// windows of `train`.
-fn estimate_standardization(
-    network: &NetworkConfig,
-    train: &dyn WindowSource,
-    scale: crate::nn::StandardizationScale,
-) -> Result<crate::nn::InputStandardization, TrainError> {
+/// Up to [`STANDARDIZATION_WINDOWS`] evenly spaced windows of `train`, flat, and the length of one.
+fn evenly_spaced_windows(train: &dyn WindowSource) -> Result<(Vec<f32>, usize), TrainError> {
     let n = train.len();
     let take = n.min(STANDARDIZATION_WINDOWS);
     let picks: Vec<usize> = (0..take).map(|i| i * n / take).collect();
@@ -202,6 +197,17 @@ fn estimate_standardization(
     for chunk in picks.chunks(256) {
         data.extend(train.batch(chunk)?.0);
     }
+    Ok((data, per_window))
+}
+
+/// The input standardisation of `network` estimated on up to [`STANDARDIZATION_WINDOWS`]
+/// windows of `train`.
+fn estimate_standardization(
+    network: &NetworkConfig,
+    train: &dyn WindowSource,
+    scale: crate::nn::StandardizationScale,
+) -> Result<crate::nn::InputStandardization, TrainError> {
+    let (data, per_window) = evenly_spaced_windows(train)?;
     Ok(crate::nn::InputStandardization::from_windows(
         data.chunks_exact(per_window),
         train.joints(),
@@ -243,6 +249,25 @@ pub fn learn_normative_gait(
         crate::explain::NormativeGait::DEFAULT_BINS,
     )
     .map_err(|e| no(e.to_string()))
+}
+
+/// The out-of-domain statistics ([`crate::explain::domain::DomainStats`]) of up to
+/// [`STANDARDIZATION_WINDOWS`] evenly spaced training windows (`None`, with a warning, when
+/// they cannot be learnt).
+pub fn learn_domain(
+    train: &dyn WindowSource,
+) -> Result<Option<crate::explain::domain::DomainStats>, TrainError> {
+    let (data, per_window) = evenly_spaced_windows(train)?;
+    match crate::explain::domain::DomainStats::from_windows(
+        data.chunks_exact(per_window),
+        train.joints(),
+    ) {
+        Ok(d) => Ok(Some(d)),
+        Err(reason) => {
+            tracing::warn!("no out-of-domain statistics in the model card: {reason}");
+            Ok(None)
+        }
+    }
 }
 
 /// Errors of training.
@@ -607,6 +632,7 @@ fn train_on<B: AutodiffBackend>(
             }
             Err(e) => return Err(e),
         },
+        domain: learn_domain(train)?,
     };
     Ok(TrainOutcome { card, record })
 }

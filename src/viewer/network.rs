@@ -431,6 +431,8 @@ pub struct ExplainOutcome {
     pub device: ComputeDevice,
     /// Wall time of the explanation alone, in milliseconds.
     pub explain_ms: f64,
+    /// The out-of-domain check of the explained window (`None`: the card has no statistics).
+    pub domain: Option<crate::explain::domain::DomainCheck>,
 }
 
 /// Runs an explain request on the GPU when the network has GPU weights and `prefer_gpu`, else on
@@ -561,6 +563,7 @@ fn to_sequence_frames(
             .collect(),
         device: out.device,
         explain_ms: out.explain_ms,
+        domain: out.domain,
     }
 }
 
@@ -579,6 +582,11 @@ fn explain_on<B: AutodiffBackend>(
     let normative = net.normative(choice, baseline);
     let (logit, rel) = explain_window(m, joints, start, alignment, choice, normative, device)?;
     let explain_ms = t.elapsed().as_secs_f64() * 1e3;
+    let domain = net.card.domain.as_ref().and_then(|_| {
+        let x = window_tensor::<B>(joints, start, m.interval(), alignment, device).ok()?;
+        net.card
+            .domain_check(&x.to_data().iter::<f32>().collect::<Vec<_>>())
+    });
     // On the plain backend: inference without dropout, the same track every run.
     let track = classification_track(&inference_network(m), joints, 8, alignment, device)?;
     Ok(ExplainOutcome {
@@ -601,6 +609,7 @@ fn explain_on<B: AutodiffBackend>(
         track,
         device: where_,
         explain_ms,
+        domain,
     })
 }
 

@@ -144,7 +144,13 @@ pub fn explain_panel_ui(
     if n < interval {
         ui.colored_label(
             egui::Color32::from_rgb(255, 170, 80),
-            format!("the sequence has {n} frames; this network needs windows of {interval}"),
+            format!(
+                "too short to explain: the sequence has {n} frames ({:.2} s), this network reads \
+                 windows of {interval} frames ({:.2} s at {rate_hz:.0} Hz); open a longer walk \
+                 or a network with a shorter window",
+                n as f64 / rate_hz,
+                interval as f64 / rate_hz
+            ),
         );
         return false;
     }
@@ -202,10 +208,17 @@ pub fn explain_panel_ui(
     };
     let shown = &last.shown;
     let p = shown.probability_sick();
+    let outside = last.domain.is_some_and(|d| d.outside());
     let (verdict, conf, colour) = if p >= 0.5 {
         ("sick", p, egui::Color32::from_rgb(235, 110, 95))
     } else {
         ("healthy", 1.0 - p, egui::Color32::from_rgb(120, 190, 130))
+    };
+    // A verdict on a walk unlike the training data is greyed: it is not reliable.
+    let colour = if outside || !unmeasured.is_empty() {
+        egui::Color32::from_gray(150)
+    } else {
+        colour
     };
     ui.colored_label(
         colour,
@@ -226,6 +239,23 @@ pub fn explain_panel_ui(
         last.explain_ms,
         shown.logit
     ));
+    match last.domain {
+        Some(d) if d.outside() => {
+            ui.colored_label(
+                egui::Color32::from_rgb(230, 180, 90),
+                format!("⚠ {}", d.note()),
+            );
+        }
+        Some(d) => {
+            ui.small(d.note());
+        }
+        None => {
+            ui.small(
+                "this network card has no out-of-domain statistics (older card): whether the \
+                 walk is like its training data is unknown",
+            );
+        }
+    }
     if !unmeasured.is_empty() {
         ui.colored_label(
             egui::Color32::from_rgb(230, 180, 90),

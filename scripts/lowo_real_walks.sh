@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Leave-one-walk-out over the shared real walks (issue 20's acceptance): for every recording,
+# build a cohort from the *other* walks (`gaitlens synth from-walks`), train a network on it, then
+# classify every window of the held-out real walk (should be healthy) and of the held-out walk
+# with each pathology transplanted at severity 1 (should be sick).
+#
+# usage: scripts/lowo_real_walks.sh WALKS_DIR OUT_DIR [extra `gaitlens train` flags]
+#   WALKS_DIR holds one `gaitlens fit` output folder per trial (see README, "Real-walk cohort").
+# env: GAITLENS (binary, default target/release/gaitlens), COPIES (default 8), SYNTHETIC (extra
+#   Fourier healthy walks as sources, default 0), FOLDS (space-
+#   separated fold names, default all), NET (mlp|transformer, default mlp).
+set -euo pipefail
+walks=$1; out=$2; shift 2
+bin=${GAITLENS:-target/release/gaitlens}
+copies=${COPIES:-8}
+net=${NET:-mlp}
+# One fold per recording: trials of the same recording (sample03 raw and PiG-processed) go together.
+declare -A fold_of
+for d in "$walks"/*/; do
+  n=$(basename "$d")
+  case $n in sample03*) fold_of[$n]=sample03 ;; *) fold_of[$n]=$n ;; esac
+done
+folds=${FOLDS:-$(printf '%s\n' "${fold_of[@]}" | sort -u | tr '\n' ' ')}
+pathologies="stiff-knee reduced-hip-flexion foot-drop crouch circumduction trendelenburg equinus"
+mkdir -p "$out"
+summary="$out/summary.tsv"
+printf 'fold\twalk\tinput\twindows\tfraction_correct\n' > "$summary"
+
+# fraction of track windows on the right side of 0.5: $1 = track output, $2 = healthy|sick
+score() {
+  awk -v want="$2" '/classification track/ {on=1; next} on && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9.]+$/ {n++; if ((want=="healthy" && $2<0.5) || (want=="sick" && $2>=0.5)) k++} END {if (n==0) print "0\t0"; else printf "%d\t%.3f\n", n, k/n}' <<<"$1"
+}
+
+for fold in $folds; do
+  f="$out/$fold"; mkdir -p "$f"
+  train_walks=(); test_walks=()
+  for n in "${!fold_of[@]}"; do
+    if [ "${fold_of[$n]}" = "$fold" ]; then test_walks+=("$walks/$n"); else train_walks+=("$walks/$n"); fi
+  done
+  echo "=== fold $fold: train on ${#train_walks[@]} walks, test on ${test_walks[*]} ($(date +%T))"
+  rm -rf "$f/cohort"
+  "$bin" synth from-walks --walks "${train_walks[@]}" --out "$f/cohort" --copies "$copies" --synthetic "${SYNTHETIC:-0}" 2>/dev/null
+  "$bin" train "$net" --data "$f/cohort" --out "$f/net" "$@" > "$f/train.log" 2>&1
+  for t in "${test_walks[@]}"; do
+    name=$(basename "$t")
+    o=$("$bin" explain --network "$f/net.json" --sequence "$t" --track 2>&1)
+    printf '%s\t%s\treal\t%s\n' "$fold" "$name" "$(score "$o" healthy)" >> "$summary"
+    for p in $pathologies; do
+      side=left; [ "$p" = crouch ] && side=both
+      rm -rf "$f/inj_${name}_$p"
+      "$bin" synth inject --poses "$t" --pathology "$p" --side "$side" --severity 1 --out "$f/inj_${name}_$p" > /dev/null
+      o=$("$bin" explain --network "$f/net.json" --sequence "$f/inj_${name}_$p" --track 2>&1)
+      printf '%s\t%s\t%s\t%s\n' "$fold" "$name" "$p" "$(score "$o" sick)" >> "$summary"
+    done
+  done
+  grep -P "^$fold\t" "$summary"
+done

@@ -1,0 +1,494 @@
+//! Foot strikes and toe-offs from kinematics alone, after Zeni, Richards & Higginson (2008,
+//! *Gait & Posture* 27:710–714): a foot strikes when it is farthest ahead of the pelvis and
+//! leaves the ground when it is farthest behind, measured along the walking direction.
+//!
+//! The walking direction is taken from the body itself (the hip or pelvis axis crossed with
+//! "up"), not from the pelvis' displacement, so treadmill walks — where the pelvis hardly moves —
+//! are handled like overground walks, and the lab's axis convention (y-up or z-up, walking
+//! along any axis) does not matter: "up" is the mean foot-to-pelvis direction.
+
+use nalgebra::Vector3;
+use thiserror::Error;
+
+use crate::dataset::Frame;
+use crate::formats::trial::MarkerTrial;
+
+/// Shortest stride accepted, seconds (fast running ≈ 0.6 s): strikes of one foot closer than
+/// this are one strike.
+const MIN_STRIDE_S: f64 = 0.6;
+/// Half-width of the smoothing average, seconds.
+const SMOOTH_HALF_S: f64 = 0.02;
+/// A peak must rise this fraction of the signal's 5–95 % range above its neighbourhood.
+const MIN_PROMINENCE: f64 = 0.3;
+/// How long after the foot is farthest ahead its landing is searched for, seconds.
+const LANDING_SEARCH_S: f64 = 0.15;
+/// The foot has landed when it has come down this fraction of its fall to the stance height.
+const LANDED_FRACTION: f64 = 0.8;
+/// A foot coming down less than this (in leg lengths) after it was farthest ahead has landed.
+const MIN_FALL: f64 = 0.005;
+/// Smallest to-and-fro range of a walking foot relative to the pelvis, in leg lengths.
+const MIN_EXCURSION: f64 = 0.1;
+
+/// Why gait events cannot be found.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum GaitEventError {
+    /// Too few frames to hold one stride.
+    #[error("{frames} frames at {rate_hz} Hz are shorter than one stride")]
+    TooShort {
+        /// Frames given.
+        frames: usize,
+        /// Frame rate, Hz.
+        rate_hz: f64,
+    },
+    /// The frame rate is not a positive finite number.
+    #[error("frame rate {rate_hz} Hz is not usable")]
+    BadRate {
+        /// The rate given.
+        rate_hz: f64,
+    },
+    /// The body has no usable forward direction (hips or pelvis markers coincide or are missing).
+    #[error("no walking direction: {reason}")]
+    NoDirection {
+        /// What is missing.
+        reason: String,
+    },
+    /// Fewer than two strikes of one foot were found, so no full gait cycle.
+    #[error("found {strikes} {side} foot strike(s); a gait cycle needs two (is this a walk?)")]
+    NoCycle {
+        /// `left` or `right`.
+        side: &'static str,
+        /// Strikes found.
+        strikes: usize,
+    },
+    /// A needed marker is absent from the trial.
+    #[error("no {what} marker (looked for {candidates})")]
+    MissingMarker {
+        /// What the marker is for.
+        what: &'static str,
+        /// Labels looked for.
+        candidates: String,
+    },
+}
+
+/// Strike and toe-off frames of one foot, ascending.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FootEvents {
+    /// Foot strikes (initial contact), frame indices.
+    pub strikes: Vec<usize>,
+    /// Toe-offs, frame indices.
+    pub offs: Vec<usize>,
+}
+
+/// Events of both feet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaitEvents {
+    /// Left foot.
+    pub left: FootEvents,
+    /// Right foot.
+    pub right: FootEvents,
+    /// Frame rate of the frame indices, Hz.
+    pub rate_hz: f64,
+}
+
+impl GaitEvents {
+    /// Gait phase in [0, 1) of every frame for the left and right leg (0 = foot strike).
+    pub fn phases(&self, frames: usize) -> Result<[Vec<f64>; 2], GaitEventError> {
+        let one = |f: &FootEvents, side| {
+            leg_phase(&f.strikes, frames).ok_or(GaitEventError::NoCycle {
+                side,
+                strikes: f.strikes.len(),
+            })
+        };
+        Ok([one(&self.left, "left")?, one(&self.right, "right")?])
+    }
+
+    /// Median stride time, seconds (both feet pooled), `None` without a full cycle.
+    pub fn stride_s(&self) -> Option<f64> {
+        let mut d: Vec<f64> = [&self.left, &self.right]
+            .iter()
+            .flat_map(|f| f.strikes.windows(2).map(|w| (w[1] - w[0]) as f64))
+            .collect();
+        if d.is_empty() {
+            return None;
+        }
+        d.sort_by(f64::total_cmp);
+        Some(d[d.len() / 2] / self.rate_hz)
+    }
+}
+
+/// Trajectories the detector reads, one entry per frame, any consistent length unit.
+pub struct Trajectories<'a> {
+    /// Pelvis centre.
+    pub pelvis: &'a [Vector3<f64>],
+    /// A left-side pelvis point (left hip or ASIS) — the body's lateral axis is left − right.
+    pub pelvis_left: &'a [Vector3<f64>],
+    /// The matching right-side pelvis point.
+    pub pelvis_right: &'a [Vector3<f64>],
+    /// Left foot (heel marker or ankle joint).
+    pub left_foot: &'a [Vector3<f64>],
+    /// Right foot.
+    pub right_foot: &'a [Vector3<f64>],
+}
+
+/// Foot strikes and toe-offs of both feet (see the module documentation). Frames with a
+/// non-finite coordinate are bridged by linear interpolation of the signal.
+pub fn detect_events(t: &Trajectories, rate_hz: f64) -> Result<GaitEvents, GaitEventError> {
+    if !(rate_hz.is_finite() && rate_hz > 0.0) {
+        return Err(GaitEventError::BadRate { rate_hz });
+    }
+    let n = t.pelvis.len();
+    if (n as f64) < MIN_STRIDE_S * rate_hz {
+        return Err(GaitEventError::TooShort { frames: n, rate_hz });
+    }
+    let up = mean_up(t)?;
+    let forward: Vec<Option<Vector3<f64>>> = (0..n)
+        .map(|i| {
+            let lateral = t.pelvis_left[i] - t.pelvis_right[i];
+            let f = lateral.cross(&up);
+            let f = f - up * f.dot(&up);
+            (f.norm() > 1e-9 && f.iter().all(|c| c.is_finite())).then(|| f.normalize())
+        })
+        .collect();
+    if forward.iter().all(Option::is_none) {
+        return Err(GaitEventError::NoDirection {
+            reason: "left and right pelvis points coincide in every frame".into(),
+        });
+    }
+    // A foot that moves less than a tenth of the leg's length to and fro is not walking.
+    let leg = mean_distance(t.pelvis, t.left_foot);
+    let foot = |feet: &[Vector3<f64>]| -> FootEvents {
+        let s: Vec<f64> = (0..n)
+            .map(|i| match forward[i] {
+                Some(f) => (feet[i] - t.pelvis[i]).dot(&f),
+                None => f64::NAN,
+            })
+            .collect();
+        let s = smooth(&fill_gaps(&s), (SMOOTH_HALF_S * rate_hz).round() as usize);
+        let height: Vec<f64> = fill_gaps(&feet.iter().map(|p| p.dot(&up)).collect::<Vec<_>>());
+        let half = ((MIN_STRIDE_S / 2.0) * rate_hz).round().max(1.0) as usize;
+        let neg: Vec<f64> = s.iter().map(|v| -v).collect();
+        let search = (LANDING_SEARCH_S * rate_hz).round() as usize;
+        FootEvents {
+            strikes: peaks(&s, half, MIN_EXCURSION * leg)
+                .into_iter()
+                .map(|t| landing(&height, t, search, MIN_FALL * leg))
+                .collect(),
+            offs: peaks(&neg, half, MIN_EXCURSION * leg),
+        }
+    };
+    Ok(GaitEvents {
+        left: foot(t.left_foot),
+        right: foot(t.right_foot),
+        rate_hz,
+    })
+}
+
+/// Events of a posed joint sequence (SMPL's 22 joints: pelvis, hips, ankles).
+pub fn detect_events_from_joints(
+    frames: &[Frame],
+    rate_hz: f64,
+) -> Result<GaitEvents, GaitEventError> {
+    let col = |j: usize| -> Vec<Vector3<f64>> {
+        frames
+            .iter()
+            .map(|f| Vector3::new(f[j][0] as f64, f[j][1] as f64, f[j][2] as f64))
+            .collect()
+    };
+    let (pelvis, lh, rh, la, ra) = (col(0), col(1), col(2), col(7), col(8));
+    detect_events(
+        &Trajectories {
+            pelvis: &pelvis,
+            pelvis_left: &lh,
+            pelvis_right: &rh,
+            left_foot: &la,
+            right_foot: &ra,
+        },
+        rate_hz,
+    )
+}
+
+/// Events of a marker trial from its pelvis (ASIS, PSIS or sacrum) and heel (or ankle) markers,
+/// whatever the lab's axes. Gaps become non-finite and are bridged.
+pub fn detect_events_from_markers(trial: &MarkerTrial) -> Result<GaitEvents, GaitEventError> {
+    let find = |what: &'static str, names: &[&str]| -> Result<Vec<Vector3<f64>>, GaitEventError> {
+        let idx: Vec<usize> = names
+            .iter()
+            .filter_map(|n| {
+                trial
+                    .marker_labels
+                    .iter()
+                    .position(|l| l.eq_ignore_ascii_case(n))
+            })
+            .collect();
+        if idx.is_empty() {
+            return Err(GaitEventError::MissingMarker {
+                what,
+                candidates: names.join(", "),
+            });
+        }
+        Ok(trial
+            .markers_m
+            .iter()
+            .map(|row| {
+                let pts: Vec<[f64; 3]> = idx.iter().filter_map(|&k| row[k]).collect();
+                if pts.is_empty() {
+                    return Vector3::repeat(f64::NAN);
+                }
+                pts.iter().map(|p| Vector3::from(*p)).sum::<Vector3<f64>>() / pts.len() as f64
+            })
+            .collect())
+    };
+    let first = |what, names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| {
+                find(what, &[n])
+                    .ok()
+                    .filter(|v| v.iter().any(|p| p.x.is_finite()))
+            })
+            .ok_or(GaitEventError::MissingMarker {
+                what,
+                candidates: names.join(", "),
+            })
+    };
+    let pelvis = find(
+        "pelvis",
+        &[
+            "LASI", "RASI", "LPSI", "RPSI", "SACR", "LASIS", "RASIS", "LPSIS", "RPSIS",
+        ],
+    )?;
+    let left = first("left pelvis", &["LASI", "LASIS", "LPSI", "LPSIS"])?;
+    let right = first("right pelvis", &["RASI", "RASIS", "RPSI", "RPSIS"])?;
+    let lf = first("left heel", &["LHEE", "LANK", "LTOE"])?;
+    let rf = first("right heel", &["RHEE", "RANK", "RTOE"])?;
+    detect_events(
+        &Trajectories {
+            pelvis: &pelvis,
+            pelvis_left: &left,
+            pelvis_right: &right,
+            left_foot: &lf,
+            right_foot: &rf,
+        },
+        trial.rate_hz,
+    )
+}
+
+/// Gait phase in [0, 1) for every frame of a leg whose strikes are `strikes` (ascending): linear
+/// between strikes, extrapolated with the first and last stride outside them. `None` with fewer
+/// than two strikes.
+pub fn leg_phase(strikes: &[usize], frames: usize) -> Option<Vec<f64>> {
+    if strikes.len() < 2 {
+        return None;
+    }
+    let first_stride = (strikes[1] - strikes[0]) as f64;
+    let k = strikes.len();
+    let last_stride = (strikes[k - 1] - strikes[k - 2]) as f64;
+    Some(
+        (0..frames)
+            .map(|t| {
+                let p = match strikes.iter().position(|&s| s > t) {
+                    Some(0) => (t as f64 - strikes[0] as f64) / first_stride,
+                    Some(i) => (t - strikes[i - 1]) as f64 / (strikes[i] - strikes[i - 1]) as f64,
+                    None => (t - strikes[k - 1]) as f64 / last_stride,
+                };
+                p.rem_euclid(1.0)
+            })
+            .collect(),
+    )
+}
+
+/// Refines a strike found as "foot farthest ahead" (which comes a few tens of milliseconds
+/// before contact: the foot is still coming down) to the first frame within `search` frames
+/// where the foot has come down [`LANDED_FRACTION`] of the way to its lowest height there (a
+/// fall under `min_fall` is no fall: the foot is already down).
+fn landing(height: &[f64], t0: usize, search: usize, min_fall: f64) -> usize {
+    let end = (t0 + search + 1).min(height.len());
+    let low = height[t0..end]
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let fall = height[t0] - low;
+    if fall < min_fall {
+        return t0;
+    }
+    (t0..end)
+        .find(|&t| height[t] <= low + (1.0 - LANDED_FRACTION) * fall)
+        .unwrap_or(t0)
+}
+
+/// Mean direction from the feet to the pelvis: "up" for any lab convention.
+fn mean_up(t: &Trajectories) -> Result<Vector3<f64>, GaitEventError> {
+    let mut sum = Vector3::zeros();
+    for i in 0..t.pelvis.len() {
+        let v = t.pelvis[i] - (t.left_foot[i] + t.right_foot[i]) / 2.0;
+        if v.iter().all(|c| c.is_finite()) {
+            sum += v;
+        }
+    }
+    if sum.norm() < 1e-9 {
+        return Err(GaitEventError::NoDirection {
+            reason: "pelvis and feet never seen apart".into(),
+        });
+    }
+    Ok(sum.normalize())
+}
+
+/// Linear interpolation over non-finite samples (edges take the nearest finite value).
+fn fill_gaps(s: &[f64]) -> Vec<f64> {
+    let known: Vec<usize> = (0..s.len()).filter(|&i| s[i].is_finite()).collect();
+    if known.is_empty() {
+        return vec![0.0; s.len()];
+    }
+    (0..s.len())
+        .map(|i| {
+            if s[i].is_finite() {
+                return s[i];
+            }
+            let after = known.partition_point(|&k| k < i);
+            match (after.checked_sub(1).map(|b| known[b]), known.get(after)) {
+                (Some(a), Some(&b)) => s[a] + (s[b] - s[a]) * (i - a) as f64 / (b - a) as f64,
+                (Some(a), None) => s[a],
+                (None, Some(&b)) => s[b],
+                (None, None) => 0.0,
+            }
+        })
+        .collect()
+}
+
+/// Centred moving average with half-width `half` (shrinking at the edges).
+fn smooth(s: &[f64], half: usize) -> Vec<f64> {
+    (0..s.len())
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(half), (i + half + 1).min(s.len()));
+            s[a..b].iter().sum::<f64>() / (b - a) as f64
+        })
+        .collect()
+}
+
+/// Mean distance between two trajectories over the frames where both are finite.
+fn mean_distance(a: &[Vector3<f64>], b: &[Vector3<f64>]) -> f64 {
+    let d: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .map(|(p, q)| (p - q).norm())
+        .filter(|d| d.is_finite())
+        .collect();
+    d.iter().sum::<f64>() / d.len().max(1) as f64
+}
+
+/// Indices of the local maxima of `s` that are the largest value within ±`half` samples, lie
+/// at least two samples inside the record, and stand out from their neighbourhood by
+/// [`MIN_PROMINENCE`] of the signal's 5–95 % range, which must be at least `min_range`.
+fn peaks(s: &[f64], half: usize, min_range: f64) -> Vec<usize> {
+    let n = s.len();
+    if n < 5 {
+        return Vec::new();
+    }
+    let mut sorted = s.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let range = sorted[(n * 95) / 100] - sorted[(n * 5) / 100];
+    if range <= 0.0 || range < min_range {
+        return Vec::new();
+    }
+    (2..n - 2)
+        .filter(|&i| {
+            let (a, b) = (i.saturating_sub(half), (i + half + 1).min(n));
+            let win = &s[a..b];
+            let max = win.iter().copied().fold(f64::MIN, f64::max);
+            let min = win.iter().copied().fold(f64::MAX, f64::min);
+            s[i] >= max && s[i] > s[i - 1] && s[i] - min >= MIN_PROMINENCE * range
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A walker along +y (z up) whose feet swing ±0.3 m about the pelvis with a 1 s stride.
+    fn walker(frames: usize, rate_hz: f64, treadmill: bool) -> [Vec<Vector3<f64>>; 5] {
+        let mut out: [Vec<Vector3<f64>>; 5] = Default::default();
+        for i in 0..frames {
+            let t = i as f64 / rate_hz;
+            let y = if treadmill { 0.0 } else { 1.2 * t };
+            let pelvis = Vector3::new(0.0, y, 1.0);
+            // left foot ahead at t = 0.25 + k (strike), right half a cycle later
+            let swing = |phase: f64| 0.3 * (std::f64::consts::TAU * (phase - 0.25 + 0.25)).sin();
+            out[0].push(pelvis);
+            out[1].push(pelvis + Vector3::new(-0.1, 0.0, 0.0)); // left is −x when walking +y, z up
+            out[2].push(pelvis + Vector3::new(0.1, 0.0, 0.0));
+            out[3].push(Vector3::new(-0.1, y + swing(t), 0.05));
+            out[4].push(Vector3::new(0.1, y + swing(t + 0.5), 0.05));
+        }
+        out
+    }
+
+    fn events(w: &[Vec<Vector3<f64>>; 5], rate: f64) -> GaitEvents {
+        detect_events(
+            &Trajectories {
+                pelvis: &w[0],
+                pelvis_left: &w[1],
+                pelvis_right: &w[2],
+                left_foot: &w[3],
+                right_foot: &w[4],
+            },
+            rate,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn strikes_are_where_the_foot_is_farthest_ahead_overground_and_on_a_treadmill() {
+        for treadmill in [false, true] {
+            let e = events(&walker(400, 100.0, treadmill), 100.0);
+            // sin peaks at phase 0.25 → t = 0.25 s + k for the left foot, 0.75 s + k right
+            assert_eq!(e.left.strikes, vec![25, 125, 225, 325], "{treadmill}");
+            assert_eq!(e.right.strikes, vec![75, 175, 275, 375], "{treadmill}");
+            assert_eq!(e.left.offs, vec![75, 175, 275, 375], "{treadmill}");
+            assert!((e.stride_s().unwrap() - 1.0).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn phase_is_linear_between_strikes_and_extrapolated_outside() {
+        let p = leg_phase(&[10, 30, 40], 50).unwrap();
+        assert_eq!(p[10], 0.0);
+        assert!((p[20] - 0.5).abs() < 1e-12);
+        assert!((p[35] - 0.5).abs() < 1e-12);
+        assert!((p[0] - 0.5).abs() < 1e-12); // 10 frames before, stride 20
+        assert!((p[45] - 0.5).abs() < 1e-12); // 5 frames after, stride 10
+        assert!(leg_phase(&[3], 10).is_none());
+    }
+
+    #[test]
+    fn a_standing_trial_has_no_cycle() {
+        let w = walker(300, 100.0, true);
+        let still: [Vec<Vector3<f64>>; 5] = std::array::from_fn(|k| vec![w[k][0]; w[k].len()]);
+        let e = events(&still, 100.0);
+        assert!(e.left.strikes.is_empty());
+        assert!(matches!(
+            e.phases(300),
+            Err(GaitEventError::NoCycle { side: "left", .. })
+        ));
+    }
+
+    #[test]
+    fn bad_input_is_a_typed_error() {
+        let w = walker(30, 100.0, false);
+        let t = Trajectories {
+            pelvis: &w[0],
+            pelvis_left: &w[1],
+            pelvis_right: &w[2],
+            left_foot: &w[3],
+            right_foot: &w[4],
+        };
+        assert!(matches!(
+            detect_events(&t, 100.0),
+            Err(GaitEventError::TooShort { .. })
+        ));
+        assert!(matches!(
+            detect_events(&t, f64::NAN),
+            Err(GaitEventError::BadRate { .. })
+        ));
+    }
+}

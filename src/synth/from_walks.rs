@@ -1,0 +1,373 @@
+//! A cohort built from **real walks** (`gaitlens synth from-walks`): the healthy class is real
+//! fitted gait with realistic variation ([`transplant::Augmentation`]); the sick class is the same
+//! walks with pathologies transplanted onto their real joint-angle trajectories, with
+//! compensations, at graded severity ([`transplant::inject`]).
+//!
+//! Copy `c00` of every walk is the walk as recorded (no variation); the others are varied.
+//! Subjects are named `<walk>-cNN` in both classes, so the class folders sort alike and the
+//! subject-wise folds of [`crate::dataset::k_fold_by_subject`] hold out the healthy and sick
+//! variants of the same augmented copies together.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::transplant::{self, Augmentation, Injection, WalkPoses};
+use super::{GroundTruth, Pathology, Side, SplitMix64, SynthError, SynthSummary, limb_joints};
+use crate::body::BodyModel;
+use crate::formats::pose_seq::{PoseFileFormat, read_pose_dir, write_pose_dir};
+
+/// Version tag written into the cohort's `ground_truth.json`.
+pub const FROM_WALKS_VERSION: &str = "gaitlens-synth-from-walks/1";
+
+const STREAM_WALK: u64 = 11;
+
+/// Settings of a cohort built from real walks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FromWalksConfig {
+    /// Augmented copies per walk (each gives one healthy and one sick subject).
+    pub copies: usize,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Frame rate of the written cohort, Hz (every walk is resampled to it).
+    pub rate_hz: f64,
+    /// Lowest and highest severity drawn for the sick copies.
+    pub severity: [f64; 2],
+    /// Pathologies, assigned to copies in turn.
+    pub pathologies: Vec<Pathology>,
+    /// Multiplier of every spread of the healthy variation (1 = normative between-subject SDs).
+    pub augment_scale: f64,
+}
+
+impl Default for FromWalksConfig {
+    fn default() -> Self {
+        Self {
+            copies: 12,
+            seed: 1,
+            rate_hz: 50.0,
+            severity: [0.5, 1.0],
+            pathologies: super::pathology::TRANSPLANT_PATHOLOGIES.to_vec(),
+            augment_scale: 1.0,
+        }
+    }
+}
+
+/// One real walk loaded for transplants.
+pub struct SourceWalk {
+    /// Name (the pose folder's name), used in subject names.
+    pub name: String,
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Poses with gait phases.
+    pub poses: WalkPoses,
+}
+
+/// Reads a fitted pose folder (`gaitlens fit` output) and finds its gait cycles. `rate_hz`
+/// overrides the folder's own rate (from its `fit_report.json`).
+pub fn load_walk(
+    model: &BodyModel,
+    dir: &Path,
+    rate_hz: Option<f64>,
+) -> Result<SourceWalk, SynthError> {
+    let seq = read_pose_dir(dir)?;
+    let rate = rate_hz
+        .or(seq.rate_hz)
+        .or_else(|| cohort_rate_of(dir))
+        .ok_or_else(|| SynthError::NoRate {
+            path: dir.to_path_buf(),
+        })?;
+    let poses = WalkPoses::from_poses(model, &seq, rate).map_err(|source| SynthError::Walk {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "walk".into());
+    Ok(SourceWalk {
+        name,
+        path: dir.to_path_buf(),
+        poses,
+    })
+}
+
+/// The frame rate of the cohort a pose folder `<cohort>/<class>/<subject>/<gait>` belongs to
+/// (its `ground_truth.json`), following symbolic links.
+fn cohort_rate_of(dir: &Path) -> Option<f64> {
+    let real = dir.canonicalize().ok()?;
+    real.ancestors()
+        .skip(1)
+        .take(3)
+        .find_map(crate::dataset::cohort_rate_hz)
+}
+
+/// `count` healthy walks of the Fourier generator ([`super::synth_subject`], seed `seed`) as
+/// extra sources `synS000`, … : they widen the range of healthy gait the network sees (every
+/// source appears in both classes, so "synthetic" is no cue to the label).
+pub fn synthetic_walks(
+    model: &BodyModel,
+    count: usize,
+    seed: u64,
+) -> Result<Vec<SourceWalk>, SynthError> {
+    let cfg = super::SynthConfig {
+        subjects: count,
+        seed,
+        trials_per_subject: 1,
+        ..Default::default()
+    };
+    (0..count)
+        .into_par_iter()
+        .map(|i| {
+            let trial = super::synth_subject(model, &cfg, i, None)?.remove(0);
+            let name = format!("syn{}", super::subject_name(i));
+            let path = PathBuf::from(format!("<gaitlens synth --seed {seed}>/{name}"));
+            let poses =
+                WalkPoses::from_poses(model, &trial.poses, cfg.rate_hz).map_err(|source| {
+                    SynthError::Walk {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+            Ok(SourceWalk { name, path, poses })
+        })
+        .collect()
+}
+
+/// Overground speed of a walk, m/s (≈ 0 on a treadmill).
+fn speed_m_s(w: &WalkPoses) -> f64 {
+    let n = w.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let d = w.translations[n - 1] - w.translations[0];
+    let up = w
+        .rotations
+        .iter()
+        .map(|f| f[0] * nalgebra::Vector3::y())
+        .sum::<nalgebra::Vector3<f64>>();
+    let up = up.try_normalize(1e-9).unwrap_or_else(nalgebra::Vector3::y);
+    (d - up * d.dot(&up)).norm() * w.rate_hz / (n - 1) as f64
+}
+
+/// Ground truth of one written subject.
+fn truth(
+    subject: &str,
+    walk: &SourceWalk,
+    w: &WalkPoses,
+    inj: Option<(&Injection, transplant::Locus)>,
+) -> GroundTruth {
+    GroundTruth {
+        subject: subject.to_owned(),
+        sick: inj.is_some(),
+        pathology: inj.as_ref().map(|(i, _)| i.pathology),
+        side: inj.as_ref().map(|(i, _)| i.side),
+        joints: inj
+            .as_ref()
+            .map(|(_, l)| l.primary.clone())
+            .unwrap_or_default(),
+        limb: inj
+            .as_ref()
+            .map(|(i, _)| limb_joints(i.side))
+            .unwrap_or_default(),
+        severity: inj.as_ref().map_or(0.0, |(i, _)| i.severity),
+        speed_m_s: speed_m_s(w),
+        cadence_steps_min: 120.0 / w.stride_s,
+        betas: w.betas.clone(),
+        compensation: inj.map(|(_, l)| l.compensation).unwrap_or_default(),
+        source_walk: Some(walk.path.display().to_string()),
+    }
+}
+
+/// The injection of copy `c` of walk `wi`.
+fn draw_injection(cfg: &FromWalksConfig, wi: usize, c: usize, rng: &mut SplitMix64) -> Injection {
+    let p = cfg.pathologies[(wi + c) % cfg.pathologies.len()];
+    let side = if p.bilateral() {
+        Side::Both
+    } else if (c / cfg.pathologies.len() + c).is_multiple_of(2) {
+        Side::Left
+    } else {
+        Side::Right
+    };
+    let [lo, hi] = cfg.severity;
+    Injection {
+        pathology: p,
+        side,
+        severity: lo + (hi - lo) * rng.uniform(),
+    }
+}
+
+/// Builds and writes the healthy and sick variants of copy `c` of walk `wi`.
+fn write_copy(
+    out: &Path,
+    cfg: &FromWalksConfig,
+    wi: usize,
+    walk: &SourceWalk,
+    c: usize,
+) -> Result<[GroundTruth; 2], SynthError> {
+    let mut rng = SplitMix64::stream(cfg.seed, (wi * 10_000 + c) as u64, STREAM_WALK);
+    let drawn = Augmentation::draw(&mut rng, &walk.poses.betas, cfg.augment_scale);
+    // Copy 0 is the walk as recorded (its sick twin carries only the pathology), so the real
+    // walk itself is among the healthy examples.
+    let aug = if c == 0 {
+        Augmentation::identity(&walk.poses.betas)
+    } else {
+        drawn
+    };
+    let inj = draw_injection(cfg, wi, c, &mut rng);
+    let subject = format!("{}-c{c:02}", walk.name);
+
+    let mut healthy = walk.poses.clone();
+    transplant::augment(&mut healthy, &aug);
+    let sick_base = healthy.clone();
+    let healthy = healthy.warped(aug.cadence_factor, cfg.rate_hz);
+
+    let mut sick = sick_base;
+    let locus = transplant::inject(&mut sick, &inj);
+    let cadence = aug.cadence_factor * transplant::cadence_factor(inj.pathology, inj.severity);
+    let sick = sick.warped(cadence, cfg.rate_hz);
+
+    for (class, w) in [("healthy", &healthy), ("sick", &sick)] {
+        let dir = out.join(class).join(&subject).join("walk");
+        write_pose_dir(&dir, &w.to_poses(), PoseFileFormat::Json)?;
+    }
+    Ok([
+        truth(&subject, walk, &healthy, None),
+        truth(&subject, walk, &sick, Some((&inj, locus))),
+    ])
+}
+
+#[derive(Serialize)]
+struct GroundTruthFile<'a> {
+    semi_synthetic: bool,
+    description: &'static str,
+    generator: &'static str,
+    body_model: &'a str,
+    config: &'a FromWalksConfig,
+    walks: Vec<String>,
+    subjects: Vec<GroundTruth>,
+}
+
+const README: &str = "REAL HEALTHY WALKS WITH SIMULATED PATHOLOGIES - NOT CLINICAL DATA\n\
+\n\
+Built by `gaitlens synth from-walks` ({generator}) from real fitted walks:\n\
+{walks}\n\
+healthy/<walk>-cNN/walk: the real walk with realistic variation (cadence, body shape, joint-angle\n\
+offsets sized by the between-subject SD of Schwartz et al. 2008's normative curves).\n\
+sick/<walk>-cNN/walk: the same augmented copy with one pathology transplanted onto its real\n\
+joint-angle trajectories at the right phase of the gait cycle, with compensations (hip hiking,\n\
+vaulting, steppage, pelvic tilt, trunk lean, slower cadence, shorter steps) and graded severity.\n\
+ground_truth.json lists per subject the pathology, side, severity, the primary joints and,\n\
+separately, the compensation joints (SMPL indices). Frame rate {rate} Hz, y up as fitted.\n";
+
+/// Writes the cohort built from `walks` to `out`; refuses an output folder that already holds
+/// class folders.
+pub fn write_walk_cohort(
+    model: &BodyModel,
+    walks: &[SourceWalk],
+    out: &Path,
+    cfg: &FromWalksConfig,
+) -> Result<SynthSummary, SynthError> {
+    if walks.is_empty() || cfg.copies == 0 || cfg.pathologies.is_empty() {
+        return Err(SynthError::Config {
+            reason: "need at least one walk, one copy and one pathology".into(),
+        });
+    }
+    if !(cfg.rate_hz.is_finite() && cfg.rate_hz > 0.0) {
+        return Err(SynthError::Config {
+            reason: format!("rate_hz must be > 0 (got {})", cfg.rate_hz),
+        });
+    }
+    for class in ["healthy", "sick"] {
+        let p = out.join(class);
+        if p.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+            return Err(SynthError::OutputExists { path: p });
+        }
+    }
+    // Everything is written to a hidden sibling folder and renamed into place at the end, so an
+    // interrupted run leaves no folder that looks like a complete cohort.
+    let final_out = out;
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let staging = out.with_file_name(format!(".{name}.partial"));
+    let _ = std::fs::remove_dir_all(&staging);
+    let out = staging.as_path();
+    let jobs: Vec<(usize, usize)> = (0..walks.len())
+        .flat_map(|wi| (0..cfg.copies).map(move |c| (wi, c)))
+        .collect();
+    let truths: Vec<GroundTruth> = jobs
+        .par_iter()
+        .map(|&(wi, c)| write_copy(out, cfg, wi, &walks[wi], c))
+        .collect::<Result<Vec<_>, SynthError>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let walk_list: Vec<String> = walks.iter().map(|w| w.path.display().to_string()).collect();
+    let file = GroundTruthFile {
+        semi_synthetic: true,
+        description: "Real healthy walks with transplanted pathologies; not clinical data.",
+        generator: FROM_WALKS_VERSION,
+        body_model: &model.name,
+        config: cfg,
+        walks: walk_list.clone(),
+        subjects: truths,
+    };
+    let readme = README
+        .replace("{generator}", FROM_WALKS_VERSION)
+        .replace("{walks}", &walk_list.join("\n"))
+        .replace("{rate}", &cfg.rate_hz.to_string());
+    super::write_truth_and_readme(out, &file, Some(&readme))?;
+    if final_out.is_dir() {
+        // Only an empty folder or one without class folders gets here (checked above).
+        let _ = std::fs::remove_dir(final_out);
+    }
+    std::fs::rename(out, final_out).map_err(|source| SynthError::Write {
+        path: final_out.to_path_buf(),
+        source,
+    })?;
+    let n = walks.len() * cfg.copies;
+    Ok(SynthSummary {
+        out: final_out.to_path_buf(),
+        healthy: n,
+        sick: n,
+        trials: 2 * n,
+        frames: 0,
+    })
+}
+
+/// Transplants one pathology onto one walk and writes the pose folder plus its
+/// `ground_truth.json` (`gaitlens synth inject`). The walk keeps its frame rate; the cadence
+/// slows as the pathology does.
+pub fn inject_walk(
+    walk: &SourceWalk,
+    inj: &Injection,
+    out: &Path,
+) -> Result<GroundTruth, SynthError> {
+    let mut w = walk.poses.clone();
+    let locus = transplant::inject(&mut w, inj);
+    let w = w.warped(
+        transplant::cadence_factor(inj.pathology, inj.severity),
+        walk.poses.rate_hz,
+    );
+    write_pose_dir(out, &w.to_poses(), PoseFileFormat::Json)?;
+    let t = truth(&walk.name, walk, &w, Some((inj, locus)));
+    #[derive(Serialize)]
+    struct File<'a> {
+        semi_synthetic: bool,
+        description: &'static str,
+        generator: &'static str,
+        rate_hz: f64,
+        subjects: [&'a GroundTruth; 1],
+    }
+    let file = File {
+        semi_synthetic: true,
+        description: "A real walk with one transplanted pathology; not clinical data.",
+        generator: FROM_WALKS_VERSION,
+        rate_hz: w.rate_hz,
+        subjects: [&t],
+    };
+    super::write_truth_and_readme(out, &file, None)?;
+    Ok(t)
+}

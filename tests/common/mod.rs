@@ -1,0 +1,45 @@
+//! Helpers shared by integration tests that fit shared walks through the CLI.
+// Each test crate uses some of these helpers only.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A shared C3D file; a missing one fails the test with its path.
+pub fn shared_c3d(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/c3d")
+        .join(name);
+    assert!(p.exists(), "missing shared data file {}", p.display());
+    p
+}
+
+/// Runs the built `gaitlens` binary.
+pub fn gaitlens(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gaitlens"))
+        .args(args)
+        .output()
+        .expect("gaitlens runs")
+}
+
+/// Fails the test with both output streams unless `o` succeeded.
+pub fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Fits a shared trial with `gaitlens fit` into `dir/name`.
+pub fn fit(dir: &Path, trial: &str, name: &str) -> PathBuf {
+    let out = dir.join(name);
+    ok(&gaitlens(&[
+        "fit",
+        shared_c3d(trial).to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    out
+}

@@ -1,0 +1,167 @@
+//! Real walks → pathology transplants and a cohort (`gaitlens synth inject | from-walks`), and gait
+//! events found on fitted joints, on the shared C3D walks fitted by `gaitlens fit`.
+
+mod common;
+
+use common::{fit, gaitlens, ok, shared_c3d};
+
+use std::path::Path;
+
+use gaitlens::body::default_model::default_body;
+use gaitlens::dataset::{load_joint_dataset, sequence_from_poses};
+use gaitlens::formats::c3d::read_c3d;
+use gaitlens::formats::pose_seq::read_pose_dir;
+use gaitlens::gait::detect_events_from_joints;
+use serde_json::Value;
+
+/// Peak knee flexion (x component of the local rotation, degrees) of joint `j` over a pose folder.
+fn peak_deg(dir: &Path, j: usize) -> f64 {
+    let seq = read_pose_dir(dir).unwrap();
+    seq.poses
+        .iter()
+        .map(|p| p[3 * j].to_degrees())
+        .fold(f64::MIN, f64::max)
+}
+
+#[test]
+fn a_real_walk_takes_transplants_and_builds_a_cohort() {
+    let tmp = tempfile::tempdir().unwrap();
+    let walk32 = fit(tmp.path(), "sample32_vicon_zerowire.c3d", "sample32");
+    let walk03 = fit(tmp.path(), "sample03_gait-pig.c3d", "sample03");
+
+    // Events on the fitted joints agree with the lab's own foot strikes.
+    let trial = read_c3d(&shared_c3d("sample32_vicon_zerowire.c3d")).unwrap();
+    let poses = read_pose_dir(&walk32).unwrap();
+    let seq = sequence_from_poses(default_body(), &poses, "s", "g", false, Vec::new()).unwrap();
+    let ev = detect_events_from_joints(&seq.joints, trial.rate_hz).unwrap();
+    for e in trial
+        .events
+        .iter()
+        .filter(|e| e.label.eq_ignore_ascii_case("foot strike"))
+    {
+        let detected = if e.context.eq_ignore_ascii_case("left") {
+            &ev.left.strikes
+        } else {
+            &ev.right.strikes
+        };
+        if e.frame < detected[0] as i64 - 5 || e.frame > *detected.last().unwrap() as i64 + 5 {
+            continue;
+        }
+        let err = detected
+            .iter()
+            .map(|&d| (d as i64 - e.frame).abs())
+            .min()
+            .unwrap();
+        assert!(
+            err <= 10,
+            "{} {} strike at frame {}: nearest detected {err} frames away",
+            e.context,
+            e.label,
+            e.frame
+        );
+    }
+
+    // Stiff knee on the left: the left knee's swing peak drops, the right knee's does not.
+    let sk = tmp.path().join("stiff");
+    ok(&gaitlens(&[
+        "synth",
+        "inject",
+        "--poses",
+        walk32.to_str().unwrap(),
+        "--pathology",
+        "stiff-knee",
+        "--side",
+        "left",
+        "--severity",
+        "1",
+        "--out",
+        sk.to_str().unwrap(),
+    ]));
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(sk.join("ground_truth.json")).unwrap()).unwrap();
+    let s = &truth["subjects"][0];
+    assert_eq!(s["joints"], serde_json::json!([4]), "{s}");
+    assert!(
+        s["compensation"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(0)),
+        "{s}"
+    );
+    let (before, after) = (peak_deg(&walk32, 4), peak_deg(&sk, 4));
+    assert!(
+        after < before - 15.0,
+        "left knee peak {before:.0}° → {after:.0}°"
+    );
+    let (rb, ra) = (peak_deg(&walk32, 5), peak_deg(&sk, 5));
+    assert!((rb - ra).abs() < 2.0, "right knee peak {rb:.1}° → {ra:.1}°");
+    // The injected folder keeps its frame rate (read back from its ground truth).
+    assert_eq!(read_pose_dir(&sk).unwrap().rate_hz, Some(100.0));
+
+    // A cohort from both walks: matched healthy/sick subjects per copy, at 50 Hz, loadable.
+    let cohort = tmp.path().join("cohort");
+    ok(&gaitlens(&[
+        "synth",
+        "from-walks",
+        "--walks",
+        walk32.to_str().unwrap(),
+        walk03.to_str().unwrap(),
+        "--copies",
+        "2",
+        "--out",
+        cohort.to_str().unwrap(),
+    ]));
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(cohort.join("ground_truth.json")).unwrap()).unwrap();
+    assert_eq!(truth["config"]["rate_hz"], 50.0);
+    let subjects = truth["subjects"].as_array().unwrap();
+    assert_eq!(subjects.len(), 8);
+    for s in subjects.iter().filter(|s| s["sick"] == true) {
+        let sev = s["severity"].as_f64().unwrap();
+        assert!((0.5..=1.0).contains(&sev), "{s}");
+        assert!(!s["joints"].as_array().unwrap().is_empty(), "{s}");
+    }
+    let seqs = load_joint_dataset(&cohort, default_body()).unwrap();
+    assert_eq!(seqs.len(), 8);
+    assert!(seqs.iter().all(|s| s.rate_hz == Some(50.0)));
+    assert!(!tmp.path().join(".cohort.partial").exists());
+}
+
+#[test]
+fn walks_without_a_gait_cycle_and_bad_arguments_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let standing = fit(tmp.path(), "PiG_Calibration-FlatFoot-Full.c3d", "static");
+    let o = gaitlens(&[
+        "synth",
+        "inject",
+        "--poses",
+        standing.to_str().unwrap(),
+        "--pathology",
+        "foot-drop",
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("static") && err.contains("gait cycle"),
+        "{err}"
+    );
+
+    let o = gaitlens(&[
+        "synth",
+        "inject",
+        "--poses",
+        standing.to_str().unwrap(),
+        "--pathology",
+        "limp",
+        "--out",
+        tmp.path().join("y").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("stiff-knee"), "{err}");
+
+    let o = gaitlens(&["synth"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
+}
