@@ -69,9 +69,8 @@ fn detected_foot_strikes_match_the_labs_own_events() {
             "{name}: {marked} strikes, median {:.0} ms, worst {worst:.0} ms",
             median(&errors)
         );
-        // Within a tenth of a stride everywhere. Walks with heel markers land within 40 ms; a
-        // walk with only ankle markers (sample03) is found 60–80 ms late, because the ankle keeps
-        // coming down until the foot is flat.
+        // Within a tenth of a stride everywhere (a walk with only ankle markers, sample03, has
+        // no heel to land: the ankle keeps coming down until the foot is flat).
         assert!(worst <= 100.0, "{name}: a foot strike {worst:.0} ms off");
         all.extend(errors);
     }

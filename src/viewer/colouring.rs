@@ -209,7 +209,7 @@ pub struct ShownExplanation {
     pub signed: bool,
     /// The network's logit for the window.
     pub logit: f32,
-    /// What produced it, e.g. "LRP ε=0.25 · MLP (demo, synthetic cohort)".
+    /// What produced it, e.g. "LRP ε=0.25 · lrpmlp".
     pub label: String,
 }
 

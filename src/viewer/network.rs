@@ -364,7 +364,7 @@ impl ViewerNetwork {
                 reason: e.to_string(),
             })?;
         Self::from_parts(
-            "bundled demo (synthetic cohort)".into(),
+            "bundled demo (real walks, simulated pathologies)".into(),
             card,
             DEMO_RECORD.to_vec(),
             gpu,

@@ -64,7 +64,7 @@ pub fn network_panel_ui(
             ui.small(&net.source);
             if net.source.contains("demo") {
                 ui.small(
-                    "demo network trained on the semi-synthetic cohort — not a clinical model",
+                    "demo network trained on real healthy walks with simulated pathologies — not a clinical model",
                 );
             }
             egui::CollapsingHeader::new("model card")
