@@ -131,35 +131,27 @@ fn a_real_walk_takes_transplants_and_builds_a_cohort() {
 fn walks_without_a_gait_cycle_and_bad_arguments_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let standing = fit(tmp.path(), "PiG_Calibration-FlatFoot-Full.c3d", "static");
-    let o = gaitlens(&[
-        "synth",
-        "inject",
-        "--poses",
-        standing.to_str().unwrap(),
-        "--pathology",
-        "foot-drop",
-        "--out",
-        tmp.path().join("x").to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success());
+    let inject = |pathology: &str, out: &str| {
+        let o = gaitlens(&[
+            "synth",
+            "inject",
+            "--poses",
+            standing.to_str().unwrap(),
+            "--pathology",
+            pathology,
+            "--out",
+            tmp.path().join(out).to_str().unwrap(),
+        ]);
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let err = inject("foot-drop", "x");
     assert!(
         err.contains("static") && err.contains("gait cycle"),
         "{err}"
     );
-
-    let o = gaitlens(&[
-        "synth",
-        "inject",
-        "--poses",
-        standing.to_str().unwrap(),
-        "--pathology",
-        "limp",
-        "--out",
-        tmp.path().join("y").to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success() && err.contains("stiff-knee"), "{err}");
+    let err = inject("limp", "y");
+    assert!(err.contains("stiff-knee"), "{err}");
 
     let o = gaitlens(&["synth"]);
     assert!(!o.status.success());

@@ -237,17 +237,6 @@ fn write_copy(
     ])
 }
 
-#[derive(Serialize)]
-struct GroundTruthFile<'a> {
-    semi_synthetic: bool,
-    description: &'static str,
-    generator: &'static str,
-    body_model: &'a str,
-    config: &'a FromWalksConfig,
-    walks: Vec<String>,
-    subjects: Vec<GroundTruth>,
-}
-
 const README: &str = "REAL HEALTHY WALKS WITH SIMULATED PATHOLOGIES - NOT CLINICAL DATA\n\
 \n\
 Built by `gaitlens synth from-walks` ({generator}) from real fitted walks:\n\
@@ -305,7 +294,7 @@ pub fn write_walk_cohort(
         .flatten()
         .collect();
     let walk_list: Vec<String> = walks.iter().map(|w| w.path.display().to_string()).collect();
-    let file = GroundTruthFile {
+    let file = super::GroundTruthFile {
         semi_synthetic: true,
         description: "Real healthy walks with transplanted pathologies; not clinical data.",
         generator: FROM_WALKS_VERSION,

@@ -458,14 +458,18 @@ pub struct SynthSummary {
     pub frames: usize,
 }
 
+/// The `ground_truth.json` of a cohort (`C`: the generator's configuration).
 #[derive(Serialize)]
-struct GroundTruthFile<'a> {
-    semi_synthetic: bool,
-    description: &'static str,
-    generator: &'static str,
-    body_model: &'a str,
-    config: &'a SynthConfig,
-    subjects: Vec<GroundTruth>,
+pub(crate) struct GroundTruthFile<'a, C> {
+    pub(crate) semi_synthetic: bool,
+    pub(crate) description: &'static str,
+    pub(crate) generator: &'static str,
+    pub(crate) body_model: &'a str,
+    pub(crate) config: &'a C,
+    /// The real walks a cohort was built from (`synth from-walks`; empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) walks: Vec<String>,
+    pub(crate) subjects: Vec<GroundTruth>,
 }
 
 const README: &str = "SEMI-SYNTHETIC GAIT COHORT - NOT CLINICAL DATA\n\
@@ -518,6 +522,7 @@ pub fn write_cohort_with(
         generator: GENERATOR_VERSION,
         body_model: &model.name,
         config: cfg,
+        walks: Vec::new(),
         subjects: truths,
     };
     let readme = README
