@@ -80,14 +80,14 @@ pub struct FitArgs {
 }
 
 /// Model plus the marker placements and angle limits to fit with.
-struct Setup {
-    model: BodyModel,
-    markers: MarkerSet,
+pub(super) struct Setup {
+    pub(super) model: BodyModel,
+    pub(super) markers: MarkerSet,
     limits: Vec<AngleLimit>,
     name: String,
 }
 
-fn load_setup(model: &str, constraints: Option<&Path>) -> anyhow::Result<Setup> {
+pub(super) fn load_setup(model: &str, constraints: Option<&Path>) -> anyhow::Result<Setup> {
     let (body, default_markers, name) = if model == "default" {
         (
             gaitlens::body::default_model::default_body().clone(),

@@ -4,6 +4,7 @@ mod body_cmd;
 mod fit_cmd;
 mod inspect_cmd;
 mod learn_cmd;
+mod report_cmd;
 mod synth_cmd;
 mod video_cmd;
 mod view_cmd;
@@ -68,6 +69,9 @@ enum Command {
     Video(video_cmd::VideoCommand),
     /// Render frames of a sequence headless to PNG.
     Render(view_cmd::RenderArgs),
+    /// Clinical gait report of one walk: events, cycles, PiG curves over normative bands,
+    /// spatio-temporal parameters, GVS/GPS/MAP (fits the trial first when needed).
+    Report(report_cmd::ReportArgs),
 }
 
 /// Parses the command line, runs the command and maps errors to a non-zero exit code.
@@ -111,6 +115,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Normative(a) => learn_cmd::normative_cmd(a),
         Command::Video(c) => video_cmd::run(c),
         Command::Render(a) => view_cmd::render(a),
+        Command::Report(a) => report_cmd::run(a),
     }
 }
 

@@ -128,6 +128,11 @@ pub struct Trajectories<'a> {
     pub left_foot: &'a [Vector3<f64>],
     /// Right foot.
     pub right_foot: &'a [Vector3<f64>],
+    /// Left toe, when known: toe-off is when the toe (not the heel) is farthest behind, as
+    /// Zeni et al. do; without it the foot point stands in.
+    pub left_toe: Option<&'a [Vector3<f64>]>,
+    /// Right toe, when known.
+    pub right_toe: Option<&'a [Vector3<f64>]>,
 }
 
 /// Foot strikes and toe-offs of both feet (see the module documentation). Frames with a
@@ -156,29 +161,35 @@ pub fn detect_events(t: &Trajectories, rate_hz: f64) -> Result<GaitEvents, GaitE
     }
     // A foot that moves less than a tenth of the leg's length to and fro is not walking.
     let leg = mean_distance(t.pelvis, t.left_foot);
-    let foot = |feet: &[Vector3<f64>]| -> FootEvents {
+    let ahead = |points: &[Vector3<f64>]| -> Vec<f64> {
         let s: Vec<f64> = (0..n)
             .map(|i| match forward[i] {
-                Some(f) => (feet[i] - t.pelvis[i]).dot(&f),
+                Some(f) => (points[i] - t.pelvis[i]).dot(&f),
                 None => f64::NAN,
             })
             .collect();
-        let s = smooth(&fill_gaps(&s), (SMOOTH_HALF_S * rate_hz).round() as usize);
+        smooth(&fill_gaps(&s), (SMOOTH_HALF_S * rate_hz).round() as usize)
+    };
+    let half = ((MIN_STRIDE_S / 2.0) * rate_hz).round().max(1.0) as usize;
+    let search = (LANDING_SEARCH_S * rate_hz).round() as usize;
+    let foot = |feet: &[Vector3<f64>], toe: Option<&[Vector3<f64>]>| -> FootEvents {
+        let s = ahead(feet);
         let height: Vec<f64> = fill_gaps(&feet.iter().map(|p| p.dot(&up)).collect::<Vec<_>>());
-        let half = ((MIN_STRIDE_S / 2.0) * rate_hz).round().max(1.0) as usize;
-        let neg: Vec<f64> = s.iter().map(|v| -v).collect();
-        let search = (LANDING_SEARCH_S * rate_hz).round() as usize;
+        let behind: Vec<f64> = match toe {
+            Some(toe) if toe.len() == n => ahead(toe).iter().map(|v| -v).collect(),
+            _ => s.iter().map(|v| -v).collect(),
+        };
         FootEvents {
             strikes: peaks(&s, half, MIN_EXCURSION * leg)
                 .into_iter()
                 .map(|t| landing(&height, t, search, MIN_FALL * leg))
                 .collect(),
-            offs: peaks(&neg, half, MIN_EXCURSION * leg),
+            offs: peaks(&behind, half, MIN_EXCURSION * leg),
         }
     };
     Ok(GaitEvents {
-        left: foot(t.left_foot),
-        right: foot(t.right_foot),
+        left: foot(t.left_foot, t.left_toe),
+        right: foot(t.right_foot, t.right_toe),
         rate_hz,
     })
 }
@@ -202,6 +213,8 @@ pub fn detect_events_from_joints(
             pelvis_right: &rh,
             left_foot: &la,
             right_foot: &ra,
+            left_toe: None,
+            right_toe: None,
         },
         rate_hz,
     )
@@ -261,6 +274,8 @@ pub fn detect_events_from_markers(trial: &MarkerTrial) -> Result<GaitEvents, Gai
     let right = first("right pelvis", &["RASI", "RASIS", "RPSI", "RPSIS"])?;
     let lf = first("left heel", &["LHEE", "LANK", "LTOE"])?;
     let rf = first("right heel", &["RHEE", "RANK", "RTOE"])?;
+    let lt = first("left toe", &["LTOE", "LMT2", "LFM2", "LD2M"]).ok();
+    let rt = first("right toe", &["RTOE", "RMT2", "RFM2", "RD2M"]).ok();
     detect_events(
         &Trajectories {
             pelvis: &pelvis,
@@ -268,9 +283,43 @@ pub fn detect_events_from_markers(trial: &MarkerTrial) -> Result<GaitEvents, Gai
             pelvis_right: &right,
             left_foot: &lf,
             right_foot: &rf,
+            left_toe: lt.as_deref(),
+            right_toe: rt.as_deref(),
         },
         trial.rate_hz,
     )
+}
+
+/// The lab's own events from the trial file's EVENT section (`Foot Strike` / `Foot Off` with
+/// context `Left` / `Right`, matched case-insensitively), restricted to frames inside the record.
+/// `None` when the file marks fewer than two strikes of either foot: then detect them.
+pub fn stored_events(trial: &MarkerTrial) -> Option<GaitEvents> {
+    let n = trial.num_frames() as i64;
+    let pick = |label: &str, side: &str| -> Vec<usize> {
+        let mut v: Vec<usize> = trial
+            .events
+            .iter()
+            .filter(|e| {
+                e.label.eq_ignore_ascii_case(label)
+                    && e.context.eq_ignore_ascii_case(side)
+                    && (0..n).contains(&e.frame)
+            })
+            .map(|e| e.frame as usize)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let foot = |side| FootEvents {
+        strikes: pick("Foot Strike", side),
+        offs: pick("Foot Off", side),
+    };
+    let (left, right) = (foot("Left"), foot("Right"));
+    (left.strikes.len() >= 2 && right.strikes.len() >= 2).then_some(GaitEvents {
+        left,
+        right,
+        rate_hz: trial.rate_hz,
+    })
 }
 
 /// Gait phase in [0, 1) for every frame of a leg whose strikes are `strikes` (ascending): linear
@@ -431,6 +480,8 @@ mod tests {
                 pelvis_right: &w[2],
                 left_foot: &w[3],
                 right_foot: &w[4],
+                left_toe: None,
+                right_toe: None,
             },
             rate,
         )
@@ -481,6 +532,8 @@ mod tests {
             pelvis_right: &w[2],
             left_foot: &w[3],
             right_foot: &w[4],
+            left_toe: None,
+            right_toe: None,
         };
         assert!(matches!(
             detect_events(&t, 100.0),

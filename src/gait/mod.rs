@@ -1,9 +1,17 @@
-//! The gait cycle: foot strikes and toe-offs found from the motion itself ([`events`]), and the
-//! gait phase of every frame derived from them. Used to transplant pathologies at the right
-//! moment of the cycle and to cut walks into cycles.
+//! The gait cycle and clinical gait analysis: foot strikes and toe-offs (stored or found from the
+//! motion, [`events`]), gait cycles ([`cycles`]), Plug-in Gait joint angles of fitted poses
+//! ([`kinematics`]), spatio-temporal parameters, normative bands ([`normative`]), GVS/GPS/MAP
+//! ([`indices`]) and the report that gathers them ([`report`]). Events also place transplanted
+//! pathologies at the right moment of the cycle.
 
+pub mod cycles;
 pub mod events;
+pub mod figures;
+pub mod indices;
+pub mod kinematics;
 pub mod normative;
+pub mod report;
+pub mod spatiotemporal;
 
 pub use events::{
     FootEvents, GaitEventError, GaitEvents, detect_events, detect_events_from_joints, leg_phase,

@@ -3,6 +3,7 @@
 //! walking speeds, embedded so every build has them.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The embedded CSV (`variable,gait_cycle_pct,speed,mean,sd`).
@@ -56,7 +57,132 @@ pub fn curve(variable: &str, speed: &str) -> Option<&'static NormativeCurve> {
     kinematics().get(&(variable.to_owned(), speed.to_owned()))
 }
 
-/// Parses the table; rows that do not parse are skipped (the embedded file is checked by a test).
+/// Why a user's normative file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum NormativeError {
+    /// The file cannot be read.
+    #[error("cannot read normative file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A row is malformed.
+    #[error("{path} line {line}: {reason} (expected `variable,gait_cycle_pct,speed,mean,sd`)")]
+    Row {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file has no curve at all.
+    #[error("{path} holds no normative curve")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// A normative table by (variable, speed) and where it came from.
+#[derive(Debug, Clone)]
+pub struct NormativeTable {
+    /// Shown with the bands (credit or file name).
+    pub source: String,
+    /// Curves by (variable, speed label).
+    pub curves: BTreeMap<(String, String), NormativeCurve>,
+}
+
+impl NormativeTable {
+    /// The embedded Schwartz 2008 table.
+    pub fn schwartz2008() -> Self {
+        NormativeTable {
+            source: CREDIT.to_string(),
+            curves: kinematics().clone(),
+        }
+    }
+
+    /// A user's table in the same CSV layout (`variable,gait_cycle_pct,speed,mean,sd`, header
+    /// first; variables named as in the embedded table; any speed labels). Every row must parse,
+    /// percentages ascend per curve, SDs are finite and non-negative.
+    pub fn read(path: &Path) -> Result<Self, NormativeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| NormativeError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let bad = |line: usize, reason: String| NormativeError::Row {
+            path: path.to_owned(),
+            line,
+            reason,
+        };
+        for (i, line) in text.lines().enumerate().skip(1) {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            if f.len() != 5 {
+                return Err(bad(i + 1, format!("{} fields", f.len())));
+            }
+            let nums: Vec<f64> = [f[1], f[3], f[4]]
+                .iter()
+                .map(|v| v.parse::<f64>().ok().filter(|x| x.is_finite()))
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad(i + 1, "a number is not a finite number".into()))?;
+            if !(0.0..=100.0).contains(&nums[0]) || nums[2] < 0.0 {
+                return Err(bad(i + 1, "pct outside 0–100 or negative SD".into()));
+            }
+        }
+        let curves = parse(&text);
+        if curves.is_empty() {
+            return Err(NormativeError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        for ((var, speed), c) in &curves {
+            if c.pct.windows(2).any(|w| w[1] <= w[0]) || c.pct.len() < 2 {
+                return Err(bad(
+                    0,
+                    format!("curve '{var}' at '{speed}': percentages must ascend, ≥ 2 samples"),
+                ));
+            }
+        }
+        Ok(NormativeTable {
+            source: format!("normative curves from {}", path.display()),
+            curves,
+        })
+    }
+
+    /// Curve of `variable` at `speed`; when the table has no such speed, its first speed.
+    pub fn curve(&self, variable: &str, speed: &str) -> Option<&NormativeCurve> {
+        self.curves
+            .get(&(variable.to_owned(), speed.to_owned()))
+            .or_else(|| {
+                self.curves
+                    .iter()
+                    .find(|((v, _), _)| v == variable)
+                    .map(|(_, c)| c)
+            })
+    }
+}
+
+/// Upper bounds of the non-dimensional speed bins `very_slow`, `slow`, `free`, `fast` (above the
+/// last: `very_fast`): Schwartz et al. 2008 group speeds by the children's self-selected
+/// non-dimensional speed (0.43 ± 0.07, free = mean ± 1 SD), as we read the paper.
+pub const SPEED_BIN_UPPER: [f64; 4] = [0.227, 0.363, 0.500, 0.636];
+
+/// The speed bin of a non-dimensional speed (speed / √(g · leg length)).
+pub fn speed_bin(nondimensional_speed: f64) -> &'static str {
+    let i = SPEED_BIN_UPPER
+        .iter()
+        .position(|&u| nondimensional_speed < u)
+        .unwrap_or(4);
+    SPEEDS[i]
+}
+
+/// Parses the table; rows that do not parse are skipped (the embedded file is checked by a test,
+/// a user's by [`NormativeTable::read`]).
 fn parse(csv: &str) -> BTreeMap<(String, String), NormativeCurve> {
     let mut out: BTreeMap<(String, String), NormativeCurve> = BTreeMap::new();
     for line in csv.lines().skip(1) {
@@ -94,6 +220,34 @@ mod tests {
             assert_eq!((c.pct[0], c.pct[50]), (0.0, 100.0));
             assert!(c.sd.iter().all(|&s| s > 0.0 && s < 30.0));
         }
+    }
+
+    #[test]
+    fn speed_bins_follow_the_boundaries() {
+        assert_eq!(speed_bin(0.1), "very_slow");
+        assert_eq!(speed_bin(0.43), "free");
+        assert_eq!(speed_bin(0.7), "very_fast");
+    }
+
+    #[test]
+    fn a_user_table_replaces_the_embedded_one_and_bad_rows_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("norm.csv");
+        std::fs::write(
+            &good,
+            "variable,gait_cycle_pct,speed,mean,sd\nKnee Flex/Extension,0,adult,5,3\n\
+             Knee Flex/Extension,100,adult,6,3\n",
+        )
+        .unwrap();
+        let t = NormativeTable::read(&good).unwrap();
+        assert_eq!(
+            t.curve("Knee Flex/Extension", "free").unwrap().mean,
+            vec![5.0, 6.0]
+        );
+        let bad = dir.path().join("bad.csv");
+        std::fs::write(&bad, "h\nKnee Flex/Extension,0,adult,NaN,3\n").unwrap();
+        let e = NormativeTable::read(&bad).unwrap_err().to_string();
+        assert!(e.contains("bad.csv line 2"), "{e}");
     }
 
     #[test]

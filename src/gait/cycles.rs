@@ -1,0 +1,269 @@
+//! Gait cycles: foot strike to the next strike of the same foot, with the events inside it as
+//! percentages of the cycle, and signals time-normalised to 0–100 % in 101 samples — the layout
+//! every clinical gait report uses.
+
+use serde::Serialize;
+
+use super::events::{FootEvents, GaitEvents};
+
+/// Samples of a time-normalised cycle (0, 1, …, 100 %).
+pub const CYCLE_SAMPLES: usize = 101;
+
+/// Longest cycle accepted relative to the median stride of its side: a longer one spans a gap
+/// in the events (a missed strike) and is dropped.
+const MAX_STRIDE_RATIO: f64 = 1.5;
+
+/// Body side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Left.
+    Left,
+    /// Right.
+    Right,
+}
+
+impl Side {
+    /// Both sides, left first.
+    pub const BOTH: [Side; 2] = [Side::Left, Side::Right];
+
+    /// `left` / `right`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+        }
+    }
+
+    /// The other side.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
+        }
+    }
+
+    /// This side's events.
+    pub fn of(self, e: &GaitEvents) -> &FootEvents {
+        match self {
+            Side::Left => &e.left,
+            Side::Right => &e.right,
+        }
+    }
+}
+
+/// One gait cycle of one leg.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GaitCycle {
+    /// The leg whose strikes bound the cycle.
+    pub side: Side,
+    /// Frame of the foot strike that opens the cycle.
+    pub start: usize,
+    /// Frame of the next strike of the same foot (exclusive end).
+    pub end: usize,
+    /// Toe-off of this foot inside the cycle, % of the cycle (end of stance).
+    pub foot_off_pct: Option<f64>,
+    /// Toe-off of the other foot, % (end of the first double support).
+    pub opposite_off_pct: Option<f64>,
+    /// Strike of the other foot, % (start of the second double support).
+    pub opposite_strike_pct: Option<f64>,
+}
+
+impl GaitCycle {
+    /// Frames in the cycle.
+    pub fn frames(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Frame position of `pct` % of the cycle (fractional).
+    pub fn frame_at(&self, pct: f64) -> f64 {
+        self.start as f64 + pct / 100.0 * self.frames() as f64
+    }
+
+    /// Resamples `signal` (one value per frame of the trial) over this cycle to
+    /// [`CYCLE_SAMPLES`] points, linearly; `None` when the cycle runs past the signal or a
+    /// sample it needs is not finite.
+    pub fn normalise(&self, signal: &[f64]) -> Option<Vec<f64>> {
+        if self.end >= signal.len() || self.end <= self.start {
+            return None;
+        }
+        let last = signal.len() - 1;
+        let out: Vec<f64> = (0..CYCLE_SAMPLES)
+            .map(|k| {
+                let x = self.frame_at(k as f64);
+                let i = (x.floor() as usize).min(last);
+                let j = (i + 1).min(last);
+                let w = x - i as f64;
+                signal[i] * (1.0 - w) + signal[j] * w
+            })
+            .collect();
+        out.iter().all(|v| v.is_finite()).then_some(out)
+    }
+}
+
+/// The complete cycles of a trial and what was left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CycleSet {
+    /// Complete cycles, left ones first, each side in time order.
+    pub cycles: Vec<GaitCycle>,
+    /// Why strides were not used (incomplete, gaps in the events).
+    pub notes: Vec<String>,
+}
+
+impl CycleSet {
+    /// Cycles of one side.
+    pub fn side(&self, side: Side) -> impl Iterator<Item = &GaitCycle> {
+        self.cycles.iter().filter(move |c| c.side == side)
+    }
+}
+
+/// Cuts the trial into gait cycles of both legs (see the module documentation). A stride longer
+/// than [`MAX_STRIDE_RATIO`] × the side's median stride spans a missed strike and is dropped;
+/// the record before the first and after the last strike of each foot is incomplete and noted.
+pub fn gait_cycles(events: &GaitEvents, frames: usize) -> CycleSet {
+    let mut set = CycleSet::default();
+    for side in Side::BOTH {
+        let own = side.of(events);
+        let other = side.other().of(events);
+        let strikes: Vec<usize> = own
+            .strikes
+            .iter()
+            .copied()
+            .filter(|&s| s < frames)
+            .collect();
+        if strikes.len() < 2 {
+            set.notes.push(format!(
+                "{}: {} foot strike(s), no complete cycle",
+                side.name(),
+                strikes.len()
+            ));
+            continue;
+        }
+        let median = median_stride(&strikes);
+        for w in strikes.windows(2) {
+            let (start, end) = (w[0], w[1]);
+            if (end - start) as f64 > MAX_STRIDE_RATIO * median {
+                set.notes.push(format!(
+                    "{}: frames {start}–{end} span {} frames (median stride {median:.0}): a strike \
+                     is missing there, cycle dropped",
+                    side.name(),
+                    end - start
+                ));
+                continue;
+            }
+            let pct = |f: usize| 100.0 * (f - start) as f64 / (end - start) as f64;
+            let inside = |list: &[usize]| list.iter().copied().find(|&f| f > start && f < end);
+            set.cycles.push(GaitCycle {
+                side,
+                start,
+                end,
+                foot_off_pct: inside(&own.offs).map(pct),
+                opposite_off_pct: other
+                    .offs
+                    .iter()
+                    .copied()
+                    .find(|&f| f > start && f < end && pct(f) < 40.0)
+                    .map(pct),
+                opposite_strike_pct: inside(&other.strikes).map(pct),
+            });
+        }
+        if strikes[0] > 0 {
+            set.notes.push(format!(
+                "{}: frames before the first strike ({}) are an incomplete cycle",
+                side.name(),
+                strikes[0]
+            ));
+        }
+    }
+    set
+}
+
+/// Median distance between consecutive strikes, frames.
+fn median_stride(strikes: &[usize]) -> f64 {
+    let mut d: Vec<usize> = strikes.windows(2).map(|w| w[1] - w[0]).collect();
+    d.sort_unstable();
+    d[d.len() / 2] as f64
+}
+
+/// Pointwise mean of equal-length curves (`None` for none).
+pub fn mean_curve(curves: &[Vec<f64>]) -> Option<Vec<f64>> {
+    let first = curves.first()?;
+    let mut m = vec![0.0; first.len()];
+    for c in curves {
+        for (a, v) in m.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    let n = curves.len() as f64;
+    Some(m.into_iter().map(|v| v / n).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events() -> GaitEvents {
+        GaitEvents {
+            left: FootEvents {
+                strikes: vec![10, 110, 210, 400, 500],
+                offs: vec![70, 170, 270],
+            },
+            right: FootEvents {
+                strikes: vec![60, 160, 260],
+                offs: vec![20, 120, 220],
+            },
+            rate_hz: 100.0,
+        }
+    }
+
+    #[test]
+    fn cycles_run_strike_to_strike_and_drop_gaps() {
+        let set = gait_cycles(&events(), 600);
+        let left: Vec<_> = set.side(Side::Left).collect();
+        // 210→400 spans a missing strike and is dropped
+        assert_eq!(
+            left.iter().map(|c| (c.start, c.end)).collect::<Vec<_>>(),
+            vec![(10, 110), (110, 210), (400, 500)]
+        );
+        assert_eq!(left[0].foot_off_pct, Some(60.0));
+        assert_eq!(left[0].opposite_off_pct, Some(10.0));
+        assert_eq!(left[0].opposite_strike_pct, Some(50.0));
+        assert_eq!(left[2].foot_off_pct, None);
+        assert!(set.notes.iter().any(|n| n.contains("missing")));
+        assert_eq!(set.side(Side::Right).count(), 2);
+    }
+
+    #[test]
+    fn normalising_a_ramp_gives_a_ramp() {
+        let c = GaitCycle {
+            side: Side::Left,
+            start: 10,
+            end: 60,
+            foot_off_pct: None,
+            opposite_off_pct: None,
+            opposite_strike_pct: None,
+        };
+        let signal: Vec<f64> = (0..100).map(|i| i as f64).collect();
+        let n = c.normalise(&signal).unwrap();
+        assert_eq!(n.len(), CYCLE_SAMPLES);
+        assert!((n[0] - 10.0).abs() < 1e-12 && (n[100] - 60.0).abs() < 1e-12);
+        assert!((n[50] - 35.0).abs() < 1e-12);
+        assert!(c.normalise(&signal[..40]).is_none());
+        let mut holes = signal.clone();
+        holes[30] = f64::NAN;
+        assert!(c.normalise(&holes).is_none());
+    }
+
+    #[test]
+    fn one_strike_is_no_cycle() {
+        let mut e = events();
+        e.right.strikes = vec![60];
+        let set = gait_cycles(&e, 600);
+        assert_eq!(set.side(Side::Right).count(), 0);
+        assert!(
+            set.notes
+                .iter()
+                .any(|n| n.starts_with("right: 1 foot strike"))
+        );
+    }
+}
