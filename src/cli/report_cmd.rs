@@ -59,10 +59,12 @@ fn is_pose_folder(path: &Path) -> bool {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    if let Some(s) = &args.speed {
-        if args.normative.is_none() && !SPEEDS.contains(&s.as_str()) {
-            bail!("--speed {s}: use one of {}", SPEEDS.join(", "));
-        }
+    if let Some(s) = args
+        .speed
+        .as_ref()
+        .filter(|s| args.normative.is_none() && !SPEEDS.contains(&s.as_str()))
+    {
+        bail!("--speed {s}: use one of {}", SPEEDS.join(", "));
     }
     let setup = load_setup(&args.model, args.constraints.as_deref())?;
     let normative = match &args.normative {

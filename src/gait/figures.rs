@@ -309,12 +309,14 @@ pub fn report_html(report: &GaitReport, title: &str, kinematics: &str, map: &str
     h.push_str(kinematics);
     h.push_str("<h2>Movement Analysis Profile</h2>");
     h.push_str(map);
-    if let Some(v) = &report.vicon_profile {
-        if let Some(g) = v.gps_overall_deg {
-            h.push_str(&format!(
-                "<p>GPS of the file's own Vicon Plug-in Gait angles over the same cycles: {g:.1}°.</p>"
-            ));
-        }
+    if let Some(g) = report
+        .vicon_profile
+        .as_ref()
+        .and_then(|v| v.gps_overall_deg)
+    {
+        h.push_str(&format!(
+            "<p>GPS of the file's own Vicon Plug-in Gait angles over the same cycles: {g:.1}°.</p>"
+        ));
     }
     if !report.notes.is_empty() {
         h.push_str("<h2>Notes</h2><ul>");
