@@ -36,6 +36,17 @@ pub enum OutFormat {
     Txt,
 }
 
+/// The body model and marker placements to fit with (shared by `fit` and `report`).
+#[derive(Debug, Clone, Args)]
+pub struct BodyArgs {
+    /// `default` (embedded MakeHuman body) or a SUPR .npy/.npz file.
+    #[arg(long, default_value = "default")]
+    pub model: String,
+    /// 3D Body Twin constraints JSON with the marker placements (and angle limits) to use.
+    #[arg(long)]
+    pub constraints: Option<PathBuf>,
+}
+
 /// Arguments of `gaitlens fit`.
 #[derive(Debug, Args)]
 pub struct FitArgs {
@@ -44,12 +55,9 @@ pub struct FitArgs {
     /// A static calibration trial of the same subject (shape and skin offsets come from it).
     #[arg(long = "static")]
     pub static_trial: Option<PathBuf>,
-    /// `default` (embedded MakeHuman body) or a SUPR .npy/.npz file.
-    #[arg(long, default_value = "default")]
-    pub model: String,
-    /// 3D Body Twin constraints JSON with the marker placements (and angle limits) to use.
-    #[arg(long)]
-    pub constraints: Option<PathBuf>,
+    /// Body model and marker placements.
+    #[command(flatten)]
+    pub body: BodyArgs,
     /// Output folder (a trial: pose files + fit_report.json; a cohort: <healthy|sick>/<subject>/<gait>/).
     #[arg(long)]
     pub out: PathBuf,
@@ -173,7 +181,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<ExitCode> {
     let Some(trial_path) = &args.trial else {
         bail!("give a trial file (or --cohort cohort.json)");
     };
-    let setup = load_setup(&args.model, args.constraints.as_deref())?;
+    let setup = load_setup(&args.body.model, args.body.constraints.as_deref())?;
     let mut trial = read_marker_trial(trial_path)?;
     if let Some(n) = args.max_frames {
         trial.markers_m.truncate(n);
@@ -702,8 +710,7 @@ fn clone_args(a: &FitArgs) -> FitArgs {
     FitArgs {
         trial: a.trial.clone(),
         static_trial: a.static_trial.clone(),
-        model: a.model.clone(),
-        constraints: a.constraints.clone(),
+        body: a.body.clone(),
         out: a.out.clone(),
         angles: None,
         solver: a.solver,

@@ -13,10 +13,10 @@ use gaitlens::formats::read_marker_trial;
 use gaitlens::formats::trial::MarkerTrial;
 use gaitlens::gait::figures::{kinematics_svg, map_svg, report_html};
 use gaitlens::gait::normative::{NormativeTable, SPEEDS};
-use gaitlens::gait::report::{GaitReport, ReportInput, curves_csv, gait_report};
+use gaitlens::gait::report::{EventSource, GaitReport, ReportInput, curves_csv, gait_report};
 use gaitlens::io_util::write_atomic;
 
-use super::fit_cmd::{self, FitArgs, OutFormat, Solver, load_setup};
+use super::fit_cmd::{self, BodyArgs, FitArgs, OutFormat, Solver, load_setup};
 
 /// Arguments of `gaitlens report`.
 #[derive(Debug, Args)]
@@ -30,12 +30,9 @@ pub struct ReportArgs {
     /// Poses already fitted to TRIAL (skips fitting).
     #[arg(long)]
     pub poses: Option<PathBuf>,
-    /// `default` (embedded body) or a SUPR .npy/.npz file.
-    #[arg(long, default_value = "default")]
-    pub model: String,
-    /// 3D Body Twin constraints JSON with marker placements (as for `fit`).
-    #[arg(long)]
-    pub constraints: Option<PathBuf>,
+    /// Body model and marker placements (as for `fit`).
+    #[command(flatten)]
+    pub body: BodyArgs,
     /// Output folder: report.json, curves.csv, kinematics.svg, map.svg, report.html (and poses/
     /// when the trial is fitted here).
     #[arg(long)]
@@ -48,14 +45,13 @@ pub struct ReportArgs {
     /// that replaces Schwartz et al. 2008.
     #[arg(long)]
     pub normative: Option<PathBuf>,
+    /// Gait events: `auto` (the file's EVENT section, else detected by the coordinate method),
+    /// or always detected: `coordinate` (Zeni et al. 2008) or `velocity` (Ghoussayni et al. 2004).
+    #[arg(long, default_value = "auto")]
+    pub events: EventSource,
     /// Time the analysis (everything after fitting) over this many runs and print the median.
     #[arg(long)]
     pub bench: Option<usize>,
-}
-
-/// Whether `path` is a folder of pose files.
-fn is_pose_folder(path: &Path) -> bool {
-    path.is_dir()
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -66,7 +62,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("--speed {s}: use one of {}", SPEEDS.join(", "));
     }
-    let setup = load_setup(&args.model, args.constraints.as_deref())?;
+    let setup = load_setup(&args.body.model, args.body.constraints.as_deref())?;
     let normative = match &args.normative {
         Some(p) => NormativeTable::read(p)?,
         None => NormativeTable::schwartz2008(),
@@ -91,6 +87,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         trial: trial.as_ref(),
         normative: &normative,
         speed: args.speed.clone(),
+        events: args.events,
     };
     let spinner = ProgressBar::new_spinner();
     spinner.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap());
@@ -111,7 +108,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
 
 /// The trial (when TRIAL is a marker file) and the pose folder to analyse, fitting when needed.
 fn trial_and_poses(args: &ReportArgs) -> anyhow::Result<(Option<MarkerTrial>, PathBuf)> {
-    if is_pose_folder(&args.trial) {
+    // A folder is a pose folder (`read_pose_dir` says what is wrong if it is not).
+    if args.trial.is_dir() {
         return Ok((None, args.trial.clone()));
     }
     let trial = read_marker_trial(&args.trial)?;
@@ -123,8 +121,7 @@ fn trial_and_poses(args: &ReportArgs) -> anyhow::Result<(Option<MarkerTrial>, Pa
     fit_cmd::run(FitArgs {
         trial: Some(args.trial.clone()),
         static_trial: args.static_trial.clone(),
-        model: args.model.clone(),
-        constraints: args.constraints.clone(),
+        body: args.body.clone(),
         out: poses.clone(),
         angles: None,
         solver: Solver::Lm,

@@ -1,5 +1,7 @@
 //! Sagittal joint angles from fitted poses, in Plug-in Gait's sign conventions as far as the body
-//! model's segment frames allow (flexion positive; ankle dorsiflexion positive).
+//! model's segment frames allow (flexion positive; ankle dorsiflexion positive), and the PiG
+//! Cardan decomposition every joint angle in gaitlens uses ([`cardan_xzy`]; all three planes and
+//! the PiG zeros are in `gait::kinematics`).
 
 use serde::Serialize;
 
@@ -23,10 +25,15 @@ pub struct SagittalAngles {
     pub r_ankle_dorsi_deg: f64,
 }
 
-/// First angle of the intrinsic X-Y-Z decomposition `R = Rx(a)·Ry(b)·Rz(c)`: rotation about the
-/// model's medio-lateral axis (x), i.e. the sagittal-plane angle, taken first as PiG does.
-pub fn flexion_about_x(r: &nalgebra::Matrix3<f64>) -> f64 {
-    (-r[(1, 2)]).atan2(r[(2, 2)])
+/// Plug-in Gait's Cardan sequence in the body model's axes (x left, y up, z forward):
+/// `R = Rx(a)·Rz(b)·Ry(c)` — flexion about the medio-lateral axis first, then ab/adduction about
+/// the floating antero-posterior axis, then rotation about the segment's long axis (PiG's Y-X-Z
+/// in its own X-forward, Y-left, Z-up axes). Returns `[a, b, c]` in radians.
+pub fn cardan_xzy(r: &nalgebra::Matrix3<f64>) -> [f64; 3] {
+    let b = (-r[(0, 1)]).clamp(-1.0, 1.0).asin();
+    let a = r[(2, 1)].atan2(r[(1, 1)]);
+    let c = r[(0, 2)].atan2(r[(0, 0)]);
+    [a, b, c]
 }
 
 /// Sagittal angles of a pose of a 22-joint SMPL-order model. In the model's frame (y up, z
@@ -34,7 +41,7 @@ pub fn flexion_about_x(r: &nalgebra::Matrix3<f64>) -> f64 {
 /// flexion a positive one.
 pub fn sagittal_angles(model: &BodyModel, pose: &PoseState) -> Option<SagittalAngles> {
     let idx = |n: &str| model.joint_names.iter().position(|x| x == n);
-    let a = |n: &str| idx(n).map(|j| flexion_about_x(&pose.rotations[j]).to_degrees());
+    let a = |n: &str| idx(n).map(|j| cardan_xzy(&pose.rotations[j])[0].to_degrees());
     Some(SagittalAngles {
         l_hip_flex_deg: -a("left_hip")?,
         r_hip_flex_deg: -a("right_hip")?,
@@ -76,12 +83,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flexion_about_x_recovers_the_first_cardan_angle() {
+    fn cardan_xzy_inverts_its_composition() {
         use nalgebra::{Rotation3, Vector3};
-        let r = Rotation3::from_axis_angle(&Vector3::x_axis(), 0.7)
-            * Rotation3::from_axis_angle(&Vector3::y_axis(), 0.2)
-            * Rotation3::from_axis_angle(&Vector3::z_axis(), -0.3);
-        assert!((flexion_about_x(r.matrix()) - 0.7).abs() < 1e-12);
+        let (a, b, c) = (0.7, -0.3, 0.2);
+        let r = Rotation3::from_axis_angle(&Vector3::x_axis(), a)
+            * Rotation3::from_axis_angle(&Vector3::z_axis(), b)
+            * Rotation3::from_axis_angle(&Vector3::y_axis(), c);
+        let got = cardan_xzy(r.matrix());
+        for (g, w) in got.iter().zip([a, b, c]) {
+            assert!((g - w).abs() < 1e-12, "{got:?}");
+        }
     }
 
     #[test]

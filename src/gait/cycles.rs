@@ -80,6 +80,12 @@ impl GaitCycle {
         self.start as f64 + pct / 100.0 * self.frames() as f64
     }
 
+    /// Where `frame` lies in the cycle, % (0 at the opening strike; outside [0, 100) for frames
+    /// outside the cycle).
+    pub fn pct_of(&self, frame: f64) -> f64 {
+        (frame - self.start as f64) / self.frames().max(1) as f64 * 100.0
+    }
+
     /// Resamples `signal` (one value per frame of the trial) over this cycle to
     /// [`CYCLE_SAMPLES`] points, linearly; `None` when the cycle runs past the signal or a
     /// sample it needs is not finite.
@@ -114,6 +120,12 @@ impl CycleSet {
     /// Cycles of one side.
     pub fn side(&self, side: Side) -> impl Iterator<Item = &GaitCycle> {
         self.cycles.iter().filter(move |c| c.side == side)
+    }
+
+    /// The cycle of `side` that holds `frame`, if any (frames between dropped strides or outside
+    /// the first and last strike have none).
+    pub fn containing(&self, side: Side, frame: usize) -> Option<&GaitCycle> {
+        self.side(side).find(|c| (c.start..c.end).contains(&frame))
     }
 }
 
@@ -231,6 +243,14 @@ mod tests {
         assert_eq!(left[2].foot_off_pct, None);
         assert!(set.notes.iter().any(|n| n.contains("missing")));
         assert_eq!(set.side(Side::Right).count(), 2);
+        // the cycle holding a frame, and where in it the frame lies
+        let c = set.containing(Side::Left, 135).unwrap();
+        assert_eq!((c.start, c.end), (110, 210));
+        assert!((c.pct_of(135.0) - 25.0).abs() < 1e-12);
+        assert!(set.containing(Side::Left, 300).is_none()); // inside the dropped stride
+        assert!(set.containing(Side::Left, 5).is_none()); // before the first strike
+        // a strike opens the next cycle
+        assert_eq!(set.containing(Side::Left, 110).map(|c| c.start), Some(110));
     }
 
     #[test]

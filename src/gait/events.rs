@@ -2,6 +2,15 @@
 //! *Gait & Posture* 27:710–714): a foot strikes when it is farthest ahead of the pelvis and
 //! leaves the ground when it is farthest behind, measured along the walking direction.
 //!
+//! A second detector, [`EventMethod::Velocity`], is a foot-velocity method after Ghoussayni,
+//! Stevens, Durham & Ewins (2004, *Gait & Posture* 20:266–272): a foot has struck when it stops
+//! moving along the ground after a swing and leaves the ground when it starts again. Thresholds
+//! are a fraction of each swing's peak speed (the published fixed 50 mm/s marks the foot flat
+//! instead, too late on real shoes); the slower of heel and toe counts, so forefoot landings are
+//! found; speeds are horizontal and measured against the ground (the belt on a treadmill); no
+//! walking direction is needed, which helps where the pelvis is badly tracked or the subject
+//! turns.
+//!
 //! The walking direction is taken from the body itself (the hip or pelvis axis crossed with
 //! "up"), not from the pelvis' displacement, so treadmill walks — where the pelvis hardly moves —
 //! are handled like overground walks, and the lab's axis convention (y-up or z-up, walking
@@ -13,6 +22,21 @@ use thiserror::Error;
 use crate::dataset::Frame;
 use crate::formats::trial::MarkerTrial;
 
+/// Ghoussayni et al.'s (2004) speed below which a heel or toe is on the ground, m/s: the floor of
+/// the thresholds below.
+const STILL_SPEED_M_S: f64 = 0.05;
+/// A foot has landed when its slower marker (heel or toe) moves at less than this fraction of
+/// the swing's peak heel speed. Ghoussayni's fixed 50 mm/s found the foot flat, 5–12 frames at
+/// 100 Hz after the labs' marked strikes; this fraction was chosen among 0.05–0.3 on three
+/// validation walks (PiG_Motion-FlatFoot-Full, PiG_Motion3_FF, sample32_vicon_zerowire).
+const STRIKE_FRACTION: f64 = 0.1;
+/// A foot has left the ground when its slower marker moves faster than this fraction of the
+/// swing's peak (chosen among 0.3–0.6 on the same validation walks).
+const OFF_FRACTION: f64 = 0.4;
+/// A pelvis travelling slower than this over the trial walks on a treadmill, m/s.
+const TREADMILL_MAX_M_S: f64 = 0.3;
+/// Bin width of the heel-velocity histogram whose mode is the ground's velocity, m/s.
+const GROUND_BIN_M_S: f64 = 0.02;
 /// Shortest stride accepted, seconds (fast running ≈ 0.6 s): strikes of one foot closer than
 /// this are one strike.
 const MIN_STRIDE_S: f64 = 0.6;
@@ -28,6 +52,52 @@ const LANDED_FRACTION: f64 = 0.8;
 const MIN_FALL: f64 = 0.005;
 /// Smallest to-and-fro range of a walking foot relative to the pelvis, in leg lengths.
 const MIN_EXCURSION: f64 = 0.1;
+
+/// Which kinematic detector finds the events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventMethod {
+    /// Zeni et al. 2008: foot farthest ahead of / behind the pelvis (then refined to landing).
+    #[default]
+    Coordinate,
+    /// Foot velocity after Ghoussayni et al. 2004: heel and toe speed against thresholds.
+    Velocity,
+}
+
+impl EventMethod {
+    /// Every method, for command-line parsing and tests.
+    pub const ALL: [EventMethod; 2] = [EventMethod::Coordinate, EventMethod::Velocity];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventMethod::Coordinate => "coordinate",
+            EventMethod::Velocity => "velocity",
+        }
+    }
+
+    /// One line naming the method and its reference, for reports.
+    pub fn citation(self) -> &'static str {
+        match self {
+            EventMethod::Coordinate => {
+                "Zeni et al. 2008: foot farthest ahead of / behind the pelvis"
+            }
+            EventMethod::Velocity => {
+                "foot velocity after Ghoussayni et al. 2004: heel / toe speed thresholds"
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for EventMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        EventMethod::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown event method '{s}': use coordinate or velocity"))
+    }
+}
 
 /// Why gait events cannot be found.
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -135,9 +205,13 @@ pub struct Trajectories<'a> {
     pub right_toe: Option<&'a [Vector3<f64>]>,
 }
 
-/// Foot strikes and toe-offs of both feet (see the module documentation). Frames with a
-/// non-finite coordinate are bridged by linear interpolation of the signal.
-pub fn detect_events(t: &Trajectories, rate_hz: f64) -> Result<GaitEvents, GaitEventError> {
+/// Foot strikes and toe-offs of both feet by `method` (see the module documentation). Frames
+/// with a non-finite coordinate are bridged by linear interpolation of the signal.
+pub fn detect_events(
+    t: &Trajectories,
+    rate_hz: f64,
+    method: EventMethod,
+) -> Result<GaitEvents, GaitEventError> {
     if !(rate_hz.is_finite() && rate_hz > 0.0) {
         return Err(GaitEventError::BadRate { rate_hz });
     }
@@ -146,6 +220,19 @@ pub fn detect_events(t: &Trajectories, rate_hz: f64) -> Result<GaitEvents, GaitE
         return Err(GaitEventError::TooShort { frames: n, rate_hz });
     }
     let up = mean_up(t)?;
+    match method {
+        EventMethod::Coordinate => coordinate_events(t, rate_hz, up),
+        EventMethod::Velocity => Ok(velocity_events(t, rate_hz, up)),
+    }
+}
+
+/// Zeni et al.'s coordinate method (see the module documentation).
+fn coordinate_events(
+    t: &Trajectories,
+    rate_hz: f64,
+    up: Vector3<f64>,
+) -> Result<GaitEvents, GaitEventError> {
+    let n = t.pelvis.len();
     let forward: Vec<Option<Vector3<f64>>> = (0..n)
         .map(|i| {
             let lateral = t.pelvis_left[i] - t.pelvis_right[i];
@@ -194,6 +281,139 @@ pub fn detect_events(t: &Trajectories, rate_hz: f64) -> Result<GaitEvents, GaitE
     })
 }
 
+/// The foot-velocity method (see the module documentation): per swing (the heel's speed peak,
+/// one per stride at most), the strike is the first later frame whose foot speed falls below
+/// [`STRIKE_FRACTION`] of the peak, the toe-off the last earlier frame below [`OFF_FRACTION`].
+/// On a treadmill speeds are relative to the belt ([`ground_velocity`]).
+fn velocity_events(t: &Trajectories, rate_hz: f64, up: Vector3<f64>) -> GaitEvents {
+    // The feet-to-pelvis direction leans forward by several degrees (the heels trail the
+    // pelvis); speeds need the lab's own vertical, the axis nearest it.
+    let k = up.iamax();
+    let mut up = Vector3::zeros();
+    up[k] = 1.0_f64.copysign(
+        t.pelvis.iter().map(|p| p[k]).sum::<f64>() - t.left_foot.iter().map(|p| p[k]).sum::<f64>(),
+    );
+    let n = t.pelvis.len();
+    let leg = mean_distance(t.pelvis, t.left_foot);
+    let smooth_half = (SMOOTH_HALF_S * rate_hz).round() as usize;
+    let half = ((MIN_STRIDE_S / 2.0) * rate_hz).round().max(1.0) as usize;
+    // Units: trajectories may be in metres or millimetres; the leg (~0.9 m) tells which.
+    let metre = if leg > 10.0 { 1000.0 } else { 1.0 };
+    let still = STILL_SPEED_M_S * metre;
+    // Over ground the pelvis travels at walking speed and the ground is still; on a treadmill
+    // the pelvis stays put and the ground is the belt.
+    let duration_s = n as f64 / rate_hz;
+    let travel = (t.pelvis[n - 1] - t.pelvis[0]).norm();
+    let on_treadmill = !(travel.is_finite() && travel / duration_s > TREADMILL_MAX_M_S * metre);
+    let foot = |heel: &[Vector3<f64>], toe: Option<&[Vector3<f64>]>| -> FootEvents {
+        let toe = toe.filter(|t| t.len() == n).unwrap_or(heel);
+        let heel_v = velocities(heel, rate_hz, smooth_half);
+        let toe_v = velocities(toe, rate_hz, smooth_half);
+        let ground = if on_treadmill {
+            ground_velocity(&heel_v, up, metre)
+        } else {
+            Vector3::zeros()
+        };
+        // Horizontal speed: the heel keeps rising slowly through late stance (heel rise), but
+        // stops moving along the ground the moment it lands.
+        let speed = |v: &[Vector3<f64>]| -> Vec<f64> {
+            v.iter()
+                .map(|v| {
+                    let d = v - ground;
+                    (d - up * d.dot(&up)).norm()
+                })
+                .collect()
+        };
+        let (heel_s, toe_s) = (speed(&heel_v), speed(&toe_v));
+        let swings = peaks(&heel_s, half, MIN_EXCURSION * leg);
+        // A foot is down while its heel or its toe is still: a forefoot (equinus) landing
+        // stops the toe first, and the toe is the last to leave.
+        let foot_speed = |i: usize| heel_s[i].min(toe_s[i]);
+        let mut strikes = Vec::new();
+        let mut offs = Vec::new();
+        for (k, &peak) in swings.iter().enumerate() {
+            let before = if k == 0 { 0 } else { swings[k - 1] };
+            let after = swings.get(k + 1).copied().unwrap_or(n);
+            // Thresholds relative to this swing's peak speed (see the constants).
+            let landed = still.max(STRIKE_FRACTION * heel_s[peak]);
+            let lifted = still.max(OFF_FRACTION * heel_s[peak]);
+            if let Some(f) = (before..peak).rev().find(|&i| foot_speed(i) < lifted) {
+                offs.push(f);
+            }
+            if let Some(f) = (peak..after).find(|&i| foot_speed(i) < landed) {
+                strikes.push(f);
+            }
+        }
+        FootEvents { strikes, offs }
+    };
+    GaitEvents {
+        left: foot(t.left_foot, t.left_toe),
+        right: foot(t.right_foot, t.right_toe),
+        rate_hz,
+    }
+}
+
+/// Smoothed velocity of a trajectory (gaps bridged), units per second.
+fn velocities(points: &[Vector3<f64>], rate_hz: f64, smooth_half: usize) -> Vec<Vector3<f64>> {
+    let axis = |c: usize| -> Vec<f64> {
+        let s = smooth(
+            &fill_gaps(&points.iter().map(|p| p[c]).collect::<Vec<_>>()),
+            smooth_half,
+        );
+        central_difference(&s, rate_hz)
+    };
+    let (x, y, z) = (axis(0), axis(1), axis(2));
+    (0..points.len())
+        .map(|i| Vector3::new(x[i], y[i], z[i]))
+        .collect()
+}
+
+/// Velocity of the ground under the foot: per horizontal lab axis, the most common heel velocity
+/// (the mode, in [`GROUND_BIN_M_S`] bins, refined to the mean of the samples near it). A foot
+/// spends most of a stride in stance, so the mode is the ground's velocity: zero over ground,
+/// the belt's on a treadmill. `metre` is the trajectories' unit in metres (1 or 1000).
+fn ground_velocity(heel_v: &[Vector3<f64>], up: Vector3<f64>, metre: f64) -> Vector3<f64> {
+    let bin = GROUND_BIN_M_S * metre;
+    let mode = |c: usize| -> f64 {
+        let v: Vec<f64> = heel_v
+            .iter()
+            .map(|p| p[c])
+            .filter(|x| x.is_finite())
+            .collect();
+        let mut counts = std::collections::HashMap::<i64, usize>::new();
+        for x in &v {
+            *counts.entry((x / bin).round() as i64).or_default() += 1;
+        }
+        let Some((&best, _)) = counts.iter().max_by_key(|(k, n)| (**n, -k.abs())) else {
+            return 0.0;
+        };
+        let centre = best as f64 * bin;
+        let near: Vec<f64> = v
+            .iter()
+            .copied()
+            .filter(|x| (x - centre).abs() <= bin)
+            .collect();
+        near.iter().sum::<f64>() / near.len().max(1) as f64
+    };
+    let g = Vector3::new(mode(0), mode(1), mode(2));
+    g - up * g.dot(&up)
+}
+
+/// Derivative by central differences (one-sided at the ends), per second.
+fn central_difference(s: &[f64], rate_hz: f64) -> Vec<f64> {
+    let n = s.len();
+    (0..n)
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(1), (i + 1).min(n - 1));
+            if b == a {
+                0.0
+            } else {
+                (s[b] - s[a]) * rate_hz / (b - a) as f64
+            }
+        })
+        .collect()
+}
+
 /// Events of a posed joint sequence (SMPL's 22 joints: pelvis, hips, ankles).
 pub fn detect_events_from_joints(
     frames: &[Frame],
@@ -205,24 +425,45 @@ pub fn detect_events_from_joints(
             .map(|f| Vector3::new(f[j][0] as f64, f[j][1] as f64, f[j][2] as f64))
             .collect()
     };
-    let (pelvis, lh, rh, la, ra) = (col(0), col(1), col(2), col(7), col(8));
+    detect_events_from_leg_joints(
+        &col(0),
+        [&col(1), &col(2)],
+        [&col(7), &col(8)],
+        rate_hz,
+        EventMethod::Coordinate,
+    )
+}
+
+/// Events from pelvis, hip (left, right) and ankle (left, right) joint trajectories of any body
+/// model: the hips give the lateral axis, the ankles stand in for the heels and toes.
+pub fn detect_events_from_leg_joints(
+    pelvis: &[Vector3<f64>],
+    hips: [&[Vector3<f64>]; 2],
+    ankles: [&[Vector3<f64>]; 2],
+    rate_hz: f64,
+    method: EventMethod,
+) -> Result<GaitEvents, GaitEventError> {
     detect_events(
         &Trajectories {
-            pelvis: &pelvis,
-            pelvis_left: &lh,
-            pelvis_right: &rh,
-            left_foot: &la,
-            right_foot: &ra,
+            pelvis,
+            pelvis_left: hips[0],
+            pelvis_right: hips[1],
+            left_foot: ankles[0],
+            right_foot: ankles[1],
             left_toe: None,
             right_toe: None,
         },
         rate_hz,
+        method,
     )
 }
 
 /// Events of a marker trial from its pelvis (ASIS, PSIS or sacrum) and heel (or ankle) markers,
 /// whatever the lab's axes. Gaps become non-finite and are bridged.
-pub fn detect_events_from_markers(trial: &MarkerTrial) -> Result<GaitEvents, GaitEventError> {
+pub fn detect_events_from_markers(
+    trial: &MarkerTrial,
+    method: EventMethod,
+) -> Result<GaitEvents, GaitEventError> {
     let find = |what: &'static str, names: &[&str]| -> Result<Vec<Vector3<f64>>, GaitEventError> {
         let idx: Vec<usize> = names
             .iter()
@@ -287,6 +528,7 @@ pub fn detect_events_from_markers(trial: &MarkerTrial) -> Result<GaitEvents, Gai
             right_toe: rt.as_deref(),
         },
         trial.rate_hz,
+        method,
     )
 }
 
@@ -473,19 +715,17 @@ mod tests {
     }
 
     fn events(w: &[Vec<Vector3<f64>>; 5], rate: f64) -> GaitEvents {
-        detect_events(
-            &Trajectories {
-                pelvis: &w[0],
-                pelvis_left: &w[1],
-                pelvis_right: &w[2],
-                left_foot: &w[3],
-                right_foot: &w[4],
-                left_toe: None,
-                right_toe: None,
-            },
+        detect(w, rate).unwrap()
+    }
+
+    fn detect(w: &[Vec<Vector3<f64>>; 5], rate: f64) -> Result<GaitEvents, GaitEventError> {
+        detect_events_from_leg_joints(
+            &w[0],
+            [&w[1], &w[2]],
+            [&w[3], &w[4]],
             rate,
+            EventMethod::Coordinate,
         )
-        .unwrap()
     }
 
     #[test]
@@ -498,6 +738,89 @@ mod tests {
             assert_eq!(e.left.offs, vec![75, 175, 275, 375], "{treadmill}");
             assert!((e.stride_s().unwrap() - 1.0).abs() < 1e-9);
         }
+    }
+
+    /// An overground walker at 1.2 m/s whose feet stand still for 60 % of a 1 s stride and
+    /// swing 1.2 m forward, lifting 10 cm, in the rest (the right foot half a stride later).
+    fn stepping_feet(frames: usize, rate_hz: f64) -> [Vec<Vector3<f64>>; 5] {
+        let foot = |phase: f64, x: f64| {
+            let (k, p) = (phase.floor(), phase - phase.floor());
+            let (forward, lift) = if p < 0.6 {
+                (0.0, 0.0)
+            } else {
+                let u = (p - 0.6) / 0.4;
+                let pi = std::f64::consts::PI;
+                (0.6 * (1.0 - (pi * u).cos()), 0.1 * (pi * u).sin())
+            };
+            Vector3::new(x, 1.2 * k + 1.2 * forward, 0.05 + lift)
+        };
+        let mut w: [Vec<Vector3<f64>>; 5] = Default::default();
+        for i in 0..frames {
+            let t = i as f64 / rate_hz;
+            let pelvis = Vector3::new(0.0, 1.2 * t, 1.0);
+            w[0].push(pelvis);
+            w[1].push(pelvis + Vector3::new(-0.1, 0.0, 0.0));
+            w[2].push(pelvis + Vector3::new(0.1, 0.0, 0.0));
+            w[3].push(foot(t, -0.1));
+            w[4].push(foot(t + 0.5, 0.1));
+        }
+        w
+    }
+
+    #[test]
+    fn velocity_method_finds_landings_and_lift_offs() {
+        let w = stepping_feet(400, 100.0);
+        let e = detect_events_from_leg_joints(
+            &w[0],
+            [&w[1], &w[2]],
+            [&w[3], &w[4]],
+            100.0,
+            EventMethod::Velocity,
+        )
+        .unwrap();
+        // Left strikes at t = k s (the swing ends), toe-offs at 0.6 + k s (the swing starts). This
+        // swing speeds up gently (a cosine), so the 40 % threshold is crossed ~5 frames in.
+        let near = |got: &[usize], want: &[usize], late: usize| {
+            got.len() == want.len()
+                && got
+                    .iter()
+                    .zip(want)
+                    .all(|(g, w)| (*w..=w + late).contains(g))
+        };
+        assert!(near(&e.left.strikes, &[100, 200, 300], 3), "{:?}", e.left);
+        assert!(near(&e.left.offs, &[60, 160, 260, 360], 6), "{:?}", e.left);
+        assert!(
+            near(&e.right.strikes, &[50, 150, 250, 350], 3),
+            "{:?}",
+            e.right
+        );
+        assert!(
+            near(&e.right.offs, &[10, 110, 210, 310], 6),
+            "{:?}",
+            e.right
+        );
+        // The same walk on a treadmill (everything carried back at 1.2 m/s) gives the same events.
+        let belt = |v: &Vec<Vector3<f64>>| -> Vec<Vector3<f64>> {
+            v.iter()
+                .enumerate()
+                .map(|(i, p)| p - Vector3::new(0.0, 1.2 * i as f64 / 100.0, 0.0))
+                .collect()
+        };
+        let tw: Vec<Vec<Vector3<f64>>> = w.iter().map(belt).collect();
+        let t = detect_events_from_leg_joints(
+            &tw[0],
+            [&tw[1], &tw[2]],
+            [&tw[3], &tw[4]],
+            100.0,
+            EventMethod::Velocity,
+        )
+        .unwrap();
+        assert_eq!(t, e);
+        // Both methods parse from their names.
+        for m in EventMethod::ALL {
+            assert_eq!(m.name().parse::<EventMethod>(), Ok(m));
+        }
+        assert!("force".parse::<EventMethod>().is_err());
     }
 
     #[test]
@@ -526,21 +849,12 @@ mod tests {
     #[test]
     fn bad_input_is_a_typed_error() {
         let w = walker(30, 100.0, false);
-        let t = Trajectories {
-            pelvis: &w[0],
-            pelvis_left: &w[1],
-            pelvis_right: &w[2],
-            left_foot: &w[3],
-            right_foot: &w[4],
-            left_toe: None,
-            right_toe: None,
-        };
         assert!(matches!(
-            detect_events(&t, 100.0),
+            detect(&w, 100.0),
             Err(GaitEventError::TooShort { .. })
         ));
         assert!(matches!(
-            detect_events(&t, f64::NAN),
+            detect(&w, f64::NAN),
             Err(GaitEventError::BadRate { .. })
         ));
     }

@@ -34,6 +34,7 @@ use thiserror::Error;
 use super::cycles::Side;
 use crate::body::markers::{MarkerSet, marker_position};
 use crate::body::{BodyModel, ShapedBody};
+use crate::fit::angles::cardan_xzy;
 use crate::formats::pose_seq::PoseSequence;
 
 /// One kinematic variable of the gait report.
@@ -236,6 +237,11 @@ impl Kinematics {
     pub fn curve(&self, side: Side, v: Variable) -> &[f64] {
         self.curves.get(&(side, v)).map_or(&[], Vec::as_slice)
     }
+
+    /// Posed position of joint `j` in every frame, metres.
+    pub fn trajectory(&self, j: usize) -> Vec<Vector3<f64>> {
+        self.joints_m.iter().map(|f| f[j]).collect()
+    }
 }
 
 /// Indices of the joints the angles use.
@@ -266,14 +272,6 @@ impl LegJoints {
             ankle: [find("left_ankle")?, find("right_ankle")?],
         })
     }
-}
-
-/// Decomposes `r = Rx(a)·Rz(b)·Ry(c)` (see the module documentation), radians.
-pub fn cardan_xzy(r: &Matrix3<f64>) -> [f64; 3] {
-    let b = (-r[(0, 1)]).clamp(-1.0, 1.0).asin();
-    let a = r[(2, 1)].atan2(r[(1, 1)]);
-    let c = r[(0, 2)].atan2(r[(0, 0)]);
-    [a, b, c]
 }
 
 /// PiG angles of every frame of `seq` posed on `model` (see the module documentation).
@@ -444,13 +442,21 @@ fn snap_to_axis(up: Vector3<f64>) -> Vector3<f64> {
 /// Largest lean of the feet-to-pelvis direction from a lab axis that is still that axis, degrees.
 const SNAP_UP_DEG: f64 = 20.0;
 
+/// Position of marker `name` on the rest (shaped, unposed) body, when the set has it.
+fn rest_marker(
+    model: &BodyModel,
+    shaped: &ShapedBody,
+    set: &MarkerSet,
+    name: &str,
+) -> Option<Vector3<f64>> {
+    set.get(name)
+        .map(|m| Vector3::from(marker_position(m, &shaped.v_shaped, &model.faces)))
+}
+
 /// Anterior tilt of the PiG pelvis (ASIS midpoint below-and-ahead of the PSIS midpoint) on the
 /// rest body, radians; `None` without the four pelvis markers.
 fn pelvis_tilt_offset(model: &BodyModel, shaped: &ShapedBody, set: &MarkerSet) -> Option<f64> {
-    let at = |name: &str| {
-        set.get(name)
-            .map(|m| Vector3::from(marker_position(m, &shaped.v_shaped, &model.faces)))
-    };
+    let at = |name: &str| rest_marker(model, shaped, set, name);
     let asis = (at("LASI")? + at("RASI")?) / 2.0;
     let psis = (at("LPSI")? + at("RPSI")?) / 2.0;
     let d = asis - psis; // forward (+z) and, in a tilted pelvis, down (−y)
@@ -467,11 +473,7 @@ fn foot_pitch_offset(
     heel: &str,
     toe: &str,
 ) -> Option<f64> {
-    let at = |name: &str| {
-        set.get(name)
-            .map(|m| Vector3::from(marker_position(m, &shaped.v_shaped, &model.faces)))
-    };
-    let d = at(toe)? - at(heel)?;
+    let d = rest_marker(model, shaped, set, toe)? - rest_marker(model, shaped, set, heel)?;
     Some((-d.y).atan2(d.z))
 }
 
@@ -480,18 +482,6 @@ mod tests {
     use super::*;
     use crate::body::default_model::{default_body, default_markers};
     use crate::formats::pose_seq::PoseFileFormat;
-
-    #[test]
-    fn cardan_xzy_inverts_its_composition() {
-        let (a, b, c) = (0.4, -0.3, 0.7);
-        let r = Rotation3::from_axis_angle(&Vector3::x_axis(), a)
-            * Rotation3::from_axis_angle(&Vector3::z_axis(), b)
-            * Rotation3::from_axis_angle(&Vector3::y_axis(), c);
-        let got = cardan_xzy(r.matrix());
-        for (g, w) in got.iter().zip([a, b, c]) {
-            assert!((g - w).abs() < 1e-12, "{got:?}");
-        }
-    }
 
     /// A two-frame walk of the default body: the left hip flexed, abducted and internally
     /// rotated by known angles; the right knee flexed; the pelvis carried 1 m forward (+z).

@@ -14,5 +14,6 @@ pub mod report;
 pub mod spatiotemporal;
 
 pub use events::{
-    FootEvents, GaitEventError, GaitEvents, detect_events, detect_events_from_joints, leg_phase,
+    EventMethod, FootEvents, GaitEventError, GaitEvents, detect_events, detect_events_from_joints,
+    detect_events_from_leg_joints, leg_phase,
 };

@@ -5,11 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use nalgebra::Vector3;
 use serde::Serialize;
 
 use super::cycles::{CYCLE_SAMPLES, CycleSet, Side, gait_cycles};
-use super::events::{GaitEvents, detect_events, detect_events_from_markers, stored_events};
+use super::events::{
+    EventMethod, GaitEvents, detect_events_from_leg_joints, detect_events_from_markers,
+    stored_events,
+};
 use super::indices::{GaitProfile, gait_profile};
 use super::kinematics::{Kinematics, KinematicsError, Variable, pig_kinematics};
 use super::normative::{NormativeCurve, NormativeTable, speed_bin};
@@ -38,6 +40,31 @@ pub struct ReportInput<'a> {
     pub normative: &'a NormativeTable,
     /// Speed bin forced by the user (else matched to the measured speed).
     pub speed: Option<String>,
+    /// Where the gait events come from.
+    pub events: EventSource,
+}
+
+/// Where a report takes its gait events from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventSource {
+    /// The trial file's EVENT section when it has one, else detected by the coordinate method.
+    #[default]
+    Auto,
+    /// Detected by this method even when the file stores events (to check a detector or a lab's
+    /// events).
+    Detect(EventMethod),
+}
+
+impl std::str::FromStr for EventSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(EventSource::Auto);
+        }
+        s.parse::<EventMethod>()
+            .map(EventSource::Detect)
+            .map_err(|_| format!("unknown event source '{s}': use auto, coordinate or velocity"))
+    }
 }
 
 /// Mean ± SD of one variable of one side over that side's cycles, 101 samples, degrees.
@@ -165,8 +192,7 @@ pub fn gait_report(input: &ReportInput) -> Result<GaitReport, KinematicsError> {
     let curves = cycle_curves(&cycles, |side, v| kin.curve(side, v).to_vec());
     let spatio = events.as_ref().map(|_| {
         let legs = leg_columns(input.model);
-        let col = |j: usize| kin.joints_m.iter().map(|f| f[j]).collect::<Vec<_>>();
-        let (l, r) = (col(legs.0), col(legs.1));
+        let (l, r) = (kin.trajectory(legs.0), kin.trajectory(legs.1));
         let feet = Feet {
             left: &l,
             right: &r,
@@ -211,24 +237,29 @@ pub fn gait_report(input: &ReportInput) -> Result<GaitReport, KinematicsError> {
     })
 }
 
-/// Events from the file's EVENT section, else detected from its markers, else from the fitted
-/// joints; `None` (with a note) when none of these yields a cycle.
+/// Events from the file's EVENT section (with [`EventSource::Auto`]), else detected from its
+/// markers, else from the fitted joints; `None` (with a note) when none of these yields a cycle.
 fn find_events(
     input: &ReportInput,
     kin: &Kinematics,
     notes: &mut Vec<String>,
 ) -> Option<(GaitEvents, String)> {
     let frames = input.poses.num_frames();
+    let method = match input.events {
+        EventSource::Auto => EventMethod::Coordinate,
+        EventSource::Detect(m) => m,
+    };
     if let Some(trial) = input.trial.filter(|t| t.num_frames() == frames) {
-        if let Some(e) = stored_events(trial) {
+        if input.events == EventSource::Auto
+            && let Some(e) = stored_events(trial)
+        {
             return Some((e, "the trial file's EVENT section".into()));
         }
-        match detect_events_from_markers(trial) {
+        match detect_events_from_markers(trial, method) {
             Ok(e) if e.phases(frames).is_ok() => {
                 return Some((
                     e,
-                    "detected from the markers (Zeni et al. 2008: heel for strikes, toe for toe-offs)"
-                        .into(),
+                    format!("detected from the markers ({})", method.citation()),
                 ));
             }
             Ok(_) => notes.push("no gait cycle found from the markers".into()),
@@ -236,31 +267,19 @@ fn find_events(
         }
     }
     let at = |n: &str| joint(input.model, n);
-    let col = |j: usize| {
-        kin.joints_m
-            .iter()
-            .map(|f| f[j])
-            .collect::<Vec<Vector3<f64>>>()
-    };
-    let pelvis = col(at("pelvis"));
+    let col = |j: usize| kin.trajectory(j);
     let (lh, rh) = (col(at("left_hip")), col(at("right_hip")));
     let (la, ra) = (col(at("left_ankle")), col(at("right_ankle")));
-    let detected = detect_events(
-        &super::events::Trajectories {
-            pelvis: &pelvis,
-            pelvis_left: &lh,
-            pelvis_right: &rh,
-            left_foot: &la,
-            right_foot: &ra,
-            left_toe: None,
-            right_toe: None,
-        },
-        input.rate_hz,
-    );
+    let pelvis = col(at("pelvis"));
+    let detected =
+        detect_events_from_leg_joints(&pelvis, [&lh, &rh], [&la, &ra], input.rate_hz, method);
     match detected {
         Ok(e) if e.phases(frames).is_ok() => Some((
             e,
-            "detected from the fitted joints (Zeni et al. 2008, ankle joints)".into(),
+            format!(
+                "detected from the fitted ankle joints ({})",
+                method.citation()
+            ),
         )),
         Ok(e) => {
             notes.push(format!(

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::pathology::{Pathology, Side, window};
 use crate::body::BodyModel;
 use crate::dataset::{rest_joints, sequence_from_poses};
+use crate::fit::angles::cardan_xzy;
 use crate::formats::pose_seq::{PoseFileFormat, PoseSequence};
 use crate::gait::{GaitEventError, detect_events_from_joints};
 use crate::rng::SplitMix64;
@@ -292,8 +293,7 @@ fn flexion_sign(joint: usize) -> f64 {
 
 /// Flexion (hip, knee) or dorsiflexion (ankle) of a local rotation, degrees.
 fn flexion_deg(r: &Rotation3<f64>, joint: usize) -> f64 {
-    let m = r.matrix();
-    flexion_sign(joint) * m[(2, 1)].atan2(m[(1, 1)]).to_degrees()
+    flexion_sign(joint) * cardan_xzy(r.matrix())[0].to_degrees()
 }
 
 /// +1 for the left side, −1 for the right (sign of abduction and hiking about z).

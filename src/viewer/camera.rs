@@ -103,8 +103,10 @@ pub struct FlyCamera {
     /// Set to frame the body on the next update (Home key, sequence load).
     pub frame_requested: bool,
     /// Fraction of the window's width covered by the side panel on the left (set by the panels
-    /// each frame; framing does not use it yet).
+    /// each frame): framing centres the body in the part of the window left free.
     pub left_inset_frac: f32,
+    /// Fraction covered by a window docked at the right edge (the Curves window).
+    pub right_inset_frac: f32,
 }
 
 impl Default for FlyCamera {
@@ -124,6 +126,7 @@ impl Default for FlyCamera {
             vfov_rad: DEFAULT_VFOV_RAD,
             frame_requested: true,
             left_inset_frac: 0.0,
+            right_inset_frac: 0.0,
         }
     }
 }
@@ -149,9 +152,24 @@ impl FlyCamera {
         }
     }
 
-    /// Moves the camera so the box `min..max` fills the view along the current direction.
+    /// Moves the camera so the box `min..max` fills the part of the view that no panel covers,
+    /// along the current direction.
     pub fn frame(&mut self, min: Vec3, max: Vec3, aspect: f32) {
-        self.position = frame_bounds(min, max, self.forward(), self.vfov_rad, aspect, 1.1);
+        let (left, right) = (
+            self.left_inset_frac.clamp(0.0, 0.6),
+            self.right_inset_frac.clamp(0.0, 0.6),
+        );
+        let free = (1.0 - left - right).max(0.25);
+        let forward = self.forward();
+        let centre = 0.5 * (min + max);
+        let mut position = frame_bounds(min, max, forward, self.vfov_rad, aspect * free, 1.1);
+        // Slide sideways so the box centre projects to the middle of the free part: its NDC x
+        // is `left − right`.
+        let distance = (centre - position).dot(forward);
+        let cam_right = forward.cross(Vec3::Y).normalize_or_zero();
+        let half_width = distance * aspect * (0.5 * self.vfov_rad).tan();
+        position -= cam_right * ((left - right) * half_width);
+        self.position = position;
         if let Some(off) = self.follow_offset.as_mut() {
             *off = self.position - 0.5 * (min + max);
         }
@@ -305,6 +323,43 @@ mod tests {
 
     fn near(a: Vec3, b: Vec3, tol: f32) -> bool {
         (a - b).length() <= tol
+    }
+
+    /// NDC x of `p` seen by `cam` in a window of `aspect`.
+    fn ndc_x(cam: &FlyCamera, p: Vec3, aspect: f32) -> f32 {
+        let local = cam
+            .transform()
+            .compute_affine()
+            .inverse()
+            .transform_point3(p);
+        (local.x / -local.z) / (aspect * (0.5 * cam.vfov_rad).tan())
+    }
+
+    #[test]
+    fn framing_centres_the_body_in_the_part_no_panel_covers() {
+        let (min, max) = (Vec3::new(-0.3, 0.0, -0.2), Vec3::new(0.3, 1.8, 0.2));
+        let centre = 0.5 * (min + max);
+        let aspect = 1.6;
+        let mut cam = FlyCamera::default();
+        cam.frame(min, max, aspect);
+        assert!(ndc_x(&cam, centre, aspect).abs() < 1e-3);
+        // a left panel over 30 % and a right window over 20 % of the width: the free part runs
+        // from NDC −0.4 to 0.6, its middle is 0.1
+        cam.left_inset_frac = 0.3;
+        cam.right_inset_frac = 0.2;
+        cam.frame(min, max, aspect);
+        let x = ndc_x(&cam, centre, aspect);
+        assert!((x - 0.1).abs() < 1e-3, "{x}");
+        // and every corner of the box stays inside the free part
+        for c in 0..8 {
+            let p = Vec3::new(
+                if c & 1 == 0 { min.x } else { max.x },
+                if c & 2 == 0 { min.y } else { max.y },
+                if c & 4 == 0 { min.z } else { max.z },
+            );
+            let x = ndc_x(&cam, p, aspect);
+            assert!((-0.4..=0.6).contains(&x), "corner {c} at NDC x {x}");
+        }
     }
 
     #[test]

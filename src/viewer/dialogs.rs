@@ -38,14 +38,72 @@ pub struct StatusLine {
     pub info: Option<String>,
 }
 
-/// The pending native dialog, if one is open.
+/// The pending native dialog for data (pose folder, trial, body model), if one is open.
 #[derive(Resource, Default)]
-pub struct PendingDialog(Option<Task<Option<PathBuf>>>);
+pub struct PendingDialog(Option<NativeDialog>);
 
 impl PendingDialog {
     /// Whether a dialog is currently open.
     pub fn is_open(&self) -> bool {
         self.0.is_some()
+    }
+}
+
+/// A dialog that answers faster than this was never shown: no person cancels that quickly.
+const NO_DIALOG_S: f64 = 0.4;
+
+/// A native file picker (rfd) running in a background task so the window keeps drawing, with
+/// what it asks for and when it opened. rfd answers "nothing" both when the user cancels and when
+/// no desktop file portal (or zenity) can show a dialog; the time it took tells the two apart.
+pub struct NativeDialog {
+    task: Task<Option<PathBuf>>,
+    what: &'static str,
+    opened: std::time::Instant,
+}
+
+impl NativeDialog {
+    /// Opens a picker for a folder (`filter` None) or a file with one of the extensions.
+    pub fn spawn(
+        what: &'static str,
+        title: &'static str,
+        filter: Option<(&'static str, &'static [&'static str])>,
+    ) -> Self {
+        let task = AsyncComputeTaskPool::get().spawn(async move {
+            let dialog = rfd::AsyncFileDialog::new().set_title(title);
+            let picked = match filter {
+                None => dialog.pick_folder().await,
+                Some((name, extensions)) => dialog.add_filter(name, extensions).pick_file().await,
+            };
+            picked.map(|h| h.path().to_path_buf())
+        });
+        NativeDialog {
+            task,
+            what,
+            opened: std::time::Instant::now(),
+        }
+    }
+
+    /// The chosen path once the dialog has closed, or the sentence to show when nothing was
+    /// chosen; `None` while it is open.
+    pub fn poll(&mut self) -> Option<Result<PathBuf, String>> {
+        let result = block_on(poll_once(&mut self.task))?;
+        Some(
+            result.ok_or_else(|| {
+                nothing_chosen_message(self.what, self.opened.elapsed().as_secs_f64())
+            }),
+        )
+    }
+}
+
+/// What to tell the user when a dialog for `what` returned nothing after `elapsed_s` seconds.
+pub fn nothing_chosen_message(what: &str, elapsed_s: f64) -> String {
+    if elapsed_s < NO_DIALOG_S {
+        format!(
+            "no file dialog could be shown for the {what} (this desktop has no file portal or \
+             zenity): type its path in the panel or drag it onto the window"
+        )
+    } else {
+        format!("no {what} chosen")
     }
 }
 
@@ -178,31 +236,23 @@ impl Plugin for DialogsPlugin {
     }
 }
 
-/// Opens a native picker in a background task so the window keeps drawing (no-op if one is
-/// already open): a folder when `filter` is None, else a file with one of the extensions.
+/// Opens a data picker unless one is already open.
 fn spawn_dialog(
     pending: &mut PendingDialog,
+    what: &'static str,
     title: &'static str,
     filter: Option<(&'static str, &'static [&'static str])>,
 ) {
-    if pending.is_open() {
-        return;
+    if !pending.is_open() {
+        pending.0 = Some(NativeDialog::spawn(what, title, filter));
     }
-    let task = AsyncComputeTaskPool::get().spawn(async move {
-        let dialog = rfd::AsyncFileDialog::new().set_title(title);
-        let picked = match filter {
-            None => dialog.pick_folder().await,
-            Some((name, extensions)) => dialog.add_filter(name, extensions).pick_file().await,
-        };
-        picked.map(|h| h.path().to_path_buf())
-    });
-    pending.0 = Some(task);
 }
 
 /// Opens the native folder picker (pose folder or OpenPose clip folder).
 pub fn open_folder_dialog(pending: &mut PendingDialog) {
     spawn_dialog(
         pending,
+        "folder",
         "Open a pose folder (pose_NNNNN.json) or an OpenPose clip folder",
         None,
     );
@@ -212,6 +262,7 @@ pub fn open_folder_dialog(pending: &mut PendingDialog) {
 pub fn open_body_dialog(pending: &mut PendingDialog) {
     spawn_dialog(
         pending,
+        "body model",
         "Open a SUPR body model",
         Some(("SUPR model", &["npy", "npz"])),
     );
@@ -221,6 +272,7 @@ pub fn open_body_dialog(pending: &mut PendingDialog) {
 pub fn open_trial_dialog(pending: &mut PendingDialog) {
     spawn_dialog(
         pending,
+        "marker trial",
         "Open a marker trial (C3D or TRC) to fit",
         Some(("marker trials", &["c3d", "C3D", "trc", "TRC"])),
     );
@@ -238,23 +290,16 @@ fn poll_dialog(
     mut requests: MessageWriter<LoadSequenceRequest>,
     mut status: ResMut<StatusLine>,
 ) {
-    let Some(task) = pending.0.as_mut() else {
+    let Some(dialog) = pending.0.as_mut() else {
         return;
     };
-    if let Some(result) = block_on(poll_once(task)) {
+    if let Some(result) = dialog.poll() {
         pending.0 = None;
         match result {
-            Some(path) => {
+            Ok(path) => {
                 requests.write(LoadSequenceRequest(path));
             }
-            None => {
-                // rfd returns None both on cancel and when no desktop portal answers.
-                status.info = Some(
-                    "no folder chosen (if no dialog appeared, the desktop file portal is \
-                     missing: type the path or drop the folder instead)"
-                        .into(),
-                );
-            }
+            Err(message) => status.info = Some(message),
         }
     }
 }
@@ -445,4 +490,23 @@ fn handle_body_requests(
     }
     status.error = None;
     status.info = Some(info);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instant_empty_answer_means_no_dialog_was_shown() {
+        let m = nothing_chosen_message("marker trial", 0.05);
+        assert!(
+            m.contains("no file dialog could be shown for the marker trial"),
+            "{m}"
+        );
+        assert!(m.contains("type its path"), "{m}");
+        assert_eq!(
+            nothing_chosen_message("network checkpoint", 3.0),
+            "no network checkpoint chosen"
+        );
+    }
 }

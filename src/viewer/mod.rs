@@ -12,6 +12,7 @@
 
 pub mod camera;
 pub mod colouring;
+pub mod curves;
 pub mod demo;
 pub mod dialogs;
 pub mod gpu_bridge;
@@ -34,6 +35,7 @@ use crate::body::BodyModel;
 
 pub use camera::{FlyCamera, FlyCameraPlugin};
 pub use colouring::{ColouringPlugin, Importance, ShownExplanation};
+pub use curves::{CurvesPlugin, GaitCurves};
 pub use dialogs::{
     DialogsPlugin, LoadBodyRequest, LoadSequenceRequest, StatusLine, load_sequence,
     load_sequence_in,
@@ -160,6 +162,7 @@ impl Plugin for ViewerPlugin {
             gpu_bridge::GpuBridgePlugin,
             self.network.clone(),
             trial::TrialPlugin,
+            CurvesPlugin,
         ));
     }
 }

@@ -149,6 +149,20 @@ impl ExplainChoice {
     }
 }
 
+/// Whether the networks can read a body with `joints` joints: they take the 22 joints of the
+/// SMPL skeleton, so a smaller body is refused with a sentence saying so (instead of an
+/// alignment error about coinciding joints further down).
+pub fn readable_body(name: &str, joints: usize) -> Result<(), String> {
+    if joints >= NUM_JOINTS {
+        return Ok(());
+    }
+    Err(format!(
+        "the body '{name}' has {joints} joints; the network reads the {NUM_JOINTS} joints of the \
+         SMPL skeleton (pelvis, hips, knees, ankles, feet, spine, neck, head, shoulders, elbows, \
+         wrists): load the embedded body or a full SUPR model to explain"
+    ))
+}
+
 /// Posed positions of the first 22 joints for every frame of `seq` (metres, as displayed).
 pub fn sequence_joints(model: &BodyModel, betas: &[f64], seq: &ViewerSequence) -> Vec<Frame> {
     let shaped = model.shape(betas);
@@ -654,7 +668,7 @@ pub struct LoadNetworkRequest(pub Option<PathBuf>);
 
 /// The native "open checkpoint" dialog, if open.
 #[derive(Resource, Default)]
-pub struct PendingNetworkDialog(Option<Task<Option<PathBuf>>>);
+pub struct PendingNetworkDialog(Option<super::dialogs::NativeDialog>);
 
 impl PendingNetworkDialog {
     /// Opens the native file picker for a model card in a background task.
@@ -662,14 +676,11 @@ impl PendingNetworkDialog {
         if self.0.is_some() {
             return;
         }
-        self.0 = Some(AsyncComputeTaskPool::get().spawn(async {
-            rfd::AsyncFileDialog::new()
-                .set_title("Open a gaitlens network (STEM.json model card)")
-                .add_filter("gaitlens model card", &["json", "mpk"])
-                .pick_file()
-                .await
-                .map(|h| h.path().to_path_buf())
-        }));
+        self.0 = Some(super::dialogs::NativeDialog::spawn(
+            "network checkpoint",
+            "Open a gaitlens network (STEM.json model card)",
+            Some(("gaitlens model card", &["json", "mpk"])),
+        ));
     }
 }
 
@@ -686,14 +697,19 @@ pub fn is_network_file(path: &Path) -> bool {
 fn poll_network_dialog(
     mut pending: ResMut<PendingNetworkDialog>,
     mut loads: MessageWriter<LoadNetworkRequest>,
+    mut state: ResMut<NetworkState>,
 ) {
-    let Some(task) = pending.0.as_mut() else {
+    let Some(dialog) = pending.0.as_mut() else {
         return;
     };
-    if let Some(result) = block_on(poll_once(task)) {
+    if let Some(result) = dialog.poll() {
         pending.0 = None;
-        if let Some(p) = result {
-            loads.write(LoadNetworkRequest(Some(p)));
+        match result {
+            Ok(p) => {
+                loads.write(LoadNetworkRequest(Some(p)));
+            }
+            // Shown in the Network panel, where the button was pressed.
+            Err(message) => state.error = Some(message),
         }
     }
 }
@@ -771,6 +787,10 @@ fn start_network_work(
         state.error = Some("load a sequence and a network first".into());
         return;
     };
+    if let Err(e) = readable_body(&body.model.name, body.model.num_joints()) {
+        state.error = Some(e);
+        return;
+    }
     let model = body.model.clone();
     let betas = body.betas.clone();
     let (start, choice, baseline, prefer_gpu) = (
@@ -885,6 +905,16 @@ fn clear_on_new_sequence(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_with_too_few_joints_is_refused_by_name() {
+        assert!(readable_body("default", 24).is_ok());
+        let e = readable_body("tiny", 4).unwrap_err();
+        assert!(
+            e.starts_with("the body 'tiny' has 4 joints; the network reads the 22"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn demo_network_explains_the_demo_walk_on_the_cpu() {

@@ -60,10 +60,35 @@ impl Plugin for ScenePlugin {
             .add_systems(Startup, spawn_scene)
             .add_systems(
                 Update,
-                (upload_body_mesh, update_floor_level, draw_floor_and_axes)
+                (
+                    upload_body_mesh,
+                    update_floor_level,
+                    draw_floor_and_axes,
+                    hide_body_behind_a_clip,
+                )
                     .chain()
                     .after(PoseSystems),
             );
+    }
+}
+
+/// A 2D OpenPose clip shown without a 3D sequence leaves the body in its rest pose, which says
+/// nothing about the clip: hide it until a sequence is loaded.
+fn hide_body_behind_a_clip(
+    clips: Option<Res<super::keypoints::KeypointView>>,
+    seq: Res<CurrentSequence>,
+    mut bodies: Query<&mut Visibility, With<BodyMesh>>,
+) {
+    let clip_only = seq.sequence.is_none() && clips.is_some_and(|c| c.display.is_some());
+    let wanted = if clip_only {
+        Visibility::Hidden
+    } else {
+        Visibility::Inherited
+    };
+    for mut v in &mut bodies {
+        if *v != wanted {
+            *v = wanted;
+        }
     }
 }
 

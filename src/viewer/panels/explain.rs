@@ -256,6 +256,21 @@ pub fn explain_panel_ui(
             );
         }
     }
+    let frame = playback.frame();
+    if frame < shown.start_frame || frame >= shown.start_frame + shown.interval {
+        ui.colored_label(
+            egui::Color32::from_rgb(230, 180, 90),
+            format!(
+                "frame {frame} is outside the explained window: the body shows the window's \
+                 nearest frame ({}); \"start at cursor\" then Explain explains here",
+                shown.row_for_frame(frame) + shown.start_frame
+            ),
+        );
+    }
+    // Signed relevance on a sequential map would drop the evidence for "healthy".
+    if shown.signed && importance.colormap == Colormap::Sequential {
+        importance.colormap = Colormap::Diverging;
+    }
     if !unmeasured.is_empty() {
         ui.colored_label(
             egui::Color32::from_rgb(230, 180, 90),
@@ -279,7 +294,17 @@ pub fn explain_panel_ui(
                     Colormap::Diverging,
                     "blue–white–red",
                 );
-                ui.selectable_value(&mut importance.colormap, Colormap::Sequential, "sequential");
+                ui.add_enabled_ui(!shown.signed, |ui| {
+                    ui.selectable_value(
+                        &mut importance.colormap,
+                        Colormap::Sequential,
+                        "sequential",
+                    )
+                    .on_disabled_hover_text(
+                        "for unsigned importance (attention) only: LRP relevance is signed, and \
+                         a sequential map would drop the evidence for \"healthy\"",
+                    );
+                });
             });
     });
     ui.horizontal(|ui| {
@@ -392,9 +417,10 @@ pub fn relevance_map_ui(
     shown: &ShownExplanation,
     playback: &mut Playback,
 ) {
-    let width = ui.available_width().min(300.0);
-    let row_h = 5.0;
-    let label_w = 56.0;
+    let width = ui.available_width().min(320.0);
+    // Every joint labelled at a readable size (the map used to label every second one at 8 px).
+    let row_h = 11.0;
+    let label_w = 66.0;
     let (rect, resp) = ui.allocate_exact_size(
         egui::vec2(width, row_h * NUM_JOINTS as f32),
         egui::Sense::click_and_drag(),
@@ -420,15 +446,13 @@ pub fn relevance_map_ui(
                 colour32(map, v),
             );
         }
-        if j % 2 == 0 {
-            painter.text(
-                egui::pos2(rect.left(), y + row_h / 2.0),
-                egui::Align2::LEFT_CENTER,
-                *label,
-                egui::FontId::proportional(8.0),
-                ui.visuals().text_color(),
-            );
-        }
+        painter.text(
+            egui::pos2(rect.left(), y + row_h / 2.0),
+            egui::Align2::LEFT_CENTER,
+            *label,
+            egui::FontId::proportional(10.5),
+            ui.visuals().text_color(),
+        );
     }
     let frame = playback.frame();
     if frame >= shown.start_frame && frame < shown.start_frame + cols {
@@ -449,8 +473,9 @@ pub fn relevance_map_ui(
     resp.on_hover_text("relevance per joint (rows) and frame (columns); click to jump there");
 }
 
-/// Probability of "sick" for windows sliding over the whole sequence, with the 0.5 line, the
-/// explained window and the playback cursor.
+/// Probability of "sick" for windows sliding over the whole sequence against time, with the 0.5
+/// line, the explained window shaded and the playback cursor; click to seek. Drawn with egui_plot
+/// for its axes and ticks.
 pub fn track_ui(
     ui: &mut egui::Ui,
     track: &[(usize, f32)],
@@ -458,56 +483,61 @@ pub fn track_ui(
     explained_start: usize,
     playback: &mut Playback,
 ) {
+    use egui_plot::{HLine, Line, Plot, PlotPoints, Span, VLine};
     if track.is_empty() {
         return;
     }
     ui.small(format!(
-        "classification track: P(sick) of {}-frame windows across the trial",
-        interval
+        "classification track: P(sick) of {interval}-frame windows across the trial (shaded: \
+         the explained window)"
     ));
-    let width = ui.available_width().min(300.0);
-    let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 48.0), egui::Sense::click());
-    let painter = ui.painter_at(rect);
-    painter.rect_filled(rect, 2.0, egui::Color32::from_gray(30));
-    let n = playback.num_frames().max(1) as f32;
-    let x_of = |frame: f32| rect.left() + rect.width() * frame / n;
-    let y_of = |p: f32| rect.bottom() - rect.height() * p;
-    painter.line_segment(
-        [
-            egui::pos2(rect.left(), y_of(0.5)),
-            egui::pos2(rect.right(), y_of(0.5)),
-        ],
-        egui::Stroke::new(1.0, egui::Color32::from_gray(90)),
-    );
-    painter.rect_filled(
-        egui::Rect::from_min_max(
-            egui::pos2(x_of(explained_start as f32), rect.top()),
-            egui::pos2(x_of((explained_start + interval) as f32), rect.bottom()),
-        ),
-        0.0,
-        egui::Color32::from_rgba_unmultiplied(255, 255, 255, 18),
-    );
-    let pts: Vec<egui::Pos2> = track
+    let rate_hz = playback.rate_hz().max(1e-6);
+    let seconds = |frame: f64| frame / rate_hz;
+    let points: PlotPoints = track
         .iter()
         .map(|&(s, l)| {
-            let p = 1.0 / (1.0 + (-l).exp());
-            egui::pos2(x_of(s as f32 + interval as f32 / 2.0), y_of(p))
+            let p = 1.0 / (1.0 + (-f64::from(l)).exp());
+            [seconds(s as f64 + interval as f64 / 2.0), p]
         })
         .collect();
-    painter.add(egui::Shape::line(
-        pts,
-        egui::Stroke::new(1.5, egui::Color32::from_rgb(240, 140, 90)),
-    ));
-    let x = x_of(playback.frame() as f32);
-    painter.line_segment(
-        [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
-        egui::Stroke::new(1.0, egui::Color32::WHITE),
-    );
-    if resp.clicked()
-        && let Some(pos) = resp.interact_pointer_pos()
+    let response = Plot::new("classification track")
+        .height(90.0)
+        .width(ui.available_width().min(320.0))
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .include_x(0.0)
+        .include_x(seconds(playback.num_frames() as f64))
+        .include_y(0.0)
+        .include_y(1.0)
+        .x_axis_label("time (s)")
+        .y_axis_label("P(sick)")
+        .show(ui, |plot| {
+            plot.span(
+                Span::new(
+                    "explained window",
+                    seconds(explained_start as f64)..=seconds((explained_start + interval) as f64),
+                )
+                .fill(egui::Color32::from_rgba_unmultiplied(255, 255, 255, 24)),
+            );
+            plot.hline(HLine::new("0.5", 0.5).color(egui::Color32::from_gray(110)));
+            plot.line(
+                Line::new("P(sick)", points)
+                    .color(egui::Color32::from_rgb(240, 140, 90))
+                    .width(1.5),
+            );
+            plot.vline(
+                VLine::new("now", seconds(playback.frame() as f64))
+                    .color(egui::Color32::WHITE)
+                    .width(1.0),
+            );
+            plot.pointer_coordinate()
+        });
+    if response.response.clicked()
+        && let Some(p) = response.inner
     {
-        let f = ((pos.x - rect.left()) / rect.width() * n) as usize;
-        playback.seek_frame(f);
+        playback.seek_frame((p.x.max(0.0) * rate_hz).round() as usize);
     }
 }
 

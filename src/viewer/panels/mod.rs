@@ -5,11 +5,13 @@ mod data;
 mod explain;
 mod playback;
 
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use super::camera::FlyCamera;
 use super::colouring::Importance;
+use super::curves::GaitCurves;
 use super::dialogs::{LoadBodyRequest, LoadSequenceRequest, PendingDialog, StatusLine};
 use super::gpu_bridge::SharedGpu;
 use super::keypoints::{KeypointAction, KeypointView, keypoints_window_ui};
@@ -37,6 +39,16 @@ impl Plugin for PanelsPlugin {
     }
 }
 
+/// Trial, clip, body-load and curves state the side window reads beside the main ones.
+#[derive(SystemParam)]
+struct MorePanelParams<'w> {
+    fits: Res<'w, TrialFitState>,
+    overlay: ResMut<'w, MarkerOverlay>,
+    body_w: MessageWriter<'w, LoadBodyRequest>,
+    clips: ResMut<'w, KeypointView>,
+    curves: ResMut<'w, GaitCurves>,
+}
+
 /// The side window holding every panel.
 #[allow(clippy::too_many_arguments)]
 fn viewer_panels_ui(
@@ -61,24 +73,19 @@ fn viewer_panels_ui(
         MessageWriter<ExplainRequest>,
         MessageWriter<LoadNetworkRequest>,
     ),
-    (fits, mut overlay, mut body_w, mut clips): (
-        Res<TrialFitState>,
-        ResMut<MarkerOverlay>,
-        MessageWriter<LoadBodyRequest>,
-        ResMut<KeypointView>,
-    ),
+    mut more: MorePanelParams,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
-    match keypoints_window_ui(ctx, &mut clips, playback.frame()) {
-        Some(KeypointAction::Select(i)) => match clips.select(i) {
+    match keypoints_window_ui(ctx, &mut more.clips, playback.frame()) {
+        Some(KeypointAction::Select(i)) => match more.clips.select(i) {
             Ok((frames, rate_hz)) => {
                 *playback = Playback::new(frames, rate_hz);
                 playback.playing = true;
             }
-            Err(e) => clips.note = Some(e),
+            Err(e) => more.clips.note = Some(e),
         },
         Some(KeypointAction::Close) => {
-            clips.display = None;
+            more.clips.display = None;
             *playback = Playback::default();
         }
         None => {}
@@ -101,8 +108,8 @@ fn viewer_panels_ui(
                         &mut data_state,
                         &mut pending,
                         seq.sequence.as_deref(),
-                        &fits,
-                        &mut overlay,
+                        &more.fits,
+                        &mut more.overlay,
                         playback.frame(),
                     ) {
                         requests.write(LoadSequenceRequest(path));
@@ -110,7 +117,13 @@ fn viewer_panels_ui(
                 });
             egui::CollapsingHeader::new("Playback")
                 .default_open(true)
-                .show(ui, |ui| playback_panel_ui(ui, &mut playback));
+                .show(ui, |ui| {
+                    playback_panel_ui(ui, &mut playback);
+                    ui.checkbox(
+                        &mut more.curves.open,
+                        "gait curves (cycles, norms, GPS) in their own window",
+                    );
+                });
             if let Some(body) = body.as_deref_mut() {
                 egui::CollapsingHeader::new("Body")
                     .default_open(false)
@@ -118,10 +131,10 @@ fn viewer_panels_ui(
                         let seq_betas = seq.sequence.as_ref().map(|s| &s.betas[..]);
                         match body_panel_ui(ui, body, seq_betas, &mut data_state.supr_path_text) {
                             Some(BodyAction::LoadDefault) => {
-                                body_w.write(LoadBodyRequest(None));
+                                more.body_w.write(LoadBodyRequest(None));
                             }
                             Some(BodyAction::LoadSupr(p)) => {
-                                body_w.write(LoadBodyRequest(Some(p)));
+                                more.body_w.write(LoadBodyRequest(Some(p)));
                             }
                             Some(BodyAction::OpenDialog) => {
                                 super::dialogs::open_body_dialog(&mut pending);
@@ -187,6 +200,10 @@ fn viewer_panels_ui(
             (r.right() - screen.left()) / screen.width().max(1.0)
         });
     if (cam.left_inset_frac - inset).abs() > 1e-3 {
+        // The first time the panel's size is known, frame the body beside it.
+        if cam.left_inset_frac == 0.0 {
+            cam.frame_requested = true;
+        }
         cam.left_inset_frac = inset;
     }
     Ok(())
