@@ -371,7 +371,9 @@ fn curve_plot_ui(
     };
     let response = Plot::new("gait curve")
         .height(220.0)
-        .legend(Legend::default())
+        // Only the means, the band and the relevance strip are named (unnamed items stay out of
+        // the legend); top left is where the curves leave room.
+        .legend(Legend::default().position(egui_plot::Corner::LeftTop))
         .allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
@@ -406,19 +408,15 @@ fn curve_plot_ui(
                 let values = report.kinematics.curve(side, v);
                 if let Some(this) = cycle.normalise(values) {
                     plot.line(
-                        Line::new(format!("{} now", side.name()), pct_points(&this))
+                        Line::new("", pct_points(&this))
                             .color(colour.gamma_multiply(0.7))
                             .width(1.0),
                     );
                 }
                 let pct = cycle.pct_of(frame as f64);
-                plot.vline(VLine::new(format!("{} cursor", side.name()), pct).color(colour));
+                plot.vline(VLine::new("", pct).color(colour));
                 if let Some(y) = values.get(frame).filter(|y| y.is_finite()) {
-                    plot.points(
-                        Points::new(format!("{} frame", side.name()), vec![[pct, *y]])
-                            .radius(4.0)
-                            .color(colour),
-                    );
+                    plot.points(Points::new("", vec![[pct, *y]]).radius(4.0).color(colour));
                 }
             }
             if let Some(strip) = &strip
