@@ -152,6 +152,14 @@ impl FlyCamera {
         }
     }
 
+    /// After a walk is loaded: frame it on the next update and follow its pelvis (a walk leaves
+    /// any fixed view within seconds; the keys move the view along with it, `F` stops following).
+    pub fn frame_and_follow(&mut self) {
+        self.frame_requested = true;
+        self.follow = true;
+        self.follow_offset = None;
+    }
+
     /// Moves the camera so the box `min..max` fills the part of the view that no panel covers,
     /// along the current direction.
     pub fn frame(&mut self, min: Vec3, max: Vec3, aspect: f32) {

@@ -402,7 +402,7 @@ fn handle_load_requests(
             *playback = Playback::new(s.num_frames(), s.rate_hz);
             seq.set(Some(Arc::new(s)));
             if let Some(mut cam) = cam {
-                cam.frame_requested = true;
+                cam.frame_and_follow();
             }
         }
         Err(e) => {

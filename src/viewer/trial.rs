@@ -421,7 +421,7 @@ pub(super) fn finish_fit_jobs(
             seq.set(Some(Arc::new(s)));
             *overlay = fitted.overlay;
             if let Some(mut cam) = cam {
-                cam.frame_requested = true;
+                cam.frame_and_follow();
             }
         }
         Err(e) => status.error = Some(e.to_string()),
