@@ -152,6 +152,21 @@ impl FlyCamera {
         }
     }
 
+    /// Records the fraction of the window's width a panel docked at the left (or right) edge
+    /// covers; the first time one becomes known, the body is framed beside it.
+    pub fn set_inset(&mut self, right: bool, frac: f32) {
+        let slot = if right {
+            &mut self.right_inset_frac
+        } else {
+            &mut self.left_inset_frac
+        };
+        if (*slot - frac).abs() > 1e-3 {
+            let first = *slot == 0.0;
+            *slot = frac;
+            self.frame_requested |= first;
+        }
+    }
+
     /// After a walk is loaded: frame it on the next update and follow its pelvis (a walk leaves
     /// any fixed view within seconds; the keys move the view along with it, `F` stops following).
     pub fn frame_and_follow(&mut self) {
@@ -353,8 +368,16 @@ mod tests {
         assert!(ndc_x(&cam, centre, aspect).abs() < 1e-3);
         // a left panel over 30 % and a right window over 20 % of the width: the free part runs
         // from NDC −0.4 to 0.6, its middle is 0.1
-        cam.left_inset_frac = 0.3;
-        cam.right_inset_frac = 0.2;
+        // the first size of each panel asks for framing; later changes only record it
+        cam.frame_requested = false;
+        cam.set_inset(false, 0.3);
+        assert!(cam.frame_requested);
+        cam.frame_requested = false;
+        cam.set_inset(true, 0.25);
+        assert!(cam.frame_requested);
+        cam.frame_requested = false;
+        cam.set_inset(true, 0.2);
+        assert!(!cam.frame_requested && cam.right_inset_frac == 0.2);
         cam.frame(min, max, aspect);
         let x = ndc_x(&cam, centre, aspect);
         assert!((x - 0.1).abs() < 1e-3, "{x}");

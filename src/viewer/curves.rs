@@ -223,7 +223,7 @@ fn curves_window_system(
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     if !curves.open {
-        cam.right_inset_frac = 0.0;
+        cam.set_inset(true, 0.0);
         return Ok(());
     }
     let screen = ctx.content_rect();
@@ -249,13 +249,7 @@ fn curves_window_system(
         .map_or(0.0, |r| {
             (screen.right() - r.left()) / screen.width().max(1.0)
         });
-    if (cam.right_inset_frac - inset).abs() > 1e-3 {
-        // The first time the window's size is known, frame the body beside it.
-        if cam.right_inset_frac == 0.0 {
-            cam.frame_requested = true;
-        }
-        cam.right_inset_frac = inset;
-    }
+    cam.set_inset(true, inset);
     Ok(())
 }
 

@@ -199,13 +199,7 @@ fn viewer_panels_ui(
         .map_or(0.0, |r| {
             (r.right() - screen.left()) / screen.width().max(1.0)
         });
-    if (cam.left_inset_frac - inset).abs() > 1e-3 {
-        // The first time the panel's size is known, frame the body beside it.
-        if cam.left_inset_frac == 0.0 {
-            cam.frame_requested = true;
-        }
-        cam.left_inset_frac = inset;
-    }
+    cam.set_inset(false, inset);
     Ok(())
 }
 
