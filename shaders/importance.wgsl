@@ -1,6 +1,7 @@
 // Importance colouring of the body: a per-vertex scalar (carried in UV.x, written by the CPU
 // each frame from joint relevance through the skinning weights) is mapped to a colormap here
-// and used as the base colour of Bevy's PBR lighting, so the body's shape stays readable.
+// and used as the base colour of Bevy's PBR lighting, so the body's shape stays readable. UV.y
+// marks skin on joints no marker measured, drawn hatched.
 //
 // The colormaps are piecewise linear through the control points of `src/viewer/colouring.rs`
 // (`DIVERGING` and `SEQUENTIAL`); the egui legend uses the same points, so the colour bar and
@@ -85,6 +86,19 @@ fn fragment(
             mix(base, srgb_to_linear(c), importance.settings.z),
             pbr_input.material.base_color.a,
         );
+    }
+    // UV.y: the share of this skin that rides on joints no marker measured (the fitter's prior
+    // placed them). Mostly-unmeasured skin is hatched with diagonal stripes fixed on the screen,
+    // so a pose the prior made up never passes for data.
+    if in.uv.y > 0.5 {
+        let stripe = fract((in.position.x + in.position.y) / 14.0) < 0.5;
+        if stripe {
+            let b = pbr_input.material.base_color.rgb;
+            pbr_input.material.base_color = vec4<f32>(
+                mix(b, vec3<f32>(0.05, 0.05, 0.06), 0.55),
+                pbr_input.material.base_color.a,
+            );
+        }
     }
 #endif
 

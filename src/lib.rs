@@ -3,6 +3,7 @@
 pub mod body;
 pub mod dataset;
 pub mod explain;
+pub mod export;
 pub mod fit;
 pub mod formats;
 pub mod gait;

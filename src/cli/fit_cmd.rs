@@ -270,6 +270,8 @@ fn fit_one(
         "unmatched_markers": fit.unmatched_markers,
         "empty_markers": fit.empty_markers,
         "unconstrained_joints": fit.unconstrained_joints,
+        "marker_outliers": fit.marker_outliers,
+        "marker_swaps": fit.marker_swaps,
         "warnings": fit.warnings,
         "plausibility": plausibility(&setup.model, &fit),
         "calibration": {
@@ -527,6 +529,8 @@ fn fit_adam(
             poses,
             frames: vec![],
             unconstrained_joints: vec![],
+            marker_outliers: vec![],
+            marker_swaps: vec![],
             calibration_s: 0.0,
             tracking_s: secs,
         },

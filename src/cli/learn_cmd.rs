@@ -390,7 +390,10 @@ pub struct ExplainArgs {
 
 /// Loads a pose folder; a frame rate its `fit_report.json` states must be in
 /// [`gaitlens::explain::RATE_RANGE_HZ`].
-fn load_sequence(model: &gaitlens::body::BodyModel, dir: &Path) -> anyhow::Result<JointSequence> {
+pub(super) fn load_sequence(
+    model: &gaitlens::body::BodyModel,
+    dir: &Path,
+) -> anyhow::Result<JointSequence> {
     let poses = read_pose_dir(dir)?;
     if let Some(r) = poses.rate_hz
         && let Err(reason) = check_rate_hz(r)
@@ -412,7 +415,7 @@ fn load_sequence(model: &gaitlens::body::BodyModel, dir: &Path) -> anyhow::Resul
 }
 
 /// Loads a network for `explain` / `evaluate`: 22 joints, any alignment this build knows.
-fn load_network(
+pub(super) fn load_network(
     card_path: &Path,
     device: &burn::backend::ndarray::NdArrayDevice,
 ) -> anyhow::Result<(gaitlens::train::LoadedModel<A>, gaitlens::train::ModelCard)> {
@@ -431,11 +434,46 @@ fn load_network(
     Ok((net, card))
 }
 
-pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
-    let device = Default::default();
-    let (net, card) = load_network(&a.network, &device)?;
-    let model = default_body();
-    let mut seq = load_sequence(model, &a.sequence)?;
+/// One explained window of a sequence: what `explain` prints and `export` colours the body with.
+pub struct ExplainedWindow {
+    /// The explanation (relevance per network frame × joint, logit).
+    pub explanation: gaitlens::explain::Explanation,
+    /// Sequence ↔ network frame mapping (identity when the rates agree).
+    pub map: gaitlens::dataset::FrameMap,
+    /// First network frame of the window in the (resampled) sequence.
+    pub network_start: usize,
+    /// Window length in sequence frames.
+    pub window: usize,
+    /// "relative to …" for printing.
+    pub relative_to: &'static str,
+    /// Out-of-domain check of the window, if the card has statistics.
+    pub domain: Option<gaitlens::explain::domain::DomainCheck>,
+}
+
+/// What a window explanation is asked for.
+pub struct WindowRequest<'a> {
+    /// The network's model card (for messages).
+    pub network: &'a Path,
+    /// The pose folder (for messages).
+    pub sequence: &'a Path,
+    /// First sequence frame of the window.
+    pub start: usize,
+    /// Relevance rule.
+    pub rule: Rule,
+    /// Baseline (default: normative when the card has one).
+    pub baseline: Option<BaselineArg>,
+}
+
+/// Explains the window of `seq` starting at sequence frame `req.start` (resampled to the
+/// network's rate when they differ). `seq.joints` is left resampled.
+pub fn explain_sequence_window(
+    net: &gaitlens::train::LoadedModel<A>,
+    card: &gaitlens::train::ModelCard,
+    seq: &mut JointSequence,
+    req: &WindowRequest,
+    device: &burn::backend::ndarray::NdArrayDevice,
+) -> anyhow::Result<ExplainedWindow> {
+    let a = req;
     let interval = card.interval;
     // A sequence at another rate than the network's is resampled to it (see FrameMap); frame
     // numbers printed and written stay the sequence's own.
@@ -521,7 +559,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         (BaselineArg::Normative, Some(n)) if a.rule != Rule::Attention => {
             Some(Tensor::<A, 4>::from_data(
                 TensorData::new(n.reference_window(&flat), [1, interval, 22, 3]),
-                &device,
+                device,
             ))
         }
         _ => None,
@@ -532,9 +570,44 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         "relative to the zero input"
     };
     let domain = card.domain_check(&flat);
-    let x = Tensor::<A, 4>::from_data(TensorData::new(flat, [1, interval, 22, 3]), &device);
-    let e = explain_relative(&net, x, reference, rule_method(a.rule))?;
-    let e = &e[0];
+    let x = Tensor::<A, 4>::from_data(TensorData::new(flat, [1, interval, 22, 3]), device);
+    let e = explain_relative(net, x, reference, rule_method(a.rule))?;
+    let explanation = e
+        .into_iter()
+        .next()
+        .context("the network returned no explanation")?;
+    Ok(ExplainedWindow {
+        explanation,
+        map,
+        network_start: start,
+        window,
+        relative_to,
+        domain,
+    })
+}
+
+pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let device = Default::default();
+    let (net, card) = load_network(&a.network, &device)?;
+    let model = default_body();
+    let mut seq = load_sequence(model, &a.sequence)?;
+    let req = WindowRequest {
+        network: &a.network,
+        sequence: &a.sequence,
+        start: a.start,
+        rule: a.rule,
+        baseline: a.baseline,
+    };
+    let ExplainedWindow {
+        explanation,
+        map,
+        network_start: start,
+        window,
+        relative_to,
+        domain,
+    } = explain_sequence_window(&net, &card, &mut seq, &req, &device)?;
+    let interval = card.interval;
+    let e = &explanation;
     let p = 1.0 / (1.0 + (-e.logit as f64).exp());
     println!(
         "{}: {} with probability {:.3} (logit {:.3}), frames {}–{} ({} network)",

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch; anyhow lives only here, at the binary's edge.
 
 mod body_cmd;
+mod export_cmd;
 mod fit_cmd;
 mod inspect_cmd;
 mod learn_cmd;
@@ -72,6 +73,9 @@ enum Command {
     /// Clinical gait report of one walk: events, cycles, PiG curves over normative bands,
     /// spatio-temporal parameters, GVS/GPS/MAP (fits the trial first when needed).
     Report(report_cmd::ReportArgs),
+    /// Export a fitted walk as an animated glTF binary (.glb), optionally coloured by a
+    /// network's relevance (opens in Blender and web glTF viewers).
+    Export(export_cmd::ExportArgs),
 }
 
 /// Parses the command line, runs the command and maps errors to a non-zero exit code.
@@ -116,6 +120,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Video(c) => video_cmd::run(c),
         Command::Render(a) => view_cmd::render(a),
         Command::Report(a) => report_cmd::run(a),
+        Command::Export(a) => export_cmd::run(a),
     }
 }
 

@@ -6,6 +6,7 @@
 //! normalisation of the original (÷ max |R|, then (R + 1) / 2) is a separate step.
 
 pub mod attention;
+pub mod colouring;
 pub mod domain;
 pub mod ground_truth;
 pub mod lrp;

@@ -4,6 +4,7 @@
 pub mod adam;
 pub mod angles;
 pub mod calibrate;
+pub mod outliers;
 pub mod prior;
 pub mod rigid;
 pub mod skinned_markers;
@@ -128,6 +129,10 @@ pub struct TrialFit {
     pub frames: Vec<FrameReport>,
     /// Joints no marker measures: held at the neutral pose ([`prior::neutral_pose`]).
     pub unconstrained_joints: Vec<String>,
+    /// Markers whose residual stayed far above the others' ([`outliers`]).
+    pub marker_outliers: Vec<outliers::MarkerOutlier>,
+    /// Runs of frames in which two markers' labels were swapped (tracked with them put back).
+    pub marker_swaps: Vec<outliers::MarkerSwap>,
     /// Seconds spent calibrating.
     pub calibration_s: f64,
     /// Seconds spent on the per-frame fits.
@@ -408,82 +413,30 @@ pub fn fit_trial(
     let problem = PoseProblem::new(model, &shaped, &markers, limits.to_vec());
     let min_visible =
         ((used.markers.len() as f64 * cfg.min_visible_fraction).ceil() as usize).max(6);
-    let n = trial.num_frames();
-    let mut poses: Vec<Option<PoseState>> = vec![None; n];
-    let mut frames = Vec::with_capacity(n);
-    let mut errors = Vec::with_capacity(n);
-    let mut prev: Option<PoseState> = None;
-    let first_cfg = SolverConfig {
-        max_iterations: 60,
-        ..cfg.solver.clone()
+    let labels: Vec<String> = used.markers.iter().map(|m| m.name.clone()).collect();
+    let tracker = Tracker {
+        model,
+        problem: &problem,
+        start: calibration.poses.first().unwrap_or(&rest),
+        shaped: &shaped,
+        labels: &labels,
+        min_visible,
+        cfg,
     };
-    for (f, slot) in poses.iter_mut().enumerate() {
-        let obs = observed(trial, f, &cols);
-        let visible = obs.iter().filter(|o| o.is_some()).count();
-        let missing: Vec<String> = obs
-            .iter()
-            .zip(&used.markers)
-            .filter(|(o, _)| o.is_none())
-            .map(|(_, m)| m.name.clone())
-            .collect();
-        if visible < min_visible {
-            frames.push(FrameReport {
-                frame: f,
-                rmse_m: None,
-                max_error_m: None,
-                max_error_marker: None,
-                iterations: 0,
-                missing,
-                interpolated: true,
-                out_of_range: Vec::new(),
-            });
-            errors.push(vec![None; used.markers.len()]);
-            prev = None;
-            progress(f + 1, n);
-            continue;
-        }
-        let fit = match &prev {
-            Some(p) => problem.solve(&obs, p, Some(p), &cfg.solver),
-            None => {
-                let start = calibration
-                    .poses
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| rest.clone());
-                let aligned = rigid::rigid_align_root(&problem, &shaped, &start, &obs);
-                problem.solve(&obs, &aligned, None, &first_cfg)
-            }
-        };
-        let (max_i, max_e) = fit
-            .marker_errors_m
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.map(|e| (i, e)))
-            .fold((0, f64::NAN), |acc, (i, e)| {
-                if acc.1.is_nan() || e > acc.1 {
-                    (i, e)
-                } else {
-                    acc
-                }
-            });
-        frames.push(FrameReport {
-            frame: f,
-            rmse_m: Some(fit.rmse_m()),
-            max_error_m: Some(max_e),
-            max_error_marker: Some(used.markers[max_i].name.clone()),
-            iterations: fit.iterations,
-            missing,
-            interpolated: false,
-            out_of_range: prior::out_of_range(model, &fit.pose)
-                .into_iter()
-                .map(|(j, _)| j)
-                .collect(),
-        });
-        errors.push(fit.marker_errors_m.clone());
-        prev = Some(fit.pose.clone());
-        *slot = Some(fit.pose);
-        progress(f + 1, n);
+    let observations: Vec<_> = (0..trial.num_frames())
+        .map(|f| observed(trial, f, &cols))
+        .collect();
+    let mut tracked = tracker.track(&observations, &mut progress);
+    let check = check_markers(&tracker, &markers, &observations, &tracked);
+    if let Some(repaired) = &check.repaired {
+        tracked = tracker.track(repaired, |_, _| {});
     }
+    warnings.extend(check.warnings);
+    let Tracked {
+        poses,
+        frames,
+        errors,
+    } = tracked;
     let poses = interpolate_gaps(poses, &rest);
     let tracking_s = t1.elapsed().as_secs_f64();
     let free = problem.free_joints();
@@ -503,11 +456,213 @@ pub fn fit_trial(
             poses,
             frames,
             unconstrained_joints,
+            marker_outliers: check.outliers,
+            marker_swaps: check.swaps,
             calibration_s,
             tracking_s,
         },
         errors,
     ))
+}
+
+/// What tracking needs besides the observations.
+struct Tracker<'a> {
+    model: &'a BodyModel,
+    problem: &'a PoseProblem<'a>,
+    /// Pose the first fitted frame starts from (rigidly aligned first).
+    start: &'a PoseState,
+    shaped: &'a crate::body::ShapedBody,
+    labels: &'a [String],
+    /// Fewer visible markers than this: the frame is interpolated.
+    min_visible: usize,
+    cfg: &'a FitConfig,
+}
+
+/// Per-frame results of one tracking pass.
+struct Tracked {
+    poses: Vec<Option<PoseState>>,
+    frames: Vec<FrameReport>,
+    errors: MarkerErrors,
+}
+
+impl Tracker<'_> {
+    /// Fits every frame of `observed` (`[frame][marker]`), warm-started from the previous fit;
+    /// frames with too few markers are left for interpolation.
+    fn track(
+        &self,
+        observed: &[Vec<Option<Vector3<f64>>>],
+        mut progress: impl FnMut(usize, usize),
+    ) -> Tracked {
+        let n = observed.len();
+        let mut out = Tracked {
+            poses: vec![None; n],
+            frames: Vec::with_capacity(n),
+            errors: Vec::with_capacity(n),
+        };
+        let first_cfg = SolverConfig {
+            max_iterations: 60,
+            ..self.cfg.solver.clone()
+        };
+        let mut prev: Option<PoseState> = None;
+        for (f, obs) in observed.iter().enumerate() {
+            let visible = obs.iter().filter(|o| o.is_some()).count();
+            let missing: Vec<String> = obs
+                .iter()
+                .zip(self.labels)
+                .filter(|(o, _)| o.is_none())
+                .map(|(_, m)| m.clone())
+                .collect();
+            if visible < self.min_visible {
+                out.frames.push(FrameReport {
+                    frame: f,
+                    rmse_m: None,
+                    max_error_m: None,
+                    max_error_marker: None,
+                    iterations: 0,
+                    missing,
+                    interpolated: true,
+                    out_of_range: Vec::new(),
+                });
+                out.errors.push(vec![None; self.labels.len()]);
+                prev = None;
+                progress(f + 1, n);
+                continue;
+            }
+            let fit = match &prev {
+                Some(p) => self.problem.solve(obs, p, Some(p), &self.cfg.solver),
+                None => {
+                    let aligned =
+                        rigid::rigid_align_root(self.problem, self.shaped, self.start, obs);
+                    self.problem.solve(obs, &aligned, None, &first_cfg)
+                }
+            };
+            let (max_i, max_e) = fit
+                .marker_errors_m
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| e.map(|e| (i, e)))
+                .fold((0, f64::NAN), |acc, (i, e)| {
+                    if acc.1.is_nan() || e > acc.1 {
+                        (i, e)
+                    } else {
+                        acc
+                    }
+                });
+            out.frames.push(FrameReport {
+                frame: f,
+                rmse_m: Some(fit.rmse_m()),
+                max_error_m: Some(max_e),
+                max_error_marker: Some(self.labels[max_i].clone()),
+                iterations: fit.iterations,
+                missing,
+                interpolated: false,
+                out_of_range: prior::out_of_range(self.model, &fit.pose)
+                    .into_iter()
+                    .map(|(j, _)| j)
+                    .collect(),
+            });
+            out.errors.push(fit.marker_errors_m.clone());
+            prev = Some(fit.pose.clone());
+            out.poses[f] = Some(fit.pose);
+            progress(f + 1, n);
+        }
+        out
+    }
+}
+
+/// Suspect markers found on a tracked pass, and the observations to track again with.
+struct MarkerCheck {
+    outliers: Vec<outliers::MarkerOutlier>,
+    swaps: Vec<outliers::MarkerSwap>,
+    warnings: Vec<String>,
+    /// Observations with persistent outliers left out and swaps undone (`None`: nothing to do).
+    repaired: Option<Vec<Vec<Option<Vector3<f64>>>>>,
+}
+
+/// Finds persistent outliers and label swaps ([`outliers`]) in a tracked pass. An outlier is left
+/// out of the second pass only when every joint it measures stays measured without it.
+fn check_markers(
+    tracker: &Tracker,
+    markers: &[skinned_markers::SkinnedMarker],
+    observations: &[Vec<Option<Vector3<f64>>>],
+    tracked: &Tracked,
+) -> MarkerCheck {
+    let model = tracker.model;
+    let model_m: Vec<Vec<Vector3<f64>>> = tracked
+        .poses
+        .iter()
+        .map(|p| match p {
+            Some(p) => {
+                let t = model.joint_transforms(
+                    &tracker.shaped.joints_rest,
+                    &p.rotations,
+                    p.translation,
+                );
+                markers
+                    .iter()
+                    .map(|m| m.posed(&t.world_from_rest))
+                    .collect()
+            }
+            None => Vec::new(),
+        })
+        .collect();
+    let joints_rest = &tracker.shaped.joints_rest;
+    let measured = prior::measured_joints(model, joints_rest, markers);
+    let mut repaired = observations.to_vec();
+    let mut warnings = Vec::new();
+    let mut changed = false;
+    let mut found = Vec::new();
+    for (i, mut o) in outliers::persistent_outliers(tracker.labels, &tracked.errors) {
+        let others: Vec<_> = markers
+            .iter()
+            .enumerate()
+            .filter(|&(k, _)| k != i)
+            .map(|(_, m)| m.clone())
+            .collect();
+        o.left_out = prior::measured_joints(model, joints_rest, &others) == measured;
+        warnings.push(format!(
+            "marker {} stays far off the body: residual {:.0} mm in {:.0} % of its frames (a good              marker here: {:.0} mm) — mislabelled, wand-mounted, knocked or moved since the              static? {}",
+            o.marker,
+            o.median_error_mm,
+            o.fraction_of_frames * 100.0,
+            o.typical_error_mm,
+            if o.left_out {
+                "Tracked again without it."
+            } else {
+                "Kept: it alone measures part of the body."
+            }
+        ));
+        if o.left_out {
+            for frame in &mut repaired {
+                frame[i] = None;
+            }
+            changed = true;
+        }
+        found.push(o);
+    }
+    let swaps = outliers::detect_swaps(tracker.labels, observations, &model_m);
+    for s in &swaps {
+        let (Some(i), Some(j)) = (
+            tracker.labels.iter().position(|l| *l == s.a),
+            tracker.labels.iter().position(|l| *l == s.b),
+        ) else {
+            continue;
+        };
+        warnings.push(format!(
+            "markers {} and {} are swapped in frames {}–{}: tracked with the labels put back",
+            s.a, s.b, s.first_frame, s.last_frame
+        ));
+        for frame in &mut repaired[s.first_frame..=s.last_frame] {
+            frame.swap(i, j);
+        }
+        changed = true;
+    }
+    MarkerCheck {
+        outliers: found,
+        swaps,
+        warnings,
+        repaired: changed.then_some(repaired),
+    }
 }
 
 /// Fills frames without a fit by interpolating rotations (slerp) and translations between the

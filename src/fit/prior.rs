@@ -219,10 +219,25 @@ pub fn neutral_pose(model: &BodyModel) -> PoseState {
     pose
 }
 
+/// Shortest lever (distance from the joint centre on the rest body) at which a marker measures a
+/// joint's rotation.
+///
+/// A marker next to the centre says where the joint is, not how it is turned: the acromion marker
+/// (LSHO, 6 cm from the SMPL shoulder joint on the default body) rode on the upper arm, and with
+/// no elbow marker the solver swung the whole arm out 45° to fit its few millimetres. Every other
+/// Plug-in Gait marker measures its joints from ≥ 7 cm (heel → ankle 7 cm, forearm → elbow 13 cm,
+/// head markers → head 13 cm).
+pub const MIN_LEVER_M: f64 = 0.065;
+
 /// Which joints the markers measure: a joint is measured when at least one marker rides mostly
 /// (≥ half of its skinning weight) on the part of the body that joint moves (the joint's own
-/// segment or any segment below it). Unmeasured joints are held at the neutral pose.
-pub fn measured_joints(model: &BodyModel, markers: &[SkinnedMarker]) -> Vec<bool> {
+/// segment or any segment below it) at least [`MIN_LEVER_M`] from the joint's centre
+/// (`joints_rest`, the shaped rest joints). Unmeasured joints are held at the neutral pose.
+pub fn measured_joints(
+    model: &BodyModel,
+    joints_rest: &[Vector3<f64>],
+    markers: &[SkinnedMarker],
+) -> Vec<bool> {
     let nj = model.num_joints();
     let in_subtree = |mut j: usize, root: usize| loop {
         if j == root {
@@ -243,7 +258,10 @@ pub fn measured_joints(model: &BodyModel, markers: &[SkinnedMarker]) -> Vec<bool
                         .filter(|&&(j, _)| in_subtree(j, k))
                         .map(|&(_, w)| w)
                         .sum();
-                    w >= 0.5
+                    let lever_m = joints_rest
+                        .get(k)
+                        .map_or(f64::INFINITY, |c| (m.rest_m - c).norm());
+                    w >= 0.5 && lever_m >= MIN_LEVER_M
                 })
         })
         .collect()
@@ -297,6 +315,34 @@ mod tests {
             );
         }
         assert!(out_of_range(model, &neutral).is_empty());
+    }
+
+    #[test]
+    fn an_acromion_marker_alone_does_not_measure_the_arm() {
+        let model = default_body();
+        let shaped = model.shape(&vec![0.0; model.num_betas]);
+        let set = crate::body::default_model::default_markers();
+        let subset = |names: &[&str]| -> Vec<SkinnedMarker> {
+            set.markers
+                .iter()
+                .filter(|p| names.contains(&p.name.as_str()))
+                .map(|p| SkinnedMarker::new(model, &shaped, p))
+                .collect()
+        };
+        let joint = |n: &str| model.joint_names.iter().position(|j| j == n).unwrap();
+        let lower_body = subset(&[
+            "LASI", "RASI", "LPSI", "RPSI", "LSHO", "RSHO", "LHEE", "LANK",
+        ]);
+        let m = measured_joints(model, &shaped.joints_rest, &lower_body);
+        assert!(
+            !m[joint("left_shoulder")],
+            "LSHO alone must not measure the arm"
+        );
+        assert!(m[joint("left_collar")], "LSHO measures the collar");
+        assert!(m[joint("left_ankle")], "the heel measures the ankle");
+        let with_elbow = subset(&["LSHO", "LELB"]);
+        let m = measured_joints(model, &shaped.joints_rest, &with_elbow);
+        assert!(m[joint("left_shoulder")] && !m[joint("left_elbow")]);
     }
 
     #[test]

@@ -172,7 +172,7 @@ impl<'a> PoseProblem<'a> {
                     .collect()
             })
             .collect();
-        let measured = super::prior::measured_joints(model, markers);
+        let measured = super::prior::measured_joints(model, &shaped.joints_rest, markers);
         let mut param_of_joint = vec![None; nj];
         let mut n = 3;
         for (j, p) in param_of_joint.iter_mut().enumerate() {

@@ -616,20 +616,31 @@ pub fn load_model(path: &Path) -> Result<LoadedVideoModel, VideoError> {
         path: card_path.clone(),
         source,
     })?;
-    let card: VideoModelCard =
-        serde_json::from_slice(&bytes).map_err(|source| VideoError::CardJson {
-            path: card_path.clone(),
-            source,
-        })?;
-    validate_card(&card, &card_path)?;
     let record = std::fs::read(&rec_path).map_err(|source| VideoError::Io {
         path: rec_path.clone(),
         source,
     })?;
+    load_model_bytes(&bytes, record, &card_path, &rec_path)
+}
+
+/// Loads a video network from the bytes of its card and record (e.g. embedded in the binary);
+/// `card_path` and `rec_path` name them in errors. Validated exactly as [`load_model`].
+pub fn load_model_bytes(
+    card_bytes: &[u8],
+    record: Vec<u8>,
+    card_path: &Path,
+    rec_path: &Path,
+) -> Result<LoadedVideoModel, VideoError> {
+    let card: VideoModelCard =
+        serde_json::from_slice(card_bytes).map_err(|source| VideoError::CardJson {
+            path: card_path.to_path_buf(),
+            source,
+        })?;
+    validate_card(&card, card_path)?;
     let hash = format!("{:016x}", crate::dataset::fnv1a64(&record));
     if hash != card.record_fnv1a64 {
         return Err(VideoError::CardMismatch {
-            path: rec_path,
+            path: rec_path.to_path_buf(),
             field: "record_fnv1a64",
             found: hash,
             expected: card.record_fnv1a64.clone(),
@@ -639,7 +650,7 @@ pub fn load_model(path: &Path) -> Result<LoadedVideoModel, VideoError> {
     let rec = NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
         .load(record, &device)
         .map_err(|e| VideoError::Record {
-            path: rec_path.clone(),
+            path: rec_path.to_path_buf(),
             reason: e.to_string(),
         })?;
     let net = card

@@ -222,7 +222,8 @@ fn curves_window_system(
     mut cam: ResMut<FlyCamera>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
-    if !curves.open {
+    // Nothing to plot without a 3D walk (e.g. only an OpenPose clip): the window stays away.
+    if !curves.open || curves.report.is_none() {
         cam.set_inset(true, 0.0);
         return Ok(());
     }

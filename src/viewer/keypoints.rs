@@ -11,9 +11,16 @@ use bevy_egui::egui;
 
 use super::colouring::Colormap;
 use crate::formats::openpose::{KeypointSequence, read_openpose_path};
+use crate::video::model::Task;
 use crate::video::preprocess::{DisplayClip, PreprocessConfig, display_keypoints};
 use crate::video::relevance::clip_relevance;
-use crate::video::training::{LoadedVideoModel, load_model};
+use crate::video::training::{LoadedVideoModel, load_model, load_model_bytes};
+
+/// Model card of the bundled demo video network (a CNN trained on the 20 unique shared OpenPose
+/// clips; see `assets/PROVENANCE.md`): a clip gets a verdict without loading anything.
+pub const DEMO_VIDEO_CARD: &[u8] = include_bytes!("../../assets/demo_video_network.json");
+/// Weights of the bundled demo video network.
+pub const DEMO_VIDEO_RECORD: &[u8] = include_bytes!("../../assets/demo_video_network.mpk");
 
 /// BODY_25 bones (keypoint index pairs) drawn as the skeleton.
 pub const BODY25_BONES: [(usize, usize); 24] = [
@@ -90,6 +97,8 @@ pub struct KeypointView {
     pub relevance: Vec<Option<[f32; 25]>>,
     /// Largest |relevance| over the clip (the colour scale).
     pub relevance_scale: f32,
+    /// Whether the network is the bundled demo (loaded for the first clip when none was).
+    pub network_is_demo: bool,
     /// Typed path of a video network card.
     pub network_path_text: String,
     /// Last message (prediction or error).
@@ -113,7 +122,37 @@ impl KeypointView {
         }
         self.clips = clips;
         self.source = Some(path.to_path_buf());
-        self.select(0)
+        if self.network.is_none()
+            && let Err(e) = self.load_demo_network()
+        {
+            self.note = Some(e);
+        }
+        let shown = self.select(0)?;
+        self.explain_if_possible();
+        Ok(shown)
+    }
+
+    /// Loads the bundled demo video network.
+    pub fn load_demo_network(&mut self) -> Result<(), String> {
+        let m = load_model_bytes(
+            DEMO_VIDEO_CARD,
+            DEMO_VIDEO_RECORD.to_vec(),
+            Path::new("<embedded demo_video_network.json>"),
+            Path::new("<embedded demo_video_network.mpk>"),
+        )
+        .map_err(|e| e.to_string())?;
+        self.network = Some(m);
+        self.network_is_demo = true;
+        Ok(())
+    }
+
+    /// Explains the shown clip when a network is loaded; a failure goes to the note.
+    pub fn explain_if_possible(&mut self) {
+        if self.network.is_some()
+            && let Err(e) = self.explain()
+        {
+            self.note = Some(e);
+        }
     }
 
     /// Shows clip `i`; returns its frame count and rate.
@@ -158,8 +197,32 @@ impl KeypointView {
             .fold(0f32, |m, r| m.max(r.abs()));
         let outputs: Vec<f32> = windows.iter().map(|(_, w)| w.output).collect();
         let mean = outputs.iter().sum::<f32>() / outputs.len().max(1) as f32;
+        let verdict = match (
+            &net.card.training.task,
+            net.card.training.label_names.as_slice(),
+        ) {
+            (Task::Binary, [neg, pos]) => {
+                // Mean P over windows, as `video predict` scores a clip.
+                let p = outputs
+                    .iter()
+                    .map(|l| 1.0 / (1.0 + (-l).exp()))
+                    .sum::<f32>()
+                    / outputs.len().max(1) as f32;
+                if p >= 0.5 {
+                    format!("{pos} with probability {p:.2}")
+                } else {
+                    format!("{neg} with probability {:.2}", 1.0 - p)
+                }
+            }
+            _ => format!("mean output {mean:.3}"),
+        };
+        let demo = if self.network_is_demo {
+            " — bundled demo video network, trained on the 20 shared clips (not a clinical model)"
+        } else {
+            ""
+        };
         self.note = Some(format!(
-            "{} windows explained (gradient × input); mean output {mean:.3}",
+            "{verdict}, {} windows explained (gradient × input){demo}",
             windows.len()
         ));
         self.relevance = rel;
@@ -170,6 +233,7 @@ impl KeypointView {
     pub fn load_network(&mut self, path: &Path) -> Result<(), String> {
         let m = load_model(path).map_err(|e| e.to_string())?;
         self.network = Some(m);
+        self.network_is_demo = false;
         self.relevance.clear();
         // Re-normalise the shown clip with the network's preprocessing.
         if !self.clips.is_empty() {
@@ -199,7 +263,7 @@ pub fn keypoints_window_ui(
     let title = format!("OpenPose 2D — {}", display.clip);
     egui::Window::new(title)
         .id(egui::Id::new("openpose-2d"))
-        .default_pos([340.0, 8.0])
+        .default_pos([364.0, 8.0])
         .default_width(320.0)
         .show(ctx, |ui| {
             if view.clips.len() > 1 {
@@ -243,7 +307,18 @@ pub fn keypoints_window_ui(
                 }
             }
             if let Some(note) = &view.note {
-                ui.small(note);
+                // The verdict line reads at a glance; the rest stays small.
+                match note.split_once(", ") {
+                    Some((verdict, rest))
+                        if view.network.is_some() && !view.relevance.is_empty() =>
+                    {
+                        ui.label(egui::RichText::new(verdict).strong().size(15.0));
+                        ui.small(rest);
+                    }
+                    _ => {
+                        ui.small(note);
+                    }
+                }
             }
             if ui.button("close clip").clicked() {
                 action = Some(KeypointAction::Close);
@@ -341,6 +416,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_clip_gets_the_demo_video_networks_verdict_and_relevance_at_once() {
+        let zip =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/openpose/openpose_gait.zip");
+        assert!(zip.exists(), "missing shared data file {}", zip.display());
+        // Loading a network initialises weights from burn's process-wide generator: serialise
+        // with the tests that check training is reproducible under a seed.
+        let _lock = crate::train::test_rng_lock();
+        let mut view = KeypointView::default();
+        let (frames, _) = view.load(&zip).expect("clip loads");
+        assert!(view.network_is_demo);
+        assert_eq!(view.relevance.len(), view.clips[0].frames.len());
+        assert!(frames > 0 && view.relevance.iter().any(|r| r.is_some()));
+        let note = view.note.clone().unwrap_or_default();
+        assert!(
+            note.contains("with probability") && note.contains("demo video network"),
+            "{note}"
+        );
+        // A user's own network replaces the demo and is not called the demo.
+        let card = std::env::temp_dir().join(format!("gaitlens_kp_{}", std::process::id()));
+        std::fs::create_dir_all(&card).unwrap();
+        std::fs::write(card.join("n.json"), DEMO_VIDEO_CARD).unwrap();
+        std::fs::write(card.join("n.mpk"), DEMO_VIDEO_RECORD).unwrap();
+        view.load_network(&card.join("n.json")).unwrap();
+        assert!(!view.network_is_demo);
+        let _ = std::fs::remove_dir_all(&card);
+    }
+
+    #[test]
     fn bones_join_valid_keypoints_and_sides_are_consistent() {
         for &(a, b) in &BODY25_BONES {
             assert!(a < 25 && b < 25 && a != b);
@@ -357,6 +460,7 @@ mod tests {
         assert!(zip.is_file(), "missing shared recording {}", zip.display());
         assert!(is_openpose_path(&zip));
         assert!(!is_openpose_path(Path::new(env!("CARGO_MANIFEST_DIR"))));
+        let _lock = crate::train::test_rng_lock(); // loads the demo network (see above)
         let mut view = KeypointView::default();
         let (frames, fps) = view.load(&zip).expect("clips load");
         assert!(frames > 10 && fps > 0.0);
@@ -370,6 +474,7 @@ mod tests {
             }
         }
         // Explaining without a network is a message, not a panic.
+        view.network = None;
         assert!(view.explain().is_err());
     }
 }

@@ -15,6 +15,7 @@ pub mod colouring;
 pub mod curves;
 pub mod demo;
 pub mod dialogs;
+pub mod export;
 pub mod gpu_bridge;
 pub mod keypoints;
 pub mod network;
@@ -163,6 +164,7 @@ impl Plugin for ViewerPlugin {
             self.network.clone(),
             trial::TrialPlugin,
             CurvesPlugin,
+            export::ExportPlugin,
         ));
     }
 }

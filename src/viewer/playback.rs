@@ -157,8 +157,10 @@ impl Plugin for PlaybackPlugin {
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PlaybackSystems;
 
-/// Adds the frame time to the playback clock.
-fn advance_playback(time: Res<Time>, mut playback: ResMut<Playback>) {
+/// Adds the wall-clock frame time to the playback clock, so a slow machine skips frames instead
+/// of playing in slow motion: Bevy's default (virtual) clock clamps each frame's delta to 250 ms,
+/// which on a software renderer drawing 2–4 frames a second would slow a walk down.
+fn advance_playback(time: Res<Time<Real>>, mut playback: ResMut<Playback>) {
     if playback.playing {
         playback.advance(time.delta_secs_f64());
     }

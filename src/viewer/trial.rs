@@ -343,7 +343,9 @@ impl Plugin for TrialPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<TrialFitState>()
             .init_resource::<MarkerOverlay>()
-            .add_systems(Update, draw_marker_overlay);
+            // After posing, and for the frame the mesh shows: drawn before playback advanced,
+            // the markers trailed the body by one render frame (20 cm at 5 fps on lavapipe).
+            .add_systems(Update, draw_marker_overlay.after(super::pose::PoseSystems));
     }
 }
 
@@ -402,7 +404,7 @@ pub(super) fn finish_fit_jobs(
                 let mut note = String::new();
                 if !fitted.unconstrained_joints.is_empty() {
                     note += &format!(
-                        "\nnot measured (no markers; held upright / arms relaxed): {}",
+                        "\nnot measured (no markers; held upright / arms relaxed, hatched on the body): {}",
                         fitted.unconstrained_joints.join(" ")
                     );
                 }
@@ -428,11 +430,17 @@ pub(super) fn finish_fit_jobs(
     }
 }
 
-fn draw_marker_overlay(overlay: Res<MarkerOverlay>, playback: Res<Playback>, mut gizmos: Gizmos) {
+fn draw_marker_overlay(
+    overlay: Res<MarkerOverlay>,
+    posed: Res<super::pose::PosedFrame>,
+    mut gizmos: Gizmos,
+) {
     if !overlay.visible || overlay.is_empty() {
         return;
     }
-    let f = playback.frame();
+    let Some(f) = posed.frame else {
+        return;
+    };
     let (Some(meas), Some(model)) = (overlay.measured_m.get(f), overlay.model_m.get(f)) else {
         return;
     };
@@ -525,6 +533,52 @@ mod tests {
         assert!(is_marker_file(Path::new("b.trc")));
         assert!(!is_marker_file(Path::new("pose_00000.json")));
         assert!(!is_marker_file(Path::new("c3d")));
+    }
+
+    /// The overlay is drawn in the body's frame: on a shared lower-body walk every model
+    /// marker lies on the posed mesh the viewer draws (within the skin distance and offsets) and
+    /// the measured markers sit next to them, at several frames along the walk.
+    #[test]
+    fn the_markers_of_a_fitted_trial_lie_on_the_drawn_body() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/c3d/sample23_Vicon_analysis.c3d");
+        assert!(path.exists(), "missing shared file {}", path.display());
+        let model = crate::body::default_model::default_body();
+        let fitted = fit_marker_file(&path, model, |_, _| {}).expect("fit");
+        let mut body = super::super::pose::BodyState::new(
+            std::sync::Arc::new(model.clone()),
+            &fitted.sequence.betas,
+        );
+        let n = fitted.sequence.num_frames();
+        for f in [0, n / 3, 2 * n / 3, n - 1] {
+            let (posed, _) = super::super::pose::pose_body(&mut body, Some(&fitted.sequence), f);
+            let nearest = |p: [f32; 3]| {
+                let p = Vector3::new(p[0] as f64, p[1] as f64, p[2] as f64);
+                posed
+                    .vertices
+                    .iter()
+                    .map(|v| (Vector3::new(v[0] as f64, v[1] as f64, v[2] as f64) - p).norm())
+                    .fold(f64::INFINITY, f64::min)
+            };
+            for (i, m) in fitted.overlay.model_m[f].iter().enumerate() {
+                let d = nearest(*m);
+                assert!(
+                    d < 0.08,
+                    "frame {f}: model marker {} is {d:.3} m off the body",
+                    fitted.overlay.labels[i]
+                );
+            }
+            for (i, m) in fitted.overlay.measured_m[f].iter().enumerate() {
+                if let Some(m) = m {
+                    let d = nearest(*m);
+                    assert!(
+                        d < 0.08,
+                        "frame {f}: measured {} is {d:.3} m off the body",
+                        fitted.overlay.labels[i]
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -275,8 +275,8 @@ pub fn explain_panel_ui(
         ui.colored_label(
             egui::Color32::from_rgb(230, 180, 90),
             format!(
-                "not measured (no markers; the fitter held them upright / relaxed, so the \
-                 network reads the prior, not the patient): {}",
+                "not measured (no markers; the fitter held them upright / relaxed, hatched on \
+                 the body, so the network reads the prior, not the patient): {}",
                 unmeasured.join(" ")
             ),
         );

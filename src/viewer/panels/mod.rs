@@ -13,6 +13,7 @@ use super::camera::FlyCamera;
 use super::colouring::Importance;
 use super::curves::GaitCurves;
 use super::dialogs::{LoadBodyRequest, LoadSequenceRequest, PendingDialog, StatusLine};
+use super::export::{ExportRequest, ExportState};
 use super::gpu_bridge::SharedGpu;
 use super::keypoints::{KeypointAction, KeypointView, keypoints_window_ui};
 use super::network::{ExplainRequest, LoadNetworkRequest, NetworkState, PendingNetworkDialog};
@@ -47,6 +48,8 @@ struct MorePanelParams<'w> {
     body_w: MessageWriter<'w, LoadBodyRequest>,
     clips: ResMut<'w, KeypointView>,
     curves: ResMut<'w, GaitCurves>,
+    export: ResMut<'w, ExportState>,
+    export_w: MessageWriter<'w, ExportRequest>,
 }
 
 /// The side window holding every panel.
@@ -81,6 +84,7 @@ fn viewer_panels_ui(
             Ok((frames, rate_hz)) => {
                 *playback = Playback::new(frames, rate_hz);
                 playback.playing = true;
+                more.clips.explain_if_possible();
             }
             Err(e) => more.clips.note = Some(e),
         },
@@ -186,6 +190,15 @@ fn viewer_panels_ui(
                         explain_w.write(ExplainRequest);
                     }
                 });
+            egui::CollapsingHeader::new("Export")
+                .default_open(false)
+                .show(ui, |ui| {
+                    if let Some(path) =
+                        export_panel_ui(ui, &mut more.export, importance.shown.is_some())
+                    {
+                        more.export_w.write(ExportRequest(path));
+                    }
+                });
             ui.separator();
             ui.small(format!(
                 "CPU skinning {:.1} ms, mesh update {:.1} ms",
@@ -201,6 +214,30 @@ fn viewer_panels_ui(
         });
     cam.set_inset(false, inset);
     Ok(())
+}
+
+/// The Export panel: the walk as an animated glTF binary; returns the path to write to.
+pub fn export_panel_ui(
+    ui: &mut egui::Ui,
+    state: &mut ExportState,
+    explained: bool,
+) -> Option<std::path::PathBuf> {
+    ui.small("the walk as an animated .glb (Blender, web glTF viewers, slides)");
+    ui.add_enabled(
+        explained,
+        egui::Checkbox::new(
+            &mut state.with_relevance,
+            "colour by the explanation (window total)",
+        ),
+    );
+    let mut out = None;
+    ui.horizontal(|ui| {
+        ui.add(egui::TextEdit::singleline(&mut state.path_text).desired_width(200.0));
+        if ui.button("Export .glb").clicked() && !state.path_text.trim().is_empty() {
+            out = Some(std::path::PathBuf::from(state.path_text.trim()));
+        }
+    });
+    out
 }
 
 /// The error line (red) or the last info message.
