@@ -1,4 +1,4 @@
-//! Untrustworthy markers on real walks: a mislabelled thigh marker is flagged and left out, and a
+//! Untrustworthy markers on real walks: a mislabelled thigh marker is flagged and down-weighted, and a
 //! left/right swap over a few frames is found, reported with its frames and tracked with the
 //! labels put back; a clean walk raises neither.
 
@@ -18,6 +18,11 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn fit(trial: &MarkerTrial, name: &str) -> TrialFit {
+    fit_with_errors(trial, name).0
+}
+
+/// The fit and its per-frame marker errors (`[frame][marker]`, metres).
+fn fit_with_errors(trial: &MarkerTrial, name: &str) -> (TrialFit, Vec<Vec<Option<f64>>>) {
     let model = default_body();
     fit_trial(
         model,
@@ -30,7 +35,24 @@ fn fit(trial: &MarkerTrial, name: &str) -> TrialFit {
         |_, _| {},
     )
     .unwrap()
-    .0
+}
+
+/// Median over frames of the marker RMSE without marker `skip`.
+fn median_rmse_without(f: &TrialFit, errors: &[Vec<Option<f64>>], skip: &str) -> f64 {
+    let k = f.marker_labels.iter().position(|l| l == skip);
+    let per_frame: Vec<f64> = errors
+        .iter()
+        .filter_map(|e| {
+            let v: Vec<f64> = e
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| Some(i) != k)
+                .filter_map(|(_, x)| *x)
+                .collect();
+            (!v.is_empty()).then(|| (v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64).sqrt())
+        })
+        .collect();
+    median(per_frame)
 }
 
 fn column(trial: &MarkerTrial, label: &str) -> usize {
@@ -55,7 +77,7 @@ fn a_clean_walk_has_no_outlier_and_no_swap() {
 }
 
 #[test]
-fn a_thigh_marker_labelled_on_the_shank_is_flagged_and_left_out() {
+fn a_thigh_marker_labelled_on_the_shank_is_flagged_and_down_weighted() {
     let mut trial = read_c3d(&data("sample32_vicon_zerowire.c3d")).unwrap();
     let clean = median(fit(&trial, "clean").rmses_m());
     // RTHI carries the shank wand's trajectory (a labelling mistake), moved 6 cm so it is not
@@ -64,18 +86,17 @@ fn a_thigh_marker_labelled_on_the_shank_is_flagged_and_left_out() {
     for frame in &mut trial.markers_m {
         frame[thi] = frame[tib].map(|p| [p[0] + 0.06, p[1], p[2]]);
     }
-    let f = fit(&trial, "mislabelled RTHI");
+    let (f, errors) = fit_with_errors(&trial, "mislabelled RTHI");
     assert_eq!(f.marker_outliers.len(), 1, "{:?}", f.marker_outliers);
     let o = &f.marker_outliers[0];
     assert_eq!(o.marker, "RTHI");
-    assert!(o.left_out, "RTHI is not the only marker on the right thigh");
     assert!(
         f.warnings.iter().any(|w| w.contains("RTHI")),
         "{:?}",
         f.warnings
     );
     // The other markers fit as well as on the clean trial.
-    let m = median(f.rmses_m());
+    let m = median_rmse_without(&f, &errors, "RTHI");
     assert!(m < clean + 0.002, "median RMSE {m} m vs clean {clean} m");
 }
 

@@ -349,7 +349,6 @@ pub fn fit_trial(
         return Err(FitError::Empty { trial: name.into() });
     }
     // Calibration frames.
-    let t0 = Instant::now();
     let (calib_trial, calib_cols, calibrated_on_static) = match static_trial {
         Some(s) => {
             let (m, c, _) = match_markers(&used, s);
@@ -394,52 +393,98 @@ pub fn fit_trial(
     let height = static_trial
         .and_then(subject_height_m)
         .or_else(|| subject_height_m(trial));
-    let calibration = calibrate::calibrate(
-        model,
-        &used,
-        &calib_obs,
-        &rest,
-        limits,
-        height,
-        &cfg.calibration,
-    );
-    let calibration_s = t0.elapsed().as_secs_f64();
-
-    // Tracking.
-    let t1 = Instant::now();
-    let shaped = model.shape(&calibration.betas);
-    let markers =
-        calibrate::skinned_markers(model, &calibration.betas, &used, &calibration.offsets_m);
-    let problem = PoseProblem::new(model, &shaped, &markers, limits.to_vec());
-    let min_visible =
-        ((used.markers.len() as f64 * cfg.min_visible_fraction).ceil() as usize).max(6);
     let labels: Vec<String> = used.markers.iter().map(|m| m.name.clone()).collect();
-    let tracker = Tracker {
+    let setup = PassSetup {
         model,
-        problem: &problem,
-        start: calibration.poses.first().unwrap_or(&rest),
-        shaped: &shaped,
+        used: &used,
         labels: &labels,
-        min_visible,
+        limits,
+        rest: &rest,
+        height,
+        min_visible: ((used.markers.len() as f64 * cfg.min_visible_fraction).ceil() as usize)
+            .max(6),
         cfg,
     };
     let observations: Vec<_> = (0..trial.num_frames())
         .map(|f| observed(trial, f, &cols))
         .collect();
-    let mut tracked = tracker.track(&observations, &mut progress);
-    let check = check_markers(&tracker, &markers, &observations, &tracked);
-    if let Some(repaired) = &check.repaired {
-        tracked = tracker.track(repaired, |_, _| {});
+    // Calibration frames of the walk itself follow any repair of its observations; a static
+    // trial is kept as it is.
+    let calib_from = |obs: &[Vec<Option<Vector3<f64>>>], excluded: &[usize]| -> Vec<_> {
+        if calibrated_on_static {
+            return calib_obs.clone();
+        }
+        picks
+            .iter()
+            .map(|&f| {
+                let mut o = obs[f].clone();
+                for &i in excluded {
+                    o[i] = None;
+                }
+                o
+            })
+            .collect()
+    };
+    let mut pass = calibrate_and_track(&setup, &calib_obs, &observations, &[], &mut progress);
+    let swaps = pass.check.swaps.clone();
+    let mut warnings_found: Vec<String> = pass
+        .check
+        .warnings
+        .iter()
+        .filter(|w| w.starts_with("markers "))
+        .cloned()
+        .collect();
+    // Swapped labels first: inside a calibration frame they make both markers look like
+    // outliers, so outliers are judged once the swaps are undone.
+    let mut obs = observations;
+    if let Some(repaired) = pass.check.repaired.clone().filter(|_| !swaps.is_empty()) {
+        let again = calibrate_and_track(
+            &setup,
+            &calib_from(&repaired, &[]),
+            &repaired,
+            &[],
+            |_, _| {},
+        );
+        pass = add_times(again, &pass);
+        obs = repaired;
     }
-    warnings.extend(check.warnings);
-    let Tracked {
-        poses,
-        frames,
-        errors,
-    } = tracked;
+    let found_outliers = pass.check.outliers.clone();
+    warnings_found.extend(
+        pass.check
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("marker "))
+            .cloned(),
+    );
+    if !found_outliers.is_empty() {
+        // Then the outliers: calibrated without them, tracked with them down-weighted.
+        let idx: Vec<usize> = found_outliers
+            .iter()
+            .filter_map(|o| labels.iter().position(|l| *l == o.marker))
+            .collect();
+        let again = calibrate_and_track(&setup, &calib_from(&obs, &idx), &obs, &idx, |_, _| {});
+        pass = add_times(again, &pass);
+    }
+    let check = MarkerCheck {
+        outliers: found_outliers,
+        swaps,
+        warnings: warnings_found,
+        repaired: None,
+    };
+    warnings.extend(check.warnings.iter().cloned());
+    let Pass {
+        calibration,
+        tracked: Tracked {
+            poses,
+            frames,
+            errors,
+        },
+        free_joints: free,
+        calibration_s,
+        tracking_s,
+        ..
+    } = pass;
     let poses = interpolate_gaps(poses, &rest);
-    let tracking_s = t1.elapsed().as_secs_f64();
-    let free = problem.free_joints();
     let unconstrained_joints = (0..model.num_joints())
         .filter(|j| !free.contains(j))
         .map(|j| model.joint_names[j].clone())
@@ -463,6 +508,87 @@ pub fn fit_trial(
         },
         errors,
     ))
+}
+
+/// Everything a calibration + tracking pass shares.
+struct PassSetup<'a> {
+    model: &'a BodyModel,
+    used: &'a MarkerSet,
+    labels: &'a [String],
+    limits: &'a [AngleLimit],
+    rest: &'a PoseState,
+    height: Option<f64>,
+    /// Fewer visible markers than this: the frame is interpolated.
+    min_visible: usize,
+    cfg: &'a FitConfig,
+}
+
+/// One calibration + tracking pass and the markers it found suspect.
+struct Pass {
+    calibration: Calibration,
+    tracked: Tracked,
+    check: MarkerCheck,
+    free_joints: Vec<usize>,
+    calibration_s: f64,
+    tracking_s: f64,
+}
+
+/// `pass` with the times of an earlier pass added (the report states the total).
+fn add_times(mut pass: Pass, earlier: &Pass) -> Pass {
+    pass.calibration_s += earlier.calibration_s;
+    pass.tracking_s += earlier.tracking_s;
+    pass
+}
+
+/// Calibrates on `calib_obs`, tracks `observations` with the markers `down_weighted`
+/// ([`outliers::OUTLIER_WEIGHT`]) and checks the markers ([`check_markers`]).
+fn calibrate_and_track(
+    s: &PassSetup,
+    calib_obs: &[Vec<Option<Vector3<f64>>>],
+    observations: &[Vec<Option<Vector3<f64>>>],
+    down_weighted: &[usize],
+    progress: impl FnMut(usize, usize),
+) -> Pass {
+    let t0 = Instant::now();
+    let calibration = calibrate::calibrate(
+        s.model,
+        s.used,
+        calib_obs,
+        s.rest,
+        s.limits,
+        s.height,
+        &s.cfg.calibration,
+    );
+    let calibration_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let shaped = s.model.shape(&calibration.betas);
+    let markers =
+        calibrate::skinned_markers(s.model, &calibration.betas, s.used, &calibration.offsets_m);
+    let mut problem = PoseProblem::new(s.model, &shaped, &markers, s.limits.to_vec());
+    for &i in down_weighted {
+        problem.set_marker_weight(i, outliers::OUTLIER_WEIGHT);
+    }
+    let tracker = Tracker {
+        model: s.model,
+        problem: &problem,
+        start: calibration.poses.first().unwrap_or(s.rest),
+        shaped: &shaped,
+        labels: s.labels,
+        min_visible: s.min_visible,
+        cfg: s.cfg,
+    };
+    let tracked = tracker.track(observations, progress);
+    let check = check_markers(&tracker, &markers, observations, &tracked);
+    let free_joints = problem.free_joints();
+    let tracking_s = t1.elapsed().as_secs_f64();
+    Pass {
+        calibration,
+        tracked,
+        check,
+        free_joints,
+        calibration_s,
+        tracking_s,
+    }
 }
 
 /// What tracking needs besides the observations.
@@ -571,16 +697,19 @@ impl Tracker<'_> {
 }
 
 /// Suspect markers found on a tracked pass, and the observations to track again with.
+#[derive(Clone)]
 struct MarkerCheck {
     outliers: Vec<outliers::MarkerOutlier>,
     swaps: Vec<outliers::MarkerSwap>,
     warnings: Vec<String>,
-    /// Observations with persistent outliers left out and swaps undone (`None`: nothing to do).
+    /// Observations with swaps undone, when a second pass is needed (outliers or swaps found).
     repaired: Option<Vec<Vec<Option<Vector3<f64>>>>>,
 }
 
-/// Finds persistent outliers and label swaps ([`outliers`]) in a tracked pass. An outlier is left
-/// out of the second pass only when every joint it measures stays measured without it.
+/// Finds persistent outliers and label swaps ([`outliers`]) in a tracked pass; the second pass
+/// down-weights the outliers ([`outliers::OUTLIER_WEIGHT`]: dropping one can leave a rotation
+/// only it measures, such as the shank's twist from a tibia wand, to the prior) and undoes the
+/// swaps.
 fn check_markers(
     tracker: &Tracker,
     markers: &[skinned_markers::SkinnedMarker],
@@ -606,39 +735,24 @@ fn check_markers(
             None => Vec::new(),
         })
         .collect();
-    let joints_rest = &tracker.shaped.joints_rest;
-    let measured = prior::measured_joints(model, joints_rest, markers);
     let mut repaired = observations.to_vec();
     let mut warnings = Vec::new();
-    let mut changed = false;
-    let mut found = Vec::new();
-    for (i, mut o) in outliers::persistent_outliers(tracker.labels, &tracked.errors) {
-        let others: Vec<_> = markers
-            .iter()
-            .enumerate()
-            .filter(|&(k, _)| k != i)
-            .map(|(_, m)| m.clone())
-            .collect();
-        o.left_out = prior::measured_joints(model, joints_rest, &others) == measured;
+    let found: Vec<_> = outliers::persistent_outliers(tracker.labels, &tracked.errors)
+        .into_iter()
+        .map(|(_, o)| o)
+        .collect();
+    let mut changed = !found.is_empty();
+    for o in &found {
         warnings.push(format!(
-            "marker {} stays far off the body: residual {:.0} mm in {:.0} % of its frames (a good              marker here: {:.0} mm) — mislabelled, wand-mounted, knocked or moved since the              static? {}",
+            "marker {} stays far off the body: residual {:.0} mm in {:.0} % of its frames (a \
+             good marker here: {:.0} mm) — mislabelled, wand-mounted, knocked or moved since \
+             the static? Fitted again without it, then with it down-weighted to {}.",
             o.marker,
             o.median_error_mm,
             o.fraction_of_frames * 100.0,
             o.typical_error_mm,
-            if o.left_out {
-                "Tracked again without it."
-            } else {
-                "Kept: it alone measures part of the body."
-            }
+            outliers::OUTLIER_WEIGHT
         ));
-        if o.left_out {
-            for frame in &mut repaired {
-                frame[i] = None;
-            }
-            changed = true;
-        }
-        found.push(o);
     }
     let swaps = outliers::detect_swaps(tracker.labels, observations, &model_m);
     for s in &swaps {

@@ -116,6 +116,7 @@ impl FrameFit {
 type MarkerChain = Vec<(usize, Vec<(usize, f64)>)>;
 
 /// A pose-fitting problem for one subject: model, shape, markers, which joints are free.
+#[derive(Clone)]
 pub struct PoseProblem<'a> {
     model: &'a BodyModel,
     shaped: &'a ShapedBody,
@@ -130,6 +131,8 @@ pub struct PoseProblem<'a> {
     neutral: PoseState,
     /// Per joint: is it a leg joint (lighter pull toward neutral)?
     leg_joint: Vec<bool>,
+    /// Per marker, the weight of its (Huber) loss: 1, less for a marker known to be unreliable.
+    marker_weights: Vec<f64>,
 }
 
 impl<'a> PoseProblem<'a> {
@@ -195,6 +198,15 @@ impl<'a> PoseProblem<'a> {
                 .iter()
                 .map(|n| super::prior::is_leg_joint(n))
                 .collect(),
+            marker_weights: vec![1.0; markers.len()],
+        }
+    }
+
+    /// Scales marker `i`'s loss by `weight` (e.g. 0.1 for a persistent outlier: it still
+    /// resolves what no other marker sees, but cannot pull the fit). Out-of-range `i` is ignored.
+    pub fn set_marker_weight(&mut self, i: usize, weight: f64) {
+        if let Some(w) = self.marker_weights.get_mut(i) {
+            *w = weight;
         }
     }
 
@@ -250,10 +262,10 @@ impl<'a> PoseProblem<'a> {
         let model = self.model_markers(pose);
         let d = cfg.huber_m;
         let mut c = 0.0;
-        for (m, o) in model.iter().zip(observed) {
+        for ((m, o), wm) in model.iter().zip(observed).zip(&self.marker_weights) {
             if let Some(o) = o {
                 let e = (m - o).norm();
-                c += if e <= d { e * e } else { 2.0 * d * e - d * d };
+                c += wm * if e <= d { e * e } else { 2.0 * d * e - d * d };
             }
         }
         c + self.prior_cost(pose, reference, cfg)
@@ -404,11 +416,12 @@ impl<'a> PoseProblem<'a> {
             let pos: Vector3<f64> = posed_by_joint.iter().map(|(_, w, p)| *w * p).sum();
             let r = pos - y;
             let e = r.norm();
-            let w = if e <= cfg.huber_m {
-                1.0
-            } else {
-                cfg.huber_m / e
-            };
+            let w = self.marker_weights[i]
+                * if e <= cfg.huber_m {
+                    1.0
+                } else {
+                    cfg.huber_m / e
+                };
             cols.clear();
             jac.clear();
             cols.push(0);

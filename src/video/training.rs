@@ -616,6 +616,13 @@ pub fn load_model(path: &Path) -> Result<LoadedVideoModel, VideoError> {
         path: card_path.clone(),
         source,
     })?;
+    // The card is checked before the record is read, so a broken card is named as such.
+    let card: VideoModelCard =
+        serde_json::from_slice(&bytes).map_err(|source| VideoError::CardJson {
+            path: card_path.clone(),
+            source,
+        })?;
+    validate_card(&card, &card_path)?;
     let record = std::fs::read(&rec_path).map_err(|source| VideoError::Io {
         path: rec_path.clone(),
         source,
