@@ -158,3 +158,54 @@ fn reader_errors_print_each_cause_once() {
         assert!(stderr.contains(&p.display().to_string()), "{stderr}");
     }
 }
+
+#[test]
+fn a_card_without_its_record_names_the_record_and_the_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("net.json");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_video_network.json"),
+        &card,
+    )
+    .unwrap();
+    let out = gaitlens()
+        .args(["video", "predict", "--network"])
+        .arg(&card)
+        .arg("--clip")
+        .arg(data("openpose/openpose_gait.zip"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("net.mpk"), "{stderr}");
+    once("video predict", &stderr, "os error 2");
+}
+
+#[test]
+fn control_characters_in_a_file_name_are_escaped_in_the_message() {
+    let out = gaitlens()
+        .arg("inspect")
+        .arg("/nonexistent/bad\u{7}name.c3d")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        !stderr.contains('\u{7}'),
+        "raw control character in {stderr:?}"
+    );
+    assert!(stderr.contains("bad\\u{7}name.c3d"), "{stderr}");
+}
+
+#[test]
+fn an_empty_folder_is_called_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gaitlens().arg("inspect").arg(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is an empty folder"), "{stderr}");
+    assert!(
+        stderr.contains(&dir.path().display().to_string()),
+        "{stderr}"
+    );
+}

@@ -42,6 +42,17 @@ fn summarise(path: &Path) -> anyhow::Result<Value> {
             path.display()
         ),
         _ if path.is_dir() => {
+            let empty = std::fs::read_dir(path)
+                .with_context(|| format!("reading the folder {}", path.display()))?
+                .next()
+                .is_none();
+            if empty {
+                bail!(
+                    "{} is an empty folder: expected a pose folder (pose_*.json|txt) or an \
+                     OpenPose clip folder (*_keypoints.json)",
+                    path.display()
+                );
+            }
             let has = |pred: &dyn Fn(&str) -> bool| {
                 std::fs::read_dir(path)
                     .map(|d| d.flatten().any(|e| pred(&e.file_name().to_string_lossy())))

@@ -85,10 +85,35 @@ pub fn run() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_message(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes joined by ": ", each cause once (a library error whose message
+/// already quotes its source would otherwise print it twice, e.g. "No such file or directory
+/// (os error 2): No such file or directory (os error 2)"), with control characters from corrupted
+/// file names or contents escaped so they never reach the terminal raw.
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out.chars()
+        .flat_map(|c| match c {
+            '\n' | '\t' => vec![c],
+            c if c.is_control() => c.escape_default().collect(),
+            c => vec![c],
+        })
+        .collect()
 }
 
 fn init_tracing(verbose: u8) {
@@ -126,6 +151,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn error_messages_print_each_cause_once_and_escape_control_characters() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone (os error 2)");
+        let e = anyhow::Error::new(io).context("/x/card.mpk: gone (os error 2)");
+        assert_eq!(super::error_message(&e), "/x/card.mpk: gone (os error 2)");
+        let e = anyhow::anyhow!("cause").context("bad\u{7}name.c3d");
+        assert_eq!(super::error_message(&e), "bad\\u{7}name.c3d: cause");
+    }
+
     use super::*;
     use clap::CommandFactory;
 

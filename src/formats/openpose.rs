@@ -126,7 +126,10 @@ pub enum OpenPoseError {
         frame: u64,
     },
     /// A folder or archive holds no keypoint JSON files.
-    #[error("{path} holds no OpenPose keypoint JSON files")]
+    #[error(
+        "{path} holds no OpenPose keypoint JSON files (*_keypoints.json); gaitlens also reads pose \
+         folders (pose_*.json|txt), C3D/TRC trials and cohort files"
+    )]
     NoFrames {
         /// The folder or archive.
         path: PathBuf,
