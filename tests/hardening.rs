@@ -209,3 +209,57 @@ fn an_empty_folder_is_called_empty() {
         "{stderr}"
     );
 }
+
+/// Video cards with numbers that used to panic, hang or print NaN are refused at load, naming
+/// the card and the field.
+#[test]
+fn video_cards_with_absurd_numbers_are_refused_naming_the_field() {
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let card: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(assets.join("demo_video_network.json")).unwrap())
+            .unwrap();
+    type Mutation = fn(&mut serde_json::Value);
+    let cases: [(&str, Mutation); 5] = [
+        ("dropout", |c| {
+            c["training"]["model"]["dropout"] = 2.0.into()
+        }),
+        ("kernel", |c| {
+            c["training"]["model"]["kernel"] = 1_000_000.into()
+        }),
+        ("smooth_sigma_frames", |c| {
+            c["training"]["preprocess"]["smooth_sigma_frames"] = 1e12.into()
+        }),
+        ("feature_stats.std", |c| {
+            c["feature_stats"]["std"][3] = 0.0.into()
+        }),
+        ("feature_stats.mean", |c| {
+            c["feature_stats"]["mean"] = serde_json::json!([0.0]);
+        }),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (field, mutate) in cases {
+        let mut c = card.clone();
+        mutate(&mut c);
+        let path = dir.path().join(format!("{field}.json"));
+        std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
+        std::fs::copy(
+            assets.join("demo_video_network.mpk"),
+            path.with_extension("mpk"),
+        )
+        .unwrap();
+        let out = gaitlens()
+            .args(["video", "predict", "--network"])
+            .arg(&path)
+            .arg("--clip")
+            .arg(data("openpose/openpose_gait.zip"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{field}: {stderr}");
+        assert!(stderr.contains(field), "{field}: {stderr}");
+        assert!(
+            stderr.contains(&path.display().to_string()),
+            "{field}: {stderr}"
+        );
+    }
+}

@@ -173,6 +173,27 @@ impl VideoModelConfig {
         if self.features() == 0 || self.outputs() == 0 {
             return bad("model", "features and outputs must be ≥ 1".into());
         }
+        // Upper bounds keep a hostile or mistyped card from asking for absurd work: a kernel
+        // of 10⁶ frames ran forever, dropout 2.0 tripped burn's assertion.
+        const MAX_WIDTH: usize = 4096;
+        const MAX_KERNEL: usize = 64;
+        let (dropout, widths, kernel): (f64, Vec<usize>, usize) = match self {
+            Self::Cnn(c) => (c.dropout, vec![c.channels, c.dense], c.kernel),
+            Self::Lstm(c) => (c.dropout, vec![c.hidden, c.time_pool], 1),
+            Self::CnnLstm(c) => (c.dropout, vec![c.channels, c.hidden], c.kernel),
+        };
+        if !(0.0..1.0).contains(&dropout) {
+            return bad("dropout", format!("{dropout}; must be in [0, 1)"));
+        }
+        if let Some(w) = widths.iter().find(|&&w| w > MAX_WIDTH) {
+            return bad(
+                "model",
+                format!("a layer width of {w}; at most {MAX_WIDTH}"),
+            );
+        }
+        if kernel > MAX_KERNEL {
+            return bad("kernel", format!("{kernel} frames; at most {MAX_KERNEL}"));
+        }
         match self {
             Self::Cnn(c) if c.window_frames / 12 == 0 => bad(
                 "window_frames",

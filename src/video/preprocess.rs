@@ -151,11 +151,19 @@ impl PreprocessConfig {
         if self.max_gap_s.is_nan() || self.max_gap_s < 0.0 {
             return bad("max_gap_s", "must be ≥ 0");
         }
-        if self.smooth_sigma_frames.is_nan() || self.smooth_sigma_frames < 0.0 {
-            return bad("smooth_sigma_frames", "must be ≥ 0");
+        // Upper bounds: σ = 10¹² frames tried to allocate 32 TB; a Gaussian of 100 frames
+        // (4 s at 25 fps) already smooths a gait away.
+        if !(0.0..=100.0).contains(&self.smooth_sigma_frames) {
+            return bad("smooth_sigma_frames", "must be from 0 to 100 frames");
         }
-        if self.window_frames < 2 {
-            return bad("window_frames", "must be ≥ 2");
+        if self.source_fps > 10_000.0 || self.target_fps > 10_000.0 {
+            return bad("source_fps/target_fps", "must be at most 10 000 frames/s");
+        }
+        if self.max_gap_s > 60.0 {
+            return bad("max_gap_s", "must be at most 60 s");
+        }
+        if !(2..=10_000).contains(&self.window_frames) {
+            return bad("window_frames", "must be from 2 to 10 000");
         }
         if self.stride_frames == 0 {
             return bad("stride_frames", "must be ≥ 1");

@@ -586,11 +586,33 @@ pub fn validate_card(card: &VideoModelCard, path: &Path) -> Result<(), VideoErro
         );
     }
     let nf = names.len();
-    if card.feature_stats.mean.len() != nf || card.feature_stats.std.len() != nf {
+    for (field, values) in [
+        ("feature_stats.mean", &card.feature_stats.mean),
+        ("feature_stats.std", &card.feature_stats.std),
+    ] {
+        if values.len() != nf {
+            return mismatch(
+                field,
+                format!("{} values", values.len()),
+                format!("{nf} values, one per feature"),
+            );
+        }
+    }
+    if let Some((k, v)) = (card.feature_stats.mean.iter().enumerate()).find(|(_, v)| !v.is_finite())
+    {
         return mismatch(
-            "feature_stats",
-            format!("{} values", card.feature_stats.mean.len()),
-            format!("{nf}"),
+            "feature_stats.mean",
+            format!("{v} at feature {k} ({})", names[k]),
+            "finite numbers".into(),
+        );
+    }
+    if let Some((k, v)) =
+        (card.feature_stats.std.iter().enumerate()).find(|(_, v)| !(v.is_finite() && **v > 0.0))
+    {
+        return mismatch(
+            "feature_stats.std",
+            format!("{v} at feature {k} ({})", names[k]),
+            "positive finite numbers (a feature is divided by it)".into(),
         );
     }
     if !(card.target_range.is_finite() && card.target_range > 0.0 && card.target_min.is_finite()) {
