@@ -427,17 +427,10 @@ pub fn fit_trial(
     };
     let mut pass = calibrate_and_track(&setup, &calib_obs, &observations, &[], &mut progress);
     let swaps = pass.check.swaps.clone();
-    let mut warnings_found: Vec<String> = pass
-        .check
-        .warnings
-        .iter()
-        .filter(|w| w.starts_with("markers "))
-        .cloned()
-        .collect();
     // Swapped labels first: inside a calibration frame they make both markers look like
     // outliers, so outliers are judged once the swaps are undone.
     let mut obs = observations;
-    if let Some(repaired) = pass.check.repaired.clone().filter(|_| !swaps.is_empty()) {
+    if let Some(repaired) = pass.check.repaired.clone() {
         let again = calibrate_and_track(
             &setup,
             &calib_from(&repaired, &[]),
@@ -449,13 +442,6 @@ pub fn fit_trial(
         obs = repaired;
     }
     let found_outliers = pass.check.outliers.clone();
-    warnings_found.extend(
-        pass.check
-            .warnings
-            .iter()
-            .filter(|w| w.starts_with("marker "))
-            .cloned(),
-    );
     if !found_outliers.is_empty() {
         // Then the outliers: calibrated without them, tracked with them down-weighted.
         let idx: Vec<usize> = found_outliers
@@ -465,13 +451,7 @@ pub fn fit_trial(
         let again = calibrate_and_track(&setup, &calib_from(&obs, &idx), &obs, &idx, |_, _| {});
         pass = add_times(again, &pass);
     }
-    let check = MarkerCheck {
-        outliers: found_outliers,
-        swaps,
-        warnings: warnings_found,
-        repaired: None,
-    };
-    warnings.extend(check.warnings.iter().cloned());
+    warnings.extend(marker_warnings(&found_outliers, &swaps));
     let Pass {
         calibration,
         tracked: Tracked {
@@ -501,8 +481,8 @@ pub fn fit_trial(
             poses,
             frames,
             unconstrained_joints,
-            marker_outliers: check.outliers,
-            marker_swaps: check.swaps,
+            marker_outliers: found_outliers,
+            marker_swaps: swaps,
             calibration_s,
             tracking_s,
         },
@@ -697,12 +677,10 @@ impl Tracker<'_> {
 }
 
 /// Suspect markers found on a tracked pass, and the observations to track again with.
-#[derive(Clone)]
 struct MarkerCheck {
     outliers: Vec<outliers::MarkerOutlier>,
     swaps: Vec<outliers::MarkerSwap>,
-    warnings: Vec<String>,
-    /// Observations with swaps undone, when a second pass is needed (outliers or swaps found).
+    /// Observations with the swaps undone (`None` when there is no swap).
     repaired: Option<Vec<Vec<Option<Vector3<f64>>>>>,
 }
 
@@ -735,15 +713,43 @@ fn check_markers(
             None => Vec::new(),
         })
         .collect();
-    let mut repaired = observations.to_vec();
-    let mut warnings = Vec::new();
     let found: Vec<_> = outliers::persistent_outliers(tracker.labels, &tracked.errors)
         .into_iter()
         .map(|(_, o)| o)
         .collect();
-    let mut changed = !found.is_empty();
-    for o in &found {
-        warnings.push(format!(
+    let swaps = outliers::detect_swaps(tracker.labels, observations, &model_m);
+    let mut repaired = observations.to_vec();
+    for s in &swaps {
+        let (Some(i), Some(j)) = (
+            tracker.labels.iter().position(|l| *l == s.a),
+            tracker.labels.iter().position(|l| *l == s.b),
+        ) else {
+            continue;
+        };
+        for frame in &mut repaired[s.first_frame..=s.last_frame] {
+            frame.swap(i, j);
+        }
+    }
+    MarkerCheck {
+        outliers: found,
+        repaired: (!swaps.is_empty()).then_some(repaired),
+        swaps,
+    }
+}
+
+/// The user-facing lines for the suspect markers a fit found and how it dealt with them.
+fn marker_warnings(
+    found: &[outliers::MarkerOutlier],
+    swaps: &[outliers::MarkerSwap],
+) -> Vec<String> {
+    let swapped = swaps.iter().map(|s| {
+        format!(
+            "markers {} and {} are swapped in frames {}–{}: tracked with the labels put back",
+            s.a, s.b, s.first_frame, s.last_frame
+        )
+    });
+    let off = found.iter().map(|o| {
+        format!(
             "marker {} stays far off the body: residual {:.0} mm in {:.0} % of its frames (a \
              good marker here: {:.0} mm) — mislabelled, wand-mounted, knocked or moved since \
              the static? Fitted again without it, then with it down-weighted to {}.",
@@ -752,31 +758,9 @@ fn check_markers(
             o.fraction_of_frames * 100.0,
             o.typical_error_mm,
             outliers::OUTLIER_WEIGHT
-        ));
-    }
-    let swaps = outliers::detect_swaps(tracker.labels, observations, &model_m);
-    for s in &swaps {
-        let (Some(i), Some(j)) = (
-            tracker.labels.iter().position(|l| *l == s.a),
-            tracker.labels.iter().position(|l| *l == s.b),
-        ) else {
-            continue;
-        };
-        warnings.push(format!(
-            "markers {} and {} are swapped in frames {}–{}: tracked with the labels put back",
-            s.a, s.b, s.first_frame, s.last_frame
-        ));
-        for frame in &mut repaired[s.first_frame..=s.last_frame] {
-            frame.swap(i, j);
-        }
-        changed = true;
-    }
-    MarkerCheck {
-        outliers: found,
-        swaps,
-        warnings,
-        repaired: changed.then_some(repaired),
-    }
+        )
+    });
+    swapped.chain(off).collect()
 }
 
 /// Fills frames without a fit by interpolating rotations (slerp) and translations between the
