@@ -9,7 +9,7 @@ use clap::Args;
 use nalgebra::Vector3;
 
 use super::learn_cmd::{
-    BaselineArg, ExplainedWindow, Rule, WindowRequest, explain_sequence_window, load_network,
+    ExplainedWindow, Rule, WindowArgs, WindowRequest, explain_sequence_window, load_network,
     load_sequence,
 };
 use gaitlens::explain::colouring::{
@@ -34,15 +34,9 @@ pub struct ExportArgs {
     /// explained window (glTF vertex colours are static).
     #[arg(long)]
     pub network: Option<PathBuf>,
-    /// First frame of the explained window.
-    #[arg(long, default_value_t = 0)]
-    pub start: usize,
-    /// Relevance rule.
-    #[arg(long, value_enum, default_value_t = Rule::Eps)]
-    pub rule: Rule,
-    /// What relevance is relative to (default: the card's normative gait when it has one).
-    #[arg(long, value_enum)]
-    pub baseline: Option<BaselineArg>,
+    /// The explained window, rule and baseline (with --network).
+    #[command(flatten)]
+    pub window: WindowArgs,
     /// Frame rate when the pose folder has no fit_report.json stating one.
     #[arg(long)]
     pub rate_hz: Option<f64>,
@@ -144,9 +138,7 @@ fn relevance_colours(
     let req = WindowRequest {
         network: card_path,
         sequence: &a.sequence,
-        start: a.start,
-        rule: a.rule,
-        baseline: a.baseline,
+        window: a.window,
     };
     let ExplainedWindow {
         explanation: e,
@@ -159,7 +151,7 @@ fn relevance_colours(
     for (j, t) in joint.iter_mut().zip(&totals) {
         *j = *t;
     }
-    let colormap = if a.rule == Rule::Attention {
+    let colormap = if a.window.rule == Rule::Attention {
         Colormap::Sequential
     } else {
         Colormap::Diverging
@@ -175,8 +167,8 @@ fn relevance_colours(
         "coloured by {} relevance summed over frames {}–{} ({relative_to}; {}): {} with \
          probability {:.3}",
         card.network_type,
-        a.start,
-        a.start + window - 1,
+        a.window.start,
+        a.window.start + window - 1,
         if colormap == Colormap::Diverging {
             "red = toward sick, blue = toward healthy"
         } else {

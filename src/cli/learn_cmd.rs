@@ -370,16 +370,9 @@ pub struct ExplainArgs {
     /// Pose folder of one gait (pose_*.json|txt).
     #[arg(long)]
     pub sequence: PathBuf,
-    /// First frame of the explained window.
-    #[arg(long, default_value_t = 0)]
-    pub start: usize,
-    /// Relevance rule.
-    #[arg(long, value_enum, default_value_t = Rule::Eps)]
-    pub rule: Rule,
-    /// What relevance is relative to (default: `normative` when the network card has a
-    /// normative gait, else `zero`, the original's).
-    #[arg(long, value_enum)]
-    pub baseline: Option<BaselineArg>,
+    /// The explained window, rule and baseline.
+    #[command(flatten)]
+    pub window: WindowArgs,
     /// CSV of relevance per frame × joint (signed, raw).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -450,18 +443,29 @@ pub struct ExplainedWindow {
     pub domain: Option<gaitlens::explain::domain::DomainCheck>,
 }
 
+/// Which window to explain and how: the options `explain` and `export` share.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct WindowArgs {
+    /// First frame of the explained window.
+    #[arg(long, default_value_t = 0)]
+    pub start: usize,
+    /// Relevance rule.
+    #[arg(long, value_enum, default_value_t = Rule::Eps)]
+    pub rule: Rule,
+    /// What relevance is relative to (default: `normative` when the network card has a
+    /// normative gait, else `zero`, the original's).
+    #[arg(long, value_enum)]
+    pub baseline: Option<BaselineArg>,
+}
+
 /// What a window explanation is asked for.
 pub struct WindowRequest<'a> {
     /// The network's model card (for messages).
     pub network: &'a Path,
     /// The pose folder (for messages).
     pub sequence: &'a Path,
-    /// First sequence frame of the window.
-    pub start: usize,
-    /// Relevance rule.
-    pub rule: Rule,
-    /// Baseline (default: normative when the card has one).
-    pub baseline: Option<BaselineArg>,
+    /// Window start, rule and baseline.
+    pub window: WindowArgs,
 }
 
 /// Explains the window of `seq` starting at sequence frame `req.start` (resampled to the
@@ -474,6 +478,7 @@ pub fn explain_sequence_window(
     device: &burn::backend::ndarray::NdArrayDevice,
 ) -> anyhow::Result<ExplainedWindow> {
     let a = req;
+    let w = req.window;
     let interval = card.interval;
     // A sequence at another rate than the network's is resampled to it (see FrameMap); frame
     // numbers printed and written stay the sequence's own.
@@ -509,16 +514,16 @@ pub fn explain_sequence_window(
     }
     // n ≥ needed ≥ window: no underflow, and start ≤ last_start keeps start + window ≤ n.
     let last_start = n - window;
-    if a.start > last_start {
+    if w.start > last_start {
         bail!(
             "--start {} is past the sequence's last window start {last_start} ({n} frames, \
              window {window}; {})",
-            a.start,
+            w.start,
             a.sequence.display()
         );
     }
     let start = if map.is_identity() {
-        a.start
+        w.start
     } else {
         eprintln!(
             "resampling {:.0} Hz → the network's {:.0} Hz ({window} frames a window)",
@@ -526,7 +531,7 @@ pub fn explain_sequence_window(
             card.rate_hz.unwrap_or_default()
         );
         seq.joints = map.resample(&seq.joints);
-        map.network_start(a.start, seq.joints.len(), interval)
+        map.network_start(w.start, seq.joints.len(), interval)
     };
     let frames = start
         .checked_add(interval)
@@ -544,7 +549,7 @@ pub fn explain_sequence_window(
         .iter()
         .flat_map(|f| f.iter().flat_map(|j| *j))
         .collect();
-    let baseline = match (a.baseline, &card.normative_gait) {
+    let baseline = match (w.baseline, &card.normative_gait) {
         (Some(BaselineArg::Normative), None) => bail!(
             "{}: the network card has no normative gait (written before gaitlens learnt one, or \
              trained without healthy windows at a known frame rate); retrain it or use \
@@ -556,7 +561,7 @@ pub fn explain_sequence_window(
         (None, None) => BaselineArg::Zero,
     };
     let reference = match (baseline, &card.normative_gait) {
-        (BaselineArg::Normative, Some(n)) if a.rule != Rule::Attention => {
+        (BaselineArg::Normative, Some(n)) if w.rule != Rule::Attention => {
             Some(Tensor::<A, 4>::from_data(
                 TensorData::new(n.reference_window(&flat), [1, interval, 22, 3]),
                 device,
@@ -571,7 +576,7 @@ pub fn explain_sequence_window(
     };
     let domain = card.domain_check(&flat);
     let x = Tensor::<A, 4>::from_data(TensorData::new(flat, [1, interval, 22, 3]), device);
-    let e = explain_relative(net, x, reference, rule_method(a.rule))?;
+    let e = explain_relative(net, x, reference, rule_method(w.rule))?;
     let explanation = e
         .into_iter()
         .next()
@@ -594,9 +599,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let req = WindowRequest {
         network: &a.network,
         sequence: &a.sequence,
-        start: a.start,
-        rule: a.rule,
-        baseline: a.baseline,
+        window: a.window,
     };
     let ExplainedWindow {
         explanation,
@@ -615,8 +618,8 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
         if p >= 0.5 { "sick" } else { "healthy" },
         if p >= 0.5 { p } else { 1.0 - p },
         e.logit,
-        a.start,
-        a.start + window - 1,
+        a.window.start,
+        a.window.start + window - 1,
         card.network_type
     );
     match domain {
