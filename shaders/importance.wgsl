@@ -3,9 +3,9 @@
 // and used as the base colour of Bevy's PBR lighting, so the body's shape stays readable. UV.y
 // marks skin on joints no marker measured, drawn hatched.
 //
-// The colormaps are piecewise linear through the control points of `src/viewer/colouring.rs`
-// (`DIVERGING` and `SEQUENTIAL`); the egui legend uses the same points, so the colour bar and
-// the body agree exactly.
+// The colormap is piecewise linear through five control points that the Rust side uploads
+// (`ImportanceSettings` in `src/viewer/colouring.rs`, from the `DIVERGING` / `SEQUENTIAL` tables
+// the egui legend also draws), so the colour bar and the body agree exactly.
 
 #import bevy_pbr::{
     pbr_fragment::pbr_input_from_standard_material,
@@ -24,41 +24,27 @@
 }
 #endif
 
-struct ImportanceParams {
-    // x: 1 to colour, 0 to show the plain base colour; y: 0 diverging, 1 sequential;
-    // z: how much of the colormap replaces the base colour (0..1); w: unused.
-    settings: vec4<f32>,
+// Mirrors `ImportanceSettings` (`#[derive(ShaderType)]`) in `src/viewer/colouring.rs`.
+struct ImportanceSettings {
+    // sRGB control points of the colormap, evenly spaced from `low` to `high` (w unused).
+    stops: array<vec4<f32>, 5>,
+    low: f32,
+    high: f32,
+    // 1 to colour, 0 to show the plain base colour.
+    enabled: u32,
+    // How much of the colormap replaces the base colour (0..1).
+    strength: f32,
 }
 
 @group(#{MATERIAL_BIND_GROUP}) @binding(100)
-var<uniform> importance: ImportanceParams;
+var<uniform> importance: ImportanceSettings;
 
-// Blue – white – red over s in [-1, 1] (five control points, linear in sRGB-encoded values).
-fn diverging(s: f32) -> vec3<f32> {
-    let t = clamp((s + 1.0) * 0.5, 0.0, 1.0) * 4.0;
-    let c0 = vec3<f32>(0.230, 0.299, 0.754);
-    let c1 = vec3<f32>(0.552, 0.690, 0.996);
-    let c2 = vec3<f32>(0.950, 0.950, 0.950);
-    let c3 = vec3<f32>(0.957, 0.604, 0.482);
-    let c4 = vec3<f32>(0.706, 0.016, 0.150);
-    if t < 1.0 { return mix(c0, c1, t); }
-    if t < 2.0 { return mix(c1, c2, t - 1.0); }
-    if t < 3.0 { return mix(c2, c3, t - 2.0); }
-    return mix(c3, c4, min(t - 3.0, 1.0));
-}
-
-// Light grey – yellow – orange – dark red over s in [0, 1] (attention, unsigned relevance).
-fn sequential(s: f32) -> vec3<f32> {
-    let t = clamp(s, 0.0, 1.0) * 4.0;
-    let c0 = vec3<f32>(0.900, 0.900, 0.900);
-    let c1 = vec3<f32>(0.996, 0.851, 0.463);
-    let c2 = vec3<f32>(0.992, 0.553, 0.235);
-    let c3 = vec3<f32>(0.890, 0.102, 0.110);
-    let c4 = vec3<f32>(0.502, 0.000, 0.149);
-    if t < 1.0 { return mix(c0, c1, t); }
-    if t < 2.0 { return mix(c1, c2, t - 1.0); }
-    if t < 3.0 { return mix(c2, c3, t - 2.0); }
-    return mix(c3, c4, min(t - 3.0, 1.0));
+// The uploaded colormap at scalar s (clamped to [low, high]), as `Colormap::srgb` computes it.
+fn colormap(s: f32) -> vec3<f32> {
+    let t = clamp((s - importance.low) / (importance.high - importance.low), 0.0, 1.0) * 4.0;
+    let i = min(u32(floor(t)), 3u);
+    let f = min(t - f32(i), 1.0);
+    return mix(importance.stops[i].rgb, importance.stops[i + 1u].rgb, f);
 }
 
 fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
@@ -73,17 +59,11 @@ fn fragment(
     var pbr_input = pbr_input_from_standard_material(in, is_front);
 
 #ifdef VERTEX_UVS_A
-    if importance.settings.x > 0.5 {
-        let s = in.uv.x;
-        var c: vec3<f32>;
-        if importance.settings.y < 0.5 {
-            c = diverging(s);
-        } else {
-            c = sequential(s);
-        }
+    if importance.enabled == 1u {
+        let c = colormap(in.uv.x);
         let base = pbr_input.material.base_color.rgb;
         pbr_input.material.base_color = vec4<f32>(
-            mix(base, srgb_to_linear(c), importance.settings.z),
+            mix(base, srgb_to_linear(c), importance.strength),
             pbr_input.material.base_color.a,
         );
     }

@@ -96,9 +96,182 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })
 }
 
+/// An output folder written as a unit: files go into a hidden sibling (`.NAME.partial-PID`) and
+/// [`StagedDir::commit`] swaps it into place, the previous output (if any) moved aside and
+/// removed. A reader never sees two runs mixed (a rerun with fewer frames or another format
+/// leaves no stale pose files); an interrupted run leaves only the hidden sibling, which the next
+/// run into the same folder removes, and a dropped (failed) stage removes itself.
+#[derive(Debug)]
+pub struct StagedDir {
+    target: std::path::PathBuf,
+    staging: std::path::PathBuf,
+    committed: bool,
+}
+
+/// Why an output folder cannot be staged or committed.
+#[derive(Debug, thiserror::Error)]
+pub enum StagedDirError {
+    /// The target holds files that a previous run of the same command did not write.
+    #[error(
+        "{target} holds {entry}, which gaitlens did not write there; give an empty or new \
+         folder (the output folder is replaced as a whole)"
+    )]
+    Foreign {
+        /// The output folder.
+        target: std::path::PathBuf,
+        /// The first foreign entry.
+        entry: String,
+    },
+    /// A file-system operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path operated on.
+        path: std::path::PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl StagedDir {
+    /// Stages a new version of `target`. `ours` tells the entries of `target` a previous run
+    /// wrote (any other non-hidden entry refuses the stage, so a mistyped `--out` never deletes
+    /// a user's files); stale stages of interrupted runs are removed.
+    pub fn new(target: &Path, ours: impl Fn(&str) -> bool) -> Result<Self, StagedDirError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StagedDirError::Io { path, source }
+        };
+        if target.is_dir() {
+            for entry in std::fs::read_dir(target).map_err(io(target))? {
+                let name = entry.map_err(io(target))?.file_name();
+                let name = name.to_string_lossy();
+                if !name.starts_with('.') && !ours(&name) {
+                    return Err(StagedDirError::Foreign {
+                        target: target.to_path_buf(),
+                        entry: printable(&name),
+                    });
+                }
+            }
+        } else if target.exists() {
+            return Err(StagedDirError::Foreign {
+                target: target.to_path_buf(),
+                entry: "a file of that name".into(),
+            });
+        }
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        let stale = format!(".{name}.partial-");
+        let moved_aside = format!(".{name}.old-");
+        for entry in std::fs::read_dir(&parent).map_err(io(&parent))?.flatten() {
+            let n = entry.file_name().to_string_lossy().into_owned();
+            if n.starts_with(&stale) || n.starts_with(&moved_aside) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let staging = parent.join(format!("{stale}{}", std::process::id()));
+        std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+        Ok(StagedDir {
+            target: target.to_path_buf(),
+            staging,
+            committed: false,
+        })
+    }
+
+    /// Where to write the files.
+    pub fn path(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Puts the staged folder in place of the target (the previous version removed).
+    pub fn commit(mut self) -> Result<(), StagedDirError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StagedDirError::Io { path, source }
+        };
+        let old = self.staging.with_file_name(
+            self.staging
+                .file_name()
+                .map(|n| n.to_string_lossy().replace(".partial-", ".old-"))
+                .unwrap_or_default(),
+        );
+        let had_old = self.target.exists();
+        if had_old {
+            std::fs::rename(&self.target, &old).map_err(io(&self.target))?;
+        }
+        if let Err(e) = std::fs::rename(&self.staging, &self.target) {
+            if had_old {
+                let _ = std::fs::rename(&old, &self.target);
+            }
+            return Err(io(&self.target)(e));
+        }
+        self.committed = true;
+        if had_old {
+            std::fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn staged_folders_replace_the_previous_output_as_a_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("fit");
+        let ours = |n: &str| n.starts_with("pose_") || n == "report.json";
+        let names = |d: &Path| {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let s = StagedDir::new(&out, ours).unwrap();
+        for f in ["pose_00000.json", "pose_00001.json", "report.json"] {
+            std::fs::write(s.path().join(f), "1").unwrap();
+        }
+        assert!(!out.exists(), "nothing is visible before the commit");
+        s.commit().unwrap();
+        assert_eq!(names(&out).len(), 3);
+        // A failed run (the stage dropped) leaves the previous output and no hidden folder.
+        {
+            let s = StagedDir::new(&out, ours).unwrap();
+            std::fs::write(s.path().join("pose_00000.json"), "2").unwrap();
+        }
+        assert_eq!(names(&out).len(), 3);
+        assert_eq!(names(dir.path()), ["fit"]);
+        // A killed run's stage is removed by the next; a rerun with other files has no stale ones.
+        std::fs::create_dir(dir.path().join(".fit.partial-999999")).unwrap();
+        let s = StagedDir::new(&out, ours).unwrap();
+        assert!(!dir.path().join(".fit.partial-999999").exists());
+        std::fs::write(s.path().join("pose_00000.txt"), "3").unwrap();
+        s.commit().unwrap();
+        assert_eq!(names(&out), ["pose_00000.txt"]);
+        assert_eq!(names(dir.path()), ["fit"]);
+        // A folder with someone else's files is never replaced.
+        std::fs::write(out.join("thesis.docx"), "mine").unwrap();
+        let e = StagedDir::new(&out, ours).unwrap_err();
+        assert!(e.to_string().contains("thesis.docx"), "{e}");
+        assert!(out.join("thesis.docx").exists());
+    }
 
     #[test]
     fn atomic_write_replaces_content_and_leaves_no_temp() {

@@ -263,3 +263,87 @@ fn video_cards_with_absurd_numbers_are_refused_naming_the_field() {
         );
     }
 }
+
+/// `fit --out D` replaces D as a whole (issue 26): a rerun with fewer frames and another format
+/// leaves no stale pose files, the report's frame count matches the files (and `inspect` says
+/// so), no hidden staging folder is left, and a folder holding someone else's files is refused
+/// untouched. A folder mixing two runs (as older versions left) is flagged by `inspect`.
+#[test]
+fn fit_output_folders_are_replaced_as_a_whole() {
+    let c3d = data("c3d/PiG_Motion-FlatFoot-Full.c3d");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fit");
+    let fit = |frames: &str, format: &str| {
+        gaitlens()
+            .args(["fit", &c3d.display().to_string(), "--out"])
+            .arg(&out)
+            .args(["--max-frames", frames, "--format", format])
+            .output()
+            .unwrap()
+    };
+    let count = |ext: &str| {
+        std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with("pose_") && n.ends_with(ext)
+            })
+            .count()
+    };
+    let first = fit("12", "json");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(count(".json"), 12);
+    let second = fit("5", "txt");
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(
+        (count(".json"), count(".txt")),
+        (0, 5),
+        "stale poses of the first run"
+    );
+    let hidden: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "left behind: {hidden:?}");
+    let inspect = |p: &Path| {
+        let o = gaitlens().arg("inspect").arg(p).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(
+        inspect(&out).contains("complete (5 frames)"),
+        "{}",
+        inspect(&out)
+    );
+    // A mixed folder (an extra pose file beside the report) is flagged.
+    std::fs::write(
+        out.join("pose_00005.txt"),
+        std::fs::read(out.join("pose_00004.txt")).unwrap(),
+    )
+    .unwrap();
+    let text = inspect(&out);
+    assert!(
+        text.contains("INCOMPLETE") && text.contains("says 5 frames"),
+        "{text}"
+    );
+    // Someone else's file: refused, nothing replaced.
+    std::fs::write(out.join("notes.docx"), "mine").unwrap();
+    let third = fit("5", "json");
+    assert!(!third.status.success());
+    let err = String::from_utf8_lossy(&third.stderr);
+    assert!(
+        err.contains("notes.docx") && err.contains("gaitlens did not write"),
+        "{err}"
+    );
+    assert!(out.join("notes.docx").exists() && count(".txt") == 6);
+}

@@ -245,6 +245,36 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         "--force",
     ]));
     assert!(out.contains("50 gait-phase bins"), "{out}");
+    // The rewritten card carries a fresh whole-card hash and loads; an edit by hand (another
+    // frame rate) is refused naming the hash field.
+    ok(&gaitlens(&[
+        "explain",
+        "--network",
+        s(&card_path),
+        "--sequence",
+        s(&walk),
+    ]));
+    let mut edited: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    assert!(edited["card_fnv1a64"].is_string(), "{edited}");
+    edited["rate_hz"] = serde_json::json!(60.0);
+    let edited_path = card_path.with_file_name("edited.json");
+    std::fs::write(&edited_path, serde_json::to_vec(&edited).unwrap()).unwrap();
+    std::fs::copy(
+        card_path.with_extension("mpk"),
+        edited_path.with_extension("mpk"),
+    )
+    .unwrap();
+    fails_with(
+        &gaitlens(&[
+            "explain",
+            "--network",
+            s(&edited_path),
+            "--sequence",
+            s(&walk),
+        ]),
+        "card_fnv1a64",
+    );
     // A folder without ground truth is an error naming the file.
     let bad = gaitlens(&[
         "evaluate",

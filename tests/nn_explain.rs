@@ -5,14 +5,11 @@ use burn::backend::{Autodiff, NdArray};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use gaitlens::dataset::{JointSequence, WindowConfig, WindowDataset};
-use gaitlens::explain::{
-    ExplainMethod, LrpRule, classification_track, explain, explain_relative, inference_network,
-    lrp_mlp,
-};
-use gaitlens::nn::{GaitClassifier, MarkerClassificationConfig, MultiMlpConfig};
+use gaitlens::explain::{ExplainMethod, LrpRule, explain, explain_relative, lrp_mlp};
+use gaitlens::inference::classification_track;
+use gaitlens::nn::{GaitClassifier, LoadedModel, MarkerClassificationConfig, MultiMlpConfig};
 use gaitlens::train::{
-    InMemoryWindows, LoadedModel, NetworkConfig, TrainConfig, load_checkpoint, save_checkpoint,
-    train,
+    InMemoryWindows, ModelCard, NetworkConfig, TrainConfig, load_checkpoint, save_checkpoint, train,
 };
 
 type A = Autodiff<NdArray>;
@@ -286,13 +283,13 @@ fn explanations_and_tracks_are_deterministic_despite_dropout() {
     let device = Default::default();
     <A as Backend>::seed(&device, 21);
     let interval = 6;
-    let m = MarkerClassificationConfig::new()
+    let cfg = MarkerClassificationConfig::new()
         .with_interval(interval)
         .with_pfe_dim(8)
         .with_fc_dim(8)
         .with_ff_dim(16)
-        .with_dropout(0.5)
-        .init::<A>(&device);
+        .with_dropout(0.5);
+    let m = cfg.init::<A>(&device);
     let x = Tensor::<A, 4>::random(
         [2, interval, 22, 3],
         Distribution::Normal(0.0, 1.0),
@@ -363,7 +360,9 @@ fn explanations_and_tracks_are_deterministic_despite_dropout() {
         },
     )
     .unwrap();
-    let track = || classification_track(&inference_network(&net), &ds, 0, 64, &device).unwrap();
+    let card = ModelCard::untrained(NetworkConfig::Transformer(cfg.clone()));
+    let joints = &ds.sequences[0].joints;
+    let track = || classification_track(&net.inference(), &card, joints, None, 1, &device).unwrap();
     let first = track();
     assert_eq!(first.len(), 20 - interval + 1);
     assert_eq!(first, track());

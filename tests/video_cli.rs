@@ -151,6 +151,35 @@ fn video_train_with_cv_then_predict_round_trip_on_real_clips() {
     }
     assert!(out.contains("window at"), "{out}");
 
+    // The whole card is hashed with the weights: swapped label names (which would invert every
+    // verdict) are refused naming the field; the untouched card still loads.
+    assert!(card["card_fnv1a64"].is_string(), "{card}");
+    let mut swapped = card.clone();
+    swapped["training"]["label_names"] = serde_json::json!(["pathological", "normal"]);
+    let edited = dir.path().join("out").join("edited");
+    std::fs::write(
+        edited.with_extension("json"),
+        serde_json::to_vec(&swapped).unwrap(),
+    )
+    .unwrap();
+    std::fs::copy(stem.with_extension("mpk"), edited.with_extension("mpk")).unwrap();
+    let o = run!(
+        "predict",
+        "--network",
+        edited.with_extension("json"),
+        "--clip",
+        clips.join("gait2")
+    );
+    let err = text(&o);
+    assert!(
+        !o.status.success(),
+        "an edited card must be refused:\n{err}"
+    );
+    assert!(
+        err.contains("card_fnv1a64") && err.contains("edited after training"),
+        "{err}"
+    );
+
     // the other two networks train from the CLI too (one epoch, no CV)
     let o = run!(
         "train",

@@ -577,7 +577,7 @@ fn classifier_on_bevys_gpu_device_matches_the_cpu_backend() {
     eprintln!("burn on Bevy's device: {adapter}");
     let model = gaitlens::body::default_model::default_body();
     let seq = gaitlens::viewer::demo::demo_sequence(model).expect("demo walk");
-    let joints = sequence_joints(model, &seq.betas, &seq);
+    let joints = sequence_joints(model, &seq.betas, &seq).expect("22 joints");
     let net = ViewerNetwork::demo(Some(device)).expect("demo network on the shared device");
     let gpu = run_explain(
         &net,

@@ -3,6 +3,7 @@ pub mod default_model;
 pub mod markers;
 pub mod model;
 pub mod npy;
+pub mod smpl22;
 pub mod supr;
 
 pub use markers::{MarkerPlacement, MarkerSet};

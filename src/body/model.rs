@@ -252,8 +252,18 @@ impl BodyModel {
                 p
             })
             .collect();
-        let joints_rest = self
-            .j_template
+        let joints_rest = self.rest_joints(betas);
+        ShapedBody {
+            v_shaped,
+            joints_rest,
+        }
+    }
+
+    /// Shaped rest joints for `betas` (the joint part of [`Self::shape`], without the vertices).
+    pub fn rest_joints(&self, betas: &[f64]) -> Vec<Vector3<f64>> {
+        let kk = self.num_betas;
+        let k = kk.min(betas.len());
+        self.j_template
             .iter()
             .enumerate()
             .map(|(j, t)| {
@@ -264,11 +274,25 @@ impl BodyModel {
                 }
                 p
             })
-            .collect();
-        ShapedBody {
-            v_shaped,
-            joints_rest,
+            .collect()
+    }
+
+    /// Posed world positions of the 22 SMPL body joints (what the classifiers read), or `None`
+    /// for a body with fewer joints.
+    pub fn smpl22_positions(
+        &self,
+        joints_rest: &[Vector3<f64>],
+        rotations: &[Matrix3<f64>],
+        translation: Vector3<f64>,
+    ) -> Option<crate::body::smpl22::Frame> {
+        if self.num_joints() < crate::body::smpl22::NUM_JOINTS {
+            return None;
         }
+        let t = self.joint_transforms(joints_rest, rotations, translation);
+        Some(std::array::from_fn(|j| {
+            let g = &t.world_from_joint[j];
+            [g[(0, 3)] as f32, g[(1, 3)] as f32, g[(2, 3)] as f32]
+        }))
     }
 
     /// Converts a per-joint axis-angle pose vector (`3·J` values) to rotation matrices.
@@ -398,22 +422,28 @@ impl BodyModel {
         rotations: &[Matrix3<f64>],
         translation: Vector3<f64>,
     ) -> PosedBody {
-        let t = self.joint_transforms(&shaped.joints_rest, rotations, translation);
         let features = self.pose_features(rotations);
+        self.posed(shaped, rotations, &features, translation)
+    }
+
+    /// Skins every vertex with pose features `features` and the joints' transforms.
+    fn posed(
+        &self,
+        shaped: &ShapedBody,
+        rotations: &[Matrix3<f64>],
+        features: &[f32],
+        translation: Vector3<f64>,
+    ) -> PosedBody {
+        let t = self.joint_transforms(&shaped.joints_rest, rotations, translation);
         let skin = Self::skin_matrices(&t);
         let vertices: Vec<[f32; 3]> = (0..self.num_vertices())
-            .map(|v| self.pose_vertex(shaped, v, &features, &skin))
+            .map(|v| self.pose_vertex(shaped, v, features, &skin))
             .collect();
         let normals = vertex_normals(&vertices, &self.faces);
-        let joints = t
-            .world_from_joint
-            .iter()
-            .map(|g| Vector3::new(g[(0, 3)], g[(1, 3)], g[(2, 3)]))
-            .collect();
         PosedBody {
             vertices,
             normals,
-            joints,
+            joints: joint_positions(&t),
         }
     }
 
@@ -433,15 +463,10 @@ impl BodyModel {
             .iter()
             .map(|&v| self.pose_vertex(shaped, v as usize, &features, &skin))
             .collect();
-        let joints = t
-            .world_from_joint
-            .iter()
-            .map(|g| Vector3::new(g[(0, 3)], g[(1, 3)], g[(2, 3)]))
-            .collect();
         PosedBody {
             vertices,
             normals: Vec::new(),
-            joints,
+            joints: joint_positions(&t),
         }
     }
 
@@ -472,22 +497,7 @@ impl BodyModel {
                 actual: features.len(),
             });
         }
-        let t = self.joint_transforms(&shaped.joints_rest, rotations, translation);
-        let skin = Self::skin_matrices(&t);
-        let vertices: Vec<[f32; 3]> = (0..self.num_vertices())
-            .map(|v| self.pose_vertex(shaped, v, features, &skin))
-            .collect();
-        let normals = vertex_normals(&vertices, &self.faces);
-        let joints = t
-            .world_from_joint
-            .iter()
-            .map(|g| Vector3::new(g[(0, 3)], g[(1, 3)], g[(2, 3)]))
-            .collect();
-        Ok(PosedBody {
-            vertices,
-            normals,
-            joints,
-        })
+        Ok(self.posed(shaped, rotations, features, translation))
     }
 
     /// Batched forward over many frames in parallel (rayon); each frame is `(rotations, translation)`.
@@ -519,6 +529,14 @@ pub fn quaternion_feature(r: &Matrix3<f64>) -> [f64; 4] {
         q.into_inner()
     };
     [q.i, q.j, q.k, q.w - 1.0]
+}
+
+/// World positions of the joints of `t` (the translation column of each transform).
+fn joint_positions(t: &JointTransforms) -> Vec<Vector3<f64>> {
+    t.world_from_joint
+        .iter()
+        .map(|g| Vector3::new(g[(0, 3)], g[(1, 3)], g[(2, 3)]))
+        .collect()
 }
 
 /// Area-weighted unit vertex normals of a triangle mesh (zero-area neighbourhoods give +y).

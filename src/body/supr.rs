@@ -22,32 +22,6 @@ use nalgebra::{Matrix3, Vector3};
 use super::model::{BodyModel, BodyModelError, PoseFeature, PosedBody, SparseWeights};
 use super::npy::{ArrayData, NdArray, NpyError, PyValue, parse_npy, parse_npz};
 
-/// SMPL's first 22 joint names, which SUPR shares (SUPR's other joints have no published names).
-pub const SMPL_BODY_JOINT_NAMES: [&str; 22] = [
-    "pelvis",
-    "left_hip",
-    "right_hip",
-    "spine1",
-    "left_knee",
-    "right_knee",
-    "spine2",
-    "left_ankle",
-    "right_ankle",
-    "spine3",
-    "left_foot",
-    "right_foot",
-    "neck",
-    "left_collar",
-    "right_collar",
-    "head",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-];
-
 /// Errors loading or posing a SUPR model.
 #[derive(Debug, thiserror::Error)]
 pub enum SuprError {
@@ -516,6 +490,7 @@ impl<'a> Entries<'a> {
     }
 }
 
+/// The SUPR model in `dict`: each array read and checked against the others' sizes.
 fn build_model(
     dict: &PyValue,
     file: &str,
@@ -530,110 +505,17 @@ fn build_model(
     let (v_template, vt_shape) = e.floats("v_template", 2)?;
     let nv = vt_shape[0];
     e.expect_shape("v_template", &vt_shape, &[nv, 3])?;
-
-    let kintree = e.array("kintree_table", 2)?;
-    if kintree.shape[0] != 2 || kintree.shape[1] == 0 {
-        return Err(e.bad(
-            "kintree_table",
-            format!("has shape {:?}, expected [2, J]", kintree.shape),
-        ));
-    }
-    let nj = kintree.shape[1];
-    let kin: Vec<i128> = match &kintree.data {
-        ArrayData::I64(v) => v.iter().map(|&x| x as i128).collect(),
-        ArrayData::U64(v) => v.iter().map(|&x| x as i128).collect(),
-        _ => {
-            return Err(e.bad(
-                "kintree_table",
-                format!("has dtype {}, expected integers", kintree.dtype.descr()),
-            ));
-        }
-    };
-    // SUPR: `id_to_col = {kintree[1, i]: i}`, `parent[i] = id_to_col[kintree[0, i]]` for i ≥ 1.
-    let (parent_ids, ids) = kin.split_at(nj);
-    let mut parents = vec![None];
-    for (i, &pid) in parent_ids.iter().enumerate().skip(1) {
-        let p = ids.iter().position(|&id| id == pid).ok_or_else(|| {
-            e.bad(
-                "kintree_table",
-                format!("joint {i}'s parent id {pid} is not a joint id"),
-            )
-        })?;
-        parents.push(Some(p));
-    }
-
-    let faces_arr = e.array("f", 2)?;
-    if faces_arr.shape[1] != 3 {
-        return Err(e.bad(
-            "f",
-            format!("has shape {:?}, expected [F, 3]", faces_arr.shape),
-        ));
-    }
-    let faces_flat = faces_arr.to_i64().ok_or_else(|| {
-        e.bad(
-            "f",
-            format!("has dtype {}, expected integers", faces_arr.dtype.descr()),
-        )
-    })?;
-    let faces = faces_flat
-        .chunks_exact(3)
-        .map(|f| {
-            let mut out = [0u32; 3];
-            for (o, &i) in out.iter_mut().zip(f) {
-                *o = u32::try_from(i).map_err(|_| e.bad("f", format!("vertex index {i}")))?;
-            }
-            Ok(out)
-        })
-        .collect::<Result<Vec<_>, SuprError>>()?;
-
-    let (shapedirs, sd_shape) = e.floats("shapedirs", 3)?;
-    if sd_shape[..2] != [nv, 3] {
-        return Err(e.bad(
-            "shapedirs",
-            format!("has shape {sd_shape:?}, expected [{nv}, 3, K]"),
-        ));
-    }
-    let k_file = sd_shape[2];
-    let k = k_file.min(max_betas);
-    let shapedirs: Vec<f64> = if k == k_file {
-        shapedirs
-    } else {
-        shapedirs
-            .chunks_exact(k_file)
-            .flat_map(|row| row[..k].iter().copied())
-            .collect()
-    };
-
+    let parents = e.parents()?;
+    let nj = parents.len();
+    let faces = e.faces()?;
+    let (shapedirs, k) = e.shapedirs(nv, max_betas)?;
     let (posedirs, pd_shape) = e.floats("posedirs", 3)?;
     e.expect_shape("posedirs", &pd_shape, &[nv, 3, 4 * nj])?;
-
     let (weights, w_shape) = e.floats("weights", 2)?;
     e.expect_shape("weights", &w_shape, &[nv, nj])?;
-
-    let (jr, jr_shape) = e.floats("J_regressor", 2)?;
-    let cols = 3 * nv + 1;
-    e.expect_shape("J_regressor", &jr_shape, &[3 * nj, cols])?;
-    // Fold the affine regressor into rest joints and joint shape directions. Row r = 3j + c,
-    // column i = 3v + c' (numpy's flattening of (V, 3)), bias in the last column.
-    let mut j_template = vec![[0f64; 3]; nj];
-    let mut j_shapedirs = vec![0f64; nj * 3 * k];
-    for (r, row) in jr.chunks_exact(cols).enumerate() {
-        let (j, c) = (r / 3, r % 3);
-        let mut acc = row[3 * nv];
-        let sd_row = &mut j_shapedirs[r * k..(r + 1) * k];
-        for (i, &w) in row[..3 * nv].iter().enumerate() {
-            if w != 0.0 {
-                acc += w * v_template[i];
-                for (o, &s) in sd_row.iter_mut().zip(&shapedirs[i * k..(i + 1) * k]) {
-                    *o += w * s;
-                }
-            }
-        }
-        j_template[j][c] = acc;
-    }
-
+    let (j_template, j_shapedirs) = e.joint_regressor(&v_template, &shapedirs, nj, k)?;
     let joint_names = (0..nj)
-        .map(|j| match SMPL_BODY_JOINT_NAMES.get(j) {
+        .map(|j| match crate::body::smpl22::JOINT_NAMES.get(j) {
             Some(n) => (*n).to_owned(),
             None => format!("joint_{j}"),
         })
@@ -660,12 +542,131 @@ fn build_model(
         file: file.into(),
         source,
     })?;
-
     let constrained = match dict.get("axis_meta") {
         None | Some(PyValue::None) => None,
         Some(meta) => Some(parse_axis_meta(meta, file, nj)?),
     };
     Ok(SuprModel { model, constrained })
+}
+
+impl Entries<'_> {
+    /// The parent of each joint from `kintree_table` (SUPR: `id_to_col = {kintree[1, i]: i}`,
+    /// `parent[i] = id_to_col[kintree[0, i]]` for i ≥ 1).
+    fn parents(&self) -> Result<Vec<Option<usize>>, SuprError> {
+        let kintree = self.array("kintree_table", 2)?;
+        if kintree.shape[0] != 2 || kintree.shape[1] == 0 {
+            return Err(self.bad(
+                "kintree_table",
+                format!("has shape {:?}, expected [2, J]", kintree.shape),
+            ));
+        }
+        let nj = kintree.shape[1];
+        let kin: Vec<i128> = match &kintree.data {
+            ArrayData::I64(v) => v.iter().map(|&x| x as i128).collect(),
+            ArrayData::U64(v) => v.iter().map(|&x| x as i128).collect(),
+            _ => {
+                return Err(self.bad(
+                    "kintree_table",
+                    format!("has dtype {}, expected integers", kintree.dtype.descr()),
+                ));
+            }
+        };
+        let (parent_ids, ids) = kin.split_at(nj);
+        let mut parents = vec![None];
+        for (i, &pid) in parent_ids.iter().enumerate().skip(1) {
+            let p = ids.iter().position(|&id| id == pid).ok_or_else(|| {
+                self.bad(
+                    "kintree_table",
+                    format!("joint {i}'s parent id {pid} is not a joint id"),
+                )
+            })?;
+            parents.push(Some(p));
+        }
+        Ok(parents)
+    }
+
+    /// The triangles of `f` as vertex indices.
+    fn faces(&self) -> Result<Vec<[u32; 3]>, SuprError> {
+        let faces_arr = self.array("f", 2)?;
+        if faces_arr.shape[1] != 3 {
+            return Err(self.bad(
+                "f",
+                format!("has shape {:?}, expected [F, 3]", faces_arr.shape),
+            ));
+        }
+        let faces_flat = faces_arr.to_i64().ok_or_else(|| {
+            self.bad(
+                "f",
+                format!("has dtype {}, expected integers", faces_arr.dtype.descr()),
+            )
+        })?;
+        faces_flat
+            .chunks_exact(3)
+            .map(|f| {
+                let mut out = [0u32; 3];
+                for (o, &i) in out.iter_mut().zip(f) {
+                    *o =
+                        u32::try_from(i).map_err(|_| self.bad("f", format!("vertex index {i}")))?;
+                }
+                Ok(out)
+            })
+            .collect()
+    }
+
+    /// The first `max_betas` shape directions `[nv × 3 × K]` and K.
+    fn shapedirs(&self, nv: usize, max_betas: usize) -> Result<(Vec<f64>, usize), SuprError> {
+        let (shapedirs, sd_shape) = self.floats("shapedirs", 3)?;
+        if sd_shape[..2] != [nv, 3] {
+            return Err(self.bad(
+                "shapedirs",
+                format!("has shape {sd_shape:?}, expected [{nv}, 3, K]"),
+            ));
+        }
+        let k_file = sd_shape[2];
+        let k = k_file.min(max_betas);
+        if k == k_file {
+            return Ok((shapedirs, k));
+        }
+        let kept = shapedirs
+            .chunks_exact(k_file)
+            .flat_map(|row| row[..k].iter().copied())
+            .collect();
+        Ok((kept, k))
+    }
+
+    /// Rest joints and joint shape directions: the affine `J_regressor` folded into the
+    /// template and shape directions (row r = 3j + c, column i = 3v + c' as numpy flattens
+    /// (V, 3), bias in the last column).
+    #[allow(clippy::type_complexity)]
+    fn joint_regressor(
+        &self,
+        v_template: &[f64],
+        shapedirs: &[f64],
+        nj: usize,
+        k: usize,
+    ) -> Result<(Vec<[f64; 3]>, Vec<f64>), SuprError> {
+        let nv = v_template.len() / 3;
+        let (jr, jr_shape) = self.floats("J_regressor", 2)?;
+        let cols = 3 * nv + 1;
+        self.expect_shape("J_regressor", &jr_shape, &[3 * nj, cols])?;
+        let mut j_template = vec![[0f64; 3]; nj];
+        let mut j_shapedirs = vec![0f64; nj * 3 * k];
+        for (r, row) in jr.chunks_exact(cols).enumerate() {
+            let (j, c) = (r / 3, r % 3);
+            let mut acc = row[3 * nv];
+            let sd_row = &mut j_shapedirs[r * k..(r + 1) * k];
+            for (i, &w) in row[..3 * nv].iter().enumerate() {
+                if w != 0.0 {
+                    acc += w * v_template[i];
+                    for (o, &s) in sd_row.iter_mut().zip(&shapedirs[i * k..(i + 1) * k]) {
+                        *o += w * s;
+                    }
+                }
+            }
+            j_template[j][c] = acc;
+        }
+        Ok((j_template, j_shapedirs))
+    }
 }
 
 fn parse_axis_meta(meta: &PyValue, file: &str, nj: usize) -> Result<ConstrainedParam, SuprError> {

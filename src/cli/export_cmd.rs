@@ -8,9 +8,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use nalgebra::Vector3;
 
-use super::learn_cmd::{
-    ExplainedWindow, Rule, WindowArgs, WindowRequest, explain_sequence_window, load_network,
-    load_sequence,
+use super::explain_cmd::{
+    Rule, WindowArgs, WindowRequest, explain_walk, load_network, load_sequence, sick_probability,
 };
 use gaitlens::explain::colouring::{
     Colormap, VertexWeighting, scaled_to_unit, vertex_colours_linear,
@@ -134,18 +133,15 @@ fn relevance_colours(
     }
     let device = Default::default();
     let (net, card) = load_network(card_path, &device)?;
-    let mut seq = load_sequence(model, &a.sequence)?;
+    let seq = load_sequence(model, &a.sequence)?;
     let req = WindowRequest {
         network: card_path,
         sequence: &a.sequence,
         window: a.window,
     };
-    let ExplainedWindow {
-        explanation: e,
-        window,
-        relative_to,
-        ..
-    } = explain_sequence_window(&net, &card, &mut seq, &req, &device)?;
+    let explained = explain_walk(&net, &card, &seq, &req, &device)?;
+    let (window, relative_to) = (explained.placement.window, explained.relative_to());
+    let e = &explained.explanation;
     let totals = e.joint_totals();
     let mut joint = [0f32; gaitlens::dataset::align::NUM_JOINTS];
     for (j, t) in joint.iter_mut().zip(&totals) {
@@ -162,7 +158,7 @@ fn relevance_colours(
         colormap,
         VertexWeighting::Skinning,
     );
-    let p = 1.0 / (1.0 + (-e.logit as f64).exp());
+    let p = sick_probability(e.logit);
     let note = format!(
         "coloured by {} relevance summed over frames {}–{} ({relative_to}; {}): {} with \
          probability {:.3}",

@@ -16,7 +16,7 @@ use gaitlens::fit::angles::{compare, sagittal_angles};
 use gaitlens::fit::{self, AngleLimit, FitConfig, TrialFit};
 use gaitlens::formats::pose_seq::{NUM_BETAS, PoseFileFormat, PoseSequence, write_pose_dir};
 use gaitlens::formats::{MarkerTrial, read_marker_trial};
-use gaitlens::io_util::write_atomic;
+use gaitlens::io_util::{StagedDir, write_atomic};
 
 /// Which optimiser fits the frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -193,13 +193,13 @@ pub fn run(args: FitArgs) -> anyhow::Result<ExitCode> {
     let bar = ProgressBar::new(trial.num_frames() as u64);
     bar.set_style(bar_style());
     bar.set_message(file_name(trial_path));
-    let outcome = fit_one(
+    let outcome = fit_staged(
         &setup,
-        &trial,
-        static_trial.as_ref(),
+        (&trial, static_trial.as_ref()),
         &args,
         trial_path,
         &bar,
+        |_| Ok(()),
     )?;
     bar.finish_and_clear();
     println!("{}", outcome.summary);
@@ -207,6 +207,38 @@ pub fn run(args: FitArgs) -> anyhow::Result<ExitCode> {
         bench_adam(&setup, &trial, &outcome.fit, n)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a file in an output folder is one `fit` writes (pose files and the report).
+fn is_fit_output(name: &str) -> bool {
+    name == "fit_report.json"
+        || (name.starts_with("pose") && (name.ends_with(".json") || name.ends_with(".txt")))
+}
+
+/// [`fit_one`] into `args.out` as a unit ([`StagedDir`]): the poses and report of a previous run
+/// are replaced as a whole, a failed or killed run leaves the previous output (and no partial
+/// one), and `finish` may add to the folder before it is put in place.
+fn fit_staged(
+    setup: &Setup,
+    (trial, static_trial): (&MarkerTrial, Option<&MarkerTrial>),
+    args: &FitArgs,
+    trial_path: &Path,
+    bar: &ProgressBar,
+    finish: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<Outcome> {
+    let staged = StagedDir::new(&args.out, is_fit_output)?;
+    let staged_args = FitArgs {
+        out: staged.path().to_path_buf(),
+        ..clone_args(args)
+    };
+    let mut outcome = fit_one(setup, trial, static_trial, &staged_args, trial_path, bar)?;
+    finish(staged.path())?;
+    staged.commit()?;
+    let shown = staged_args.out.display().to_string();
+    outcome.summary = outcome
+        .summary
+        .replace(&shown, &args.out.display().to_string());
+    Ok(outcome)
 }
 
 struct Outcome {
@@ -245,10 +277,7 @@ fn fit_one(
         |i, _| bar.set_position(i as u64),
     )?;
     write_poses(&args.out, &fit.calibration.betas, &fit.poses, args.format)?;
-    let mut rmse = fit.rmses_m();
-    rmse.sort_by(f64::total_cmp);
-    let fitted = rmse.len();
-    let fps = fitted as f64 / fit.tracking_s.max(1e-9);
+    let stats = FitStats::of(&fit);
     let (angle_rows, angle_stats) = angle_table(setup, trial, &fit);
     if let Some(csv) = &args.angles {
         write_atomic(csv, angle_rows.as_bytes())
@@ -285,27 +314,61 @@ fn fit_one(
         "angles_vs_file": angle_stats,
         "totals": {
             "frames": trial.num_frames(),
-            "fitted_frames": fitted,
+            "fitted_frames": stats.fitted,
             "interpolated_frames": fit.frames.iter().filter(|f| f.interpolated).count(),
-            "median_rmse_m": percentile(&rmse, 0.5),
-            "p95_rmse_m": percentile(&rmse, 0.95),
+            "median_rmse_m": percentile(&stats.rmse, 0.5),
+            "p95_rmse_m": percentile(&stats.rmse, 0.95),
             "tracking_time_s": fit.tracking_s,
-            "frames_per_s": fps,
+            "frames_per_s": stats.fps,
         },
     });
     write_atomic(
         &args.out.join("fit_report.json"),
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;
+    let summary = lm_summary(&name, trial, &fit, &stats, &angle_stats);
+    Ok(Outcome { fit, summary })
+}
+
+/// Frame RMSE statistics of an LM fit.
+struct FitStats {
+    /// Marker RMSE of each fitted frame, sorted ascending.
+    rmse: Vec<f64>,
+    /// Fitted (not interpolated) frames.
+    fitted: usize,
+    /// Fitted frames per second of tracking.
+    fps: f64,
+}
+
+impl FitStats {
+    /// The statistics of `fit`'s fitted frames.
+    fn of(fit: &TrialFit) -> Self {
+        let mut rmse = fit.rmses_m();
+        rmse.sort_by(f64::total_cmp);
+        let fitted = rmse.len();
+        let fps = fitted as f64 / fit.tracking_s.max(1e-9);
+        FitStats { rmse, fitted, fps }
+    }
+}
+
+/// The text printed after an LM fit: error and speed, then what was left out, warnings and the
+/// agreement with the file's own angles.
+fn lm_summary(
+    name: &str,
+    trial: &MarkerTrial,
+    fit: &TrialFit,
+    stats: &FitStats,
+    angle_stats: &serde_json::Value,
+) -> String {
     let mut summary = format!(
         "{name}: {} frames ({} interpolated), marker RMSE median {:.1} mm, p95 {:.1} mm; calibration {:.2} s (RMSE {:.1} mm); tracking {:.0} frames/s",
         trial.num_frames(),
-        trial.num_frames() - fitted,
-        percentile(&rmse, 0.5) * 1000.0,
-        percentile(&rmse, 0.95) * 1000.0,
+        trial.num_frames() - stats.fitted,
+        percentile(&stats.rmse, 0.5) * 1000.0,
+        percentile(&stats.rmse, 0.95) * 1000.0,
         fit.calibration_s,
         fit.calibration.rmse_m * 1000.0,
-        fps
+        stats.fps
     );
     if !fit.unmatched_markers.is_empty() {
         summary += &format!(
@@ -342,7 +405,7 @@ fn fit_one(
             );
         }
     }
-    Ok(Outcome { fit, summary })
+    summary
 }
 
 /// Per joint, the largest rotation from rest over the fitted poses (degrees), and how many frames
@@ -459,6 +522,27 @@ fn write_poses(
     Ok(())
 }
 
+/// The original method's fitter (burn ndarray, autodiff) for the model's markers found in the
+/// trial, with their columns in the trial.
+fn adam_fitter(
+    setup: &Setup,
+    trial: &MarkerTrial,
+) -> (
+    fit::adam::AdamFitter<burn::backend::Autodiff<burn::backend::NdArray>>,
+    Vec<usize>,
+) {
+    let (used, cols, _) = fit::match_markers(&setup.markers, trial);
+    let device = Default::default();
+    let fitter = fit::adam::AdamFitter::new(&setup.model, &used, &setup.limits, &device);
+    (fitter, cols)
+}
+
+/// Root-mean-square of a frame's visible marker errors (0 when none is visible).
+fn frame_rmse(errors: &[Option<f64>]) -> f64 {
+    let e: Vec<f64> = errors.iter().flatten().copied().collect();
+    (e.iter().map(|x| x * x).sum::<f64>() / e.len().max(1) as f64).sqrt()
+}
+
 fn fit_adam(
     setup: &Setup,
     trial: &MarkerTrial,
@@ -466,15 +550,7 @@ fn fit_adam(
     trial_path: &Path,
     bar: &ProgressBar,
 ) -> anyhow::Result<Outcome> {
-    use burn::backend::{Autodiff, NdArray};
-    let (used, cols, _) = fit::match_markers(&setup.markers, trial);
-    let device = Default::default();
-    let mut fitter = fit::adam::AdamFitter::<Autodiff<NdArray>>::new(
-        &setup.model,
-        &used,
-        &setup.limits,
-        &device,
-    );
+    let (mut fitter, cols) = adam_fitter(setup, trial);
     let cfg = fit::adam::AdamFitConfig::default();
     let t0 = Instant::now();
     let mut poses = Vec::new();
@@ -483,8 +559,7 @@ fn fit_adam(
     for f in 0..trial.num_frames() {
         let obs = fit::observed(trial, f, &cols);
         let r = fitter.fit_frame(&obs, &cfg);
-        let e: Vec<f64> = r.marker_errors_m.iter().flatten().copied().collect();
-        rmse.push((e.iter().map(|x| x * x).sum::<f64>() / e.len().max(1) as f64).sqrt());
+        rmse.push(frame_rmse(&r.marker_errors_m));
         betas = r.betas.clone();
         poses.push(r.pose);
         bar.set_position(f as u64 + 1);
@@ -540,15 +615,7 @@ fn fit_adam(
 
 /// Times the original method on `n` frames of the trial and prints the speed ratio.
 fn bench_adam(setup: &Setup, trial: &MarkerTrial, lm: &TrialFit, n: usize) -> anyhow::Result<()> {
-    use burn::backend::{Autodiff, NdArray};
-    let (used, cols, _) = fit::match_markers(&setup.markers, trial);
-    let device = Default::default();
-    let mut fitter = fit::adam::AdamFitter::<Autodiff<NdArray>>::new(
-        &setup.model,
-        &used,
-        &setup.limits,
-        &device,
-    );
+    let (mut fitter, cols) = adam_fitter(setup, trial);
     let cfg = fit::adam::AdamFitConfig::default();
     let t0 = Instant::now();
     let mut rmse = Vec::new();
@@ -556,8 +623,7 @@ fn bench_adam(setup: &Setup, trial: &MarkerTrial, lm: &TrialFit, n: usize) -> an
     for f in 0..n.min(trial.num_frames()) {
         let r = fitter.fit_frame(&fit::observed(trial, f, &cols), &cfg);
         steps += r.steps;
-        let e: Vec<f64> = r.marker_errors_m.iter().flatten().copied().collect();
-        rmse.push((e.iter().map(|x| x * x).sum::<f64>() / e.len().max(1) as f64).sqrt());
+        rmse.push(frame_rmse(&r.marker_errors_m));
     }
     let adam_s = t0.elapsed().as_secs_f64() / rmse.len().max(1) as f64;
     let lm_fitted = lm.rmses_m().len().max(1);
@@ -599,6 +665,79 @@ fn parse_shard(s: &str) -> anyhow::Result<(usize, usize)> {
     Ok((i, n))
 }
 
+/// The model file of a cohort subject: `default`, or its file under `<model_folder>/SUPR/`
+/// (where the original looks) or else `<model_folder>/` (default: the cohort file's folder).
+fn cohort_model(
+    args: &FitArgs,
+    cohort_path: &Path,
+    subject: &gaitlens::formats::cohort::CohortSubject,
+) -> String {
+    if subject.model_file.is_empty() || subject.model_file == "default" {
+        return "default".to_string();
+    }
+    let folder = args
+        .model_folder
+        .clone()
+        .unwrap_or_else(|| cohort_path.parent().unwrap_or(Path::new(".")).to_path_buf());
+    let in_supr = folder.join("SUPR").join(&subject.model_file);
+    if in_supr.exists() {
+        in_supr
+    } else {
+        folder.join(&subject.model_file)
+    }
+    .display()
+    .to_string()
+}
+
+/// Fits one trial of a cohort into `out` unless its report already carries the same input
+/// fingerprint; returns whether it was fitted (false: up to date).
+fn fit_cohort_trial(
+    args: &FitArgs,
+    cohort_path: &Path,
+    subject: &gaitlens::formats::cohort::CohortSubject,
+    gait: &Path,
+    out: &Path,
+    settings: &str,
+    multi: &MultiProgress,
+) -> anyhow::Result<bool> {
+    let model = cohort_model(args, cohort_path, subject);
+    let constraints = subject
+        .constraint_file
+        .exists()
+        .then_some(subject.constraint_file.as_path());
+    let fingerprint = fingerprint(&[gait], &format!("{settings}|{model}|{constraints:?}"));
+    let report = out.join("fit_report.json");
+    if let Ok(text) = std::fs::read_to_string(&report)
+        && text.contains(&fingerprint)
+    {
+        return Ok(false);
+    }
+    let setup = load_setup(&model, constraints)?;
+    let trial = read_marker_trial(gait)?;
+    let bar = multi.add(ProgressBar::new(trial.num_frames() as u64));
+    bar.set_style(bar_style());
+    bar.set_message(format!("{}/{}", subject.name, file_name(gait)));
+    let mut trial_args = FitArgs {
+        out: out.to_path_buf(),
+        ..clone_args(args)
+    };
+    trial_args.trial = Some(gait.to_path_buf());
+    // Stamp the report with the fingerprint so a rerun skips this trial.
+    let stamp = |dir: &Path| -> anyhow::Result<()> {
+        let report = dir.join("fit_report.json");
+        let text = std::fs::read_to_string(&report)?;
+        let mut v: serde_json::Value = serde_json::from_str(&text)?;
+        v["input_fingerprint"] = json!(fingerprint);
+        Ok(write_atomic(
+            &report,
+            serde_json::to_string_pretty(&v)?.as_bytes(),
+        )?)
+    };
+    fit_staged(&setup, (&trial, None), &trial_args, gait, &bar, stamp)?;
+    bar.finish_and_clear();
+    Ok(true)
+}
+
 /// Fits every gait of a cohort in parallel into the original layout, skipping finished trials
 /// whose inputs and settings are unchanged.
 fn run_cohort(args: &FitArgs, cohort_path: &Path) -> anyhow::Result<ExitCode> {
@@ -633,56 +772,7 @@ fn run_cohort(args: &FitArgs, cohort_path: &Path) -> anyhow::Result<ExitCode> {
             .join(if subject.healthy { "healthy" } else { "sick" })
             .join(&subject.name)
             .join(file_name(gait));
-        let result = (|| -> anyhow::Result<bool> {
-            let model = if subject.model_file.is_empty() || subject.model_file == "default" {
-                "default".to_string()
-            } else {
-                // The original looks model files up under <model_folder>/SUPR/.
-                let folder = args.model_folder.clone().unwrap_or_else(|| {
-                    cohort_path.parent().unwrap_or(Path::new(".")).to_path_buf()
-                });
-                let in_supr = folder.join("SUPR").join(&subject.model_file);
-                if in_supr.exists() {
-                    in_supr
-                } else {
-                    folder.join(&subject.model_file)
-                }
-                .display()
-                .to_string()
-            };
-            let constraints = subject
-                .constraint_file
-                .exists()
-                .then_some(subject.constraint_file.as_path());
-            let fingerprint = fingerprint(
-                &[gait.as_path()],
-                &format!("{settings}|{model}|{constraints:?}"),
-            );
-            let report = out.join("fit_report.json");
-            if let Ok(text) = std::fs::read_to_string(&report)
-                && text.contains(&fingerprint)
-            {
-                return Ok(false);
-            }
-            let setup = load_setup(&model, constraints)?;
-            let trial = read_marker_trial(gait)?;
-            let bar = multi.add(ProgressBar::new(trial.num_frames() as u64));
-            bar.set_style(bar_style());
-            bar.set_message(format!("{}/{}", subject.name, file_name(gait)));
-            let mut trial_args = FitArgs {
-                out: out.clone(),
-                ..clone_args(args)
-            };
-            trial_args.trial = Some(gait.clone());
-            fit_one(&setup, &trial, None, &trial_args, gait, &bar)?;
-            // Stamp the report with the fingerprint so a rerun skips this trial.
-            let text = std::fs::read_to_string(&report)?;
-            let mut v: serde_json::Value = serde_json::from_str(&text)?;
-            v["input_fingerprint"] = json!(fingerprint);
-            write_atomic(&report, serde_json::to_string_pretty(&v)?.as_bytes())?;
-            bar.finish_and_clear();
-            Ok(true)
-        })();
+        let result = fit_cohort_trial(args, cohort_path, subject, gait, &out, &settings, &multi);
         match result {
             Ok(true) => {}
             Ok(false) => {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use gaitlens::formats::{MarkerTrial, openpose, pose_seq};
+use gaitlens::formats::{MarkerTrial, SourceKind, openpose, pose_seq};
 
 pub fn run(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     let summary = summarise(path)?;
@@ -18,54 +18,35 @@ pub fn run(path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn ext(path: &Path) -> String {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase()
-}
-
 fn summarise(path: &Path) -> anyhow::Result<Value> {
     if !path.exists() {
         bail!("{}: no such file or folder", path.display());
     }
-    match ext(path).as_str() {
-        "c3d" | "trc" => Ok(trial_summary(
+    let ext = gaitlens::formats::extension(path);
+    match SourceKind::classify(path) {
+        SourceKind::MarkerTrial => Ok(trial_summary(
             path,
             &gaitlens::formats::read_marker_trial(path)?,
         )),
-        "zip" => openpose_summary(path),
-        "json" => json_summary(path),
-        "npy" | "npz" => bail!(
+        SourceKind::Json => json_summary(path),
+        SourceKind::NetworkCheckpoint if ext == "json" => json_summary(path),
+        SourceKind::BodyModel => bail!(
             "{}: use `gaitlens body inspect {}` for body model files",
             path.display(),
             path.display()
         ),
-        _ if path.is_dir() => {
-            let empty = std::fs::read_dir(path)
-                .with_context(|| format!("reading the folder {}", path.display()))?
-                .next()
-                .is_none();
-            if empty {
-                bail!(
-                    "{} is an empty folder: expected a pose folder (pose_*.json|txt) or an \
-                     OpenPose clip folder (*_keypoints.json)",
-                    path.display()
-                );
-            }
-            let has = |pred: &dyn Fn(&str) -> bool| {
-                std::fs::read_dir(path)
-                    .map(|d| d.flatten().any(|e| pred(&e.file_name().to_string_lossy())))
-                    .unwrap_or(false)
-            };
-            if has(&|n| n.starts_with("pose_") && (n.ends_with(".json") || n.ends_with(".txt"))) {
-                pose_summary(path)
-            } else {
-                openpose_summary(path)
-            }
+        SourceKind::EmptyFolder => bail!(
+            "{} is an empty folder: expected a pose folder (pose_*.json|txt) or an OpenPose clip \
+             folder (*_keypoints.json)",
+            path.display()
+        ),
+        SourceKind::PoseFolder => pose_summary(path),
+        // A folder of neither kind: the OpenPose reader says what it lacks.
+        SourceKind::OpenPose | SourceKind::Unknown if path.is_dir() || ext == "zip" => {
+            openpose_summary(path)
         }
-        e => bail!(
-            "{}: unsupported file type '.{e}' (expected .c3d, .trc, .zip, .json or a folder)",
+        _ => bail!(
+            "{}: unsupported file type '.{ext}' (expected .c3d, .trc, .zip, .json or a folder)",
             path.display()
         ),
     }
@@ -119,6 +100,7 @@ fn pose_summary(path: &Path) -> anyhow::Result<Value> {
         "betas": s.betas.first().map(|b| b.len()),
         "format": format!("{:?}", s.format),
         "first_translation_m": s.translations.first(),
+        "fit_report": pose_seq::check_fit_report(path, s.num_frames()).to_string(),
     }))
 }
 

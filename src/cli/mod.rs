@@ -1,12 +1,14 @@
 //! Argument parsing and dispatch; anyhow lives only here, at the binary's edge.
 
 mod body_cmd;
+mod evaluate_cmd;
+mod explain_cmd;
 mod export_cmd;
 mod fit_cmd;
 mod inspect_cmd;
-mod learn_cmd;
 mod report_cmd;
 mod synth_cmd;
+mod train_cmd;
 mod video_cmd;
 mod view_cmd;
 
@@ -57,14 +59,14 @@ enum Command {
     /// Build a semi-synthetic cohort with known pathologies (clearly labelled, not clinical data).
     Synth(synth_cmd::SynthArgs),
     /// Train a transformer or MLP gait classifier on a pose-folder cohort.
-    Train(learn_cmd::TrainArgs),
+    Train(train_cmd::TrainArgs),
     /// Explain a classifier's decision on a sequence window (LRP / attention).
-    Explain(learn_cmd::ExplainArgs),
+    Explain(explain_cmd::ExplainArgs),
     /// Score a network and its explanations against a synthetic cohort's ground truth.
-    Evaluate(learn_cmd::EvaluateArgs),
+    Evaluate(evaluate_cmd::EvaluateArgs),
     /// Learn a network's normative gait (the reference of normative explanations) from the
     /// healthy training windows of its cohort and store it in its model card.
-    Normative(learn_cmd::NormativeArgs),
+    Normative(evaluate_cmd::NormativeArgs),
     /// Video pipeline: OpenPose keypoints → CNN / LSTM / CNN-LSTM.
     #[command(subcommand)]
     Video(video_cmd::VideoCommand),
@@ -138,10 +140,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect { path, json } => inspect_cmd::run(&path, json),
         Command::Fit(a) => fit_cmd::run(a),
         Command::Synth(a) => synth_cmd::run(a),
-        Command::Train(a) => learn_cmd::train_cmd(a),
-        Command::Explain(a) => learn_cmd::explain_cmd(a),
-        Command::Evaluate(a) => learn_cmd::evaluate_cmd(a),
-        Command::Normative(a) => learn_cmd::normative_cmd(a),
+        Command::Train(a) => train_cmd::train_cmd(a),
+        Command::Explain(a) => explain_cmd::explain_cmd(a),
+        Command::Evaluate(a) => evaluate_cmd::evaluate_cmd(a),
+        Command::Normative(a) => evaluate_cmd::normative_cmd(a),
         Command::Video(c) => video_cmd::run(c),
         Command::Render(a) => view_cmd::render(a),
         Command::Report(a) => report_cmd::run(a),

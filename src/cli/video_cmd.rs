@@ -1,6 +1,7 @@
 //! `gaitlens video train` and `gaitlens video predict`: OpenPose keypoints → CNN / LSTM /
 //! CNN-LSTM → GDI-like scalar or class labels, with cross-validation by clip.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -19,7 +20,8 @@ use gaitlens::video::inference::predict_clip;
 use gaitlens::video::model::Task;
 use gaitlens::video::preprocess::PreprocessConfig;
 use gaitlens::video::training::{
-    VideoEvent, VideoTrainConfig, load_model, model_paths, save_model, train_model,
+    TrainedVideoModel, VideoEvent, VideoTrainConfig, load_model, model_paths, save_model,
+    train_model,
 };
 
 /// The video subcommands.
@@ -72,6 +74,12 @@ fn parse_cv(s: &str) -> Result<Folds, String> {
 }
 
 /// Arguments of `gaitlens video train`.
+/// The library's training defaults (written once, in [`VideoTrainConfig::new`]); the flags
+/// below show and use them.
+fn video_defaults() -> VideoTrainConfig {
+    VideoTrainConfig::binary("cnn").expect("cnn is one of the built-in networks")
+}
+
 #[derive(Debug, Args)]
 pub struct VideoTrainArgs {
     /// OpenPose BODY_25 input, repeatable: a zip of clip folders, one clip folder of per-frame
@@ -104,25 +112,25 @@ pub struct VideoTrainArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Epochs (per fold and for the final fit).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = video_defaults().epochs)]
     pub epochs: usize,
     /// Windows per batch.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = video_defaults().batch_size)]
     pub batch_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = video_defaults().lr)]
     pub lr: f64,
     /// Random seed (weights, dropout, shuffling).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = video_defaults().seed)]
     pub seed: u64,
     /// Window length in frames at 25 fps (Kidziński: 124 ≈ 5 s).
-    #[arg(long, default_value_t = 124)]
+    #[arg(long, default_value_t = PreprocessConfig::default().window_frames)]
     pub window: usize,
     /// Step between windows in frames at 25 fps.
-    #[arg(long, default_value_t = 31)]
+    #[arg(long, default_value_t = PreprocessConfig::default().stride_frames)]
     pub stride: usize,
     /// Frame rate of the source videos (OpenPose JSON carries none).
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = PreprocessConfig::default().source_fps)]
     pub source_fps: f32,
     /// Append the time derivative of every feature.
     #[arg(long)]
@@ -199,9 +207,38 @@ fn train(a: VideoTrainArgs) -> anyhow::Result<ExitCode> {
     if a.task == TaskArg::Gdi && a.labels.is_none() {
         bail!("--task gdi needs --labels CSV with a number per clip (folder names carry no GDI)");
     }
-    let mut clips = read_clips(&a.clips)?;
-    // duplicates
-    let groups = {
+    let (clips, groups) = drop_duplicates(read_clips(&a.clips)?, a.keep_duplicates);
+    let (task, targets, label_names) = clip_targets(&a, &clips)?;
+    report_class_counts(task, &targets, &label_names, clips.len())?;
+    let cfg = train_config(&a, task, label_names)?;
+    // Created (and dropped at the end) even without --cv, as before the split.
+    let cv_bar = ProgressBar::new(a.epochs as u64);
+    cv_bar.set_style(bar_style());
+    let cv_report = match a.cv {
+        Some(scheme) => Some(cross_validate_clips(
+            &a, &clips, &targets, &groups, &cfg, scheme, &cv_bar,
+        )?),
+        None => None,
+    };
+    let mut trained = train_final(&clips, &targets, &cfg, a.epochs)?;
+    if let Some(rep) = &cv_report {
+        add_cv_metrics(&mut trained.model.card.metrics, rep);
+    }
+    let (rec, card) = save_model(&trained, &a.out)?;
+    println!("wrote {} and {}", rec.display(), card.display());
+    if let Some(rep) = &cv_report {
+        let p = model_paths(&a.out).1.with_extension("cv.json");
+        write_atomic(&p, &serde_json::to_vec_pretty(rep)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+        println!("wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reports byte-identical clips and, unless `keep_duplicates`, drops all but the first of each;
+/// returns the clips left with their duplicate group ids (shared groups share a CV fold).
+fn drop_duplicates(mut clips: Vec<Clip>, keep_duplicates: bool) -> (Vec<Clip>, Vec<usize>) {
+    let mut groups = {
         let frames: Vec<&[Option<Body25>]> = clips.iter().map(|c| c.frames.as_slice()).collect();
         duplicate_groups(&frames)
     };
@@ -212,16 +249,15 @@ fn train(a: VideoTrainArgs) -> anyhow::Result<ExitCode> {
                 "duplicate: clip {} has byte-identical keypoints to {}{}",
                 clips[i].name,
                 clips[j].name,
-                if a.keep_duplicates {
+                if keep_duplicates {
                     " (kept; both always share a cross-validation fold)"
                 } else {
                     " (dropped; --keep-duplicates keeps it)"
                 }
             );
-            keep[i] = a.keep_duplicates;
+            keep[i] = keep_duplicates;
         }
     }
-    let mut groups: Vec<usize> = groups;
     let mut k = 0;
     clips.retain(|_| {
         k += 1;
@@ -232,71 +268,90 @@ fn train(a: VideoTrainArgs) -> anyhow::Result<ExitCode> {
         k += 1;
         keep[k - 1]
     });
-    let names: Vec<&str> = clips.iter().map(|c| c.name.as_str()).collect();
+    (clips, groups)
+}
 
-    // labels → task, targets, label names
-    let (task, targets, label_names): (Task, Vec<f32>, Vec<String>) = match &a.labels {
-        None => {
-            let t = clips
-                .iter()
-                .map(|c| {
-                    label_from_clip_name(&c.name)
-                        .map(|l| l as f32)
-                        .with_context(|| {
-                            format!(
-                                "clip `{}` in {}: --labels-from-folders needs a `gait*` \
+/// The task, one target per clip and the class names, from the labels CSV or the folder names.
+fn clip_targets(
+    a: &VideoTrainArgs,
+    clips: &[Clip],
+) -> anyhow::Result<(Task, Vec<f32>, Vec<String>)> {
+    let Some(csv) = &a.labels else {
+        let t = clips
+            .iter()
+            .map(|c| {
+                label_from_clip_name(&c.name)
+                    .map(|l| l as f32)
+                    .with_context(|| {
+                        format!(
+                            "clip `{}` in {}: --labels-from-folders needs a `gait*` \
                              (pathological) or `vid*` (normal) folder name",
-                                c.name,
-                                c.source.display()
-                            )
-                        })
-                })
-                .collect::<anyhow::Result<Vec<f32>>>()?;
-            (Task::Binary, t, BINARY_LABELS.map(String::from).to_vec())
-        }
-        Some(csv) => {
-            let rows = read_labels_csv(csv)?;
-            match labels_for_clips(&rows, &names, csv, a.task == TaskArg::Gdi)? {
-                ClipLabels::Values(v) => (Task::Regression, v, Vec::new()),
-                ClipLabels::Classes { index, names } => {
-                    let task = if names.len() == 2 {
-                        Task::Binary
-                    } else {
-                        Task::MultiClass {
-                            classes: names.len(),
-                        }
-                    };
-                    (task, index.iter().map(|&i| i as f32).collect(), names)
-                }
-            }
-        }
+                            c.name,
+                            c.source.display()
+                        )
+                    })
+            })
+            .collect::<anyhow::Result<Vec<f32>>>()?;
+        return Ok((Task::Binary, t, BINARY_LABELS.map(String::from).to_vec()));
     };
-    if task != Task::Regression {
-        let k = label_names.len();
-        let counts: Vec<usize> = (0..k)
-            .map(|c| targets.iter().filter(|t| **t as usize == c).count())
-            .collect();
-        if counts.contains(&0) {
-            bail!(
-                "every class needs at least one clip; clips per class ({}): {:?}",
-                label_names.join(", "),
-                counts
-            );
-        }
-        eprintln!(
-            "{} clips: {}",
-            clips.len(),
-            label_names
-                .iter()
-                .zip(&counts)
-                .map(|(n, c)| format!("{c} {n}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    } else {
-        eprintln!("{} clips with regression targets", clips.len());
-    }
+    let names: Vec<&str> = clips.iter().map(|c| c.name.as_str()).collect();
+    let rows = read_labels_csv(csv)?;
+    Ok(
+        match labels_for_clips(&rows, &names, csv, a.task == TaskArg::Gdi)? {
+            ClipLabels::Values(v) => (Task::Regression, v, Vec::new()),
+            ClipLabels::Classes { index, names } => {
+                let task = if names.len() == 2 {
+                    Task::Binary
+                } else {
+                    Task::MultiClass {
+                        classes: names.len(),
+                    }
+                };
+                (task, index.iter().map(|&i| i as f32).collect(), names)
+            }
+        },
+    )
+}
 
+/// Prints the clips per class (or the regression clip count); an empty class is an error.
+fn report_class_counts(
+    task: Task,
+    targets: &[f32],
+    label_names: &[String],
+    n_clips: usize,
+) -> anyhow::Result<()> {
+    if task == Task::Regression {
+        eprintln!("{n_clips} clips with regression targets");
+        return Ok(());
+    }
+    let counts: Vec<usize> = (0..label_names.len())
+        .map(|c| targets.iter().filter(|t| **t as usize == c).count())
+        .collect();
+    if counts.contains(&0) {
+        bail!(
+            "every class needs at least one clip; clips per class ({}): {:?}",
+            label_names.join(", "),
+            counts
+        );
+    }
+    eprintln!(
+        "{n_clips} clips: {}",
+        label_names
+            .iter()
+            .zip(&counts)
+            .map(|(n, c)| format!("{c} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+/// The validated training configuration from the command-line arguments.
+fn train_config(
+    a: &VideoTrainArgs,
+    task: Task,
+    label_names: Vec<String>,
+) -> anyhow::Result<VideoTrainConfig> {
     let pre = PreprocessConfig {
         window_frames: a.window,
         stride_frames: a.stride,
@@ -311,54 +366,69 @@ fn train(a: VideoTrainArgs) -> anyhow::Result<ExitCode> {
     cfg.seed = a.seed;
     cfg.label_names = label_names;
     cfg.validate()?;
+    Ok(cfg)
+}
 
-    let bar = ProgressBar::new(a.epochs as u64);
-    bar.set_style(bar_style());
-    let mut cv_report: Option<CvReport> = None;
-    if let Some(scheme) = a.cv {
-        let cv: Vec<CvClip<'_>> = clips
-            .iter()
-            .zip(&targets)
-            .zip(&groups)
-            .map(|((c, &t), &g)| CvClip {
-                clip: &c.name,
-                frames: &c.frames,
-                target: t,
-                group: g,
-            })
-            .collect();
-        let rep = cross_validate(&cv, &cfg, scheme, a.threshold, &mut |e| match e {
-            VideoEvent::Fold {
-                fold,
-                folds,
-                held_out,
-            } => {
-                bar.set_length((folds * a.epochs) as u64);
-                bar.set_position((fold * a.epochs) as u64);
-                bar.set_message(format!(
-                    "cv fold {}/{folds} (held out {})",
-                    fold + 1,
-                    held_out.join(", ")
-                ));
-            }
-            VideoEvent::Epoch { .. } => bar.inc(1),
-            VideoEvent::Started { .. } => {}
-        })?;
-        bar.finish_and_clear();
-        print_cv(&rep, &cfg.label_names, a.threshold);
-        cv_report = Some(rep);
-    }
+/// Cross-validates by clip with a progress bar over all folds' epochs and prints the result.
+fn cross_validate_clips(
+    a: &VideoTrainArgs,
+    clips: &[Clip],
+    targets: &[f32],
+    groups: &[usize],
+    cfg: &VideoTrainConfig,
+    scheme: Folds,
+    bar: &ProgressBar,
+) -> anyhow::Result<CvReport> {
+    let cv: Vec<CvClip<'_>> = clips
+        .iter()
+        .zip(targets)
+        .zip(groups)
+        .map(|((c, &t), &g)| CvClip {
+            clip: &c.name,
+            frames: &c.frames,
+            target: t,
+            group: g,
+        })
+        .collect();
+    let rep = cross_validate(&cv, cfg, scheme, a.threshold, &mut |e| match e {
+        VideoEvent::Fold {
+            fold,
+            folds,
+            held_out,
+        } => {
+            bar.set_length((folds * a.epochs) as u64);
+            bar.set_position((fold * a.epochs) as u64);
+            bar.set_message(format!(
+                "cv fold {}/{folds} (held out {})",
+                fold + 1,
+                held_out.join(", ")
+            ));
+        }
+        VideoEvent::Epoch { .. } => bar.inc(1),
+        VideoEvent::Started { .. } => {}
+    })?;
+    bar.finish_and_clear();
+    print_cv(&rep, &cfg.label_names, a.threshold);
+    Ok(rep)
+}
 
+/// Trains the final model on all clips with a progress bar and reports what it used.
+fn train_final(
+    clips: &[Clip],
+    targets: &[f32],
+    cfg: &VideoTrainConfig,
+    epochs: usize,
+) -> anyhow::Result<TrainedVideoModel> {
     let items: Vec<(&str, &[Option<Body25>], f32)> = clips
         .iter()
-        .zip(&targets)
+        .zip(targets)
         .map(|(c, &t)| (c.name.as_str(), c.frames.as_slice(), t))
         .collect();
-    let bar = ProgressBar::new(a.epochs as u64);
+    let bar = ProgressBar::new(epochs as u64);
     bar.set_style(bar_style());
     bar.set_message(format!("training {} on all clips", cfg.model.kind()));
     let mut last_loss = f64::NAN;
-    let mut trained = train_model(&items, &cfg, &mut |e| {
+    let trained = train_model(&items, cfg, &mut |e| {
         if let VideoEvent::Epoch { train_loss, .. } = e {
             last_loss = train_loss;
             bar.inc(1);
@@ -374,34 +444,27 @@ fn train(a: VideoTrainArgs) -> anyhow::Result<ExitCode> {
         trained.model.card.train_windows,
         trained.model.card.trained_clips.len()
     );
-    if let Some(rep) = &cv_report {
-        let m = &mut trained.model.card.metrics;
-        m.insert("cv_folds".into(), rep.folds as f64);
-        m.insert("cv_clips".into(), rep.clips.len() as f64);
-        if let Some(acc) = rep.accuracy {
-            m.insert("cv_accuracy".into(), acc);
-        }
-        if let Some(b) = &rep.binary {
-            m.insert("cv_balanced_accuracy".into(), b.balanced_accuracy);
-            if let Some(auc) = b.roc_auc {
-                m.insert("cv_roc_auc".into(), auc);
-            }
-        }
-        if let Some(r) = &rep.regression {
-            m.insert("cv_pearson_r".into(), r.pearson_r);
-            m.insert("cv_rmse".into(), r.rmse);
-            m.insert("cv_mae".into(), r.mae);
+    Ok(trained)
+}
+
+/// Records the cross-validation results in the model card's metrics.
+fn add_cv_metrics(m: &mut BTreeMap<String, f64>, rep: &CvReport) {
+    m.insert("cv_folds".into(), rep.folds as f64);
+    m.insert("cv_clips".into(), rep.clips.len() as f64);
+    if let Some(acc) = rep.accuracy {
+        m.insert("cv_accuracy".into(), acc);
+    }
+    if let Some(b) = &rep.binary {
+        m.insert("cv_balanced_accuracy".into(), b.balanced_accuracy);
+        if let Some(auc) = b.roc_auc {
+            m.insert("cv_roc_auc".into(), auc);
         }
     }
-    let (rec, card) = save_model(&trained, &a.out)?;
-    println!("wrote {} and {}", rec.display(), card.display());
-    if let Some(rep) = &cv_report {
-        let p = model_paths(&a.out).1.with_extension("cv.json");
-        write_atomic(&p, &serde_json::to_vec_pretty(rep)?)
-            .with_context(|| format!("writing {}", p.display()))?;
-        println!("wrote {}", p.display());
+    if let Some(r) = &rep.regression {
+        m.insert("cv_pearson_r".into(), r.pearson_r);
+        m.insert("cv_rmse".into(), r.rmse);
+        m.insert("cv_mae".into(), r.mae);
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn print_cv(rep: &CvReport, labels: &[String], threshold: f64) {

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use gaitlens::formats::SourceKind;
+
 /// Arguments of `gaitlens view`.
 #[derive(Debug, Args)]
 pub struct ViewArgs {
@@ -78,7 +80,7 @@ pub struct RenderArgs {
     /// What LRP is relative to (default: the network card's normative gait when it has one,
     /// else the zero input).
     #[arg(long, value_enum, requires = "network")]
-    pub baseline: Option<super::learn_cmd::BaselineArg>,
+    pub baseline: Option<super::explain_cmd::BaselineArg>,
     /// How relevance is scaled to colours: `window` (÷ the window's max |R|, the original's),
     /// `frame` (÷ the frame's own max |R|) or `window-sum` (each joint's relevance summed over
     /// the window: the joints the verdict rests on).
@@ -185,7 +187,7 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
     use std::sync::Arc;
     let model = Arc::new(gaitlens::body::default_model::default_body().clone());
     let seq = match &args.sequence {
-        Some(p) if gaitlens::viewer::trial::is_marker_file(p) => {
+        Some(p) if SourceKind::classify(p) == SourceKind::MarkerTrial => {
             // A marker trial is fitted first (the same fit as the viewer's), with a progress bar.
             let bar = indicatif::ProgressBar::new(0).with_style(
                 indicatif::ProgressStyle::with_template(
@@ -229,10 +231,10 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 RenderRule::Gamma => ExplainChoice::Gamma,
                 RenderRule::Attention => ExplainChoice::Attention,
             };
-            let joints = sequence_joints(&model, &seq.betas, &seq);
+            let joints = sequence_joints(&model, &seq.betas, &seq)?;
             let baseline = match args.baseline {
-                Some(super::learn_cmd::BaselineArg::Zero) => gaitlens::explain::Baseline::Zero,
-                Some(super::learn_cmd::BaselineArg::Normative) => {
+                Some(super::explain_cmd::BaselineArg::Zero) => gaitlens::explain::Baseline::Zero,
+                Some(super::explain_cmd::BaselineArg::Normative) => {
                     if network.card.normative_gait.is_none() {
                         anyhow::bail!(
                             "{net}: the network card has no normative gait; use --baseline zero"

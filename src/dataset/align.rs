@@ -21,32 +21,17 @@
 
 use thiserror::Error;
 
-/// Number of body joints used by the classifiers (SMPL/SUPR body joints 0..22).
-pub const NUM_JOINTS: usize = 22;
+pub use crate::body::smpl22::NUM_JOINTS;
 
-/// One frame of joint positions, `[joint][xyz]`.
-pub type Frame = [[f32; 3]; NUM_JOINTS];
+pub use crate::body::smpl22::Frame;
 
 /// Versioned name of [`align_movement_normalized`]; stored in model cards so a model is only
 /// applied to data aligned the same way.
 pub const ALIGNMENT_VERSION: &str = "align_movement_normalized/1";
 
-/// Pelvis (root) joint index.
-pub const PELVIS: usize = 0;
-/// Left ankle joint index.
-pub const LEFT_ANKLE: usize = 7;
-/// Right ankle joint index.
-pub const RIGHT_ANKLE: usize = 8;
-/// Head joint index.
-pub const HEAD: usize = 15;
-/// Left hip joint index.
-pub const LEFT_HIP: usize = 1;
-/// Right hip joint index.
-pub const RIGHT_HIP: usize = 2;
-/// Left foot (toe-base) joint index.
-pub const LEFT_FOOT: usize = 10;
-/// Right foot joint index.
-pub const RIGHT_FOOT: usize = 11;
+pub use crate::body::smpl22::{
+    HEAD, LEFT_ANKLE, LEFT_FOOT, LEFT_HIP, PELVIS, RIGHT_ANKLE, RIGHT_FOOT, RIGHT_HIP,
+};
 
 /// Why a window cannot be aligned.
 #[derive(Debug, Error, Clone, PartialEq)]

@@ -12,25 +12,6 @@ use super::{DatasetError, JointSequence};
 use crate::body::BodyModel;
 use crate::formats::pose_seq::{PoseFileFormat, PoseSequence, read_pose_dir};
 
-/// Shaped rest joints for `betas` (joint part of [`BodyModel::shape`], without the vertices).
-pub fn rest_joints(model: &BodyModel, betas: &[f64]) -> Vec<Vector3<f64>> {
-    let kk = model.num_betas;
-    let k = kk.min(betas.len());
-    model
-        .j_template
-        .iter()
-        .enumerate()
-        .map(|(j, t)| {
-            let mut p = Vector3::from(*t);
-            for c in 0..3 {
-                let row = &model.j_shapedirs[(j * 3 + c) * kk..(j * 3 + c) * kk + k];
-                p[c] += row.iter().zip(&betas[..k]).map(|(a, b)| a * b).sum::<f64>();
-            }
-            p
-        })
-        .collect()
-}
-
 /// Posed positions of the first 22 joints for one frame (`pose`: axis-angle per joint of the
 /// model; `translation` added to the root as in the model's forward pass).
 pub fn posed_joints(
@@ -49,11 +30,14 @@ pub fn posed_joints(
     let rots = model
         .rotations_from_axis_angle(pose)
         .map_err(|e| e.to_string())?;
-    let t = model.joint_transforms(joints_rest, &rots, Vector3::from(translation));
-    Ok(std::array::from_fn(|j| {
-        let g = &t.world_from_joint[j];
-        [g[(0, 3)] as f32, g[(1, 3)] as f32, g[(2, 3)] as f32]
-    }))
+    model
+        .smpl22_positions(joints_rest, &rots, Vector3::from(translation))
+        .ok_or_else(|| {
+            format!(
+                "body model '{}' has fewer than {NUM_JOINTS} joints",
+                model.name
+            )
+        })
 }
 
 /// Poses every frame of a pose sequence (each frame with its own betas).
@@ -79,7 +63,7 @@ pub fn sequence_from_poses(
         .enumerate()
     {
         if cache.as_ref().is_none_or(|(b, _)| *b != betas.as_slice()) {
-            cache = Some((betas.as_slice(), rest_joints(model, betas)));
+            cache = Some((betas.as_slice(), model.rest_joints(betas)));
         }
         let rest = &cache.as_ref().expect("set above").1;
         let f = posed_joints(model, rest, pose, *trans).map_err(|reason| DatasetError::Pose {
@@ -199,7 +183,7 @@ mod tests {
         pose[12..15].copy_from_slice(&[0.7, 0.0, 0.0]);
         pose[0..3].copy_from_slice(&[0.0, 1.2, 0.0]);
         let trans = [0.3, -0.1, 2.0];
-        let ours = posed_joints(model, &rest_joints(model, &betas), &pose, trans).unwrap();
+        let ours = posed_joints(model, &model.rest_joints(&betas), &pose, trans).unwrap();
         let shaped = model.shape(&betas);
         let rots = model.rotations_from_axis_angle(&pose).unwrap();
         let full = model.forward_subset(&shaped, &rots, Vector3::from(trans), &[]);
@@ -208,7 +192,7 @@ mod tests {
                 assert!((o[c] as f64 - f[c]).abs() < 1e-6);
             }
         }
-        assert!(posed_joints(model, &rest_joints(model, &betas), &pose[..6], trans).is_err());
+        assert!(posed_joints(model, &model.rest_joints(&betas), &pose[..6], trans).is_err());
     }
 
     #[test]

@@ -23,8 +23,7 @@ pub use align::{
     align_movement_normalized,
 };
 pub use loader::{
-    cohort_rate_hz, load_joint_dataset, load_window_dataset, posed_joints, rest_joints,
-    sequence_from_poses,
+    cohort_rate_hz, load_joint_dataset, load_window_dataset, posed_joints, sequence_from_poses,
 };
 pub use resample::FrameMap;
 pub use split::{Fold, data_list_hash, fnv1a64, k_fold_by_subject, pos_weight};

@@ -11,17 +11,7 @@
 use super::align::{Alignment, Frame, NUM_JOINTS, PELVIS};
 use super::{DatasetError, JointSequence};
 
-/// Left/right joint swap used for mirroring (SMPL order): hips, knees, ankles, feet, collars,
-/// shoulders, elbows, wrists.
-pub const MIRRORED_JOINT_ORDER: [usize; NUM_JOINTS] = [
-    0, 2, 1, 3, 5, 4, 6, 8, 7, 9, 11, 10, 12, 14, 13, 15, 17, 16, 19, 18, 21, 20,
-];
-
-/// The original's mirroring order, which leaves the collars (13, 14) unswapped — almost
-/// certainly an oversight; kept for reference and reproduction only.
-pub const ORIGINAL_MIRRORED_JOINT_ORDER: [usize; NUM_JOINTS] = [
-    0, 2, 1, 3, 5, 4, 6, 8, 7, 9, 11, 10, 12, 13, 14, 15, 17, 16, 19, 18, 21, 20,
-];
+pub use crate::body::smpl22::{MIRRORED_JOINT_ORDER, ORIGINAL_MIRRORED_JOINT_ORDER};
 
 /// Applies [`MIRRORED_JOINT_ORDER`] to one frame (`out[j] = in[order[j]]`).
 pub fn mirror_frame(f: &Frame) -> Frame {
@@ -249,19 +239,6 @@ mod tests {
             rate_hz: Some(30.0),
             joints: canonical_walker(frames),
             files: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn mirror_order_is_an_involution_swapping_left_and_right() {
-        let names = crate::body::default_model::JOINT_NAMES;
-        for (j, &m) in MIRRORED_JOINT_ORDER.iter().enumerate() {
-            assert_eq!(MIRRORED_JOINT_ORDER[m], j);
-            let swapped = names[j]
-                .replace("left", "#")
-                .replace("right", "left")
-                .replace('#', "right");
-            assert_eq!(names[m], swapped, "joint {j}");
         }
     }
 

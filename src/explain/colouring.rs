@@ -276,7 +276,7 @@ impl ShownExplanation {
 
     /// Probability of "sick" (sigmoid of the logit).
     pub fn probability_sick(&self) -> f32 {
-        1.0 / (1.0 + (-self.logit).exp())
+        crate::nn::probability_from_logit(f64::from(self.logit)) as f32
     }
 }
 

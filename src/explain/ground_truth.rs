@@ -6,14 +6,13 @@
 
 use std::collections::HashMap;
 
-use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use serde::Serialize;
 
-use super::{ExplainError, ExplainMethod, NormativeGait, explain_relative};
-use crate::dataset::{NUM_JOINTS, WindowDataset};
+use super::{ExplainError, ExplainMethod, Explanation, NormativeGait, explain_relative};
+use crate::dataset::{NUM_JOINTS, Window, WindowDataset};
+use crate::nn::{LoadedModel, window_tensor};
 use crate::synth::{GroundTruth, Pathology};
-use crate::train::LoadedModel;
 
 /// How often one explanation method points at the injected limb.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -148,10 +147,44 @@ pub fn evaluate_against_truth<B: AutodiffBackend>(
         windows,
         truths,
     } = set;
+    let truth_of_seq = truth_of_sequences(ds, truths)?;
+    let interval = ds.config.interval;
+    let mut tally = Tally::new(methods);
+    let mut done = 0usize;
+    for chunk in windows.chunks(batch_size.max(1)) {
+        let data = ds.batch_data(chunk).map_err(ExplainError::from)?;
+        let batch =
+            |flat: Vec<f32>| window_tensor::<B>(flat, chunk.len(), interval, NUM_JOINTS, device);
+        let x = batch(data.clone());
+        for (m, sm) in methods.iter().enumerate() {
+            let reference = sm
+                .reference
+                .map(|n| batch(n.reference_batch(&data, interval)));
+            let explanations = explain_relative(model, x.clone(), reference, sm.method)?;
+            for (&wi, e) in chunk.iter().zip(&explanations) {
+                let w = ds.windows[wi];
+                let truth = truth_of_seq[w.sequence];
+                if m == 0 {
+                    tally.record_class(&w, truth, e);
+                }
+                tally.record_locus(m, &w, truth, e);
+            }
+        }
+        done += chunk.len();
+        progress(done, windows.len());
+    }
+    Ok(tally.into_report(windows.len()))
+}
+
+/// The ground truth of each sequence of the dataset, matched by subject; a subject without
+/// truth or whose class disagrees with its folder is an error.
+fn truth_of_sequences<'t>(
+    ds: &WindowDataset,
+    truths: &'t [GroundTruth],
+) -> Result<Vec<&'t GroundTruth>, TruthError> {
     let by_name: HashMap<&str, &GroundTruth> =
         truths.iter().map(|t| (t.subject.as_str(), t)).collect();
-    let truth_of_seq: Vec<&GroundTruth> = ds
-        .sequences
+    ds.sequences
         .iter()
         .map(|s| {
             let t = by_name
@@ -168,123 +201,127 @@ pub fn evaluate_against_truth<B: AutodiffBackend>(
             }
             Ok(*t)
         })
-        .collect::<Result<_, _>>()?;
+        .collect()
+}
 
-    let interval = ds.config.interval;
-    let mut locus: Vec<LocusScore> = methods
-        .iter()
-        .map(|m| LocusScore {
-            method: m.name.clone(),
-            correct_sick_windows: 0,
-            top_on_limb: 0,
-            top_on_locus_joint: 0,
-            limb_fraction: 0.0,
-            top_joint_counts: vec![0; NUM_JOINTS],
-            per_group: Vec::new(),
-        })
-        .collect();
-    // (method, pathology) → (correct sick windows, top on limb)
-    let mut locus_groups: HashMap<(usize, Pathology), (usize, usize)> = HashMap::new();
-    // group → (subjects, windows, correct, Σ probability)
-    let mut groups: HashMap<Option<Pathology>, (Vec<usize>, usize, usize, f64)> = HashMap::new();
-    let mut correct_total = 0usize;
-    let mut done = 0usize;
-    for chunk in windows.chunks(batch_size.max(1)) {
-        let data = ds.batch_data(chunk).map_err(ExplainError::from)?;
-        let x = Tensor::<B, 4>::from_data(
-            TensorData::new(data.clone(), [chunk.len(), interval, NUM_JOINTS, 3]),
-            device,
-        );
-        for (m, sm) in methods.iter().enumerate() {
-            let reference = sm.reference.map(|n| {
-                Tensor::<B, 4>::from_data(
-                    TensorData::new(
-                        n.reference_batch(&data, interval),
-                        [chunk.len(), interval, NUM_JOINTS, 3],
-                    ),
-                    device,
-                )
-            });
-            let explanations = explain_relative(model, x.clone(), reference, sm.method)?;
-            for (&wi, e) in chunk.iter().zip(&explanations) {
-                let w = ds.windows[wi];
-                let truth = truth_of_seq[w.sequence];
-                let predicted_sick = e.logit > 0.0;
-                if m == 0 {
-                    let g = groups.entry(truth.pathology).or_default();
-                    if !g.0.contains(&w.subject) {
-                        g.0.push(w.subject);
-                    }
-                    g.1 += 1;
-                    if predicted_sick == w.sick {
-                        g.2 += 1;
-                        correct_total += 1;
-                    }
-                    g.3 += f64::from(1.0 / (1.0 + (-e.logit).exp()));
-                }
-                if w.sick && predicted_sick {
-                    let top = e.top_joint();
-                    let score = &mut locus[m];
-                    score.correct_sick_windows += 1;
-                    score.top_joint_counts[top] += 1;
-                    let on_limb = truth.limb_in_window(w.mirrored).contains(&top);
-                    if on_limb {
-                        score.top_on_limb += 1;
-                    }
-                    if let Some(p) = truth.pathology {
-                        let g = locus_groups.entry((m, p)).or_default();
-                        g.0 += 1;
-                        g.1 += usize::from(on_limb);
-                    }
-                    if truth.joints_in_window(w.mirrored).contains(&top) {
-                        score.top_on_locus_joint += 1;
-                    }
-                }
-            }
-        }
-        done += chunk.len();
-        progress(done, windows.len());
-    }
-    for (m, s) in locus.iter_mut().enumerate() {
-        s.per_group = crate::synth::ALL_PATHOLOGIES
+/// Running counts of an evaluation: classification per group, localisation per method.
+struct Tally {
+    /// Per method, its localisation score so far.
+    locus: Vec<LocusScore>,
+    /// (method, pathology) → (correct sick windows, top on limb).
+    locus_groups: HashMap<(usize, Pathology), (usize, usize)>,
+    /// group → (subjects, windows, correct, Σ probability).
+    groups: HashMap<Option<Pathology>, (Vec<usize>, usize, usize, f64)>,
+    /// Windows classified correctly.
+    correct_total: usize,
+}
+
+impl Tally {
+    /// Empty counts for `methods`.
+    fn new(methods: &[ScoredMethod<'_>]) -> Self {
+        let locus = methods
             .iter()
-            .filter_map(|&p| {
-                locus_groups
-                    .get(&(m, p))
-                    .map(|&(n, hits)| (group_name(Some(p)), n, hits))
+            .map(|m| LocusScore {
+                method: m.name.clone(),
+                correct_sick_windows: 0,
+                top_on_limb: 0,
+                top_on_locus_joint: 0,
+                limb_fraction: 0.0,
+                top_joint_counts: vec![0; NUM_JOINTS],
+                per_group: Vec::new(),
             })
             .collect();
-        s.limb_fraction = if s.correct_sick_windows == 0 {
-            0.0
-        } else {
-            s.top_on_limb as f64 / s.correct_sick_windows as f64
-        };
+        Tally {
+            locus,
+            locus_groups: HashMap::new(),
+            groups: HashMap::new(),
+            correct_total: 0,
+        }
     }
-    let order =
-        std::iter::once(None).chain(crate::synth::ALL_PATHOLOGIES.iter().copied().map(Some));
-    let groups = order
-        .filter_map(|p| {
-            groups
-                .get(&p)
-                .map(|(subjects, n, correct, psum)| GroupScore {
-                    group: group_name(p),
-                    subjects: subjects.len(),
-                    windows: *n,
-                    correct: *correct,
-                    mean_probability: psum / *n as f64,
+
+    /// Counts window `w`'s classification (from the first method's logit) in its group.
+    fn record_class(&mut self, w: &Window, truth: &GroundTruth, e: &Explanation) {
+        let predicted_sick = e.logit > 0.0;
+        let g = self.groups.entry(truth.pathology).or_default();
+        if !g.0.contains(&w.subject) {
+            g.0.push(w.subject);
+        }
+        g.1 += 1;
+        if predicted_sick == w.sick {
+            g.2 += 1;
+            self.correct_total += 1;
+        }
+        g.3 += crate::nn::probability_from_logit(f64::from(e.logit));
+    }
+
+    /// For a correctly classified sick window, counts where method `m`'s top joint lies: on the
+    /// injected limb, on the injected joints.
+    fn record_locus(&mut self, m: usize, w: &Window, truth: &GroundTruth, e: &Explanation) {
+        if !(w.sick && e.logit > 0.0) {
+            return;
+        }
+        let top = e.top_joint();
+        let score = &mut self.locus[m];
+        score.correct_sick_windows += 1;
+        score.top_joint_counts[top] += 1;
+        let on_limb = truth.limb_in_window(w.mirrored).contains(&top);
+        if on_limb {
+            score.top_on_limb += 1;
+        }
+        if let Some(p) = truth.pathology {
+            let g = self.locus_groups.entry((m, p)).or_default();
+            g.0 += 1;
+            g.1 += usize::from(on_limb);
+        }
+        if truth.joints_in_window(w.mirrored).contains(&top) {
+            score.top_on_locus_joint += 1;
+        }
+    }
+
+    /// The report of `windows` evaluated windows: groups in healthy-then-pathology order,
+    /// localisation fractions and per-pathology counts.
+    fn into_report(mut self, windows: usize) -> TruthReport {
+        for (m, s) in self.locus.iter_mut().enumerate() {
+            s.per_group = crate::synth::ALL_PATHOLOGIES
+                .iter()
+                .filter_map(|&p| {
+                    self.locus_groups
+                        .get(&(m, p))
+                        .map(|&(n, hits)| (group_name(Some(p)), n, hits))
                 })
-        })
-        .collect();
-    Ok(TruthReport {
-        windows: windows.len(),
-        accuracy: if windows.is_empty() {
-            0.0
-        } else {
-            correct_total as f64 / windows.len() as f64
-        },
-        groups,
-        locus,
-    })
+                .collect();
+            s.limb_fraction = if s.correct_sick_windows == 0 {
+                0.0
+            } else {
+                s.top_on_limb as f64 / s.correct_sick_windows as f64
+            };
+        }
+        let order =
+            std::iter::once(None).chain(crate::synth::ALL_PATHOLOGIES.iter().copied().map(Some));
+        let groups = order
+            .filter_map(|p| {
+                self.groups
+                    .get(&p)
+                    .map(|(subjects, n, correct, psum)| GroupScore {
+                        group: group_name(p),
+                        subjects: subjects.len(),
+                        windows: *n,
+                        correct: *correct,
+                        mean_probability: psum / *n as f64,
+                    })
+            })
+            .collect();
+        TruthReport {
+            windows,
+            accuracy: if windows == 0 {
+                0.0
+            } else {
+                self.correct_total as f64 / windows as f64
+            },
+            groups,
+            locus: self.locus,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! Explanations of the gait classifiers: LRP for the MLPs (ε, z⁺, γ rules), CP-LRP through the
-//! transformer, the original's attention explanation, and a sliding-window classification
-//! track over a whole sequence.
+//! transformer and the original's attention explanation (a whole walk: [`crate::inference`]).
 //!
 //! Relevance is reported per frame × joint (summed over x, y, z) and kept signed; the display
 //! normalisation of the original (÷ max |R|, then (R + 1) / 2) is a separate step.
@@ -17,9 +16,8 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use thiserror::Error;
 
-use crate::dataset::WindowDataset;
 use crate::nn::GaitClassifier;
-use crate::train::LoadedModel;
+use crate::nn::LoadedModel;
 
 pub use attention::attention_relevance;
 pub use ground_truth::{
@@ -30,9 +28,6 @@ pub use lrp::{
     lrp_transformer_relative,
 };
 pub use reference::{Baseline, NormativeError, NormativeGait, gait_phase};
-
-/// Name of the joint set the networks are trained on (the first 22 SMPL joints).
-pub const JOINT_SET: &str = "smpl22";
 
 /// How to explain a prediction.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -196,54 +191,6 @@ pub fn explain_relative<B: AutodiffBackend>(
     })
 }
 
-/// `model` on the inner backend of its autodiff backend, for inference: no autodiff graph, and
-/// dropout (active in the training forward of an autodiff transformer) is the identity, so the
-/// same input always gives the same logits. Run [`classification_track`] and other plain
-/// inference on it.
-pub fn inference_network<B: AutodiffBackend>(
-    model: &LoadedModel<B>,
-) -> LoadedModel<B::InnerBackend> {
-    match model {
-        LoadedModel::Transformer(m) => LoadedModel::Transformer(m.valid()),
-        LoadedModel::Mlp(m) => LoadedModel::Mlp(m.valid()),
-    }
-}
-
-/// What one network window needs of a sequence under a [`crate::dataset::FrameMap`] (see
-/// [`window_span`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowSpan {
-    /// Sequence frames one window covers ([`crate::dataset::FrameMap::window_frames`]).
-    pub window: usize,
-    /// The fewest sequence frames that still give one whole window after resampling (at least
-    /// `window`).
-    pub needed: usize,
-}
-
-/// Sequence frames a window of `interval` network frames spans under `map`; `None` for a zero
-/// interval or a span too long to count in frames (an absurd card or rate), so that callers
-/// never overflow.
-pub fn window_span(map: &crate::dataset::FrameMap, interval: usize) -> Option<WindowSpan> {
-    if interval == 0 {
-        return None;
-    }
-    if map.is_identity() {
-        return Some(WindowSpan {
-            window: interval,
-            needed: interval,
-        });
-    }
-    let span = (interval - 1) as f64 * map.factor;
-    // 2⁵²: every frame count below it is exact in f64 and far from usize::MAX.
-    if !(span.is_finite() && (0.0..4.5e15).contains(&span)) {
-        return None;
-    }
-    let window = map.window_frames(interval);
-    // Resampling keeps ⌊(n − 1) / factor⌋ + 1 frames: a window needs n − 1 ≥ span.
-    let needed = window.max(span.ceil() as usize + 1);
-    Some(WindowSpan { window, needed })
-}
-
 /// Frame rates a model card or a pose folder may state, in Hz.
 pub const RATE_RANGE_HZ: std::ops::RangeInclusive<f64> = 1.0..=10_000.0;
 
@@ -266,66 +213,6 @@ pub fn check_rate_hz(rate_hz: f64) -> Result<f64, String> {
             RATE_RANGE_HZ.end()
         ))
     }
-}
-
-/// One point of a classification track.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TrackPoint {
-    /// First frame of the window.
-    pub start_frame: usize,
-    /// Logit of the window.
-    pub logit: f32,
-    /// Sigmoid of the logit (probability of "sick").
-    pub probability: f32,
-}
-
-/// Classifies every (non-mirrored) window of sequence `sequence` of `ds`, in order of start
-/// frame: the sliding-window track over the whole sequence. It runs the model's
-/// [`GaitClassifier::logits`], the training forward: give it a model on a plain backend
-/// ([`inference_network`]) for a reproducible track.
-pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
-    model: &M,
-    ds: &WindowDataset,
-    sequence: usize,
-    batch_size: usize,
-    device: &B::Device,
-) -> Result<Vec<TrackPoint>, ExplainError> {
-    if sequence >= ds.sequences.len() {
-        return Err(ExplainError::Sequence {
-            index: sequence,
-            len: ds.sequences.len(),
-        });
-    }
-    let interval = ds.config.interval;
-    let joints = crate::dataset::NUM_JOINTS;
-    if interval != model.interval() || joints != model.joints() {
-        return Err(ExplainError::Shape {
-            found: [0, interval, joints, 3],
-            interval: model.interval(),
-            joints: model.joints(),
-        });
-    }
-    let mut ids: Vec<usize> = (0..ds.windows.len())
-        .filter(|&i| ds.windows[i].sequence == sequence && !ds.windows[i].mirrored)
-        .collect();
-    ids.sort_by_key(|&i| ds.windows[i].start);
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(batch_size.max(1)) {
-        let data = ds.batch_data(chunk)?;
-        let x = Tensor::<B, 4>::from_data(
-            TensorData::new(data, [chunk.len(), interval, joints, 3]),
-            device,
-        );
-        let logits: Vec<f32> = model.logits(x).into_data().iter::<f32>().collect();
-        for (&i, &l) in chunk.iter().zip(&logits) {
-            out.push(TrackPoint {
-                start_frame: ds.windows[i].start,
-                logit: l,
-                probability: 1.0 / (1.0 + (-l).exp()),
-            });
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -21,9 +21,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Left and right ankle (SMPL indices), whose fore–aft distance gives the gait phase.
-const LEFT_ANKLE: usize = 7;
-const RIGHT_ANKLE: usize = 8;
+/// Left and right ankle, whose fore–aft distance gives the gait phase.
+use crate::body::smpl22::{LEFT_ANKLE, RIGHT_ANKLE};
 /// Plausible gait cycle durations in seconds (slow to brisk adult walking and pathological gait).
 const CYCLE_RANGE_S: (f64, f64) = (0.7, 2.0);
 /// Candidate cycle durations tried between the bounds.

@@ -5,6 +5,7 @@ pub mod adam;
 pub mod angles;
 pub mod calibrate;
 pub mod outliers;
+mod pose;
 pub mod prior;
 pub mod rigid;
 pub mod skinned_markers;
@@ -327,130 +328,29 @@ pub fn fit_trial(
     name: &str,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<(TrialFit, MarkerErrors), FitError> {
-    let (used, cols, unmatched) = match_markers(set, trial);
-    let (used, cols, empty_markers) = drop_empty_markers(used, cols, trial);
     let mut warnings = Vec::new();
-    if !empty_markers.is_empty() {
-        warnings.push(format!(
-            "labelled but empty (visible in < {:.0} % of frames, not used): {}",
-            MIN_MARKER_DATA_FRACTION * 100.0,
-            empty_markers.join(" ")
-        ));
-    }
-    if used.markers.len() < 6 {
-        return Err(FitError::TooFewMarkers {
-            trial: name.into(),
-            found: used.markers.len(),
-            needed: 6,
-            labels: trial.marker_labels.join(" "),
-        });
-    }
-    if trial.num_frames() == 0 {
-        return Err(FitError::Empty { trial: name.into() });
-    }
-    // Calibration frames.
-    let (calib_trial, calib_cols, calibrated_on_static) = match static_trial {
-        Some(s) => {
-            let (m, c, _) = match_markers(&used, s);
-            let (kept, c, empty) = drop_empty_markers(m, c, s);
-            if kept.markers.len() == used.markers.len() {
-                (s, c, true)
-            } else {
-                let lacking: Vec<String> = used
-                    .markers
-                    .iter()
-                    .filter(|m| kept.get(&m.name).is_none())
-                    .map(|m| m.name.clone())
-                    .collect();
-                warnings.push(format!(
-                    "the static trial lacks (or holds no data for) {}; calibrated on the walk \
-                     itself{}",
-                    lacking.join(" "),
-                    if empty.is_empty() { "" } else { " instead" }
-                ));
-                (trial, cols.clone(), false)
-            }
-        }
-        None => (trial, cols.clone(), false),
-    };
-    let calib_name = if calibrated_on_static {
-        format!("{name} (static)")
-    } else {
-        name.to_string()
-    };
-    let picks = calibration_frames(
-        calib_trial,
-        &calib_cols,
-        cfg.calibration_frames,
-        &calib_name,
-        &mut warnings,
-    )?;
-    let calib_obs: Vec<_> = picks
-        .iter()
-        .map(|&f| observed(calib_trial, f, &calib_cols))
-        .collect();
+    let sel = select_markers(set, trial, name, &mut warnings)?;
+    let calib = CalibrationSet::choose(&sel, trial, static_trial, cfg, name, &mut warnings)?;
     let rest = prior::neutral_pose(model);
     let height = static_trial
         .and_then(subject_height_m)
         .or_else(|| subject_height_m(trial));
-    let labels: Vec<String> = used.markers.iter().map(|m| m.name.clone()).collect();
+    let labels: Vec<String> = sel.used.markers.iter().map(|m| m.name.clone()).collect();
     let setup = PassSetup {
         model,
-        used: &used,
+        used: &sel.used,
         labels: &labels,
         limits,
         rest: &rest,
         height,
-        min_visible: ((used.markers.len() as f64 * cfg.min_visible_fraction).ceil() as usize)
+        min_visible: ((sel.used.markers.len() as f64 * cfg.min_visible_fraction).ceil() as usize)
             .max(6),
         cfg,
     };
     let observations: Vec<_> = (0..trial.num_frames())
-        .map(|f| observed(trial, f, &cols))
+        .map(|f| observed(trial, f, &sel.cols))
         .collect();
-    // Calibration frames of the walk itself follow any repair of its observations; a static
-    // trial is kept as it is.
-    let calib_from = |obs: &[Vec<Option<Vector3<f64>>>], excluded: &[usize]| -> Vec<_> {
-        if calibrated_on_static {
-            return calib_obs.clone();
-        }
-        picks
-            .iter()
-            .map(|&f| {
-                let mut o = obs[f].clone();
-                for &i in excluded {
-                    o[i] = None;
-                }
-                o
-            })
-            .collect()
-    };
-    let mut pass = calibrate_and_track(&setup, &calib_obs, &observations, &[], &mut progress);
-    let swaps = pass.check.swaps.clone();
-    // Swapped labels first: inside a calibration frame they make both markers look like
-    // outliers, so outliers are judged once the swaps are undone.
-    let mut obs = observations;
-    if let Some(repaired) = pass.check.repaired.clone() {
-        let again = calibrate_and_track(
-            &setup,
-            &calib_from(&repaired, &[]),
-            &repaired,
-            &[],
-            |_, _| {},
-        );
-        pass = add_times(again, &pass);
-        obs = repaired;
-    }
-    let found_outliers = pass.check.outliers.clone();
-    if !found_outliers.is_empty() {
-        // Then the outliers: calibrated without them, tracked with them down-weighted.
-        let idx: Vec<usize> = found_outliers
-            .iter()
-            .filter_map(|o| labels.iter().position(|l| *l == o.marker))
-            .collect();
-        let again = calibrate_and_track(&setup, &calib_from(&obs, &idx), &obs, &idx, |_, _| {});
-        pass = add_times(again, &pass);
-    }
+    let (pass, swaps, found_outliers) = run_passes(&setup, &calib, observations, &mut progress);
     warnings.extend(marker_warnings(&found_outliers, &swaps));
     let Pass {
         calibration,
@@ -472,11 +372,11 @@ pub fn fit_trial(
     Ok((
         TrialFit {
             calibration,
-            marker_labels: used.markers.iter().map(|m| m.name.clone()).collect(),
-            unmatched_markers: unmatched,
-            empty_markers,
-            calibration_frames: picks,
-            calibrated_on_static,
+            marker_labels: labels,
+            unmatched_markers: sel.unmatched,
+            empty_markers: sel.empty_markers,
+            calibration_frames: calib.picks,
+            calibrated_on_static: calib.on_static,
             warnings,
             poses,
             frames,
@@ -488,6 +388,189 @@ pub fn fit_trial(
         },
         errors,
     ))
+}
+
+/// The model's markers that a trial carries data for.
+struct MarkerSelection {
+    /// The markers used for the fit.
+    used: MarkerSet,
+    /// Their columns in the trial.
+    cols: Vec<usize>,
+    /// Trial labels the model does not know.
+    unmatched: Vec<String>,
+    /// Matched markers without (enough) data.
+    empty_markers: Vec<String>,
+}
+
+/// Matches the model's markers to the trial and drops the (almost) empty ones; fewer than six
+/// left, or a trial without frames, cannot be fitted.
+fn select_markers(
+    set: &MarkerSet,
+    trial: &MarkerTrial,
+    name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<MarkerSelection, FitError> {
+    let (used, cols, unmatched) = match_markers(set, trial);
+    let (used, cols, empty_markers) = drop_empty_markers(used, cols, trial);
+    if !empty_markers.is_empty() {
+        warnings.push(format!(
+            "labelled but empty (visible in < {:.0} % of frames, not used): {}",
+            MIN_MARKER_DATA_FRACTION * 100.0,
+            empty_markers.join(" ")
+        ));
+    }
+    if used.markers.len() < 6 {
+        return Err(FitError::TooFewMarkers {
+            trial: name.into(),
+            found: used.markers.len(),
+            needed: 6,
+            labels: trial.marker_labels.join(" "),
+        });
+    }
+    if trial.num_frames() == 0 {
+        return Err(FitError::Empty { trial: name.into() });
+    }
+    Ok(MarkerSelection {
+        used,
+        cols,
+        unmatched,
+        empty_markers,
+    })
+}
+
+/// The frames the subject is calibrated on and their observations.
+struct CalibrationSet {
+    /// Frame indices in the calibration trial.
+    picks: Vec<usize>,
+    /// Their observations (`[frame][marker]`).
+    obs: Vec<Vec<Option<Vector3<f64>>>>,
+    /// Whether they come from the static trial rather than the walk.
+    on_static: bool,
+}
+
+impl CalibrationSet {
+    /// Calibrates on the static trial when it carries every used marker (else on the walk, with
+    /// a warning) and picks its calibration frames.
+    fn choose(
+        sel: &MarkerSelection,
+        trial: &MarkerTrial,
+        static_trial: Option<&MarkerTrial>,
+        cfg: &FitConfig,
+        name: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<Self, FitError> {
+        let used = &sel.used;
+        let (calib_trial, calib_cols, on_static) = match static_trial {
+            Some(s) => {
+                let (m, c, _) = match_markers(used, s);
+                let (kept, c, empty) = drop_empty_markers(m, c, s);
+                if kept.markers.len() == used.markers.len() {
+                    (s, c, true)
+                } else {
+                    let lacking: Vec<String> = used
+                        .markers
+                        .iter()
+                        .filter(|m| kept.get(&m.name).is_none())
+                        .map(|m| m.name.clone())
+                        .collect();
+                    warnings.push(format!(
+                        "the static trial lacks (or holds no data for) {}; calibrated on the walk \
+                         itself{}",
+                        lacking.join(" "),
+                        if empty.is_empty() { "" } else { " instead" }
+                    ));
+                    (trial, sel.cols.clone(), false)
+                }
+            }
+            None => (trial, sel.cols.clone(), false),
+        };
+        let calib_name = if on_static {
+            format!("{name} (static)")
+        } else {
+            name.to_string()
+        };
+        let picks = calibration_frames(
+            calib_trial,
+            &calib_cols,
+            cfg.calibration_frames,
+            &calib_name,
+            warnings,
+        )?;
+        let obs = picks
+            .iter()
+            .map(|&f| observed(calib_trial, f, &calib_cols))
+            .collect();
+        Ok(CalibrationSet {
+            picks,
+            obs,
+            on_static,
+        })
+    }
+
+    /// Calibration observations for a pass over `obs`: calibration frames of the walk itself
+    /// follow any repair of its observations (without the `excluded` markers); a static trial is
+    /// kept as it is.
+    fn for_pass(
+        &self,
+        obs: &[Vec<Option<Vector3<f64>>>],
+        excluded: &[usize],
+    ) -> Vec<Vec<Option<Vector3<f64>>>> {
+        if self.on_static {
+            return self.obs.clone();
+        }
+        self.picks
+            .iter()
+            .map(|&f| {
+                let mut o = obs[f].clone();
+                for &i in excluded {
+                    o[i] = None;
+                }
+                o
+            })
+            .collect()
+    }
+}
+
+/// Runs the first pass, then again with swapped labels put back, then again with the outliers
+/// left out of calibration and down-weighted in tracking; returns the last pass with the total
+/// times, the swaps of the first pass and the outliers found once the swaps were undone.
+fn run_passes(
+    setup: &PassSetup,
+    calib: &CalibrationSet,
+    observations: Vec<Vec<Option<Vector3<f64>>>>,
+    progress: impl FnMut(usize, usize),
+) -> (
+    Pass,
+    Vec<outliers::MarkerSwap>,
+    Vec<outliers::MarkerOutlier>,
+) {
+    let mut pass = calibrate_and_track(setup, &calib.obs, &observations, &[], progress);
+    let swaps = pass.check.swaps.clone();
+    // Swapped labels first: inside a calibration frame they make both markers look like
+    // outliers, so outliers are judged once the swaps are undone.
+    let mut obs = observations;
+    if let Some(repaired) = pass.check.repaired.clone() {
+        let again = calibrate_and_track(
+            setup,
+            &calib.for_pass(&repaired, &[]),
+            &repaired,
+            &[],
+            |_, _| {},
+        );
+        pass = add_times(again, &pass);
+        obs = repaired;
+    }
+    let found_outliers = pass.check.outliers.clone();
+    if !found_outliers.is_empty() {
+        // Then the outliers: calibrated without them, tracked with them down-weighted.
+        let idx: Vec<usize> = found_outliers
+            .iter()
+            .filter_map(|o| setup.labels.iter().position(|l| *l == o.marker))
+            .collect();
+        let again = calibrate_and_track(setup, &calib.for_pass(&obs, &idx), &obs, &idx, |_, _| {});
+        pass = add_times(again, &pass);
+    }
+    (pass, swaps, found_outliers)
 }
 
 /// Everything a calibration + tracking pass shares.

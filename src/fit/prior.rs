@@ -12,8 +12,8 @@
 
 use nalgebra::{Matrix3, Rotation3, Vector3};
 
+use super::pose::{AngleLimit, PoseState, log_rotation};
 use super::skinned_markers::SkinnedMarker;
-use super::solver::{AngleLimit, PoseState};
 use crate::body::BodyModel;
 
 /// Range of one joint in the axis-angle components of its local rotation (radians), in the
@@ -170,7 +170,7 @@ pub fn out_of_range(model: &BodyModel, pose: &PoseState) -> Vec<(String, f64)> {
         let Some(axes) = joint_range(name) else {
             continue;
         };
-        let v = super::solver::log_rotation(&pose.rotations[j]);
+        let v = log_rotation(&pose.rotations[j]);
         let excess = (0..3)
             .map(|a| (axes[a][0] - v[a]).max(v[a] - axes[a][1]).max(0.0))
             .fold(0.0, f64::max);
@@ -184,7 +184,7 @@ pub fn out_of_range(model: &BodyModel, pose: &PoseState) -> Vec<(String, f64)> {
 
 /// Angle of a joint's local rotation from rest, degrees.
 pub fn angle_from_rest_deg(r: &Matrix3<f64>) -> f64 {
-    super::solver::log_rotation(r).norm().to_degrees()
+    log_rotation(r).norm().to_degrees()
 }
 
 /// Downward tilt of the relaxed arm from the vertical, outward, radians (arms hang slightly

@@ -5,54 +5,11 @@
 //! sparse (a marker depends only on its ancestors' rotations) and we accumulate the normal equations
 //! per marker block directly, which is what makes > 1000 frames/s possible.
 
-use nalgebra::{DMatrix, DVector, Matrix3, Rotation3, Vector3};
+use nalgebra::{DMatrix, DVector, Matrix3, Matrix4, Rotation3, Vector3};
 
+pub use super::pose::{AngleLimit, PoseState, log_rotation};
 use super::skinned_markers::SkinnedMarker;
 use crate::body::{BodyModel, ShapedBody};
-
-/// Pose of one frame: local joint rotations and root translation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PoseState {
-    /// Rotation of each joint relative to its parent.
-    pub rotations: Vec<Matrix3<f64>>,
-    /// Root translation in metres.
-    pub translation: Vector3<f64>,
-}
-
-impl PoseState {
-    /// The rest pose (identity rotations) at a translation.
-    pub fn rest(num_joints: usize, translation: Vector3<f64>) -> Self {
-        PoseState {
-            rotations: vec![Matrix3::identity(); num_joints],
-            translation,
-        }
-    }
-
-    /// Axis-angle vector per joint (`3·J` values), the seed pose-file layout.
-    pub fn axis_angle(&self) -> Vec<f64> {
-        self.rotations
-            .iter()
-            .flat_map(|r| {
-                let v = log_rotation(r);
-                [v.x, v.y, v.z]
-            })
-            .collect()
-    }
-}
-
-/// Limit on one axis-angle component of a joint's local rotation (radians), penalised outside
-/// `[lower, upper]` by `weight · (θ − bound)²` as the original pipeline does.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AngleLimit {
-    /// Joint index.
-    pub joint: usize,
-    /// Component 0, 1 or 2 of the axis-angle vector.
-    pub axis: usize,
-    /// Lower bound in radians.
-    pub lower: f64,
-    /// Upper bound in radians.
-    pub upper: f64,
-}
 
 /// Settings of the per-frame solver.
 #[derive(Debug, Clone, PartialEq)]
@@ -229,7 +186,7 @@ impl<'a> PoseProblem<'a> {
 
     /// Deviation of joint `j` from the neutral pose (axis-angle of `Nᵀ R`).
     fn deviation_from_neutral(&self, pose: &PoseState, j: usize) -> Vector3<f64> {
-        log_rotation(&(self.neutral.rotations[j].transpose() * pose.rotations[j]))
+        deviation_from(&self.neutral, pose, j)
     }
 
     /// Joints the solver moves.
@@ -288,22 +245,13 @@ impl<'a> PoseProblem<'a> {
             let w2 = cfg.smoothness_m_per_rad.powi(2);
             for (j, p) in self.param_of_joint.iter().enumerate() {
                 if p.is_some() {
-                    c += w2
-                        * log_rotation(&(r.rotations[j].transpose() * pose.rotations[j]))
-                            .norm_squared();
+                    c += w2 * deviation_from(r, pose, j).norm_squared();
                 }
             }
         }
         let wl2 = cfg.limit_m_per_rad.powi(2);
         for l in &self.limits {
-            let th = log_rotation(&pose.rotations[l.joint])[l.axis];
-            let v = if th > l.upper {
-                th - l.upper
-            } else if th < l.lower {
-                th - l.lower
-            } else {
-                0.0
-            };
+            let v = l.violation(pose);
             c += wl2 * v * v;
         }
         c
@@ -398,6 +346,27 @@ impl<'a> PoseProblem<'a> {
     ) {
         h.fill(0.0);
         g.fill(0.0);
+        self.add_marker_terms(pose, observed, cfg, h, g);
+        // Columns are ascending (translation, then joints in index order), so blocks with a < b
+        // filled only the upper triangle; diagonal blocks are complete and symmetric.
+        for a in 0..h.nrows() {
+            for b in (a + 1)..h.ncols() {
+                h[(b, a)] = h[(a, b)];
+            }
+        }
+        self.add_prior_terms(pose, reference, cfg, h, g);
+    }
+
+    /// Adds every observed marker's Huber-weighted block `Jᵢᵀ wᵢ Jᵢ` (upper triangle) and
+    /// `Jᵢᵀ wᵢ rᵢ` to the normal equations.
+    fn add_marker_terms(
+        &self,
+        pose: &PoseState,
+        observed: &[Option<Vector3<f64>>],
+        cfg: &SolverConfig,
+        h: &mut DMatrix<f64>,
+        g: &mut DVector<f64>,
+    ) {
         let t = self.model.joint_transforms(
             &self.shaped.joints_rest,
             &pose.rotations,
@@ -422,29 +391,7 @@ impl<'a> PoseProblem<'a> {
                 } else {
                     cfg.huber_m / e
                 };
-            cols.clear();
-            jac.clear();
-            cols.push(0);
-            jac.push(Matrix3::identity());
-            for (k, entries) in &self.chains[i] {
-                let Some(p) = self.param_of_joint[*k] else {
-                    continue;
-                };
-                let gk = &t.world_from_joint[*k];
-                let pk = Vector3::new(gk[(0, 3)], gk[(1, 3)], gk[(2, 3)]);
-                let mut s = Vector3::zeros();
-                for &(j, wj) in entries {
-                    let pj = posed_by_joint
-                        .iter()
-                        .find(|x| x.0 == j)
-                        .map(|x| x.2)
-                        .unwrap_or(pk);
-                    s += wj * (pj - pk);
-                }
-                let rk = gk.fixed_view::<3, 3>(0, 0).into_owned();
-                cols.push(p);
-                jac.push(-skew(&s) * rk);
-            }
+            self.marker_jacobian(i, &t.world_from_joint, &posed_by_joint, &mut cols, &mut jac);
             for (a, (&ca, ja)) in cols.iter().zip(&jac).enumerate() {
                 let jt_r = ja.transpose() * r * w;
                 for q in 0..3 {
@@ -460,32 +407,74 @@ impl<'a> PoseProblem<'a> {
                 }
             }
         }
-        // Columns are ascending (translation, then joints in index order), so blocks with a < b
-        // filled only the upper triangle; diagonal blocks are complete and symmetric.
-        for a in 0..h.nrows() {
-            for b in (a + 1)..h.ncols() {
-                h[(b, a)] = h[(a, b)];
+    }
+
+    /// Marker `i`'s 3×3 Jacobian blocks and their parameter columns (translation first, then
+    /// each free ancestor joint), given the joints' world transforms and the marker's position
+    /// as moved by each of its skinning joints.
+    fn marker_jacobian(
+        &self,
+        i: usize,
+        world_from_joint: &[Matrix4<f64>],
+        posed_by_joint: &[(usize, f64, Vector3<f64>)],
+        cols: &mut Vec<usize>,
+        jac: &mut Vec<Matrix3<f64>>,
+    ) {
+        cols.clear();
+        jac.clear();
+        cols.push(0);
+        jac.push(Matrix3::identity());
+        for (k, entries) in &self.chains[i] {
+            let Some(p) = self.param_of_joint[*k] else {
+                continue;
+            };
+            let gk = &world_from_joint[*k];
+            let pk = Vector3::new(gk[(0, 3)], gk[(1, 3)], gk[(2, 3)]);
+            let mut s = Vector3::zeros();
+            for &(j, wj) in entries {
+                let pj = posed_by_joint
+                    .iter()
+                    .find(|x| x.0 == j)
+                    .map(|x| x.2)
+                    .unwrap_or(pk);
+                s += wj * (pj - pk);
             }
+            let rk = gk.fixed_view::<3, 3>(0, 0).into_owned();
+            cols.push(p);
+            jac.push(-skew(&s) * rk);
         }
+    }
+
+    /// Adds the pulls toward neutral and toward `reference` and the violated angle limits to the
+    /// diagonal of `h` and to `g`.
+    fn add_prior_terms(
+        &self,
+        pose: &PoseState,
+        reference: Option<&PoseState>,
+        cfg: &SolverConfig,
+        h: &mut DMatrix<f64>,
+        g: &mut DVector<f64>,
+    ) {
+        let mut add = |p: usize, w2: f64, phi: Vector3<f64>| {
+            for q in 0..3 {
+                h[(p + q, p + q)] += w2;
+                g[p + q] += w2 * phi[q];
+            }
+        };
         for (j, p) in self.param_of_joint.iter().enumerate() {
             if let Some(p) = *p {
-                let w2 = self.prior_weight(j, cfg).powi(2);
-                let phi = self.deviation_from_neutral(pose, j);
-                for q in 0..3 {
-                    h[(p + q, p + q)] += w2;
-                    g[p + q] += w2 * phi[q];
-                }
+                add(
+                    p,
+                    self.prior_weight(j, cfg).powi(2),
+                    self.deviation_from_neutral(pose, j),
+                );
             }
         }
         if let Some(rf) = reference {
             let w2 = cfg.smoothness_m_per_rad.powi(2);
             for (j, p) in self.param_of_joint.iter().enumerate() {
                 if let Some(p) = *p {
-                    let phi = log_rotation(&(rf.rotations[j].transpose() * pose.rotations[j]));
-                    for q in 0..3 {
-                        h[(p + q, p + q)] += w2;
-                        g[p + q] += w2 * phi[q];
-                    }
+                    add(p, w2, deviation_from(rf, pose, j));
                 }
             }
         }
@@ -494,14 +483,7 @@ impl<'a> PoseProblem<'a> {
             let Some(p) = self.param_of_joint[l.joint] else {
                 continue;
             };
-            let th = log_rotation(&pose.rotations[l.joint])[l.axis];
-            let v = if th > l.upper {
-                th - l.upper
-            } else if th < l.lower {
-                th - l.lower
-            } else {
-                0.0
-            };
+            let v = l.violation(pose);
             if v != 0.0 {
                 h[(p + l.axis, p + l.axis)] += wl2;
                 g[p + l.axis] += wl2 * v;
@@ -510,12 +492,12 @@ impl<'a> PoseProblem<'a> {
     }
 }
 
+/// Axis-angle of joint `j`'s rotation in `pose` relative to `reference` (`log(Rrefᵀ R)`).
+fn deviation_from(reference: &PoseState, pose: &PoseState, j: usize) -> Vector3<f64> {
+    log_rotation(&(reference.rotations[j].transpose() * pose.rotations[j]))
+}
+
 /// Skew-symmetric cross-product matrix `[v]×`.
 pub fn skew(v: &Vector3<f64>) -> Matrix3<f64> {
     Matrix3::new(0.0, -v.z, v.y, v.z, 0.0, -v.x, -v.y, v.x, 0.0)
-}
-
-/// Axis-angle vector of a rotation matrix (θ ∈ [0, π]).
-pub fn log_rotation(r: &Matrix3<f64>) -> Vector3<f64> {
-    Rotation3::from_matrix_unchecked(*r).scaled_axis()
 }

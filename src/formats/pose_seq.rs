@@ -461,6 +461,70 @@ pub fn format_pose_txt(f: &PoseFrame) -> String {
     s
 }
 
+/// How a pose folder's pose files agree with its `fit_report.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FitReportCheck {
+    /// The report states the frame count the folder holds.
+    Complete(usize),
+    /// No report: not written by `gaitlens fit`, or a fit that did not finish.
+    NoReport,
+    /// The report states another frame count: a mixed or interrupted output.
+    Mismatch {
+        /// Frames the report states.
+        stated: u64,
+        /// Pose files in the folder.
+        files: usize,
+    },
+    /// The report has no readable frame count.
+    Unreadable,
+}
+
+impl FitReportCheck {
+    /// Whether the folder is known to be incomplete or mixed.
+    pub fn incomplete(&self) -> bool {
+        matches!(self, Self::Mismatch { .. } | Self::Unreadable)
+    }
+}
+
+impl std::fmt::Display for FitReportCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Complete(n) => write!(f, "complete ({n} frames)"),
+            Self::NoReport => write!(
+                f,
+                "none (not written by `gaitlens fit`, or a fit that did not finish)"
+            ),
+            Self::Mismatch { stated, files } => write!(
+                f,
+                "INCOMPLETE: fit_report.json says {stated} frames, the folder holds {files} pose \
+                 files (a mixed or interrupted output: fit again)"
+            ),
+            Self::Unreadable => {
+                write!(f, "INCOMPLETE: fit_report.json has no readable frame count")
+            }
+        }
+    }
+}
+
+/// Checks the `frames` pose files of `dir` against its `fit_report.json` (gaitlens replaces its
+/// output folders as a whole, but older runs and other tools did not).
+pub fn check_fit_report(dir: &Path, frames: usize) -> FitReportCheck {
+    let Ok(text) = std::fs::read_to_string(dir.join("fit_report.json")) else {
+        return FitReportCheck::NoReport;
+    };
+    let stated = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["totals"]["frames"].as_u64());
+    match stated {
+        Some(n) if n == frames as u64 => FitReportCheck::Complete(frames),
+        Some(stated) => FitReportCheck::Mismatch {
+            stated,
+            files: frames,
+        },
+        None => FitReportCheck::Unreadable,
+    }
+}
+
 /// Writes a sequence as `pose_NNNNN.json` or `.txt` files (NNNNN = frame number, at least five
 /// digits, as the original), each atomically, into `dir`. A NaN or infinite value anywhere is an
 /// error before anything is written.

@@ -103,75 +103,188 @@ pub fn read_trc(path: &Path) -> Result<MarkerTrial, TrcError> {
 
 /// Parses TRC text; `path` only labels errors.
 pub fn parse_trc(text: &str, path: &Path) -> Result<MarkerTrial, TrcError> {
-    let header = |line: usize, expected: &str, found: &str| TrcError::Header {
-        path: path.to_path_buf(),
-        line,
-        expected: expected.to_string(),
-        found: short(found),
-    };
     let mut lines = text
         .lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-    let mut next = |what: &str| lines.next().ok_or_else(|| header(0, what, "end of file"));
+    let header = read_header(&mut lines, path)?;
+    let (subject, marker_labels) = read_names(&mut lines, path, header.declared_markers)?;
+    let mut first_frame = None;
+    let mut markers_m = Vec::new();
+    for (ln, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (frame, row) = parse_row(path, ln, line, &marker_labels, header.scale)?;
+        first_frame.get_or_insert(frame);
+        markers_m.push(row);
+    }
+    if let Some(n) = header.declared_frames
+        && n != markers_m.len() as f64
+    {
+        tracing::warn!(path = %path.display(), declared = n, found = markers_m.len(), "TRC NumFrames differs from the data rows");
+    }
+    Ok(MarkerTrial {
+        subject,
+        rate_hz: header.rate_hz,
+        first_frame: first_frame.unwrap_or(1),
+        marker_labels,
+        markers_m,
+        ..Default::default()
+    })
+}
 
-    let (n1, l1) = next("a PathFileType line")?;
+/// The values of the TRC header lines that the reader uses.
+struct TrcHeader {
+    /// DataRate in Hz.
+    rate_hz: f64,
+    /// Metres per file unit.
+    scale: f64,
+    /// NumFrames, if given (only compared with the rows found).
+    declared_frames: Option<f64>,
+    /// NumMarkers, if given (only compared with the names row).
+    declared_markers: Option<f64>,
+}
+
+fn header_error(path: &Path, line: usize, expected: &str, found: &str) -> TrcError {
+    TrcError::Header {
+        path: path.to_path_buf(),
+        line,
+        expected: expected.to_string(),
+        found: short(found),
+    }
+}
+
+/// The next (numbered) line, or a header error naming `what` was expected at the end of file.
+fn next_line<'a>(
+    lines: &mut impl Iterator<Item = (usize, &'a str)>,
+    path: &Path,
+    what: &str,
+) -> Result<(usize, &'a str), TrcError> {
+    lines
+        .next()
+        .ok_or_else(|| header_error(path, 0, what, "end of file"))
+}
+
+/// Reads the `PathFileType` line, the header keys line and the header values line.
+fn read_header<'a>(
+    lines: &mut impl Iterator<Item = (usize, &'a str)>,
+    path: &Path,
+) -> Result<TrcHeader, TrcError> {
+    let (n1, l1) = next_line(lines, path, "a PathFileType line")?;
     if !l1
         .trim_start_matches('\u{feff}')
         .starts_with("PathFileType")
     {
-        return Err(header(n1, "a first line starting with PathFileType", l1));
+        return Err(header_error(
+            path,
+            n1,
+            "a first line starting with PathFileType",
+            l1,
+        ));
     }
-    let (n2, l2) = next("the header keys line (DataRate CameraRate ...)")?;
+    let (n2, l2) = next_line(
+        lines,
+        path,
+        "the header keys line (DataRate CameraRate ...)",
+    )?;
     let keys: Vec<&str> = l2.split('\t').map(str::trim).collect();
     if !keys.contains(&"DataRate") {
-        return Err(header(n2, "header keys including DataRate", l2));
+        return Err(header_error(path, n2, "header keys including DataRate", l2));
     }
-    let (n3, l3) = next("the header values line")?;
-    let vals: Vec<&str> = l3.split('\t').map(str::trim).collect();
-    let value = |key: &str| {
-        keys.iter()
-            .position(|k| *k == key)
-            .and_then(|i| vals.get(i).copied())
+    let (n3, l3) = next_line(lines, path, "the header values line")?;
+    let values = HeaderValues {
+        path,
+        line: n3,
+        keys,
+        vals: l3.split('\t').map(str::trim).collect(),
     };
-    let num_value = |key: &str| -> Result<Option<f64>, TrcError> {
-        match value(key) {
-            None | Some("") => Ok(None),
-            Some(v) => v.parse::<f64>().map(Some).map_err(|_| TrcError::Number {
-                path: path.to_path_buf(),
-                line: n3,
-                column: keys.iter().position(|k| *k == key).unwrap_or(0) + 1,
-                expected: format!("a number for {key}"),
-                found: short(v),
-            }),
-        }
-    };
-    let rate_hz = num_value("DataRate")?.ok_or_else(|| header(n3, "a DataRate value", l3))?;
+    let rate_hz = values
+        .number("DataRate")?
+        .ok_or_else(|| header_error(path, n3, "a DataRate value", l3))?;
     if !RATE_RANGE_HZ.contains(&rate_hz) {
         return Err(TrcError::Number {
             path: path.to_path_buf(),
             line: n3,
-            column: keys.iter().position(|k| *k == "DataRate").unwrap_or(0) + 1,
+            column: values.column("DataRate"),
             expected: format!(
                 "a DataRate between {} and {} Hz",
                 RATE_RANGE_HZ.start(),
                 RATE_RANGE_HZ.end()
             ),
-            found: short(value("DataRate").unwrap_or("")),
+            found: short(values.get("DataRate").unwrap_or("")),
         });
     }
-    let units = value("Units").unwrap_or("");
+    let units = values.get("Units").unwrap_or("");
     let scale = unit_scale(units).ok_or_else(|| TrcError::Units {
         path: path.to_path_buf(),
         units: short(units),
     })?;
-    let declared_frames = num_value("NumFrames")?;
-    let declared_markers = num_value("NumMarkers")?;
+    Ok(TrcHeader {
+        rate_hz,
+        scale,
+        declared_frames: values.number("NumFrames")?,
+        declared_markers: values.number("NumMarkers")?,
+    })
+}
 
-    let (n4, l4) = next("the marker names row (Frame# Time M1 ...)")?;
+/// The header values line, looked up by the keys of the line before it.
+struct HeaderValues<'a> {
+    /// The file (for errors).
+    path: &'a Path,
+    /// 1-based number of the values line.
+    line: usize,
+    /// The header keys, trimmed.
+    keys: Vec<&'a str>,
+    /// The header values, trimmed.
+    vals: Vec<&'a str>,
+}
+
+impl HeaderValues<'_> {
+    /// The 1-based column of `key` (1 if absent).
+    fn column(&self, key: &str) -> usize {
+        self.keys.iter().position(|k| *k == key).unwrap_or(0) + 1
+    }
+
+    /// The value under `key`, if the key and a value are present.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.keys
+            .iter()
+            .position(|k| *k == key)
+            .and_then(|i| self.vals.get(i).copied())
+    }
+
+    /// The value under `key` as a number; `None` if absent or empty, an error if not a number.
+    fn number(&self, key: &str) -> Result<Option<f64>, TrcError> {
+        match self.get(key) {
+            None | Some("") => Ok(None),
+            Some(v) => v.parse::<f64>().map(Some).map_err(|_| TrcError::Number {
+                path: self.path.to_path_buf(),
+                line: self.line,
+                column: self.column(key),
+                expected: format!("a number for {key}"),
+                found: short(v),
+            }),
+        }
+    }
+}
+
+/// Reads the marker names row and skips the coordinate row: the subject (the first label
+/// prefix) and the marker labels without prefixes.
+fn read_names<'a>(
+    lines: &mut impl Iterator<Item = (usize, &'a str)>,
+    path: &Path,
+    declared_markers: Option<f64>,
+) -> Result<(Option<String>, Vec<String>), TrcError> {
+    let (n4, l4) = next_line(lines, path, "the marker names row (Frame# Time M1 ...)")?;
     let cells: Vec<&str> = l4.split('\t').collect();
     if cells.first().map(|c| c.trim()) != Some("Frame#") {
-        return Err(header(n4, "a names row starting with Frame#", l4));
+        return Err(header_error(
+            path,
+            n4,
+            "a names row starting with Frame#",
+            l4,
+        ));
     }
     let raw_labels: Vec<&str> = cells
         .iter()
@@ -187,93 +300,98 @@ pub fn parse_trc(text: &str, path: &Path) -> Result<MarkerTrial, TrcError> {
     let subject = raw_labels
         .iter()
         .find_map(|l| l.rsplit_once(':').map(|(p, _)| p.trim().to_string()));
-    let marker_labels: Vec<String> = raw_labels
+    let marker_labels = raw_labels
         .iter()
         .map(|l| strip_prefix(l).to_string())
         .collect();
-    let _ = next("the X1 Y1 Z1 coordinate row")?;
+    let _ = next_line(lines, path, "the X1 Y1 Z1 coordinate row")?;
+    Ok((subject, marker_labels))
+}
 
+/// One frame's marker positions in metres, `None` for gaps.
+type MarkerRow = Vec<Option<[f64; 3]>>;
+
+/// Parses one data row (line `ln`): its frame number and each marker's position in metres.
+fn parse_row(
+    path: &Path,
+    ln: usize,
+    line: &str,
+    marker_labels: &[String],
+    scale: f64,
+) -> Result<(i64, MarkerRow), TrcError> {
+    let cells: Vec<&str> = if line.contains('\t') {
+        line.split('\t').collect()
+    } else {
+        line.split_whitespace().collect()
+    };
+    let num_err = |column: usize, expected: &str| TrcError::Number {
+        path: path.to_path_buf(),
+        line: ln,
+        column,
+        expected: expected.to_string(),
+        found: short(cells.get(column - 1).copied().unwrap_or("")),
+    };
+    let frame_cell = cells[0].trim();
+    let frame: i64 = match frame_cell.parse::<i64>() {
+        Ok(f) => f,
+        Err(_) => match frame_cell.parse::<f64>() {
+            Ok(f) if f.fract() == 0.0 && f.abs() < 1e15 => f as i64,
+            _ => return Err(num_err(1, "an integer frame number")),
+        },
+    };
+    if let Some(t) = cells.get(1)
+        && !t.trim().is_empty()
+        && t.trim().parse::<f64>().is_err()
+    {
+        return Err(num_err(2, "a time in seconds"));
+    }
     let nm = marker_labels.len();
-    let mut first_frame = None;
-    let mut markers_m = Vec::new();
-    for (ln, line) in lines {
-        if line.trim().is_empty() {
+    if cells.len() > 2 + 3 * nm && cells[2 + 3 * nm..].iter().any(|c| !c.trim().is_empty()) {
+        return Err(num_err(
+            3 + 3 * nm,
+            &format!("at most {} columns ({nm} markers)", 2 + 3 * nm),
+        ));
+    }
+    let row = marker_labels
+        .iter()
+        .enumerate()
+        .map(|(m, label)| parse_marker(&cells, m, label, scale, &num_err))
+        .collect::<Result<_, _>>()?;
+    Ok((frame, row))
+}
+
+/// Parses marker `m`'s three cells into metres: `None` if any is empty or `NaN` (a gap), an
+/// error if one is not a number or infinite.
+fn parse_marker(
+    cells: &[&str],
+    m: usize,
+    label: &str,
+    scale: f64,
+    num_err: &impl Fn(usize, &str) -> TrcError,
+) -> Result<Option<[f64; 3]>, TrcError> {
+    let mut p = [0.0; 3];
+    let mut gap = false;
+    for (a, pa) in p.iter_mut().enumerate() {
+        let col = 2 + 3 * m + a;
+        let c = cells.get(col).map_or("", |c| c.trim());
+        if c.is_empty() {
+            gap = true;
             continue;
         }
-        let cells: Vec<&str> = if line.contains('\t') {
-            line.split('\t').collect()
-        } else {
-            line.split_whitespace().collect()
-        };
-        let num_err = |column: usize, expected: &str| TrcError::Number {
-            path: path.to_path_buf(),
-            line: ln,
-            column,
-            expected: expected.to_string(),
-            found: short(cells.get(column - 1).copied().unwrap_or("")),
-        };
-        let frame_cell = cells[0].trim();
-        let frame: i64 = match frame_cell.parse::<i64>() {
-            Ok(f) => f,
-            Err(_) => match frame_cell.parse::<f64>() {
-                Ok(f) if f.fract() == 0.0 && f.abs() < 1e15 => f as i64,
-                _ => return Err(num_err(1, "an integer frame number")),
-            },
-        };
-        first_frame.get_or_insert(frame);
-        if let Some(t) = cells.get(1)
-            && !t.trim().is_empty()
-            && t.trim().parse::<f64>().is_err()
-        {
-            return Err(num_err(2, "a time in seconds"));
+        let v: f64 = c.parse().map_err(|_| {
+            num_err(
+                col + 1,
+                &format!("a coordinate of {label} or an empty cell"),
+            )
+        })?;
+        if v.is_nan() {
+            gap = true;
+        } else if v.is_infinite() {
+            return Err(num_err(col + 1, "a finite coordinate"));
         }
-        if cells.len() > 2 + 3 * nm && cells[2 + 3 * nm..].iter().any(|c| !c.trim().is_empty()) {
-            return Err(num_err(
-                3 + 3 * nm,
-                &format!("at most {} columns ({nm} markers)", 2 + 3 * nm),
-            ));
-        }
-        let mut row = Vec::with_capacity(nm);
-        for (m, label) in marker_labels.iter().enumerate() {
-            let mut p = [0.0; 3];
-            let mut gap = false;
-            for (a, pa) in p.iter_mut().enumerate() {
-                let col = 2 + 3 * m + a;
-                let c = cells.get(col).map_or("", |c| c.trim());
-                if c.is_empty() {
-                    gap = true;
-                    continue;
-                }
-                let v: f64 = c.parse().map_err(|_| {
-                    num_err(
-                        col + 1,
-                        &format!("a coordinate of {label} or an empty cell"),
-                    )
-                })?;
-                if v.is_nan() {
-                    gap = true;
-                } else if v.is_infinite() {
-                    return Err(num_err(col + 1, "a finite coordinate"));
-                }
-                *pa = v * scale;
-            }
-            row.push(if gap { None } else { Some(p) });
-        }
-        markers_m.push(row);
+        *pa = v * scale;
     }
-    if let Some(n) = declared_frames
-        && n != markers_m.len() as f64
-    {
-        tracing::warn!(path = %path.display(), declared = n, found = markers_m.len(), "TRC NumFrames differs from the data rows");
-    }
-    Ok(MarkerTrial {
-        subject,
-        rate_hz,
-        first_frame: first_frame.unwrap_or(1),
-        marker_labels,
-        markers_m,
-        ..Default::default()
-    })
+    Ok(if gap { None } else { Some(p) })
 }
 
 /// Renders a trial as TRC text in millimetres (OpenSim's usual unit), gaps as empty cells.

@@ -16,6 +16,12 @@ pub use transformer::{
     AttentionMaps, ClsInit, MarkerClassification, MarkerClassificationConfig, Pooling,
 };
 
+/// P(pathological) of a logit: the logistic sigmoid, written once for every verdict printed or
+/// drawn (a classifier's positive class is "sick").
+pub fn probability_from_logit(logit: f64) -> f64 {
+    1.0 / (1.0 + (-logit).exp())
+}
+
 /// Subtracts each frame's pelvis (joint 0) x coordinate from the x coordinate of every joint of
 /// `x` `[batch, interval, joints, 3]`; y and z are unchanged.
 ///
@@ -190,6 +196,21 @@ pub fn prepare_input<B: Backend>(
     }
 }
 
+/// Flat windows (`windows × interval × joints × 3`, as [`crate::dataset::WindowDataset::batch_data`]
+/// and [`crate::inference::window_input`] lay them out) as the networks' input tensor.
+pub fn window_tensor<B: Backend>(
+    flat: Vec<f32>,
+    windows: usize,
+    interval: usize,
+    joints: usize,
+    device: &B::Device,
+) -> Tensor<B, 4> {
+    Tensor::from_data(
+        TensorData::new(flat, [windows, interval, joints, 3]),
+        device,
+    )
+}
+
 /// Common interface of every gait classifier, so training, evaluation and explanation code does
 /// not depend on the architecture.
 pub trait GaitClassifier<B: Backend> {
@@ -199,6 +220,50 @@ pub trait GaitClassifier<B: Backend> {
     fn interval(&self) -> usize;
     /// Joints per frame the network was built for.
     fn joints(&self) -> usize;
+}
+
+/// A loaded network of either kind (kept unboxed: one value per process, size irrelevant).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum LoadedModel<B: Backend> {
+    /// The marker transformer.
+    Transformer(MarkerClassification<B>),
+    /// A per-frame MLP (`multi_mlp` or `lrpmlp`).
+    Mlp(MultiMlp<B>),
+}
+
+impl<B: Backend> GaitClassifier<B> for LoadedModel<B> {
+    fn logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        match self {
+            Self::Transformer(m) => m.logits(x),
+            Self::Mlp(m) => m.logits(x),
+        }
+    }
+    fn interval(&self) -> usize {
+        match self {
+            Self::Transformer(m) => m.interval,
+            Self::Mlp(m) => m.interval,
+        }
+    }
+    fn joints(&self) -> usize {
+        match self {
+            Self::Transformer(m) => m.joints,
+            Self::Mlp(m) => m.joints,
+        }
+    }
+}
+
+impl<B: burn::tensor::backend::AutodiffBackend> LoadedModel<B> {
+    /// The network on the inner backend of its autodiff backend, for inference: no autodiff
+    /// graph, and dropout (active in the training forward of an autodiff transformer) is the
+    /// identity, so the same input always gives the same logits.
+    pub fn inference(&self) -> LoadedModel<B::InnerBackend> {
+        use burn::module::AutodiffModule;
+        match self {
+            Self::Transformer(m) => LoadedModel::Transformer(m.valid()),
+            Self::Mlp(m) => LoadedModel::Mlp(m.valid()),
+        }
+    }
 }
 
 #[cfg(test)]

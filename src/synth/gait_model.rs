@@ -495,7 +495,7 @@ pub fn stick_body() -> BodyModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{posed_joints, rest_joints};
+    use crate::dataset::posed_joints;
 
     #[test]
     fn fourier_curves_reproduce_the_textbook_landmarks() {
@@ -536,7 +536,7 @@ mod tests {
 
     /// Posed joints of `model` for angles with only one clinical angle set.
     fn pose_one(model: &BodyModel, f: impl Fn(&mut FrameAngles)) -> crate::dataset::Frame {
-        let rest = rest_joints(model, &[]);
+        let rest = model.rest_joints(&[]);
         let rig = Rig::new(model.num_joints(), &rest);
         let mut a = FrameAngles::default();
         f(&mut a);

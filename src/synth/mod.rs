@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::body::BodyModel;
-use crate::dataset::{Frame, JointSequence, posed_joints, rest_joints};
+use crate::dataset::{Frame, JointSequence, posed_joints};
 use crate::formats::pose_seq::{PoseFileFormat, PoseSeqError, PoseSequence, write_pose_dir};
 use crate::io_util::write_atomic;
 use gait_model::{NUM_DOF, Rig, Style, healthy_angles};
@@ -338,7 +338,7 @@ pub fn synth_subject(
         )));
     }
     let sp = subject_params(cfg, index, model.num_betas);
-    let rest = rest_joints(model, &sp.betas);
+    let rest = model.rest_joints(&sp.betas);
     let rig = Rig::new(model.num_joints(), &rest);
     let rho = (-1.0 / (cfg.rate_hz * 0.08)).exp();
     let innov = (1.0 - rho * rho).sqrt() * cfg.noise_deg;

@@ -20,17 +20,13 @@ use serde::{Deserialize, Serialize};
 
 use super::pathology::{Pathology, Side, window};
 use crate::body::BodyModel;
-use crate::dataset::{rest_joints, sequence_from_poses};
+use crate::dataset::sequence_from_poses;
 use crate::fit::angles::cardan_xzy;
 use crate::formats::pose_seq::{PoseFileFormat, PoseSequence};
 use crate::gait::{GaitEventError, detect_events_from_joints};
 use crate::rng::SplitMix64;
 
-const PELVIS: usize = 0;
-const SPINE1: usize = 3;
-const HIP: [usize; 2] = [1, 2];
-const KNEE: [usize; 2] = [4, 5];
-const ANKLE: [usize; 2] = [7, 8];
+use crate::body::smpl22::{ANKLES as ANKLE, HIPS as HIP, KNEES as KNEE, PELVIS, SPINE1};
 
 /// One walk in rotation form with the gait phase of every frame.
 #[derive(Debug, Clone)]
@@ -90,7 +86,7 @@ impl WalkPoses {
                 .iter()
                 .map(|t| Vector3::from(*t))
                 .collect(),
-            rest: rest_joints(model, &betas),
+            rest: model.rest_joints(&betas),
             betas,
             phase,
             rate_hz,

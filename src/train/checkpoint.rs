@@ -5,14 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::training::{EpochRecord, NetworkConfig, TrainConfig, TrainOutcome};
-use crate::nn::{
-    GaitClassifier, MarkerClassification, MarkerClassificationConfig, MultiMlp, MultiMlpConfig,
-};
+use super::config::{EpochRecord, NetworkConfig, TrainConfig};
+use crate::nn::{LoadedModel, MarkerClassificationConfig, MultiMlpConfig};
 
 /// Format tag of model cards written by this version.
 pub const CARD_FORMAT: &str = "gaitlens-model-card/1";
@@ -32,7 +29,7 @@ pub struct ModelCard {
     pub interval: usize,
     /// Joints per frame.
     pub joints: usize,
-    /// Joint set name ([`crate::explain::JOINT_SET`]).
+    /// Joint set name ([`crate::body::smpl22::JOINT_SET`]).
     pub joint_set: String,
     /// Alignment of the windows ([`crate::dataset::ALIGNMENT_VERSION`]).
     pub alignment_version: String,
@@ -60,9 +57,44 @@ pub struct ModelCard {
     /// ([`crate::explain::domain::DomainStats`]). `None` for cards written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<crate::explain::domain::DomainStats>,
+    /// [`crate::checkpoint::card_hash`] of this card (`None`: written before gaitlens stored
+    /// one): a card edited after training is refused on load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_fnv1a64: Option<String>,
 }
 
 impl ModelCard {
+    /// The card of an untrained `network`: no data, metrics, rate, normative gait or domain
+    /// statistics (for controls and for running a network built in code).
+    pub fn untrained(network: NetworkConfig) -> Self {
+        ModelCard {
+            format: CARD_FORMAT.to_string(),
+            network_type: network.network_type().to_string(),
+            interval: network.interval(),
+            joints: network.joints(),
+            training: TrainConfig::new(network.clone()),
+            network,
+            joint_set: crate::body::smpl22::JOINT_SET.to_string(),
+            alignment_version: crate::dataset::ALIGNMENT_VERSION.to_string(),
+            train_data_hash: String::new(),
+            eval_data_hash: String::new(),
+            pos_weight: None,
+            epochs: Vec::new(),
+            record_fnv1a64: String::new(),
+            rate_hz: None,
+            normative_gait: None,
+            domain: None,
+            card_fnv1a64: None,
+        }
+    }
+
+    /// The card with its content hash stamped in ([`crate::checkpoint::card_hash`]): every
+    /// writer of a card calls this last.
+    pub fn stamped(mut self) -> Self {
+        self.card_fnv1a64 = Some(crate::checkpoint::card_hash(&self));
+        self
+    }
+
     /// The out-of-domain check of one window (`frames × joints × 3`, flat, as the network reads
     /// it), `None` when the card has no domain statistics.
     pub fn domain_check(&self, window: &[f32]) -> Option<crate::explain::domain::DomainCheck> {
@@ -122,6 +154,14 @@ pub enum CheckpointError {
         /// Value required.
         expected: String,
     },
+    /// A value of the card is out of its valid range.
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// The card file.
+        path: PathBuf,
+        /// What is wrong, with the valid range.
+        reason: String,
+    },
     /// The record does not match the card's hash.
     #[error("{path}: record hash {found} does not match the card's {expected}")]
     RecordHash {
@@ -142,40 +182,25 @@ pub enum CheckpointError {
     },
 }
 
-/// A loaded network of either kind (kept unboxed: one value per process, size irrelevant).
-#[derive(Debug)]
-#[allow(clippy::large_enum_variant)]
-pub enum LoadedModel<B: Backend> {
-    /// The marker transformer.
-    Transformer(MarkerClassification<B>),
-    /// A per-frame MLP (`multi_mlp` or `lrpmlp`).
-    Mlp(MultiMlp<B>),
-}
-
-impl<B: Backend> GaitClassifier<B> for LoadedModel<B> {
-    fn logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        match self {
-            Self::Transformer(m) => m.logits(x),
-            Self::Mlp(m) => m.logits(x),
-        }
-    }
-    fn interval(&self) -> usize {
-        match self {
-            Self::Transformer(m) => m.interval,
-            Self::Mlp(m) => m.interval,
-        }
-    }
-    fn joints(&self) -> usize {
-        match self {
-            Self::Transformer(m) => m.joints,
-            Self::Mlp(m) => m.joints,
+impl From<crate::checkpoint::WriteError> for CheckpointError {
+    fn from(e: crate::checkpoint::WriteError) -> Self {
+        match e {
+            crate::checkpoint::WriteError::Io { path, source } => Self::Io { path, source },
+            crate::checkpoint::WriteError::CardJson { path, source } => {
+                Self::CardJson { path, source }
+            }
         }
     }
 }
 
-/// Paths of the record and the card for `stem` (any extension of `stem` is replaced).
-pub fn checkpoint_paths(stem: &Path) -> (PathBuf, PathBuf) {
-    (stem.with_extension("mpk"), stem.with_extension("json"))
+/// Result of [`super::train`]: the model card and the serialised weights (burn named MessagePack,
+/// full precision), ready for [`save_checkpoint`].
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    /// The model card.
+    pub card: ModelCard,
+    /// Serialised weights.
+    pub record: Vec<u8>,
 }
 
 /// Writes `<stem>.mpk` and `<stem>.json` atomically; returns (record path, card path).
@@ -183,21 +208,8 @@ pub fn save_checkpoint(
     outcome: &TrainOutcome,
     stem: &Path,
 ) -> Result<(PathBuf, PathBuf), CheckpointError> {
-    let (rec, card) = checkpoint_paths(stem);
-    crate::io_util::write_atomic(&rec, &outcome.record).map_err(|source| CheckpointError::Io {
-        path: rec.clone(),
-        source,
-    })?;
-    let json =
-        serde_json::to_vec_pretty(&outcome.card).map_err(|source| CheckpointError::CardJson {
-            path: card.clone(),
-            source,
-        })?;
-    crate::io_util::write_atomic(&card, &json).map_err(|source| CheckpointError::Io {
-        path: card.clone(),
-        source,
-    })?;
-    Ok((rec, card))
+    let card = outcome.card.clone().stamped();
+    Ok(crate::checkpoint::write(stem, &outcome.record, &card)?)
 }
 
 /// Adds the hyper-parameters a card written before they existed lacks, with their defaults —
@@ -280,6 +292,22 @@ pub fn read_card(path: &Path) -> Result<ModelCard, CheckpointError> {
         d.validate(card.joints)
             .map_err(|reason| mismatch("domain", reason, "valid domain statistics".into()))?;
     }
+    if let Some(r) = card.rate_hz {
+        crate::explain::check_rate_hz(r).map_err(|reason| CheckpointError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+    }
+    // Last: every field above gets its own message; an edit within range is caught here.
+    crate::checkpoint::check_card_text(&bytes).map_err(|(found, stated)| {
+        mismatch(
+            "card_fnv1a64",
+            format!("{stated}, but the card's content hashes to {found}"),
+            "the hash written with the card (it was edited after training: retrain, or \
+                 remove the field to accept the edit)"
+                .into(),
+        )
+    })?;
     Ok(card)
 }
 
@@ -331,12 +359,12 @@ pub fn load_checkpoint<B: Backend>(
             ),
         ));
     }
-    let (rec_path, _) = checkpoint_paths(card_path);
+    let (rec_path, _) = crate::checkpoint::paths(card_path);
     let bytes = std::fs::read(&rec_path).map_err(|source| CheckpointError::Io {
         path: rec_path.clone(),
         source,
     })?;
-    let hash = format!("{:016x}", crate::dataset::fnv1a64(&bytes));
+    let hash = crate::checkpoint::record_hash(&bytes);
     if hash != card.record_fnv1a64 {
         return Err(CheckpointError::RecordHash {
             path: rec_path,
@@ -369,16 +397,12 @@ pub fn load_weights<B: Backend>(
     bytes: Vec<u8>,
     device: &B::Device,
 ) -> Result<LoadedModel<B>, String> {
-    let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::default();
+    use crate::checkpoint::load_weights_into;
     Ok(match init_untrained::<B>(network, device) {
         LoadedModel::Transformer(m) => {
-            let record = recorder.load(bytes, device).map_err(|e| e.to_string())?;
-            LoadedModel::Transformer(m.load_record(record))
+            LoadedModel::Transformer(load_weights_into(m, bytes, device)?)
         }
-        LoadedModel::Mlp(m) => {
-            let record = recorder.load(bytes, device).map_err(|e| e.to_string())?;
-            LoadedModel::Mlp(m.load_record(record))
-        }
+        LoadedModel::Mlp(m) => LoadedModel::Mlp(load_weights_into(m, bytes, device)?),
     })
 }
 
@@ -386,6 +410,7 @@ pub fn load_weights<B: Backend>(
 mod tests {
     use super::super::training::{InMemoryWindows, train};
     use super::*;
+    use crate::nn::GaitClassifier;
     use crate::nn::MultiMlpConfig;
     use burn::backend::NdArray;
 
@@ -420,7 +445,7 @@ mod tests {
         assert_eq!(card.network_type, "lrpmlp");
         // Same logits as the weights that were serialised.
         let direct = load_weights::<NdArray>(&card.network, out.record.clone(), &device).unwrap();
-        let x = super::super::training::to_input::<NdArray>(w.data.clone(), 6, 3, 22, &device);
+        let x = crate::nn::window_tensor::<NdArray>(w.data.clone(), 6, 3, 22, &device);
         let a = super::super::training::to_vec(model.logits(x.clone()));
         let b = super::super::training::to_vec(direct.logits(x));
         assert_eq!(a, b);
@@ -488,12 +513,20 @@ mod tests {
             (Pooling::Mean, ClsInit::Small, true, 2, true)
         );
         let direct = load_weights::<NdArray>(&card.network, out.record.clone(), &device).unwrap();
-        let x = super::super::training::to_input::<NdArray>(w.data.clone(), 4, 3, 22, &device);
+        let x = crate::nn::window_tensor::<NdArray>(w.data.clone(), 4, 3, 22, &device);
         let a = super::super::training::to_vec(model.logits(x.clone()));
         let b = super::super::training::to_vec(direct.logits(x));
         assert_eq!(a, b);
-        // A card from before `layers` and `frame_token` existed reads with their defaults.
+        // A card from before `layers` and `frame_token` existed (and before cards were hashed)
+        // reads with their defaults.
         let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            value
+                .as_object_mut()
+                .unwrap()
+                .remove("card_fnv1a64")
+                .is_some()
+        );
         for net in ["/network", "/training/network"] {
             let fields = value.pointer_mut(net).unwrap().as_object_mut().unwrap();
             assert!(fields.remove("layers").is_some() && fields.remove("frame_token").is_some());

@@ -3,18 +3,19 @@
 
 pub mod adopt;
 pub mod checkpoint;
+pub mod config;
 pub mod metrics;
 pub mod training;
 
 pub use adopt::{Adopt, AdoptConfig, AdoptState};
 pub use checkpoint::{
-    CARD_FORMAT, CardExpectation, CheckpointError, LoadedModel, ModelCard, init_untrained,
+    CARD_FORMAT, CardExpectation, CheckpointError, ModelCard, TrainOutcome, init_untrained,
     load_checkpoint, load_weights, read_card, save_checkpoint,
 };
+pub use config::{DeviceKind, EpochRecord, LrSchedule, NetworkConfig, OptimizerKind, TrainConfig};
 pub use metrics::{Confusion, Metrics};
 pub use training::{
-    DatasetWindows, DeviceKind, EpochRecord, InMemoryWindows, LrSchedule, NetworkConfig,
-    OptimizerKind, TrainConfig, TrainError, TrainEvent, TrainOutcome, WindowSource, evaluate,
+    DatasetWindows, InMemoryWindows, TrainError, TrainEvent, WindowSource, evaluate,
     learn_normative_gait, train,
 };
 

@@ -4,185 +4,18 @@
 use burn::module::AutodiffModule;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
-use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::activation::log_sigmoid;
 use burn::tensor::backend::AutodiffBackend;
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::adopt::AdoptConfig;
-use super::checkpoint::{CARD_FORMAT, ModelCard};
+use super::checkpoint::{CARD_FORMAT, ModelCard, TrainOutcome};
+use super::config::{
+    DeviceKind, EpochRecord, LrSchedule, NetworkConfig, OptimizerKind, TrainConfig,
+};
 use super::metrics::{Confusion, Metrics};
 use crate::dataset::{ALIGNMENT_VERSION, WindowDataset};
-use crate::nn::{GaitClassifier, MarkerClassificationConfig, MultiMlpConfig};
-
-/// Which network to train, with its hyper-parameters.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum NetworkConfig {
-    /// The two-level marker transformer (`network_type` "transformer").
-    Transformer(MarkerClassificationConfig),
-    /// The per-frame MLP (`network_type` "multi_mlp").
-    MultiMlp(MultiMlpConfig),
-    /// The same MLP trained for LRP (`network_type` "lrpmlp").
-    LrpMlp(MultiMlpConfig),
-}
-
-impl NetworkConfig {
-    /// The original's `network_type` string.
-    pub fn network_type(&self) -> &'static str {
-        match self {
-            Self::Transformer(_) => "transformer",
-            Self::MultiMlp(_) => "multi_mlp",
-            Self::LrpMlp(_) => "lrpmlp",
-        }
-    }
-
-    /// Frames per window.
-    pub fn interval(&self) -> usize {
-        match self {
-            Self::Transformer(c) => c.interval,
-            Self::MultiMlp(c) | Self::LrpMlp(c) => c.interval,
-        }
-    }
-
-    /// Whether the network's input step removes each frame's pelvis x.
-    pub fn pelvis_relative_x(&self) -> bool {
-        match self {
-            Self::Transformer(c) => c.pelvis_relative_x,
-            Self::MultiMlp(c) | Self::LrpMlp(c) => c.pelvis_relative_x,
-        }
-    }
-
-    /// Joints per frame.
-    pub fn joints(&self) -> usize {
-        match self {
-            Self::Transformer(c) => c.joints,
-            Self::MultiMlp(c) | Self::LrpMlp(c) => c.joints,
-        }
-    }
-
-    /// Checks the hyper-parameters.
-    pub fn validate(&self) -> Result<(), String> {
-        match self {
-            Self::Transformer(c) => c.validate(),
-            Self::MultiMlp(c) | Self::LrpMlp(c) => c.validate(),
-        }
-    }
-}
-
-/// Optimizer choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum OptimizerKind {
-    /// ADOPT (the original's choice).
-    #[default]
-    Adopt,
-    /// Adam.
-    Adam,
-}
-
-/// How the learning rate moves over the run.
-///
-/// A hand-written formula rather than burn's `lr_scheduler` because it depends on the number of
-/// batches per epoch, which is known only once the windows are split, and because the card must
-/// record it as plain data.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum LrSchedule {
-    /// The same rate for every step (the original).
-    #[default]
-    Constant,
-    /// Linear warm-up from 0 over `warmup_epochs`, then half a cosine down to 1 % of the rate at
-    /// the last step — the usual transformer recipe (not in the original).
-    WarmupCosine {
-        /// Epochs of linear warm-up (may be fractional; 0 = none).
-        warmup_epochs: f64,
-    },
-}
-
-impl LrSchedule {
-    /// The rate of step `step` (0-based) of `total_steps`, for the peak rate `lr`.
-    pub fn rate(&self, lr: f64, step: usize, total_steps: usize, steps_per_epoch: usize) -> f64 {
-        match *self {
-            Self::Constant => lr,
-            Self::WarmupCosine { warmup_epochs } => {
-                let warmup = (warmup_epochs * steps_per_epoch as f64).round() as usize;
-                if step < warmup {
-                    return lr * (step + 1) as f64 / warmup as f64;
-                }
-                let span = total_steps.saturating_sub(warmup).max(1) as f64;
-                let progress = ((step - warmup) as f64 / span).min(1.0);
-                let floor = 0.01 * lr;
-                floor + (lr - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
-            }
-        }
-    }
-}
-
-/// Where to train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceKind {
-    /// NdArray on the CPU (deterministic under a seed).
-    #[default]
-    Cpu,
-    /// burn's wgpu backend (needs the `gpu` feature).
-    Gpu,
-}
-
-/// Training flags (the original's command-line flags).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// Network and its hyper-parameters (includes `interval`).
-    pub network: NetworkConfig,
-    /// Windows per batch (64).
-    pub batch_size: usize,
-    /// Epochs (25).
-    pub epochs: usize,
-    /// Learning rate (1e-4).
-    pub lr: f64,
-    /// Cross-validation fold index (recorded in the card).
-    pub fold: usize,
-    /// Number of folds (5, recorded in the card).
-    pub folds: usize,
-    /// Seed of weights, dropout and shuffling (42).
-    pub seed: u64,
-    /// Whether the loss weights sick windows by healthy/sick (`--use_pos_ratio`).
-    pub use_pos_ratio: bool,
-    /// Optimizer.
-    pub optimizer: OptimizerKind,
-    /// Device.
-    pub device: DeviceKind,
-    /// Whether to learn an input standardisation from the training windows before training
-    /// ([`crate::nn::InputStandardization`]; off in the original). The statistics are stored in
-    /// the network configuration of the model card.
-    #[serde(default)]
-    pub standardize_input: Option<crate::nn::StandardizationScale>,
-    /// Learning-rate schedule (constant in the original); `lr` is its peak.
-    #[serde(default)]
-    pub lr_schedule: LrSchedule,
-}
-
-impl TrainConfig {
-    /// The original's defaults for `network`.
-    pub fn new(network: NetworkConfig) -> Self {
-        Self {
-            network,
-            batch_size: 64,
-            epochs: 25,
-            lr: 1e-4,
-            fold: 0,
-            folds: 5,
-            seed: 42,
-            use_pos_ratio: false,
-            optimizer: OptimizerKind::Adopt,
-            device: DeviceKind::Cpu,
-            standardize_input: None,
-            lr_schedule: LrSchedule::Constant,
-        }
-    }
-}
+use crate::nn::GaitClassifier;
 
 /// Training windows used to estimate the input standardisation (evenly spaced over the source).
 const STANDARDIZATION_WINDOWS: usize = 4096;
@@ -448,21 +281,6 @@ impl WindowSource for DatasetWindows<'_> {
     }
 }
 
-/// Loss and metrics of one epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// Epoch index (0-based).
-    pub epoch: usize,
-    /// Mean training loss per window.
-    pub train_loss: f64,
-    /// Mean evaluation loss per window.
-    pub eval_loss: f64,
-    /// Training metrics (predictions made while training, as the original).
-    pub train: Metrics,
-    /// Evaluation metrics.
-    pub eval: Metrics,
-}
-
 /// Progress of a training run (the CLI draws progress bars from these).
 #[derive(Debug, Clone)]
 pub enum TrainEvent {
@@ -488,16 +306,6 @@ pub enum TrainEvent {
     },
     /// An epoch is done.
     Epoch(EpochRecord),
-}
-
-/// Result of [`train`]: the model card and the serialised weights (burn named MessagePack,
-/// full precision), ready for [`super::save_checkpoint`].
-#[derive(Debug, Clone)]
-pub struct TrainOutcome {
-    /// The model card.
-    pub card: ModelCard,
-    /// Serialised weights.
-    pub record: Vec<u8>,
 }
 
 /// Trains the network of `cfg` on `train`, evaluating on `eval` after every epoch.
@@ -612,7 +420,7 @@ fn train_on<B: AutodiffBackend>(
         training: cfg.clone(),
         interval: cfg.network.interval(),
         joints: cfg.network.joints(),
-        joint_set: crate::explain::JOINT_SET.to_string(),
+        joint_set: crate::body::smpl22::JOINT_SET.to_string(),
         alignment_version: train.alignment_version().to_string(),
         train_data_hash: format!("{:016x}", train.data_hash()),
         eval_data_hash: format!("{:016x}", eval.data_hash()),
@@ -622,7 +430,7 @@ fn train_on<B: AutodiffBackend>(
             None
         },
         epochs,
-        record_fnv1a64: format!("{:016x}", crate::dataset::fnv1a64(&record)),
+        record_fnv1a64: crate::checkpoint::record_hash(&record),
         rate_hz: train.rate_hz(),
         normative_gait: match learn_normative_gait(train) {
             Ok(n) => Some(n),
@@ -633,7 +441,9 @@ fn train_on<B: AutodiffBackend>(
             Err(e) => return Err(e),
         },
         domain: learn_domain(train)?,
-    };
+        card_fnv1a64: None,
+    }
+    .stamped();
     Ok(TrainOutcome { card, record })
 }
 
@@ -663,16 +473,6 @@ where
 }
 
 use crate::rng::SplitMix64 as Shuffler;
-
-pub(crate) fn to_input<B: Backend>(
-    data: Vec<f32>,
-    n: usize,
-    interval: usize,
-    joints: usize,
-    device: &B::Device,
-) -> Tensor<B, 4> {
-    Tensor::from_data(TensorData::new(data, [n, interval, joints, 3]), device)
-}
 
 pub(crate) fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
     t.into_data().iter::<f32>().collect()
@@ -730,7 +530,7 @@ where
         for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let (x, y) = train.batch(chunk)?;
             let n = chunk.len();
-            let input = to_input::<B>(x, n, interval, joints, device);
+            let input = crate::nn::window_tensor::<B>(x, n, interval, joints, device);
             let target = Tensor::<B, 1>::from_data(TensorData::new(y.clone(), [n]), device);
             let logits = model.logits(input).reshape([n]);
             let loss = (target.clone().mul_scalar(pos_weight) * log_sigmoid(logits.clone())
@@ -778,11 +578,8 @@ where
         progress(TrainEvent::Epoch(rec));
         history.push(rec);
     }
-    let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
-        .record(model.valid().into_record(), ())
-        .map_err(|e| TrainError::Record {
-            reason: e.to_string(),
-        })?;
+    let record = crate::checkpoint::record_bytes(model.valid())
+        .map_err(|reason| TrainError::Record { reason })?;
     Ok((history, record))
 }
 
@@ -800,8 +597,13 @@ fn evaluate_inner<B: Backend, M: GaitClassifier<B>>(
     for (bi, chunk) in idx.chunks(batch_size.max(1)).enumerate() {
         let (x, y) = data.batch(chunk)?;
         let n = chunk.len();
-        let logits =
-            to_vec(model.logits(to_input::<B>(x, n, data.interval(), data.joints(), device)));
+        let logits = to_vec(model.logits(crate::nn::window_tensor::<B>(
+            x,
+            n,
+            data.interval(),
+            data.joints(),
+            device,
+        )));
         let l = bce_host(&logits, &y, pos_weight);
         loss_sum += l;
         confusion.add(&logits, &y);
@@ -828,6 +630,7 @@ pub fn evaluate<B: Backend, M: GaitClassifier<B>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::MultiMlpConfig;
 
     /// Windows where sick ones have a raised left-ankle (joint 7) height; healthy ones are noise.
     pub(crate) fn toy(n: usize, interval: usize, seed: u64) -> InMemoryWindows {
@@ -897,7 +700,7 @@ mod tests {
             )
             .unwrap();
             let (x, _) = ev.batch(&(0..ev.len()).collect::<Vec<_>>()).unwrap();
-            to_vec(m.logits(to_input(x, ev.len(), 4, 22, &device)))
+            to_vec(m.logits(crate::nn::window_tensor(x, ev.len(), 4, 22, &device)))
         };
         let b = train(&cfg, &tr, &ev, |_| {}).unwrap();
         assert!(
@@ -951,11 +754,12 @@ mod tests {
             &device,
         )
         .unwrap();
-        let super::super::checkpoint::LoadedModel::Mlp(m) = m else {
+        let crate::nn::LoadedModel::Mlp(m) = m else {
             panic!("not an MLP")
         };
         let (x, _) = ev.batch(&[0, 1]).unwrap();
-        let prepared = to_vec(m.prepare_input(to_input(x.clone(), 2, 4, 22, &device)));
+        let prepared =
+            to_vec(m.prepare_input(crate::nn::window_tensor(x.clone(), 2, 4, 22, &device)));
         for (i, (p, v)) in prepared.iter().zip(&x).enumerate() {
             let c = i % 66;
             let want = (v - stats.mean[c]) / stats.std[c];
@@ -966,7 +770,7 @@ mod tests {
             standardization: None,
             ..m.clone()
         };
-        let xin = || to_input(x.clone(), 2, 4, 22, &device);
+        let xin = || crate::nn::window_tensor(x.clone(), 2, 4, 22, &device);
         assert_ne!(to_vec(m.logits(xin())), to_vec(plain.logits(xin())));
     }
 

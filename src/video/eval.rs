@@ -3,12 +3,10 @@
 //! held out once, a network is trained on the others, and its windows' mean pathological
 //! probability is that clip's score.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 use super::VideoError;
-use super::data::{LabelledClip, build_windows, load_labelled_clips};
+use super::data::{LabelledClip, WindowSet, build_windows};
 use super::inference::mean_and_spread;
 use super::model::Task;
 use super::training::{VideoEvent, VideoTrainConfig, train_on_windows};
@@ -316,69 +314,21 @@ pub fn cross_validate(
         clips.iter().map(|c| (c.clip, c.frames, c.target)).collect();
     let (set, skipped) = build_windows(&items, &train.preprocess)?;
     let names: Vec<String> = clips.iter().map(|c| c.clip.to_string()).collect();
-    // groups that have windows, in order of first appearance, with a representative target
-    let mut groups: Vec<(usize, f32)> = Vec::new();
-    for &c in &set.clip_of {
-        if !groups.iter().any(|g| g.0 == clips[c].group) {
-            groups.push((clips[c].group, clips[c].target));
-        }
-    }
-    if groups.len() < 2 {
-        return Err(VideoError::Data {
-            reason: format!(
-                "{} clip(s) with usable windows; cross-validation needs at least 2",
-                groups.len()
-            ),
-        });
-    }
+    let groups = window_groups(clips, &set)?;
     let (fold_of, folds) = assign_folds(&groups, scheme)?;
+    let plan = FoldPlan {
+        clips,
+        set: &set,
+        names: &names,
+        groups,
+        fold_of,
+    };
     let mut results = Vec::new();
     let mut loss_sum = 0.0;
     for fold in 0..folds {
-        let in_fold = |i: usize| {
-            let g = clips[set.clip_of[i]].group;
-            groups
-                .iter()
-                .position(|x| x.0 == g)
-                .is_some_and(|p| fold_of[p] == fold)
-        };
-        let held: Vec<usize> = (0..set.len()).filter(|&i| in_fold(i)).collect();
-        let train_idx: Vec<usize> = (0..set.len()).filter(|&i| !in_fold(i)).collect();
-        let mut held_clips: Vec<usize> = held.iter().map(|&i| set.clip_of[i]).collect();
-        held_clips.dedup();
-        progress(VideoEvent::Fold {
-            fold,
-            folds,
-            held_out: held_clips.iter().map(|&c| names[c].clone()).collect(),
-        });
-        let trained =
-            train_on_windows(&set.subset(&train_idx), &names, Vec::new(), train, progress)?;
-        loss_sum += trained
-            .model
-            .card
-            .history
-            .last()
-            .map_or(f64::NAN, |h| h.train_loss);
-        for &c in &held_clips {
-            let idx: Vec<usize> = held
-                .iter()
-                .copied()
-                .filter(|&i| set.clip_of[i] == c)
-                .collect();
-            let sub = set.subset(&idx);
-            let outs = trained.model.predict_windows(&sub.x, sub.len());
-            let (mean, spread) = mean_and_spread(&outs);
-            results.push(CvClipResult {
-                clip: names[c].clone(),
-                target: clips[c].target,
-                group: clips[c].group,
-                fold,
-                windows: idx.len(),
-                padded_windows: sub.padded.iter().filter(|p| **p > 0).count(),
-                mean,
-                spread,
-            });
-        }
+        let (final_loss, fold_results) = plan.run_fold(fold, folds, train, progress)?;
+        loss_sum += final_loss;
+        results.extend(fold_results);
     }
     // report clips in input order
     results.sort_by_key(|r| names.iter().position(|n| *n == r.clip));
@@ -397,38 +347,146 @@ pub fn cross_validate(
         mean_final_train_loss: loss_sum / folds as f64,
     };
     match train.task {
-        Task::Regression => {
-            let p: Vec<f64> = report.clips.iter().map(|r| r.mean[0] as f64).collect();
-            let t: Vec<f64> = report.clips.iter().map(|r| r.target as f64).collect();
-            let n = t.len().max(1) as f64;
-            let mt = t.iter().sum::<f64>() / n;
-            let rms = |e: &mut dyn Iterator<Item = f64>| (e.map(|x| x * x).sum::<f64>() / n).sqrt();
-            report.regression = Some(RegressionMetrics {
-                pearson_r: pearson(&p, &t),
-                rmse: rms(&mut p.iter().zip(&t).map(|(a, b)| a - b)),
-                mae: p.iter().zip(&t).map(|(a, b)| (a - b).abs()).sum::<f64>() / n,
-                rmse_of_mean: rms(&mut t.iter().map(|b| b - mt)),
-            });
-        }
-        Task::Binary | Task::MultiClass { .. } => {
-            let k = train.task.outputs().max(2);
-            let mut conf = vec![vec![0usize; k]; k];
-            for r in &report.clips {
-                let pred = report.predicted_class(r, threshold);
-                conf[r.target as usize][pred] += 1;
-            }
-            let correct: usize = (0..k).map(|i| conf[i][i]).sum();
-            report.accuracy = Some(correct as f64 / report.clips.len().max(1) as f64);
-            report.confusion = Some(conf);
-            if train.task == Task::Binary {
-                let scores: Vec<f64> = report.clips.iter().map(|r| r.mean[0] as f64).collect();
-                let labels: Vec<usize> = report.clips.iter().map(|r| r.target as usize).collect();
-                report.binary = Some(BinaryMetrics::from_scores(&scores, &labels, threshold));
-            }
-        }
+        Task::Regression => report.regression = Some(regression_metrics(&report.clips)),
+        Task::Binary | Task::MultiClass { .. } => add_class_metrics(&mut report, threshold),
     }
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The duplicate groups that have windows, in order of first appearance, each with a
+/// representative target; fewer than two cannot be cross-validated.
+fn window_groups(clips: &[CvClip<'_>], set: &WindowSet) -> Result<Vec<(usize, f32)>, VideoError> {
+    let mut groups: Vec<(usize, f32)> = Vec::new();
+    for &c in &set.clip_of {
+        if !groups.iter().any(|g| g.0 == clips[c].group) {
+            groups.push((clips[c].group, clips[c].target));
+        }
+    }
+    if groups.len() < 2 {
+        return Err(VideoError::Data {
+            reason: format!(
+                "{} clip(s) with usable windows; cross-validation needs at least 2",
+                groups.len()
+            ),
+        });
+    }
+    Ok(groups)
+}
+
+/// The windows of a cross-validation and the fold each duplicate group is held out in.
+struct FoldPlan<'a> {
+    /// The clips, indexed by `set.clip_of`.
+    clips: &'a [CvClip<'a>],
+    /// All windows.
+    set: &'a WindowSet,
+    /// Clip names, indexed like `clips`.
+    names: &'a [String],
+    /// Groups with windows ([`window_groups`]).
+    groups: Vec<(usize, f32)>,
+    /// Fold of each entry of `groups`.
+    fold_of: Vec<usize>,
+}
+
+impl FoldPlan<'_> {
+    /// Is window `i` held out in `fold`?
+    fn in_fold(&self, i: usize, fold: usize) -> bool {
+        let g = self.clips[self.set.clip_of[i]].group;
+        self.groups
+            .iter()
+            .position(|x| x.0 == g)
+            .is_some_and(|p| self.fold_of[p] == fold)
+    }
+
+    /// Trains on every window outside `fold` and predicts each held-out clip; returns the final
+    /// training loss and the held-out clips' results.
+    fn run_fold(
+        &self,
+        fold: usize,
+        folds: usize,
+        train: &VideoTrainConfig,
+        progress: &mut dyn FnMut(VideoEvent),
+    ) -> Result<(f64, Vec<CvClipResult>), VideoError> {
+        let set = self.set;
+        let held: Vec<usize> = (0..set.len()).filter(|&i| self.in_fold(i, fold)).collect();
+        let train_idx: Vec<usize> = (0..set.len()).filter(|&i| !self.in_fold(i, fold)).collect();
+        let mut held_clips: Vec<usize> = held.iter().map(|&i| set.clip_of[i]).collect();
+        held_clips.dedup();
+        progress(VideoEvent::Fold {
+            fold,
+            folds,
+            held_out: held_clips.iter().map(|&c| self.names[c].clone()).collect(),
+        });
+        let trained = train_on_windows(
+            &set.subset(&train_idx),
+            self.names,
+            Vec::new(),
+            train,
+            progress,
+        )?;
+        let final_loss = trained
+            .model
+            .card
+            .history
+            .last()
+            .map_or(f64::NAN, |h| h.train_loss);
+        let mut results = Vec::new();
+        for &c in &held_clips {
+            let idx: Vec<usize> = held
+                .iter()
+                .copied()
+                .filter(|&i| set.clip_of[i] == c)
+                .collect();
+            let sub = set.subset(&idx);
+            let outs = trained.model.predict_windows(&sub.x, sub.len());
+            let (mean, spread) = mean_and_spread(&outs);
+            results.push(CvClipResult {
+                clip: self.names[c].clone(),
+                target: self.clips[c].target,
+                group: self.clips[c].group,
+                fold,
+                windows: idx.len(),
+                padded_windows: sub.padded.iter().filter(|p| **p > 0).count(),
+                mean,
+                spread,
+            });
+        }
+        Ok((final_loss, results))
+    }
+}
+
+/// Regression metrics of the held-out clips' mean predictions against their targets.
+fn regression_metrics(clips: &[CvClipResult]) -> RegressionMetrics {
+    let p: Vec<f64> = clips.iter().map(|r| r.mean[0] as f64).collect();
+    let t: Vec<f64> = clips.iter().map(|r| r.target as f64).collect();
+    let n = t.len().max(1) as f64;
+    let mt = t.iter().sum::<f64>() / n;
+    let rms = |e: &mut dyn Iterator<Item = f64>| (e.map(|x| x * x).sum::<f64>() / n).sqrt();
+    RegressionMetrics {
+        pearson_r: pearson(&p, &t),
+        rmse: rms(&mut p.iter().zip(&t).map(|(a, b)| a - b)),
+        mae: p.iter().zip(&t).map(|(a, b)| (a - b).abs()).sum::<f64>() / n,
+        rmse_of_mean: rms(&mut t.iter().map(|b| b - mt)),
+    }
+}
+
+/// Adds the confusion matrix and accuracy (and, for a binary task, the threshold metrics) of
+/// the held-out clips to a classification report.
+fn add_class_metrics(report: &mut CvReport, threshold: f64) {
+    let k = report.task.outputs().max(2);
+    let mut conf = vec![vec![0usize; k]; k];
+    for r in &report.clips {
+        let pred = report.predicted_class(r, threshold);
+        conf[r.target as usize][pred] += 1;
+    }
+    let correct: usize = (0..k).map(|i| conf[i][i]).sum();
+    report.accuracy = Some(correct as f64 / report.clips.len().max(1) as f64);
+    report.confusion = Some(conf);
+    if report.task == Task::Binary {
+        let scores: Vec<f64> = report.clips.iter().map(|r| r.mean[0] as f64).collect();
+        let labels: Vec<usize> = report.clips.iter().map(|r| r.target as usize).collect();
+        report.binary = Some(BinaryMetrics::from_scores(&scores, &labels, threshold));
+    }
 }
 
 /// Leave-one-clip-out (one fold per duplicate group) for binary labels.
@@ -476,19 +534,6 @@ pub fn leave_one_clip_out(
         seconds: rep.seconds,
         mean_final_train_loss: rep.mean_final_train_loss,
     })
-}
-
-/// Reads labelled clips from OpenPose zips/folders and runs [`leave_one_clip_out`] for each
-/// configuration (e.g. one per network type).
-pub fn loo_from_paths(
-    inputs: &[&Path],
-    cfgs: &[LooConfig],
-    progress: &mut dyn FnMut(VideoEvent),
-) -> Result<Vec<LooReport>, VideoError> {
-    let clips = load_labelled_clips(inputs)?;
-    cfgs.iter()
-        .map(|c| leave_one_clip_out(&clips, c, progress))
-        .collect()
 }
 
 /// A Markdown comparison table of reports.

@@ -2,14 +2,12 @@
 //! clip value as the mean over windows and the spread (standard deviation) across windows as a
 //! rough uncertainty.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 use super::VideoError;
 use super::model::Task;
 use super::preprocess::clip_windows;
-use super::training::{LoadedVideoModel, load_model};
+use super::training::LoadedVideoModel;
 use crate::formats::openpose::Body25;
 
 /// The network's output for one window.
@@ -97,19 +95,6 @@ pub fn predict_clip(
         spread,
         label,
     })
-}
-
-/// Loads a model (card or stem path) and predicts every clip of an OpenPose zip or folder.
-pub fn predict_path(
-    model_path: &Path,
-    input: &Path,
-) -> Result<Vec<Result<ClipPrediction, VideoError>>, VideoError> {
-    let model = load_model(model_path)?;
-    let seqs = crate::formats::openpose::read_openpose_path(input)?;
-    Ok(seqs
-        .iter()
-        .map(|s| predict_clip(&model, &s.clip, &s.frames))
-        .collect())
 }
 
 #[cfg(test)]

@@ -129,3 +129,14 @@ pub enum VideoError {
         loss: f64,
     },
 }
+
+impl From<crate::checkpoint::WriteError> for VideoError {
+    fn from(e: crate::checkpoint::WriteError) -> Self {
+        match e {
+            crate::checkpoint::WriteError::Io { path, source } => Self::Io { path, source },
+            crate::checkpoint::WriteError::CardJson { path, source } => {
+                Self::CardJson { path, source }
+            }
+        }
+    }
+}

@@ -290,6 +290,20 @@ impl<B: Backend> ConvBlock<B> {
     }
 }
 
+/// `[batch, frames, features]` through the convolution blocks (in evaluation mode if `eval`):
+/// the shared front end of the CNN and the CNN-LSTM, `[batch, channels, frames']`.
+fn run_blocks<B: Backend>(blocks: &[ConvBlock<B>], x: Tensor<B, 3>, eval: bool) -> Tensor<B, 3> {
+    let mut h = x.swap_dims(1, 2);
+    for b in blocks {
+        h = if eval {
+            b.forward_eval(h)
+        } else {
+            b.forward(h)
+        };
+    }
+    h
+}
+
 /// Kidziński's CNN.
 #[derive(Module, Debug)]
 pub struct CnnNet<B: Backend> {
@@ -327,14 +341,7 @@ impl<B: Backend> CnnNet<B> {
     }
 
     fn forward_mode(&self, x: Tensor<B, 3>, eval: bool) -> Tensor<B, 2> {
-        let mut h = x.swap_dims(1, 2);
-        for b in &self.blocks {
-            h = if eval {
-                b.forward_eval(h)
-            } else {
-                b.forward(h)
-            };
-        }
+        let h = run_blocks(&self.blocks, x, eval);
         let [n, c, t] = h.dims();
         let h = h.reshape([n, c * t]);
         self.out.forward(relu(self.dense.forward(h)))
@@ -441,14 +448,7 @@ impl<B: Backend> CnnLstmNet<B> {
     }
 
     fn forward_mode(&self, x: Tensor<B, 3>, eval: bool) -> Tensor<B, 2> {
-        let mut h = x.swap_dims(1, 2);
-        for b in &self.blocks {
-            h = if eval {
-                b.forward_eval(h)
-            } else {
-                b.forward(h)
-            };
-        }
+        let h = run_blocks(&self.blocks, x, eval);
         let h = self.rnn.forward_mean(h.swap_dims(1, 2));
         self.out
             .forward(if eval { h } else { self.dropout.forward(h) })

@@ -378,7 +378,46 @@ pub fn preprocess_frames(
     cfg.validate()?;
     let n = frames.len();
     let req = required_keypoints(cfg);
-    // 1. per keypoint coordinate series with NaN gaps.
+    let xy = keypoint_series(frames, cfg, &req);
+    let (spans, unusable_frames) = usable_spans(&xy, &req, n);
+    let runs_xy = smooth_runs(&xy, &spans, &req, cfg);
+    let scale_px = clip_scale(&runs_xy, cfg);
+    let nb = cfg.keypoints.len() * 2 + if cfg.derived { 7 } else { 0 };
+    let nf = if cfg.velocities { 2 * nb } else { nb };
+    let mut runs = Vec::new();
+    if scale_px.is_finite() && scale_px > 1e-6 {
+        for (s, r) in &runs_xy {
+            let len = r[kp::MID_HIP][0].len();
+            let base = base_features(r, scale_px, cfg, nb);
+            let data = if cfg.velocities {
+                with_velocities(&base, len, nb, cfg.target_fps)
+            } else {
+                base
+            };
+            runs.push(Run {
+                start_s: *s as f32 / cfg.source_fps,
+                len,
+                data,
+            });
+        }
+    }
+    Ok(ProcessedClip {
+        clip: clip.to_string(),
+        features: nf,
+        runs,
+        scale_px,
+        unusable_frames,
+        source_frames: n,
+    })
+}
+
+/// Per keypoint, its x and y series over all frames (`[keypoint][axis][frame]`).
+type Series = Vec<[Vec<f32>; 2]>;
+
+/// Step 1: per keypoint coordinate series with NaN gaps (confident points only, MidHip from the
+/// hips when OpenPose missed it), short gaps of the required keypoints filled.
+fn keypoint_series(frames: &[Option<Body25>], cfg: &PreprocessConfig, req: &[usize]) -> Series {
+    let n = frames.len();
     let mut xy = vec![[vec![f32::NAN; n], vec![f32::NAN; n]]; 25];
     for (t, f) in frames.iter().enumerate() {
         let Some(p) = f else { continue };
@@ -400,12 +439,17 @@ pub fn preprocess_frames(
         }
     }
     let max_gap = (cfg.max_gap_s * cfg.source_fps).floor() as usize;
-    for &k in &req {
+    for &k in req {
         for channel in xy[k].iter_mut() {
             fill_short_gaps(channel, max_gap);
         }
     }
-    // 2. usable frames and runs.
+    xy
+}
+
+/// Step 2: the runs (`start..end` frames, at least 2 long) where every required keypoint is
+/// present, and the number of unusable frames.
+fn usable_spans(xy: &Series, req: &[usize], n: usize) -> (Vec<(usize, usize)>, usize) {
     let usable: Vec<bool> = (0..n)
         .map(|t| req.iter().all(|&k| xy[k][0][t].is_finite()))
         .collect();
@@ -425,11 +469,21 @@ pub fn preprocess_frames(
             spans.push((s, t));
         }
     }
-    // 3. resample + smooth each run: series[k][c] per run.
-    let mut runs_xy: Vec<(usize, Vec<[Vec<f32>; 2]>)> = Vec::new();
-    for &(s, e) in &spans {
+    (spans, unusable_frames)
+}
+
+/// Step 3: each run's required keypoints resampled to the target rate and smoothed, with the
+/// run's first source frame.
+fn smooth_runs(
+    xy: &Series,
+    spans: &[(usize, usize)],
+    req: &[usize],
+    cfg: &PreprocessConfig,
+) -> Vec<(usize, Series)> {
+    let mut runs_xy = Vec::new();
+    for &(s, e) in spans {
         let mut per_k = vec![[Vec::new(), Vec::new()]; 25];
-        for &k in &req {
+        for &k in req {
             for c in 0..2 {
                 let r = resample_linear(&xy[k][c][s..e], cfg.source_fps, cfg.target_fps);
                 per_k[k][c] = gaussian_smooth(&r, cfg.smooth_sigma_frames);
@@ -437,113 +491,115 @@ pub fn preprocess_frames(
         }
         runs_xy.push((s, per_k));
     }
-    let p = |r: &Vec<[Vec<f32>; 2]>, k: usize, t: usize| [r[k][0][t], r[k][1][t]];
-    // clip-level trunk length.
+    runs_xy
+}
+
+/// Keypoint `k` of a run at frame `t`.
+fn point(r: &Series, k: usize, t: usize) -> [f32; 2] {
+    [r[k][0][t], r[k][1][t]]
+}
+
+/// Left plus right thigh length (hip to knee) of a run at frame `t`, pixels.
+fn thighs(r: &Series, t: usize) -> f32 {
+    dist(point(r, kp::L_HIP, t), point(r, kp::L_KNEE, t))
+        + dist(point(r, kp::R_HIP, t), point(r, kp::R_KNEE, t))
+}
+
+/// The clip-level scale in pixels: mean trunk length (neck to mid-hip), or mean thigh length
+/// for per-frame thigh scaling (its fallback); NaN without frames.
+fn clip_scale(runs_xy: &[(usize, Series)], cfg: &PreprocessConfig) -> f32 {
     let mut trunk_sum = 0.0f64;
     let mut trunk_n = 0usize;
     let mut thigh_sum = 0.0f64;
-    for (_, r) in &runs_xy {
+    for (_, r) in runs_xy {
         let len = r[kp::MID_HIP][0].len();
         for t in 0..len {
             if cfg.scale == ScaleMode::TrunkClipMean {
-                trunk_sum += dist(p(r, kp::NECK, t), p(r, kp::MID_HIP, t)) as f64;
+                trunk_sum += dist(point(r, kp::NECK, t), point(r, kp::MID_HIP, t)) as f64;
             } else {
-                thigh_sum += 0.5
-                    * (dist(p(r, kp::L_HIP, t), p(r, kp::L_KNEE, t))
-                        + dist(p(r, kp::R_HIP, t), p(r, kp::R_KNEE, t)))
-                        as f64;
+                thigh_sum += 0.5 * thighs(r, t) as f64;
             }
             trunk_n += 1;
         }
     }
-    let scale_px = if trunk_n == 0 {
+    if trunk_n == 0 {
         f32::NAN
     } else {
         ((trunk_sum + thigh_sum) / trunk_n as f64) as f32
-    };
-    let nb = cfg.keypoints.len() * 2 + if cfg.derived { 7 } else { 0 };
-    let nf = if cfg.velocities { 2 * nb } else { nb };
-    let mut runs = Vec::new();
-    if scale_px.is_finite() && scale_px > 1e-6 {
-        for (s, r) in &runs_xy {
-            let len = r[kp::MID_HIP][0].len();
-            // orientation: toes ahead of ankles in +x → facing +x.
-            let signs: Vec<f32> = (0..len)
-                .map(|t| {
-                    let d = (r[kp::L_BIG_TOE][0][t] - r[kp::L_ANKLE][0][t])
-                        + (r[kp::R_BIG_TOE][0][t] - r[kp::R_ANKLE][0][t]);
-                    if d >= 0.0 { 1.0 } else { -1.0 }
-                })
-                .collect();
-            let orient = median_sign(&signs, cfg.orientation_window_frames);
-            let mut base = vec![0.0f32; len * nb];
-            for t in 0..len {
-                let c = p(r, kp::MID_HIP, t);
-                let sc = match cfg.scale {
-                    ScaleMode::TrunkClipMean => scale_px,
-                    ScaleMode::ThighPerFrame => {
-                        let s = 0.5
-                            * (dist(p(r, kp::L_HIP, t), p(r, kp::L_KNEE, t))
-                                + dist(p(r, kp::R_HIP, t), p(r, kp::R_KNEE, t)));
-                        if s > 1e-6 { s } else { scale_px }
-                    }
-                };
-                let norm = |k: usize| {
-                    let q = p(r, k, t);
-                    [(q[0] - c[0]) / sc * orient[t], -(q[1] - c[1]) / sc]
-                };
-                let row = &mut base[t * nb..(t + 1) * nb];
-                let mut j = 0;
-                for &k in &cfg.keypoints {
-                    let q = norm(k);
-                    row[j] = q[0];
-                    row[j + 1] = q[1];
-                    j += 2;
-                }
-                if cfg.derived {
-                    use kp::*;
-                    let (la, ra) = (norm(L_ANKLE), norm(R_ANKLE));
-                    let (lk, rk) = (norm(L_KNEE), norm(R_KNEE));
-                    let (lh, rh) = (norm(L_HIP), norm(R_HIP));
-                    let (lt, rt) = (norm(L_BIG_TOE), norm(R_BIG_TOE));
-                    row[j] = angle(la, lk, lh);
-                    row[j + 1] = angle(ra, rk, rh);
-                    row[j + 2] = angle(lt, la, lk);
-                    row[j + 3] = angle(rt, ra, rk);
-                    row[j + 4] = dist(lt, la);
-                    row[j + 5] = dist(rt, ra);
-                    row[j + 6] = ra[0] - la[0];
-                }
+    }
+}
+
+/// Steps 4–5 for one run: `len × nb` features (keypoints centred on the mid-hip, scaled, facing
+/// +x; then the derived angles and distances).
+fn base_features(r: &Series, scale_px: f32, cfg: &PreprocessConfig, nb: usize) -> Vec<f32> {
+    let len = r[kp::MID_HIP][0].len();
+    // orientation: toes ahead of ankles in +x → facing +x.
+    let signs: Vec<f32> = (0..len)
+        .map(|t| {
+            let d = (r[kp::L_BIG_TOE][0][t] - r[kp::L_ANKLE][0][t])
+                + (r[kp::R_BIG_TOE][0][t] - r[kp::R_ANKLE][0][t]);
+            if d >= 0.0 { 1.0 } else { -1.0 }
+        })
+        .collect();
+    let orient = median_sign(&signs, cfg.orientation_window_frames);
+    let mut base = vec![0.0f32; len * nb];
+    for t in 0..len {
+        let c = point(r, kp::MID_HIP, t);
+        let sc = match cfg.scale {
+            ScaleMode::TrunkClipMean => scale_px,
+            ScaleMode::ThighPerFrame => {
+                let s = 0.5 * thighs(r, t);
+                if s > 1e-6 { s } else { scale_px }
             }
-            let data = if cfg.velocities {
-                let mut d = vec![0.0f32; len * nf];
-                for t in 0..len {
-                    let (a, b) = (t.saturating_sub(1), (t + 1).min(len - 1));
-                    let span = (b - a).max(1) as f32 / cfg.target_fps;
-                    for f in 0..nb {
-                        d[t * nf + f] = base[t * nb + f];
-                        d[t * nf + nb + f] = (base[b * nb + f] - base[a * nb + f]) / span;
-                    }
-                }
-                d
-            } else {
-                base
-            };
-            runs.push(Run {
-                start_s: *s as f32 / cfg.source_fps,
-                len,
-                data,
-            });
+        };
+        let norm = |k: usize| {
+            let q = point(r, k, t);
+            [(q[0] - c[0]) / sc * orient[t], -(q[1] - c[1]) / sc]
+        };
+        write_row(&mut base[t * nb..(t + 1) * nb], cfg, norm);
+    }
+    base
+}
+
+/// Writes one frame's features from its normalised keypoints (`norm(k)`): the configured
+/// keypoints, then (if enabled) the derived knee/ankle angles, foot lengths and step width.
+fn write_row(row: &mut [f32], cfg: &PreprocessConfig, norm: impl Fn(usize) -> [f32; 2]) {
+    let mut j = 0;
+    for &k in &cfg.keypoints {
+        let q = norm(k);
+        row[j] = q[0];
+        row[j + 1] = q[1];
+        j += 2;
+    }
+    if cfg.derived {
+        use kp::*;
+        let (la, ra) = (norm(L_ANKLE), norm(R_ANKLE));
+        let (lk, rk) = (norm(L_KNEE), norm(R_KNEE));
+        let (lh, rh) = (norm(L_HIP), norm(R_HIP));
+        let (lt, rt) = (norm(L_BIG_TOE), norm(R_BIG_TOE));
+        row[j] = angle(la, lk, lh);
+        row[j + 1] = angle(ra, rk, rh);
+        row[j + 2] = angle(lt, la, lk);
+        row[j + 3] = angle(rt, ra, rk);
+        row[j + 4] = dist(lt, la);
+        row[j + 5] = dist(rt, ra);
+        row[j + 6] = ra[0] - la[0];
+    }
+}
+
+/// Appends to each frame's `nb` features their central-difference time derivatives.
+fn with_velocities(base: &[f32], len: usize, nb: usize, fps: f32) -> Vec<f32> {
+    let nf = 2 * nb;
+    let mut d = vec![0.0f32; len * nf];
+    for t in 0..len {
+        let (a, b) = (t.saturating_sub(1), (t + 1).min(len - 1));
+        let span = (b - a).max(1) as f32 / fps;
+        for f in 0..nb {
+            d[t * nf + f] = base[t * nb + f];
+            d[t * nf + nb + f] = (base[b * nb + f] - base[a * nb + f]) / span;
         }
     }
-    Ok(ProcessedClip {
-        clip: clip.to_string(),
-        features: nf,
-        runs,
-        scale_px,
-        unusable_frames,
-        source_frames: n,
-    })
+    d
 }
 
 /// Cuts the windows of a preprocessed clip (see the module documentation, step 6).

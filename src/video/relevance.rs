@@ -10,9 +10,7 @@
 //! Relevance of a keypoint's `x`, `y` (and their velocities) is summed into that keypoint; the
 //! derived columns (angles, distances) involve several keypoints and are kept apart.
 
-use burn::module::Module;
 use burn::prelude::*;
-use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use serde::{Deserialize, Serialize};
 
 use super::VideoError;
@@ -55,22 +53,14 @@ impl WindowRelevance {
 
 /// Copies the inference network onto the autodiff backend (through its full-precision record).
 fn to_autodiff(model: &LoadedVideoModel) -> Result<VideoNet<TrainBackend>, VideoError> {
-    let recorder = NamedMpkBytesRecorder::<FullPrecisionSettings>::default();
-    let err = |e: burn::record::RecorderError| VideoError::Record {
+    let err = |reason| VideoError::Record {
         path: Default::default(),
-        reason: e.to_string(),
+        reason,
     };
-    let bytes = recorder
-        .record(model.net.clone().into_record(), ())
-        .map_err(err)?;
+    let bytes = crate::checkpoint::record_bytes(model.net.clone()).map_err(err)?;
     let device = Default::default();
-    let rec = recorder.load(bytes, &device).map_err(err)?;
-    Ok(model
-        .card
-        .training
-        .model
-        .init::<TrainBackend>(&device)
-        .load_record(rec))
+    let net = model.card.training.model.init::<TrainBackend>(&device);
+    crate::checkpoint::load_weights_into(net, bytes, &device).map_err(err)
 }
 
 /// Gradient × input of one raw (unstandardised) window, `window_frames × features` as produced

@@ -13,7 +13,6 @@ use burn::module::AutodiffModule;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
-use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::activation::{log_sigmoid, log_softmax, sigmoid, softmax};
 use serde::{Deserialize, Serialize};
 
@@ -240,6 +239,19 @@ pub struct VideoModelCard {
     pub metrics: BTreeMap<String, f64>,
     /// FNV-1a 64 of the record bytes, hex.
     pub record_fnv1a64: String,
+    /// [`crate::checkpoint::card_hash`] of this card, stamped when it is saved (`None`: written
+    /// before gaitlens stored one): a card edited afterwards (e.g. swapped `label_names`, which
+    /// would invert every verdict) is refused on load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_fnv1a64: Option<String>,
+}
+
+impl VideoModelCard {
+    /// The card with its content hash stamped in.
+    pub fn stamped(mut self) -> Self {
+        self.card_fnv1a64 = Some(crate::checkpoint::card_hash(&self));
+        self
+    }
 }
 
 /// A trained network ready for prediction, with its card.
@@ -308,6 +320,68 @@ pub fn train_on_windows(
     cfg: &VideoTrainConfig,
     progress: &mut dyn FnMut(VideoEvent),
 ) -> Result<TrainedVideoModel, VideoError> {
+    check_windows(set, cfg)?;
+    let stats = FeatureStats::fit(set);
+    let mut x = set.x.clone();
+    stats.apply(&mut x);
+    let (target_min, target_range) = target_scaling(set, cfg.task);
+    let data = TrainData {
+        x,
+        targets: set
+            .targets
+            .iter()
+            .map(|t| (t - target_min) / target_range)
+            .collect(),
+        weights: window_weights(set, cfg),
+        windows: set.len(),
+        window_frames: set.window_frames,
+        features: set.features,
+        task: cfg.task,
+        device: Default::default(),
+    };
+    let (model, history) = fit_network(&data, cfg, progress)?;
+    let net = model.valid();
+    let record =
+        crate::checkpoint::record_bytes(net.clone()).map_err(|reason| VideoError::Record {
+            path: PathBuf::new(),
+            reason,
+        })?;
+    let mut trained: Vec<usize> = set.clip_of.clone();
+    trained.sort_unstable();
+    trained.dedup();
+    let card = VideoModelCard {
+        format: VIDEO_CARD_FORMAT.to_string(),
+        model_type: cfg.model.kind().to_string(),
+        training: cfg.clone(),
+        feature_names: feature_names(&cfg.preprocess),
+        feature_stats: stats,
+        target_min,
+        target_range,
+        trained_clips: trained
+            .iter()
+            .map(|&c| {
+                clip_names
+                    .get(c)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{c}"))
+            })
+            .collect(),
+        skipped_clips: skipped,
+        train_windows: set.len(),
+        history,
+        metrics: BTreeMap::new(),
+        record_fnv1a64: crate::checkpoint::record_hash(&record),
+        card_fnv1a64: None,
+    };
+    Ok(TrainedVideoModel {
+        model: LoadedVideoModel { card, net },
+        record,
+    })
+}
+
+/// Checks the configuration and that the windows match it: at least two, of the configured
+/// shape, with targets valid for the task.
+fn check_windows(set: &WindowSet, cfg: &VideoTrainConfig) -> Result<(), VideoError> {
     cfg.validate()?;
     if set.len() < 2 {
         return Err(VideoError::Data {
@@ -346,40 +420,61 @@ pub fn train_on_windows(
             }
         }
     }
-    let stats = FeatureStats::fit(set);
-    let mut x_all = set.x.clone();
-    stats.apply(&mut x_all);
-    let (target_min, target_range) = if cfg.task == Task::Regression {
-        let lo = set.targets.iter().copied().fold(f32::INFINITY, f32::min);
-        let hi = set
-            .targets
-            .iter()
-            .copied()
-            .fold(f32::NEG_INFINITY, f32::max);
-        (lo, if hi - lo > 1e-12 { hi - lo } else { 1.0 })
-    } else {
-        (0.0, 1.0)
-    };
-    let targets: Vec<f32> = set
+    Ok(())
+}
+
+/// `(min, range)` mapping regression targets onto [0, 1]; `(0, 1)` for classification.
+fn target_scaling(set: &WindowSet, task: Task) -> (f32, f32) {
+    if task != Task::Regression {
+        return (0.0, 1.0);
+    }
+    let lo = set.targets.iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = set
         .targets
         .iter()
-        .map(|t| (t - target_min) / target_range)
-        .collect();
-    let weights = window_weights(set, cfg);
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    (lo, if hi - lo > 1e-12 { hi - lo } else { 1.0 })
+}
 
-    let device = Default::default();
-    TrainBackend::seed(&device, cfg.seed);
-    let mut model = cfg.model.init::<TrainBackend>(&device);
+/// The standardised windows with their scaled targets and weights, ready to batch.
+struct TrainData {
+    /// `windows × window_frames × features` standardised features.
+    x: Vec<f32>,
+    /// Scaled targets, one per window.
+    targets: Vec<f32>,
+    /// Loss weights, one per window.
+    weights: Vec<f32>,
+    /// Number of windows.
+    windows: usize,
+    /// Frames per window.
+    window_frames: usize,
+    /// Features per frame.
+    features: usize,
+    /// What the network learns.
+    task: Task,
+    /// The training device.
+    device: Device<TrainBackend>,
+}
+
+/// Initialises the network (seeded) and trains it with Adam for `cfg.epochs` shuffled epochs
+/// under the step learning-rate schedule; returns it with the per-epoch log.
+fn fit_network(
+    data: &TrainData,
+    cfg: &VideoTrainConfig,
+    progress: &mut dyn FnMut(VideoEvent),
+) -> Result<(VideoNet<TrainBackend>, Vec<EpochLog>), VideoError> {
+    TrainBackend::seed(&data.device, cfg.seed);
+    let mut model = cfg.model.init::<TrainBackend>(&data.device);
     let mut adam = AdamConfig::new();
     if cfg.weight_decay > 0.0 {
         adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay)));
     }
     let mut optim = adam.init::<TrainBackend, VideoNet<TrainBackend>>();
-    let (wf, nf, ws) = (set.window_frames, set.features, set.window_size());
     let mut rng = crate::rng::SplitMix64::stream(cfg.seed, 0x71DE0, 0x5 /* shuffle */);
     let mut history = Vec::with_capacity(cfg.epochs);
     progress(VideoEvent::Started {
-        windows: set.len(),
+        windows: data.windows,
         epochs: cfg.epochs,
     });
     for epoch in 0..cfg.epochs {
@@ -387,7 +482,7 @@ pub fn train_on_windows(
             * cfg
                 .lr_step_factor
                 .powi((epoch / cfg.lr_step_epochs.max(1)) as i32);
-        let mut order: Vec<usize> = (0..set.len()).collect();
+        let mut order: Vec<usize> = (0..data.windows).collect();
         rng.shuffle(&mut order);
         let mut loss_sum = 0.0f64;
         let mut seen = 0usize;
@@ -396,31 +491,10 @@ pub fn train_on_windows(
             if chunk.len() < 2 {
                 continue;
             }
-            let n = chunk.len();
-            let mut xb = Vec::with_capacity(n * ws);
-            for &i in chunk {
-                xb.extend_from_slice(&x_all[i * ws..(i + 1) * ws]);
-            }
-            let yb: Vec<f32> = chunk.iter().map(|&i| targets[i]).collect();
-            let wb: Vec<f32> = chunk.iter().map(|&i| weights[i]).collect();
-            let x = Tensor::<TrainBackend, 3>::from_data(TensorData::new(xb, [n, wf, nf]), &device);
-            let w = Tensor::<TrainBackend, 1>::from_data(TensorData::new(wb, [n]), &device);
-            let out = model.forward(x);
-            let per = per_window_loss(out, &yb, cfg.task, &device);
-            let loss = (per * w).mean();
-            let lv = loss
-                .clone()
-                .into_data()
-                .iter::<f32>()
-                .next()
-                .unwrap_or(f32::NAN) as f64;
-            if !lv.is_finite() {
-                return Err(VideoError::Diverged { epoch, loss: lv });
-            }
-            loss_sum += lv * n as f64;
-            seen += n;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
+            let (next, lv) = train_batch(model, &mut optim, data, chunk, lr, epoch)?;
+            model = next;
+            loss_sum += lv * chunk.len() as f64;
+            seen += chunk.len();
         }
         let train_loss = loss_sum / seen.max(1) as f64;
         history.push(EpochLog {
@@ -434,43 +508,45 @@ pub fn train_on_windows(
             train_loss,
         });
     }
-    let net = model.valid();
-    let record = NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
-        .record(net.clone().into_record(), ())
-        .map_err(|e| VideoError::Record {
-            path: PathBuf::new(),
-            reason: e.to_string(),
-        })?;
-    let mut trained: Vec<usize> = set.clip_of.clone();
-    trained.sort_unstable();
-    trained.dedup();
-    let card = VideoModelCard {
-        format: VIDEO_CARD_FORMAT.to_string(),
-        model_type: cfg.model.kind().to_string(),
-        training: cfg.clone(),
-        feature_names: feature_names(&cfg.preprocess),
-        feature_stats: stats,
-        target_min,
-        target_range,
-        trained_clips: trained
-            .iter()
-            .map(|&c| {
-                clip_names
-                    .get(c)
-                    .cloned()
-                    .unwrap_or_else(|| format!("#{c}"))
-            })
-            .collect(),
-        skipped_clips: skipped,
-        train_windows: set.len(),
-        history,
-        metrics: BTreeMap::new(),
-        record_fnv1a64: format!("{:016x}", crate::dataset::fnv1a64(&record)),
-    };
-    Ok(TrainedVideoModel {
-        model: LoadedVideoModel { card, net },
-        record,
-    })
+    Ok((model, history))
+}
+
+/// One optimiser step on the windows `chunk`: returns the updated network and the batch's
+/// weighted mean loss; a non-finite loss is [`VideoError::Diverged`].
+fn train_batch(
+    model: VideoNet<TrainBackend>,
+    optim: &mut impl Optimizer<VideoNet<TrainBackend>, TrainBackend>,
+    data: &TrainData,
+    chunk: &[usize],
+    lr: f64,
+    epoch: usize,
+) -> Result<(VideoNet<TrainBackend>, f64), VideoError> {
+    let (wf, nf) = (data.window_frames, data.features);
+    let ws = wf * nf;
+    let n = chunk.len();
+    let mut xb = Vec::with_capacity(n * ws);
+    for &i in chunk {
+        xb.extend_from_slice(&data.x[i * ws..(i + 1) * ws]);
+    }
+    let yb: Vec<f32> = chunk.iter().map(|&i| data.targets[i]).collect();
+    let wb: Vec<f32> = chunk.iter().map(|&i| data.weights[i]).collect();
+    let device = &data.device;
+    let x = Tensor::<TrainBackend, 3>::from_data(TensorData::new(xb, [n, wf, nf]), device);
+    let w = Tensor::<TrainBackend, 1>::from_data(TensorData::new(wb, [n]), device);
+    let out = model.forward(x);
+    let per = per_window_loss(out, &yb, data.task, device);
+    let loss = (per * w).mean();
+    let lv = loss
+        .clone()
+        .into_data()
+        .iter::<f32>()
+        .next()
+        .unwrap_or(f32::NAN) as f64;
+    if !lv.is_finite() {
+        return Err(VideoError::Diverged { epoch, loss: lv });
+    }
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    Ok((optim.step(lr, model, grads), lv))
 }
 
 fn per_window_loss<B: Backend>(
@@ -532,10 +608,8 @@ impl LoadedVideoModel {
     }
 }
 
-/// Paths of the record and the card for `stem` (an extension of `stem` is replaced).
-pub fn model_paths(stem: &Path) -> (PathBuf, PathBuf) {
-    (stem.with_extension("mpk"), stem.with_extension("json"))
-}
+/// Paths of the record and the card for `stem` ([`crate::checkpoint::paths`]).
+pub use crate::checkpoint::paths as model_paths;
 
 /// Writes `<stem>.mpk` then `<stem>.json`, each atomically (temporary file + rename); returns
 /// (record path, card path).
@@ -543,21 +617,8 @@ pub fn save_model(
     trained: &TrainedVideoModel,
     stem: &Path,
 ) -> Result<(PathBuf, PathBuf), VideoError> {
-    let (rec, card) = model_paths(stem);
-    crate::io_util::write_atomic(&rec, &trained.record).map_err(|source| VideoError::Io {
-        path: rec.clone(),
-        source,
-    })?;
-    let json =
-        serde_json::to_vec_pretty(&trained.model.card).map_err(|source| VideoError::CardJson {
-            path: card.clone(),
-            source,
-        })?;
-    crate::io_util::write_atomic(&card, &json).map_err(|source| VideoError::Io {
-        path: card.clone(),
-        source,
-    })?;
-    Ok((rec, card))
+    let card = trained.model.card.clone().stamped();
+    Ok(crate::checkpoint::write(stem, &trained.record, &card)?)
 }
 
 /// Checks a card against itself and this code (format, network type, feature list, sizes).
@@ -666,7 +727,17 @@ pub fn load_model_bytes(
             source,
         })?;
     validate_card(&card, card_path)?;
-    let hash = format!("{:016x}", crate::dataset::fnv1a64(&record));
+    crate::checkpoint::check_card_text(card_bytes).map_err(|(found, stated)| {
+        VideoError::CardMismatch {
+            path: card_path.to_path_buf(),
+            field: "card_fnv1a64",
+            found: format!("{stated}, but the card's content hashes to {found}"),
+            expected: "the hash written with the card (it was edited after training: retrain, \
+                       or remove the field to accept the edit)"
+                .into(),
+        }
+    })?;
+    let hash = crate::checkpoint::record_hash(&record);
     if hash != card.record_fnv1a64 {
         return Err(VideoError::CardMismatch {
             path: rec_path.to_path_buf(),
@@ -676,17 +747,13 @@ pub fn load_model_bytes(
         });
     }
     let device = Default::default();
-    let rec = NamedMpkBytesRecorder::<FullPrecisionSettings>::default()
-        .load(record, &device)
-        .map_err(|e| VideoError::Record {
+    let net = card.training.model.init::<InferBackend>(&device);
+    let net = crate::checkpoint::load_weights_into(net, record, &device).map_err(|reason| {
+        VideoError::Record {
             path: rec_path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    let net = card
-        .training
-        .model
-        .init::<InferBackend>(&device)
-        .load_record(rec);
+            reason,
+        }
+    })?;
     Ok(LoadedVideoModel { card, net })
 }
 

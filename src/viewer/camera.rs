@@ -4,8 +4,10 @@
 //! The math lives in plain functions (yaw/pitch ↔ direction, framing, orbit step) with unit tests;
 //! the Bevy systems only read input and write the camera transform.
 
+use bevy::ecs::system::SystemParam;
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
 use bevy::prelude::*;
+use bevy_egui::egui;
 use bevy_egui::input::EguiWantsInput;
 
 use super::pose::PosedFrame;
@@ -167,6 +169,28 @@ impl FlyCamera {
         }
     }
 
+    /// [`Self::set_inset`] from an egui `window` on `screen`: the width it covers from its edge
+    /// when it is docked there (left: starts in the screen's first quarter; right: in its right
+    /// half), else 0.
+    pub fn set_inset_beside(
+        &mut self,
+        right: bool,
+        screen: egui::Rect,
+        window: Option<egui::Rect>,
+    ) {
+        let width = screen.width().max(1.0);
+        let inset = match window {
+            Some(r) if right && r.left() > 0.5 * screen.width() => {
+                (screen.right() - r.left()) / width
+            }
+            Some(r) if !right && r.left() < 0.25 * screen.width() => {
+                (r.right() - screen.left()) / width
+            }
+            _ => 0.0,
+        };
+        self.set_inset(right, inset);
+    }
+
     /// After a walk is loaded: frame it on the next update and follow its pelvis (a walk leaves
     /// any fixed view within seconds; the keys move the view along with it, `F` stops following).
     pub fn frame_and_follow(&mut self) {
@@ -215,6 +239,7 @@ impl Plugin for FlyCameraPlugin {
     }
 }
 
+/// Spawns the viewer camera at the fly camera's start state.
 fn spawn_camera(mut commands: Commands, cam: Res<FlyCamera>) {
     commands.spawn((
         Camera3d::default(),
@@ -227,82 +252,111 @@ fn spawn_camera(mut commands: Commands, cam: Res<FlyCamera>) {
     ));
 }
 
+/// The input the fly camera reads: time, keys, mouse buttons, drag and wheel, whether egui
+/// claims them, and the window (for its aspect ratio).
+#[derive(SystemParam)]
+struct CameraInput<'w, 's> {
+    time: Res<'w, Time>,
+    keys: Res<'w, ButtonInput<KeyCode>>,
+    buttons: Res<'w, ButtonInput<MouseButton>>,
+    motion: Res<'w, AccumulatedMouseMotion>,
+    scroll: Res<'w, AccumulatedMouseScroll>,
+    egui_input: Option<Res<'w, EguiWantsInput>>,
+    windows: Query<'w, 's, &'static Window>,
+}
+
+impl CameraInput<'_, '_> {
+    /// Whether the keyboard is the camera's (egui is not typing into a field).
+    fn keyboard_free(&self) -> bool {
+        !self
+            .egui_input
+            .as_ref()
+            .is_some_and(|e| e.wants_any_keyboard_input())
+    }
+
+    /// Whether the pointer is the camera's (not over or dragging an egui window).
+    fn pointer_free(&self) -> bool {
+        !self
+            .egui_input
+            .as_ref()
+            .is_some_and(|e| e.wants_any_pointer_input())
+    }
+
+    /// Width / height of the window (16:9 without one).
+    fn aspect(&self) -> f32 {
+        self.windows
+            .iter()
+            .next()
+            .map(|w| w.width() / w.height().max(1.0))
+            .unwrap_or(16.0 / 9.0)
+    }
+}
+
 /// Reads keys, mouse drag and wheel (unless egui uses them) and updates [`FlyCamera`].
-#[allow(clippy::too_many_arguments)]
-fn fly_camera_input(
-    time: Res<Time>,
-    keys: Res<ButtonInput<KeyCode>>,
-    buttons: Res<ButtonInput<MouseButton>>,
-    motion: Res<AccumulatedMouseMotion>,
-    scroll: Res<AccumulatedMouseScroll>,
-    egui_input: Option<Res<EguiWantsInput>>,
-    posed: Res<PosedFrame>,
-    windows: Query<&Window>,
-    mut cam: ResMut<FlyCamera>,
-) {
-    let dt = time.delta_secs();
-    let keyboard_free = !egui_input
-        .as_ref()
-        .is_some_and(|e| e.wants_any_keyboard_input());
-    let pointer_free = !egui_input
-        .as_ref()
-        .is_some_and(|e| e.wants_any_pointer_input());
-    let aspect = windows
-        .iter()
-        .next()
-        .map(|w| w.width() / w.height().max(1.0))
-        .unwrap_or(16.0 / 9.0);
+fn fly_camera_input(input: CameraInput, posed: Res<PosedFrame>, mut cam: ResMut<FlyCamera>) {
+    let dt = input.time.delta_secs();
+    if input.keyboard_free() {
+        fly_keys(&mut cam, &input.keys, dt);
+    }
+    if input.pointer_free() {
+        look_and_speed(&mut cam, &input);
+    }
+    track_body(&mut cam, &posed, input.aspect(), dt);
+}
+
+/// W/A/S/D/Q/E fly (the follow offset moves along), O toggles orbit, F following, Home framing.
+fn fly_keys(cam: &mut ResMut<FlyCamera>, keys: &ButtonInput<KeyCode>, dt: f32) {
+    let mut input = Vec3::ZERO;
+    for (key, v) in [
+        (KeyCode::KeyW, Vec3::Z),
+        (KeyCode::KeyS, Vec3::NEG_Z),
+        (KeyCode::KeyD, Vec3::X),
+        (KeyCode::KeyA, Vec3::NEG_X),
+        (KeyCode::KeyE, Vec3::Y),
+        (KeyCode::KeyQ, Vec3::NEG_Y),
+    ] {
+        if keys.pressed(key) {
+            input += v;
+        }
+    }
+    if input != Vec3::ZERO {
+        let d = fly_displacement(cam.yaw_rad, cam.pitch_rad, input, cam.speed_m_s * dt);
+        cam.position += d;
+        if let Some(off) = cam.follow_offset.as_mut() {
+            *off += d;
+        }
+    }
+    if keys.just_pressed(KeyCode::KeyO) {
+        cam.orbit = !cam.orbit;
+    }
+    if keys.just_pressed(KeyCode::KeyF) {
+        cam.follow = !cam.follow;
+        cam.follow_offset = None;
+    }
+    if keys.just_pressed(KeyCode::Home) {
+        cam.frame_requested = true;
+    }
+}
+
+/// A mouse drag (either button) looks around; the wheel scales the fly speed.
+fn look_and_speed(cam: &mut ResMut<FlyCamera>, input: &CameraInput) {
+    if input.buttons.pressed(MouseButton::Right) || input.buttons.pressed(MouseButton::Left) {
+        let d = input.motion.delta * cam.look_rad_per_px;
+        cam.yaw_rad -= d.x;
+        cam.pitch_rad = (cam.pitch_rad - d.y).clamp(-PITCH_LIMIT_RAD, PITCH_LIMIT_RAD);
+    }
+    let wheel = match input.scroll.unit {
+        MouseScrollUnit::Line => input.scroll.delta.y,
+        MouseScrollUnit::Pixel => input.scroll.delta.y / 40.0,
+    };
+    if wheel != 0.0 {
+        cam.speed_m_s = (cam.speed_m_s * 1.15f32.powf(wheel)).clamp(0.05, 50.0);
+    }
+}
+
+/// Applies a framing request, then follows the pelvis and orbits the body when switched on.
+fn track_body(cam: &mut ResMut<FlyCamera>, posed: &PosedFrame, aspect: f32, dt: f32) {
     let bounds = posed.bounds();
-    let pelvis = posed.pelvis();
-
-    if keyboard_free {
-        let mut input = Vec3::ZERO;
-        for (key, v) in [
-            (KeyCode::KeyW, Vec3::Z),
-            (KeyCode::KeyS, Vec3::NEG_Z),
-            (KeyCode::KeyD, Vec3::X),
-            (KeyCode::KeyA, Vec3::NEG_X),
-            (KeyCode::KeyE, Vec3::Y),
-            (KeyCode::KeyQ, Vec3::NEG_Y),
-        ] {
-            if keys.pressed(key) {
-                input += v;
-            }
-        }
-        if input != Vec3::ZERO {
-            let d = fly_displacement(cam.yaw_rad, cam.pitch_rad, input, cam.speed_m_s * dt);
-            cam.position += d;
-            if let Some(off) = cam.follow_offset.as_mut() {
-                *off += d;
-            }
-        }
-        if keys.just_pressed(KeyCode::KeyO) {
-            cam.orbit = !cam.orbit;
-        }
-        if keys.just_pressed(KeyCode::KeyF) {
-            cam.follow = !cam.follow;
-            cam.follow_offset = None;
-        }
-        if keys.just_pressed(KeyCode::Home) {
-            cam.frame_requested = true;
-        }
-    }
-
-    if pointer_free {
-        if buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Left) {
-            let d = motion.delta * cam.look_rad_per_px;
-            cam.yaw_rad -= d.x;
-            cam.pitch_rad = (cam.pitch_rad - d.y).clamp(-PITCH_LIMIT_RAD, PITCH_LIMIT_RAD);
-        }
-        let wheel = match scroll.unit {
-            MouseScrollUnit::Line => scroll.delta.y,
-            MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
-        };
-        if wheel != 0.0 {
-            cam.speed_m_s = (cam.speed_m_s * 1.15f32.powf(wheel)).clamp(0.05, 50.0);
-        }
-    }
-
     if cam.frame_requested
         && let Some((min, max)) = bounds
     {
@@ -312,7 +366,7 @@ fn fly_camera_input(
         cam.follow_offset = None;
     }
     if cam.follow
-        && let Some(p) = pelvis
+        && let Some(p) = posed.pelvis()
     {
         let here = cam.position - p;
         let off = *cam.follow_offset.get_or_insert(here);
@@ -331,6 +385,7 @@ fn fly_camera_input(
     }
 }
 
+/// Writes the fly camera's state to the camera's transform when it changed.
 fn apply_camera_transform(cam: Res<FlyCamera>, mut q: Query<&mut Transform, With<ViewerCamera>>) {
     if cam.is_changed() {
         for mut t in &mut q {

@@ -14,11 +14,10 @@ use std::sync::Arc;
 use bevy::asset::{load_internal_asset, uuid_handle};
 use bevy::pbr::{ExtendedMaterial, MaterialExtension, MaterialPlugin};
 use bevy::prelude::*;
-use bevy::render::render_resource::AsBindGroup;
+use bevy::render::render_resource::{AsBindGroup, ShaderType};
 use bevy::shader::ShaderRef;
 
 use super::pose::{BodyState, CurrentSequence, PoseSystems, PosedFrame};
-use super::scene::BodyMesh;
 use crate::body::BodyModel;
 
 /// The body's material: Bevy's standard PBR material plus the importance colormap.
@@ -30,6 +29,11 @@ pub use crate::explain::colouring::{
     Colormap, ColourScale, DIVERGING, SEQUENTIAL, ShownExplanation, VertexJointWeights,
     VertexWeighting, nearest_joint_weights, unmeasured_share, vertex_values,
 };
+
+/// Marks the body mesh entity: the mesh the scene re-poses every frame and this module colours
+/// (defined here, beside its material, so the scene depends on the colouring and not back).
+#[derive(Component)]
+pub struct BodyMesh;
 
 /// What the body is coloured with; the explain panel writes it.
 #[derive(Resource, Debug, Clone, Default)]
@@ -46,12 +50,57 @@ pub struct Importance {
     pub scale: ColourScale,
 }
 
-/// The uniform of [`ImportanceMaterial`]'s extension.
+/// The extension of [`ImportanceMaterial`]: the importance shader's one uniform.
 #[derive(Asset, AsBindGroup, TypePath, Debug, Clone, Default)]
 pub struct ImportanceExtension {
-    /// x: colouring on (1) / off (0); y: 0 diverging, 1 sequential; z: colormap strength.
+    /// Colormap and switches of `shaders/importance.wgsl` (its `ImportanceSettings`).
     #[uniform(100)]
-    pub settings: Vec4,
+    pub settings: ImportanceSettings,
+}
+
+/// Share of the base colour the colormap replaces where the body is coloured.
+const COLORMAP_STRENGTH: f32 = 0.9;
+
+/// The importance shader's settings as one named uniform; the colormap's control points are
+/// uploaded from [`DIVERGING`] / [`SEQUENTIAL`], so the shader, the egui legend and the glTF
+/// export share one table.
+#[derive(ShaderType, Debug, Clone, Copy, PartialEq)]
+pub struct ImportanceSettings {
+    /// sRGB control points of the colormap, evenly spaced from `low` to `high` (w unused).
+    pub stops: [Vec4; 5],
+    /// The scalar mapped to the first control point.
+    pub low: f32,
+    /// The scalar mapped to the last control point.
+    pub high: f32,
+    /// 1 to colour the body, 0 to show the plain base colour.
+    pub enabled: u32,
+    /// How much of the colormap replaces the base colour (0..1).
+    pub strength: f32,
+}
+
+impl ImportanceSettings {
+    /// The settings that draw `colormap`, or the plain base colour when `enabled` is false.
+    pub fn new(enabled: bool, colormap: Colormap) -> Self {
+        let points = match colormap {
+            Colormap::Diverging => &DIVERGING,
+            Colormap::Sequential => &SEQUENTIAL,
+        };
+        let (low, high) = colormap.range();
+        ImportanceSettings {
+            stops: points.map(|[r, g, b]| Vec4::new(r, g, b, 0.0)),
+            low,
+            high,
+            enabled: u32::from(enabled),
+            strength: COLORMAP_STRENGTH,
+        }
+    }
+}
+
+impl Default for ImportanceSettings {
+    /// Colouring off (the default colormap uploaded, so switching on needs only `enabled`).
+    fn default() -> Self {
+        ImportanceSettings::new(false, Colormap::default())
+    }
 }
 
 impl MaterialExtension for ImportanceExtension {
@@ -113,13 +162,10 @@ fn update_importance_colours(
     }
     if importance.is_changed() {
         let on = importance.enabled && importance.shown.is_some();
-        let map = match importance.colormap {
-            Colormap::Diverging => 0.0,
-            Colormap::Sequential => 1.0,
-        };
+        let settings = ImportanceSettings::new(on, importance.colormap);
         for (_, mat) in &bodies {
             if let Some(mut m) = materials.get_mut(&mat.0) {
-                m.extension.settings = Vec4::new(if on { 1.0 } else { 0.0 }, map, 0.9, 0.0);
+                m.extension.settings = settings;
             }
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use egui_plot::{Bar, BarChart, FilledArea, Legend, Line, Plot, PlotPoints, Points, VLine};
+use egui_plot::{Bar, BarChart, FilledArea, Legend, Line, Plot, PlotPoints, PlotUi, Points, VLine};
 use nalgebra::Rotation3;
 
 use super::camera::FlyCamera;
@@ -20,7 +20,7 @@ use crate::body::BodyModel;
 use crate::formats::pose_seq::{PoseFileFormat, PoseSequence};
 use crate::gait::cycles::{CYCLE_SAMPLES, GaitCycle, Side};
 use crate::gait::kinematics::Variable;
-use crate::gait::normative::NormativeTable;
+use crate::gait::normative::{NormativeCurve, NormativeTable};
 use crate::gait::report::{EventSource, GaitReport, ReportInput, gait_report};
 
 /// PiG's side colours: left red, right green.
@@ -244,13 +244,7 @@ fn curves_window_system(
         curves.open = false;
     }
     // Framing keeps the body left of this window while it sits at the right edge.
-    let inset = window
-        .map(|w| w.response.rect)
-        .filter(|r| r.left() > 0.5 * screen.width())
-        .map_or(0.0, |r| {
-            (screen.right() - r.left()) / screen.width().max(1.0)
-        });
-    cam.set_inset(true, inset);
+    cam.set_inset_beside(true, screen, window.map(|w| w.response.rect));
     Ok(())
 }
 
@@ -336,29 +330,9 @@ fn curve_plot_ui(
         .shown
         .as_ref()
         .zip(now)
-        .map(|(shown, c)| relevance_along_cycle(shown, c, explained_joint(v, curves.side)));
-    // The strip sits under everything drawn.
-    let mut low = f64::INFINITY;
-    let mut high = f64::NEG_INFINITY;
-    let mut include = |y: f64| {
-        if y.is_finite() {
-            low = low.min(y);
-            high = high.max(y);
-        }
-    };
-    if let Some(n) = norm {
-        n.mean.iter().zip(&n.sd).for_each(|(m, s)| {
-            include(m - s);
-            include(m + s);
-        });
-    }
-    for side in Side::BOTH {
-        if let Some(c) = report.curve(side, v) {
-            c.mean_deg.iter().copied().for_each(&mut include);
-        }
-    }
-    let span = (high - low).max(1.0);
-    let strip_y = low - 0.12 * span;
+        .map(|(shown, c)| relevance_along_cycle(shown, c, explained_joint(v, curves.side)))
+        .filter(|strip| strip.iter().any(Option::is_some));
+    let strip_y = strip_height(report, norm, v);
     let colormap = if importance.shown.as_ref().is_some_and(|s| s.signed) {
         Colormap::Diverging
     } else {
@@ -379,66 +353,13 @@ fn curve_plot_ui(
         .y_axis_label(format!("{} (°)", v.title()))
         .show(ui, |plot| {
             if let Some(n) = norm {
-                let lo: Vec<f64> = n.mean.iter().zip(&n.sd).map(|(m, s)| m - s).collect();
-                let hi: Vec<f64> = n.mean.iter().zip(&n.sd).map(|(m, s)| m + s).collect();
-                plot.add(
-                    FilledArea::new("normative ± 1 SD", &n.pct, &lo, &hi)
-                        .fill_color(egui::Color32::from_gray(90).gamma_multiply(0.5)),
-                );
+                normative_band(plot, n);
             }
             for (side, colour) in [(Side::Left, LEFT_COLOUR), (Side::Right, RIGHT_COLOUR)] {
-                if let Some(c) = report.curve(side, v) {
-                    plot.line(
-                        Line::new(
-                            format!("{} ({} cycles)", side.name(), c.cycles),
-                            pct_points(&c.mean_deg),
-                        )
-                        .color(colour)
-                        .width(2.5),
-                    );
-                }
-                let Some(cycle) = report.cycles.containing(side, frame) else {
-                    continue;
-                };
-                let values = report.kinematics.curve(side, v);
-                if let Some(this) = cycle.normalise(values) {
-                    plot.line(
-                        Line::new("", pct_points(&this))
-                            .color(colour.gamma_multiply(0.7))
-                            .width(1.0),
-                    );
-                }
-                let pct = cycle.pct_of(frame as f64);
-                plot.vline(VLine::new("", pct).color(colour));
-                if let Some(y) = values.get(frame).filter(|y| y.is_finite()) {
-                    plot.points(Points::new("", vec![[pct, *y]]).radius(4.0).color(colour));
-                }
+                side_curves(plot, report, (side, colour), v, frame);
             }
-            if let Some(strip) = &strip
-                && strip.iter().any(Option::is_some)
-            {
-                let values = strip.clone();
-                let colour = move |p: egui_plot::PlotPoint| {
-                    let k = (p.x.round().clamp(0.0, 100.0)) as usize;
-                    match values.get(k).copied().flatten() {
-                        Some(r) => {
-                            let [cr, cg, cb] = colormap.srgb(r);
-                            egui::Color32::from_rgb(
-                                (cr * 255.0) as u8,
-                                (cg * 255.0) as u8,
-                                (cb * 255.0) as u8,
-                            )
-                        }
-                        None => egui::Color32::from_gray(60),
-                    }
-                };
-                let points: Vec<[f64; 2]> =
-                    (0..CYCLE_SAMPLES).map(|k| [k as f64, strip_y]).collect();
-                plot.line(
-                    Line::new("relevance of this joint", PlotPoints::from(points))
-                        .width(8.0)
-                        .gradient_color(Arc::new(colour), false),
-                );
+            if let Some(strip) = strip {
+                relevance_strip(plot, strip, colormap, strip_y);
             }
             plot.pointer_coordinate()
         });
@@ -450,6 +371,100 @@ fn curve_plot_ui(
     let cycle = now.or_else(|| report.cycles.side(curves.side).next())?;
     let pct = target.x.clamp(0.0, 100.0);
     Some(cycle.frame_at(pct).round() as usize)
+}
+
+/// Height of the relevance strip: below the lowest normative band and mean curve of `v`, so the
+/// strip sits under everything drawn.
+fn strip_height(report: &GaitReport, norm: Option<&NormativeCurve>, v: Variable) -> f64 {
+    let mut low = f64::INFINITY;
+    let mut high = f64::NEG_INFINITY;
+    let mut include = |y: f64| {
+        if y.is_finite() {
+            low = low.min(y);
+            high = high.max(y);
+        }
+    };
+    if let Some(n) = norm {
+        n.mean.iter().zip(&n.sd).for_each(|(m, s)| {
+            include(m - s);
+            include(m + s);
+        });
+    }
+    for side in Side::BOTH {
+        if let Some(c) = report.curve(side, v) {
+            c.mean_deg.iter().copied().for_each(&mut include);
+        }
+    }
+    let span = (high - low).max(1.0);
+    low - 0.12 * span
+}
+
+/// The grey normative mean ± 1 SD band.
+fn normative_band(plot: &mut PlotUi, n: &NormativeCurve) {
+    let lo: Vec<f64> = n.mean.iter().zip(&n.sd).map(|(m, s)| m - s).collect();
+    let hi: Vec<f64> = n.mean.iter().zip(&n.sd).map(|(m, s)| m + s).collect();
+    plot.add(
+        FilledArea::new("normative ± 1 SD", &n.pct, &lo, &hi)
+            .fill_color(egui::Color32::from_gray(90).gamma_multiply(0.5)),
+    );
+}
+
+/// One side's curves of `v` in its colour: the mean over cycles (thick), the cycle playing at
+/// `frame` (thin) with a cursor line and a dot at the frame's value.
+fn side_curves(
+    plot: &mut PlotUi,
+    report: &GaitReport,
+    (side, colour): (Side, egui::Color32),
+    v: Variable,
+    frame: usize,
+) {
+    if let Some(c) = report.curve(side, v) {
+        plot.line(
+            Line::new(
+                format!("{} ({} cycles)", side.name(), c.cycles),
+                pct_points(&c.mean_deg),
+            )
+            .color(colour)
+            .width(2.5),
+        );
+    }
+    let Some(cycle) = report.cycles.containing(side, frame) else {
+        return;
+    };
+    let values = report.kinematics.curve(side, v);
+    if let Some(this) = cycle.normalise(values) {
+        plot.line(
+            Line::new("", pct_points(&this))
+                .color(colour.gamma_multiply(0.7))
+                .width(1.0),
+        );
+    }
+    let pct = cycle.pct_of(frame as f64);
+    plot.vline(VLine::new("", pct).color(colour));
+    if let Some(y) = values.get(frame).filter(|y| y.is_finite()) {
+        plot.points(Points::new("", vec![[pct, *y]]).radius(4.0).color(colour));
+    }
+}
+
+/// The joint's relevance along the cycle as a thick line at `y`, coloured sample by sample
+/// (dark grey outside the explained window).
+fn relevance_strip(plot: &mut PlotUi, strip: Vec<Option<f32>>, colormap: Colormap, y: f64) {
+    let colour = move |p: egui_plot::PlotPoint| {
+        let k = (p.x.round().clamp(0.0, 100.0)) as usize;
+        match strip.get(k).copied().flatten() {
+            Some(r) => {
+                let [cr, cg, cb] = colormap.srgb(r);
+                egui::Color32::from_rgb((cr * 255.0) as u8, (cg * 255.0) as u8, (cb * 255.0) as u8)
+            }
+            None => egui::Color32::from_gray(60),
+        }
+    };
+    let points: Vec<[f64; 2]> = (0..CYCLE_SAMPLES).map(|k| [k as f64, y]).collect();
+    plot.line(
+        Line::new("relevance of this joint", PlotPoints::from(points))
+            .width(8.0)
+            .gradient_color(Arc::new(colour), false),
+    );
 }
 
 /// `[pct, value]` points of a 101-sample cycle curve.

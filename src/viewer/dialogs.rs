@@ -6,15 +6,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bevy::prelude::*;
-use bevy::tasks::{AsyncComputeTaskPool, Task, block_on, poll_once};
 use bevy::window::FileDragAndDrop;
 
 use super::ViewerError;
 use super::camera::FlyCamera;
+use super::keypoints::{KeypointsPlugin, LoadClipsRequest};
+use super::native_dialog::NativeDialog;
 use super::playback::Playback;
-use super::pose::{BodyState, CurrentSequence, ViewerSequence};
+use super::pose::{BodyState, CurrentSequence, LoadSystems, SourceShown, ViewerSequence};
+pub use super::status::StatusLine;
+use super::trial::{FitTrialRequest, TrialFitsPlugin};
 use crate::body::BodyModel;
 use crate::body::supr::ConstrainedParam;
+use crate::formats::SourceKind;
 use crate::formats::pose_seq::read_pose_dir;
 
 /// Frame rate assumed for pose folders, which do not store one (the gait labs' 100 Hz).
@@ -29,15 +33,6 @@ pub struct LoadSequenceRequest(pub PathBuf);
 #[derive(Message, Debug, Clone)]
 pub struct LoadBodyRequest(pub Option<PathBuf>);
 
-/// The last load's outcome, shown in the panels' status line.
-#[derive(Resource, Debug, Clone, Default)]
-pub struct StatusLine {
-    /// Last error, if the last action failed.
-    pub error: Option<String>,
-    /// Last informational message.
-    pub info: Option<String>,
-}
-
 /// The pending native dialog for data (pose folder, trial, body model), if one is open.
 #[derive(Resource, Default)]
 pub struct PendingDialog(Option<NativeDialog>);
@@ -46,64 +41,6 @@ impl PendingDialog {
     /// Whether a dialog is currently open.
     pub fn is_open(&self) -> bool {
         self.0.is_some()
-    }
-}
-
-/// A dialog that answers faster than this was never shown: no person cancels that quickly.
-const NO_DIALOG_S: f64 = 0.4;
-
-/// A native file picker (rfd) running in a background task so the window keeps drawing, with
-/// what it asks for and when it opened. rfd answers "nothing" both when the user cancels and when
-/// no desktop file portal (or zenity) can show a dialog; the time it took tells the two apart.
-pub struct NativeDialog {
-    task: Task<Option<PathBuf>>,
-    what: &'static str,
-    opened: std::time::Instant,
-}
-
-impl NativeDialog {
-    /// Opens a picker for a folder (`filter` None) or a file with one of the extensions.
-    pub fn spawn(
-        what: &'static str,
-        title: &'static str,
-        filter: Option<(&'static str, &'static [&'static str])>,
-    ) -> Self {
-        let task = AsyncComputeTaskPool::get().spawn(async move {
-            let dialog = rfd::AsyncFileDialog::new().set_title(title);
-            let picked = match filter {
-                None => dialog.pick_folder().await,
-                Some((name, extensions)) => dialog.add_filter(name, extensions).pick_file().await,
-            };
-            picked.map(|h| h.path().to_path_buf())
-        });
-        NativeDialog {
-            task,
-            what,
-            opened: std::time::Instant::now(),
-        }
-    }
-
-    /// The chosen path once the dialog has closed, or the sentence to show when nothing was
-    /// chosen; `None` while it is open.
-    pub fn poll(&mut self) -> Option<Result<PathBuf, String>> {
-        let result = block_on(poll_once(&mut self.task))?;
-        Some(
-            result.ok_or_else(|| {
-                nothing_chosen_message(self.what, self.opened.elapsed().as_secs_f64())
-            }),
-        )
-    }
-}
-
-/// What to tell the user when a dialog for `what` returned nothing after `elapsed_s` seconds.
-pub fn nothing_chosen_message(what: &str, elapsed_s: f64) -> String {
-    if elapsed_s < NO_DIALOG_S {
-        format!(
-            "no file dialog could be shown for the {what} (this desktop has no file portal or \
-             zenity): type its path in the panel or drag it onto the window"
-        )
-    } else {
-        format!("no {what} chosen")
     }
 }
 
@@ -214,9 +151,6 @@ impl Plugin for DialogsPlugin {
             // headless (tests with MinimalPlugins). Registering twice is a no-op.
             .add_message::<FileDragAndDrop>()
             .init_resource::<StatusLine>()
-            .init_resource::<super::trial::TrialFitState>()
-            .init_resource::<super::trial::MarkerOverlay>()
-            .init_resource::<super::keypoints::KeypointView>()
             .init_resource::<PendingDialog>()
             .init_resource::<FallbackRate>()
             .init_resource::<LastPoseFolder>()
@@ -227,12 +161,18 @@ impl Plugin for DialogsPlugin {
                     dropped_files,
                     reload_on_pose_space_change,
                     handle_load_requests,
-                    super::trial::finish_fit_jobs,
                     handle_body_requests,
                 )
                     .chain()
-                    .before(super::playback::PlaybackSystems),
+                    .in_set(LoadSystems::Dispatch),
             );
+        // Marker trials and OpenPose clips are loaded by the plugins that own them.
+        if !app.is_plugin_added::<TrialFitsPlugin>() {
+            app.add_plugins(TrialFitsPlugin);
+        }
+        if !app.is_plugin_added::<KeypointsPlugin>() {
+            app.add_plugins(KeypointsPlugin);
+        }
     }
 }
 
@@ -278,13 +218,6 @@ pub fn open_trial_dialog(pending: &mut PendingDialog) {
     );
 }
 
-/// Whether `path` is a body model file (`.npy`/`.npz`, SUPR's formats).
-pub fn is_body_model_file(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("npy") || e.eq_ignore_ascii_case("npz"))
-}
-
 fn poll_dialog(
     mut pending: ResMut<PendingDialog>,
     mut requests: MessageWriter<LoadSequenceRequest>,
@@ -318,7 +251,7 @@ fn dropped_files(
         })
         .last();
     if let Some(p) = last {
-        if super::network::is_network_file(&p) {
+        if SourceKind::classify(&p) == SourceKind::NetworkCheckpoint {
             networks.write(super::network::LoadNetworkRequest(Some(p)));
         } else {
             requests.write(LoadSequenceRequest(p));
@@ -326,8 +259,22 @@ fn dropped_files(
     }
 }
 
-/// Loads requested sequences; on success resets playback and frames the body, on failure keeps
-/// the current sequence and reports the error.
+/// The requests a load request is dispatched into, one per owning plugin.
+#[derive(bevy::ecs::system::SystemParam)]
+struct LoadRequestWriters<'w> {
+    /// To the body loader.
+    bodies: MessageWriter<'w, LoadBodyRequest>,
+    /// To [`KeypointsPlugin`].
+    clips: MessageWriter<'w, LoadClipsRequest>,
+    /// To [`TrialFitsPlugin`].
+    fits: MessageWriter<'w, FitTrialRequest>,
+    /// To every plugin holding state about the walk shown before.
+    shown: MessageWriter<'w, SourceShown>,
+}
+
+/// Loads requested pose folders (and passes bodies, clips and trials to their plugins); on
+/// success resets playback and frames the body, on failure keeps the current sequence and
+/// reports the error.
 #[allow(clippy::too_many_arguments)]
 fn handle_load_requests(
     mut requests: MessageReader<LoadSequenceRequest>,
@@ -337,61 +284,45 @@ fn handle_load_requests(
     mut playback: ResMut<Playback>,
     mut status: ResMut<StatusLine>,
     cam: Option<ResMut<FlyCamera>>,
-    mut fits: ResMut<super::trial::TrialFitState>,
-    mut overlay: ResMut<super::trial::MarkerOverlay>,
-    mut bodies: MessageWriter<LoadBodyRequest>,
-    (mut clips, mut last_folder): (
-        ResMut<super::keypoints::KeypointView>,
-        ResMut<LastPoseFolder>,
-    ),
+    mut last_folder: ResMut<LastPoseFolder>,
+    mut requests_out: LoadRequestWriters,
 ) {
     let Some(req) = requests.read().last().cloned() else {
         return;
     };
     let Some(mut body) = body else { return };
-    if is_body_model_file(&req.0) {
-        bodies.write(LoadBodyRequest(Some(req.0.clone())));
-        return;
-    }
-    if super::keypoints::is_openpose_path(&req.0) || super::trial::is_marker_file(&req.0) {
-        // Only a pose folder is reloaded by the pose-space toggle; these replace it.
-        last_folder.0 = None;
-    }
-    if super::keypoints::is_openpose_path(&req.0) {
-        match clips.load(&req.0) {
-            Ok((frames, rate_hz)) => {
-                status.error = None;
-                status.info = Some(format!(
-                    "OpenPose: {} clip(s) from {}; showing {} ({frames} frames at {rate_hz} fps)",
-                    clips.clips.len(),
-                    req.0.display(),
-                    clips.clips[0].clip
-                ));
-                seq.set(None);
-                *overlay = Default::default();
-                *playback = Playback::new(frames, rate_hz);
-                playback.playing = true;
-            }
-            Err(e) => status.error = Some(e),
-        }
-        return;
-    }
-    if super::trial::is_marker_file(&req.0) {
-        if !req.0.is_file() {
-            status.error = Some(format!("{}: no such file", req.0.display()));
+    let kind = SourceKind::classify(&req.0);
+    match kind {
+        SourceKind::BodyModel => {
+            requests_out
+                .bodies
+                .write(LoadBodyRequest(Some(req.0.clone())));
             return;
         }
-        status.error = None;
-        status.info = Some(format!("fitting {} in the background…", req.0.display()));
-        fits.start(req.0.clone(), body.model.clone());
-        return;
+        // Only a pose folder is reloaded by the pose-space toggle; these replace it.
+        SourceKind::OpenPose => {
+            last_folder.0 = None;
+            requests_out.clips.write(LoadClipsRequest(req.0.clone()));
+            return;
+        }
+        SourceKind::MarkerTrial => {
+            last_folder.0 = None;
+            requests_out.fits.write(FitTrialRequest(req.0.clone()));
+            return;
+        }
+        _ => {}
     }
     match load_sequence_in(&req.0, &body.model, body.pose_space(), rate.0) {
         Ok(s) => {
             last_folder.0 = Some(req.0.clone());
-            *overlay = Default::default();
-            clips.display = None;
-            status.error = None;
+            requests_out
+                .shown
+                .write(SourceShown(SourceKind::PoseFolder));
+            // A folder whose report states another frame count is flagged (shown, in red).
+            let check = crate::formats::pose_seq::check_fit_report(&req.0, s.num_frames());
+            status.error = check
+                .incomplete()
+                .then(|| format!("{}: {check}", req.0.display()));
             status.info = Some(format!(
                 "loaded {} ({} frames at {} Hz)",
                 s.name,
@@ -490,23 +421,4 @@ fn handle_body_requests(
     }
     status.error = None;
     status.info = Some(info);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_instant_empty_answer_means_no_dialog_was_shown() {
-        let m = nothing_chosen_message("marker trial", 0.05);
-        assert!(
-            m.contains("no file dialog could be shown for the marker trial"),
-            "{m}"
-        );
-        assert!(m.contains("type its path"), "{m}");
-        assert_eq!(
-            nothing_chosen_message("network checkpoint", 3.0),
-            "no network checkpoint chosen"
-        );
-    }
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use bevy::prelude::*;
 
 use super::colouring::Importance;
-use super::dialogs::StatusLine;
 use super::pose::{BodyState, CurrentSequence};
+use super::status::StatusLine;
 use crate::explain::colouring::{scaled_to_unit, vertex_colours_linear};
 use crate::export::{WalkAnimation, write_glb};
 

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use bevy::prelude::*;
 use bevy_egui::egui;
 
-use super::colouring::Colormap;
+use super::playback::Playback;
+use super::pose::{CurrentSequence, LoadSystems, SourceShown};
+use super::status::StatusLine;
+use crate::explain::colouring::Colormap;
+use crate::formats::SourceKind;
 use crate::formats::openpose::{KeypointSequence, read_openpose_path};
 use crate::video::model::Task;
 use crate::video::preprocess::{DisplayClip, PreprocessConfig, display_keypoints};
@@ -55,29 +59,63 @@ pub fn is_right(k: usize) -> bool {
     matches!(k, 2 | 3 | 4 | 9 | 10 | 11 | 15 | 17 | 22 | 23 | 24)
 }
 
-/// Whether `path` holds OpenPose output: a `.zip`, a folder of `*_keypoints.json` frame files, or
-/// a folder of such clip folders.
-pub fn is_openpose_path(path: &Path) -> bool {
-    if path.is_file() {
-        return path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+/// Asks for OpenPose keypoints (a `.zip`, a clip folder or a folder of clip folders) to be shown.
+#[derive(Message, Debug, Clone)]
+pub struct LoadClipsRequest(pub PathBuf);
+
+/// The OpenPose clips: loading them, the shown clip and its explanation by a video network.
+pub struct KeypointsPlugin;
+
+impl Plugin for KeypointsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<KeypointView>()
+            .init_resource::<StatusLine>()
+            .add_message::<LoadClipsRequest>()
+            .add_message::<SourceShown>()
+            .add_systems(
+                Update,
+                (load_requested_clips, hide_for_other_sources)
+                    .chain()
+                    .in_set(LoadSystems::Load),
+            );
     }
-    let has_frames = |dir: &Path| {
-        std::fs::read_dir(dir).is_ok_and(|rd| {
-            rd.filter_map(|e| e.ok())
-                .any(|e| e.file_name().to_string_lossy().ends_with("_keypoints.json"))
-        })
+}
+
+/// Loads the last requested clips and plays the first (the walk shown before is cleared).
+fn load_requested_clips(
+    mut requests: MessageReader<LoadClipsRequest>,
+    mut clips: ResMut<KeypointView>,
+    mut status: ResMut<StatusLine>,
+    mut seq: ResMut<CurrentSequence>,
+    mut playback: ResMut<Playback>,
+    mut shown: MessageWriter<SourceShown>,
+) {
+    let Some(LoadClipsRequest(path)) = requests.read().last().cloned() else {
+        return;
     };
-    if !path.is_dir() {
-        return false;
+    match clips.load(&path) {
+        Ok((frames, rate_hz)) => {
+            status.error = None;
+            status.info = Some(format!(
+                "OpenPose: {} clip(s) from {}; showing {} ({frames} frames at {rate_hz} fps)",
+                clips.clips.len(),
+                path.display(),
+                clips.clips[0].clip
+            ));
+            seq.set(None);
+            *playback = Playback::new(frames, rate_hz);
+            playback.playing = true;
+            shown.write(SourceShown(SourceKind::OpenPose));
+        }
+        Err(e) => status.error = Some(e),
     }
-    has_frames(path)
-        || std::fs::read_dir(path).is_ok_and(|rd| {
-            rd.filter_map(|e| e.ok())
-                .any(|e| e.path().is_dir() && has_frames(&e.path()))
-        })
+}
+
+/// Another source shown: the clip is no longer drawn.
+fn hide_for_other_sources(mut shown: MessageReader<SourceShown>, mut clips: ResMut<KeypointView>) {
+    if shown.read().any(|s| s.0 != SourceKind::OpenPose) {
+        clips.display = None;
+    }
 }
 
 /// The OpenPose clips loaded, the one shown, and its explanation.
@@ -205,7 +243,7 @@ impl KeypointView {
                 // Mean P over windows, as `video predict` scores a clip.
                 let p = outputs
                     .iter()
-                    .map(|l| 1.0 / (1.0 + (-l).exp()))
+                    .map(|&l| crate::nn::probability_from_logit(f64::from(l)) as f32)
                     .sum::<f32>()
                     / outputs.len().max(1) as f32;
                 if p >= 0.5 {
@@ -359,13 +397,7 @@ fn skeleton_ui(ui: &mut egui::Ui, view: &KeypointView, frame: usize) {
     let seen = |k: usize| kps[k][2] > 0.0;
     for &(a, b) in &BODY25_BONES {
         if seen(a) && seen(b) {
-            let colour = if is_right(a) || is_right(b) {
-                egui::Color32::from_rgb(240, 150, 70)
-            } else if matches!(a, 0 | 1 | 8) && matches!(b, 0 | 1 | 8) {
-                egui::Color32::from_gray(200)
-            } else {
-                egui::Color32::from_rgb(90, 160, 240)
-            };
+            let colour = bone_colour(a, b);
             painter.line_segment(
                 [
                     to_screen(kps[a][0], kps[a][1]),
@@ -380,21 +412,7 @@ fn skeleton_ui(ui: &mut egui::Ui, view: &KeypointView, frame: usize) {
         if !seen(k) {
             continue;
         }
-        let (radius, fill) = match rel {
-            Some(r) if view.relevance_scale > 0.0 => {
-                let s = r[k] / view.relevance_scale;
-                let c = Colormap::Diverging.srgb(s);
-                (
-                    3.0 + 6.0 * s.abs(),
-                    egui::Color32::from_rgb(
-                        (c[0] * 255.0) as u8,
-                        (c[1] * 255.0) as u8,
-                        (c[2] * 255.0) as u8,
-                    ),
-                )
-            }
-            _ => (3.0, egui::Color32::WHITE),
-        };
+        let (radius, fill) = keypoint_dot(rel.map(|r| r[k]), view.relevance_scale);
         painter.circle_filled(to_screen(p[0], p[1]), radius, fill);
     }
     if view.relevance_scale > 0.0 {
@@ -408,6 +426,37 @@ fn skeleton_ui(ui: &mut egui::Ui, view: &KeypointView, frame: usize) {
             egui::FontId::proportional(11.0),
             egui::Color32::LIGHT_GRAY,
         );
+    }
+}
+
+/// Colour of the bone `a`–`b`: warm on the right side, grey along the trunk, cool on the left.
+fn bone_colour(a: usize, b: usize) -> egui::Color32 {
+    if is_right(a) || is_right(b) {
+        egui::Color32::from_rgb(240, 150, 70)
+    } else if matches!(a, 0 | 1 | 8) && matches!(b, 0 | 1 | 8) {
+        egui::Color32::from_gray(200)
+    } else {
+        egui::Color32::from_rgb(90, 160, 240)
+    }
+}
+
+/// Radius and fill of a keypoint with relevance `rel` on the clip's colour `scale`: bigger and
+/// coloured by the diverging map when explained, a small white dot otherwise.
+fn keypoint_dot(rel: Option<f32>, scale: f32) -> (f32, egui::Color32) {
+    match rel {
+        Some(r) if scale > 0.0 => {
+            let s = r / scale;
+            let c = Colormap::Diverging.srgb(s);
+            (
+                3.0 + 6.0 * s.abs(),
+                egui::Color32::from_rgb(
+                    (c[0] * 255.0) as u8,
+                    (c[1] * 255.0) as u8,
+                    (c[2] * 255.0) as u8,
+                ),
+            )
+        }
+        _ => (3.0, egui::Color32::WHITE),
     }
 }
 
@@ -458,8 +507,14 @@ mod tests {
         let zip =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/openpose/openpose_norm.zip");
         assert!(zip.is_file(), "missing shared recording {}", zip.display());
-        assert!(is_openpose_path(&zip));
-        assert!(!is_openpose_path(Path::new(env!("CARGO_MANIFEST_DIR"))));
+        assert_eq!(
+            crate::formats::SourceKind::classify(&zip),
+            crate::formats::SourceKind::OpenPose
+        );
+        assert_ne!(
+            crate::formats::SourceKind::classify(Path::new(env!("CARGO_MANIFEST_DIR"))),
+            crate::formats::SourceKind::OpenPose
+        );
         let _lock = crate::train::test_rng_lock(); // loads the demo network (see above)
         let mut view = KeypointView::default();
         let (frames, fps) = view.load(&zip).expect("clips load");

@@ -18,12 +18,14 @@ pub mod dialogs;
 pub mod export;
 pub mod gpu_bridge;
 pub mod keypoints;
+pub mod native_dialog;
 pub mod network;
 pub mod panels;
 pub mod playback;
 pub mod pose;
 pub mod render;
 pub mod scene;
+pub mod status;
 pub mod trial;
 
 use std::path::PathBuf;
@@ -33,6 +35,7 @@ use bevy::prelude::*;
 use bevy::window::{ExitCondition, WindowPlugin};
 
 use crate::body::BodyModel;
+use crate::formats::SourceKind;
 
 pub use camera::{FlyCamera, FlyCameraPlugin};
 pub use colouring::{ColouringPlugin, Importance, ShownExplanation};
@@ -186,7 +189,7 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
     let mut fits = trial::TrialFitState::default();
     let mut clips = keypoints::KeypointView::default();
     let initial = match &opts.sequence {
-        Some(path) if keypoints::is_openpose_path(path) => {
+        Some(path) if SourceKind::classify(path) == SourceKind::OpenPose => {
             let (frames, rate_hz) = clips.load(path).map_err(|e| ViewerError::Load {
                 path: path.clone(),
                 source: e.into(),
@@ -197,7 +200,7 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
         }
         // A marker trial opens the window at once and fits in the background (progress in the
         // Data panel).
-        Some(path) if trial::is_marker_file(path) => {
+        Some(path) if SourceKind::classify(path) == SourceKind::MarkerTrial => {
             if !path.is_file() {
                 return Err(ViewerError::Load {
                     path: path.clone(),

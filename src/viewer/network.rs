@@ -8,21 +8,20 @@ use std::sync::{Arc, Mutex};
 
 use bevy::prelude::*;
 use bevy::tasks::{AsyncComputeTaskPool, Task, block_on, poll_once};
-use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::colouring::{Colormap, Importance, ShownExplanation};
 use super::gpu_bridge::SharedGpu;
 use super::pose::{BodyState, CurrentSequence, ViewerSequence};
 use crate::body::BodyModel;
+use crate::body::smpl22::{Frame, NUM_JOINTS};
 use crate::dataset::FrameMap;
-use crate::dataset::align::{Alignment, Frame, NUM_JOINTS};
-use crate::explain::{
-    Baseline, ExplainMethod, LrpRule, NormativeGait, check_rate_hz, explain_relative,
-    inference_network, window_span,
+use crate::explain::{Baseline, ExplainMethod, LrpRule, NormativeGait, check_rate_hz};
+use crate::inference::{
+    ExplainedWindow, TrackPoint, WindowError, WindowRequest, classification_track,
+    explain_sequence_window, window_span,
 };
-use crate::nn::GaitClassifier;
-use crate::train::LoadedModel;
+use crate::nn::LoadedModel;
 use crate::train::checkpoint::{ModelCard, load_weights, read_card};
 
 /// The CPU backend used for explanations (autodiff for the transformer's CP-LRP).
@@ -46,63 +45,12 @@ pub enum NetworkError {
         /// What is wrong.
         reason: String,
     },
-    /// The sequence is too short for the network's window.
-    #[error(
-        "the sequence has {frames} frames, too short for one window: the network needs {needed} frames"
-    )]
-    TooShort {
-        /// Frames in the sequence.
-        frames: usize,
-        /// Frames one window needs.
-        needed: usize,
-    },
-    /// The window start is past the last window of the sequence.
-    #[error(
-        "start frame {start} is past the sequence's last window start {last_start} ({frames} frames, window {window})"
-    )]
-    Start {
-        /// First frame asked for.
-        start: usize,
-        /// The last valid first frame.
-        last_start: usize,
-        /// Frames in the sequence.
-        frames: usize,
-        /// Frames one window covers.
-        window: usize,
-    },
-    /// A frame rate outside [`crate::explain::RATE_RANGE_HZ`], or a window too long to count.
-    #[error("{what}: {reason}")]
-    Rate {
-        /// Whose rate: the sequence, or the card's file.
-        what: String,
-        /// What is wrong, with the valid range.
-        reason: String,
-    },
-    /// The window does not fit the (resampled) frames handed to the network.
-    #[error(
-        "the window {start}..{end} does not fit the sequence of {frames} frames (the network needs {interval} frames)"
-    )]
-    Window {
-        /// First frame asked for.
-        start: usize,
-        /// One past the last frame.
-        end: usize,
-        /// Frames in the sequence.
-        frames: usize,
-        /// Frames per window.
-        interval: usize,
-    },
-    /// The window could not be aligned (degenerate motion).
-    #[error("cannot align the window at frame {start}: {reason}")]
-    Align {
-        /// First frame of the window.
-        start: usize,
-        /// Why.
-        reason: String,
-    },
-    /// The explanation failed (e.g. attention asked of an MLP).
+    /// The body cannot be read by the network (see [`readable_body`]).
     #[error("{0}")]
-    Explain(#[from] crate::explain::ExplainError),
+    Body(String),
+    /// The window cannot be classified or explained (too short, bad start or rate, …).
+    #[error(transparent)]
+    Window(#[from] WindowError),
 }
 
 /// What to explain with.
@@ -163,109 +111,24 @@ pub fn readable_body(name: &str, joints: usize) -> Result<(), String> {
     ))
 }
 
-/// Posed positions of the first 22 joints for every frame of `seq` (metres, as displayed).
-pub fn sequence_joints(model: &BodyModel, betas: &[f64], seq: &ViewerSequence) -> Vec<Frame> {
-    let shaped = model.shape(betas);
+/// Posed positions of the 22 joints for every frame of `seq` (metres, as displayed); a body
+/// with fewer joints is refused with [`readable_body`]'s sentence.
+pub fn sequence_joints(
+    model: &BodyModel,
+    betas: &[f64],
+    seq: &ViewerSequence,
+) -> Result<Vec<Frame>, NetworkError> {
+    readable_body(&model.name, model.num_joints()).map_err(NetworkError::Body)?;
+    let joints_rest = model.rest_joints(betas);
     seq.rotations
         .iter()
         .zip(&seq.translations)
         .map(|(r, t)| {
-            let tr = model.joint_transforms(&shaped.joints_rest, r, *t);
-            std::array::from_fn(|j| {
-                let g = &tr.world_from_joint[j.min(tr.world_from_joint.len() - 1)];
-                [g[(0, 3)] as f32, g[(1, 3)] as f32, g[(2, 3)] as f32]
+            model.smpl22_positions(&joints_rest, r, *t).ok_or_else(|| {
+                NetworkError::Body(format!("the body '{}' has too few joints", model.name))
             })
         })
         .collect()
-}
-
-/// The window `start..start+interval` of `joints`, aligned with `alignment`, as a
-/// `[1, interval, 22, 3]` tensor.
-pub fn window_tensor<B: Backend>(
-    joints: &[Frame],
-    start: usize,
-    interval: usize,
-    alignment: Alignment,
-    device: &B::Device,
-) -> Result<Tensor<B, 4>, NetworkError> {
-    let window = start
-        .checked_add(interval)
-        .filter(|_| interval > 0)
-        .and_then(|end| joints.get(start..end))
-        .ok_or(NetworkError::Window {
-            start,
-            end: start.saturating_add(interval),
-            frames: joints.len(),
-            interval,
-        })?;
-    let aligned = alignment.apply(window).map_err(|e| NetworkError::Align {
-        start,
-        reason: e.to_string(),
-    })?;
-    let flat: Vec<f32> = aligned.iter().flatten().flatten().copied().collect();
-    Ok(Tensor::from_data(
-        TensorData::new(flat, [1, interval, NUM_JOINTS, 3]),
-        device,
-    ))
-}
-
-/// Explains the window starting at `start`: `(logit, relevance [interval × 22])`, relative to
-/// the phase-matched healthy gait of `normative` when given (see
-/// [`crate::explain::NormativeGait`]), else to the zero input.
-pub fn explain_window<B: AutodiffBackend>(
-    net: &LoadedModel<B>,
-    joints: &[Frame],
-    start: usize,
-    alignment: Alignment,
-    choice: ExplainChoice,
-    normative: Option<&NormativeGait>,
-    device: &B::Device,
-) -> Result<(f32, Vec<f32>), NetworkError> {
-    let x = window_tensor::<B>(joints, start, net.interval(), alignment, device)?;
-    let reference = normative.map(|n| {
-        let flat: Vec<f32> = x.to_data().iter::<f32>().collect();
-        let dims = x.dims();
-        Tensor::<B, 4>::from_data(TensorData::new(n.reference_window(&flat), dims), device)
-    });
-    let mut e = explain_relative(net, x, reference, choice.method())?;
-    let e = e.remove(0);
-    Ok((e.logit, e.relevance))
-}
-
-/// Logits of windows starting every `stride` frames over the whole sequence, batched.
-pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
-    net: &M,
-    joints: &[Frame],
-    stride: usize,
-    alignment: Alignment,
-    device: &B::Device,
-) -> Result<Vec<(usize, f32)>, NetworkError> {
-    let interval = net.interval();
-    if joints.len() < interval {
-        return Err(NetworkError::Window {
-            start: 0,
-            end: interval,
-            frames: joints.len(),
-            interval,
-        });
-    }
-    let starts: Vec<usize> = (0..=joints.len() - interval)
-        .step_by(stride.max(1))
-        .collect();
-    let mut out = Vec::with_capacity(starts.len());
-    for chunk in starts.chunks(16) {
-        let xs = chunk
-            .iter()
-            .map(|&s| window_tensor::<B>(joints, s, interval, alignment, device))
-            .collect::<Result<Vec<_>, _>>()?;
-        let logits: Vec<f32> = net
-            .logits(Tensor::cat(xs, 0))
-            .into_data()
-            .iter::<f32>()
-            .collect();
-        out.extend(chunk.iter().copied().zip(logits));
-    }
-    Ok(out)
 }
 
 /// A network loaded for the viewer: its card, and its weights on the CPU and (when the shared
@@ -306,7 +169,7 @@ impl ViewerNetwork {
             path: PathBuf::from(&source),
             reason,
         };
-        let hash = format!("{:016x}", crate::dataset::fnv1a64(&record));
+        let hash = crate::checkpoint::record_hash(&record);
         if let Some(r) = card.rate_hz {
             check_rate_hz(r).map_err(&bad)?;
         }
@@ -393,10 +256,8 @@ impl ViewerNetwork {
     /// How frames of a sequence at `sequence_rate_hz` map onto the training rate (the identity
     /// for a rate outside [`crate::explain::RATE_RANGE_HZ`], which [`run_explain`] rejects).
     pub fn frame_map(&self, sequence_rate_hz: f64) -> FrameMap {
-        if check_rate_hz(sequence_rate_hz).is_err() {
-            return FrameMap::new(None, 1.0);
-        }
-        FrameMap::new(self.card.rate_hz, sequence_rate_hz)
+        crate::inference::frame_map(&self.card, Some(sequence_rate_hz))
+            .unwrap_or(FrameMap::new(None, 1.0))
     }
 
     /// Frames of a sequence at `sequence_rate_hz` that one window covers.
@@ -453,7 +314,7 @@ pub struct ExplainOutcome {
 /// the CPU; a GPU failure falls back to the CPU.
 ///
 /// `joints` are at `sequence_rate_hz`; when the card records another training rate the sequence
-/// is resampled to it first ([`FrameMap`]) and the relevance and track are mapped back, so
+/// is resampled to it ([`crate::inference`]) and the relevance and track are mapped back, so
 /// `start` and the result are in the sequence's own frames.
 pub fn run_explain(
     net: &ViewerNetwork,
@@ -464,166 +325,102 @@ pub fn run_explain(
     baseline: Baseline,
     prefer_gpu: bool,
 ) -> Result<ExplainOutcome, NetworkError> {
-    if net.card.rate_hz.is_some() {
-        check_rate_hz(sequence_rate_hz).map_err(|reason| NetworkError::Rate {
-            what: "the sequence".into(),
-            reason,
-        })?;
-    }
-    let map = net.frame_map(sequence_rate_hz);
-    let span = window_span(&map, net.interval()).ok_or_else(|| NetworkError::Rate {
-        what: net.source.clone(),
-        reason: format!(
-            "a window of {} frames spans too many frames at {sequence_rate_hz} Hz",
-            net.interval()
-        ),
-    })?;
-    let frames = joints.len();
-    if frames < span.needed {
-        return Err(NetworkError::TooShort {
-            frames,
-            needed: span.needed,
-        });
-    }
-    // frames ≥ needed ≥ window: start ≤ last_start keeps start + window ≤ frames.
-    let last_start = frames - span.window;
-    if start > last_start {
-        return Err(NetworkError::Start {
-            start,
-            last_start,
-            frames,
-            window: span.window,
-        });
-    }
-    let resampled;
-    let (net_joints, net_start) = if map.is_identity() {
-        (joints, start)
-    } else {
-        resampled = map.resample(joints);
-        let s = map.network_start(start, resampled.len(), net.interval());
-        (resampled.as_slice(), s)
+    let req = WindowRequest {
+        start,
+        method: choice.method(),
+        // The viewer's "normative" means the card's default: its gait when it has one.
+        baseline: match baseline {
+            Baseline::Zero => Some(Baseline::Zero),
+            Baseline::Normative => None,
+        },
     };
-    let mut out = None;
+    let input = (joints, sequence_rate_hz, &req);
     if prefer_gpu && let Some((gpu, device)) = &net.gpu {
         let m = gpu.lock().unwrap_or_else(|p| p.into_inner());
-        match explain_on(
-            &m,
-            net,
-            net_joints,
-            net_start,
-            choice,
-            baseline,
-            (device, ComputeDevice::SharedGpu),
-        ) {
-            Ok(o) => out = Some(o),
-            Err(
-                e @ (NetworkError::Window { .. }
-                | NetworkError::Start { .. }
-                | NetworkError::TooShort { .. }
-                | NetworkError::Explain(_)),
-            ) => return Err(e),
+        match explain_on(&m, net, input, choice, (device, ComputeDevice::SharedGpu)) {
+            Ok(o) => return Ok(o),
+            Err(e @ (NetworkError::Window(_) | NetworkError::Body(_))) => return Err(e),
             Err(e) => tracing::warn!("GPU explanation failed, using the CPU: {e}"),
         }
     }
-    let out = match out {
-        Some(o) => o,
-        None => {
-            let m = net.cpu.lock().unwrap_or_else(|p| p.into_inner());
-            explain_on(
-                &m,
-                net,
-                net_joints,
-                net_start,
-                choice,
-                baseline,
-                (&Default::default(), ComputeDevice::Cpu),
-            )?
-        }
-    };
-    Ok(to_sequence_frames(out, map, sequence_rate_hz, net))
+    let m = net.cpu.lock().unwrap_or_else(|p| p.into_inner());
+    explain_on(
+        &m,
+        net,
+        input,
+        choice,
+        (&Default::default(), ComputeDevice::Cpu),
+    )
 }
 
-/// Maps an outcome computed on resampled frames back to the sequence's own frames.
-fn to_sequence_frames(
-    out: ExplainOutcome,
-    map: FrameMap,
-    sequence_rate_hz: f64,
+/// The explained window as the viewer shows it, on the sequence's own frames.
+fn shown_explanation(
+    w: &ExplainedWindow,
     net: &ViewerNetwork,
-) -> ExplainOutcome {
-    if map.is_identity() {
-        return out;
+    choice: ExplainChoice,
+    sequence_rate_hz: f64,
+) -> ShownExplanation {
+    let signed = choice != ExplainChoice::Attention;
+    let logit = w.explanation.logit;
+    let label = format!(
+        "{}{} · {}",
+        choice.label(),
+        if w.relative_to_normative {
+            " vs healthy gait"
+        } else {
+            ""
+        },
+        net.card.network_type
+    );
+    let on_network = ShownExplanation::new(
+        w.placement.start,
+        w.explanation.relevance.clone(),
+        signed,
+        logit,
+        label.clone(),
+    );
+    if w.placement.map.is_identity() {
+        return on_network;
     }
-    let s = &out.shown;
-    let (start, rows) = map.rows_to_sequence(s.start_frame, &s.relevance, NUM_JOINTS);
+    let (start, rows) = w.sequence_relevance();
     let mut shown = ShownExplanation::new(
         start,
         rows,
-        s.signed,
-        s.logit,
+        signed,
+        logit,
         format!(
-            "{} · resampled {sequence_rate_hz:.0} to {:.0} Hz",
-            s.label,
+            "{label} · resampled {sequence_rate_hz:.0} to {:.0} Hz",
             net.card.rate_hz.unwrap_or(sequence_rate_hz)
         ),
     );
     // Keep the window's own colour scale (the spread rows repeat the same values).
-    shown.scale = s.scale;
-    ExplainOutcome {
-        shown: Arc::new(shown),
-        track: out
-            .track
-            .into_iter()
-            .map(|(f, l)| (map.to_sequence(f), l))
-            .collect(),
-        device: out.device,
-        explain_ms: out.explain_ms,
-        domain: out.domain,
-    }
+    shown.scale = on_network.scale;
+    shown
 }
 
 /// One explanation plus the classification track on one backend.
 fn explain_on<B: AutodiffBackend>(
     m: &LoadedModel<B>,
     net: &ViewerNetwork,
-    joints: &[Frame],
-    start: usize,
+    (joints, sequence_rate_hz, req): (&[Frame], f64, &WindowRequest),
     choice: ExplainChoice,
-    baseline: Baseline,
     (device, where_): (&B::Device, ComputeDevice),
 ) -> Result<ExplainOutcome, NetworkError> {
     let t = std::time::Instant::now();
-    let alignment = net.card.alignment().unwrap_or_default();
-    let normative = net.normative(choice, baseline);
-    let (logit, rel) = explain_window(m, joints, start, alignment, choice, normative, device)?;
+    let rate = Some(sequence_rate_hz);
+    let w = explain_sequence_window(m, &net.card, joints, rate, req, device)?;
     let explain_ms = t.elapsed().as_secs_f64() * 1e3;
-    let domain = net.card.domain.as_ref().and_then(|_| {
-        let x = window_tensor::<B>(joints, start, m.interval(), alignment, device).ok()?;
-        net.card
-            .domain_check(&x.to_data().iter::<f32>().collect::<Vec<_>>())
-    });
     // On the plain backend: inference without dropout, the same track every run.
-    let track = classification_track(&inference_network(m), joints, 8, alignment, device)?;
+    let track = classification_track(&m.inference(), &net.card, joints, rate, 8, device)?;
     Ok(ExplainOutcome {
-        shown: Arc::new(ShownExplanation::new(
-            start,
-            rel,
-            choice != ExplainChoice::Attention,
-            logit,
-            format!(
-                "{}{} · {}",
-                choice.label(),
-                if normative.is_some() {
-                    " vs healthy gait"
-                } else {
-                    ""
-                },
-                net.card.network_type
-            ),
-        )),
-        track,
+        shown: Arc::new(shown_explanation(&w, net, choice, sequence_rate_hz)),
+        track: track
+            .iter()
+            .map(|p: &TrackPoint| (p.start_frame, p.logit))
+            .collect(),
         device: where_,
         explain_ms,
-        domain,
+        domain: w.domain,
     })
 }
 
@@ -668,7 +465,7 @@ pub struct LoadNetworkRequest(pub Option<PathBuf>);
 
 /// The native "open checkpoint" dialog, if open.
 #[derive(Resource, Default)]
-pub struct PendingNetworkDialog(Option<super::dialogs::NativeDialog>);
+pub struct PendingNetworkDialog(Option<super::native_dialog::NativeDialog>);
 
 impl PendingNetworkDialog {
     /// Opens the native file picker for a model card in a background task.
@@ -676,21 +473,11 @@ impl PendingNetworkDialog {
         if self.0.is_some() {
             return;
         }
-        self.0 = Some(super::dialogs::NativeDialog::spawn(
+        self.0 = Some(super::native_dialog::NativeDialog::spawn(
             "network checkpoint",
             "Open a gaitlens network (STEM.json model card)",
             Some(("gaitlens model card", &["json", "mpk"])),
         ));
-    }
-}
-
-/// Whether a dropped or chosen file is a network checkpoint: a `.mpk` record, or a `.json`
-/// card with its `.mpk` beside it.
-pub fn is_network_file(path: &Path) -> bool {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("mpk") => true,
-        Some("json") => path.with_extension("mpk").is_file(),
-        _ => false,
     }
 }
 
@@ -802,7 +589,7 @@ fn start_network_work(
     state.error = None;
     state.explained_generation = Some(seq_generation(&seq));
     state.task = Some(AsyncComputeTaskPool::get().spawn(async move {
-        let joints = sequence_joints(&model, &betas, &seq);
+        let joints = sequence_joints(&model, &betas, &seq)?;
         run_explain(
             &net,
             &joints,
@@ -922,7 +709,7 @@ mod tests {
         let _lock = crate::train::test_rng_lock();
         let model = crate::body::default_model::default_body();
         let seq = super::super::demo::demo_sequence(model).expect("demo walk");
-        let joints = sequence_joints(model, &seq.betas, &seq);
+        let joints = sequence_joints(model, &seq.betas, &seq).unwrap();
         let net = ViewerNetwork::demo(None).expect("demo network loads");
         let out = run_explain(
             &net,
@@ -953,7 +740,10 @@ mod tests {
             Baseline::Zero,
             false,
         );
-        assert!(matches!(err, Err(NetworkError::Start { .. })));
+        assert!(matches!(
+            err,
+            Err(NetworkError::Window(WindowError::Start { .. }))
+        ));
     }
 
     #[test]
@@ -961,7 +751,7 @@ mod tests {
         let _lock = crate::train::test_rng_lock();
         let model = crate::body::default_model::default_body();
         let seq = super::super::demo::demo_sequence(model).expect("demo walk");
-        let joints = sequence_joints(model, &seq.betas, &seq);
+        let joints = sequence_joints(model, &seq.betas, &seq).unwrap();
         let mut card: ModelCard = serde_json::from_slice(DEMO_CARD).unwrap();
         card.rate_hz = Some(50.0);
         let net = ViewerNetwork::from_parts("t".into(), card.clone(), DEMO_RECORD.to_vec(), None)
@@ -984,7 +774,7 @@ mod tests {
             let window = net.window_frames(rate);
             let e = run(&joints, rate, usize::MAX).unwrap_err();
             assert!(
-                matches!(e, NetworkError::Start { last_start, window: w, .. }
+                matches!(e, NetworkError::Window(WindowError::Start { last_start, window: w, .. })
                     if last_start == frames - window && w == window),
                 "{e}"
             );
@@ -1012,14 +802,18 @@ mod tests {
         );
         let e = run(&joints[..interval], 100.0, 0).unwrap_err();
         assert!(
-            matches!(e, NetworkError::TooShort { needed, .. } if needed == 2 * interval - 1),
+            matches!(e, NetworkError::Window(WindowError::TooShort { needed, .. })
+                if needed == 2 * interval - 1),
             "{e}"
         );
         // Absurd sequence rates are rejected with the valid range (and do not break the panels'
         // window length).
         for rate in [1e308, 1e-300, f64::NAN, 0.5] {
             let e = run(&joints, rate, 0).unwrap_err();
-            assert!(matches!(e, NetworkError::Rate { .. }), "{e}");
+            assert!(
+                matches!(e, NetworkError::Window(WindowError::Rate { .. })),
+                "{e}"
+            );
             assert!(e.to_string().contains("from 1 to 10000 Hz"), "{e}");
             assert_eq!(net.window_frames(rate), interval);
         }
@@ -1033,15 +827,14 @@ mod tests {
             assert!(text.starts_with("card.json: rate_hz "), "{text}");
             assert!(text.contains("from 1 to 10000 Hz"), "{text}");
         }
-        // window_tensor never overflows either.
-        let w = window_tensor::<burn::backend::NdArray>(
+        // Window inputs never overflow either.
+        let w = crate::inference::window_input(
             &joints,
             usize::MAX,
             interval,
-            Alignment::default(),
-            &Default::default(),
+            crate::dataset::Alignment::default(),
         );
-        assert!(matches!(w, Err(NetworkError::Window { .. })));
+        assert!(matches!(w, Err(WindowError::Window { .. })));
     }
 
     #[test]
@@ -1049,7 +842,7 @@ mod tests {
         let _lock = crate::train::test_rng_lock();
         let model = crate::body::default_model::default_body();
         let seq = super::super::demo::demo_sequence(model).expect("demo walk");
-        let joints = sequence_joints(model, &seq.betas, &seq);
+        let joints = sequence_joints(model, &seq.betas, &seq).unwrap();
         let mut card: ModelCard = serde_json::from_slice(DEMO_CARD).unwrap();
         card.rate_hz = Some(50.0);
         let at_50 = ViewerNetwork::from_parts("t".into(), card.clone(), DEMO_RECORD.to_vec(), None)

@@ -315,6 +315,21 @@ pub fn pose_body(
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoseSystems;
 
+/// A new walk or clip replaced what the viewer shows (written by the plugin that loaded it), so
+/// the plugins holding state about the old one drop it.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceShown(pub crate::formats::SourceKind);
+
+/// Loading, in order: requests are dispatched by kind (dialogs, drops, typed paths), then the
+/// plugin owning that kind loads it; both before playback advances.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoadSystems {
+    /// Requests turned into one request per kind of source.
+    Dispatch,
+    /// The owning plugins load (fits, clips, bodies, networks).
+    Load,
+}
+
 /// Keeps [`PosedFrame`] in sync with the playback frame, the sequence and the betas.
 pub struct PosePlugin;
 
@@ -322,6 +337,13 @@ impl Plugin for PosePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<CurrentSequence>()
             .init_resource::<PosedFrame>()
+            .add_message::<SourceShown>()
+            .configure_sets(
+                Update,
+                (LoadSystems::Dispatch, LoadSystems::Load)
+                    .chain()
+                    .before(super::playback::PlaybackSystems),
+            )
             .add_systems(
                 Update,
                 update_posed_body

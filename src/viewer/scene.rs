@@ -10,6 +10,7 @@ use bevy::math::Isometry3d;
 use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
 
+pub use super::colouring::BodyMesh;
 use super::colouring::{ImportanceExtension, ImportanceMaterial};
 use super::pose::{BodyState, CurrentSequence, PoseSystems, PosedFrame};
 use crate::body::model::vertex_normals;
@@ -22,10 +23,6 @@ pub const BODY_COLOR: Color = Color::srgb(0.82, 0.67, 0.55);
 pub const GRID_CELL_M: f32 = 0.5;
 /// Number of grid cells along each side of the floor.
 pub const GRID_CELLS: u32 = 40;
-
-/// Marks the body mesh entity.
-#[derive(Component)]
-pub struct BodyMesh;
 
 /// Height of the floor (the lowest body vertex when the sequence was loaded), in metres.
 #[derive(Resource, Debug, Clone, Copy, Default)]

@@ -14,19 +14,12 @@ use bevy::prelude::*;
 use nalgebra::Vector3;
 
 use super::ViewerError;
-use super::dialogs::StatusLine;
 use super::playback::Playback;
-use super::pose::{BodyState, CurrentSequence, ViewerSequence};
+use super::pose::{BodyState, CurrentSequence, LoadSystems, SourceShown, ViewerSequence};
+use super::status::StatusLine;
 use crate::body::BodyModel;
 use crate::fit::{self, FitConfig};
 use crate::formats::read_marker_trial;
-
-/// Whether `path` is a marker trial the viewer fits (`.c3d` or `.trc`).
-pub fn is_marker_file(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("c3d") || e.eq_ignore_ascii_case("trc"))
-}
 
 /// Measured and model markers of a fitted trial, per frame, in the viewer's (y-up) frame.
 #[derive(Resource, Debug, Clone, Default)]
@@ -335,22 +328,77 @@ impl TrialFitState {
     }
 }
 
-/// Draws the marker overlay (the fits themselves are started and collected by the dialogs
-/// plugin, which also runs headless).
+/// Asks for a marker trial (`.c3d`, `.trc`) to be fitted in the background and shown.
+#[derive(Message, Debug, Clone)]
+pub struct FitTrialRequest(pub PathBuf);
+
+/// Background fits of marker trials and their marker overlay (headless: no drawing).
+pub struct TrialFitsPlugin;
+
+impl Plugin for TrialFitsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<TrialFitState>()
+            .init_resource::<MarkerOverlay>()
+            .init_resource::<StatusLine>()
+            .add_message::<FitTrialRequest>()
+            .add_message::<SourceShown>()
+            .add_systems(
+                Update,
+                (start_requested_fits, finish_fit_jobs, forget_other_sources)
+                    .chain()
+                    .in_set(LoadSystems::Load),
+            );
+    }
+}
+
+/// [`TrialFitsPlugin`] plus the drawn marker overlay.
 pub struct TrialPlugin;
 
 impl Plugin for TrialPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<TrialFitState>()
-            .init_resource::<MarkerOverlay>()
-            // After posing, and for the frame the mesh shows: drawn before playback advanced,
-            // the markers trailed the body by one render frame (20 cm at 5 fps on lavapipe).
-            .add_systems(Update, draw_marker_overlay.after(super::pose::PoseSystems));
+        if !app.is_plugin_added::<TrialFitsPlugin>() {
+            app.add_plugins(TrialFitsPlugin);
+        }
+        // After posing, and for the frame the mesh shows: drawn before playback advanced, the
+        // markers trailed the body by one render frame (20 cm at 5 fps on lavapipe).
+        app.add_systems(Update, draw_marker_overlay.after(super::pose::PoseSystems));
+    }
+}
+
+/// Starts the fit of the last requested trial (a missing file goes to the status line).
+fn start_requested_fits(
+    mut requests: MessageReader<FitTrialRequest>,
+    mut fits: ResMut<TrialFitState>,
+    mut status: ResMut<StatusLine>,
+    body: Option<Res<BodyState>>,
+) {
+    let Some(FitTrialRequest(path)) = requests.read().last().cloned() else {
+        return;
+    };
+    let Some(body) = body else { return };
+    if !path.is_file() {
+        status.error = Some(format!("{}: no such file", path.display()));
+        return;
+    }
+    status.error = None;
+    status.info = Some(format!("fitting {} in the background…", path.display()));
+    fits.start(path, body.model.clone());
+}
+
+/// Another source shown: its markers are not this trial's.
+fn forget_other_sources(mut shown: MessageReader<SourceShown>, mut overlay: ResMut<MarkerOverlay>) {
+    if shown
+        .read()
+        .any(|s| s.0 != crate::formats::SourceKind::MarkerTrial)
+    {
+        *overlay = Default::default();
     }
 }
 
 /// Swaps a finished background fit into the viewer (sequence, playback, overlay, status).
-pub(super) fn finish_fit_jobs(
+#[allow(clippy::too_many_arguments)]
+fn finish_fit_jobs(
+    mut shown: MessageWriter<SourceShown>,
     mut state: ResMut<TrialFitState>,
     mut seq: ResMut<CurrentSequence>,
     mut playback: ResMut<Playback>,
@@ -422,6 +470,7 @@ pub(super) fn finish_fit_jobs(
             playback.playing = true;
             seq.set(Some(Arc::new(s)));
             *overlay = fitted.overlay;
+            shown.write(SourceShown(crate::formats::SourceKind::MarkerTrial));
             if let Some(mut cam) = cam {
                 cam.frame_and_follow();
             }
@@ -525,14 +574,6 @@ mod tests {
             lab_up_from_markers(&trial),
             Some(Vector3::new(0.0, -1.0, 0.0))
         );
-    }
-
-    #[test]
-    fn marker_files_are_recognised_by_extension() {
-        assert!(is_marker_file(Path::new("a/Walk.C3D")));
-        assert!(is_marker_file(Path::new("b.trc")));
-        assert!(!is_marker_file(Path::new("pose_00000.json")));
-        assert!(!is_marker_file(Path::new("c3d")));
     }
 
     /// The overlay is drawn in the body's frame: on a shared lower-body walk every model

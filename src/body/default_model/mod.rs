@@ -21,57 +21,7 @@ pub use codec::{DecodeError, decode_asset, encode_asset};
 /// The embedded asset bytes (zlib-compressed little-endian layout, see [`encode_asset`]).
 pub static DEFAULT_BODY_ASSET: &[u8] = include_bytes!("../../../assets/default_body.bin");
 
-/// Names of the 22 joints in SMPL order, as used by the default model.
-pub const JOINT_NAMES: [&str; 22] = [
-    "pelvis",
-    "left_hip",
-    "right_hip",
-    "spine1",
-    "left_knee",
-    "right_knee",
-    "spine2",
-    "left_ankle",
-    "right_ankle",
-    "spine3",
-    "left_foot",
-    "right_foot",
-    "neck",
-    "left_collar",
-    "right_collar",
-    "head",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-];
-
-/// SMPL's kinematic tree for the 22 body joints (parent of each joint, `None` for the pelvis).
-pub const JOINT_PARENTS: [Option<usize>; 22] = [
-    None,
-    Some(0),
-    Some(0),
-    Some(0),
-    Some(1),
-    Some(2),
-    Some(3),
-    Some(4),
-    Some(5),
-    Some(6),
-    Some(7),
-    Some(8),
-    Some(9),
-    Some(9),
-    Some(9),
-    Some(12),
-    Some(13),
-    Some(14),
-    Some(16),
-    Some(17),
-    Some(18),
-    Some(19),
-];
+pub use crate::body::smpl22::{JOINT_NAMES, JOINT_PARENTS};
 
 /// The default body model together with its Plug-in Gait marker placements.
 #[derive(Debug, Clone)]

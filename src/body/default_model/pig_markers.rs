@@ -5,7 +5,7 @@
 
 use nalgebra::Vector3;
 
-use super::build::BuildError;
+use super::build::error::BuildError;
 use crate::body::markers::{MarkerPlacement, MarkerSet};
 use crate::body::model::BodyModel;
 
@@ -137,185 +137,17 @@ pub fn place_pig_markers(
     extra: &[Vector3<f64>],
 ) -> Result<MarkerSet, BuildError> {
     let j: Vec<Vector3<f64>> = model.j_template.iter().map(|p| Vector3::from(*p)).collect();
-    let verts = &model.v_template;
-    let nv = verts.len();
-    // Dominant joint of each vertex.
-    let dominant: Vec<usize> = (0..nv)
-        .map(|v| {
-            model
-                .weights
-                .row(v)
-                .fold(
-                    (0usize, -1f32),
-                    |acc, (jj, w)| if w > acc.1 { (jj, w) } else { acc },
-                )
-                .0
-        })
-        .collect();
-    let top_y = verts.iter().map(|p| p[1] as f64).fold(f64::MIN, f64::max);
-    let sole_y = |ankle: usize| {
-        (0..nv)
-            .filter(|&v| dominant[v] == ankle || dominant[v] == ankle + 3)
-            .map(|v| verts[v][1] as f64)
-            .fold(f64::MAX, f64::min)
-    };
-    let v3 = Vector3::new;
+    let skin = Skin::new(model);
     let mut rules = Vec::new();
-    let mid = (j[1] + j[2]) / 2.0;
     for (side, s) in [("L", 0usize), ("R", 1usize)] {
-        let sx = if s == 0 { 1.0 } else { -1.0 };
-        let (hip, knee, ankle, foot) = (1 + s, 4 + s, 7 + s, 10 + s);
-        let (collar, shoulder, elbow, wrist) = (13 + s, 16 + s, 18 + s, 20 + s);
-        let lateral = v3(sx, 0.0, 0.0);
-        let mut r = |n: &str, origin: Vector3<f64>, dir: Vector3<f64>, joints: &[usize]| {
-            rules.push(Rule {
-                name: format!("{side}{n}"),
-                origin,
-                dir: dir.normalize(),
-                joints: joints.to_vec(),
-            })
-        };
-        // Head: temples (front) and back of the head, in a plane ~55% up from the skull base.
-        let hy = j[15].y + 0.55 * (top_y - j[15].y);
-        let hc = v3(0.0, hy, j[15].z + 0.01);
-        r("FHD", hc, v3(0.45 * sx, 0.0, 1.0), &[15]);
-        r("BHD", hc, v3(0.45 * sx, 0.0, -1.0), &[15]);
-        // Acromion: on top of the shoulder joint.
-        r(
-            "SHO",
-            j[shoulder] + v3(-0.01 * sx, 0.0, 0.0),
-            v3(0.0, 1.0, 0.0),
-            &[collar, shoulder],
-        );
-        // Upper arm and forearm: lateral / dorsal aspect (up and slightly back in the T-pose).
-        r(
-            "UPA",
-            j[shoulder].lerp(&j[elbow], 0.5),
-            v3(0.0, 1.0, -0.35),
-            &[shoulder],
-        );
-        r("ELB", j[elbow], v3(0.0, 1.0, -0.2), &[shoulder, elbow]);
-        r(
-            "FRM",
-            j[elbow].lerp(&j[wrist], 0.5),
-            v3(0.0, 1.0, -0.2),
-            &[elbow],
-        );
-        // Wrist bar: thumb side is anterior (+z) with palms down, pinkie side posterior.
-        r("WRA", j[wrist], v3(0.0, 0.0, 1.0), &[elbow, wrist]);
-        r("WRB", j[wrist], v3(0.0, 0.0, -1.0), &[elbow, wrist]);
-        // Finger: dorsum of the hand just proximal to the 2nd metacarpal head.
-        let index = extra[s];
-        r(
-            "FIN",
-            j[wrist].lerp(&index, 0.8),
-            v3(0.0, 1.0, 0.0),
-            &[wrist],
-        );
-        // Pelvis: anterior/posterior superior iliac spines ~6 cm above the hip joints.
-        let asis = v3(j[hip].x * 1.05, j[hip].y + 0.065, j[0].z);
-        r("ASI", asis, v3(0.15 * sx, 0.0, 1.0), &[0, 3, hip]);
-        let psis = v3(j[hip].x * 0.45, j[hip].y + 0.075, j[0].z);
-        r("PSI", psis, v3(0.0, 0.0, -1.0), &[0, 3, hip]);
-        // Thigh wand: lateral, lower third of the thigh; knee: lateral femoral epicondyle.
-        r("THI", j[hip].lerp(&j[knee], 0.67), lateral, &[hip]);
-        r("KNE", j[knee], lateral, &[hip, knee]);
-        // Tibia wand: lateral, lower third of the shank; ankle: lateral malleolus.
-        r("TIB", j[knee].lerp(&j[ankle], 0.67), lateral, &[knee]);
-        r("ANK", j[ankle], lateral, &[knee, ankle]);
-        // Heel: back of the calcaneus, halfway between sole and ankle joint height.
-        let heel = v3(j[ankle].x, 0.5 * (j[ankle].y + sole_y(ankle)), j[ankle].z);
-        r("HEE", heel, v3(0.0, 0.0, -1.0), &[ankle, foot]);
-        // Toe: dorsum over the 2nd metatarsal head (slightly medial of the ball joint).
-        let toe = j[foot] + v3(-0.01 * sx, 0.0, 0.0);
-        r("TOE", toe, v3(0.0, 1.0, 0.0), &[ankle, foot]);
+        rules.extend(upper_side_rules(&j, extra, &skin, side, s));
+        rules.extend(lower_side_rules(&j, &skin, side, s));
     }
-    let mut add = |n: &str, origin: Vector3<f64>, dir: Vector3<f64>, joints: &[usize]| {
-        rules.push(Rule {
-            name: n.to_string(),
-            origin,
-            dir: dir.normalize(),
-            joints: joints.to_vec(),
-        })
-    };
-    let back = Vector3::new(0.0, 0.0, -1.0);
-    let front = Vector3::new(0.0, 0.0, 1.0);
-    add(
-        "C7",
-        Vector3::new(0.0, j[12].y - 0.01, j[12].z),
-        back,
-        &[9, 12],
-    );
-    add("T10", j[6].lerp(&j[9], 0.4), back, &[3, 6, 9]);
-    add(
-        "CLAV",
-        (j[13] + j[14]) / 2.0 - Vector3::new(0.0, 0.01, 0.0),
-        front,
-        &[9, 12, 13, 14],
-    );
-    add(
-        "STRN",
-        Vector3::new(0.0, j[9].y - 0.04, j[9].z),
-        front,
-        &[6, 9],
-    );
-    add(
-        "RBAK",
-        Vector3::new(0.5 * j[17].x, j[9].y + 0.3 * (j[12].y - j[9].y), j[9].z),
-        back,
-        &[6, 9, 14],
-    );
-    add(
-        "SACR",
-        Vector3::new(0.0, mid.y + 0.075, j[0].z),
-        back,
-        &[0, 1, 2, 3],
-    );
-
-    let vtx = |i: u32| {
-        let q = verts[i as usize];
-        Vector3::new(q[0] as f64, q[1] as f64, q[2] as f64)
-    };
-    let mut by_name = Vec::with_capacity(rules.len());
-    for rule in &rules {
-        let cast = |filter: bool| {
-            let mut best: Option<(f64, u32, [f64; 3])> = None;
-            for (fi, f) in model.faces.iter().enumerate() {
-                if filter
-                    && !f
-                        .iter()
-                        .any(|&v| rule.joints.contains(&dominant[v as usize]))
-                {
-                    continue;
-                }
-                let [a, b, c] = f.map(vtx);
-                if let Some((t, w)) = ray_triangle(&rule.origin, &rule.dir, &a, &b, &c)
-                    && best.is_none_or(|(bt, _, _)| t < bt)
-                {
-                    best = Some((t, fi as u32, w));
-                }
-            }
-            best
-        };
-        let (face_id, bary) =
-            match cast(true).or_else(|| cast(false)) {
-                Some((_, f, w)) => (f, w),
-                None => {
-                    let target = rule.origin + rule.dir * 0.15;
-                    let (f, w, _) = nearest_surface_point(&target, verts, &model.faces)
-                        .ok_or_else(|| BuildError::Numeric {
-                            what: format!("no surface found for marker {}", rule.name),
-                        })?;
-                    (f, w)
-                }
-            };
-        by_name.push(MarkerPlacement {
-            name: rule.name.clone(),
-            face_id,
-            bary: bary.map(|x| x as f32),
-            distance_to_skin_m: DISTANCE_TO_SKIN_M,
-        });
-    }
+    rules.extend(trunk_rules(&j));
+    let by_name = rules
+        .iter()
+        .map(|rule| skin.place(rule))
+        .collect::<Result<Vec<_>, _>>()?;
     let markers = PIG_MARKERS
         .iter()
         .map(|n| {
@@ -329,6 +161,244 @@ pub fn place_pig_markers(
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(MarkerSet { markers })
+}
+
+impl Rule {
+    /// A rule casting from `origin` along the normalised `dir` onto faces skinned to `joints`.
+    fn new(name: String, origin: Vector3<f64>, dir: Vector3<f64>, joints: &[usize]) -> Self {
+        Rule {
+            name,
+            origin,
+            dir: dir.normalize(),
+            joints: joints.to_vec(),
+        }
+    }
+}
+
+/// The rest mesh with each vertex's dominant joint: what the rules are cast onto.
+struct Skin<'a> {
+    /// The model (rest vertices and faces).
+    model: &'a BodyModel,
+    /// Dominant (largest-weight) joint of each vertex.
+    dominant: Vec<usize>,
+    /// Height of the top of the head.
+    top_y: f64,
+}
+
+impl<'a> Skin<'a> {
+    /// Finds each vertex's dominant joint and the top of the head.
+    fn new(model: &'a BodyModel) -> Self {
+        let verts = &model.v_template;
+        let dominant = (0..verts.len())
+            .map(|v| {
+                model
+                    .weights
+                    .row(v)
+                    .fold(
+                        (0usize, -1f32),
+                        |acc, (jj, w)| if w > acc.1 { (jj, w) } else { acc },
+                    )
+                    .0
+            })
+            .collect();
+        let top_y = verts.iter().map(|p| p[1] as f64).fold(f64::MIN, f64::max);
+        Skin {
+            model,
+            dominant,
+            top_y,
+        }
+    }
+
+    /// Height of the sole under `ankle`: the lowest vertex skinned to the ankle or its foot.
+    fn sole_y(&self, ankle: usize) -> f64 {
+        let verts = &self.model.v_template;
+        (0..verts.len())
+            .filter(|&v| self.dominant[v] == ankle || self.dominant[v] == ankle + 3)
+            .map(|v| verts[v][1] as f64)
+            .fold(f64::MAX, f64::min)
+    }
+
+    fn vertex(&self, i: u32) -> Vector3<f64> {
+        let q = self.model.v_template[i as usize];
+        Vector3::new(q[0] as f64, q[1] as f64, q[2] as f64)
+    }
+
+    /// The nearest hit of the rule's ray: `(distance, face, barycentrics)`, only on faces
+    /// skinned to the rule's joints if `filter`.
+    fn cast(&self, rule: &Rule, filter: bool) -> Option<(f64, u32, [f64; 3])> {
+        let mut best: Option<(f64, u32, [f64; 3])> = None;
+        for (fi, f) in self.model.faces.iter().enumerate() {
+            if filter
+                && !f
+                    .iter()
+                    .any(|&v| rule.joints.contains(&self.dominant[v as usize]))
+            {
+                continue;
+            }
+            let [a, b, c] = f.map(|i| self.vertex(i));
+            if let Some((t, w)) = ray_triangle(&rule.origin, &rule.dir, &a, &b, &c)
+                && best.is_none_or(|(bt, _, _)| t < bt)
+            {
+                best = Some((t, fi as u32, w));
+            }
+        }
+        best
+    }
+
+    /// Places one marker: the ray's hit on its body part, else anywhere, else the surface point
+    /// nearest to 15 cm along the ray.
+    fn place(&self, rule: &Rule) -> Result<MarkerPlacement, BuildError> {
+        let (face_id, bary) = match self.cast(rule, true).or_else(|| self.cast(rule, false)) {
+            Some((_, f, w)) => (f, w),
+            None => {
+                let target = rule.origin + rule.dir * 0.15;
+                let (f, w, _) =
+                    nearest_surface_point(&target, &self.model.v_template, &self.model.faces)
+                        .ok_or_else(|| BuildError::Numeric {
+                            what: format!("no surface found for marker {}", rule.name),
+                        })?;
+                (f, w)
+            }
+        };
+        Ok(MarkerPlacement {
+            name: rule.name.clone(),
+            face_id,
+            bary: bary.map(|x| x as f32),
+            distance_to_skin_m: DISTANCE_TO_SKIN_M,
+        })
+    }
+}
+
+/// The head and arm rules of one side (`side` "L"/"R", `s` 0/1), in marker order.
+fn upper_side_rules(
+    j: &[Vector3<f64>],
+    extra: &[Vector3<f64>],
+    skin: &Skin,
+    side: &str,
+    s: usize,
+) -> Vec<Rule> {
+    let v3 = Vector3::new;
+    let sx = if s == 0 { 1.0 } else { -1.0 };
+    let (collar, shoulder, elbow, wrist) = (13 + s, 16 + s, 18 + s, 20 + s);
+    let mut rules = Vec::new();
+    let mut r = |n: &str, origin: Vector3<f64>, dir: Vector3<f64>, joints: &[usize]| {
+        rules.push(Rule::new(format!("{side}{n}"), origin, dir, joints))
+    };
+    // Head: temples (front) and back of the head, in a plane ~55% up from the skull base.
+    let hy = j[15].y + 0.55 * (skin.top_y - j[15].y);
+    let hc = v3(0.0, hy, j[15].z + 0.01);
+    r("FHD", hc, v3(0.45 * sx, 0.0, 1.0), &[15]);
+    r("BHD", hc, v3(0.45 * sx, 0.0, -1.0), &[15]);
+    // Acromion: on top of the shoulder joint.
+    r(
+        "SHO",
+        j[shoulder] + v3(-0.01 * sx, 0.0, 0.0),
+        v3(0.0, 1.0, 0.0),
+        &[collar, shoulder],
+    );
+    // Upper arm and forearm: lateral / dorsal aspect (up and slightly back in the T-pose).
+    r(
+        "UPA",
+        j[shoulder].lerp(&j[elbow], 0.5),
+        v3(0.0, 1.0, -0.35),
+        &[shoulder],
+    );
+    r("ELB", j[elbow], v3(0.0, 1.0, -0.2), &[shoulder, elbow]);
+    r(
+        "FRM",
+        j[elbow].lerp(&j[wrist], 0.5),
+        v3(0.0, 1.0, -0.2),
+        &[elbow],
+    );
+    // Wrist bar: thumb side is anterior (+z) with palms down, pinkie side posterior.
+    r("WRA", j[wrist], v3(0.0, 0.0, 1.0), &[elbow, wrist]);
+    r("WRB", j[wrist], v3(0.0, 0.0, -1.0), &[elbow, wrist]);
+    // Finger: dorsum of the hand just proximal to the 2nd metacarpal head.
+    let index = extra[s];
+    r(
+        "FIN",
+        j[wrist].lerp(&index, 0.8),
+        v3(0.0, 1.0, 0.0),
+        &[wrist],
+    );
+    rules
+}
+
+/// The pelvis and leg rules of one side (`side` "L"/"R", `s` 0/1), in marker order.
+fn lower_side_rules(j: &[Vector3<f64>], skin: &Skin, side: &str, s: usize) -> Vec<Rule> {
+    let v3 = Vector3::new;
+    let sx = if s == 0 { 1.0 } else { -1.0 };
+    let (hip, knee, ankle, foot) = (1 + s, 4 + s, 7 + s, 10 + s);
+    let lateral = v3(sx, 0.0, 0.0);
+    let mut rules = Vec::new();
+    let mut r = |n: &str, origin: Vector3<f64>, dir: Vector3<f64>, joints: &[usize]| {
+        rules.push(Rule::new(format!("{side}{n}"), origin, dir, joints))
+    };
+    // Pelvis: anterior/posterior superior iliac spines ~6 cm above the hip joints.
+    let asis = v3(j[hip].x * 1.05, j[hip].y + 0.065, j[0].z);
+    r("ASI", asis, v3(0.15 * sx, 0.0, 1.0), &[0, 3, hip]);
+    let psis = v3(j[hip].x * 0.45, j[hip].y + 0.075, j[0].z);
+    r("PSI", psis, v3(0.0, 0.0, -1.0), &[0, 3, hip]);
+    // Thigh wand: lateral, lower third of the thigh; knee: lateral femoral epicondyle.
+    r("THI", j[hip].lerp(&j[knee], 0.67), lateral, &[hip]);
+    r("KNE", j[knee], lateral, &[hip, knee]);
+    // Tibia wand: lateral, lower third of the shank; ankle: lateral malleolus.
+    r("TIB", j[knee].lerp(&j[ankle], 0.67), lateral, &[knee]);
+    r("ANK", j[ankle], lateral, &[knee, ankle]);
+    // Heel: back of the calcaneus, halfway between sole and ankle joint height.
+    let heel = v3(
+        j[ankle].x,
+        0.5 * (j[ankle].y + skin.sole_y(ankle)),
+        j[ankle].z,
+    );
+    r("HEE", heel, v3(0.0, 0.0, -1.0), &[ankle, foot]);
+    // Toe: dorsum over the 2nd metatarsal head (slightly medial of the ball joint).
+    let toe = j[foot] + v3(-0.01 * sx, 0.0, 0.0);
+    r("TOE", toe, v3(0.0, 1.0, 0.0), &[ankle, foot]);
+    rules
+}
+
+/// The midline trunk rules (C7, T10, CLAV, STRN, RBAK, SACR).
+fn trunk_rules(j: &[Vector3<f64>]) -> Vec<Rule> {
+    let back = Vector3::new(0.0, 0.0, -1.0);
+    let front = Vector3::new(0.0, 0.0, 1.0);
+    let mid = (j[1] + j[2]) / 2.0;
+    let r = |n: &str, origin: Vector3<f64>, dir: Vector3<f64>, joints: &[usize]| {
+        Rule::new(n.to_string(), origin, dir, joints)
+    };
+    vec![
+        r(
+            "C7",
+            Vector3::new(0.0, j[12].y - 0.01, j[12].z),
+            back,
+            &[9, 12],
+        ),
+        r("T10", j[6].lerp(&j[9], 0.4), back, &[3, 6, 9]),
+        r(
+            "CLAV",
+            (j[13] + j[14]) / 2.0 - Vector3::new(0.0, 0.01, 0.0),
+            front,
+            &[9, 12, 13, 14],
+        ),
+        r(
+            "STRN",
+            Vector3::new(0.0, j[9].y - 0.04, j[9].z),
+            front,
+            &[6, 9],
+        ),
+        r(
+            "RBAK",
+            Vector3::new(0.5 * j[17].x, j[9].y + 0.3 * (j[12].y - j[9].y), j[9].z),
+            back,
+            &[6, 9, 14],
+        ),
+        r(
+            "SACR",
+            Vector3::new(0.0, mid.y + 0.075, j[0].z),
+            back,
+            &[0, 1, 2, 3],
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -130,11 +130,6 @@ impl NdArray {
         matches!(self.data, ArrayData::F32(_) | ArrayData::F64(_))
     }
 
-    /// Whether the elements are integers (signed or unsigned).
-    pub fn is_integer(&self) -> bool {
-        matches!(self.data, ArrayData::I64(_) | ArrayData::U64(_))
-    }
-
     /// The elements as f64 if the array holds floats (exact for `f4` and `f8`).
     pub fn to_f64(&self) -> Option<Vec<f64>> {
         match &self.data {

@@ -201,98 +201,11 @@ impl PyValue {
     }
 }
 
-/// Reads a `.npy` file: a numeric array, or the unpickled object array of an object `.npy`.
-pub fn read_npy(path: &Path) -> Result<PyValue, NpyError> {
-    let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| NpyError::Io {
-        file: file.clone(),
-        source,
-    })?;
-    parse_npy(&bytes, &file)
-}
-
 /// Parses `.npy` bytes; `file` names the source in errors.
 pub fn parse_npy(bytes: &[u8], file: &str) -> Result<PyValue, NpyError> {
-    let bad = |offset: usize, reason: String| NpyError::BadHeader {
-        file: file.into(),
-        offset,
-        reason,
-    };
-    let need = |offset: usize, n: usize, what: &'static str| -> Result<(), NpyError> {
-        if bytes.len() < offset + n {
-            Err(NpyError::Truncated {
-                file: file.into(),
-                offset,
-                what,
-                needed: n as u64,
-                available: bytes.len().saturating_sub(offset),
-            })
-        } else {
-            Ok(())
-        }
-    };
-    need(0, 8, "the .npy magic and version")?;
-    if &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad(
-            0,
-            "missing the \\x93NUMPY magic (not a .npy file)".into(),
-        ));
-    }
-    let (major, minor) = (bytes[6], bytes[7]);
-    let (header_len, start) = match major {
-        1 => {
-            need(8, 2, "the .npy header length")?;
-            (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
-        }
-        2 | 3 => {
-            need(8, 4, "the .npy header length")?;
-            (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            )
-        }
-        _ => return Err(bad(6, format!("unsupported .npy version {major}.{minor}"))),
-    };
-    need(start, header_len, "the .npy header")?;
-    let header_bytes = &bytes[start..start + header_len];
-    let header: String = if major == 3 {
-        std::str::from_utf8(header_bytes)
-            .map_err(|_| bad(start, "header is not UTF-8".into()))?
-            .to_owned()
-    } else {
-        header_bytes.iter().map(|&b| b as char).collect()
-    };
-    let data_start = start + header_len;
-    let lit = header::parse(&header).map_err(|reason| bad(start, reason))?;
-    let field = |name: &str| {
-        lit.get(name)
-            .ok_or_else(|| bad(start, format!("header has no `{name}` field: {header:?}")))
-    };
-    let descr = match field("descr")? {
-        header::Lit::Str(s) => s.clone(),
-        other => {
-            return Err(NpyError::UnsupportedDtype {
-                file: file.into(),
-                offset: start,
-                dtype: format!("{other:?} (structured dtypes are not supported)"),
-            });
-        }
-    };
-    let fortran = match field("fortran_order")? {
-        header::Lit::Bool(b) => *b,
-        other => return Err(bad(start, format!("fortran_order is {other:?}"))),
-    };
-    let shape = match field("shape")? {
-        header::Lit::Tuple(items) => items
-            .iter()
-            .map(|x| match x {
-                header::Lit::Int(n) => usize::try_from(*n).ok(),
-                _ => None,
-            })
-            .collect::<Option<Vec<usize>>>()
-            .ok_or_else(|| bad(start, format!("shape {items:?} is not a tuple of sizes")))?,
-        other => return Err(bad(start, format!("shape is {other:?}"))),
-    };
+    let (header, start) = npy_header(bytes, file)?;
+    let data_start = start + header.len_bytes;
+    let (descr, fortran, shape) = header_fields(&header.text, start, file)?;
     let dtype = Dtype::parse(&descr).ok_or_else(|| NpyError::UnsupportedDtype {
         file: file.into(),
         offset: start,
@@ -315,8 +228,8 @@ pub fn parse_npy(bytes: &[u8], file: &str) -> Result<PyValue, NpyError> {
     }
     let count = array::element_count(&shape)
         .and_then(|c| c.checked_mul(dtype.item_size))
-        .ok_or_else(|| bad(start, format!("shape {shape:?} overflows")))?;
-    need(data_start, count, "the array data")?;
+        .ok_or_else(|| bad_header(file, start, format!("shape {shape:?} overflows")))?;
+    need(bytes, file, data_start, count, "the array data")?;
     Ok(PyValue::Array(NdArray::from_bytes(
         &data[..count],
         dtype,
@@ -325,6 +238,132 @@ pub fn parse_npy(bytes: &[u8], file: &str) -> Result<PyValue, NpyError> {
         file,
         data_start,
     )?))
+}
+
+fn bad_header(file: &str, offset: usize, reason: String) -> NpyError {
+    NpyError::BadHeader {
+        file: file.into(),
+        offset,
+        reason,
+    }
+}
+
+/// Checks that `n` bytes from `offset` are present, else a truncation error naming `what`.
+fn need(
+    bytes: &[u8],
+    file: &str,
+    offset: usize,
+    n: usize,
+    what: &'static str,
+) -> Result<(), NpyError> {
+    if bytes.len() < offset + n {
+        Err(NpyError::Truncated {
+            file: file.into(),
+            offset,
+            what,
+            needed: n as u64,
+            available: bytes.len().saturating_sub(offset),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The `.npy` header dictionary's text and its length in bytes.
+struct NpyHeader {
+    /// The header text (latin-1, or UTF-8 in version 3).
+    text: String,
+    /// Its length in the file.
+    len_bytes: usize,
+}
+
+/// Reads the magic, the version and the header text; returns it with the byte it starts at.
+fn npy_header(bytes: &[u8], file: &str) -> Result<(NpyHeader, usize), NpyError> {
+    need(bytes, file, 0, 8, "the .npy magic and version")?;
+    if &bytes[..6] != b"\x93NUMPY" {
+        return Err(bad_header(
+            file,
+            0,
+            "missing the \\x93NUMPY magic (not a .npy file)".into(),
+        ));
+    }
+    let (major, minor) = (bytes[6], bytes[7]);
+    let (header_len, start) = match major {
+        1 => {
+            need(bytes, file, 8, 2, "the .npy header length")?;
+            (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
+        }
+        2 | 3 => {
+            need(bytes, file, 8, 4, "the .npy header length")?;
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
+        }
+        _ => {
+            return Err(bad_header(
+                file,
+                6,
+                format!("unsupported .npy version {major}.{minor}"),
+            ));
+        }
+    };
+    need(bytes, file, start, header_len, "the .npy header")?;
+    let header_bytes = &bytes[start..start + header_len];
+    let text: String = if major == 3 {
+        std::str::from_utf8(header_bytes)
+            .map_err(|_| bad_header(file, start, "header is not UTF-8".into()))?
+            .to_owned()
+    } else {
+        header_bytes.iter().map(|&b| b as char).collect()
+    };
+    Ok((
+        NpyHeader {
+            text,
+            len_bytes: header_len,
+        },
+        start,
+    ))
+}
+
+/// The header dictionary's `descr`, `fortran_order` and `shape` (header at byte `start`).
+fn header_fields(
+    text: &str,
+    start: usize,
+    file: &str,
+) -> Result<(String, bool, Vec<usize>), NpyError> {
+    let bad = |reason: String| bad_header(file, start, reason);
+    let lit = header::parse(text).map_err(bad)?;
+    let field = |name: &str| {
+        lit.get(name)
+            .ok_or_else(|| bad(format!("header has no `{name}` field: {text:?}")))
+    };
+    let descr = match field("descr")? {
+        header::Lit::Str(s) => s.clone(),
+        other => {
+            return Err(NpyError::UnsupportedDtype {
+                file: file.into(),
+                offset: start,
+                dtype: format!("{other:?} (structured dtypes are not supported)"),
+            });
+        }
+    };
+    let fortran = match field("fortran_order")? {
+        header::Lit::Bool(b) => *b,
+        other => return Err(bad(format!("fortran_order is {other:?}"))),
+    };
+    let shape = match field("shape")? {
+        header::Lit::Tuple(items) => items
+            .iter()
+            .map(|x| match x {
+                header::Lit::Int(n) => usize::try_from(*n).ok(),
+                _ => None,
+            })
+            .collect::<Option<Vec<usize>>>()
+            .ok_or_else(|| bad(format!("shape {items:?} is not a tuple of sizes")))?,
+        other => return Err(bad(format!("shape is {other:?}"))),
+    };
+    Ok((descr, fortran, shape))
 }
 
 /// Reads a `.npz` archive (plain or compressed) into `(name, value)` pairs, names without the

@@ -41,12 +41,9 @@ enum Callable {
 /// An arena object.
 #[derive(Debug)]
 enum Node {
-    None,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Bytes(Vec<u8>),
+    /// A value without arena references (None, bool, int, float, str, bytes or a numeric
+    /// ndarray), held as the [`PyValue`] it materialises to.
+    Value(PyValue),
     /// A Python 2 `str` (bytes that `np.load(encoding='latin1')` reads as latin-1 text).
     Py2Str(Vec<u8>),
     List(Vec<Id>),
@@ -56,7 +53,6 @@ enum Node {
     Dtype(Dtype),
     /// An ndarray made by `_reconstruct`, waiting for its `BUILD` state.
     PendingArray,
-    Array(NdArray),
     ObjectArray {
         shape: Vec<usize>,
         items: Vec<Id>,
@@ -66,12 +62,7 @@ enum Node {
 impl Node {
     fn kind(&self) -> &'static str {
         match self {
-            Node::None => "None",
-            Node::Bool(_) => "bool",
-            Node::Int(_) => "int",
-            Node::Float(_) => "float",
-            Node::Str(_) => "str",
-            Node::Bytes(_) => "bytes",
+            Node::Value(v) => v.type_name(),
             Node::Py2Str(_) => "str (Python 2)",
             Node::List(_) => "list",
             Node::Tuple(_) => "tuple",
@@ -79,7 +70,6 @@ impl Node {
             Node::Callable(_) => "callable",
             Node::Dtype(_) => "numpy.dtype",
             Node::PendingArray => "ndarray without state",
-            Node::Array(_) => "ndarray",
             Node::ObjectArray { .. } => "object ndarray",
         }
     }
@@ -233,7 +223,7 @@ impl<'a> Machine<'a> {
 
     fn text(&self, id: Id, at: usize, what: &str) -> Result<String, NpyError> {
         match &self.nodes[id] {
-            Node::Str(s) => Ok(s.clone()),
+            Node::Value(PyValue::Str(s)) => Ok(s.clone()),
             Node::Py2Str(b) => Ok(b.iter().map(|&c| c as char).collect()),
             other => Err(self.malformed(at, format!("{what} is a {}, expected str", other.kind()))),
         }
@@ -252,7 +242,7 @@ impl<'a> Machine<'a> {
         self.tuple_items(id, at, "array shape")?
             .into_iter()
             .map(|d| match self.nodes[d] {
-                Node::Int(n) if n >= 0 => Ok(n as usize),
+                Node::Value(PyValue::Int(n)) if n >= 0 => Ok(n as usize),
                 _ => Err(self.malformed(at, "array shape holds a non-size value")),
             })
             .collect()
@@ -270,12 +260,25 @@ impl<'a> Machine<'a> {
 
     fn raw_bytes(&self, id: Id, at: usize) -> Result<&[u8], NpyError> {
         match &self.nodes[id] {
-            Node::Bytes(b) | Node::Py2Str(b) => Ok(b),
+            Node::Value(PyValue::Bytes(b)) | Node::Py2Str(b) => Ok(b),
             other => Err(self.malformed(
                 at,
                 format!("array data is a {}, expected bytes", other.kind()),
             )),
         }
+    }
+
+    /// Decodes `raw` as an array of `dtype` and `shape` (pickle opcode at `at`), the one way
+    /// every numpy constructor here turns bytes into numbers.
+    fn array(
+        &self,
+        raw: &[u8],
+        dtype: Dtype,
+        shape: Vec<usize>,
+        fortran: bool,
+        at: usize,
+    ) -> Result<NdArray, NpyError> {
+        NdArray::from_bytes(raw, dtype, shape, fortran, self.file, self.base + at)
     }
 
     fn global(&self, module: &str, name: &str, at: usize) -> Result<Callable, NpyError> {
@@ -306,217 +309,20 @@ impl<'a> Machine<'a> {
             let at = self.pos;
             let op = self.u8("an opcode (the pickle has no STOP)")?;
             match op {
-                0x80 => {
-                    let proto = self.u8("the PROTO version")?;
-                    if !(2..=5).contains(&proto) {
-                        return Err(self.malformed(
-                            at,
-                            format!("pickle protocol {proto} is not supported (2-5 are)"),
-                        ));
-                    }
+                b'.' => return self.stop(at),
+                0x80 | 0x95 => self.framing(op, at)?,
+                b'c' | 0x93 => self.global_op(op, at)?,
+                b'(' | b'}' | b']' | b')' | 0x85..=0x87 | b't' => self.new_container(op, at)?,
+                b's' | b'u' => self.set_items(op, at)?,
+                b'a' | b'e' => self.append(op, at)?,
+                b'J' | b'K' | b'M' | 0x8a | 0x8b | b'G' | b'N' | 0x88 | 0x89 => {
+                    self.scalar(op, at)?
                 }
-                0x95 => {
-                    let n = self.u64("the FRAME length")?;
-                    let available = self.data.len() - self.pos;
-                    if n > available as u64 {
-                        return Err(NpyError::Truncated {
-                            file: self.file.into(),
-                            offset: self.base + self.pos,
-                            what: "a pickle frame",
-                            needed: n,
-                            available,
-                        });
-                    }
+                0x8c | b'X' | 0x8d | b'C' | b'B' | 0x8e | 0x96 | b'U' | b'T' => {
+                    self.string(op, at)?
                 }
-                b'c' => {
-                    let module = self.line("a GLOBAL module name")?;
-                    let name = self.line("a GLOBAL name")?;
-                    let c = self.global(&module, &name, at)?;
-                    self.push(Node::Callable(c));
-                }
-                0x93 => {
-                    let name = self.pop(at)?;
-                    let module = self.pop(at)?;
-                    let name = self.text(name, at, "STACK_GLOBAL name")?;
-                    let module = self.text(module, at, "STACK_GLOBAL module")?;
-                    let c = self.global(&module, &name, at)?;
-                    self.push(Node::Callable(c));
-                }
-                b'(' => self.marks.push(self.stack.len()),
-                b'}' => self.push(Node::Dict(Vec::new())),
-                b']' => self.push(Node::List(Vec::new())),
-                b')' => self.push(Node::Tuple(Vec::new())),
-                0x85..=0x87 => {
-                    let n = (op - 0x84) as usize;
-                    let mut items = vec![0; n];
-                    for slot in items.iter_mut().rev() {
-                        *slot = self.pop(at)?;
-                    }
-                    self.push(Node::Tuple(items));
-                }
-                b't' => {
-                    let items = self.pop_mark(at)?;
-                    self.push(Node::Tuple(items));
-                }
-                b's' | b'u' => {
-                    let items = if op == b's' {
-                        let v = self.pop(at)?;
-                        let k = self.pop(at)?;
-                        vec![k, v]
-                    } else {
-                        self.pop_mark(at)?
-                    };
-                    if items.len() % 2 != 0 {
-                        return Err(self.malformed(at, "SETITEMS with an odd number of items"));
-                    }
-                    let target = self.top(at)?;
-                    match &mut self.nodes[target] {
-                        Node::Dict(d) => d.extend(items.chunks_exact(2).map(|p| (p[0], p[1]))),
-                        other => {
-                            let kind = other.kind();
-                            return Err(self.malformed(at, format!("SETITEM on a {kind}")));
-                        }
-                    }
-                }
-                b'a' | b'e' => {
-                    let items = if op == b'a' {
-                        vec![self.pop(at)?]
-                    } else {
-                        self.pop_mark(at)?
-                    };
-                    let target = self.top(at)?;
-                    match &mut self.nodes[target] {
-                        Node::List(l) => l.extend(items),
-                        other => {
-                            let kind = other.kind();
-                            return Err(self.malformed(at, format!("APPEND on a {kind}")));
-                        }
-                    }
-                }
-                b'J' => {
-                    let v = self.u32("a BININT")? as i32;
-                    self.push(Node::Int(v as i64));
-                }
-                b'K' => {
-                    let v = self.u8("a BININT1")?;
-                    self.push(Node::Int(v as i64));
-                }
-                b'M' => {
-                    let v = self.u16("a BININT2")?;
-                    self.push(Node::Int(v as i64));
-                }
-                0x8a | 0x8b => {
-                    let n = if op == 0x8a {
-                        self.u8("a LONG1 length")? as i64
-                    } else {
-                        self.u32("a LONG4 length")? as i32 as i64
-                    };
-                    if !(0..=8).contains(&n) {
-                        return Err(self.malformed(
-                            at,
-                            format!("integer of {n} bytes does not fit in 64 bits"),
-                        ));
-                    }
-                    let b = self.take(n as u64, "a long integer")?;
-                    let mut buf = [0u8; 8];
-                    buf[..b.len()].copy_from_slice(b);
-                    if b.last().is_some_and(|&x| x & 0x80 != 0) {
-                        buf[b.len()..].fill(0xff);
-                    }
-                    self.push(Node::Int(i64::from_le_bytes(buf)));
-                }
-                b'G' => {
-                    let b = self.take(8, "a BINFLOAT")?;
-                    self.push(Node::Float(f64::from_be_bytes(
-                        b.try_into().expect("8 bytes"),
-                    )));
-                }
-                0x8c | b'X' | 0x8d => {
-                    let n = match op {
-                        0x8c => self.u8("a string length")? as u64,
-                        b'X' => self.u32("a string length")? as u64,
-                        _ => self.u64("a string length")?,
-                    };
-                    let b = self.take(n, "a unicode string")?;
-                    let s = std::str::from_utf8(b)
-                        .map_err(|_| self.malformed(at, "unicode string is not UTF-8"))?;
-                    self.push(Node::Str(s.to_owned()));
-                }
-                b'C' | b'B' | 0x8e | 0x96 => {
-                    let n = match op {
-                        b'C' => self.u8("a bytes length")? as u64,
-                        b'B' => self.u32("a bytes length")? as u64,
-                        _ => self.u64("a bytes length")?,
-                    };
-                    let b = self.take(n, "a bytes object")?;
-                    self.push(Node::Bytes(b.to_vec()));
-                }
-                b'U' | b'T' => {
-                    let n = if op == b'U' {
-                        self.u8("a string length")? as i64
-                    } else {
-                        self.u32("a string length")? as i32 as i64
-                    };
-                    if n < 0 {
-                        return Err(self.malformed(at, "negative string length"));
-                    }
-                    let b = self.take(n as u64, "a Python 2 string")?;
-                    self.push(Node::Py2Str(b.to_vec()));
-                }
-                b'q' | b'r' | 0x94 => {
-                    let key = match op {
-                        b'q' => self.u8("a BINPUT index")? as u64,
-                        b'r' => self.u32("a LONG_BINPUT index")? as u64,
-                        _ => self.memo.len() as u64,
-                    };
-                    let id = self.top(at)?;
-                    self.memo.insert(key, id);
-                }
-                b'h' | b'j' => {
-                    let key = if op == b'h' {
-                        self.u8("a BINGET index")? as u64
-                    } else {
-                        self.u32("a LONG_BINGET index")? as u64
-                    };
-                    let id = *self.memo.get(&key).ok_or_else(|| {
-                        self.malformed(at, format!("memo entry {key} is not set"))
-                    })?;
-                    self.stack.push(id);
-                }
-                b'N' => self.push(Node::None),
-                0x88 => self.push(Node::Bool(true)),
-                0x89 => self.push(Node::Bool(false)),
-                b'0' => {
-                    self.pop(at)?;
-                }
-                b'1' => {
-                    self.pop_mark(at)?;
-                }
-                b'2' => {
-                    let id = self.top(at)?;
-                    self.stack.push(id);
-                }
-                0x98 => {
-                    self.top(at)?;
-                }
-                b'R' | 0x81 => {
-                    let args = self.pop(at)?;
-                    let func = self.pop(at)?;
-                    let node = self.call(func, args, at)?;
-                    self.push(node);
-                }
-                b'b' => {
-                    let state = self.pop(at)?;
-                    let target = self.top(at)?;
-                    self.build(target, state, at)?;
-                }
-                b'.' => {
-                    let id = self.pop(at)?;
-                    if !self.stack.is_empty() || !self.marks.is_empty() {
-                        return Err(self.malformed(at, "STOP with items left on the stack"));
-                    }
-                    return Ok(id);
-                }
+                b'q' | b'r' | 0x94 | b'h' | b'j' => self.memo_op(op, at)?,
+                b'0' | b'1' | b'2' | 0x98 | b'R' | 0x81 | b'b' => self.stack_op(op, at)?,
                 _ => {
                     return Err(NpyError::UnsupportedOpcode {
                         file: self.file.into(),
@@ -527,6 +333,267 @@ impl<'a> Machine<'a> {
                 }
             }
         }
+    }
+
+    /// STOP: the single item left on the stack is the result.
+    fn stop(&mut self, at: usize) -> Result<Id, NpyError> {
+        let id = self.pop(at)?;
+        if !self.stack.is_empty() || !self.marks.is_empty() {
+            return Err(self.malformed(at, "STOP with items left on the stack"));
+        }
+        Ok(id)
+    }
+
+    /// PROTO (only protocols 2–5) and FRAME (whose length must fit in the data).
+    fn framing(&mut self, op: u8, at: usize) -> Result<(), NpyError> {
+        if op == 0x80 {
+            let proto = self.u8("the PROTO version")?;
+            if !(2..=5).contains(&proto) {
+                return Err(self.malformed(
+                    at,
+                    format!("pickle protocol {proto} is not supported (2-5 are)"),
+                ));
+            }
+            return Ok(());
+        }
+        let n = self.u64("the FRAME length")?;
+        let available = self.data.len() - self.pos;
+        if n > available as u64 {
+            return Err(NpyError::Truncated {
+                file: self.file.into(),
+                offset: self.base + self.pos,
+                what: "a pickle frame",
+                needed: n,
+                available,
+            });
+        }
+        Ok(())
+    }
+
+    /// GLOBAL (names inline) and STACK_GLOBAL (names on the stack): pushes an allow-listed
+    /// callable.
+    fn global_op(&mut self, op: u8, at: usize) -> Result<(), NpyError> {
+        let (module, name) = if op == b'c' {
+            let module = self.line("a GLOBAL module name")?;
+            let name = self.line("a GLOBAL name")?;
+            (module, name)
+        } else {
+            let name = self.pop(at)?;
+            let module = self.pop(at)?;
+            let name = self.text(name, at, "STACK_GLOBAL name")?;
+            let module = self.text(module, at, "STACK_GLOBAL module")?;
+            (module, name)
+        };
+        let c = self.global(&module, &name, at)?;
+        self.push(Node::Callable(c));
+        Ok(())
+    }
+
+    /// MARK, the empty containers and the tuple builders (TUPLE1–3 and TUPLE).
+    fn new_container(&mut self, op: u8, at: usize) -> Result<(), NpyError> {
+        match op {
+            b'(' => self.marks.push(self.stack.len()),
+            b'}' => self.push(Node::Dict(Vec::new())),
+            b']' => self.push(Node::List(Vec::new())),
+            b')' => self.push(Node::Tuple(Vec::new())),
+            b't' => {
+                let items = self.pop_mark(at)?;
+                self.push(Node::Tuple(items));
+            }
+            // TUPLE1, TUPLE2, TUPLE3.
+            _ => {
+                let n = (op - 0x84) as usize;
+                let mut items = vec![0; n];
+                for slot in items.iter_mut().rev() {
+                    *slot = self.pop(at)?;
+                }
+                self.push(Node::Tuple(items));
+            }
+        }
+        Ok(())
+    }
+
+    /// SETITEM and SETITEMS: adds key/value pairs to the dict below them.
+    fn set_items(&mut self, op: u8, at: usize) -> Result<(), NpyError> {
+        let items = if op == b's' {
+            let v = self.pop(at)?;
+            let k = self.pop(at)?;
+            vec![k, v]
+        } else {
+            self.pop_mark(at)?
+        };
+        if items.len() % 2 != 0 {
+            return Err(self.malformed(at, "SETITEMS with an odd number of items"));
+        }
+        let target = self.top(at)?;
+        match &mut self.nodes[target] {
+            Node::Dict(d) => d.extend(items.chunks_exact(2).map(|p| (p[0], p[1]))),
+            other => {
+                let kind = other.kind();
+                return Err(self.malformed(at, format!("SETITEM on a {kind}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// APPEND and APPENDS: adds items to the list below them.
+    fn append(&mut self, op: u8, at: usize) -> Result<(), NpyError> {
+        let items = if op == b'a' {
+            vec![self.pop(at)?]
+        } else {
+            self.pop_mark(at)?
+        };
+        let target = self.top(at)?;
+        match &mut self.nodes[target] {
+            Node::List(l) => l.extend(items),
+            other => {
+                let kind = other.kind();
+                return Err(self.malformed(at, format!("APPEND on a {kind}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The integer, float, None and bool opcodes: pushes the value.
+    fn scalar(&mut self, op: u8, at: usize) -> Result<(), NpyError> {
+        let value = match op {
+            b'J' => PyValue::Int(self.u32("a BININT")? as i32 as i64),
+            b'K' => PyValue::Int(self.u8("a BININT1")? as i64),
+            b'M' => PyValue::Int(self.u16("a BININT2")? as i64),
+            0x8a | 0x8b => PyValue::Int(self.long(op, at)?),
+            b'G' => {
+                let b = self.take(8, "a BINFLOAT")?;
+                PyValue::Float(f64::from_be_bytes(b.try_into().expect("8 bytes")))
+            }
+            b'N' => PyValue::None,
+            0x88 => PyValue::Bool(true),
+            // NEWFALSE.
+            _ => PyValue::Bool(false),
+        };
+        self.push(Node::Value(value));
+        Ok(())
+    }
+
+    /// LONG1 / LONG4: a little-endian two's-complement integer of at most 8 bytes.
+    fn long(&mut self, op: u8, at: usize) -> Result<i64, NpyError> {
+        let n = if op == 0x8a {
+            self.u8("a LONG1 length")? as i64
+        } else {
+            self.u32("a LONG4 length")? as i32 as i64
+        };
+        if !(0..=8).contains(&n) {
+            return Err(self.malformed(at, format!("integer of {n} bytes does not fit in 64 bits")));
+        }
+        let b = self.take(n as u64, "a long integer")?;
+        let mut buf = [0u8; 8];
+        buf[..b.len()].copy_from_slice(b);
+        if b.last().is_some_and(|&x| x & 0x80 != 0) {
+            buf[b.len()..].fill(0xff);
+        }
+        Ok(i64::from_le_bytes(buf))
+    }
+
+    /// The unicode, bytes and Python 2 string opcodes: pushes the string.
+    fn string(&mut self, op: u8, at: usize) -> Result<(), NpyError> {
+        let node = match op {
+            0x8c | b'X' | 0x8d => {
+                let n = match op {
+                    0x8c => self.u8("a string length")? as u64,
+                    b'X' => self.u32("a string length")? as u64,
+                    _ => self.u64("a string length")?,
+                };
+                let b = self.take(n, "a unicode string")?;
+                let s = std::str::from_utf8(b)
+                    .map_err(|_| self.malformed(at, "unicode string is not UTF-8"))?;
+                Node::Value(PyValue::Str(s.to_owned()))
+            }
+            b'C' | b'B' | 0x8e | 0x96 => {
+                let n = match op {
+                    b'C' => self.u8("a bytes length")? as u64,
+                    b'B' => self.u32("a bytes length")? as u64,
+                    _ => self.u64("a bytes length")?,
+                };
+                let b = self.take(n, "a bytes object")?;
+                Node::Value(PyValue::Bytes(b.to_vec()))
+            }
+            // SHORT_BINSTRING, BINSTRING.
+            _ => {
+                let n = if op == b'U' {
+                    self.u8("a string length")? as i64
+                } else {
+                    self.u32("a string length")? as i32 as i64
+                };
+                if n < 0 {
+                    return Err(self.malformed(at, "negative string length"));
+                }
+                let b = self.take(n as u64, "a Python 2 string")?;
+                Node::Py2Str(b.to_vec())
+            }
+        };
+        self.push(node);
+        Ok(())
+    }
+
+    /// The memo opcodes: BINPUT, LONG_BINPUT and MEMOIZE store the top of the stack, BINGET and
+    /// LONG_BINGET push a stored object again.
+    fn memo_op(&mut self, op: u8, at: usize) -> Result<(), NpyError> {
+        match op {
+            b'q' | b'r' | 0x94 => {
+                let key = match op {
+                    b'q' => self.u8("a BINPUT index")? as u64,
+                    b'r' => self.u32("a LONG_BINPUT index")? as u64,
+                    _ => self.memo.len() as u64,
+                };
+                let id = self.top(at)?;
+                self.memo.insert(key, id);
+            }
+            // BINGET, LONG_BINGET.
+            _ => {
+                let key = if op == b'h' {
+                    self.u8("a BINGET index")? as u64
+                } else {
+                    self.u32("a LONG_BINGET index")? as u64
+                };
+                let id = *self
+                    .memo
+                    .get(&key)
+                    .ok_or_else(|| self.malformed(at, format!("memo entry {key} is not set")))?;
+                self.stack.push(id);
+            }
+        }
+        Ok(())
+    }
+
+    /// POP, POP_MARK, DUP, READONLY_BUFFER, REDUCE / NEWOBJ and BUILD.
+    fn stack_op(&mut self, op: u8, at: usize) -> Result<(), NpyError> {
+        match op {
+            b'0' => {
+                self.pop(at)?;
+            }
+            b'1' => {
+                self.pop_mark(at)?;
+            }
+            b'2' => {
+                let id = self.top(at)?;
+                self.stack.push(id);
+            }
+            0x98 => {
+                self.top(at)?;
+            }
+            b'R' | 0x81 => {
+                let args = self.pop(at)?;
+                let func = self.pop(at)?;
+                let node = self.call(func, args, at)?;
+                self.push(node);
+            }
+            // BUILD.
+            _ => {
+                let state = self.pop(at)?;
+                let target = self.top(at)?;
+                self.build(target, state, at)?;
+            }
+        }
+        Ok(())
     }
 
     /// Applies one of the allow-listed callables (REDUCE / NEWOBJ).
@@ -569,18 +636,17 @@ impl<'a> Machine<'a> {
                     });
                 }
                 let raw = self.raw_bytes(arg(1)?, at)?;
-                let a =
-                    NdArray::from_bytes(raw, dtype, Vec::new(), false, self.file, self.base + at)?;
-                Ok(match a.data {
-                    super::ArrayData::F32(v) => Node::Float(v[0] as f64),
-                    super::ArrayData::F64(v) => Node::Float(v[0]),
-                    super::ArrayData::I64(v) => Node::Int(v[0]),
-                    super::ArrayData::U64(v) => Node::Int(
+                let a = self.array(raw, dtype, Vec::new(), false, at)?;
+                Ok(Node::Value(match a.data {
+                    super::ArrayData::F32(v) => PyValue::Float(v[0] as f64),
+                    super::ArrayData::F64(v) => PyValue::Float(v[0]),
+                    super::ArrayData::I64(v) => PyValue::Int(v[0]),
+                    super::ArrayData::U64(v) => PyValue::Int(
                         i64::try_from(v[0])
                             .map_err(|_| self.malformed(at, "numpy uint64 scalar above 2^63"))?,
                     ),
-                    super::ArrayData::Bool(v) => Node::Bool(v[0]),
-                })
+                    super::ArrayData::Bool(v) => PyValue::Bool(v[0]),
+                }))
             }
             Callable::FromBuffer => {
                 let raw = self.raw_bytes(arg(0)?, at)?;
@@ -592,14 +658,9 @@ impl<'a> Machine<'a> {
                     "F" => true,
                     o => return Err(self.malformed(at, format!("buffer order {o:?}"))),
                 };
-                Ok(Node::Array(NdArray::from_bytes(
-                    raw,
-                    dtype,
-                    shape,
-                    fortran,
-                    self.file,
-                    self.base + at,
-                )?))
+                Ok(Node::Value(PyValue::Array(
+                    self.array(raw, dtype, shape, fortran, at)?,
+                )))
             }
             Callable::CodecsEncode => {
                 let s = self.text(arg(0)?, at, "encoded text")?;
@@ -610,7 +671,7 @@ impl<'a> Machine<'a> {
                 s.chars()
                     .map(|ch| u8::try_from(ch as u32).ok())
                     .collect::<Option<Vec<u8>>>()
-                    .map(Node::Bytes)
+                    .map(|b| Node::Value(PyValue::Bytes(b)))
                     .ok_or_else(|| {
                         self.malformed(at, "latin-1 text holds a character above U+00FF")
                     })
@@ -637,8 +698,8 @@ impl<'a> Machine<'a> {
                 let shape = self.shape(shape, at)?;
                 let dtype = self.dtype(dtype, at)?;
                 let fortran = match self.nodes[fortran] {
-                    Node::Bool(b) => b,
-                    Node::Int(i) => i != 0,
+                    Node::Value(PyValue::Bool(b)) => b,
+                    Node::Value(PyValue::Int(i)) => i != 0,
                     _ => return Err(self.malformed(at, "ndarray fortran flag is not a bool")),
                 };
                 let node = if dtype.kind == DtypeKind::Object {
@@ -662,14 +723,7 @@ impl<'a> Machine<'a> {
                     Node::ObjectArray { shape, items }
                 } else {
                     let raw = self.raw_bytes(data, at)?;
-                    Node::Array(NdArray::from_bytes(
-                        raw,
-                        dtype,
-                        shape,
-                        fortran,
-                        self.file,
-                        self.base + at,
-                    )?)
+                    Node::Value(PyValue::Array(self.array(raw, dtype, shape, fortran, at)?))
                 };
                 self.nodes[target] = node;
                 Ok(())
@@ -700,9 +754,9 @@ impl<'a> Machine<'a> {
         }
         let node = &self.nodes[id];
         let cost = 1 + match node {
-            Node::Str(s) => s.len(),
-            Node::Bytes(b) | Node::Py2Str(b) => b.len(),
-            Node::Array(a) => a.len(),
+            Node::Value(PyValue::Str(s)) => s.len(),
+            Node::Value(PyValue::Bytes(b)) | Node::Py2Str(b) => b.len(),
+            Node::Value(PyValue::Array(a)) => a.len(),
             _ => 0,
         };
         *budget = budget.checked_sub(cost).ok_or_else(|| {
@@ -714,12 +768,7 @@ impl<'a> Machine<'a> {
                 .collect::<Result<Vec<_>, _>>()
         };
         Ok(match node {
-            Node::None => PyValue::None,
-            Node::Bool(b) => PyValue::Bool(*b),
-            Node::Int(i) => PyValue::Int(*i),
-            Node::Float(f) => PyValue::Float(*f),
-            Node::Str(s) => PyValue::Str(s.clone()),
-            Node::Bytes(b) => PyValue::Bytes(b.clone()),
+            Node::Value(v) => v.clone(),
             Node::Py2Str(b) => PyValue::Str(b.iter().map(|&c| c as char).collect()),
             Node::List(l) => PyValue::List(many(l, budget)?),
             Node::Tuple(t) => PyValue::Tuple(many(t, budget)?),
@@ -733,7 +782,6 @@ impl<'a> Machine<'a> {
                 }
                 PyValue::Dict(out)
             }
-            Node::Array(a) => PyValue::Array(a.clone()),
             Node::ObjectArray { shape, items } => PyValue::ObjectArray {
                 shape: shape.clone(),
                 items: many(items, budget)?,

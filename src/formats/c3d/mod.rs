@@ -9,12 +9,15 @@
 //! full post-processing layer and our own error type anyway, so this compact reader (~500 lines)
 //! produces gaitlens' semantics directly and is checked against ezc3d on every shared file.
 
+mod data;
 mod params;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use params::{ParamData, Parameter, Parameters};
+
+use data::DataBlock;
 
 use super::trial::{GaitEvent, MarkerTrial, ModelOutput, strip_prefix};
 use crate::io_util::printable;
@@ -307,6 +310,39 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
         });
     }
     let mut warnings = Vec::new();
+    let (processor, params) = read_layout(bytes, path, &mut warnings)?;
+    let header = Header::read(bytes, processor);
+    let used = point_count(path, &params, &header)?;
+    let scale = point_scale(path, &params, &header)?;
+    let rate_hz = point_rate(path, &params, &header)?;
+    let data = DataBlock::locate(bytes, &params, &header, used, scale);
+    let analog_per_frame = data.analog_per_frame(path, &params, &header, rate_hz, &mut warnings);
+    let (frame_bytes, frames) = data.stored_frames(path, analog_per_frame, &mut warnings)?;
+    let points = data.decode(bytes, processor, frame_bytes, frames);
+    let labels = point_labels(&params, used);
+    warn_unusable_event_times(path, &params, &mut warnings);
+    Ok(C3dFile {
+        processor,
+        params,
+        rate_hz,
+        first_frame: header.first,
+        labels,
+        points,
+        warnings,
+    })
+}
+
+/// Reads the processor-type byte and the parameter section, overriding a processor type that
+/// the file's own floats contradict.
+///
+/// A flipped processor byte (Intel <-> DEC differ only in their floats) would read the rate as
+/// 6e-42 Hz and event times as -1e32 s: when the declared layout makes the rates or scales
+/// implausible and another layout makes all of them plausible, that one is used.
+fn read_layout(
+    bytes: &[u8],
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<(Processor, Parameters), C3dError> {
     let param_start = (bytes[0].max(1) as usize - 1) * 512;
     need(bytes, path, param_start, 4, "parameter section header")?;
     let proc_byte = bytes[param_start + 3];
@@ -322,282 +358,164 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
             });
         }
     };
-    // A flipped processor byte (Intel <-> DEC differ only in their floats) would read the rate as
-    // 6e-42 Hz and event times as -1e32 s: when the declared layout makes the rates or scales
-    // implausible and another layout makes all of them plausible, that one is used.
     let declared_params = params::parse_parameters(bytes, path, param_start, declared);
     let consistent = declared_params.as_ref().is_ok_and(|p| {
         let (ok, present) = float_consistency(bytes, p, declared);
         ok == present
     });
-    let (processor, params) = if consistent {
-        (declared, declared_params?)
-    } else {
-        let alternative = [Processor::Intel, Processor::Dec, Processor::Mips]
-            .into_iter()
-            .filter(|p| *p != declared)
-            .find_map(|alt| {
-                let ap = params::parse_parameters(bytes, path, param_start, alt).ok()?;
-                let (ok, present) = float_consistency(bytes, &ap, alt);
-                (present > 0 && ok == present).then_some((alt, ap))
-            });
-        match alternative {
-            Some((alt, ap)) => {
-                warn(
-                    &mut warnings,
-                    format!(
-                        "{}: processor type byte {proc_byte} at byte {} says {declared:?}, but the \
-                         rates and scales only decode as {alt:?} (point rate {} Hz); reading as {alt:?}",
-                        path.display(),
-                        param_start + 3,
-                        short(header_f32(bytes, alt, 20)),
-                    ),
-                );
-                (alt, ap)
-            }
-            None => (declared, declared_params?),
+    if consistent {
+        return Ok((declared, declared_params?));
+    }
+    let alternative = [Processor::Intel, Processor::Dec, Processor::Mips]
+        .into_iter()
+        .filter(|p| *p != declared)
+        .find_map(|alt| {
+            let ap = params::parse_parameters(bytes, path, param_start, alt).ok()?;
+            let (ok, present) = float_consistency(bytes, &ap, alt);
+            (present > 0 && ok == present).then_some((alt, ap))
+        });
+    match alternative {
+        Some((alt, ap)) => {
+            warn(
+                warnings,
+                format!(
+                    "{}: processor type byte {proc_byte} at byte {} says {declared:?}, but the \
+                     rates and scales only decode as {alt:?} (point rate {} Hz); reading as {alt:?}",
+                    path.display(),
+                    param_start + 3,
+                    short(header_f32(bytes, alt, 20)),
+                ),
+            );
+            Ok((alt, ap))
         }
-    };
-    let word = |i: usize| processor.i16([bytes[2 * i], bytes[2 * i + 1]]);
-    let uword = |i: usize| word(i) as u16;
-    let header_points = uword(1) as usize;
-    let header_analog_per_frame = uword(2) as usize;
-    let header_first = uword(3) as i64;
-    let header_last = uword(4) as i64;
-    let header_scale = header_f32(bytes, processor, 12);
-    let header_data_start = uword(8) as usize;
-    let header_rate = header_f32(bytes, processor, 20);
-    let bad_header = |offset: usize, reason: String| C3dError::BadHeader {
+        None => Ok((declared, declared_params?)),
+    }
+}
+
+/// The header values the reader uses, decoded in the file's layout; parameters override most.
+struct Header {
+    /// Word 2: number of 3D points.
+    points: usize,
+    /// Word 3: analog samples per point frame.
+    analog_per_frame: usize,
+    /// Word 4: first frame number.
+    first: i64,
+    /// Word 5: last frame number.
+    last: i64,
+    /// Bytes 12–15: point scale (negative for float storage).
+    scale: f64,
+    /// Word 9: first 512-byte block of the point data (1-based).
+    data_start: usize,
+    /// Bytes 20–23: point rate in Hz.
+    rate: f64,
+}
+
+impl Header {
+    /// Decodes the header block (whose 512 bytes are known to be present) under `processor`.
+    fn read(bytes: &[u8], processor: Processor) -> Self {
+        let uword = |i: usize| processor.i16([bytes[2 * i], bytes[2 * i + 1]]) as u16;
+        Header {
+            points: uword(1) as usize,
+            analog_per_frame: uword(2) as usize,
+            first: uword(3) as i64,
+            last: uword(4) as i64,
+            scale: header_f32(bytes, processor, 12),
+            data_start: uword(8) as usize,
+            rate: header_f32(bytes, processor, 20),
+        }
+    }
+}
+
+fn bad_header(path: &Path, offset: usize, reason: String) -> C3dError {
+    C3dError::BadHeader {
         path: path.to_path_buf(),
         offset,
         reason,
-    };
+    }
+}
 
-    let point_int = |name: &str| params.get("POINT", name).and_then(|p| p.first_f64());
-    // POINT:USED bounds the label list and every frame's size: a whole number of at most 65535
-    // (the header's 16-bit word), and a file without 3D points is no marker trial.
-    let used = match numeric(&params, "POINT", "USED") {
-        Some((_, u)) if u.fract() == 0.0 && (1.0..=65535.0).contains(&u) => u as usize,
-        Some((p, u)) => {
-            return Err(bad_param(
-                path,
-                p,
-                format!(
-                    "point count {} is not a whole number between 1 and 65535{}",
-                    short(u),
-                    if u <= 0.0 {
-                        " (a file without 3D points is not a marker trial)"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
-        }
-        None if header_points > 0 => header_points,
-        None => {
-            return Err(bad_header(
-                2,
-                "no 3D points (header point count 0 and no POINT:USED)".into(),
-            ));
-        }
-    };
-    let scale = match numeric(&params, "POINT", "SCALE") {
-        Some((_, s)) if s.is_finite() && s != 0.0 => s,
-        Some((p, s)) => {
-            return Err(bad_param(
-                path,
-                p,
-                format!("scale {} is not a finite non-zero number", short(s)),
-            ));
-        }
-        None if header_scale.is_finite() && header_scale != 0.0 => header_scale,
-        None => {
-            return Err(bad_header(
-                12,
-                format!(
-                    "scale {} (and no POINT:SCALE) is not a finite non-zero number",
-                    short(header_scale)
-                ),
-            ));
-        }
-    };
-    let rate_hz = match numeric(&params, "POINT", "RATE") {
-        Some((_, r)) if plausible_rate(r) => r,
-        Some((p, r)) => {
-            return Err(bad_param(
-                path,
-                p,
-                format!(
-                    "point rate {} Hz is outside {}–{} Hz",
-                    short(r),
-                    RATE_RANGE_HZ.start(),
-                    RATE_RANGE_HZ.end()
-                ),
-            ));
-        }
-        None if plausible_rate(header_rate) => header_rate,
-        None => {
-            return Err(bad_header(
-                20,
-                format!(
-                    "point rate {} Hz (and no POINT:RATE) is outside {}–{} Hz",
-                    short(header_rate),
-                    RATE_RANGE_HZ.start(),
-                    RATE_RANGE_HZ.end()
-                ),
-            ));
-        }
-    };
-    let data_start = point_int("DATA_START")
-        .map(|v| v as u16 as usize)
-        .filter(|v| *v > 0)
-        .unwrap_or(header_data_start);
-    let mut frames = (header_last - header_first + 1).max(0) as usize;
-    // POINT:FRAMES (or TRIAL:ACTUAL_END_FIELD) holds counts above 65535 that the header cannot.
-    if let Some(f) = point_int("FRAMES")
-        && f >= 0.0
-        && (f as u16 as usize) > frames
-    {
-        frames = f as u16 as usize;
+/// The number of 3D points per frame, which bounds the label list and every frame's size.
+///
+/// POINT:USED must be a whole number of at most 65535 (the header's 16-bit word), and a file
+/// without 3D points is no marker trial.
+fn point_count(path: &Path, params: &Parameters, header: &Header) -> Result<usize, C3dError> {
+    match numeric(params, "POINT", "USED") {
+        Some((_, u)) if u.fract() == 0.0 && (1.0..=65535.0).contains(&u) => Ok(u as usize),
+        Some((p, u)) => Err(bad_param(
+            path,
+            p,
+            format!(
+                "point count {} is not a whole number between 1 and 65535{}",
+                short(u),
+                if u <= 0.0 {
+                    " (a file without 3D points is not a marker trial)"
+                } else {
+                    ""
+                }
+            ),
+        )),
+        None if header.points > 0 => Ok(header.points),
+        None => Err(bad_header(
+            path,
+            2,
+            "no 3D points (header point count 0 and no POINT:USED)".into(),
+        )),
     }
-    if let (Some(s), Some(e)) = (
-        params.get("TRIAL", "ACTUAL_START_FIELD"),
-        params.get("TRIAL", "ACTUAL_END_FIELD"),
-    ) {
-        let field = |p: &Parameter| match &p.data {
-            ParamData::Int(v) if v.len() >= 2 => {
-                Some(v[0] as u16 as i64 + ((v[1] as u16 as i64) << 16))
-            }
-            _ => None,
-        };
-        if let (Some(s), Some(e)) = (field(s), field(e))
-            && e >= s
-            && (e - s + 1) as usize > frames
-        {
-            frames = (e - s + 1) as usize;
-        }
+}
+
+/// The point scale (POINT:SCALE, else the header's), which must be finite and non-zero since its
+/// sign selects float storage and its size converts integer storage.
+fn point_scale(path: &Path, params: &Parameters, header: &Header) -> Result<f64, C3dError> {
+    match numeric(params, "POINT", "SCALE") {
+        Some((_, s)) if s.is_finite() && s != 0.0 => Ok(s),
+        Some((p, s)) => Err(bad_param(
+            path,
+            p,
+            format!("scale {} is not a finite non-zero number", short(s)),
+        )),
+        None if header.scale.is_finite() && header.scale != 0.0 => Ok(header.scale),
+        None => Err(bad_header(
+            path,
+            12,
+            format!(
+                "scale {} (and no POINT:SCALE) is not a finite non-zero number",
+                short(header.scale)
+            ),
+        )),
     }
-    let is_float = scale < 0.0;
-    let word_size = if is_float { 4 } else { 2 };
-    let data_offset = data_start.max(1).saturating_sub(1) * 512;
-    let available = bytes.len().saturating_sub(data_offset);
-    let stride = |apf: usize| {
-        used.checked_mul(4)
-            .and_then(|w| w.checked_add(apf))
-            .and_then(|w| w.checked_mul(word_size))
-    };
-    // Does the data block hold exactly `frames` frames of this stride (plus block padding)?
-    let fits = |apf: usize| {
-        stride(apf)
-            .and_then(|s| s.checked_mul(frames))
-            .is_some_and(|t| t <= available && available - t < 512)
-    };
-    // Analog samples per point frame: ANALOG:USED × (ANALOG:RATE / POINT:RATE), or the header's
-    // word 3. A zero or corrupt ANALOG:RATE / ANALOG:USED would shrink the frame stride and read
-    // analog samples as points, so where the two disagree the one matching the data block wins.
-    let param_apf = match numeric(&params, "ANALOG", "USED") {
-        Some((_, 0.0)) => Some(0),
-        Some((_, u)) if u.is_finite() && u > 0.0 => numeric(&params, "ANALOG", "RATE")
-            .map(|(_, r)| r)
-            .filter(|r| r.is_finite() && *r > 0.0)
-            // Saturating casts: absurd rates give a huge count that the size check rejects.
-            .map(|r| (u * (r / rate_hz).round()).min(u32::MAX as f64) as usize),
-        _ => None,
-    };
-    let analog_per_frame = match param_apf {
-        Some(a) if a == header_analog_per_frame || frames == 0 => a,
-        Some(a) if fits(a) || !fits(header_analog_per_frame) => a,
-        Some(a) => {
-            warn(
-                &mut warnings,
-                format!(
-                    "{}: ANALOG:USED and ANALOG:RATE give {a} analog samples per frame, but the \
-                     data block matches the header's {header_analog_per_frame}; using the header",
-                    path.display()
-                ),
-            );
-            header_analog_per_frame
-        }
-        None => {
-            if params.get("ANALOG", "USED").is_some() && frames > 0 {
-                warn(
-                    &mut warnings,
-                    format!(
-                        "{}: ANALOG:USED / ANALOG:RATE are not usable; taking {header_analog_per_frame} \
-                         analog samples per frame from the header",
-                        path.display()
-                    ),
-                );
-            }
-            header_analog_per_frame
-        }
-    };
-    let frame_bytes = stride(analog_per_frame).ok_or_else(|| C3dError::Inconsistent {
-        path: path.to_path_buf(),
-        reason: format!("{used} points and {analog_per_frame} analog samples per frame overflow"),
-    })?;
-    if frames > 0 {
-        let total = frame_bytes
-            .checked_mul(frames)
-            .ok_or_else(|| C3dError::Inconsistent {
-                path: path.to_path_buf(),
-                reason: format!("{frames} frames × {frame_bytes} bytes overflows"),
-            })?;
-        if total > available {
-            // Some writers announce more frames than they store: keep the whole frames present.
-            let whole = available / frame_bytes;
-            if whole == 0 {
-                return Err(C3dError::Truncated {
-                    path: path.to_path_buf(),
-                    offset: data_offset,
-                    what: "point data",
-                    needed: total,
-                    available,
-                });
-            }
-            warn(
-                &mut warnings,
-                format!(
-                    "{}: header announces {frames} frames but only {whole} are stored; reading those",
-                    path.display()
-                ),
-            );
-            frames = whole;
-        }
+}
+
+/// The point rate in Hz (POINT:RATE, else the header's), which must lie in [`RATE_RANGE_HZ`] so
+/// that frame times and the analog ratio make sense.
+fn point_rate(path: &Path, params: &Parameters, header: &Header) -> Result<f64, C3dError> {
+    match numeric(params, "POINT", "RATE") {
+        Some((_, r)) if plausible_rate(r) => Ok(r),
+        Some((p, r)) => Err(bad_param(
+            path,
+            p,
+            format!(
+                "point rate {} Hz is outside {}–{} Hz",
+                short(r),
+                RATE_RANGE_HZ.start(),
+                RATE_RANGE_HZ.end()
+            ),
+        )),
+        None if plausible_rate(header.rate) => Ok(header.rate),
+        None => Err(bad_header(
+            path,
+            20,
+            format!(
+                "point rate {} Hz (and no POINT:RATE) is outside {}–{} Hz",
+                short(header.rate),
+                RATE_RANGE_HZ.start(),
+                RATE_RANGE_HZ.end()
+            ),
+        )),
     }
-    let abs_scale = scale.abs();
-    let mut points = Vec::with_capacity(frames);
-    for f in 0..frames {
-        let base = data_offset + f * frame_bytes;
-        let mut row = Vec::with_capacity(used);
-        for p in 0..used {
-            let o = base + p * 4 * word_size;
-            let (xyz, residual) = if is_float {
-                let rd = |k: usize| {
-                    let i = o + 4 * k;
-                    processor.f32([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as f64
-                };
-                ([rd(0), rd(1), rd(2)], rd(3))
-            } else {
-                let rd = |k: usize| processor.i16([bytes[o + 2 * k], bytes[o + 2 * k + 1]]) as f64;
-                (
-                    [rd(0) * abs_scale, rd(1) * abs_scale, rd(2) * abs_scale],
-                    rd(3),
-                )
-            };
-            // Residual word: negative marks an invalid sample. Some writers (sample23) store gaps
-            // as exact zeros with a non-negative residual; a real marker is never exactly at the
-            // lab origin, so those are gaps too.
-            let zero = xyz == [0.0, 0.0, 0.0];
-            let finite = xyz.iter().all(|v| v.is_finite());
-            row.push(if residual < 0.0 || zero || !finite {
-                None
-            } else {
-                Some(xyz)
-            });
-        }
-        points.push(row);
-    }
+}
+
+/// The point labels (LABELS, LABELS2, ...), cut or padded with `pointN` names to `used` entries.
+fn point_labels(params: &Parameters, used: usize) -> Vec<String> {
     let mut labels = Vec::new();
     for key in ["LABELS", "LABELS2", "LABELS3", "LABELS4"] {
         if let Some(p) = params.get("POINT", key) {
@@ -608,10 +526,15 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
     while labels.len() < used {
         labels.push(format!("point{}", labels.len() + 1));
     }
-    for (e, (label, _, time_s)) in stored_events(&params).iter().enumerate() {
+    labels
+}
+
+/// Warns about events whose stored time is not finite, since [`to_trial`] drops them.
+fn warn_unusable_event_times(path: &Path, params: &Parameters, warnings: &mut Vec<String>) {
+    for (e, (label, _, time_s)) in stored_events(params).iter().enumerate() {
         if !time_s.is_finite() {
             warn(
-                &mut warnings,
+                warnings,
                 format!(
                     "{}: event {} \"{}\" has time {} s (EVENT:TIMES); dropped",
                     path.display(),
@@ -622,15 +545,6 @@ pub fn parse_c3d_file(bytes: &[u8], path: &Path) -> Result<C3dFile, C3dError> {
             );
         }
     }
-    Ok(C3dFile {
-        processor,
-        params,
-        rate_hz,
-        first_frame: header_first,
-        labels,
-        points,
-        warnings,
-    })
 }
 
 /// Metres per unit of a POINT:UNITS string.
@@ -652,24 +566,7 @@ pub fn to_trial(file: &C3dFile) -> MarkerTrial {
         .and_then(|u| u.strings().into_iter().next())
         .unwrap_or_else(|| "mm".into());
     let to_m = metres_per_unit(&units);
-    let mut output_kind: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for (list, unit_param) in [
-        ("ANGLES", "ANGLE_UNITS"),
-        ("FORCES", "FORCE_UNITS"),
-        ("MOMENTS", "MOMENT_UNITS"),
-        ("POWERS", "POWER_UNITS"),
-        ("SCALARS", "SCALAR_UNITS"),
-        ("REACTIONS", "REACTION_UNITS"),
-    ] {
-        let unit = p
-            .get("POINT", unit_param)
-            .and_then(|u| u.strings().into_iter().next());
-        if let Some(l) = p.get("POINT", list) {
-            for name in l.strings() {
-                output_kind.insert(strip_prefix(&name).to_ascii_uppercase(), unit.clone());
-            }
-        }
-    }
+    let output_kind = model_output_units(p);
     let mut subject = None;
     let mut marker_cols = Vec::new();
     let mut marker_labels = Vec::new();
@@ -703,30 +600,6 @@ pub fn to_trial(file: &C3dFile) -> MarkerTrial {
                 .collect()
         })
         .collect();
-    // Non-finite times (reported in `C3dFile::warnings`) are dropped.
-    let mut events: Vec<GaitEvent> = stored_events(p)
-        .into_iter()
-        .filter(|e| e.2.is_finite())
-        .map(|(label, context, time_s)| GaitEvent {
-            frame: ((time_s * file.rate_hz).round() as i64)
-                .saturating_add(1)
-                .saturating_sub(file.first_frame),
-            label,
-            context,
-            time_s,
-        })
-        .collect();
-    events.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
-    let mut subject_params = BTreeMap::new();
-    if let Some(g) = p.group("PROCESSING") {
-        for param in g {
-            if let Some(v) = param.first_f64()
-                && !matches!(param.data, ParamData::Char(_))
-            {
-                subject_params.insert(param.name.clone(), v);
-            }
-        }
-    }
     if subject.is_none() {
         subject = p
             .get("SUBJECTS", "NAMES")
@@ -739,9 +612,67 @@ pub fn to_trial(file: &C3dFile) -> MarkerTrial {
         marker_labels,
         markers_m,
         model_outputs,
-        events,
-        subject_params,
+        events: trial_events(file),
+        subject_params: processing_params(p),
     }
+}
+
+/// The model outputs the POINT group lists (upper-case labels without prefix), each with the
+/// unit of its kind (POINT:ANGLE_UNITS, ...) if given.
+fn model_output_units(p: &Parameters) -> BTreeMap<String, Option<String>> {
+    let mut output_kind = BTreeMap::new();
+    for (list, unit_param) in [
+        ("ANGLES", "ANGLE_UNITS"),
+        ("FORCES", "FORCE_UNITS"),
+        ("MOMENTS", "MOMENT_UNITS"),
+        ("POWERS", "POWER_UNITS"),
+        ("SCALARS", "SCALAR_UNITS"),
+        ("REACTIONS", "REACTION_UNITS"),
+    ] {
+        let unit = p
+            .get("POINT", unit_param)
+            .and_then(|u| u.strings().into_iter().next());
+        if let Some(l) = p.get("POINT", list) {
+            for name in l.strings() {
+                output_kind.insert(strip_prefix(&name).to_ascii_uppercase(), unit.clone());
+            }
+        }
+    }
+    output_kind
+}
+
+/// The events with finite times (the others are reported in [`C3dFile::warnings`]), sorted by
+/// time, with their frame numbers.
+fn trial_events(file: &C3dFile) -> Vec<GaitEvent> {
+    let mut events: Vec<GaitEvent> = stored_events(&file.params)
+        .into_iter()
+        .filter(|e| e.2.is_finite())
+        .map(|(label, context, time_s)| GaitEvent {
+            frame: ((time_s * file.rate_hz).round() as i64)
+                .saturating_add(1)
+                .saturating_sub(file.first_frame),
+            label,
+            context,
+            time_s,
+        })
+        .collect();
+    events.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    events
+}
+
+/// The numeric PROCESSING parameters (subject measurements such as height and leg length).
+fn processing_params(p: &Parameters) -> BTreeMap<String, f64> {
+    let mut subject_params = BTreeMap::new();
+    if let Some(g) = p.group("PROCESSING") {
+        for param in g {
+            if let Some(v) = param.first_f64()
+                && !matches!(param.data, ParamData::Char(_))
+            {
+                subject_params.insert(param.name.clone(), v);
+            }
+        }
+    }
+    subject_params
 }
 
 #[cfg(test)]

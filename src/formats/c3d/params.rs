@@ -99,6 +99,8 @@ impl Parameters {
     }
 }
 
+/// Parses the parameter section starting at byte `start` (groups and parameter records, until a
+/// zero name length or a non-positive next-record offset) in the `processor` layout.
 pub(crate) fn parse_parameters(
     bytes: &[u8],
     path: &Path,
@@ -143,52 +145,7 @@ pub(crate) fn parse_parameters(
         if id < 0 {
             groups.push((id, name.clone()));
         } else {
-            if j + 4 > end {
-                return Err(bad("record ends before its type and dimensions".into()));
-            }
-            let kind = bytes[j + 2] as i8;
-            let ndims = bytes[j + 3] as usize;
-            if j + 4 + ndims > end {
-                return Err(bad(format!(
-                    "{ndims} dimensions run past the parameter section"
-                )));
-            }
-            let dims: Vec<usize> = bytes[j + 4..j + 4 + ndims]
-                .iter()
-                .map(|&d| d as usize)
-                .collect();
-            let count = dims
-                .iter()
-                .try_fold(1usize, |a, &d| a.checked_mul(d))
-                .ok_or_else(|| bad(format!("dimensions {dims:?} overflow")))?;
-            let elem = match kind {
-                -1 | 1 => 1,
-                2 => 2,
-                4 => 4,
-                k => return Err(bad(format!("unknown type {k} (expected -1, 1, 2 or 4)"))),
-            };
-            let k = j + 4 + ndims;
-            let nbytes = count.saturating_mul(elem);
-            if nbytes > end.saturating_sub(k) {
-                return Err(bad(format!(
-                    "{count} values of {elem} bytes run past the parameter section (byte {end})"
-                )));
-            }
-            let raw = &bytes[k..k + nbytes];
-            let data = match kind {
-                -1 => ParamData::Char(raw.to_vec()),
-                1 => ParamData::Byte(raw.to_vec()),
-                2 => ParamData::Int(
-                    raw.chunks_exact(2)
-                        .map(|c| processor.i16([c[0], c[1]]))
-                        .collect(),
-                ),
-                _ => ParamData::Float(
-                    raw.chunks_exact(4)
-                        .map(|c| processor.f32([c[0], c[1], c[2], c[3]]))
-                        .collect(),
-                ),
-            };
+            let (dims, data) = parse_values(bytes, j, end, processor, &bad)?;
             pending.push((
                 id,
                 Parameter {
@@ -217,4 +174,62 @@ pub(crate) fn parse_parameters(
         })
         .collect();
     Ok(Parameters { list })
+}
+
+/// Decodes a parameter record's type, dimensions and values, which start at byte `j` (after
+/// its name and next-record offset); `bad` makes the error naming the record.
+fn parse_values(
+    bytes: &[u8],
+    j: usize,
+    end: usize,
+    processor: Processor,
+    bad: &dyn Fn(String) -> C3dError,
+) -> Result<(Vec<usize>, ParamData), C3dError> {
+    if j + 4 > end {
+        return Err(bad("record ends before its type and dimensions".into()));
+    }
+    let kind = bytes[j + 2] as i8;
+    let ndims = bytes[j + 3] as usize;
+    if j + 4 + ndims > end {
+        return Err(bad(format!(
+            "{ndims} dimensions run past the parameter section"
+        )));
+    }
+    let dims: Vec<usize> = bytes[j + 4..j + 4 + ndims]
+        .iter()
+        .map(|&d| d as usize)
+        .collect();
+    let count = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| bad(format!("dimensions {dims:?} overflow")))?;
+    let elem = match kind {
+        -1 | 1 => 1,
+        2 => 2,
+        4 => 4,
+        k => return Err(bad(format!("unknown type {k} (expected -1, 1, 2 or 4)"))),
+    };
+    let k = j + 4 + ndims;
+    let nbytes = count.saturating_mul(elem);
+    if nbytes > end.saturating_sub(k) {
+        return Err(bad(format!(
+            "{count} values of {elem} bytes run past the parameter section (byte {end})"
+        )));
+    }
+    let raw = &bytes[k..k + nbytes];
+    let data = match kind {
+        -1 => ParamData::Char(raw.to_vec()),
+        1 => ParamData::Byte(raw.to_vec()),
+        2 => ParamData::Int(
+            raw.chunks_exact(2)
+                .map(|c| processor.i16([c[0], c[1]]))
+                .collect(),
+        ),
+        _ => ParamData::Float(
+            raw.chunks_exact(4)
+                .map(|c| processor.f32([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+    };
+    Ok((dims, data))
 }

@@ -8,7 +8,7 @@ use bevy_egui::egui;
 
 use crate::viewer::dialogs::{PendingDialog, open_folder_dialog, open_trial_dialog};
 use crate::viewer::pose::ViewerSequence;
-use crate::viewer::trial::{MarkerOverlay, TrialFitState};
+use crate::viewer::trial::{FitJob, MarkerOverlay, TrialFitState};
 
 /// Text typed into the path field.
 #[derive(Resource, Debug, Clone, Default)]
@@ -38,7 +38,23 @@ pub fn data_panel_ui(
         )),
         None => ui.label("no sequence (rest pose)"),
     };
-    let mut request = None;
+    open_buttons_ui(ui, pending);
+    if let Some(job) = &fits.job {
+        fit_progress_ui(ui, job);
+    }
+    if !overlay.is_empty() {
+        marker_overlay_ui(ui, overlay, frame);
+    }
+    let request = path_field_ui(ui, &mut state.path_text);
+    ui.small(
+        "…or drop a pose folder, .c3d, .trc, OpenPose folder/.zip or SUPR .npy onto the window",
+    );
+    request
+}
+
+/// The native-dialog buttons (a pose or clip folder, a marker trial to fit), disabled while a
+/// dialog is open.
+fn open_buttons_ui(ui: &mut egui::Ui, pending: &mut PendingDialog) {
     ui.horizontal(|ui| {
         let label = if pending.is_open() {
             "dialog open…"
@@ -60,51 +76,57 @@ pub fn data_panel_ui(
             open_trial_dialog(pending);
         }
     });
-    if let Some(job) = &fits.job {
-        let name = job
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        ui.add(
-            egui::ProgressBar::new(job.fraction())
-                .show_percentage()
-                .text(format!(
-                    "fitting {name}: {:.0} s",
-                    job.started.elapsed().as_secs_f64()
-                )),
-        );
-        ui.ctx().request_repaint();
-    }
-    if !overlay.is_empty() {
-        ui.horizontal(|ui| {
-            ui.checkbox(&mut overlay.visible, "markers");
-            let res: Vec<f32> = overlay.residuals_m(frame).into_iter().flatten().collect();
-            let missing = overlay.labels.len() - res.len();
-            if !res.is_empty() {
-                let rms = (res.iter().map(|r| r * r).sum::<f32>() / res.len() as f32).sqrt();
-                let worst = res.iter().fold(0f32, |m, r| m.max(*r));
-                ui.small(format!(
-                    "RMSE {:.1} mm, max {:.1} mm, {missing} missing",
-                    rms * 1e3,
-                    worst * 1e3
-                ));
-            }
-        });
-    }
+}
+
+/// Progress of the background trial fit, repainting so it moves without input.
+fn fit_progress_ui(ui: &mut egui::Ui, job: &FitJob) {
+    let name = job
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    ui.add(
+        egui::ProgressBar::new(job.fraction())
+            .show_percentage()
+            .text(format!(
+                "fitting {name}: {:.0} s",
+                job.started.elapsed().as_secs_f64()
+            )),
+    );
+    ui.ctx().request_repaint();
+}
+
+/// The marker overlay toggle with the fit's residuals at `frame`.
+fn marker_overlay_ui(ui: &mut egui::Ui, overlay: &mut MarkerOverlay, frame: usize) {
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut overlay.visible, "markers");
+        let res: Vec<f32> = overlay.residuals_m(frame).into_iter().flatten().collect();
+        let missing = overlay.labels.len() - res.len();
+        if !res.is_empty() {
+            let rms = (res.iter().map(|r| r * r).sum::<f32>() / res.len() as f32).sqrt();
+            let worst = res.iter().fold(0f32, |m, r| m.max(*r));
+            ui.small(format!(
+                "RMSE {:.1} mm, max {:.1} mm, {missing} missing",
+                rms * 1e3,
+                worst * 1e3
+            ));
+        }
+    });
+}
+
+/// The typed path with its Load button (or Enter); returns the path to load.
+fn path_field_ui(ui: &mut egui::Ui, path_text: &mut String) -> Option<PathBuf> {
+    let mut request = None;
     ui.horizontal(|ui| {
         let edit = ui.add(
-            egui::TextEdit::singleline(&mut state.path_text)
+            egui::TextEdit::singleline(path_text)
                 .hint_text("or type a folder / .c3d / .trc path")
                 .desired_width(220.0),
         );
         let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-        if (ui.button("Load").clicked() || enter) && !state.path_text.trim().is_empty() {
-            request = Some(PathBuf::from(state.path_text.trim()));
+        if (ui.button("Load").clicked() || enter) && !path_text.trim().is_empty() {
+            request = Some(PathBuf::from(path_text.trim()));
         }
     });
-    ui.small(
-        "…or drop a pose folder, .c3d, .trc, OpenPose folder/.zip or SUPR .npy onto the window",
-    );
     request
 }

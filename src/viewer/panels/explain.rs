@@ -6,37 +6,17 @@ use bevy_egui::egui;
 
 use crate::dataset::align::NUM_JOINTS;
 use crate::explain::Baseline;
+use crate::explain::domain::DomainCheck;
 use crate::viewer::colouring::{
     Colormap, ColourScale, Importance, ShownExplanation, VertexWeighting,
 };
-use crate::viewer::network::{ComputeDevice, ExplainChoice, NetworkState, ViewerNetwork};
+use crate::viewer::network::{
+    ComputeDevice, ExplainChoice, ExplainOutcome, NetworkState, ViewerNetwork,
+};
 use crate::viewer::playback::Playback;
 
-/// Short joint labels, SMPL order, for the relevance map.
-pub const JOINT_LABELS: [&str; NUM_JOINTS] = [
-    "pelvis",
-    "L hip",
-    "R hip",
-    "spine1",
-    "L knee",
-    "R knee",
-    "spine2",
-    "L ankle",
-    "R ankle",
-    "spine3",
-    "L foot",
-    "R foot",
-    "neck",
-    "L collar",
-    "R collar",
-    "head",
-    "L shoulder",
-    "R shoulder",
-    "L elbow",
-    "R elbow",
-    "L wrist",
-    "R wrist",
-];
+/// Short joint labels, SMPL order, for the relevance map (the body's table, written once).
+pub use crate::body::smpl22::SHORT_LABELS as JOINT_LABELS;
 
 /// What the Network panel asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,7 +110,6 @@ pub fn explain_panel_ui(
     unmeasured: &[String],
     gpu_available: bool,
 ) -> bool {
-    let mut run = false;
     let Some(net) = state.network.clone() else {
         ui.label("load a network to explain the gait");
         return false;
@@ -139,6 +118,45 @@ pub fn explain_panel_ui(
         ui.label("load a sequence to explain");
         return false;
     };
+    let Some(interval) = explainable_window_ui(ui, &net, n, rate_hz) else {
+        return false;
+    };
+    let run = explain_controls_ui(ui, state, &net, (n, interval), playback, gpu_available);
+    if let Some(e) = &state.error {
+        ui.colored_label(egui::Color32::from_rgb(255, 110, 100), format!("⚠ {e}"));
+    }
+    let Some(last) = state.last.clone() else {
+        return run;
+    };
+    let shown = &last.shown;
+    verdict_ui(ui, &last, unmeasured);
+    coverage_warnings_ui(ui, shown, playback.frame(), unmeasured);
+    // Signed relevance on a sequential map would drop the evidence for "healthy".
+    if shown.signed && importance.colormap == Colormap::Sequential {
+        importance.colormap = Colormap::Diverging;
+    }
+    colouring_options_ui(ui, importance, shown.signed);
+    let (_, legend_scale) = shown.scaled_joint_values(playback.frame(), importance.scale);
+    legend_ui(
+        ui,
+        importance.colormap,
+        shown,
+        legend_scale,
+        importance.scale,
+    );
+    relevance_map_ui(ui, importance.colormap, shown, playback);
+    track_ui(ui, &last.track, interval, shown.start_frame, playback);
+    run
+}
+
+/// The network's window length in the sequence's `n` frames at `rate_hz`, or `None` (with the
+/// reason shown) when the sequence is shorter; notes when the sequence will be resampled.
+fn explainable_window_ui(
+    ui: &mut egui::Ui,
+    net: &ViewerNetwork,
+    n: usize,
+    rate_hz: f64,
+) -> Option<usize> {
     // Window length in the sequence's own frames (the network's interval at its training rate).
     let interval = net.window_frames(rate_hz);
     if n < interval {
@@ -152,7 +170,7 @@ pub fn explain_panel_ui(
                 interval as f64 / rate_hz
             ),
         );
-        return false;
+        return None;
     }
     if let Some(net_rate) = net.card.rate_hz
         && !net.frame_map(rate_hz).is_identity()
@@ -165,7 +183,21 @@ pub fn explain_panel_ui(
             .weak(),
         );
     }
+    Some(interval)
+}
+
+/// The window slider, the rule, the baseline, the device and the Explain button; returns true
+/// when Explain was clicked. `(n, interval)`: the sequence's frames and the window's length.
+fn explain_controls_ui(
+    ui: &mut egui::Ui,
+    state: &mut NetworkState,
+    net: &ViewerNetwork,
+    (n, interval): (usize, usize),
+    playback: &Playback,
+    gpu_available: bool,
+) -> bool {
     let max_start = n - interval;
+    let mut run = false;
     state.explain_start = state.explain_start.min(max_start);
     let label = format!(
         "window start (frames {}–{})",
@@ -184,7 +216,7 @@ pub fn explain_panel_ui(
             ui.add_enabled_ui(ok, |ui| ui.radio_value(&mut state.choice, c, c.label()));
         }
     });
-    relative_to_ui(ui, state, &net);
+    relative_to_ui(ui, state, net);
     ui.horizontal(|ui| {
         ui.add_enabled(
             gpu_available,
@@ -200,12 +232,11 @@ pub fn explain_panel_ui(
             state.explain_start = playback.frame().min(max_start);
         }
     });
-    if let Some(e) = &state.error {
-        ui.colored_label(egui::Color32::from_rgb(255, 110, 100), format!("⚠ {e}"));
-    }
-    let Some(last) = state.last.clone() else {
-        return run;
-    };
+    run
+}
+/// The verdict line (greyed when the walk is out of domain or partly unmeasured), the rule,
+/// device and time of the explanation, and the card's out-of-domain note.
+fn verdict_ui(ui: &mut egui::Ui, last: &ExplainOutcome, unmeasured: &[String]) {
     let shown = &last.shown;
     let p = shown.probability_sick();
     let outside = last.domain.is_some_and(|d| d.outside());
@@ -239,7 +270,12 @@ pub fn explain_panel_ui(
         last.explain_ms,
         shown.logit
     ));
-    match last.domain {
+    domain_note_ui(ui, last.domain);
+}
+
+/// Whether the walk is like the network's training data, as far as its card can tell.
+fn domain_note_ui(ui: &mut egui::Ui, domain: Option<DomainCheck>) {
+    match domain {
         Some(d) if d.outside() => {
             ui.colored_label(
                 egui::Color32::from_rgb(230, 180, 90),
@@ -256,7 +292,16 @@ pub fn explain_panel_ui(
             );
         }
     }
-    let frame = playback.frame();
+}
+
+/// Warnings that the body does not show what was explained: the frame on screen lies outside
+/// the explained window, or joints were not measured.
+fn coverage_warnings_ui(
+    ui: &mut egui::Ui,
+    shown: &ShownExplanation,
+    frame: usize,
+    unmeasured: &[String],
+) {
     if frame < shown.start_frame || frame >= shown.start_frame + shown.interval {
         ui.colored_label(
             egui::Color32::from_rgb(230, 180, 90),
@@ -266,10 +311,6 @@ pub fn explain_panel_ui(
                 shown.row_for_frame(frame) + shown.start_frame
             ),
         );
-    }
-    // Signed relevance on a sequential map would drop the evidence for "healthy".
-    if shown.signed && importance.colormap == Colormap::Sequential {
-        importance.colormap = Colormap::Diverging;
     }
     if !unmeasured.is_empty() {
         ui.colored_label(
@@ -281,31 +322,14 @@ pub fn explain_panel_ui(
             ),
         );
     }
+}
+
+/// How the body is coloured: on/off and the colormap (sequential only for unsigned
+/// importance), the joint-to-skin spreading rule and the colour scale.
+fn colouring_options_ui(ui: &mut egui::Ui, importance: &mut Importance, signed: bool) {
     ui.horizontal(|ui| {
         ui.checkbox(&mut importance.enabled, "colour the body");
-        egui::ComboBox::from_id_salt("colormap")
-            .selected_text(match importance.colormap {
-                Colormap::Diverging => "blue–white–red",
-                Colormap::Sequential => "sequential",
-            })
-            .show_ui(ui, |ui| {
-                ui.selectable_value(
-                    &mut importance.colormap,
-                    Colormap::Diverging,
-                    "blue–white–red",
-                );
-                ui.add_enabled_ui(!shown.signed, |ui| {
-                    ui.selectable_value(
-                        &mut importance.colormap,
-                        Colormap::Sequential,
-                        "sequential",
-                    )
-                    .on_disabled_hover_text(
-                        "for unsigned importance (attention) only: LRP relevance is signed, and \
-                         a sequential map would drop the evidence for \"healthy\"",
-                    );
-                });
-            });
+        colormap_choice_ui(ui, &mut importance.colormap, signed);
     });
     ui.horizontal(|ui| {
         ui.label("spread:");
@@ -339,17 +363,25 @@ pub fn explain_panel_ui(
                 });
         }
     });
-    let (_, legend_scale) = shown.scaled_joint_values(playback.frame(), importance.scale);
-    legend_ui(
-        ui,
-        importance.colormap,
-        shown,
-        legend_scale,
-        importance.scale,
-    );
-    relevance_map_ui(ui, importance.colormap, shown, playback);
-    track_ui(ui, &last.track, interval, shown.start_frame, playback);
-    run
+}
+
+/// The colormap combo box; the sequential map is disabled for `signed` relevance.
+fn colormap_choice_ui(ui: &mut egui::Ui, colormap: &mut Colormap, signed: bool) {
+    egui::ComboBox::from_id_salt("colormap")
+        .selected_text(match colormap {
+            Colormap::Diverging => "blue–white–red",
+            Colormap::Sequential => "sequential",
+        })
+        .show_ui(ui, |ui| {
+            ui.selectable_value(colormap, Colormap::Diverging, "blue–white–red");
+            ui.add_enabled_ui(!signed, |ui| {
+                ui.selectable_value(colormap, Colormap::Sequential, "sequential")
+                    .on_disabled_hover_text(
+                        "for unsigned importance (attention) only: LRP relevance is signed, and \
+                         a sequential map would drop the evidence for \"healthy\"",
+                    );
+            });
+        });
 }
 
 /// sRGB colour of the map as an egui colour.
@@ -496,7 +528,7 @@ pub fn track_ui(
     let points: PlotPoints = track
         .iter()
         .map(|&(s, l)| {
-            let p = 1.0 / (1.0 + (-f64::from(l)).exp());
+            let p = crate::nn::probability_from_logit(f64::from(l));
             [seconds(s as f64 + interval as f64 / 2.0), p]
         })
         .collect();

@@ -1,4 +1,6 @@
-//! The egui panels of the viewer, one function per panel (`*_ui`), drawn in one side window.
+//! The egui panels of the viewer, one function per panel (`*_ui`), drawn in one side window by
+//! one system whose parameters are bundled per panel (`#[derive(SystemParam)]`), and the OpenPose
+//! clip window drawn by a system of its own just before it.
 
 mod body;
 mod data;
@@ -30,190 +32,261 @@ pub use explain::{
 };
 pub use playback::playback_panel_ui;
 
-/// Draws the panels every frame.
+/// Draws the OpenPose clip window, then the side window with every panel, each frame.
 pub struct PanelsPlugin;
 
 impl Plugin for PanelsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<DataPanelState>()
-            .add_systems(EguiPrimaryContextPass, viewer_panels_ui);
+        app.init_resource::<DataPanelState>().add_systems(
+            EguiPrimaryContextPass,
+            // The clip window first: a clip chosen there resets the timeline the panels show.
+            (keypoints_window_system, viewer_panels_system).chain(),
+        );
     }
 }
 
-/// Trial, clip, body-load and curves state the side window reads beside the main ones.
+/// The Data panel's inputs and outputs: typed paths, the native dialog, the loaded sequence, the
+/// trial fit with its marker overlay, and the load request the panel writes.
 #[derive(SystemParam)]
-struct MorePanelParams<'w> {
+struct DataPanelParams<'w> {
+    state: ResMut<'w, DataPanelState>,
+    pending: ResMut<'w, PendingDialog>,
+    seq: Res<'w, CurrentSequence>,
     fits: Res<'w, TrialFitState>,
     overlay: ResMut<'w, MarkerOverlay>,
-    body_w: MessageWriter<'w, LoadBodyRequest>,
-    clips: ResMut<'w, KeypointView>,
-    curves: ResMut<'w, GaitCurves>,
-    export: ResMut<'w, ExportState>,
+    load_w: MessageWriter<'w, LoadSequenceRequest>,
+}
+
+/// The Body panel's model and the body-load request it writes (its dialog and typed SUPR path
+/// live in [`DataPanelParams`]).
+#[derive(SystemParam)]
+struct BodyPanelParams<'w> {
+    body: Option<ResMut<'w, BodyState>>,
+    load_w: MessageWriter<'w, LoadBodyRequest>,
+}
+
+/// What the Network and Explain panels share: the network, the body colouring, the renderer's
+/// GPU, the checkpoint dialog and the requests they write.
+#[derive(SystemParam)]
+struct NetworkPanelParams<'w> {
+    net: ResMut<'w, NetworkState>,
+    importance: ResMut<'w, Importance>,
+    gpu: Option<Res<'w, SharedGpu>>,
+    dialog: ResMut<'w, PendingNetworkDialog>,
+    load_w: MessageWriter<'w, LoadNetworkRequest>,
+    explain_w: MessageWriter<'w, ExplainRequest>,
+}
+
+/// The Export panel's state and the export request it writes.
+#[derive(SystemParam)]
+struct ExportPanelParams<'w> {
+    state: ResMut<'w, ExportState>,
     export_w: MessageWriter<'w, ExportRequest>,
 }
 
-/// The side window holding every panel.
-#[allow(clippy::too_many_arguments)]
-fn viewer_panels_ui(
+/// The read-only lines around the panels: the status line and the per-frame timings.
+#[derive(SystemParam)]
+struct StatusParams<'w> {
+    status: Res<'w, StatusLine>,
+    posed: Res<'w, PosedFrame>,
+    upload: Res<'w, UploadTiming>,
+}
+
+/// Everything the side window reads and writes, one bundle per panel (plus the timeline, the
+/// curves toggle and the camera that several panels or the window itself use).
+#[derive(SystemParam)]
+struct SidePanels<'w> {
+    status: StatusParams<'w>,
+    data: DataPanelParams<'w>,
+    body: BodyPanelParams<'w>,
+    network: NetworkPanelParams<'w>,
+    export: ExportPanelParams<'w>,
+    playback: ResMut<'w, Playback>,
+    curves: ResMut<'w, GaitCurves>,
+    cam: ResMut<'w, FlyCamera>,
+}
+
+/// Draws the OpenPose 2D window (when a clip is shown) and applies its clip choice or close to
+/// the timeline.
+fn keypoints_window_system(
     mut contexts: EguiContexts,
-    mut data_state: ResMut<DataPanelState>,
-    mut pending: ResMut<PendingDialog>,
-    mut requests: MessageWriter<LoadSequenceRequest>,
-    mut body: Option<ResMut<BodyState>>,
-    seq: Res<CurrentSequence>,
+    mut clips: ResMut<KeypointView>,
     mut playback: ResMut<Playback>,
-    status: Res<StatusLine>,
-    posed: Res<PosedFrame>,
-    upload: Res<UploadTiming>,
-    mut cam: ResMut<FlyCamera>,
-    (mut net, mut importance, gpu, mut net_dialog): (
-        ResMut<NetworkState>,
-        ResMut<Importance>,
-        Option<Res<SharedGpu>>,
-        ResMut<PendingNetworkDialog>,
-    ),
-    (mut explain_w, mut load_w): (
-        MessageWriter<ExplainRequest>,
-        MessageWriter<LoadNetworkRequest>,
-    ),
-    mut more: MorePanelParams,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
-    match keypoints_window_ui(ctx, &mut more.clips, playback.frame()) {
-        Some(KeypointAction::Select(i)) => match more.clips.select(i) {
+    match keypoints_window_ui(ctx, &mut clips, playback.frame()) {
+        Some(KeypointAction::Select(i)) => match clips.select(i) {
             Ok((frames, rate_hz)) => {
                 *playback = Playback::new(frames, rate_hz);
                 playback.playing = true;
-                more.clips.explain_if_possible();
+                clips.explain_if_possible();
             }
-            Err(e) => more.clips.note = Some(e),
+            Err(e) => clips.note = Some(e),
         },
         Some(KeypointAction::Close) => {
-            more.clips.display = None;
+            clips.display = None;
             *playback = Playback::default();
         }
         None => {}
     }
+    Ok(())
+}
+
+/// Draws the side window holding every panel and keeps the camera's framing clear of it.
+fn viewer_panels_system(mut contexts: EguiContexts, mut panels: SidePanels) -> Result {
+    let ctx = contexts.ctx_mut()?;
     // As tall as the window allows, so Explain is visible without scrolling at first launch.
     let screen = ctx.content_rect();
-    let screen_h = screen.height();
     let panel = egui::Window::new("gaitlens")
         .default_pos([8.0, 8.0])
         .default_width(340.0)
-        .default_height((screen_h - 24.0).max(300.0))
+        .default_height((screen.height() - 24.0).max(300.0))
         .vscroll(true)
-        .show(ctx, |ui| {
-            status_ui(ui, &status);
-            egui::CollapsingHeader::new("Data")
-                .default_open(true)
-                .show(ui, |ui| {
-                    if let Some(path) = data_panel_ui(
-                        ui,
-                        &mut data_state,
-                        &mut pending,
-                        seq.sequence.as_deref(),
-                        &more.fits,
-                        &mut more.overlay,
-                        playback.frame(),
-                    ) {
-                        requests.write(LoadSequenceRequest(path));
-                    }
-                });
-            egui::CollapsingHeader::new("Playback")
-                .default_open(true)
-                .show(ui, |ui| {
-                    playback_panel_ui(ui, &mut playback);
-                    ui.checkbox(
-                        &mut more.curves.open,
-                        "gait curves (cycles, norms, GPS) in their own window",
-                    );
-                });
-            if let Some(body) = body.as_deref_mut() {
-                egui::CollapsingHeader::new("Body")
-                    .default_open(false)
-                    .show(ui, |ui| {
-                        let seq_betas = seq.sequence.as_ref().map(|s| &s.betas[..]);
-                        match body_panel_ui(ui, body, seq_betas, &mut data_state.supr_path_text) {
-                            Some(BodyAction::LoadDefault) => {
-                                more.body_w.write(LoadBodyRequest(None));
-                            }
-                            Some(BodyAction::LoadSupr(p)) => {
-                                more.body_w.write(LoadBodyRequest(Some(p)));
-                            }
-                            Some(BodyAction::OpenDialog) => {
-                                super::dialogs::open_body_dialog(&mut pending);
-                            }
-                            None => {}
-                        }
-                    });
-            }
-            egui::CollapsingHeader::new("Camera")
-                .default_open(false)
-                .show(ui, |ui| camera_panel_ui(ui, &mut cam));
-            let gpu_note = gpu.as_ref().map(|g| g.note.as_str()).unwrap_or("CPU only");
-            let gpu_available = gpu.as_ref().is_some_and(|g| g.device.is_some());
-            egui::CollapsingHeader::new("Network")
-                .default_open(true)
-                .show(ui, |ui| match network_panel_ui(ui, &mut net, gpu_note) {
-                    Some(NetworkAction::LoadDemo) => {
-                        load_w.write(LoadNetworkRequest(None));
-                    }
-                    Some(NetworkAction::LoadPath(p)) => {
-                        load_w.write(LoadNetworkRequest(Some(p)));
-                    }
-                    Some(NetworkAction::OpenDialog) => net_dialog.open(),
-                    Some(NetworkAction::Remove) => {
-                        net.network = None;
-                        net.last = None;
-                        importance.shown = None;
-                    }
-                    None => {}
-                });
-            egui::CollapsingHeader::new("Explain")
-                .default_open(true)
-                .show(ui, |ui| {
-                    let frames = seq.sequence.as_ref().map(|s| (s.num_frames(), s.rate_hz));
-                    let unmeasured = seq
-                        .sequence
-                        .as_ref()
-                        .map(|s| s.unmeasured_joints.clone())
-                        .unwrap_or_default();
-                    if explain_panel_ui(
-                        ui,
-                        &mut net,
-                        &mut importance,
-                        &mut playback,
-                        frames,
-                        &unmeasured,
-                        gpu_available,
-                    ) {
-                        explain_w.write(ExplainRequest);
-                    }
-                });
-            egui::CollapsingHeader::new("Export")
-                .default_open(false)
-                .show(ui, |ui| {
-                    if let Some(path) =
-                        export_panel_ui(ui, &mut more.export, importance.shown.is_some())
-                    {
-                        more.export_w.write(ExportRequest(path));
-                    }
-                });
-            ui.separator();
-            ui.small(format!(
-                "CPU skinning {:.1} ms, mesh update {:.1} ms",
-                posed.skin_ms, upload.upload_ms
-            ));
-        });
+        .show(ctx, |ui| side_panels_ui(ui, &mut panels));
     // Framing keeps the body right of the panel (only when it sits at the left edge).
-    let inset = panel
-        .map(|r| r.response.rect)
-        .filter(|r| r.left() < 0.25 * screen.width())
-        .map_or(0.0, |r| {
-            (r.right() - screen.left()) / screen.width().max(1.0)
-        });
-    cam.set_inset(false, inset);
+    panels
+        .cam
+        .set_inset_beside(false, screen, panel.map(|r| r.response.rect));
     Ok(())
+}
+
+/// The side window's contents: the status line, one collapsing section per panel, the timings.
+fn side_panels_ui(ui: &mut egui::Ui, p: &mut SidePanels) {
+    status_ui(ui, &p.status.status);
+    egui::CollapsingHeader::new("Data")
+        .default_open(true)
+        .show(ui, |ui| {
+            data_section_ui(ui, &mut p.data, p.playback.frame())
+        });
+    egui::CollapsingHeader::new("Playback")
+        .default_open(true)
+        .show(ui, |ui| {
+            playback_panel_ui(ui, &mut p.playback);
+            ui.checkbox(
+                &mut p.curves.open,
+                "gait curves (cycles, norms, GPS) in their own window",
+            );
+        });
+    if let Some(body) = p.body.body.as_deref_mut() {
+        egui::CollapsingHeader::new("Body")
+            .default_open(false)
+            .show(ui, |ui| {
+                body_section_ui(ui, body, &mut p.data, &mut p.body.load_w);
+            });
+    }
+    egui::CollapsingHeader::new("Camera")
+        .default_open(false)
+        .show(ui, |ui| camera_panel_ui(ui, &mut p.cam));
+    egui::CollapsingHeader::new("Network")
+        .default_open(true)
+        .show(ui, |ui| network_section_ui(ui, &mut p.network));
+    egui::CollapsingHeader::new("Explain")
+        .default_open(true)
+        .show(ui, |ui| {
+            explain_section_ui(ui, &mut p.network, &p.data.seq, &mut p.playback);
+        });
+    egui::CollapsingHeader::new("Export")
+        .default_open(false)
+        .show(ui, |ui| {
+            let explained = p.network.importance.shown.is_some();
+            if let Some(path) = export_panel_ui(ui, &mut p.export.state, explained) {
+                p.export.export_w.write(ExportRequest(path));
+            }
+        });
+    ui.separator();
+    ui.small(format!(
+        "CPU skinning {:.1} ms, mesh update {:.1} ms",
+        p.status.posed.skin_ms, p.status.upload.upload_ms
+    ));
+}
+
+/// The Data section: the panel itself, and its path turned into a sequence-load request.
+fn data_section_ui(ui: &mut egui::Ui, d: &mut DataPanelParams, frame: usize) {
+    if let Some(path) = data_panel_ui(
+        ui,
+        &mut d.state,
+        &mut d.pending,
+        d.seq.sequence.as_deref(),
+        &d.fits,
+        &mut d.overlay,
+        frame,
+    ) {
+        d.load_w.write(LoadSequenceRequest(path));
+    }
+}
+
+/// The Body section: the panel against the sequence's betas, its choice turned into a body-load
+/// request or the native dialog.
+fn body_section_ui(
+    ui: &mut egui::Ui,
+    body: &mut BodyState,
+    d: &mut DataPanelParams,
+    load_w: &mut MessageWriter<LoadBodyRequest>,
+) {
+    let seq_betas = d.seq.sequence.as_ref().map(|s| &s.betas[..]);
+    match body_panel_ui(ui, body, seq_betas, &mut d.state.supr_path_text) {
+        Some(BodyAction::LoadDefault) => {
+            load_w.write(LoadBodyRequest(None));
+        }
+        Some(BodyAction::LoadSupr(p)) => {
+            load_w.write(LoadBodyRequest(Some(p)));
+        }
+        Some(BodyAction::OpenDialog) => super::dialogs::open_body_dialog(&mut d.pending),
+        None => {}
+    }
+}
+
+/// The Network section: the panel, its choice turned into a network-load request, the dialog, or
+/// forgetting the network together with what it explained.
+fn network_section_ui(ui: &mut egui::Ui, n: &mut NetworkPanelParams) {
+    let gpu_note = n
+        .gpu
+        .as_ref()
+        .map(|g| g.note.as_str())
+        .unwrap_or("CPU only");
+    match network_panel_ui(ui, &mut n.net, gpu_note) {
+        Some(NetworkAction::LoadDemo) => {
+            n.load_w.write(LoadNetworkRequest(None));
+        }
+        Some(NetworkAction::LoadPath(p)) => {
+            n.load_w.write(LoadNetworkRequest(Some(p)));
+        }
+        Some(NetworkAction::OpenDialog) => n.dialog.open(),
+        Some(NetworkAction::Remove) => {
+            n.net.network = None;
+            n.net.last = None;
+            n.importance.shown = None;
+        }
+        None => {}
+    }
+}
+
+/// The Explain section: the panel for the loaded sequence, its button turned into an explain
+/// request.
+fn explain_section_ui(
+    ui: &mut egui::Ui,
+    n: &mut NetworkPanelParams,
+    seq: &CurrentSequence,
+    playback: &mut Playback,
+) {
+    let gpu_available = n.gpu.as_ref().is_some_and(|g| g.device.is_some());
+    let frames = seq.sequence.as_ref().map(|s| (s.num_frames(), s.rate_hz));
+    let unmeasured = seq
+        .sequence
+        .as_ref()
+        .map(|s| s.unmeasured_joints.clone())
+        .unwrap_or_default();
+    if explain_panel_ui(
+        ui,
+        &mut n.net,
+        &mut n.importance,
+        playback,
+        frames,
+        &unmeasured,
+        gpu_available,
+    ) {
+        n.explain_w.write(ExplainRequest);
+    }
 }
 
 /// The Export panel: the walk as an animated glTF binary; returns the path to write to.

@@ -1,0 +1,323 @@
+//! `gaitlens explain`: the relevance of one window of a fitted walk, and the classification
+//! track over the whole walk. The work is [`gaitlens::inference`]'s; this is the command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use burn::backend::{Autodiff, NdArray};
+use clap::{Args, ValueEnum};
+
+use gaitlens::dataset::{JointSequence, sequence_from_poses};
+use gaitlens::explain::{Baseline, ExplainMethod, LrpRule, check_rate_hz};
+use gaitlens::formats::pose_seq::read_pose_dir;
+use gaitlens::inference::{ExplainedWindow, WindowError, classification_track};
+use gaitlens::io_util::write_atomic;
+use gaitlens::nn::{LoadedModel, probability_from_logit};
+use gaitlens::train::{CardExpectation, ModelCard, load_checkpoint};
+
+/// The CLI's backend: CPU, with autodiff for LRP.
+pub(super) type A = Autodiff<NdArray>;
+
+/// Relevance rule for `explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Rule {
+    /// LRP-ε (ε = 0.25, as the original).
+    Eps,
+    /// LRP-z⁺.
+    Zplus,
+    /// LRP-γ (γ = 0.25).
+    Gamma,
+    /// The original's attention explanation (transformer only).
+    Attention,
+}
+
+/// Arguments of `gaitlens explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Model card (STEM.json) written by `gaitlens train`.
+    #[arg(long)]
+    pub network: PathBuf,
+    /// Pose folder of one gait (pose_*.json|txt).
+    #[arg(long)]
+    pub sequence: PathBuf,
+    /// The explained window, rule and baseline.
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// CSV of relevance per frame × joint (signed, raw).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also classify every window of the sequence (sliding track) and print it.
+    #[arg(long)]
+    pub track: bool,
+}
+
+/// Loads a pose folder; a frame rate its `fit_report.json` states must be in
+/// [`gaitlens::explain::RATE_RANGE_HZ`].
+pub(super) fn load_sequence(
+    model: &gaitlens::body::BodyModel,
+    dir: &Path,
+) -> anyhow::Result<JointSequence> {
+    let poses = read_pose_dir(dir)?;
+    if let Some(r) = poses.rate_hz
+        && let Err(reason) = check_rate_hz(r)
+    {
+        bail!("{}: {reason}", dir.join("fit_report.json").display());
+    }
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(sequence_from_poses(
+        model,
+        &poses,
+        &name,
+        &name,
+        false,
+        vec![],
+    )?)
+}
+
+/// Loads a network for `explain` / `evaluate`: 22 joints, any alignment this build knows.
+pub(super) fn load_network(
+    card_path: &Path,
+    device: &burn::backend::ndarray::NdArrayDevice,
+) -> anyhow::Result<(LoadedModel<A>, ModelCard)> {
+    let expect = CardExpectation {
+        interval: None,
+        joints: Some(22),
+        alignment_version: None,
+    };
+    let (net, card) = load_checkpoint::<A>(card_path, &expect, device)
+        .with_context(|| format!("loading network {}", card_path.display()))?;
+    if let Some(r) = card.rate_hz
+        && let Err(reason) = check_rate_hz(r)
+    {
+        bail!("{}: {reason}", card_path.display());
+    }
+    Ok((net, card))
+}
+
+/// Which window to explain and how: the options `explain` and `export` share.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct WindowArgs {
+    /// First frame of the explained window.
+    #[arg(long, default_value_t = 0)]
+    pub start: usize,
+    /// Relevance rule.
+    #[arg(long, value_enum, default_value_t = Rule::Eps)]
+    pub rule: Rule,
+    /// What relevance is relative to (default: `normative` when the network card has a
+    /// normative gait, else `zero`, the original's).
+    #[arg(long, value_enum)]
+    pub baseline: Option<BaselineArg>,
+}
+
+/// What a window explanation is asked for, with the files to name in messages.
+pub struct WindowRequest<'a> {
+    /// The network's model card (for messages).
+    pub network: &'a Path,
+    /// The pose folder (for messages).
+    pub sequence: &'a Path,
+    /// Window start, rule and baseline.
+    pub window: WindowArgs,
+}
+
+/// Explains the window of `seq` that `req` asks for ([`gaitlens::inference::explain_sequence_window`]),
+/// with errors naming the flag and the files.
+pub fn explain_walk(
+    net: &LoadedModel<A>,
+    card: &ModelCard,
+    seq: &JointSequence,
+    req: &WindowRequest,
+    device: &burn::backend::ndarray::NdArrayDevice,
+) -> anyhow::Result<ExplainedWindow> {
+    let w = req.window;
+    let window = gaitlens::inference::WindowRequest {
+        start: w.start,
+        method: rule_method(w.rule),
+        baseline: w.baseline.map(BaselineArg::baseline),
+    };
+    let out = gaitlens::inference::explain_sequence_window(
+        net,
+        card,
+        &seq.joints,
+        seq.rate_hz,
+        &window,
+        device,
+    )
+    .map_err(|e| window_error(e, req))?;
+    if !out.placement.map.is_identity() {
+        eprintln!(
+            "resampling {:.0} Hz → the network's {:.0} Hz ({} frames a window)",
+            seq.rate_hz.unwrap_or_default(),
+            card.rate_hz.unwrap_or_default(),
+            out.placement.window
+        );
+    }
+    Ok(out)
+}
+
+/// A window error as the command line says it: the flag for a bad start, the file otherwise.
+fn window_error(e: WindowError, req: &WindowRequest) -> anyhow::Error {
+    let (network, sequence) = (req.network.display(), req.sequence.display());
+    match e {
+        WindowError::Start {
+            start,
+            last_start,
+            frames,
+            window,
+        } => anyhow!(
+            "--start {start} is past the sequence's last window start {last_start} ({frames} \
+             frames, window {window}; {sequence})"
+        ),
+        WindowError::NoNormativeGait => anyhow!("{network}: {e}; or use --baseline zero"),
+        WindowError::TooShort { .. } => anyhow!("{sequence}: {e}"),
+        e => anyhow::Error::new(e).context(format!("explaining {sequence} with {network}")),
+    }
+}
+
+/// `gaitlens explain`: the verdict, out-of-domain note and most relevant joints of one window,
+/// optionally the relevance CSV and the classification track.
+pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let device = Default::default();
+    let (net, card) = load_network(&a.network, &device)?;
+    let model = gaitlens::body::default_model::default_body();
+    let seq = load_sequence(model, &a.sequence)?;
+    let req = WindowRequest {
+        network: &a.network,
+        sequence: &a.sequence,
+        window: a.window,
+    };
+    let explained = explain_walk(&net, &card, &seq, &req, &device)?;
+    print_verdict(&a, &card, &explained);
+    print_top_joints(&explained, &model.joint_names);
+    if let Some(out) = &a.out {
+        write_relevance_csv(out, &explained, &model.joint_names)?;
+    }
+    if a.track {
+        print_track(&net, &card, &seq, &device)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the verdict of the window and whether it is like the network's training data.
+fn print_verdict(a: &ExplainArgs, card: &ModelCard, explained: &ExplainedWindow) {
+    let p = explained.probability();
+    let start = explained.placement.start;
+    println!(
+        "{}: {} with probability {:.3} (logit {:.3}), frames {}–{} ({} network)",
+        a.sequence.display(),
+        if p >= 0.5 { "sick" } else { "healthy" },
+        if p >= 0.5 { p } else { 1.0 - p },
+        explained.explanation.logit,
+        start,
+        start + explained.placement.window - 1,
+        card.network_type
+    );
+    match &explained.domain {
+        Some(d) => println!("{}", d.note()),
+        None => println!(
+            "the network card has no out-of-domain statistics (written before gaitlens stored \
+             them): cannot tell whether this walk is like its training data"
+        ),
+    }
+}
+
+/// Prints the five joints with the largest summed relevance.
+fn print_top_joints(explained: &ExplainedWindow, names: &[String]) {
+    let totals = explained.explanation.joint_totals();
+    let mut order: Vec<usize> = (0..totals.len()).collect();
+    order.sort_by(|&i, &j| totals[j].abs().total_cmp(&totals[i].abs()));
+    println!(
+        "most relevant joints (summed signed relevance, {}):",
+        explained.relative_to()
+    );
+    for &j in order.iter().take(5) {
+        println!("  {:<16} {:+.4}", names[j], totals[j]);
+    }
+}
+
+/// Writes the relevance per network frame × joint, frames numbered in the sequence's frames.
+fn write_relevance_csv(
+    out: &Path,
+    explained: &ExplainedWindow,
+    names: &[String],
+) -> anyhow::Result<()> {
+    let e = &explained.explanation;
+    let p = &explained.placement;
+    let mut csv = String::from("frame");
+    for n in names.iter().take(e.joints) {
+        csv += &format!(",{n}");
+    }
+    csv.push('\n');
+    for f in 0..e.interval {
+        csv += &format!("{}", p.map.to_sequence(p.network_start + f));
+        for j in 0..e.joints {
+            csv += &format!(",{:.6e}", e.relevance[f * e.joints + j]);
+        }
+        csv.push('\n');
+    }
+    write_atomic(out, csv.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
+    println!("relevance written to {}", out.display());
+    Ok(())
+}
+
+/// Prints the classification track of every window (about 40 lines) and how many windows lie
+/// outside the training data.
+fn print_track(
+    net: &LoadedModel<A>,
+    card: &ModelCard,
+    seq: &JointSequence,
+    device: &burn::backend::ndarray::NdArrayDevice,
+) -> anyhow::Result<()> {
+    // On the plain backend: inference without dropout, reproducible run to run.
+    let track = classification_track(&net.inference(), card, &seq.joints, seq.rate_hz, 1, device)?;
+    println!("classification track (start frame, P(sick), * = outside the training data):");
+    for t in track.iter().step_by((track.len() / 40).max(1)) {
+        let mark = if t.outside == Some(true) { "  *" } else { "" };
+        println!("  {:>5}  {:.3}{mark}", t.start_frame, t.probability);
+    }
+    if card.domain.is_some() {
+        let n = track.iter().filter(|t| t.outside == Some(true)).count();
+        println!(
+            "{n} of {} windows outside the network's training data",
+            track.len()
+        );
+    }
+    Ok(())
+}
+
+/// What relevance is relative to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BaselineArg {
+    /// The zero input (plain LRP, as the original).
+    Zero,
+    /// The healthy gait at the same gait phase (the network card's normative table).
+    Normative,
+}
+
+impl BaselineArg {
+    /// The library's baseline.
+    pub fn baseline(self) -> Baseline {
+        match self {
+            Self::Zero => Baseline::Zero,
+            Self::Normative => Baseline::Normative,
+        }
+    }
+}
+
+/// The explanation method of a rule.
+pub(super) fn rule_method(rule: Rule) -> ExplainMethod {
+    match rule {
+        Rule::Eps => ExplainMethod::Lrp(LrpRule::Epsilon(0.25)),
+        Rule::Zplus => ExplainMethod::Lrp(LrpRule::ZPlus),
+        Rule::Gamma => ExplainMethod::Lrp(LrpRule::Gamma(0.25)),
+        Rule::Attention => ExplainMethod::Attention,
+    }
+}
+
+/// P(sick) of a logit, for the messages of `explain` and `export`.
+pub(super) fn sick_probability(logit: f32) -> f64 {
+    probability_from_logit(f64::from(logit))
+}
