@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -123,11 +124,12 @@ def mutate(rng, data, is_json):
 
 
 def fitted_folder(binary, work):
-    """A pose folder fitted from a shared walk (the seed of the pose-folder targets)."""
+    """A pose folder fitted from a shared walk (240 frames at 100 Hz: longer than the demo
+    network's window), the seed of the pose-folder targets."""
     out = work / "seed_fit"
     if not (out / "fit_report.json").exists():
         subprocess.run([binary, "fit", str(DATA / "c3d" / "PiG_Motion-FlatFoot-Full.c3d"),
-                        "--out", str(out), "--max-frames", "120"], check=True,
+                        "--out", str(out), "--max-frames", "240"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return out
 
@@ -194,7 +196,9 @@ def run_case(binary, case_dir, target, rng_seed, timeout_s):
         return name, "panic", case_dir
     if p.returncode < 0:
         return name, "abort", case_dir
-    if p.returncode == 0 and any(w in out for w in ("NaN", " inf", "-inf")):
+    # Non-finite numbers printed outside quoted strings (a file may well be named "NaN").
+    unquoted = re.sub(r'"(?:[^"\\]|\\.)*"', '""', out)
+    if p.returncode == 0 and re.search(r"\b(NaN|inf|Infinity)\b", unquoted):
         return name, "nonsense", case_dir
     shutil.rmtree(case_dir, ignore_errors=True)
     return name, "ok" if p.returncode == 0 else "error", None

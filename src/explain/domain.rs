@@ -71,6 +71,9 @@ pub fn window_summary(window: &[f32], joints: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The largest magnitude a mean or whitening value of [`DomainStats`] may have.
+pub const MAX_STATISTIC: f64 = 1e9;
+
 impl DomainStats {
     /// Learns the statistics from training windows (each `frames × joints × 3`, flat).
     pub fn from_windows<'a>(
@@ -163,6 +166,18 @@ impl DomainStats {
         if !(finite && self.threshold.is_finite() && self.threshold > 0.0) {
             return Err("non-finite statistics or threshold".into());
         }
+        // Real statistics stay within ±1e4 (aligned coordinates of order 1, whitening ≈ 1/σ);
+        // values near f64's range would make every distance overflow to infinity.
+        if let Some(v) = self
+            .mean
+            .iter()
+            .chain(&self.whitening)
+            .find(|v| v.abs() > MAX_STATISTIC)
+        {
+            return Err(format!(
+                "a statistic of {v:e} is out of range (at most {MAX_STATISTIC:e} in magnitude)"
+            ));
+        }
         Ok(())
     }
 }
@@ -248,6 +263,11 @@ mod tests {
         let train: Vec<Vec<f32>> = (0..50).map(|_| window(&mut rng, 1.0, 0.0)).collect();
         let mut s = DomainStats::from_windows(train.iter().map(|w| w.as_slice()), 2).unwrap();
         assert!(s.validate(3).is_err());
+        // A finite but absurd whitening value (found by the mutation replay) would make every
+        // distance infinite: refused.
+        let mut huge = s.clone();
+        huge.whitening[5] = -1e308;
+        assert!(huge.validate(2).unwrap_err().contains("out of range"));
         s.threshold = f64::NAN;
         assert!(s.validate(2).is_err());
     }

@@ -202,6 +202,13 @@ impl NormativeGait {
         {
             return Err("normative gait table has a non-finite value or rate".into());
         }
+        // Aligned joint positions relative to the pelvis are of order 1 (metres or normalised).
+        if let Some(v) = self.pose_from_pelvis.iter().find(|v| v.abs() > 100.0) {
+            return Err(format!(
+                "normative gait table holds {v:e}, out of range for a joint relative to the \
+                 pelvis (at most 100)"
+            ));
+        }
         Ok(())
     }
 
