@@ -13,7 +13,7 @@ use gaitlens::explain::{Baseline, ExplainMethod, LrpRule, check_rate_hz};
 use gaitlens::formats::pose_seq::read_pose_dir;
 use gaitlens::inference::{ExplainedWindow, WindowError, classification_track};
 use gaitlens::io_util::write_atomic;
-use gaitlens::nn::{LoadedModel, probability_from_logit};
+use gaitlens::nn::LoadedModel;
 use gaitlens::train::{CardExpectation, ModelCard, load_checkpoint};
 
 /// The CLI's backend: CPU, with autodiff for LRP.
@@ -315,9 +315,4 @@ pub(super) fn rule_method(rule: Rule) -> ExplainMethod {
         Rule::Gamma => ExplainMethod::Lrp(LrpRule::Gamma(0.25)),
         Rule::Attention => ExplainMethod::Attention,
     }
-}
-
-/// P(sick) of a logit, for the messages of `explain` and `export`.
-pub(super) fn sick_probability(logit: f32) -> f64 {
-    probability_from_logit(f64::from(logit))
 }

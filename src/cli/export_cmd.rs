@@ -9,7 +9,7 @@ use clap::Args;
 use nalgebra::Vector3;
 
 use super::explain_cmd::{
-    Rule, WindowArgs, WindowRequest, explain_walk, load_network, load_sequence, sick_probability,
+    Rule, WindowArgs, WindowRequest, explain_walk, load_network, load_sequence,
 };
 use gaitlens::explain::colouring::{
     Colormap, VertexWeighting, scaled_to_unit, vertex_colours_linear,
@@ -158,7 +158,7 @@ fn relevance_colours(
         colormap,
         VertexWeighting::Skinning,
     );
-    let p = sick_probability(e.logit);
+    let p = explained.probability();
     let note = format!(
         "coloured by {} relevance summed over frames {}–{} ({relative_to}; {}): {} with \
          probability {:.3}",

@@ -203,6 +203,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<ExitCode> {
     )?;
     bar.finish_and_clear();
     println!("{}", outcome.summary);
+    println!("poses and fit_report.json in {}", args.out.display());
     if let Some(n) = args.bench {
         bench_adam(&setup, &trial, &outcome.fit, n)?;
     }
@@ -231,13 +232,9 @@ fn fit_staged(
         out: staged.path().to_path_buf(),
         ..clone_args(args)
     };
-    let mut outcome = fit_one(setup, trial, static_trial, &staged_args, trial_path, bar)?;
+    let outcome = fit_one(setup, trial, static_trial, &staged_args, trial_path, bar)?;
     finish(staged.path())?;
     staged.commit()?;
-    let shown = staged_args.out.display().to_string();
-    outcome.summary = outcome
-        .summary
-        .replace(&shown, &args.out.display().to_string());
     Ok(outcome)
 }
 
@@ -581,11 +578,10 @@ fn fit_adam(
         serde_json::to_string_pretty(&report)?.as_bytes(),
     )?;
     let summary = format!(
-        "adam: {} frames in {secs:.1} s ({:.3} s/frame), marker RMSE median {:.1} mm (report and poses in {})",
+        "adam: {} frames in {secs:.1} s ({:.3} s/frame), marker RMSE median {:.1} mm",
         poses.len(),
         secs / poses.len().max(1) as f64,
         percentile(&sorted, 0.5) * 1000.0,
-        args.out.display()
     );
     Ok(Outcome {
         fit: TrialFit {

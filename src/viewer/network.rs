@@ -16,7 +16,7 @@ use super::pose::{BodyState, CurrentSequence, ViewerSequence};
 use crate::body::BodyModel;
 use crate::body::smpl22::{Frame, NUM_JOINTS};
 use crate::dataset::FrameMap;
-use crate::explain::{Baseline, ExplainMethod, LrpRule, NormativeGait, check_rate_hz};
+use crate::explain::{Baseline, ExplainMethod, LrpRule, check_rate_hz};
 use crate::inference::{
     ExplainedWindow, TrackPoint, WindowError, WindowRequest, classification_track,
     explain_sequence_window, window_span,
@@ -148,15 +148,6 @@ pub struct ViewerNetwork {
 }
 
 impl ViewerNetwork {
-    /// The normative gait an explanation with `choice` and `baseline` is relative to: the
-    /// card's, for LRP with [`Baseline::Normative`]; `None` means relative to the zero input.
-    pub fn normative(&self, choice: ExplainChoice, baseline: Baseline) -> Option<&NormativeGait> {
-        match (baseline, choice) {
-            (Baseline::Zero, _) | (_, ExplainChoice::Attention) => None,
-            (Baseline::Normative, _) => self.card.normative_gait.as_ref(),
-        }
-    }
-
     /// Builds the network of `card` from record bytes (checked against the card's hash) on the
     /// CPU and, if given, on `gpu`.
     pub fn from_parts(
