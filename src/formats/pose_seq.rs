@@ -512,7 +512,12 @@ pub fn check_fit_report(dir: &Path, frames: usize) -> FitReportCheck {
     let Ok(text) = std::fs::read_to_string(dir.join("fit_report.json")) else {
         return FitReportCheck::NoReport;
     };
-    let stated = serde_json::from_str::<serde_json::Value>(&text)
+    check_fit_report_text(&text, frames)
+}
+
+/// [`check_fit_report`] of a report's text.
+pub fn check_fit_report_text(text: &str, frames: usize) -> FitReportCheck {
+    let stated = serde_json::from_str::<serde_json::Value>(text)
         .ok()
         .and_then(|v| v["totals"]["frames"].as_u64());
     match stated {

@@ -112,6 +112,11 @@ impl NormativeTable {
             path: path.to_owned(),
             source,
         })?;
+        Self::parse(&text, path)
+    }
+
+    /// [`Self::read`] of a table's text; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, NormativeError> {
         let bad = |line: usize, reason: String| NormativeError::Row {
             path: path.to_owned(),
             line,

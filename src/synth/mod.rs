@@ -101,6 +101,42 @@ pub struct GroundTruth {
 }
 
 impl GroundTruth {
+    /// Checks what evaluation relies on: joint indices within the SMPL-22 table, finite numbers
+    /// in range, a pathology exactly for the sick subjects.
+    fn check(&self) -> Result<(), String> {
+        let n = crate::body::smpl22::NUM_JOINTS;
+        for (field, list) in [
+            ("joints", &self.joints),
+            ("limb", &self.limb),
+            ("compensation", &self.compensation),
+        ] {
+            if let Some(j) = list.iter().find(|&&j| j >= n) {
+                return Err(format!("{field} holds joint {j}, the joint table has {n}"));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.severity) {
+            return Err(format!("severity {} is outside [0, 1]", self.severity));
+        }
+        for (field, v, max) in [
+            ("speed_m_s", self.speed_m_s, 20.0),
+            ("cadence_steps_min", self.cadence_steps_min, 1000.0),
+        ] {
+            if !(0.0..=max).contains(&v) {
+                return Err(format!("{field} {v} is outside [0, {max}]"));
+            }
+        }
+        if let Some(b) = self.betas.iter().find(|b| !b.is_finite()) {
+            return Err(format!("betas holds {b}"));
+        }
+        if self.sick != self.pathology.is_some() {
+            return Err(format!(
+                "sick is {} but the pathology is {:?}",
+                self.sick, self.pathology
+            ));
+        }
+        Ok(())
+    }
+
     /// Side of the pathology as seen in a window; a mirrored window (left/right joints swapped,
     /// see [`crate::dataset::MIRRORED_JOINT_ORDER`]) shows it on the other side.
     pub fn side_in_window(&self, mirrored: bool) -> Option<Side> {
@@ -571,17 +607,29 @@ pub fn read_ground_truth(dir: &Path) -> Result<Vec<GroundTruth>, SynthError> {
         path: path.clone(),
         reason,
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+    let bytes = std::fs::read(&path).map_err(|e| err(e.to_string()))?;
+    parse_ground_truth(&bytes, &path)
+}
+
+/// Parses the bytes of a cohort's `ground_truth.json`; `path` names it in errors.
+pub fn parse_ground_truth(bytes: &[u8], path: &Path) -> Result<Vec<GroundTruth>, SynthError> {
+    let err = |reason: String| SynthError::ReadTruth {
+        path: path.to_path_buf(),
+        reason,
+    };
     #[derive(Deserialize)]
     struct File {
         semi_synthetic: bool,
         subjects: Vec<GroundTruth>,
     }
-    let file: File = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+    let file: File = serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
     if !file.semi_synthetic {
         return Err(err(
             "not marked semi_synthetic; not a gaitlens synth cohort".into(),
         ));
+    }
+    for (i, t) in file.subjects.iter().enumerate() {
+        t.check().map_err(|reason| err(format!("subjects[{i}] ({}): {reason}", t.subject)))?;
     }
     Ok(file.subjects)
 }

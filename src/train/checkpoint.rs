@@ -238,11 +238,17 @@ pub fn read_card(path: &Path) -> Result<ModelCard, CheckpointError> {
         path: path.to_path_buf(),
         source,
     })?;
+    parse_card(&bytes, path)
+}
+
+/// Parses and self-checks the bytes of a model card (every field in range, network consistent,
+/// content hash); `path` names the card in errors.
+pub fn parse_card(bytes: &[u8], path: &Path) -> Result<ModelCard, CheckpointError> {
     let json_error = |source| CheckpointError::CardJson {
         path: path.to_path_buf(),
         source,
     };
-    let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(json_error)?;
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(json_error)?;
     if let Some(net) = value.get_mut("network") {
         fill_network_defaults(net);
     }
@@ -299,7 +305,7 @@ pub fn read_card(path: &Path) -> Result<ModelCard, CheckpointError> {
         })?;
     }
     // Last: every field above gets its own message; an edit within range is caught here.
-    crate::checkpoint::check_card_text(&bytes).map_err(|(found, stated)| {
+    crate::checkpoint::check_card_text(bytes).map_err(|(found, stated)| {
         mismatch(
             "card_fnv1a64",
             format!("{stated}, but the card's content hashes to {found}"),

@@ -700,12 +700,7 @@ pub fn load_model(path: &Path) -> Result<LoadedVideoModel, VideoError> {
         source,
     })?;
     // The card is checked before the record is read, so a broken card is named as such.
-    let card: VideoModelCard =
-        serde_json::from_slice(&bytes).map_err(|source| VideoError::CardJson {
-            path: card_path.clone(),
-            source,
-        })?;
-    validate_card(&card, &card_path)?;
+    parse_card(&bytes, &card_path)?;
     let record = std::fs::read(&rec_path).map_err(|source| VideoError::Io {
         path: rec_path.clone(),
         source,
@@ -713,14 +708,9 @@ pub fn load_model(path: &Path) -> Result<LoadedVideoModel, VideoError> {
     load_model_bytes(&bytes, record, &card_path, &rec_path)
 }
 
-/// Loads a video network from the bytes of its card and record (e.g. embedded in the binary);
-/// `card_path` and `rec_path` name them in errors. Validated exactly as [`load_model`].
-pub fn load_model_bytes(
-    card_bytes: &[u8],
-    record: Vec<u8>,
-    card_path: &Path,
-    rec_path: &Path,
-) -> Result<LoadedVideoModel, VideoError> {
+/// Parses and validates the bytes of a video model card (every field in range, content hash);
+/// `card_path` names it in errors.
+pub fn parse_card(card_bytes: &[u8], card_path: &Path) -> Result<VideoModelCard, VideoError> {
     let card: VideoModelCard =
         serde_json::from_slice(card_bytes).map_err(|source| VideoError::CardJson {
             path: card_path.to_path_buf(),
@@ -737,6 +727,18 @@ pub fn load_model_bytes(
                 .into(),
         }
     })?;
+    Ok(card)
+}
+
+/// Loads a video network from the bytes of its card and record (e.g. embedded in the binary);
+/// `card_path` and `rec_path` name them in errors. Validated exactly as [`load_model`].
+pub fn load_model_bytes(
+    card_bytes: &[u8],
+    record: Vec<u8>,
+    card_path: &Path,
+    rec_path: &Path,
+) -> Result<LoadedVideoModel, VideoError> {
+    let card = parse_card(card_bytes, card_path)?;
     let hash = crate::checkpoint::record_hash(&record);
     if hash != card.record_fnv1a64 {
         return Err(VideoError::CardMismatch {
