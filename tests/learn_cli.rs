@@ -88,6 +88,23 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
     let net = card["network"].to_string();
     assert!(net.contains("[8,4]") && net.contains("[8]"), "{net}");
     assert_eq!(card["epochs"].as_array().unwrap().len(), 1);
+    // Calibration: fold 0 of 3 trains on 2 healthy + 2 sick subjects, one of each held out of
+    // fitting for the temperature, which the card stores and the log reports.
+    assert!(
+        log.contains("calibration split: 2 of 4 training subjects"),
+        "{log}"
+    );
+    assert!(log.contains("calibration (fold 0/3): temperature"), "{log}");
+    assert!(log.contains("test-fold ECE (15 bins)"), "{log}");
+    let cal = &card["calibration"];
+    let t = cal["temperature"].as_f64().expect("a temperature");
+    assert!(t.is_finite() && (1e-2..=1e2).contains(&t), "{cal}");
+    assert_eq!(cal["subjects"].as_u64(), Some(2), "{cal}");
+    assert!(cal["eval_ece_calibrated"].as_f64().is_some(), "{cal}");
+    assert_eq!(
+        card["training"]["calibration_fraction"].as_f64(),
+        Some(0.15)
+    );
 
     // Explain a walk of the cohort (same 50 Hz: no resampling) with the relevance CSV.
     let walk = cohort.join("sick/S001/walk_00");
@@ -106,6 +123,7 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
     ]));
     assert!(out.contains("frames 8–39"), "{out}");
     assert!(!out.contains("resampling"), "{out}");
+    assert!(out.contains("(calibrated, T = "), "{out}");
     let text = std::fs::read_to_string(&csv).unwrap();
     let rows: Vec<&str> = text.lines().collect();
     assert_eq!(rows.len(), 1 + 32);
@@ -183,8 +201,16 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         s(&report),
     ]));
     assert!(out.contains("fold 0/5"), "{out}");
+    assert!(
+        out.contains("expected calibration error (15 bins)"),
+        "{out}"
+    );
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let ece = r["calibration"]["ece_calibrated"]
+        .as_f64()
+        .expect("calibrated ECE");
+    assert!((0.0..=1.0).contains(&ece), "{r}");
     // Fold 0 of 5 over 5 healthy + 5 sick subjects holds out one of each.
     let groups = r["groups"].as_array().unwrap();
     assert_eq!(groups[0]["group"].as_str(), Some("healthy"));
@@ -358,11 +384,14 @@ fn improved_transformer_options_are_recorded_and_explained() {
     let schedule = &card["training"]["lr_schedule"];
     assert_eq!(schedule["kind"], "warmup_cosine", "{card}");
     assert_eq!(schedule["warmup_epochs"].as_f64(), Some(0.5), "{card}");
+    // One training subject per class: no calibration, and the card says so.
+    assert!(card.get("calibration").is_none(), "{card}");
+    assert_eq!(card["training"]["calibration_fraction"].as_f64(), Some(0.0));
     // Both explanations of the transformer run on the loaded network.
     let walk = cohort.join("sick/S001/walk_00");
-    for rule in ["eps", "attention"] {
+    for rule in ["cp-lrp", "attention"] {
         let csv = dir.path().join(format!("{rule}.csv"));
-        ok(&gaitlens(&[
+        let out = ok(&gaitlens(&[
             "explain",
             "--network",
             s(&stem.with_extension("json")),
@@ -375,9 +404,14 @@ fn improved_transformer_options_are_recorded_and_explained() {
         ]));
         let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
         assert_eq!(rows, 1 + 16, "{rule}");
+        assert!(
+            out.contains("uncalibrated (calibration off or skipped in training)"),
+            "{out}"
+        );
     }
-    let bad_flags: [(&[&str], &str); 2] = [
+    let bad_flags: [(&[&str], &str); 3] = [
         (&["--dropout", "1.5"], "--dropout 1.5"),
+        (&["--calibration-fraction", "1"], "--calibration-fraction 1"),
         (
             &["--lr-schedule", "warmup-cosine", "--warmup-epochs=-1"],
             "warm-up",
@@ -462,7 +496,7 @@ fn explain_is_reproducible_with_dropout_and_rejects_bad_windows_and_rates() {
 
     // Dropout 0.5 is training only: the attention and LRP explanations and the track are the
     // same run after run (they were random with dropout active at inference).
-    for rule in ["attention", "eps"] {
+    for rule in ["attention", "cp-lrp"] {
         let run = |k: usize| {
             let csv = dir.path().join(format!("{rule}{k}.csv"));
             let out = ok(&explain(
@@ -562,4 +596,82 @@ fn explain_is_reproducible_with_dropout_and_rejects_bad_windows_and_rates() {
         let o = gaitlens(&["evaluate", "--network", card, "--data", s(&cohort)]);
         fails_with(&o, needle);
     }
+}
+
+/// `gaitlens train` with no tuning flags uses the recommended preset and records it in the card;
+/// `--preset original` records the original pipeline's settings; an explicit flag wins over
+/// either preset.
+#[test]
+fn presets_are_recorded_and_explicit_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = synth(dir.path(), "6", "4");
+    let card = |stem: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(stem.with_extension("json")).unwrap()).unwrap()
+    };
+    let small = ["--interval", "32", "--epochs", "1", "--folds", "3"];
+    let recommended = dir.path().join("rec");
+    let log = ok(&gaitlens(
+        &[
+            &[
+                "train",
+                "mlp",
+                "--data",
+                s(&cohort),
+                "--out",
+                s(&recommended),
+            ][..],
+            &small,
+        ]
+        .concat(),
+    ));
+    assert!(log.contains("preset Recommended"), "{log}");
+    let c = card(&recommended);
+    assert_eq!(c["training"]["optimizer"], "adam", "{c}");
+    assert_eq!(c["training"]["lr"].as_f64(), Some(1e-3), "{c}");
+    assert_eq!(c["training"]["lr_schedule"]["kind"], "warmup_cosine", "{c}");
+    assert_eq!(c["training"]["use_pos_ratio"], true, "{c}");
+    assert!(c["network"]["input_standardization"].is_object(), "{c}");
+    assert_eq!(c["network"]["pelvis_relative_x"], true, "{c}");
+    assert!(
+        c["alignment_version"]
+            .as_str()
+            .unwrap()
+            .contains("isotropic"),
+        "{c}"
+    );
+
+    let original = dir.path().join("orig");
+    ok(&gaitlens(
+        &[
+            &[
+                "train",
+                "mlp",
+                "--data",
+                s(&cohort),
+                "--out",
+                s(&original),
+                "--preset",
+                "original",
+                "--lr",
+                "5e-4",
+            ][..],
+            &small,
+        ]
+        .concat(),
+    ));
+    let c = card(&original);
+    assert_eq!(c["training"]["optimizer"], "adopt", "{c}");
+    assert_eq!(
+        c["training"]["lr"].as_f64(),
+        Some(5e-4),
+        "explicit flag: {c}"
+    );
+    assert_eq!(
+        c["training"]["calibration_fraction"].as_f64(),
+        Some(0.0),
+        "{c}"
+    );
+    assert!(c["network"]["input_standardization"].is_null(), "{c}");
+    assert_eq!(c["network"]["pelvis_relative_x"], false, "{c}");
+    assert!(c.get("calibration").is_none(), "{c}");
 }

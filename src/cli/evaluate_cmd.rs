@@ -30,8 +30,10 @@ pub struct EvaluateArgs {
     /// Window stride (the split is by subject, so any stride evaluates the same subjects).
     #[arg(long, default_value_t = 4)]
     pub stride: usize,
-    /// Explanation methods to score, comma-separated (eps, zplus, gamma, attention).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![Rule::Eps, Rule::Zplus, Rule::Gamma])]
+    /// Explanation methods to score, comma-separated (the values of `explain --rule`; default:
+    /// eps, eps-original, zplus, gamma, composite for MLPs; cp-lrp, attn-lrp, attention for
+    /// transformers).
+    #[arg(long, value_enum, value_delimiter = ',')]
     pub rules: Vec<Rule>,
     /// Relevance baselines to score every rule with: `zero` (plain LRP, relative to the zero
     /// input) and `normative` (relative to the phase-matched healthy gait).
@@ -169,7 +171,20 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let methods = scored_methods(&a, normative.as_ref());
+    let rules = if a.rules.is_empty() && card.network_type == "transformer" {
+        vec![Rule::CpLrp, Rule::AttnLrp, Rule::Attention]
+    } else if a.rules.is_empty() {
+        vec![
+            Rule::Eps,
+            Rule::EpsOriginal,
+            Rule::Zplus,
+            Rule::Gamma,
+            Rule::Composite,
+        ]
+    } else {
+        a.rules.clone()
+    };
+    let methods = scored_methods(&a, &rules, normative.as_ref());
     eprintln!(
         "evaluating {} ({}) on fold {fold_index}/{}: {} held-out windows",
         a.network.display(),
@@ -187,6 +202,7 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         dataset: &ds,
         windows: &fold.eval,
         truths: &truths,
+        temperature: card.calibration.map(|c| c.temperature),
     };
     let score = |net: &LoadedModel<A>| {
         gaitlens::explain::evaluate_against_truth(net, set, &methods, 64, &device, |done, _| {
@@ -207,11 +223,12 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     };
     bar.finish_and_clear();
     print_report(&report);
+    let calibration = calibration_of(&card, &report);
     if let Some(c) = &control {
         print_control(c, card.training.seed);
     }
     if let Some(out) = &a.out {
-        write_report(out, &report, control.as_ref())?;
+        write_report(out, &report, control.as_ref(), &calibration)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -219,11 +236,12 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
 /// Every rule × baseline asked for (attention has no normative variant).
 fn scored_methods<'a>(
     a: &EvaluateArgs,
+    rules: &[Rule],
     normative: Option<&'a gaitlens::explain::NormativeGait>,
 ) -> Vec<gaitlens::explain::ScoredMethod<'a>> {
     let mut methods = Vec::new();
     for &b in &a.baselines {
-        for &r in &a.rules {
+        for &r in rules {
             let mut name = r
                 .to_possible_value()
                 .map(|v| v.get_name().to_string())
@@ -244,6 +262,44 @@ fn scored_methods<'a>(
         }
     }
     methods
+}
+
+/// Prints and returns the expected calibration error of the evaluated windows, at the card's
+/// temperature when it has one (and at T = 1).
+fn calibration_of(
+    card: &gaitlens::train::ModelCard,
+    report: &gaitlens::explain::TruthReport,
+) -> serde_json::Value {
+    use gaitlens::train::calibration::{ECE_BINS, expected_calibration_error};
+    let (logits, labels): (Vec<f32>, Vec<f32>) = report
+        .predictions
+        .iter()
+        .map(|&(l, sick)| (l, if sick { 1.0 } else { 0.0 }))
+        .unzip();
+    let uncalibrated = expected_calibration_error(&logits, &labels, 1.0);
+    let calibrated = card
+        .calibration
+        .and_then(|c| expected_calibration_error(&logits, &labels, c.temperature));
+    let show = |e: Option<f64>| e.map_or("n/a".to_string(), |e| format!("{e:.3}"));
+    match card.calibration {
+        Some(c) => println!(
+            "expected calibration error ({ECE_BINS} bins): {} calibrated (T = {:.3}), {} at T = 1",
+            show(calibrated),
+            c.temperature,
+            show(uncalibrated)
+        ),
+        None => println!(
+            "expected calibration error ({ECE_BINS} bins): {} — {}",
+            show(uncalibrated),
+            card.calibration_note().unwrap_or_default()
+        ),
+    }
+    serde_json::json!({
+        "temperature": card.calibration.map(|c| c.temperature),
+        "ece_bins": ECE_BINS,
+        "ece_uncalibrated": uncalibrated,
+        "ece_calibrated": calibrated,
+    })
 }
 
 /// Prints accuracy per group and each method's locus.
@@ -323,10 +379,14 @@ fn write_report(
     out: &Path,
     report: &gaitlens::explain::TruthReport,
     control: Option<&gaitlens::explain::TruthReport>,
+    calibration: &serde_json::Value,
 ) -> anyhow::Result<()> {
     let mut value = serde_json::to_value(report)?;
-    if let (Some(c), Some(obj)) = (control, value.as_object_mut()) {
-        obj.insert("untrained_control".into(), serde_json::to_value(c)?);
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("calibration".into(), calibration.clone());
+        if let Some(c) = control {
+            obj.insert("untrained_control".into(), serde_json::to_value(c)?);
+        }
     }
     let json = serde_json::to_vec_pretty(&value)?;
     write_atomic(out, &json).with_context(|| format!("writing {}", out.display()))?;

@@ -19,16 +19,33 @@ use gaitlens::train::{CardExpectation, ModelCard, load_checkpoint};
 /// The CLI's backend: CPU, with autodiff for LRP.
 pub(super) type A = Autodiff<NdArray>;
 
-/// Relevance rule for `explain`.
+/// Relevance rule for `explain` (formulas: `gaitlens::explain::lrp`). A rule the network does
+/// not support is an error naming rule and network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Rule {
-    /// LRP-ε (ε = 0.25, as the original).
+    /// The network's recommended rule: `eps` for MLPs, `cp-lrp` for transformers.
+    Recommended,
+    /// MLP: textbook LRP-ε, z + 0.25·sign(z), on every linear layer; any sign of input.
     Eps,
-    /// LRP-z⁺.
+    /// MLP: the original's rule exactly (lrp package, ε = 0.25 on linear and activation
+    /// layers, denominator z + 0.25 without sign); any sign, unstable near z = −0.25.
+    EpsOriginal,
+    /// MLP: z⁺ on the products (a·w)⁺ / (a·w)⁻ by the sign of z, bias ignored; any sign.
     Zplus,
-    /// LRP-γ (γ = 0.25).
+    /// MLP: sign-aware γ = 0.25 (for a ≥ 0 Montavon's γ rule); any sign.
     Gamma,
-    /// The original's attention explanation (transformer only).
+    /// MLP: z^B (bounded) input layer, box ±4 SD of the standardised input (±2 unstandardised),
+    /// widened to contain the input; ε = 0.25 above.
+    Zb,
+    /// MLP: LRP-CMP — z^B input layer, γ = 0.25 on the pose-feature layers, ε = 0.25 on the
+    /// classifier layers.
+    Composite,
+    /// Transformer: CP-LRP (softmax weights, LayerNorm scale, GELU gate constant; conservative).
+    CpLrp,
+    /// Transformer: AttnLRP (also through the softmax and queries/keys, uniform rule on the
+    /// bilinear products; the softmax absorbs relevance).
+    AttnLrp,
+    /// Transformer: the original's attention explanation.
     Attention,
 }
 
@@ -105,7 +122,7 @@ pub struct WindowArgs {
     #[arg(long, default_value_t = 0)]
     pub start: usize,
     /// Relevance rule.
-    #[arg(long, value_enum, default_value_t = Rule::Eps)]
+    #[arg(long, value_enum, default_value_t = Rule::Recommended)]
     pub rule: Rule,
     /// What relevance is relative to (default: `normative` when the network card has a
     /// normative gait, else `zero`, the original's).
@@ -206,10 +223,11 @@ fn print_verdict(a: &ExplainArgs, card: &ModelCard, explained: &ExplainedWindow)
     let p = explained.probability();
     let start = explained.placement.start;
     println!(
-        "{}: {} with probability {:.3} (logit {:.3}), frames {}–{} ({} network)",
+        "{}: {} with probability {:.3}{} (logit {:.3}), frames {}–{} ({} network)",
         a.sequence.display(),
         if p >= 0.5 { "sick" } else { "healthy" },
         if p >= 0.5 { p } else { 1.0 - p },
+        probability_note(card),
         explained.explanation.logit,
         start,
         start + explained.placement.window - 1,
@@ -221,6 +239,15 @@ fn print_verdict(a: &ExplainArgs, card: &ModelCard, explained: &ExplainedWindow)
             "the network card has no out-of-domain statistics (written before gaitlens stored \
              them): cannot tell whether this walk is like its training data"
         ),
+    }
+}
+
+/// What follows a probability of `card`: its temperature, or why it is uncalibrated.
+pub(super) fn probability_note(card: &ModelCard) -> String {
+    match (card.calibration, card.calibration_note()) {
+        (Some(c), _) => format!(" (calibrated, T = {:.3})", c.temperature),
+        (None, Some(note)) => format!(" ({note})"),
+        (None, None) => String::new(),
     }
 }
 
@@ -273,7 +300,10 @@ fn print_track(
 ) -> anyhow::Result<()> {
     // On the plain backend: inference without dropout, reproducible run to run.
     let track = classification_track(&net.inference(), card, &seq.joints, seq.rate_hz, 1, device)?;
-    println!("classification track (start frame, P(sick), * = outside the training data):");
+    println!(
+        "classification track (start frame, P(sick){}, * = outside the training data):",
+        probability_note(card)
+    );
     for t in track.iter().step_by((track.len() / 40).max(1)) {
         let mark = if t.outside == Some(true) { "  *" } else { "" };
         println!("  {:>5}  {:.3}{mark}", t.start_frame, t.probability);
@@ -310,9 +340,15 @@ impl BaselineArg {
 /// The explanation method of a rule.
 pub(super) fn rule_method(rule: Rule) -> ExplainMethod {
     match rule {
+        Rule::Recommended => ExplainMethod::Lrp(LrpRule::Recommended),
         Rule::Eps => ExplainMethod::Lrp(LrpRule::Epsilon(0.25)),
+        Rule::EpsOriginal => ExplainMethod::Lrp(LrpRule::EpsilonOriginal(0.25)),
         Rule::Zplus => ExplainMethod::Lrp(LrpRule::ZPlus),
         Rule::Gamma => ExplainMethod::Lrp(LrpRule::Gamma(0.25)),
+        Rule::Zb => ExplainMethod::Lrp(LrpRule::Bounded),
+        Rule::Composite => ExplainMethod::Lrp(LrpRule::Composite),
+        Rule::CpLrp => ExplainMethod::Lrp(LrpRule::CpLrp),
+        Rule::AttnLrp => ExplainMethod::Lrp(LrpRule::AttnLrp),
         Rule::Attention => ExplainMethod::Attention,
     }
 }

@@ -45,6 +45,8 @@ pub enum Standardize {
     PerAxis,
     /// Centre and scale each joint coordinate by its own deviation.
     PerCoordinate,
+    /// No standardisation (the original).
+    Off,
 }
 
 /// Learning-rate schedule of `gaitlens train --lr-schedule`.
@@ -74,25 +76,30 @@ pub struct TrainArgs {
     /// Output stem: writes STEM.mpk (weights) and STEM.json (model card).
     #[arg(long)]
     pub out: PathBuf,
-    /// Window length in frames.
-    #[arg(long, default_value_t = MarkerClassificationConfig::new().interval)]
-    pub interval: usize,
-    /// Window stride in frames (the original uses 1).
-    #[arg(long, default_value_t = 1)]
-    pub stride: usize,
-    /// Batch size.
-    #[arg(long, default_value_t = train_defaults().batch_size)]
-    pub batch_size: usize,
-    /// Epochs.
-    #[arg(long, default_value_t = train_defaults().epochs)]
-    pub epochs: usize,
-    /// Learning rate (the peak rate under `--lr-schedule warmup-cosine`).
-    #[arg(long, default_value_t = train_defaults().lr)]
-    pub lr: f64,
+    /// The recipe every flag below not given explicitly comes from: `recommended` (the best
+    /// measured input steps, optimiser and schedule for this network; see README "Training
+    /// presets") or `original` (the original pipeline's settings exactly).
+    #[arg(long, value_enum, default_value_t = Preset::Recommended)]
+    pub preset: Preset,
+    /// Window length in frames [preset].
+    #[arg(long)]
+    pub interval: Option<usize>,
+    /// Window stride in frames (the original uses 1) [preset].
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// Batch size [preset].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Epochs [preset].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Learning rate (the peak rate under `--lr-schedule warmup-cosine`) [preset].
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// Learning-rate schedule: `constant` (the original) or `warmup-cosine` (linear warm-up over
-    /// `--warmup-epochs`, then a cosine decay to 1 % of `--lr` at the last step).
-    #[arg(long, value_enum, default_value_t = LrScheduleArg::Constant)]
-    pub lr_schedule: LrScheduleArg,
+    /// `--warmup-epochs`, then a cosine decay to 1 % of `--lr` at the last step) [preset].
+    #[arg(long, value_enum)]
+    pub lr_schedule: Option<LrScheduleArg>,
     /// Warm-up epochs of `--lr-schedule warmup-cosine` (fractions allowed).
     #[arg(long, default_value_t = 1.0)]
     pub warmup_epochs: f64,
@@ -105,69 +112,78 @@ pub struct TrainArgs {
     /// Random seed.
     #[arg(long, default_value_t = train_defaults().seed)]
     pub seed: u64,
-    /// Weight positives by the class ratio (BCE pos_weight).
+    /// Weight positives by the class ratio (BCE pos_weight) [preset; `--use-pos-ratio false`
+    /// turns it off].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub use_pos_ratio: Option<bool>,
+    /// Fraction of the training subjects held out of fitting to calibrate the probabilities on
+    /// (temperature scaling, stored in the model card; never the test fold). 0 turns it off
+    /// [preset: the original has no calibration].
     #[arg(long)]
-    pub use_pos_ratio: bool,
-    /// Optimizer: ADOPT (as the original) or Adam.
-    #[arg(long, default_value = "adopt")]
-    pub optimizer: String,
+    pub calibration_fraction: Option<f64>,
+    /// Optimizer: `adopt` (as the original) or `adam` [preset].
+    #[arg(long)]
+    pub optimizer: Option<String>,
     /// cpu or gpu (wgpu; needs the `gpu` feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Subtract each frame's pelvis x from every joint before the network (off in the original;
-    /// removes the walk's forward progression, which otherwise dominates the input).
-    #[arg(long)]
-    pub pelvis_relative: bool,
+    /// removes the walk's forward progression, which otherwise dominates the input) [preset].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub pelvis_relative: Option<bool>,
     /// Standardise the input with the training data's statistics before the first layer (not in
     /// the original; stored in the model card): centre every joint coordinate and scale by the
-    /// pooled deviation of its axis (`per-axis`) or by its own (`per-coordinate`).
+    /// pooled deviation of its axis (`per-axis`) or by its own (`per-coordinate`), or not at
+    /// all (`off`) [preset].
     #[arg(long, value_enum)]
     pub standardize: Option<Standardize>,
-    /// Window alignment, recorded in the model card (`original` is the original pipeline's).
-    #[arg(long, value_enum, default_value_t = AlignArg::Original)]
-    pub alignment: AlignArg,
+    /// Window alignment, recorded in the model card (`original` is the original pipeline's)
+    /// [preset].
+    #[arg(long, value_enum)]
+    pub alignment: Option<AlignArg>,
     /// Frame rate of the sequences in Hz, recorded in the model card so viewers resample other
     /// rates to it. Default: taken from the data (fit reports, a synth cohort's ground truth).
     #[arg(long)]
     pub rate_hz: Option<f64>,
-    /// MLP per-frame layer widths (the original's `--pfe_layers`).
-    #[arg(long, value_delimiter = ',', default_values_t = MultiMlpConfig::new().pfe_layers)]
-    pub pfe_layers: Vec<usize>,
+    /// MLP per-frame layer widths (the original's `--pfe_layers`) [preset].
+    #[arg(long, value_delimiter = ',')]
+    pub pfe_layers: Option<Vec<usize>>,
     /// MLP layer widths over the flattened window (the original's `--fc_layers`).
     #[arg(long, value_delimiter = ',', default_values_t = MultiMlpConfig::new().fc_layers)]
     pub fc_layers: Vec<usize>,
-    /// Transformer joint-level width (the original's `--pfe_dim`).
-    #[arg(long, default_value_t = MarkerClassificationConfig::new().pfe_dim)]
-    pub pfe_dim: usize,
-    /// Transformer frame-level width (the original's `--fc_dim`).
-    #[arg(long, default_value_t = MarkerClassificationConfig::new().fc_dim)]
-    pub fc_dim: usize,
-    /// Transformer feed-forward width (PyTorch's default 2048, as the original).
-    #[arg(long, default_value_t = MarkerClassificationConfig::new().ff_dim)]
-    pub ff_dim: usize,
+    /// Transformer joint-level width (the original's `--pfe_dim`) [preset].
+    #[arg(long)]
+    pub pfe_dim: Option<usize>,
+    /// Transformer frame-level width (the original's `--fc_dim`) [preset].
+    #[arg(long)]
+    pub fc_dim: Option<usize>,
+    /// Transformer feed-forward width (PyTorch's default 2048, as the original) [preset].
+    #[arg(long)]
+    pub ff_dim: Option<usize>,
     /// Transformer: give every joint its own embedding weights on top of the shared one (not in
-    /// the original; lets the joint-level attention tell joints apart by their coordinates).
-    #[arg(long)]
-    pub per_joint_embedding: bool,
+    /// the original; lets the joint-level attention tell joints apart by their coordinates)
+    /// [preset].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub per_joint_embedding: Option<bool>,
     /// Transformer: initialisation of the CLS tokens (`uniform` in [0, 1) as the original, or
-    /// `small`, normal with deviation 0.02 as BERT/ViT).
-    #[arg(long, value_enum, default_value_t = ClsInitArg::Uniform)]
-    pub cls_init: ClsInitArg,
+    /// `small`, normal with deviation 0.02 as BERT/ViT) [preset].
+    #[arg(long, value_enum)]
+    pub cls_init: Option<ClsInitArg>,
     /// Transformer: what the head classifies (`cls`, the temporal CLS token as the original, or
-    /// `mean`, the mean of the frame tokens).
-    #[arg(long, value_enum, default_value_t = PoolingArg::Cls)]
-    pub pooling: PoolingArg,
+    /// `mean`, the mean of the frame tokens) [preset].
+    #[arg(long, value_enum)]
+    pub pooling: Option<PoolingArg>,
     /// Transformer: LayerNorm on the per-frame features and on the pooled feature (not in the
-    /// original).
-    #[arg(long)]
-    pub final_norm: bool,
+    /// original) [preset].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub final_norm: Option<bool>,
     /// Transformer encoder layers per level (the original: 1).
     #[arg(long, default_value_t = MarkerClassificationConfig::new().layers)]
     pub layers: usize,
     /// Transformer: start every frame's joint-level CLS token from a linear map of the frame's
-    /// whole pose (not in the original).
-    #[arg(long)]
-    pub frame_token: bool,
+    /// whole pose (not in the original) [preset].
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub frame_token: Option<bool>,
     /// Transformer: dropout probability in both encoder layers during training (PyTorch's
     /// default 0.1, as the original).
     #[arg(long, default_value_t = MarkerClassificationConfig::new().dropout)]
@@ -188,10 +204,178 @@ pub enum PoolingArg {
     Mean,
 }
 
+/// `gaitlens train --preset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// The best measured recipe for the network (README "Training presets").
+    Recommended,
+    /// The original pipeline's settings exactly.
+    Original,
+}
+
+/// The values of the preset flags after the preset and the explicit flags are combined.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    interval: usize,
+    stride: usize,
+    batch_size: usize,
+    epochs: usize,
+    lr: f64,
+    lr_schedule: LrScheduleArg,
+    optimizer: String,
+    pelvis_relative: bool,
+    standardize: Standardize,
+    alignment: AlignArg,
+    use_pos_ratio: bool,
+    calibration_fraction: f64,
+    per_joint_embedding: bool,
+    cls_init: ClsInitArg,
+    pooling: PoolingArg,
+    final_norm: bool,
+    frame_token: bool,
+    pfe_dim: usize,
+    fc_dim: usize,
+    ff_dim: usize,
+    pfe_layers: Vec<usize>,
+}
+
+impl Recipe {
+    /// The original pipeline's settings: the library's defaults (written once in
+    /// [`TrainConfig::new`], [`MarkerClassificationConfig`] and [`MultiMlpConfig`]), stride 1,
+    /// the original alignment, no input steps and no calibration.
+    fn original() -> Self {
+        let t = train_defaults();
+        let tr = MarkerClassificationConfig::new();
+        Recipe {
+            interval: tr.interval,
+            stride: 1,
+            batch_size: t.batch_size,
+            epochs: t.epochs,
+            lr: t.lr,
+            lr_schedule: LrScheduleArg::Constant,
+            optimizer: "adopt".into(),
+            pelvis_relative: false,
+            standardize: Standardize::Off,
+            alignment: AlignArg::Original,
+            use_pos_ratio: false,
+            calibration_fraction: 0.0,
+            per_joint_embedding: false,
+            cls_init: ClsInitArg::Uniform,
+            pooling: PoolingArg::Cls,
+            final_norm: false,
+            frame_token: false,
+            pfe_dim: tr.pfe_dim,
+            fc_dim: tr.fc_dim,
+            ff_dim: tr.ff_dim,
+            pfe_layers: MultiMlpConfig::new().pfe_layers,
+        }
+    }
+
+    /// The best measured recipe for `net` (README "Training presets" gives the measurements):
+    /// both networks read pelvis-relative, per-axis standardised, isotropically aligned windows
+    /// with Adam, a warm-up + cosine schedule, class-ratio weighting and temperature calibration;
+    /// the MLP takes the real-walk leave-one-walk-out recipe (100-frame windows, stride 8, batch
+    /// 32, 4 epochs at 1e-3, chosen on the internal validation fold of a cohort without the test
+    /// walks), the transformer the synthetic five-fold recipe (64 frames, frame token, per-joint
+    /// embedding, small CLS init, mean pooling, final norms, widths 32/32/64, 10 epochs at 2e-3).
+    fn recommended(net: Net) -> Self {
+        let common = Recipe {
+            lr_schedule: LrScheduleArg::WarmupCosine,
+            optimizer: "adam".into(),
+            pelvis_relative: true,
+            standardize: Standardize::PerAxis,
+            alignment: AlignArg::Isotropic,
+            use_pos_ratio: true,
+            calibration_fraction: train_defaults().calibration_fraction,
+            ..Self::original()
+        };
+        match net {
+            Net::Mlp => Recipe {
+                interval: 100,
+                stride: 8,
+                batch_size: 32,
+                epochs: 4,
+                lr: 1e-3,
+                ..common
+            },
+            Net::Transformer => Recipe {
+                interval: 64,
+                stride: 16,
+                batch_size: 16,
+                epochs: 10,
+                lr: 2e-3,
+                per_joint_embedding: true,
+                cls_init: ClsInitArg::Small,
+                pooling: PoolingArg::Mean,
+                final_norm: true,
+                frame_token: true,
+                pfe_dim: 32,
+                fc_dim: 32,
+                ff_dim: 64,
+                ..common
+            },
+        }
+    }
+
+    /// The preset of `a`, with every flag given explicitly taking precedence.
+    fn resolve(a: &TrainArgs) -> Self {
+        let p = match a.preset {
+            Preset::Original => Self::original(),
+            Preset::Recommended => Self::recommended(a.net),
+        };
+        Recipe {
+            interval: a.interval.unwrap_or(p.interval),
+            stride: a.stride.unwrap_or(p.stride),
+            batch_size: a.batch_size.unwrap_or(p.batch_size),
+            epochs: a.epochs.unwrap_or(p.epochs),
+            lr: a.lr.unwrap_or(p.lr),
+            lr_schedule: a.lr_schedule.unwrap_or(p.lr_schedule),
+            optimizer: a.optimizer.clone().unwrap_or(p.optimizer),
+            pelvis_relative: a.pelvis_relative.unwrap_or(p.pelvis_relative),
+            standardize: a.standardize.unwrap_or(p.standardize),
+            alignment: a.alignment.unwrap_or(p.alignment),
+            use_pos_ratio: a.use_pos_ratio.unwrap_or(p.use_pos_ratio),
+            calibration_fraction: a.calibration_fraction.unwrap_or(p.calibration_fraction),
+            per_joint_embedding: a.per_joint_embedding.unwrap_or(p.per_joint_embedding),
+            cls_init: a.cls_init.unwrap_or(p.cls_init),
+            pooling: a.pooling.unwrap_or(p.pooling),
+            final_norm: a.final_norm.unwrap_or(p.final_norm),
+            frame_token: a.frame_token.unwrap_or(p.frame_token),
+            pfe_dim: a.pfe_dim.unwrap_or(p.pfe_dim),
+            fc_dim: a.fc_dim.unwrap_or(p.fc_dim),
+            ff_dim: a.ff_dim.unwrap_or(p.ff_dim),
+            pfe_layers: a.pfe_layers.clone().unwrap_or(p.pfe_layers),
+        }
+    }
+
+    /// One line naming the preset and the main settings it resolved to.
+    fn describe(&self, a: &TrainArgs) -> String {
+        format!(
+            "preset {:?}: {} frames, stride {}, batch {}, {} epochs, {} lr {} ({:?}), alignment \
+             {:?}, standardise {:?}, pelvis-relative {}, pos-ratio {}, calibration fraction {}",
+            a.preset,
+            self.interval,
+            self.stride,
+            self.batch_size,
+            self.epochs,
+            self.optimizer,
+            self.lr,
+            self.lr_schedule,
+            self.alignment,
+            self.standardize,
+            self.pelvis_relative,
+            self.use_pos_ratio,
+            self.calibration_fraction
+        )
+    }
+}
+
 /// `gaitlens train`: loads the cohort, splits it by subject, trains with a progress bar and
 /// writes the checkpoint.
 pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
-    let ds = load_windows(&a)?;
+    let r = Recipe::resolve(&a);
+    eprintln!("{}", r.describe(&a));
+    let ds = load_windows(&a, &r)?;
     let fold = k_fold_by_subject(&ds, a.folds, a.fold)?;
     eprintln!(
         "{} sequences, {} windows: {} train / {} eval (fold {}/{})",
@@ -202,7 +386,7 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
         a.fold,
         a.folds
     );
-    let tc = train_config(&a)?;
+    let tc = train_config(&a, &r)?;
     let train_src = DatasetWindows {
         dataset: &ds,
         windows: fold.train.clone(),
@@ -219,16 +403,53 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
     );
     let outcome = train(&tc, &train_src, &eval_src, |e| show_progress(&bar, e))?;
     bar.finish_and_clear();
+    print_calibration(&outcome.card);
     let (rec, card) = save_checkpoint(&outcome, &a.out)?;
     println!("wrote {} and {}", rec.display(), card.display());
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the fold's temperature and the expected calibration error before and after it.
+fn print_calibration(card: &gaitlens::train::ModelCard) {
+    use gaitlens::train::calibration::ECE_BINS;
+    let fold = format!("fold {}/{}", card.training.fold, card.training.folds);
+    let Some(c) = card.calibration else {
+        println!(
+            "calibration ({fold}): none — probabilities are {}",
+            card.calibration_note().unwrap_or_default()
+        );
+        return;
+    };
+    let ece = |e: Option<f64>| e.map_or("n/a".to_string(), |e| format!("{e:.3}"));
+    println!(
+        "calibration ({fold}): temperature {:.3} from {} windows of {} held-out training \
+         subjects (NLL {:.4} → {:.4}, ECE {:.3} → {:.3}); test-fold ECE ({ECE_BINS} bins) {} \
+         uncalibrated → {} calibrated",
+        c.temperature,
+        c.windows,
+        c.subjects,
+        c.nll_before,
+        c.nll_after,
+        c.ece_before,
+        c.ece_after,
+        ece(c.eval_ece_uncalibrated),
+        ece(c.eval_ece_calibrated)
+    );
+    if c.temperature <= gaitlens::train::calibration::TEMPERATURE_RANGE.0 * 1.001
+        || c.temperature >= gaitlens::train::calibration::TEMPERATURE_RANGE.1 * 0.999
+    {
+        println!(
+            "warning: the temperature is at the end of its search range (the calibration \
+             windows are separated perfectly, or their logits carry no information)"
+        );
+    }
+}
+
 /// The cohort's windows with the requested alignment (and frame rate, if given).
-fn load_windows(a: &TrainArgs) -> anyhow::Result<gaitlens::dataset::WindowDataset> {
+fn load_windows(a: &TrainArgs, r: &Recipe) -> anyhow::Result<gaitlens::dataset::WindowDataset> {
     let cfg = WindowConfig {
-        interval: a.interval,
-        stride: a.stride.max(1),
+        interval: r.interval,
+        stride: r.stride.max(1),
         mirror: true,
     };
     let mut sequences = gaitlens::dataset::load_joint_dataset(&a.data, default_body())?;
@@ -241,7 +462,7 @@ fn load_windows(a: &TrainArgs) -> anyhow::Result<gaitlens::dataset::WindowDatase
         }
     }
     let mut ds = gaitlens::dataset::WindowDataset::new(sequences, cfg)?;
-    ds.alignment = match a.alignment {
+    ds.alignment = match r.alignment {
         AlignArg::Original => Alignment::Original,
         AlignArg::Isotropic => Alignment::Isotropic,
         AlignArg::Heading => Alignment::Heading,
@@ -257,42 +478,42 @@ fn load_windows(a: &TrainArgs) -> anyhow::Result<gaitlens::dataset::WindowDatase
 }
 
 /// The network the flags describe.
-fn network_config(a: &TrainArgs) -> NetworkConfig {
+fn network_config(a: &TrainArgs, r: &Recipe) -> NetworkConfig {
     match a.net {
         Net::Transformer => NetworkConfig::Transformer(
             MarkerClassificationConfig::new()
-                .with_interval(a.interval)
-                .with_pfe_dim(a.pfe_dim)
-                .with_fc_dim(a.fc_dim)
-                .with_ff_dim(a.ff_dim)
-                .with_per_joint_embedding(a.per_joint_embedding)
-                .with_cls_init(match a.cls_init {
+                .with_interval(r.interval)
+                .with_pfe_dim(r.pfe_dim)
+                .with_fc_dim(r.fc_dim)
+                .with_ff_dim(r.ff_dim)
+                .with_per_joint_embedding(r.per_joint_embedding)
+                .with_cls_init(match r.cls_init {
                     ClsInitArg::Uniform => ClsInit::Uniform,
                     ClsInitArg::Small => ClsInit::Small,
                 })
-                .with_pooling(match a.pooling {
+                .with_pooling(match r.pooling {
                     PoolingArg::Cls => Pooling::Cls,
                     PoolingArg::Mean => Pooling::Mean,
                 })
-                .with_final_norm(a.final_norm)
+                .with_final_norm(r.final_norm)
                 .with_layers(a.layers)
-                .with_frame_token(a.frame_token)
+                .with_frame_token(r.frame_token)
                 .with_dropout(a.dropout)
-                .with_pelvis_relative_x(a.pelvis_relative),
+                .with_pelvis_relative_x(r.pelvis_relative),
         ),
         Net::Mlp => NetworkConfig::LrpMlp(
             MultiMlpConfig::new()
-                .with_interval(a.interval)
-                .with_pfe_layers(a.pfe_layers.clone())
+                .with_interval(r.interval)
+                .with_pfe_layers(r.pfe_layers.clone())
                 .with_fc_layers(a.fc_layers.clone())
-                .with_pelvis_relative_x(a.pelvis_relative),
+                .with_pelvis_relative_x(r.pelvis_relative),
         ),
     }
 }
 
 /// The training configuration the flags describe; out-of-range values are errors naming the
 /// flag.
-fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
+fn train_config(a: &TrainArgs, r: &Recipe) -> anyhow::Result<TrainConfig> {
     if !(a.warmup_epochs.is_finite() && a.warmup_epochs >= 0.0) {
         bail!(
             "--warmup-epochs {}: expected a finite number of warm-up epochs ≥ 0",
@@ -302,11 +523,17 @@ fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     if !(0.0..1.0).contains(&a.dropout) {
         bail!("--dropout {}: expected a probability in [0, 1)", a.dropout);
     }
-    let mut tc = TrainConfig::new(network_config(a));
-    tc.batch_size = a.batch_size;
-    tc.epochs = a.epochs;
-    tc.lr = a.lr;
-    tc.lr_schedule = match a.lr_schedule {
+    if !(0.0..1.0).contains(&r.calibration_fraction) {
+        bail!(
+            "--calibration-fraction {}: expected a fraction in [0, 1) (0 turns calibration off)",
+            r.calibration_fraction
+        );
+    }
+    let mut tc = TrainConfig::new(network_config(a, r));
+    tc.batch_size = r.batch_size;
+    tc.epochs = r.epochs;
+    tc.lr = r.lr;
+    tc.lr_schedule = match r.lr_schedule {
         LrScheduleArg::Constant => LrSchedule::Constant,
         LrScheduleArg::WarmupCosine => LrSchedule::WarmupCosine {
             warmup_epochs: a.warmup_epochs,
@@ -315,12 +542,14 @@ fn train_config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
     tc.fold = a.fold;
     tc.folds = a.folds;
     tc.seed = a.seed;
-    tc.use_pos_ratio = a.use_pos_ratio;
-    tc.standardize_input = a.standardize.map(|s| match s {
-        Standardize::PerAxis => StandardizationScale::PerAxis,
-        Standardize::PerCoordinate => StandardizationScale::PerCoordinate,
-    });
-    tc.optimizer = match a.optimizer.as_str() {
+    tc.use_pos_ratio = r.use_pos_ratio;
+    tc.calibration_fraction = r.calibration_fraction;
+    tc.standardize_input = match r.standardize {
+        Standardize::PerAxis => Some(StandardizationScale::PerAxis),
+        Standardize::PerCoordinate => Some(StandardizationScale::PerCoordinate),
+        Standardize::Off => None,
+    };
+    tc.optimizer = match r.optimizer.as_str() {
         "adopt" => OptimizerKind::Adopt,
         "adam" => OptimizerKind::Adam,
         o => bail!("--optimizer {o}: expected adopt or adam"),
@@ -362,6 +591,21 @@ fn show_progress(bar: &ProgressBar, e: TrainEvent) {
                 )
             });
             bar.set_position(0);
+        }
+        TrainEvent::CalibrationSplit {
+            fit_windows,
+            calibration_windows,
+            calibration_subjects,
+            subjects,
+        } => bar.suspend(|| {
+            eprintln!(
+                "calibration split: {calibration_subjects} of {subjects} training subjects \
+                 ({calibration_windows} windows) held out of fitting for the temperature; \
+                 fitting on {fit_windows} windows"
+            )
+        }),
+        TrainEvent::CalibrationSkipped { reason } => {
+            bar.suspend(|| eprintln!("no calibration: {reason}; fitting on every training window"))
         }
     }
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::explain_cmd::Rule;
 use gaitlens::formats::SourceKind;
 
 /// Arguments of `gaitlens view`.
@@ -75,8 +76,8 @@ pub struct RenderArgs {
     #[arg(long, requires = "network")]
     pub explain_start: Option<usize>,
     /// Explanation rule (with --network).
-    #[arg(long, value_enum, default_value_t = RenderRule::Eps)]
-    pub rule: RenderRule,
+    #[arg(long, value_enum, default_value_t = Rule::Recommended)]
+    pub rule: Rule,
     /// What LRP is relative to (default: the network card's normative gait when it has one,
     /// else the zero input).
     #[arg(long, value_enum, requires = "network")]
@@ -99,17 +100,22 @@ pub enum ColourScaleArg {
     WindowSum,
 }
 
-/// Explanation rules of `gaitlens render`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum RenderRule {
-    /// LRP ε = 0.25 (the original's).
-    Eps,
-    /// LRP z⁺.
-    Zplus,
-    /// LRP γ = 0.25.
-    Gamma,
-    /// CLS attention (transformer only).
-    Attention,
+/// The viewer's choice for an explanation rule of the command line (`render` takes the same
+/// `--rule` values as `explain` and `export`).
+fn render_choice(rule: Rule) -> gaitlens::viewer::network::ExplainChoice {
+    use gaitlens::viewer::network::ExplainChoice as C;
+    match rule {
+        Rule::Recommended => C::Recommended,
+        Rule::Eps => C::Epsilon,
+        Rule::EpsOriginal => C::EpsilonOriginal,
+        Rule::Zplus => C::ZPlus,
+        Rule::Gamma => C::Gamma,
+        Rule::Zb => C::Bounded,
+        Rule::Composite => C::Composite,
+        Rule::CpLrp => C::CpLrp,
+        Rule::AttnLrp => C::AttnLrp,
+        Rule::Attention => C::Attention,
+    }
 }
 
 /// Parses `WIDTHxHEIGHT`.
@@ -217,20 +223,13 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let importance = match (&args.network, args.explain_start) {
         (Some(net), Some(start)) => {
             use gaitlens::viewer::colouring::{ColourScale, Importance};
-            use gaitlens::viewer::network::{
-                ExplainChoice, ViewerNetwork, run_explain, sequence_joints,
-            };
+            use gaitlens::viewer::network::{ViewerNetwork, run_explain, sequence_joints};
             let network = if net == "demo" {
                 ViewerNetwork::demo(None)?
             } else {
                 ViewerNetwork::load(std::path::Path::new(net), None)?
             };
-            let choice = match args.rule {
-                RenderRule::Eps => ExplainChoice::Epsilon,
-                RenderRule::Zplus => ExplainChoice::ZPlus,
-                RenderRule::Gamma => ExplainChoice::Gamma,
-                RenderRule::Attention => ExplainChoice::Attention,
-            };
+            let choice = render_choice(args.rule);
             let joints = sequence_joints(&model, &seq.betas, &seq)?;
             let baseline = match args.baseline {
                 Some(super::explain_cmd::BaselineArg::Zero) => gaitlens::explain::Baseline::Zero,

@@ -190,6 +190,8 @@ pub struct ShownExplanation {
     pub logit: f32,
     /// What produced it, e.g. "LRP ε=0.25 · lrpmlp".
     pub label: String,
+    /// The network card's calibration temperature (`None`: uncalibrated, plain sigmoid).
+    pub temperature: Option<f64>,
 }
 
 impl ShownExplanation {
@@ -211,7 +213,14 @@ impl ShownExplanation {
             signed,
             logit,
             label,
+            temperature: None,
         }
+    }
+
+    /// The same with the card's calibration temperature (`None`: uncalibrated).
+    pub fn with_temperature(mut self, temperature: Option<f64>) -> Self {
+        self.temperature = temperature;
+        self
     }
 
     /// Row of the window shown at sequence frame `frame` (clamped to the window, as the
@@ -274,9 +283,20 @@ impl ShownExplanation {
         (raw.map(|v| v / d), s)
     }
 
-    /// Probability of "sick" (sigmoid of the logit).
+    /// Probability of "sick": the sigmoid of the logit, divided by the card's temperature when
+    /// it is calibrated.
     pub fn probability_sick(&self) -> f32 {
-        crate::nn::probability_from_logit(f64::from(self.logit)) as f32
+        self.probability_of(self.logit)
+    }
+
+    /// P(sick) of another window's `logit` of the same network (the classification track).
+    pub fn probability_of(&self, logit: f32) -> f32 {
+        crate::nn::probability_from_logit(f64::from(logit) / self.temperature.unwrap_or(1.0)) as f32
+    }
+
+    /// Whether the probabilities are calibrated.
+    pub fn calibrated(&self) -> bool {
+        self.temperature.is_some()
     }
 }
 
@@ -396,6 +416,12 @@ mod tests {
         assert_eq!(e.joint_values(11)[4], -0.5);
         assert_eq!(e.joint_values(13)[7], 1.0);
         assert!((e.probability_sick() - 0.8176).abs() < 1e-3);
+        assert!(!e.calibrated());
+        // A calibrated card's temperature 3 turns logit 1.5 into sigmoid(0.5).
+        let e = e.with_temperature(Some(3.0));
+        assert!(e.calibrated());
+        assert!((e.probability_sick() - 0.6225).abs() < 1e-3);
+        assert!((e.probability_of(-1.5) - 0.3775).abs() < 1e-3);
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub struct GroupScore {
     pub windows: usize,
     /// Windows classified correctly.
     pub correct: usize,
-    /// Mean predicted probability of "sick".
+    /// Mean predicted probability of "sick" (at the set's temperature: calibrated when the
+    /// network's card is).
     pub mean_probability: f64,
 }
 
@@ -61,6 +62,10 @@ pub struct TruthReport {
     pub groups: Vec<GroupScore>,
     /// One entry per explanation method, in the order given.
     pub locus: Vec<LocusScore>,
+    /// Logit and class (sick) of every evaluated window, in order (for calibration measures;
+    /// not written to reports).
+    #[serde(skip)]
+    pub predictions: Vec<(f32, bool)>,
 }
 
 /// Errors of [`evaluate_against_truth`].
@@ -130,6 +135,9 @@ pub struct TruthSet<'a> {
     pub windows: &'a [usize],
     /// Ground truth of the cohort's subjects (`ground_truth.json`).
     pub truths: &'a [GroundTruth],
+    /// The network card's calibration temperature: probabilities are `sigmoid(logit / T)`
+    /// (`None`: an uncalibrated card, T = 1).
+    pub temperature: Option<f64>,
 }
 
 /// Classifies and explains the windows of `set` with each of `methods`, in batches of
@@ -146,10 +154,11 @@ pub fn evaluate_against_truth<B: AutodiffBackend>(
         dataset: ds,
         windows,
         truths,
+        temperature,
     } = set;
     let truth_of_seq = truth_of_sequences(ds, truths)?;
     let interval = ds.config.interval;
-    let mut tally = Tally::new(methods);
+    let mut tally = Tally::new(methods, temperature.unwrap_or(1.0));
     let mut done = 0usize;
     for chunk in windows.chunks(batch_size.max(1)) {
         let data = ds.batch_data(chunk).map_err(ExplainError::from)?;
@@ -214,11 +223,15 @@ struct Tally {
     groups: HashMap<Option<Pathology>, (Vec<usize>, usize, usize, f64)>,
     /// Windows classified correctly.
     correct_total: usize,
+    /// Probabilities are `sigmoid(logit / temperature)`.
+    temperature: f64,
+    /// (logit, sick) of every window classified.
+    predictions: Vec<(f32, bool)>,
 }
 
 impl Tally {
-    /// Empty counts for `methods`.
-    fn new(methods: &[ScoredMethod<'_>]) -> Self {
+    /// Empty counts for `methods`, probabilities at `temperature`.
+    fn new(methods: &[ScoredMethod<'_>], temperature: f64) -> Self {
         let locus = methods
             .iter()
             .map(|m| LocusScore {
@@ -236,6 +249,8 @@ impl Tally {
             locus_groups: HashMap::new(),
             groups: HashMap::new(),
             correct_total: 0,
+            temperature,
+            predictions: Vec::new(),
         }
     }
 
@@ -251,7 +266,8 @@ impl Tally {
             g.2 += 1;
             self.correct_total += 1;
         }
-        g.3 += crate::nn::probability_from_logit(f64::from(e.logit));
+        g.3 += crate::nn::probability_from_logit(f64::from(e.logit) / self.temperature);
+        self.predictions.push((e.logit, w.sick));
     }
 
     /// For a correctly classified sick window, counts where method `m`'s top joint lies: on the
@@ -320,6 +336,7 @@ impl Tally {
             },
             groups,
             locus: self.locus,
+            predictions: self.predictions,
         }
     }
 }
@@ -395,6 +412,7 @@ mod tests {
             dataset: &ds,
             windows: &all,
             truths: &truths,
+            temperature: None,
         };
         let r = evaluate_against_truth(&model, set, &methods, 7, &device, |d, n| {
             calls += 1;
@@ -427,6 +445,31 @@ mod tests {
             r.locus[1].correct_sick_windows
         );
         assert_eq!(r.locus[2].method, "eps-normative");
+        // Every window's logit is kept; a temperature changes probabilities, not verdicts.
+        assert_eq!(r.predictions.len(), all.len());
+        let hot = evaluate_against_truth(
+            &model,
+            TruthSet {
+                temperature: Some(4.0),
+                ..set
+            },
+            &methods[..1],
+            7,
+            &device,
+            |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(hot.accuracy, r.accuracy);
+        assert_eq!(hot.predictions, r.predictions);
+        // The healthy group's mean P(sick) at T = 4.
+        let healthy: Vec<f64> = r
+            .predictions
+            .iter()
+            .filter(|(_, sick)| !sick)
+            .map(|(l, _)| crate::nn::probability_from_logit(f64::from(*l) / 4.0))
+            .collect();
+        let mean = healthy.iter().sum::<f64>() / healthy.len() as f64;
+        assert!((hot.groups[0].mean_probability - mean).abs() < 1e-9);
         assert_eq!(
             r.locus[0].correct_sick_windows,
             r.locus[2].correct_sick_windows
@@ -443,6 +486,7 @@ mod tests {
             dataset: &ds,
             windows: &[0],
             truths: &truths,
+            temperature: None,
         };
         let err = evaluate_against_truth(
             &model,

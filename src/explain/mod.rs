@@ -1,5 +1,7 @@
-//! Explanations of the gait classifiers: LRP for the MLPs (ε, z⁺, γ rules), CP-LRP through the
-//! transformer and the original's attention explanation (a whole walk: [`crate::inference`]).
+//! Explanations of the gait classifiers: LRP for the MLPs (ε, the original's ε, z⁺, γ, z^B and
+//! the composite LRP-CMP), CP-LRP and AttnLRP through the transformer ([`lrp`] has each rule's
+//! formula and domain) and the original's attention explanation (a whole walk:
+//! [`crate::inference`]).
 //!
 //! Relevance is reported per frame × joint (summed over x, y, z) and kept signed; the display
 //! normalisation of the original (÷ max |R|, then (R + 1) / 2) is a separate step.
@@ -24,19 +26,36 @@ pub use ground_truth::{
     GroupScore, LocusScore, ScoredMethod, TruthError, TruthReport, TruthSet, evaluate_against_truth,
 };
 pub use lrp::{
-    LrpRule, linear_backward, linear_backward_relative, lrp_mlp, lrp_mlp_relative, lrp_transformer,
-    lrp_transformer_relative,
+    LayerRelevance, LayerRule, LrpRule, LrpTrace, linear_backward, linear_backward_relative,
+    linear_rule, lrp_mlp, lrp_mlp_relative, lrp_mlp_trace, lrp_transformer,
+    lrp_transformer_relative, lrp_transformer_rule,
 };
 pub use reference::{Baseline, NormativeError, NormativeGait, gait_phase};
 
 /// How to explain a prediction.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ExplainMethod {
-    /// LRP: the rule applies to the MLPs; the transformer always uses CP-LRP (LRP-0 on the
-    /// network with attention, LayerNorm scale and GELU gate held constant).
+    /// LRP with a rule; a rule the network does not support is an
+    /// [`ExplainError::UnsupportedRule`] ([`LrpRule::Recommended`] suits both).
     Lrp(LrpRule),
     /// CLS attention of both levels (transformer only).
     Attention,
+}
+
+/// The rules the MLPs support (for error messages).
+pub const MLP_RULES: &str = "recommended, eps, eps-original, zplus, gamma, zb, composite";
+/// The rules the transformer supports (for error messages).
+pub const TRANSFORMER_RULES: &str = "recommended, cp-lrp, attn-lrp";
+
+impl ExplainMethod {
+    /// Whether the method applies to the transformer (`true`) or the MLPs (`false`).
+    pub fn supported_by(self, transformer: bool) -> bool {
+        match self {
+            Self::Lrp(rule) if transformer => rule.for_transformer(),
+            Self::Lrp(rule) => rule.for_mlp(),
+            Self::Attention => transformer,
+        }
+    }
 }
 
 /// Errors of the explanation functions.
@@ -47,6 +66,16 @@ pub enum ExplainError {
     Unsupported {
         /// The method.
         method: &'static str,
+    },
+    /// The LRP rule does not apply to the network.
+    #[error("the LRP rule {rule} does not apply to the {network} network (its rules: {supported})")]
+    UnsupportedRule {
+        /// The rule's name.
+        rule: &'static str,
+        /// The network kind.
+        network: &'static str,
+        /// The rules the network supports.
+        supported: &'static str,
     },
     /// The input does not fit the network.
     #[error("input windows are {found:?}, the network expects [_, {interval}, {joints}, 3]")]
@@ -171,16 +200,16 @@ pub fn explain_relative<B: AutodiffBackend>(
     }
     Ok(match (model, method) {
         (LoadedModel::Mlp(m), ExplainMethod::Lrp(rule)) => {
-            let (r, l) = lrp_mlp_relative(m, x.detach(), reference.map(|r| r.detach()), rule);
-            split(r.sum_dim(3).squeeze_dim::<3>(3), l)
+            let t = lrp_mlp_trace(m, x.detach(), reference.map(|r| r.detach()), rule)?;
+            split(t.relevance.sum_dim(3).squeeze_dim::<3>(3), t.logits)
         }
         (LoadedModel::Mlp(_), ExplainMethod::Attention) => {
             return Err(ExplainError::Unsupported {
                 method: "attention",
             });
         }
-        (LoadedModel::Transformer(m), ExplainMethod::Lrp(_)) => {
-            let (r, l) = lrp_transformer_relative(m, x, reference);
+        (LoadedModel::Transformer(m), ExplainMethod::Lrp(rule)) => {
+            let (r, l) = lrp_transformer_rule(m, x, reference, rule)?;
             split(r.sum_dim(3).squeeze_dim::<3>(3), l)
         }
         (LoadedModel::Transformer(m), ExplainMethod::Attention) => {

@@ -142,17 +142,23 @@ fn marker(name: &str, v: &Json, p: &str) -> Result<MarkerPlacement, ShapeError> 
         .as_slice()
         .try_into()
         .map_err(|_| bad(bp.clone(), "3 numbers", format!("{} numbers", bary.len())))?;
-    if bary.iter().any(|b| !b.is_finite()) {
+    // Coordinates of a point on (or just beside) its triangle; far outside is a corrupted file
+    // (and would overflow the f32 the body model computes in).
+    if bary.iter().any(|b| b.is_nan() || b.abs() > MAX_BARY) {
         return Err(bad(
             bp,
-            "finite barycentric coordinates",
+            "barycentric coordinates within ±10",
             format!("{bary:?}"),
         ));
     }
     let dp = oj::key_path(p, "distanceToSkin");
     let d = oj::num(oj::field(v, p, "distanceToSkin")?, &dp)?;
-    if !d.is_finite() {
-        return Err(bad(dp, "a finite distance in metres", d.to_string()));
+    if d.is_nan() || d.abs() > MAX_SKIN_DISTANCE_M {
+        return Err(bad(
+            dp,
+            "a distance in metres within ±0.5 (markers sit millimetres to centimetres off the skin)",
+            d.to_string(),
+        ));
     }
     Ok(MarkerPlacement {
         name: name.to_string(),
@@ -161,6 +167,11 @@ fn marker(name: &str, v: &Json, p: &str) -> Result<MarkerPlacement, ShapeError> 
         distance_to_skin_m: d as f32,
     })
 }
+
+/// Largest barycentric coordinate magnitude accepted.
+const MAX_BARY: f64 = 10.0;
+/// Largest marker distance from the skin accepted, metres.
+const MAX_SKIN_DISTANCE_M: f64 = 0.5;
 
 fn angle(name: &str, v: &Json, p: &str) -> Result<AngleConstraint, ShapeError> {
     let jp = oj::key_path(p, "joints");

@@ -139,7 +139,7 @@ impl NormativeTable {
                 return Err(bad(i + 1, "pct outside 0–100 or negative SD".into()));
             }
         }
-        let curves = parse(&text);
+        let curves = parse(text);
         if curves.is_empty() {
             return Err(NormativeError::Empty {
                 path: path.to_owned(),

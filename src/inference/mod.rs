@@ -243,6 +243,8 @@ pub struct ExplainedWindow {
     pub relative_to_normative: bool,
     /// Out-of-domain check of the window (`None`: the card has no statistics).
     pub domain: Option<DomainCheck>,
+    /// The card's calibration temperature (`None`: uncalibrated card, plain sigmoid).
+    pub temperature: Option<f64>,
 }
 
 impl ExplainedWindow {
@@ -255,9 +257,15 @@ impl ExplainedWindow {
         }
     }
 
-    /// P(sick) of the window.
+    /// P(sick) of the window, calibrated with the card's temperature when it has one
+    /// ([`ModelCard::probability`]).
     pub fn probability(&self) -> f64 {
-        probability_from_logit(f64::from(self.explanation.logit))
+        probability_from_logit(f64::from(self.explanation.logit) / self.temperature.unwrap_or(1.0))
+    }
+
+    /// Whether [`Self::probability`] is calibrated.
+    pub fn calibrated(&self) -> bool {
+        self.temperature.is_some()
     }
 
     /// The relevance spread over the sequence's own frames: the first sequence frame and rows
@@ -330,6 +338,7 @@ pub fn explain_sequence_window<B: AutodiffBackend>(
         placement,
         relative_to_normative: normative.is_some(),
         domain,
+        temperature: card.calibration.map(|c| c.temperature),
     })
 }
 
@@ -340,7 +349,7 @@ pub struct TrackPoint {
     pub start_frame: usize,
     /// Logit of the window.
     pub logit: f32,
-    /// P(sick) of the window.
+    /// P(sick) of the window ([`ModelCard::probability`]: calibrated when the card is).
     pub probability: f32,
     /// Whether the window lies outside the network's training data (`None`: the card has no
     /// statistics).
@@ -389,7 +398,7 @@ pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
             out.push(TrackPoint {
                 start_frame: map.to_sequence(s),
                 logit,
-                probability: probability_from_logit(f64::from(logit)) as f32,
+                probability: card.probability(f64::from(logit)) as f32,
                 outside,
             });
         }

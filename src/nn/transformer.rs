@@ -33,9 +33,16 @@ pub enum ForwardMode {
     /// Inference: dropout is the identity on every backend, so the same input always gives the
     /// same output.
     Eval,
-    /// Inference in LRP mode: as [`ForwardMode::Eval`], with the softmax attention weights, the
-    /// LayerNorm scales and the GELU gates constants for autodiff (same forward values).
+    /// Inference in LRP mode (CP-LRP): as [`ForwardMode::Eval`], with the softmax attention
+    /// weights, the LayerNorm scales and the GELU gates constants for autodiff (same forward
+    /// values).
     Lrp,
+    /// Inference in AttnLRP mode (Achtibat et al. 2024): LayerNorm scales and GELU gates are
+    /// constants as in [`ForwardMode::Lrp`], the softmax is differentiated (its gradient × input
+    /// is AttnLRP's softmax rule), and the two bilinear products `q·kᵀ` and `weights·V` split
+    /// their gradient evenly between their factors (the uniform rule). Same forward values up
+    /// to float rounding.
+    AttnLrp,
 }
 
 impl ForwardMode {
@@ -44,9 +51,9 @@ impl ForwardMode {
         if lrp { Self::Lrp } else { Self::Eval }
     }
 
-    /// Whether softmax weights, LayerNorm scales and GELU gates are autodiff constants.
+    /// Whether LayerNorm scales and GELU gates are autodiff constants (both LRP modes).
     pub fn lrp(self) -> bool {
-        self == Self::Lrp
+        matches!(self, Self::Lrp | Self::AttnLrp)
     }
 }
 
@@ -130,7 +137,14 @@ impl<B: Backend> SelfAttention<B> {
     }
 
     /// `x` `[n, s, d]` → (output `[n, s, d]`, head-averaged weights `[n, s, s]`, query × key).
+    /// With `lrp` the softmax weights are autodiff constants (CP-LRP).
     pub fn forward(&self, x: Tensor<B, 3>, lrp: bool) -> (Tensor<B, 3>, Tensor<B, 3>) {
+        self.forward_mode(x, ForwardMode::inference(lrp))
+    }
+
+    /// [`Self::forward`] in `mode` ([`ForwardMode::AttnLrp`]: uniform rule on both bilinear
+    /// products, softmax differentiated).
+    pub fn forward_mode(&self, x: Tensor<B, 3>, mode: ForwardMode) -> (Tensor<B, 3>, Tensor<B, 3>) {
         let [n, s, d] = x.dims();
         let h = self.heads;
         let dh = d / h;
@@ -142,16 +156,23 @@ impl<B: Backend> SelfAttention<B> {
         let q = split(self.query.forward(x.clone()));
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x));
-        let scores = q
-            .matmul(k.swap_dims(1, 2))
-            .mul_scalar(1.0 / (dh as f64).sqrt());
+        let attn_lrp = mode == ForwardMode::AttnLrp;
+        let product = |a: Tensor<B, 3>, b: Tensor<B, 3>| {
+            if attn_lrp {
+                // Uniform rule: the same value (up to float rounding), half of the gradient to
+                // each factor.
+                a.clone().detach().matmul(b.clone()).mul_scalar(0.5)
+                    + a.matmul(b.detach()).mul_scalar(0.5)
+            } else {
+                a.matmul(b)
+            }
+        };
+        let scores = product(q, k.swap_dims(1, 2)).mul_scalar(1.0 / (dh as f64).sqrt());
         let mut weights = softmax(scores, 2);
-        if lrp {
+        if mode == ForwardMode::Lrp {
             weights = weights.detach();
         }
-        let context = weights
-            .clone()
-            .matmul(v)
+        let context = product(weights.clone(), v)
             .reshape([n, h, s, dh])
             .swap_dims(1, 2)
             .reshape([n, s, d]);
@@ -197,11 +218,11 @@ impl<B: Backend> EncoderLayer<B> {
         let lrp = mode.lrp();
         let drop = |t: Tensor<B, 3>| match mode {
             ForwardMode::Train => self.dropout.forward(t),
-            ForwardMode::Eval | ForwardMode::Lrp => t,
+            ForwardMode::Eval | ForwardMode::Lrp | ForwardMode::AttnLrp => t,
         };
         let (att, weights) = self
             .attention
-            .forward(self.norm1.forward(x.clone(), lrp), lrp);
+            .forward_mode(self.norm1.forward(x.clone(), lrp), mode);
         let x = x + drop(att);
         let hidden = drop(gelu_lrp(
             self.ff1.forward(self.norm2.forward(x.clone(), lrp)),
@@ -284,6 +305,17 @@ impl<B: Backend> ClsEncoder<B> {
     /// `x` `[n, s, input_dim]` → (tokens `[n, s + 1, dim]` with the CLS token first, attention
     /// `[n, s + 1, s + 1]` of the last layer).
     pub fn forward(&self, x: Tensor<B, 3>, mode: ForwardMode) -> (Tensor<B, 3>, Tensor<B, 3>) {
+        self.forward_positions(x, mode, None)
+    }
+
+    /// [`Self::forward`] with the positional code `[1, s + 1, dim]` given (default: the
+    /// sinusoidal table; an LRP test passes it as a tracked leaf to account for its relevance).
+    pub fn forward_positions(
+        &self,
+        x: Tensor<B, 3>,
+        mode: ForwardMode,
+        positions: Option<Tensor<B, 3>>,
+    ) -> (Tensor<B, 3>, Tensor<B, 3>) {
         let [n, s, input_dim] = x.dims();
         let mut embedded = self.embedding.forward(x.clone());
         if let Some(per_token) = &self.per_token {
@@ -298,7 +330,8 @@ impl<B: Backend> ClsEncoder<B> {
                     .forward(x.clone().reshape([n, s * input_dim]))
                     .reshape([n, 1, dim]);
         }
-        let tokens = Tensor::cat(vec![cls, embedded], 1) + sinusoidal::<B>(s + 1, dim, &device);
+        let positions = positions.unwrap_or_else(|| sinusoidal::<B>(s + 1, dim, &device));
+        let tokens = Tensor::cat(vec![cls, embedded], 1) + positions;
         let (mut tokens, mut weights) = self.layer.forward(tokens, mode);
         for layer in &self.extra_layers {
             (tokens, weights) = layer.forward(tokens, mode);
@@ -561,17 +594,43 @@ impl<B: Backend> MarkerClassification<B> {
         x: Tensor<B, 4>,
         mode: ForwardMode,
     ) -> (Tensor<B, 2>, AttentionMaps<B>) {
+        self.forward_prepared_positions(x, mode, None)
+    }
+
+    /// The two positional codes the encoders add: joint level `[1, joints + 1, pfe_dim]` and
+    /// frame level `[1, interval + 1, fc_dim]`.
+    pub fn positional_codes(&self, device: &B::Device) -> [Tensor<B, 3>; 2] {
+        let d1 = self.feature_extractor.cls.val().dims()[2];
+        let d2 = self.feature_merger.cls.val().dims()[2];
+        [
+            sinusoidal::<B>(self.joints + 1, d1, device),
+            sinusoidal::<B>(self.interval + 1, d2, device),
+        ]
+    }
+
+    /// [`Self::forward_prepared_mode`] with both positional codes given (as
+    /// [`Self::positional_codes`]; default: those).
+    pub fn forward_prepared_positions(
+        &self,
+        x: Tensor<B, 4>,
+        mode: ForwardMode,
+        positions: Option<[Tensor<B, 3>; 2]>,
+    ) -> (Tensor<B, 2>, AttentionMaps<B>) {
         let lrp = mode.lrp();
         let [b, t, j, c] = x.dims();
-        let (tokens, att1) = self
-            .feature_extractor
-            .forward(x.reshape([b * t, j, c]), mode);
+        let (p1, p2) = match positions {
+            Some([p1, p2]) => (Some(p1), Some(p2)),
+            None => (None, None),
+        };
+        let (tokens, att1) =
+            self.feature_extractor
+                .forward_positions(x.reshape([b * t, j, c]), mode, p1);
         let d1 = tokens.dims()[2];
         let mut per_frame = tokens.narrow(1, 0, 1).reshape([b, t, d1]);
         if let Some(norm) = &self.frame_norm {
             per_frame = norm.forward(per_frame, lrp);
         }
-        let (merged, att2) = self.feature_merger.forward(per_frame, mode);
+        let (merged, att2) = self.feature_merger.forward_positions(per_frame, mode, p2);
         let d2 = merged.dims()[2];
         let (mut pooled, frame_weights) = match self.pooling {
             Pooling::Cls => (

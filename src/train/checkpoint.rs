@@ -8,6 +8,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::calibration::Calibration;
 use super::config::{EpochRecord, NetworkConfig, TrainConfig};
 use crate::nn::{LoadedModel, MarkerClassificationConfig, MultiMlpConfig};
 
@@ -57,6 +58,11 @@ pub struct ModelCard {
     /// ([`crate::explain::domain::DomainStats`]). `None` for cards written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<crate::explain::domain::DomainStats>,
+    /// The temperature of calibrated probabilities, fitted on a calibration split of the
+    /// training subjects ([`super::calibration`]). `None` for cards written before it existed,
+    /// or trained with calibration off or skipped: their probabilities are plain sigmoids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     /// [`crate::checkpoint::card_hash`] of this card (`None`: written before gaitlens stored
     /// one): a card edited after training is refused on load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,7 +90,36 @@ impl ModelCard {
             rate_hz: None,
             normative_gait: None,
             domain: None,
+            calibration: None,
             card_fnv1a64: None,
+        }
+    }
+
+    /// Whether the card's probabilities are calibrated (it has a fitted temperature).
+    pub fn calibrated(&self) -> bool {
+        self.calibration.is_some()
+    }
+
+    /// The temperature probabilities are shown at: the card's fitted one, else 1.
+    pub fn temperature(&self) -> f64 {
+        self.calibration.map_or(1.0, |c| c.temperature)
+    }
+
+    /// P(sick) of `logit`: `sigmoid(logit / T)` with the card's temperature (T = 1 without
+    /// calibration). Every probability of a marker network shown to a user goes through this.
+    pub fn probability(&self, logit: f64) -> f64 {
+        super::calibration::scaled_probability(logit, self.temperature())
+    }
+
+    /// What to show beside a probability of this card: `None` when calibrated, else why not
+    /// ([`super::calibration::UNCALIBRATED_NOTE`] for cards from before calibration).
+    pub fn calibration_note(&self) -> Option<&'static str> {
+        if self.calibrated() {
+            None
+        } else if self.training.calibration_fraction > 0.0 {
+            Some(super::calibration::UNCALIBRATED_NOTE)
+        } else {
+            Some(super::calibration::CALIBRATION_OFF_NOTE)
         }
     }
 
@@ -304,6 +339,23 @@ pub fn parse_card(bytes: &[u8], path: &Path) -> Result<ModelCard, CheckpointErro
             reason,
         })?;
     }
+    let fraction = card.training.calibration_fraction;
+    if !(fraction.is_finite() && (0.0..1.0).contains(&fraction)) {
+        return Err(mismatch(
+            "training.calibration_fraction",
+            fraction.to_string(),
+            "a fraction in [0, 1)".into(),
+        ));
+    }
+    if let Some(c) = &card.calibration {
+        c.validate().map_err(|(field, found)| {
+            mismatch(
+                field,
+                found,
+                "a valid calibration written by gaitlens train".into(),
+            )
+        })?;
+    }
     // Last: every field above gets its own message; an edit within range is caught here.
     crate::checkpoint::check_card_text(bytes).map_err(|(found, stated)| {
         mismatch(
@@ -482,6 +534,92 @@ mod tests {
         let err = load_checkpoint::<NdArray>(&card_path, &CardExpectation::default(), &device)
             .unwrap_err();
         assert!(matches!(err, CheckpointError::RecordHash { .. }), "{err}");
+    }
+
+    #[test]
+    fn calibration_block_is_optional_and_validated_naming_the_field() {
+        let _rng = crate::train::test_rng_lock();
+        let mut cfg = TrainConfig::new(NetworkConfig::LrpMlp(
+            MultiMlpConfig::new()
+                .with_interval(3)
+                .with_pfe_layers(vec![4])
+                .with_fc_layers(vec![4]),
+        ));
+        cfg.epochs = 1;
+        let w = windows(6);
+        let mut out = train(&cfg, &w, &w, |_| {}).unwrap();
+        // In-memory windows carry no subjects: no calibration, and the card says it was off.
+        assert!(out.card.calibration.is_none());
+        assert_eq!(out.card.training.calibration_fraction, 0.0);
+        assert_eq!(
+            out.card.calibration_note(),
+            Some(crate::train::calibration::CALIBRATION_OFF_NOTE)
+        );
+        out.card.calibration = Some(Calibration {
+            temperature: 2.0,
+            windows: 10,
+            subjects: 2,
+            nll_before: 0.8,
+            nll_after: 0.6,
+            ece_before: 0.2,
+            ece_after: 0.05,
+            eval_ece_uncalibrated: Some(0.3),
+            eval_ece_calibrated: Some(0.1),
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let (_, card_path) = save_checkpoint(&out, &dir.path().join("c")).unwrap();
+        let card = read_card(&card_path).unwrap();
+        assert!(card.calibrated() && card.calibration_note().is_none());
+        assert_eq!(card.calibration, out.card.calibration);
+        assert!((card.probability(2.0) - crate::nn::probability_from_logit(1.0)).abs() < 1e-12);
+
+        // A card from before calibration (no block, no fraction, no hash) loads, uncalibrated.
+        let text = std::fs::read_to_string(&card_path).unwrap();
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let fields = value.as_object_mut().unwrap();
+        fields.remove("card_fnv1a64");
+        fields.remove("calibration");
+        let training = value.pointer_mut("/training").unwrap();
+        assert!(
+            training
+                .as_object_mut()
+                .unwrap()
+                .remove("calibration_fraction")
+                .is_some()
+        );
+        let old = dir.path().join("old.json");
+        std::fs::write(&old, serde_json::to_vec(&value).unwrap()).unwrap();
+        let card = read_card(&old).unwrap();
+        assert!(!card.calibrated());
+        assert_eq!(card.training.calibration_fraction, 0.15);
+        assert_eq!(
+            card.calibration_note(),
+            Some(crate::train::calibration::UNCALIBRATED_NOTE)
+        );
+        assert_eq!(
+            card.probability(1.0),
+            crate::nn::probability_from_logit(1.0)
+        );
+
+        // Temperatures 0, NaN (JSON null), out of range, and a NaN ECE are refused by name.
+        for (field, bad) in [
+            ("temperature", serde_json::json!(0.0)),
+            ("temperature", serde_json::Value::Null),
+            ("temperature", serde_json::json!(1e6)),
+            ("ece_after", serde_json::Value::Null),
+        ] {
+            let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            v.as_object_mut().unwrap().remove("card_fnv1a64");
+            v["calibration"][field] = bad.clone();
+            std::fs::write(&old, serde_json::to_vec(&v).unwrap()).unwrap();
+            let err = read_card(&old).unwrap_err();
+            let name = format!("calibration.{field}");
+            assert!(
+                matches!(&err, CheckpointError::Mismatch { field: f, .. } if *f == name),
+                "{field} = {bad}: {err}"
+            );
+            assert!(err.to_string().contains(&name), "{err}");
+        }
     }
 
     #[test]

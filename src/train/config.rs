@@ -153,6 +153,19 @@ pub struct TrainConfig {
     /// Learning-rate schedule (constant in the original); `lr` is its peak.
     #[serde(default)]
     pub lr_schedule: LrSchedule,
+    /// Fraction of the training subjects held out of fitting to calibrate the probabilities on
+    /// (temperature scaling, [`super::calibration`]; not in the original). 0 turns calibration
+    /// off. A card records 0 when its run skipped calibration (too few subjects, windows
+    /// without subject names); cards written before the field read the default.
+    #[serde(default = "default_calibration_fraction")]
+    pub calibration_fraction: f64,
+}
+
+/// [`TrainConfig::calibration_fraction`] unless told otherwise.
+pub const DEFAULT_CALIBRATION_FRACTION: f64 = 0.15;
+
+fn default_calibration_fraction() -> f64 {
+    DEFAULT_CALIBRATION_FRACTION
 }
 
 impl TrainConfig {
@@ -171,6 +184,7 @@ impl TrainConfig {
             device: DeviceKind::Cpu,
             standardize_input: None,
             lr_schedule: LrSchedule::Constant,
+            calibration_fraction: DEFAULT_CALIBRATION_FRACTION,
         }
     }
 }

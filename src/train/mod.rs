@@ -2,12 +2,14 @@
 //! optimizer, per-epoch metrics, and checkpoints made of a burn record plus a JSON model card.
 
 pub mod adopt;
+pub mod calibration;
 pub mod checkpoint;
 pub mod config;
 pub mod metrics;
 pub mod training;
 
 pub use adopt::{Adopt, AdoptConfig, AdoptState};
+pub use calibration::Calibration;
 pub use checkpoint::{
     CARD_FORMAT, CardExpectation, CheckpointError, ModelCard, TrainOutcome, init_untrained,
     load_checkpoint, load_weights, read_card, save_checkpoint,

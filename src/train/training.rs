@@ -168,6 +168,15 @@ pub trait WindowSource {
     fn alignment_version(&self) -> &'static str {
         ALIGNMENT_VERSION
     }
+    /// Subject name and class (sick) of every window, for splits by subject; `None` when the
+    /// windows carry no subjects (then training cannot hold subjects out for calibration).
+    fn window_subjects(&self) -> Option<Vec<(String, bool)>> {
+        None
+    }
+    /// The windows `indices` as a source of their own (`None`: this source cannot be split).
+    fn subset(&self, _indices: &[usize]) -> Option<Box<dyn WindowSource + '_>> {
+        None
+    }
 }
 
 /// Windows held in memory (tests, synthetic data, precomputed batches).
@@ -279,6 +288,26 @@ impl WindowSource for DatasetWindows<'_> {
     fn alignment_version(&self) -> &'static str {
         self.dataset.alignment.version()
     }
+    fn window_subjects(&self) -> Option<Vec<(String, bool)>> {
+        self.windows
+            .iter()
+            .map(|&i| {
+                let w = self.dataset.windows.get(i)?;
+                let s = self.dataset.subjects.get(w.subject)?;
+                Some((s.name.clone(), w.sick))
+            })
+            .collect()
+    }
+    fn subset(&self, indices: &[usize]) -> Option<Box<dyn WindowSource + '_>> {
+        let windows = indices
+            .iter()
+            .map(|&i| self.windows.get(i).copied())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Box::new(DatasetWindows {
+            dataset: self.dataset,
+            windows,
+        }))
+    }
 }
 
 /// Progress of a training run (the CLI draws progress bars from these).
@@ -306,6 +335,84 @@ pub enum TrainEvent {
     },
     /// An epoch is done.
     Epoch(EpochRecord),
+    /// Subjects were held out of fitting to calibrate the probabilities on (before training).
+    CalibrationSplit {
+        /// Windows the network is fitted on.
+        fit_windows: usize,
+        /// Windows of the calibration subjects.
+        calibration_windows: usize,
+        /// Calibration subjects (copies of one recorded walk count once).
+        calibration_subjects: usize,
+        /// Training subjects in all.
+        subjects: usize,
+    },
+    /// Calibration was asked for but cannot be done on these windows: the network is fitted on
+    /// all of them and its card has no temperature.
+    CalibrationSkipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The training windows split by subject for calibration ([`calibration_split`]).
+struct CalibrationParts<'a> {
+    /// What the network is fitted on.
+    fit: Box<dyn WindowSource + 'a>,
+    /// The calibration subjects' windows.
+    calibrate: Box<dyn WindowSource + 'a>,
+    /// Calibration subjects.
+    subjects: usize,
+}
+
+/// Splits `train` by subject when `cfg` asks for calibration ([`super::calibration`]); `None`
+/// (with a [`TrainEvent::CalibrationSkipped`] saying why, unless calibration is off) when it
+/// cannot be done.
+fn calibration_split<'a>(
+    cfg: &TrainConfig,
+    train: &'a dyn WindowSource,
+    progress: &mut dyn FnMut(TrainEvent),
+) -> Option<CalibrationParts<'a>> {
+    if cfg.calibration_fraction == 0.0 {
+        return None;
+    }
+    let parts = train
+        .window_subjects()
+        .ok_or_else(|| "the training windows carry no subject names".to_string())
+        .and_then(|subjects| {
+            super::calibration::split_calibration_subjects(
+                &subjects,
+                cfg.calibration_fraction,
+                cfg.seed,
+            )
+        })
+        .and_then(|split| {
+            let fit = train.subset(&split.fit);
+            let calibrate = train.subset(&split.calibrate);
+            match (fit, calibrate) {
+                (Some(fit), Some(calibrate)) => Ok((split, fit, calibrate)),
+                _ => Err("the training windows cannot be split".to_string()),
+            }
+        });
+    match parts {
+        Ok((split, fit, calibrate)) => {
+            progress(TrainEvent::CalibrationSplit {
+                fit_windows: fit.len(),
+                calibration_windows: calibrate.len(),
+                calibration_subjects: split.calibration_subjects,
+                subjects: split.subjects,
+            });
+            Some(CalibrationParts {
+                fit,
+                calibrate,
+                subjects: split.calibration_subjects,
+            })
+        }
+        Err(reason) => {
+            tracing::warn!("no calibration: {reason}");
+            progress(TrainEvent::CalibrationSkipped { reason });
+            None
+        }
+    }
 }
 
 /// Trains the network of `cfg` on `train`, evaluating on `eval` after every epoch.
@@ -315,25 +422,7 @@ pub fn train(
     eval: &dyn WindowSource,
     mut progress: impl FnMut(TrainEvent),
 ) -> Result<TrainOutcome, TrainError> {
-    cfg.network
-        .validate()
-        .map_err(|reason| TrainError::Config { reason })?;
-    if cfg.batch_size == 0
-        || cfg.lr.is_nan()
-        || cfg.lr <= 0.0
-        || cfg.folds < 2
-        || cfg.fold >= cfg.folds
-        || matches!(cfg.lr_schedule, LrSchedule::WarmupCosine { warmup_epochs }
-            if !(warmup_epochs >= 0.0 && warmup_epochs.is_finite()))
-    {
-        return Err(TrainError::Config {
-            reason: format!(
-                "batch_size {} (must be ≥ 1), lr {} (> 0), fold {} of {} (folds ≥ 2), \
-                 learning-rate schedule {:?} (warm-up epochs finite and ≥ 0)",
-                cfg.batch_size, cfg.lr, cfg.fold, cfg.folds, cfg.lr_schedule
-            ),
-        });
-    }
+    check_config(cfg)?;
     for (name, src) in [("training", train), ("evaluation", eval)] {
         if src.interval() != cfg.network.interval() || src.joints() != cfg.network.joints() {
             return Err(TrainError::Data {
@@ -361,35 +450,40 @@ pub fn train(
             ),
         });
     }
-    let standardized;
-    let cfg = if let Some(scale) = cfg.standardize_input {
-        let stats = estimate_standardization(&cfg.network, train, scale)?;
-        let mut c = cfg.clone();
-        match &mut c.network {
+    let parts = calibration_split(cfg, train, &mut progress);
+    let mut cfg = cfg.clone();
+    if parts.is_none() {
+        // The card records what was done: every training window fitted.
+        cfg.calibration_fraction = 0.0;
+    }
+    let sources = Sources {
+        train,
+        fit: parts.as_ref().map_or(train, |p| &*p.fit),
+        calibrate: parts.as_ref().map(|p| (&*p.calibrate, p.subjects)),
+        eval,
+    };
+    if let Some(scale) = cfg.standardize_input {
+        // Learnt on the windows the network is fitted on: part of the network.
+        let stats = estimate_standardization(&cfg.network, sources.fit, scale)?;
+        match &mut cfg.network {
             NetworkConfig::Transformer(n) => n.input_standardization = Some(stats),
             NetworkConfig::MultiMlp(n) | NetworkConfig::LrpMlp(n) => {
                 n.input_standardization = Some(stats)
             }
         }
-        standardized = c;
-        &standardized
-    } else {
-        cfg
-    };
+    }
     match cfg.device {
         DeviceKind::Cpu => train_on::<burn::backend::Autodiff<burn::backend::NdArray>>(
-            cfg,
+            &cfg,
             Default::default(),
-            train,
-            eval,
+            &sources,
             &mut progress,
         ),
         #[cfg(feature = "gpu")]
         DeviceKind::Gpu => train_on::<burn::backend::Autodiff<burn::backend::Wgpu>>(
-            cfg,
+            &cfg,
             Default::default(),
-            train,
-            eval,
+            &sources,
             &mut progress,
         ),
         #[cfg(not(feature = "gpu"))]
@@ -397,22 +491,76 @@ pub fn train(
     }
 }
 
+/// Checks the flags of `cfg` that the network's own validation does not.
+fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
+    cfg.network
+        .validate()
+        .map_err(|reason| TrainError::Config { reason })?;
+    if cfg.batch_size == 0
+        || cfg.lr.is_nan()
+        || cfg.lr <= 0.0
+        || cfg.folds < 2
+        || cfg.fold >= cfg.folds
+        || matches!(cfg.lr_schedule, LrSchedule::WarmupCosine { warmup_epochs }
+            if !(warmup_epochs >= 0.0 && warmup_epochs.is_finite()))
+        || !(cfg.calibration_fraction >= 0.0 && cfg.calibration_fraction < 1.0)
+    {
+        return Err(TrainError::Config {
+            reason: format!(
+                "batch_size {} (must be ≥ 1), lr {} (> 0), fold {} of {} (folds ≥ 2), \
+                 learning-rate schedule {:?} (warm-up epochs finite and ≥ 0), calibration \
+                 fraction {} (in [0, 1))",
+                cfg.batch_size,
+                cfg.lr,
+                cfg.fold,
+                cfg.folds,
+                cfg.lr_schedule,
+                cfg.calibration_fraction
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The windows of one training run.
+#[derive(Clone, Copy)]
+struct Sources<'a> {
+    /// Every training window (the card's data hash, rate, normative gait and domain).
+    train: &'a dyn WindowSource,
+    /// The windows the network is fitted on (all of `train` without calibration).
+    fit: &'a dyn WindowSource,
+    /// The calibration subjects' windows and how many subjects they are.
+    calibrate: Option<(&'a dyn WindowSource, usize)>,
+    /// The evaluation (test) windows.
+    eval: &'a dyn WindowSource,
+}
+
+/// Logits and labels of a set of windows.
+type Predictions = (Vec<f32>, Vec<f32>);
+
 fn train_on<B: AutodiffBackend>(
     cfg: &TrainConfig,
     device: B::Device,
-    train: &dyn WindowSource,
-    eval: &dyn WindowSource,
+    src: &Sources<'_>,
     progress: &mut dyn FnMut(TrainEvent),
 ) -> Result<TrainOutcome, TrainError> {
     B::seed(&device, cfg.seed);
-    let (epochs, record) = match &cfg.network {
+    let (epochs, record, (calibration, evaluated)) = match &cfg.network {
         NetworkConfig::Transformer(c) => {
-            run::<B, _>(c.init::<B>(&device), cfg, &device, train, eval, progress)?
+            run::<B, _>(c.init::<B>(&device), cfg, &device, src, progress)?
         }
         NetworkConfig::MultiMlp(c) | NetworkConfig::LrpMlp(c) => {
-            run::<B, _>(c.init::<B>(&device), cfg, &device, train, eval, progress)?
+            run::<B, _>(c.init::<B>(&device), cfg, &device, src, progress)?
         }
     };
+    let calibration = calibration.and_then(|(logits, labels)| {
+        super::calibration::Calibration::fit(
+            (&logits, &labels),
+            src.calibrate.map_or(0, |c| c.1),
+            (&evaluated.0, &evaluated.1),
+        )
+    });
+    let (train, eval) = (src.train, src.eval);
     let card = ModelCard {
         format: CARD_FORMAT.to_string(),
         network_type: cfg.network.network_type().to_string(),
@@ -425,7 +573,7 @@ fn train_on<B: AutodiffBackend>(
         train_data_hash: format!("{:016x}", train.data_hash()),
         eval_data_hash: format!("{:016x}", eval.data_hash()),
         pos_weight: if cfg.use_pos_ratio {
-            train.pos_weight()
+            src.fit.pos_weight()
         } else {
             None
         },
@@ -441,20 +589,28 @@ fn train_on<B: AutodiffBackend>(
             Err(e) => return Err(e),
         },
         domain: learn_domain(train)?,
+        calibration,
         card_fnv1a64: None,
     }
     .stamped();
     Ok(TrainOutcome { card, record })
 }
 
+/// What a run returns: the epochs, the record, and the final network's predictions on the
+/// calibration windows (if any) and the evaluation windows.
+type RunOutput = (
+    Vec<EpochRecord>,
+    Vec<u8>,
+    (Option<Predictions>, Predictions),
+);
+
 fn run<B, M>(
     model: M,
     cfg: &TrainConfig,
     device: &B::Device,
-    train: &dyn WindowSource,
-    eval: &dyn WindowSource,
+    src: &Sources<'_>,
     progress: &mut dyn FnMut(TrainEvent),
-) -> Result<(Vec<EpochRecord>, Vec<u8>), TrainError>
+) -> Result<RunOutput, TrainError>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + GaitClassifier<B>,
@@ -463,11 +619,11 @@ where
     match cfg.optimizer {
         OptimizerKind::Adopt => {
             let optim = AdoptConfig::new().init::<B, M>();
-            run_with(model, optim, cfg, device, train, eval, progress)
+            run_with(model, optim, cfg, device, src, progress)
         }
         OptimizerKind::Adam => {
             let optim = AdamConfig::new().init::<B, M>();
-            run_with(model, optim, cfg, device, train, eval, progress)
+            run_with(model, optim, cfg, device, src, progress)
         }
     }
 }
@@ -495,16 +651,16 @@ fn run_with<B, M, O>(
     mut optim: O,
     cfg: &TrainConfig,
     device: &B::Device,
-    train: &dyn WindowSource,
-    eval: &dyn WindowSource,
+    src: &Sources<'_>,
     progress: &mut dyn FnMut(TrainEvent),
-) -> Result<(Vec<EpochRecord>, Vec<u8>), TrainError>
+) -> Result<RunOutput, TrainError>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + GaitClassifier<B>,
     M::InnerModule: GaitClassifier<B::InnerBackend>,
     O: Optimizer<M, B>,
 {
+    let (train, eval) = (src.fit, src.eval);
     let pos_weight = if cfg.use_pos_ratio {
         train.pos_weight().unwrap_or(1.0) as f64
     } else {
@@ -578,9 +734,35 @@ where
         progress(TrainEvent::Epoch(rec));
         history.push(rec);
     }
-    let record = crate::checkpoint::record_bytes(model.valid())
-        .map_err(|reason| TrainError::Record { reason })?;
-    Ok((history, record))
+    let inner = model.valid();
+    let calibration = src
+        .calibrate
+        .map(|(c, _)| predict(&inner, c, cfg.batch_size, device))
+        .transpose()?;
+    let evaluated = predict(&inner, eval, cfg.batch_size, device)?;
+    let record =
+        crate::checkpoint::record_bytes(inner).map_err(|reason| TrainError::Record { reason })?;
+    Ok((history, record, (calibration, evaluated)))
+}
+
+/// Logits of `model` on every window of `data` and their labels, in batches of `batch_size`.
+fn predict<B: Backend, M: GaitClassifier<B>>(
+    model: &M,
+    data: &dyn WindowSource,
+    batch_size: usize,
+    device: &B::Device,
+) -> Result<Predictions, TrainError> {
+    let mut logits = Vec::with_capacity(data.len());
+    let mut labels = Vec::with_capacity(data.len());
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for chunk in idx.chunks(batch_size.max(1)) {
+        let (x, y) = data.batch(chunk)?;
+        let input =
+            crate::nn::window_tensor::<B>(x, chunk.len(), data.interval(), data.joints(), device);
+        logits.extend(to_vec(model.logits(input)));
+        labels.extend(y);
+    }
+    Ok((logits, labels))
 }
 
 fn evaluate_inner<B: Backend, M: GaitClassifier<B>>(
@@ -772,6 +954,140 @@ mod tests {
         };
         let xin = || crate::nn::window_tensor(x.clone(), 2, 4, 22, &device);
         assert_ne!(to_vec(m.logits(xin())), to_vec(plain.logits(xin())));
+    }
+
+    /// Toy windows with subject names: `subjects` subjects of `per` windows each, alternating
+    /// healthy and sick.
+    struct SubjectWindows {
+        windows: InMemoryWindows,
+        names: Vec<String>,
+    }
+
+    impl SubjectWindows {
+        fn new(subjects: usize, per: usize, seed: u64) -> Self {
+            // toy() alternates the classes: its j-th window of class c is window 2j + c.
+            let all = toy(2 * subjects * per, 4, seed);
+            let mut picks = Vec::new();
+            let mut names = Vec::new();
+            for s in 0..subjects {
+                for k in 0..per {
+                    picks.push(2 * ((s / 2) * per + k) + s % 2);
+                    names.push(format!("S{s:03}"));
+                }
+            }
+            let (data, labels) = all.batch(&picks).unwrap();
+            let windows = InMemoryWindows {
+                data,
+                labels,
+                ..all
+            };
+            Self { windows, names }
+        }
+    }
+
+    impl WindowSource for SubjectWindows {
+        fn len(&self) -> usize {
+            self.windows.len()
+        }
+        fn interval(&self) -> usize {
+            self.windows.interval
+        }
+        fn joints(&self) -> usize {
+            self.windows.joints
+        }
+        fn batch(&self, indices: &[usize]) -> Result<(Vec<f32>, Vec<f32>), TrainError> {
+            self.windows.batch(indices)
+        }
+        fn data_hash(&self) -> u64 {
+            self.windows.data_hash()
+        }
+        fn pos_weight(&self) -> Option<f32> {
+            self.windows.pos_weight()
+        }
+        fn window_subjects(&self) -> Option<Vec<(String, bool)>> {
+            Some(
+                self.names
+                    .iter()
+                    .cloned()
+                    .zip(self.windows.labels.iter().map(|&y| y > 0.5))
+                    .collect(),
+            )
+        }
+        fn subset(&self, indices: &[usize]) -> Option<Box<dyn WindowSource + '_>> {
+            let (data, labels) = self.windows.batch(indices).ok()?;
+            Some(Box::new(SubjectWindows {
+                windows: InMemoryWindows {
+                    data,
+                    labels,
+                    ..self.windows.clone()
+                },
+                names: indices.iter().map(|&i| self.names[i].clone()).collect(),
+            }))
+        }
+    }
+
+    #[test]
+    fn training_holds_subjects_out_to_calibrate_and_records_the_temperature() {
+        let _rng = crate::train::test_rng_lock();
+        let (tr, ev) = (SubjectWindows::new(20, 6, 1), toy(32, 4, 2));
+        let mut cfg = mlp_cfg();
+        cfg.epochs = 4;
+        let mut split = None;
+        let out = train(&cfg, &tr, &ev, |e| {
+            if let TrainEvent::CalibrationSplit {
+                fit_windows,
+                calibration_windows,
+                calibration_subjects,
+                subjects,
+            } = e
+            {
+                split = Some((
+                    fit_windows,
+                    calibration_windows,
+                    calibration_subjects,
+                    subjects,
+                ));
+            }
+        })
+        .unwrap();
+        // 10 subjects per class · 0.15 → 2 of each held out, 6 windows each.
+        assert_eq!(split, Some((96, 24, 4, 20)));
+        let c = out.card.calibration.expect("a calibration block");
+        assert!(c.validate().is_ok(), "{c:?}");
+        assert!(c.temperature.is_finite() && c.temperature > 0.0, "{c:?}");
+        assert_eq!((c.windows, c.subjects), (24, 4));
+        assert!(c.nll_after <= c.nll_before + 1e-12, "{c:?}");
+        assert!(c.eval_ece_uncalibrated.is_some() && c.eval_ece_calibrated.is_some());
+        assert_eq!(out.card.training.calibration_fraction, 0.15);
+        // The calibration subjects stay out of fitting: the loss saw 96 windows per epoch.
+        let mut batches = 0;
+        let mut cfg0 = cfg.clone();
+        cfg0.calibration_fraction = 0.0;
+        let plain = train(&cfg0, &tr, &ev, |e| {
+            if let TrainEvent::Started { train_batches, .. } = e {
+                batches = train_batches
+            }
+        })
+        .unwrap();
+        assert_eq!(batches, 120usize.div_ceil(8));
+        assert!(plain.card.calibration.is_none());
+        // The card round-trips through its JSON with the block.
+        let json = serde_json::to_vec(&out.card.clone().stamped()).unwrap();
+        let back =
+            super::super::checkpoint::parse_card(&json, std::path::Path::new("t.json")).unwrap();
+        assert_eq!(back.calibration, out.card.calibration);
+        // Too few subjects: skipped with a reason, fitted on everything, recorded as off.
+        let few = SubjectWindows::new(2, 6, 1);
+        let mut reason = String::new();
+        let out = train(&cfg, &few, &ev, |e| {
+            if let TrainEvent::CalibrationSkipped { reason: r } = e {
+                reason = r
+            }
+        })
+        .unwrap();
+        assert!(reason.contains("too few subjects"), "{reason}");
+        assert!(out.card.calibration.is_none());
+        assert_eq!(out.card.training.calibration_fraction, 0.0);
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod render;
 pub mod scene;
 pub mod status;
 pub mod trial;
+pub mod what_if;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -168,6 +169,7 @@ impl Plugin for ViewerPlugin {
             trial::TrialPlugin,
             CurvesPlugin,
             export::ExportPlugin,
+            what_if::WhatIfPlugin::from_env(),
         ));
     }
 }

@@ -56,9 +56,21 @@ pub enum NetworkError {
 /// What to explain with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExplainChoice {
-    /// LRP ε-rule, ε = 0.25 (the original's).
+    /// The network's recommended LRP rule (ε = 0.25 for MLPs, CP-LRP for transformers).
     #[default]
+    Recommended,
+    /// LRP ε-rule, ε = 0.25 (MLP).
     Epsilon,
+    /// The original's ε rule exactly (lrp package; MLP).
+    EpsilonOriginal,
+    /// LRP-CMP: z^B input, γ lower, ε upper layers (MLP).
+    Composite,
+    /// z^B (bounded) input layer, ε above (MLP).
+    Bounded,
+    /// CP-LRP (transformer).
+    CpLrp,
+    /// AttnLRP (transformer).
+    AttnLrp,
     /// LRP z⁺.
     ZPlus,
     /// LRP γ = 0.25.
@@ -71,7 +83,13 @@ impl ExplainChoice {
     /// The library method.
     pub fn method(self) -> ExplainMethod {
         match self {
+            ExplainChoice::Recommended => ExplainMethod::Lrp(LrpRule::Recommended),
             ExplainChoice::Epsilon => ExplainMethod::Lrp(LrpRule::Epsilon(0.25)),
+            ExplainChoice::EpsilonOriginal => ExplainMethod::Lrp(LrpRule::EpsilonOriginal(0.25)),
+            ExplainChoice::Composite => ExplainMethod::Lrp(LrpRule::Composite),
+            ExplainChoice::Bounded => ExplainMethod::Lrp(LrpRule::Bounded),
+            ExplainChoice::CpLrp => ExplainMethod::Lrp(LrpRule::CpLrp),
+            ExplainChoice::AttnLrp => ExplainMethod::Lrp(LrpRule::AttnLrp),
             ExplainChoice::ZPlus => ExplainMethod::Lrp(LrpRule::ZPlus),
             ExplainChoice::Gamma => ExplainMethod::Lrp(LrpRule::Gamma(0.25)),
             ExplainChoice::Attention => ExplainMethod::Attention,
@@ -81,7 +99,13 @@ impl ExplainChoice {
     /// Short label for panels.
     pub fn label(self) -> &'static str {
         match self {
+            ExplainChoice::Recommended => "LRP (recommended)",
             ExplainChoice::Epsilon => "LRP ε=0.25",
+            ExplainChoice::EpsilonOriginal => "LRP ε original",
+            ExplainChoice::Composite => "LRP-CMP",
+            ExplainChoice::Bounded => "LRP z^B",
+            ExplainChoice::CpLrp => "CP-LRP",
+            ExplainChoice::AttnLrp => "AttnLRP",
             ExplainChoice::ZPlus => "LRP z+",
             ExplainChoice::Gamma => "LRP γ=0.25",
             ExplainChoice::Attention => "attention",
@@ -299,6 +323,9 @@ pub struct ExplainOutcome {
     pub explain_ms: f64,
     /// The out-of-domain check of the explained window (`None`: the card has no statistics).
     pub domain: Option<crate::explain::domain::DomainCheck>,
+    /// Shown beside the probability when the card is not calibrated
+    /// ([`crate::train::ModelCard::calibration_note`]).
+    pub calibration_note: Option<&'static str>,
 }
 
 /// Runs an explain request on the GPU when the network has GPU weights and `prefer_gpu`, else on
@@ -369,7 +396,8 @@ fn shown_explanation(
         signed,
         logit,
         label.clone(),
-    );
+    )
+    .with_temperature(w.temperature);
     if w.placement.map.is_identity() {
         return on_network;
     }
@@ -383,7 +411,8 @@ fn shown_explanation(
             "{label} · resampled {sequence_rate_hz:.0} to {:.0} Hz",
             net.card.rate_hz.unwrap_or(sequence_rate_hz)
         ),
-    );
+    )
+    .with_temperature(w.temperature);
     // Keep the window's own colour scale (the spread rows repeat the same values).
     shown.scale = on_network.scale;
     shown
@@ -412,6 +441,7 @@ fn explain_on<B: AutodiffBackend>(
         device: where_,
         explain_ms,
         domain: w.domain,
+        calibration_note: net.card.calibration_note(),
     })
 }
 

@@ -145,7 +145,7 @@ pub fn explain_panel_ui(
         importance.scale,
     );
     relevance_map_ui(ui, importance.colormap, shown, playback);
-    track_ui(ui, &last.track, interval, shown.start_frame, playback);
+    track_ui(ui, &last.track, interval, shown, playback);
     run
 }
 
@@ -205,17 +205,33 @@ fn explain_controls_ui(
         state.explain_start + interval - 1
     );
     ui.add(egui::Slider::new(&mut state.explain_start, 0..=max_start).text(label));
-    ui.horizontal(|ui| {
-        for c in [
-            ExplainChoice::Epsilon,
-            ExplainChoice::ZPlus,
-            ExplainChoice::Gamma,
-            ExplainChoice::Attention,
-        ] {
-            let ok = c != ExplainChoice::Attention || net.card.network_type == "transformer";
-            ui.add_enabled_ui(ok, |ui| ui.radio_value(&mut state.choice, c, c.label()));
-        }
-    });
+    // Only the rules the network supports are offered (others would be a typed error); a drop-
+    // down keeps the side panel narrow.
+    let transformer = net.card.network_type == "transformer";
+    let supported = |c: ExplainChoice| c.method().supported_by(transformer);
+    if !supported(state.choice) {
+        state.choice = ExplainChoice::Recommended;
+    }
+    egui::ComboBox::from_label("rule")
+        .selected_text(state.choice.label())
+        .show_ui(ui, |ui| {
+            for c in [
+                ExplainChoice::Recommended,
+                ExplainChoice::Epsilon,
+                ExplainChoice::EpsilonOriginal,
+                ExplainChoice::ZPlus,
+                ExplainChoice::Gamma,
+                ExplainChoice::Composite,
+                ExplainChoice::Bounded,
+                ExplainChoice::CpLrp,
+                ExplainChoice::AttnLrp,
+                ExplainChoice::Attention,
+            ] {
+                if supported(c) {
+                    ui.selectable_value(&mut state.choice, c, c.label());
+                }
+            }
+        });
     relative_to_ui(ui, state, net);
     ui.horizontal(|ui| {
         ui.add_enabled(
@@ -254,7 +270,10 @@ fn verdict_ui(ui: &mut egui::Ui, last: &ExplainOutcome, unmeasured: &[String]) {
     ui.colored_label(
         colour,
         egui::RichText::new(format!(
-            "{verdict} with probability {conf:.2}, frames {}–{}",
+            "{verdict} with probability {conf:.2}{}, frames {}–{}",
+            last.calibration_note
+                .map(|n| format!(" · {n}"))
+                .unwrap_or_default(),
             shown.start_frame,
             shown.start_frame + shown.interval - 1
         ))
@@ -507,14 +526,15 @@ pub fn relevance_map_ui(
 
 /// Probability of "sick" for windows sliding over the whole sequence against time, with the 0.5
 /// line, the explained window shaded and the playback cursor; click to seek. Drawn with egui_plot
-/// for its axes and ticks.
+/// for its axes and ticks. Probabilities at the temperature of `shown` (the explained window).
 pub fn track_ui(
     ui: &mut egui::Ui,
     track: &[(usize, f32)],
     interval: usize,
-    explained_start: usize,
+    shown: &ShownExplanation,
     playback: &mut Playback,
 ) {
+    let explained_start = shown.start_frame;
     use egui_plot::{HLine, Line, Plot, PlotPoints, Span, VLine};
     if track.is_empty() {
         return;
@@ -528,7 +548,7 @@ pub fn track_ui(
     let points: PlotPoints = track
         .iter()
         .map(|&(s, l)| {
-            let p = crate::nn::probability_from_logit(f64::from(l));
+            let p = f64::from(shown.probability_of(l));
             [seconds(s as f64 + interval as f64 / 2.0), p]
         })
         .collect();

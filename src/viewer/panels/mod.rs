@@ -104,6 +104,7 @@ struct SidePanels<'w> {
     playback: ResMut<'w, Playback>,
     curves: ResMut<'w, GaitCurves>,
     cam: ResMut<'w, FlyCamera>,
+    what_if: super::what_if::WhatIfPanel<'w>,
 }
 
 /// Draws the OpenPose 2D window (when a clip is shown) and applies its clip choice or close to
@@ -184,6 +185,11 @@ fn side_panels_ui(ui: &mut egui::Ui, p: &mut SidePanels) {
         .default_open(true)
         .show(ui, |ui| {
             explain_section_ui(ui, &mut p.network, &p.data.seq, &mut p.playback);
+        });
+    egui::CollapsingHeader::new("What if")
+        .default_open(p.what_if.state.open_at_start())
+        .show(ui, |ui| {
+            super::what_if::what_if_section_ui(ui, &mut p.what_if)
         });
     egui::CollapsingHeader::new("Export")
         .default_open(false)
