@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::explain_cmd::Rule;
+#[cfg(feature = "viewer")]
 use gaitlens::formats::SourceKind;
 
 /// Arguments of `gaitlens view`.
@@ -102,6 +103,7 @@ pub enum ColourScaleArg {
 
 /// The viewer's choice for an explanation rule of the command line (`render` takes the same
 /// `--rule` values as `explain` and `export`).
+#[cfg(feature = "viewer")]
 fn render_choice(rule: Rule) -> gaitlens::viewer::network::ExplainChoice {
     use gaitlens::viewer::network::ExplainChoice as C;
     match rule {

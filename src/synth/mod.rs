@@ -629,7 +629,8 @@ pub fn parse_ground_truth(bytes: &[u8], path: &Path) -> Result<Vec<GroundTruth>,
         ));
     }
     for (i, t) in file.subjects.iter().enumerate() {
-        t.check().map_err(|reason| err(format!("subjects[{i}] ({}): {reason}", t.subject)))?;
+        t.check()
+            .map_err(|reason| err(format!("subjects[{i}] ({}): {reason}", t.subject)))?;
     }
     Ok(file.subjects)
 }

@@ -467,6 +467,8 @@ pub struct NetworkState {
     task: Option<Task<Result<ExplainOutcome, NetworkError>>>,
     load_task: Option<Task<Result<ViewerNetwork, NetworkError>>>,
     explained_generation: Option<u64>,
+    /// An explanation was requested while one was running: started when that one finishes.
+    pending_explain: bool,
 }
 
 impl NetworkState {
@@ -587,9 +589,17 @@ fn start_network_work(
             }
         }));
     }
-    if explains.read().last().is_none() || state.task.is_some() {
+    let requested = explains.read().last().is_some() || state.pending_explain;
+    if !requested {
         return;
     }
+    if state.task.is_some() {
+        // Kept, not dropped: the walk on screen may have changed since the running one began.
+        state.pending_explain = true;
+        return;
+    }
+    state.pending_explain = false;
+    let generation = seq.generation;
     let (Some(net), Some(seq), Some(body)) = (state.network.clone(), seq.sequence.clone(), body)
     else {
         state.error = Some("load a sequence and a network first".into());
@@ -608,7 +618,7 @@ fn start_network_work(
         state.prefer_gpu,
     );
     state.error = None;
-    state.explained_generation = Some(seq_generation(&seq));
+    state.explained_generation = Some(generation);
     state.task = Some(AsyncComputeTaskPool::get().spawn(async move {
         let joints = sequence_joints(&model, &betas, &seq)?;
         run_explain(
@@ -639,10 +649,6 @@ fn explain_at_start(
             w.write(ExplainRequest);
         }
     }
-}
-
-fn seq_generation(seq: &Arc<ViewerSequence>) -> u64 {
-    Arc::as_ptr(seq) as usize as u64
 }
 
 fn finish_network_work(mut state: ResMut<NetworkState>, mut importance: ResMut<Importance>) {
@@ -690,7 +696,8 @@ fn clear_on_new_sequence(
     if !seq.is_changed() {
         return;
     }
-    let current = seq.sequence.as_ref().map(seq_generation);
+    // The load counter, not the allocation's address (a new walk can reuse a freed one).
+    let current = seq.sequence.as_ref().map(|_| seq.generation);
     if state.last.is_some() && current != state.explained_generation {
         state.last = None;
         importance.shown = None;
