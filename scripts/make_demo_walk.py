@@ -15,7 +15,7 @@ frames = [json.load(open(f)) for f in files]
 demo = {
     "source": "PiG_Motion-FlatFoot-Full.c3d (BTKData test set) fitted with `gaitlens fit` on the embedded default body",
     "rate_hz": 100.0,
-    "betas": [round(b, 5) for b in frames[0]["betas"][0][:10]],
+    "betas": [round(b, 5) for b in frames[0]["betas"][0]],
     "poses": [[round(v, 5) for v in f["pose"][0]] for f in frames],
     "translations": [[round(v, 5) for v in f["translation"][0]] for f in frames],
 }

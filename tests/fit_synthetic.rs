@@ -30,7 +30,7 @@ fn pose_at(t: f64, nj: usize) -> PoseState {
 
 /// Tiny deterministic noise in [-a, a].
 fn noise(i: usize, a: f64) -> f64 {
-    let x = ((i as f64 * 12.9898).sin() * 43758.5453).fract();
+    let x = ((i as f64 * 12.9898).sin() * 43758.5453).rem_euclid(1.0);
     (2.0 * x - 1.0) * a
 }
 
@@ -119,58 +119,154 @@ fn per_frame_solver_recovers_a_known_pose_from_rest() {
     }
 }
 
+/// The default fit of a synthetic trial on the default body, calibrated on its own frames.
+fn fit_self_calibrated(
+    trial: &MarkerTrial,
+    limits: &[gaitlens::fit::solver::AngleLimit],
+) -> gaitlens::fit::TrialFit {
+    fit_trial(
+        default_body(),
+        default_markers(),
+        trial,
+        None,
+        limits,
+        &FitConfig::default(),
+        "synthetic",
+        |_, _| {},
+    )
+    .expect("fit")
+    .0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-#[test]
-fn calibration_without_offsets_recovers_shape_and_joint_centres() {
+/// Subjects from a 1.0 m child to a 1.95 m adult over the default body's shape space: β0 (the
+/// component that reads as stature and age) solved for each stature by bisection, the next three
+/// components varied too.
+fn cohort(model: &gaitlens::body::BodyModel) -> Vec<Vec<f64>> {
+    use gaitlens::fit::calibrate::stature_m;
+    let rows: [(f64, [f64; 3]); 5] = [
+        (1.0, [0.8, -0.5, 0.6]),
+        (1.2, [-1.0, 0.7, -0.4]),
+        (1.45, [0.5, 1.0, 0.8]),
+        (1.7, [-0.5, -1.0, 0.3]),
+        (1.95, [1.0, 0.5, -0.8]),
+    ];
+    rows.iter()
+        .map(|(target_m, rest)| {
+            let mut b = vec![0.0; model.num_betas];
+            b[1..4].copy_from_slice(rest);
+            let mut f = |b0: f64| {
+                b[0] = b0;
+                stature_m(model, &b) - target_m
+            };
+            let (mut lo, mut hi) = (-6.0, 6.0);
+            let f_lo = f(lo);
+            assert!(
+                f_lo * f(hi) < 0.0,
+                "stature {target_m} m is outside β0 ∈ [-6, 6]"
+            );
+            for _ in 0..60 {
+                let mid = 0.5 * (lo + hi);
+                if f(mid) * f_lo > 0.0 {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            f(0.5 * (lo + hi));
+            b
+        })
+        .collect()
+}
+
+/// Joints a full Plug-in Gait marker set measures (pelvis, hips, knees, ankles, three spine
+/// joints, neck, head, shoulders, elbows): the posed joint centres the calibration must recover.
+const CHECKED_JOINTS: [usize; 15] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 15, 16, 17, 18];
+
+/// Worst distance between fitted and true posed joint centres over every 5th frame, per joint.
+fn joint_errors(
+    fit: &gaitlens::fit::TrialFit,
+    betas: &[f64],
+    truth: &[PoseState],
+) -> Vec<(usize, f64)> {
     let model = default_body();
-    let mut betas = vec![0.0; model.num_betas];
-    betas[0] = 1.0;
-    betas[1] = -0.5;
-    let (trial, truth) = synth_trial(&betas, 40, 0.0, false);
-    let mut cfg = FitConfig::default();
-    cfg.calibration.shape_only_rounds = cfg.calibration.rounds;
-    cfg.calibration.beta_prior_m = 1e-4;
-    let (fit, _) = fit_trial(
-        model,
-        default_markers(),
-        &trial,
-        None,
-        &[],
-        &cfg,
-        "synthetic",
-        |_, _| {},
-    )
-    .expect("fit");
-    // Shape and pose are fitted by alternation, which converges slowly: these bounds are what it
-    // reaches today (see README, "Fitting"), not the exact recovery a joint solve would give.
-    assert!(
-        median(fit.rmses_m()) < 0.01,
-        "median marker RMSE {} m on exact markers",
-        median(fit.rmses_m())
-    );
-    let shaped_true = model.shape(&betas);
+    let shaped_true = model.shape(betas);
     let shaped_fit = model.shape(&fit.calibration.betas);
-    let mut worst: f64 = 0.0;
-    for (f, p) in fit.poses.iter().enumerate().step_by(5) {
-        let jt = model
-            .forward_subset(&shaped_true, &truth[f].rotations, truth[f].translation, &[])
-            .joints;
-        let jf = model
-            .forward_subset(&shaped_fit, &p.rotations, p.translation, &[])
-            .joints;
-        for j in [0, 1, 2, 4, 5, 7, 8] {
-            worst = worst.max((jt[j] - jf[j]).norm());
+    CHECKED_JOINTS
+        .iter()
+        .map(|&j| {
+            let mut worst: f64 = 0.0;
+            for (f, p) in fit.poses.iter().enumerate().step_by(5) {
+                let jt = model
+                    .forward_subset(&shaped_true, &truth[f].rotations, truth[f].translation, &[])
+                    .joints;
+                let jf = model
+                    .forward_subset(&shaped_fit, &p.rotations, p.translation, &[])
+                    .joints;
+                worst = worst.max((jt[j] - jf[j]).norm());
+            }
+            (j, worst)
+        })
+        .collect()
+}
+
+#[test]
+fn stature_range_of_the_default_shape_space() {
+    use gaitlens::fit::calibrate::stature_m;
+    let model = default_body();
+    let cohort = cohort(model);
+    let statures: Vec<f64> = cohort.iter().map(|b| stature_m(model, b)).collect();
+    let beta0: Vec<f64> = cohort.iter().map(|b| b[0]).collect();
+    eprintln!("statures of the synthetic cohort: {statures:.3?} m at β0 {beta0:.2?}");
+    // The shape space spans a 1.0 m child to a 1.95 m adult within ±4 SD of its first component.
+    for (s, want) in statures.iter().zip([1.0, 1.2, 1.45, 1.7, 1.95]) {
+        assert!((s - want).abs() < 1e-3, "{statures:?}");
+    }
+    assert!(beta0.iter().all(|b| b.abs() < 4.0), "{beta0:?}");
+}
+
+#[test]
+fn joint_calibration_recovers_joint_centres_across_statures() {
+    let model = default_body();
+    let limits = default_limits(model);
+    let mut failures = Vec::new();
+    for (s, betas) in cohort(model).iter().enumerate() {
+        let (trial, truth) = synth_trial(betas, 60, 0.002, false);
+        let fit = fit_self_calibrated(&trial, &limits);
+        let rmse = median(fit.rmses_m());
+        let errs = joint_errors(&fit, betas, &truth);
+        let (wj, worst) = errs
+            .iter()
+            .copied()
+            .fold((0, 0.0f64), |a, e| if e.1 > a.1 { e } else { a });
+        let stature = gaitlens::fit::calibrate::stature_m(model, betas);
+        eprintln!(
+            "subject {s} (stature {stature:.3} m): marker RMSE median {:.2} mm, worst joint {} \
+             {:.1} mm, calibration {:.2} s, betas {:.2?} (true {:.2?}), per joint (mm) {:?}",
+            rmse * 1e3,
+            model.joint_names[wj],
+            worst * 1e3,
+            fit.calibration_s,
+            &fit.calibration.betas[..4],
+            &betas[..4],
+            errs.iter()
+                .map(|(j, e)| (model.joint_names[*j].clone(), (e * 1e4).round() / 10.0))
+                .collect::<Vec<_>>()
+        );
+        if worst > 0.015 || rmse > 0.0025 {
+            failures.push(format!(
+                "subject {s}: worst joint {} {:.1} mm, marker RMSE {:.2} mm",
+                model.joint_names[wj],
+                worst * 1e3,
+                rmse * 1e3
+            ));
         }
     }
-    assert!(
-        worst < 0.08,
-        "lower-body joints off by up to {worst} m (betas {:?})",
-        fit.calibration.betas
-    );
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[test]
@@ -182,17 +278,7 @@ fn whole_trial_fit_tracks_angles_with_noise_and_gaps() {
     betas[1] = -0.5;
     let (trial, truth) = synth_trial(&betas, 60, 0.002, true);
     let limits = default_limits(model);
-    let (fit, _) = fit_trial(
-        model,
-        default_markers(),
-        &trial,
-        None,
-        &limits,
-        &FitConfig::default(),
-        "synthetic",
-        |_, _| {},
-    )
-    .expect("fit");
+    let fit = fit_self_calibrated(&trial, &limits);
     let m = median(fit.rmses_m());
     assert!(m < 0.004, "median marker RMSE {m} m with 2 mm noise");
     let mut sq = [0.0f64; 4];

@@ -67,8 +67,10 @@ fn the_curves_panel_analyses_the_demo_walk_as_the_report_does() {
     }
     let knee = panel.curve(Side::Left, Variable::KneeFlexion).unwrap();
     let peak = knee.mean_deg.iter().copied().fold(f64::MIN, f64::max);
+    // A walk's swing peak is ~50–70°; the demo walk's subject (1.5 m, slow) fitted with the joint
+    // shape–pose calibration reads ~7° below Vicon's PiG knee (README, "Clinical gait report").
     assert!(
-        (45.0..80.0).contains(&peak),
+        (40.0..80.0).contains(&peak),
         "swing knee flexion peak {peak:.1}° is not a walk's"
     );
     let (gp, gr) = (

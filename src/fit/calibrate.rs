@@ -1,8 +1,10 @@
 //! Subject calibration: body shape (betas) and per-marker skin offsets, estimated jointly with the
-//! poses of a few frames (a static trial when given, else frames spread over the walk).
+//! poses of a few frames (a static trial when given, else frames spread over the walk) by one
+//! Levenberg–Marquardt over all of them ([`super::joint_calibration`]).
 
-use nalgebra::{DMatrix, DVector, Matrix3, Vector3};
+use nalgebra::Vector3;
 
+use super::joint_calibration::{JointProblem, JointState, ShapeEval, SharedPriors};
 use super::rigid::rigid_align_root;
 use super::skinned_markers::SkinnedMarker;
 use super::solver::{AngleLimit, PoseProblem, PoseState, SolverConfig};
@@ -11,35 +13,56 @@ use crate::body::{BodyModel, MarkerSet};
 /// Settings of the calibration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CalibrationConfig {
-    /// Alternation rounds (poses → shape → offsets).
-    pub rounds: usize,
-    /// Rounds at the start in which offsets stay zero so shape explains what it can.
-    pub shape_only_rounds: usize,
+    /// Most Levenberg–Marquardt iterations of one joint solve.
+    pub max_iterations: usize,
+    /// Solve shape and poses with the offsets held at zero first, so shape explains what it can,
+    /// then everything together.
+    pub shape_first: bool,
+    /// Also try the loose starts ([`Start`]) and keep the calibration with the lowest RMSE.
+    pub multi_start: bool,
     /// Prior weight on betas (metres per unit beta): keeps the shape plausible.
     pub beta_prior_m: f64,
-    /// Shrinkage of offsets toward zero, in frames' worth of evidence.
-    pub offset_shrink_frames: f64,
+    /// Weight of the offsets' pull toward zero (metres of marker error per metre of offset).
+    /// 1.0: at 0.3 the offsets of the heel, toe and ankle markers grew to 6–7 cm and the
+    /// blended skinning of such displaced points bent the ankle's curve (r against Vicon's
+    /// dorsiflexion 0.87 / 0.90 on FlatFoot instead of 0.98 / 0.98), at a cost of 1–3 mm of
+    /// marker RMSE. Chosen on the shared walks themselves: no other walk with Vicon outputs exists
+    /// here.
+    pub offset_prior: f64,
     /// Largest allowed offset, metres.
     pub max_offset_m: f64,
     /// Weight (per metre of stature error) of the subject's measured height when known.
     pub height_weight: f64,
-    /// Rounds after the shape rounds in which the calibration poses keep every joint inside its
-    /// range and the offsets absorb what the anatomical poses leave.
-    pub anatomical_rounds: usize,
+    /// Weight (per metre of error) of the subject's measured leg length when known.
+    pub leg_length_weight: f64,
+    /// Weight (metres per radian) against offsets that turn a segment's markers together: that
+    /// turn belongs to the segment's pose, where the anatomical angles are read.
+    pub rotation_gauge_m_per_rad: f64,
 }
 
 impl Default for CalibrationConfig {
     fn default() -> Self {
         CalibrationConfig {
-            rounds: 6,
-            shape_only_rounds: 3,
-            beta_prior_m: 0.03,
-            offset_shrink_frames: 1.0,
+            max_iterations: 100,
+            shape_first: true,
+            multi_start: true,
+            beta_prior_m: 0.005,
+            offset_prior: 1.0,
             max_offset_m: 0.07,
             height_weight: 1.0,
-            anatomical_rounds: 2,
+            leg_length_weight: 1.0,
+            rotation_gauge_m_per_rad: 1.0,
         }
     }
+}
+
+/// The subject's measurements (C3D PROCESSING parameters), soft priors on the shape.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SubjectMeasures {
+    /// Stature, metres.
+    pub height_m: Option<f64>,
+    /// Leg length (ASIS to medial malleolus, Plug-in Gait's `LegLength`), metres.
+    pub leg_length_m: Option<f64>,
 }
 
 /// Result of calibration.
@@ -85,19 +108,19 @@ pub fn skinned_markers(
 
 /// Calibrates shape and offsets on `frames` (each aligned with `set`'s marker order).
 ///
-/// Three starts ([`Start`]), the best (lowest marker RMSE over the calibration frames) kept; all
-/// end with every joint inside its range. The alternation of shape and pose is sensitive to where it
-/// starts: shape found with every range enforced suits most trials, but where the body's trunk
-/// or head markers sit differently from the subject's, poses held in range push the mismatch
-/// into the shape and distort the legs (treadmill_events: 50 mm instead of 8 mm); shape found
-/// with only the legs' (or knees') ranges, then anatomical rounds, handles that case.
+/// One joint solve of shape, offsets and poses ([`super::joint_calibration`]) from each start
+/// ([`Start`]; only the strict one unless `cfg.multi_start`), the best (lowest marker RMSE over the
+/// calibration frames) kept; all end with every joint inside its range. A loose start finds the
+/// shape with only the legs' (or knees') ranges before the anatomical solve: where the body's
+/// trunk or head markers sit differently from the subject's, poses held in range from the start
+/// can push the mismatch into the shape.
 pub fn calibrate(
     model: &BodyModel,
     set: &MarkerSet,
     frames: &[Vec<Option<Vector3<f64>>>],
     init_pose: &PoseState,
     limits: &[AngleLimit],
-    height_m: Option<f64>,
+    subject: &SubjectMeasures,
     cfg: &CalibrationConfig,
 ) -> Calibration {
     let inputs = Inputs {
@@ -106,14 +129,19 @@ pub fn calibrate(
         frames,
         init_pose,
         limits,
-        height_m,
+        subject,
         cfg,
     };
-    [Start::Strict, Start::Legs, Start::Knees]
-        .into_iter()
-        .map(|start| inputs.calibrate_from(start))
+    let starts: &[Start] = if cfg.multi_start {
+        &[Start::Strict, Start::Legs, Start::Knees]
+    } else {
+        &[Start::Strict]
+    };
+    starts
+        .iter()
+        .map(|&start| inputs.calibrate_from(start))
         .min_by(|a, b| a.rmse_m.total_cmp(&b.rmse_m))
-        .expect("three starts")
+        .expect("at least one start")
 }
 
 /// Which ranges hold while the shape is found (every start ends with all of them).
@@ -121,10 +149,10 @@ pub fn calibrate(
 enum Start {
     /// Every joint's range throughout.
     Strict,
-    /// Only the legs' ranges, then anatomical rounds.
+    /// Only the legs' ranges, then the anatomical solve.
     Legs,
-    /// Only the knees' (where a sparse foot marker set leaves the ankle's roll free), then
-    /// anatomical rounds.
+    /// Only the knees' (where a sparse foot marker set leaves the ankle's roll free), then the
+    /// anatomical solve.
     Knees,
 }
 
@@ -135,61 +163,93 @@ struct Inputs<'a> {
     frames: &'a [Vec<Option<Vector3<f64>>>],
     init_pose: &'a PoseState,
     limits: &'a [AngleLimit],
-    height_m: Option<f64>,
+    subject: &'a SubjectMeasures,
     cfg: &'a CalibrationConfig,
 }
 
+/// Pull of the measured trunk, neck, head and arm joints toward neutral during calibration,
+/// metres per radian (tracking: [`SolverConfig::prior_m_per_rad`]).
+const CALIBRATION_PRIOR_M_PER_RAD: f64 = 0.03;
+
 impl Inputs<'_> {
-    /// One calibration start (see [`Start`]): rounds of pose fits alternating with the shape
-    /// (first rounds) or the offsets (later rounds), then a final pose fit.
+    /// One calibration start (see [`Start`]): poses fitted to the mean shape, then the joint
+    /// solve (shape and poses first when `shape_first`, then with the offsets), then a final
+    /// pose fit with every limit.
     fn calibrate_from(&self, start: Start) -> Calibration {
         let cfg = self.cfg;
-        let mut betas = vec![0.0; self.model.num_betas];
-        let mut offsets = vec![Vector3::zeros(); self.set.markers.len()];
-        let mut poses: Vec<PoseState> = vec![self.init_pose.clone(); self.frames.len()];
+        let betas = vec![0.0; self.model.num_betas];
+        let offsets = vec![Vector3::zeros(); self.set.markers.len()];
+        // Calibration frames are a standing (static trial) or ordinary walking posture: the trunk,
+        // neck and head are pulled harder toward neutral than in tracking, so that skin offsets,
+        // not a tilted head, take up where this subject's head markers sit (FlatFoot: head up to
+        // 40° from rest with the tracking weight, 0.01 m/rad).
         let solver = SolverConfig {
             max_iterations: 60,
+            prior_m_per_rad: CALIBRATION_PRIOR_M_PER_RAD,
             ..SolverConfig::default()
         };
-        // After a loose start, the anatomical rounds put every joint in range and let the skin
-        // offsets take up the difference.
-        let legs_first = start != Start::Strict;
-        let extra_rounds = if legs_first { cfg.anatomical_rounds } else { 0 };
-        let loose = self.loose_limits(start);
-        for round in 0..cfg.rounds + extra_rounds {
-            let anatomical = !legs_first || round >= cfg.rounds;
-            // 1. Poses for the current shape and offsets.
-            let round_limits = if anatomical { self.limits } else { &loose[..] };
-            self.fit_poses(
-                &betas,
-                &offsets,
-                round_limits,
-                round == 0,
-                &solver,
-                &mut poses,
-            );
-            // 2. Shape, poses held; then frozen so offsets cannot trade against it.
-            if round < cfg.shape_only_rounds {
-                let step = ShapeStep {
-                    inputs: self,
-                    offsets: &offsets,
-                    poses: &poses,
-                };
-                betas = step.fit(&betas);
-            } else {
-                // 3. Offsets, once shape has settled.
-                offsets = fit_offsets(
-                    self.model,
-                    self.set,
-                    &betas,
-                    &offsets,
-                    self.frames,
-                    &poses,
-                    cfg,
-                );
+        let loose = if start == Start::Strict {
+            self.limits.to_vec()
+        } else {
+            self.loose_limits(start)
+        };
+        let mut poses = vec![self.init_pose.clone(); self.frames.len()];
+        self.fit_poses(&betas, &offsets, &loose, true, &solver, &mut poses);
+        let shape = ShapeEval::new(self.model, &self.set.markers);
+        let base = skinned_markers(self.model, &betas, self.set, &offsets);
+        let measured =
+            super::prior::measured_joints(self.model, &self.model.rest_joints(&betas), &base);
+        let priors = SharedPriors {
+            beta_prior_m: cfg.beta_prior_m,
+            height: self.subject.height_m.map(|h| (h, cfg.height_weight)),
+            leg_length: self
+                .subject
+                .leg_length_m
+                .map(|l| (l, cfg.leg_length_weight)),
+            offset_prior: cfg.offset_prior,
+            max_offset_m: cfg.max_offset_m,
+            rotation_gauge_m_per_rad: cfg.rotation_gauge_m_per_rad,
+        };
+        let solve = |limits: &[AngleLimit], free_offsets: bool, state: JointState| {
+            JointProblem {
+                model: self.model,
+                shape: &shape,
+                base: &base,
+                frames: self.frames,
+                limits,
+                measured: &measured,
+                priors: &priors,
+                solver: &solver,
+                free_offsets,
+                max_iterations: cfg.max_iterations,
             }
+            .solve(state)
+        };
+        let mut state = JointState {
+            betas,
+            offsets,
+            poses,
+        };
+        if cfg.shape_first {
+            state = solve(&loose, false, state);
         }
-        self.finish(betas, offsets, poses, &solver)
+        state = solve(&loose, true, state);
+        if start != Start::Strict {
+            state = solve(self.limits, true, state);
+        }
+        let offsets = state
+            .offsets
+            .iter()
+            .map(|o| {
+                let n = o.norm();
+                if n > cfg.max_offset_m {
+                    o * (cfg.max_offset_m / n)
+                } else {
+                    *o
+                }
+            })
+            .collect();
+        self.finish(state.betas, offsets, state.poses, &solver)
     }
 
     /// The limits held while a loose start finds the shape: the legs' (or only the knees')
@@ -269,144 +329,4 @@ impl Inputs<'_> {
             rmse_m: (sq / n.max(1) as f64).sqrt(),
         }
     }
-}
-
-/// The shape step of the calibration: the markers' rest-space offsets and the poses of the
-/// calibration frames held, only the shape coefficients move (block-coordinate step; the
-/// calibration alternates it with pose fits).
-struct ShapeStep<'a> {
-    inputs: &'a Inputs<'a>,
-    offsets: &'a [Vector3<f64>],
-    poses: &'a [PoseState],
-}
-
-impl ShapeStep<'_> {
-    /// Residuals of all calibration frames for the shape `betas`, plus the shape prior and the
-    /// stature term.
-    fn residuals(&self, betas: &[f64]) -> DVector<f64> {
-        let Inputs {
-            model,
-            set,
-            frames,
-            height_m,
-            cfg,
-            ..
-        } = *self.inputs;
-        let shaped = model.shape(betas);
-        let markers = skinned_markers(model, betas, set, self.offsets);
-        let mut r = Vec::new();
-        for (obs, pose) in frames.iter().zip(self.poses) {
-            let t = model.joint_transforms(&shaped.joints_rest, &pose.rotations, pose.translation);
-            for (m, o) in markers.iter().zip(obs) {
-                match o {
-                    Some(o) => {
-                        let d = m.posed(&t.world_from_rest) - o;
-                        r.extend_from_slice(&[d.x, d.y, d.z]);
-                    }
-                    None => r.extend_from_slice(&[0.0; 3]),
-                }
-            }
-        }
-        r.extend(betas.iter().map(|b| b * cfg.beta_prior_m));
-        if let Some(h) = height_m {
-            r.push(cfg.height_weight * (stature_m(model, betas) - h));
-        }
-        DVector::from_vec(r)
-    }
-
-    /// Levenberg–Marquardt on the shape from `start`.
-    fn fit(&self, start: &[f64]) -> Vec<f64> {
-        let k = start.len();
-        let mut betas = start.to_vec();
-        let eval = |b: &[f64]| self.residuals(b);
-        let mut r = eval(&betas);
-        let mut lambda = 1e-2;
-        for _ in 0..8 {
-            // Numeric Jacobian (central differences): K is ~10 and this runs a handful of times per
-            // subject, so analytic shape derivatives are not worth their complexity here.
-            let eps = 1e-4;
-            let mut jac = DMatrix::<f64>::zeros(r.len(), k);
-            for c in 0..k {
-                let mut bp = betas.clone();
-                bp[c] += eps;
-                let mut bm = betas.clone();
-                bm[c] -= eps;
-                let d = (eval(&bp) - eval(&bm)) / (2.0 * eps);
-                jac.set_column(c, &d);
-            }
-            let h = jac.transpose() * &jac;
-            let g = jac.transpose() * &r;
-            let mut improved = false;
-            for _ in 0..6 {
-                let mut a = h.clone();
-                for i in 0..k {
-                    a[(i, i)] += lambda * h[(i, i)].max(1e-9);
-                }
-                let Some(ch) = a.cholesky() else {
-                    lambda *= 10.0;
-                    continue;
-                };
-                let step = ch.solve(&(-&g));
-                let cand: Vec<f64> = betas.iter().zip(step.iter()).map(|(b, s)| b + s).collect();
-                let rc = eval(&cand);
-                if rc.norm_squared() < r.norm_squared() {
-                    let rel = (r.norm_squared() - rc.norm_squared()) / r.norm_squared().max(1e-30);
-                    betas = cand;
-                    r = rc;
-                    lambda = (lambda * 0.3).max(1e-7);
-                    improved = rel > 1e-6;
-                    break;
-                }
-                lambda *= 10.0;
-            }
-            if !improved {
-                break;
-            }
-        }
-        betas
-    }
-}
-
-/// Per-marker rest-space offsets: the mean residual mapped back through each frame's blended
-/// transform, shrunk toward zero and clamped.
-fn fit_offsets(
-    model: &BodyModel,
-    set: &MarkerSet,
-    betas: &[f64],
-    offsets: &[Vector3<f64>],
-    frames: &[Vec<Option<Vector3<f64>>>],
-    poses: &[PoseState],
-    cfg: &CalibrationConfig,
-) -> Vec<Vector3<f64>> {
-    let shaped = model.shape(betas);
-    let markers = skinned_markers(model, betas, set, offsets);
-    let mut sum = vec![Vector3::zeros(); markers.len()];
-    let mut count = vec![0.0f64; markers.len()];
-    for (obs, pose) in frames.iter().zip(poses) {
-        let t = model.joint_transforms(&shaped.joints_rest, &pose.rotations, pose.translation);
-        for (i, (m, o)) in markers.iter().zip(obs).enumerate() {
-            let Some(o) = o else { continue };
-            let b = m.blended(&t.world_from_rest);
-            let lin: Matrix3<f64> = b.fixed_view::<3, 3>(0, 0).into_owned();
-            let Some(inv) = lin.try_inverse() else {
-                continue;
-            };
-            sum[i] += inv * (o - m.posed(&t.world_from_rest));
-            count[i] += 1.0;
-        }
-    }
-    markers
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let upd = sum[i] / (count[i] + cfg.offset_shrink_frames);
-            let o = m.offset_m + upd;
-            let n = o.norm();
-            if n > cfg.max_offset_m {
-                o * (cfg.max_offset_m / n)
-            } else {
-                o
-            }
-        })
-        .collect()
 }

@@ -4,6 +4,7 @@
 pub mod adam;
 pub mod angles;
 pub mod calibrate;
+mod joint_calibration;
 pub mod outliers;
 mod pose;
 pub mod prior;
@@ -18,7 +19,7 @@ use serde::Serialize;
 
 use crate::body::{BodyModel, MarkerSet};
 use crate::formats::MarkerTrial;
-pub use calibrate::{Calibration, CalibrationConfig};
+pub use calibrate::{Calibration, CalibrationConfig, SubjectMeasures};
 pub use solver::{AngleLimit, FrameFit, PoseProblem, PoseState, SolverConfig};
 
 /// Errors of the fitting driver.
@@ -205,6 +206,30 @@ pub fn subject_height_m(trial: &MarkerTrial) -> Option<f64> {
     }
 }
 
+/// Subject leg length in metres from C3D subject parameters (Plug-in Gait's `LLegLength` and
+/// `RLegLength`, or `LegLength`, `LeftLegLength`, `RightLegLength`; mm, or metres if < 3): the
+/// mean of the plausible ones.
+pub fn subject_leg_length_m(trial: &MarkerTrial) -> Option<f64> {
+    let v: Vec<f64> = trial
+        .subject_params
+        .iter()
+        .filter(|(k, _)| {
+            [
+                "LLegLength",
+                "RLegLength",
+                "LegLength",
+                "LeftLegLength",
+                "RightLegLength",
+            ]
+            .iter()
+            .any(|n| k.eq_ignore_ascii_case(n))
+        })
+        .map(|(_, &v)| if v > 3.0 { v / 1000.0 } else { v })
+        .filter(|v| (0.3..1.5).contains(v))
+        .collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
 /// Markers visible in fewer than this fraction of a trial's frames are "labelled but empty":
 /// dropped before calibration and tracking, and reported.
 pub const MIN_MARKER_DATA_FRACTION: f64 = 0.1;
@@ -332,9 +357,14 @@ pub fn fit_trial(
     let sel = select_markers(set, trial, name, &mut warnings)?;
     let calib = CalibrationSet::choose(&sel, trial, static_trial, cfg, name, &mut warnings)?;
     let rest = prior::neutral_pose(model);
-    let height = static_trial
-        .and_then(subject_height_m)
-        .or_else(|| subject_height_m(trial));
+    let subject = SubjectMeasures {
+        height_m: static_trial
+            .and_then(subject_height_m)
+            .or_else(|| subject_height_m(trial)),
+        leg_length_m: static_trial
+            .and_then(subject_leg_length_m)
+            .or_else(|| subject_leg_length_m(trial)),
+    };
     let labels: Vec<String> = sel.used.markers.iter().map(|m| m.name.clone()).collect();
     let setup = PassSetup {
         model,
@@ -342,7 +372,7 @@ pub fn fit_trial(
         labels: &labels,
         limits,
         rest: &rest,
-        height,
+        subject,
         min_visible: ((sel.used.markers.len() as f64 * cfg.min_visible_fraction).ceil() as usize)
             .max(6),
         cfg,
@@ -580,7 +610,8 @@ struct PassSetup<'a> {
     labels: &'a [String],
     limits: &'a [AngleLimit],
     rest: &'a PoseState,
-    height: Option<f64>,
+    /// The subject's height and leg length, when the trial records them.
+    subject: SubjectMeasures,
     /// Fewer visible markers than this: the frame is interpolated.
     min_visible: usize,
     cfg: &'a FitConfig,
@@ -619,7 +650,7 @@ fn calibrate_and_track(
         calib_obs,
         s.rest,
         s.limits,
-        s.height,
+        &s.subject,
         &s.cfg.calibration,
     );
     let calibration_s = t0.elapsed().as_secs_f64();
@@ -653,6 +684,9 @@ fn calibrate_and_track(
         tracking_s,
     }
 }
+
+/// Frames after a cold start that [`Tracker::refit_backward`] sweeps back over.
+const BACKWARD_SWEEP_FRAMES: usize = 20;
 
 /// What tracking needs besides the observations.
 struct Tracker<'a> {
@@ -693,6 +727,7 @@ impl Tracker<'_> {
             ..self.cfg.solver.clone()
         };
         let mut prev: Option<PoseState> = None;
+        let mut cold_starts = Vec::new();
         for (f, obs) in observed.iter().enumerate() {
             let visible = obs.iter().filter(|o| o.is_some()).count();
             let missing: Vec<String> = obs
@@ -720,42 +755,88 @@ impl Tracker<'_> {
             let fit = match &prev {
                 Some(p) => self.problem.solve(obs, p, Some(p), &self.cfg.solver),
                 None => {
+                    cold_starts.push(f);
                     let aligned =
                         rigid::rigid_align_root(self.problem, self.shaped, self.start, obs);
                     self.problem.solve(obs, &aligned, None, &first_cfg)
                 }
             };
-            let (max_i, max_e) = fit
-                .marker_errors_m
-                .iter()
-                .enumerate()
-                .filter_map(|(i, e)| e.map(|e| (i, e)))
-                .fold((0, f64::NAN), |acc, (i, e)| {
-                    if acc.1.is_nan() || e > acc.1 {
-                        (i, e)
-                    } else {
-                        acc
-                    }
-                });
-            out.frames.push(FrameReport {
-                frame: f,
-                rmse_m: Some(fit.rmse_m()),
-                max_error_m: Some(max_e),
-                max_error_marker: Some(self.labels[max_i].clone()),
-                iterations: fit.iterations,
-                missing,
-                interpolated: false,
-                out_of_range: prior::out_of_range(self.model, &fit.pose)
-                    .into_iter()
-                    .map(|(j, _)| j)
-                    .collect(),
-            });
+            out.frames.push(self.frame_report(f, &fit, missing));
             out.errors.push(fit.marker_errors_m.clone());
             prev = Some(fit.pose.clone());
             out.poses[f] = Some(fit.pose);
             progress(f + 1, n);
         }
+        for f in cold_starts {
+            self.refit_backward(observed, &mut out, f);
+        }
         out
+    }
+
+    /// Frames that must start cold (the first, and the first after a gap) start from the
+    /// neutral pose with few markers and may end in a poor local minimum (a 44 mm frame with a
+    /// knee out of range after sample23's gap) that the next frames inherit. Once tracking has
+    /// settled, this sweeps back from up to [`BACKWARD_SWEEP_FRAMES`] frames later to the cold
+    /// frame, each frame warm-started from its successor, and keeps a re-fit wherever its robust
+    /// cost is lower.
+    fn refit_backward(
+        &self,
+        observed: &[Vec<Option<Vector3<f64>>>],
+        out: &mut Tracked,
+        cold: usize,
+    ) {
+        let mut end = cold;
+        while end + 1 < observed.len()
+            && end + 1 - cold <= BACKWARD_SWEEP_FRAMES
+            && out.poses[end + 1].is_some()
+        {
+            end += 1;
+        }
+        let cfg = &self.cfg.solver;
+        for f in (cold..end).rev() {
+            let (Some(next), Some(current)) = (out.poses[f + 1].clone(), out.poses[f].as_ref())
+            else {
+                continue;
+            };
+            let obs = &observed[f];
+            let refit = self.problem.solve(obs, &next, Some(&next), cfg);
+            let cost = |pose: &PoseState| self.problem.robust_cost(pose, obs, None, cfg);
+            if cost(&refit.pose) < cost(current) {
+                let missing = std::mem::take(&mut out.frames[f].missing);
+                out.frames[f] = self.frame_report(f, &refit, missing);
+                out.errors[f] = refit.marker_errors_m.clone();
+                out.poses[f] = Some(refit.pose);
+            }
+        }
+    }
+
+    /// The report of frame `f` fitted as `fit`.
+    fn frame_report(&self, f: usize, fit: &FrameFit, missing: Vec<String>) -> FrameReport {
+        let (max_i, max_e) = fit
+            .marker_errors_m
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.map(|e| (i, e)))
+            .fold((0, f64::NAN), |acc, (i, e)| {
+                if acc.1.is_nan() || e > acc.1 {
+                    (i, e)
+                } else {
+                    acc
+                }
+            });
+        FrameReport {
+            frame: f,
+            rmse_m: Some(fit.rmse_m()),
+            max_error_m: Some(max_e),
+            max_error_marker: Some(self.labels[max_i].clone()),
+            iterations: fit.iterations,
+            missing,
+            interpolated: false,
+            out_of_range: prior::out_of_range(self.model, &fit.pose)
+                .into_iter()
+                .map(|(j, _)| j)
+                .collect(),
+        }
     }
 }
 

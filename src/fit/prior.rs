@@ -229,9 +229,25 @@ pub fn neutral_pose(model: &BodyModel) -> PoseState {
 /// head markers → head 13 cm).
 pub const MIN_LEVER_M: f64 = 0.065;
 
+/// Vertical extent of the rest joints (foot to head) of a 1.70 m adult of the default body, the
+/// size at which [`MIN_LEVER_M`] applies; smaller bodies get a proportionally shorter lever.
+pub const ADULT_JOINT_SPAN_M: f64 = 1.48;
+
+/// [`MIN_LEVER_M`] scaled to a body's size (its rest joints' vertical extent): a child's heel
+/// sits as close to its ankle, relative to its size, as an adult's.
+pub fn min_lever_m(joints_rest: &[Vector3<f64>]) -> f64 {
+    let (lo, hi) = joints_rest
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), j| {
+            (lo.min(j.y), hi.max(j.y))
+        });
+    let span = if hi > lo { hi - lo } else { ADULT_JOINT_SPAN_M };
+    MIN_LEVER_M * (span / ADULT_JOINT_SPAN_M).min(1.0)
+}
+
 /// Which joints the markers measure: a joint is measured when at least one marker rides mostly
 /// (≥ half of its skinning weight) on the part of the body that joint moves (the joint's own
-/// segment or any segment below it) at least [`MIN_LEVER_M`] from the joint's centre
+/// segment or any segment below it) at least [`min_lever_m`] from the joint's centre
 /// (`joints_rest`, the shaped rest joints). Unmeasured joints are held at the neutral pose.
 pub fn measured_joints(
     model: &BodyModel,
@@ -239,6 +255,7 @@ pub fn measured_joints(
     markers: &[SkinnedMarker],
 ) -> Vec<bool> {
     let nj = model.num_joints();
+    let min_lever = min_lever_m(joints_rest);
     let in_subtree = |mut j: usize, root: usize| loop {
         if j == root {
             return true;
@@ -261,7 +278,7 @@ pub fn measured_joints(
                     let lever_m = joints_rest
                         .get(k)
                         .map_or(f64::INFINITY, |c| (m.rest_m - c).norm());
-                    w >= 0.5 && lever_m >= MIN_LEVER_M
+                    w >= 0.5 && lever_m >= min_lever
                 })
         })
         .collect()
@@ -334,6 +351,20 @@ mod tests {
             "LASI", "RASI", "LPSI", "RPSI", "LSHO", "RSHO", "LHEE", "LANK",
         ]);
         let m = measured_joints(model, &shaped.joints_rest, &lower_body);
+        eprintln!(
+            "joint span {:.3} m, lever {:.4} m",
+            shaped
+                .joints_rest
+                .iter()
+                .map(|j| j.y)
+                .fold(f64::MIN, f64::max)
+                - shaped
+                    .joints_rest
+                    .iter()
+                    .map(|j| j.y)
+                    .fold(f64::MAX, f64::min),
+            min_lever_m(&shaped.joints_rest)
+        );
         assert!(
             !m[joint("left_shoulder")],
             "LSHO alone must not measure the arm"

@@ -9,7 +9,7 @@ use nalgebra::{DMatrix, DVector, Matrix3, Matrix4, Rotation3, Vector3};
 
 pub use super::pose::{AngleLimit, PoseState, log_rotation};
 use super::skinned_markers::SkinnedMarker;
-use crate::body::{BodyModel, ShapedBody};
+use crate::body::{BodyModel, JointTransforms, ShapedBody};
 
 /// Settings of the per-frame solver.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +69,20 @@ impl FrameFit {
     }
 }
 
+/// One observed marker linearised at a pose ([`PoseProblem::for_each_marker_term`]).
+pub(crate) struct MarkerTerm<'t> {
+    /// Marker index.
+    pub index: usize,
+    /// Model minus observed position, metres.
+    pub residual: Vector3<f64>,
+    /// IRLS weight: the marker's weight times the Huber factor.
+    pub weight: f64,
+    /// First parameter column of each Jacobian block.
+    pub cols: &'t [usize],
+    /// 3×3 Jacobian blocks, one per entry of `cols`.
+    pub jac: &'t [Matrix3<f64>],
+}
+
 /// Per marker: `(ancestor joint k, entries (j, w̃) of the marker's weights within k's subtree)`.
 type MarkerChain = Vec<(usize, Vec<(usize, f64)>)>;
 
@@ -101,6 +115,19 @@ impl<'a> PoseProblem<'a> {
         markers: &'a [SkinnedMarker],
         limits: Vec<AngleLimit>,
     ) -> Self {
+        let measured = super::prior::measured_joints(model, &shaped.joints_rest, markers);
+        Self::with_measured(model, shaped, markers, limits, &measured)
+    }
+
+    /// Like [`Self::new`] with the measured joints given (`measured[j]`): the calibration keeps
+    /// one parameter layout while the shape, and with it the markers' levers, changes.
+    pub fn with_measured(
+        model: &'a BodyModel,
+        shaped: &'a ShapedBody,
+        markers: &'a [SkinnedMarker],
+        limits: Vec<AngleLimit>,
+        measured: &[bool],
+    ) -> Self {
         let nj = model.num_joints();
         let ancestors = |mut j: usize| {
             let mut a = vec![j];
@@ -132,11 +159,10 @@ impl<'a> PoseProblem<'a> {
                     .collect()
             })
             .collect();
-        let measured = super::prior::measured_joints(model, &shaped.joints_rest, markers);
         let mut param_of_joint = vec![None; nj];
         let mut n = 3;
         for (j, p) in param_of_joint.iter_mut().enumerate() {
-            if influences[j] && measured[j] {
+            if influences[j] && measured.get(j).copied().unwrap_or(false) {
                 *p = Some(n);
                 n += 3;
             }
@@ -189,6 +215,11 @@ impl<'a> PoseProblem<'a> {
         deviation_from(&self.neutral, pose, j)
     }
 
+    /// Number of pose parameters (root translation, then three per free joint).
+    pub(crate) fn num_params(&self) -> usize {
+        self.num_params
+    }
+
     /// Joints the solver moves.
     pub fn free_joints(&self) -> Vec<usize> {
         (0..self.param_of_joint.len())
@@ -209,7 +240,8 @@ impl<'a> PoseProblem<'a> {
             .collect()
     }
 
-    fn robust_cost(
+    /// Huber marker cost plus the prior, limit and smoothness terms of `pose`.
+    pub(crate) fn robust_cost(
         &self,
         pose: &PoseState,
         observed: &[Option<Vector3<f64>>],
@@ -321,7 +353,8 @@ impl<'a> PoseProblem<'a> {
         }
     }
 
-    fn apply_step(&self, pose: &PoseState, step: &DVector<f64>) -> PoseState {
+    /// `pose` moved by a step in this problem's parameters.
+    pub(crate) fn apply_step(&self, pose: &PoseState, step: &DVector<f64>) -> PoseState {
         let mut out = pose.clone();
         out.translation += Vector3::new(step[0], step[1], step[2]);
         for (j, p) in self.param_of_joint.iter().enumerate() {
@@ -335,7 +368,7 @@ impl<'a> PoseProblem<'a> {
 
     /// Gauss–Newton normal equations `H = Jᵀ W J`, `g = Jᵀ W r` with IRLS Huber weights, with the
     /// rotation parametrised by right-multiplied local increments `R_k ← R_k · exp(δ_k)`.
-    fn normal_equations(
+    pub(crate) fn normal_equations(
         &self,
         pose: &PoseState,
         observed: &[Option<Vector3<f64>>],
@@ -372,6 +405,34 @@ impl<'a> PoseProblem<'a> {
             &pose.rotations,
             pose.translation,
         );
+        self.for_each_marker_term(&t, observed, cfg, |term| {
+            for (a, (&ca, ja)) in term.cols.iter().zip(term.jac).enumerate() {
+                let jt_r = ja.transpose() * term.residual * term.weight;
+                for q in 0..3 {
+                    g[ca + q] += jt_r[q];
+                }
+                for (&cb, jb) in term.cols.iter().zip(term.jac).skip(a) {
+                    let block = ja.transpose() * jb * term.weight;
+                    for x in 0..3 {
+                        for yy in 0..3 {
+                            h[(ca + x, cb + yy)] += block[(x, yy)];
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// Linearises every observed marker at the pose whose joint transforms are `t`: calls
+    /// `visit` with its residual, IRLS Huber weight and pose Jacobian blocks (the one
+    /// implementation the per-frame solver and the joint calibration share).
+    pub(crate) fn for_each_marker_term(
+        &self,
+        t: &JointTransforms,
+        observed: &[Option<Vector3<f64>>],
+        cfg: &SolverConfig,
+        mut visit: impl FnMut(&MarkerTerm<'_>),
+    ) {
         let mut cols: Vec<usize> = Vec::with_capacity(32);
         let mut jac: Vec<Matrix3<f64>> = Vec::with_capacity(32);
         for (i, m) in self.markers.iter().enumerate() {
@@ -392,20 +453,13 @@ impl<'a> PoseProblem<'a> {
                     cfg.huber_m / e
                 };
             self.marker_jacobian(i, &t.world_from_joint, &posed_by_joint, &mut cols, &mut jac);
-            for (a, (&ca, ja)) in cols.iter().zip(&jac).enumerate() {
-                let jt_r = ja.transpose() * r * w;
-                for q in 0..3 {
-                    g[ca + q] += jt_r[q];
-                }
-                for (&cb, jb) in cols.iter().zip(&jac).skip(a) {
-                    let block = ja.transpose() * jb * w;
-                    for x in 0..3 {
-                        for yy in 0..3 {
-                            h[(ca + x, cb + yy)] += block[(x, yy)];
-                        }
-                    }
-                }
-            }
+            visit(&MarkerTerm {
+                index: i,
+                residual: r,
+                weight: w,
+                cols: &cols,
+                jac: &jac,
+            });
         }
     }
 
@@ -485,8 +539,15 @@ impl<'a> PoseProblem<'a> {
             };
             let v = l.violation(pose);
             if v != 0.0 {
-                h[(p + l.axis, p + l.axis)] += wl2;
-                g[p + l.axis] += wl2 * v;
+                // d log(R·exp(δ)) / dδ = J_r⁻¹(log R): the limited component's gradient row.
+                let jr = right_jacobian_inv(&log_rotation(&pose.rotations[l.joint]));
+                let a = jr.row(l.axis);
+                for x in 0..3 {
+                    g[p + x] += wl2 * v * a[x];
+                    for y in 0..3 {
+                        h[(p + x, p + y)] += wl2 * a[x] * a[y];
+                    }
+                }
             }
         }
     }
@@ -495,6 +556,17 @@ impl<'a> PoseProblem<'a> {
 /// Axis-angle of joint `j`'s rotation in `pose` relative to `reference` (`log(Rrefᵀ R)`).
 fn deviation_from(reference: &PoseState, pose: &PoseState, j: usize) -> Vector3<f64> {
     log_rotation(&(reference.rotations[j].transpose() * pose.rotations[j]))
+}
+
+/// Inverse right Jacobian of SO(3) at `phi`: `log(exp(φ)·exp(δ)) ≈ φ + J_r⁻¹(φ) δ`.
+fn right_jacobian_inv(phi: &Vector3<f64>) -> Matrix3<f64> {
+    let th = phi.norm();
+    let k = skew(phi);
+    if th < 1e-6 {
+        return Matrix3::identity() + 0.5 * k;
+    }
+    let c = 1.0 / (th * th) - (1.0 + th.cos()) / (2.0 * th * th.sin());
+    Matrix3::identity() + 0.5 * k + c * k * k
 }
 
 /// Skew-symmetric cross-product matrix `[v]×`.

@@ -273,6 +273,11 @@ struct SubjectParams {
     severity: f64,
 }
 
+/// The default body's first shape component (stature and age, ±1 = ±24 cm) at a 1.70 m adult and
+/// per adult stature SD (7 cm): the synthetic cohort walks at adult speeds and cadences, so its
+/// bodies are adults (1.55–1.85 m) although the shape space reaches down to 3-year-olds.
+const ADULT_BETA0: (f64, f64) = (0.7, 0.3);
+
 fn subject_params(cfg: &SynthConfig, index: usize, num_betas: usize) -> SubjectParams {
     // Matched pairs (subjects 2m and 2m+1, one healthy and one sick at the default sick
     // fraction): body shape, speed and cadence come from the pair's stream plus a small
@@ -283,7 +288,11 @@ fn subject_params(cfg: &SynthConfig, index: usize, num_betas: usize) -> SubjectP
     let betas = (0..num_betas)
         .map(|b| {
             let v = (0.7 * pair.normal() + 0.15 * r.normal()).clamp(-2.0, 2.0);
-            if b < 4 { v } else { 0.0 }
+            match b {
+                0 => ADULT_BETA0.0 + ADULT_BETA0.1 * v,
+                1..4 => v,
+                _ => 0.0,
+            }
         })
         .collect();
     let speed_m_s = (1.30 + 0.12 * pair.normal() + 0.03 * r.normal()).clamp(1.0, 1.6);

