@@ -10,14 +10,12 @@ use std::sync::Arc;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use egui_plot::{Bar, BarChart, FilledArea, Legend, Line, Plot, PlotPoints, PlotUi, Points, VLine};
-use nalgebra::Rotation3;
 
 use super::camera::FlyCamera;
 use super::colouring::{Colormap, Importance, ShownExplanation};
 use super::playback::Playback;
 use super::pose::{BodyState, CurrentSequence, ViewerSequence};
 use crate::body::BodyModel;
-use crate::formats::pose_seq::{PoseFileFormat, PoseSequence};
 use crate::gait::cycles::{CYCLE_SAMPLES, GaitCycle, Side};
 use crate::gait::kinematics::Variable;
 use crate::gait::normative::{NormativeCurve, NormativeTable};
@@ -112,7 +110,7 @@ pub fn analyse(
     model: &BodyModel,
     normative: &NormativeTable,
 ) -> Result<GaitReport, String> {
-    let poses = pose_sequence(seq);
+    let poses = seq.to_pose_sequence();
     let default = crate::body::default_model::default_body();
     let markers = (model.name == default.name && model.num_joints() == default.num_joints())
         .then(crate::body::default_model::default_markers);
@@ -127,32 +125,6 @@ pub fn analyse(
         events: EventSource::Auto,
     };
     gait_report(&input).map_err(|e| e.to_string())
-}
-
-/// The sequence as axis-angle poses (root first), one file's worth per frame.
-fn pose_sequence(seq: &ViewerSequence) -> PoseSequence {
-    let n = seq.num_frames();
-    PoseSequence {
-        betas: vec![seq.betas.clone(); n],
-        poses: seq
-            .rotations
-            .iter()
-            .map(|frame| {
-                frame
-                    .iter()
-                    .flat_map(|r| {
-                        let a = Rotation3::from_matrix_unchecked(*r).scaled_axis();
-                        [a.x, a.y, a.z]
-                    })
-                    .collect()
-            })
-            .collect(),
-        translations: seq.translations.iter().map(|t| [t.x, t.y, t.z]).collect(),
-        rate_hz: Some(seq.rate_hz),
-        frame_numbers: (0..n as u64).collect(),
-        source: None,
-        format: PoseFileFormat::Json,
-    }
 }
 
 /// Index in the 22-joint explanation table of the joint a variable describes (pelvis, hip,
@@ -638,7 +610,7 @@ mod tests {
             100.0,
         )
         .unwrap();
-        let back = pose_sequence(&seq);
+        let back = seq.to_pose_sequence();
         assert_eq!(back.num_frames(), 2);
         for (a, b) in back.poses[0].iter().zip(&pose) {
             assert!((a - b).abs() < 1e-9, "{a} vs {b}");

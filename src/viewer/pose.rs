@@ -34,6 +34,36 @@ pub struct ViewerSequence {
 }
 
 impl ViewerSequence {
+    /// The walk as the axis-angle pose sequence the analyses and the synthesis read (root first,
+    /// frames numbered from 0), in the viewer's y-up frame. Via the quaternion, as
+    /// `WalkPoses::to_poses`: no acos past ±1.
+    pub fn to_pose_sequence(&self) -> crate::formats::pose_seq::PoseSequence {
+        let n = self.num_frames();
+        crate::formats::pose_seq::PoseSequence {
+            betas: vec![self.betas.clone(); n],
+            poses: self
+                .rotations
+                .iter()
+                .map(|frame| {
+                    frame
+                        .iter()
+                        .flat_map(|r| {
+                            nalgebra::UnitQuaternion::from_matrix(r)
+                                .scaled_axis()
+                                .data
+                                .0[0]
+                        })
+                        .collect()
+                })
+                .collect(),
+            translations: self.translations.iter().map(|t| [t.x, t.y, t.z]).collect(),
+            rate_hz: Some(self.rate_hz),
+            frame_numbers: (0..n as u64).collect(),
+            source: None,
+            format: crate::formats::pose_seq::PoseFileFormat::Json,
+        }
+    }
+
     /// Converts axis-angle poses (`3·J` values a frame) and translations (metres) for `model`;
     /// errors name `name` and the offending frame instead of panicking on bad input.
     pub fn from_axis_angle(

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::egui;
-use nalgebra::UnitQuaternion;
 
 use super::network::NetworkState;
 use super::playback::{Playback, PlaybackSystems};
@@ -25,7 +24,6 @@ use super::trial::MarkerOverlay;
 use crate::body::BodyModel;
 use crate::body::smpl22::SHORT_LABELS;
 use crate::formats::SourceKind;
-use crate::formats::pose_seq::{PoseFileFormat, PoseSequence};
 use crate::synth::transplant::{self, Injection, Locus, WalkPoses};
 use crate::synth::{Pathology, Side, TRANSPLANT_PATHOLOGIES};
 
@@ -573,37 +571,10 @@ fn show_walk(shown: &mut Shown, seq: Arc<ViewerSequence>) {
     shown.seq.set(Some(seq));
 }
 
-/// A viewer walk as the axis-angle pose sequence the synthesis reads (root first, frames
-/// numbered from 0), in the viewer's y-up frame.
-pub fn pose_sequence_of(seq: &ViewerSequence) -> PoseSequence {
-    let n = seq.num_frames();
-    PoseSequence {
-        betas: vec![seq.betas.clone(); n],
-        poses: seq
-            .rotations
-            .iter()
-            .map(|frame| {
-                frame
-                    .iter()
-                    .flat_map(|r| {
-                        // Via the quaternion, as `WalkPoses::to_poses`: no acos past ±1.
-                        UnitQuaternion::from_matrix(r).scaled_axis().data.0[0]
-                    })
-                    .collect()
-            })
-            .collect(),
-        translations: seq.translations.iter().map(|t| [t.x, t.y, t.z]).collect(),
-        rate_hz: Some(seq.rate_hz),
-        frame_numbers: (0..n as u64).collect(),
-        source: None,
-        format: PoseFileFormat::Json,
-    }
-}
-
 /// The walk in the transplant's form (rotations with each leg's gait phase from events detected
 /// on the posed joints), or why it cannot take a pathology.
 pub fn prepare_walk(model: &BodyModel, seq: &ViewerSequence) -> Result<WalkPoses, String> {
-    WalkPoses::from_poses(model, &pose_sequence_of(seq), seq.rate_hz).map_err(|e| e.to_string())
+    WalkPoses::from_poses(model, &seq.to_pose_sequence(), seq.rate_hz).map_err(|e| e.to_string())
 }
 
 /// `recorded` with `injection` transplanted as `gaitlens synth inject` does ([`transplant::inject`],
@@ -837,7 +808,7 @@ mod tests {
         let model = default_body();
         let seq = demo_sequence(model).unwrap();
         // Round trip through the pose sequence: the same rotations.
-        let back = pose_sequence_of(&seq);
+        let back = seq.to_pose_sequence();
         let again = model.rotations_from_axis_angle(&back.poses[10]).unwrap();
         for (a, b) in again.iter().zip(&seq.rotations[10]) {
             assert!((a - b).norm() < 1e-9);
