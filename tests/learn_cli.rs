@@ -186,6 +186,26 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         Some(50 * 66)
     );
 
+    // A shuffled-label control of the same architecture (same flags, --shuffle-labels).
+    let shuffled_stem = dir.path().join("shuffled");
+    let log = train_small(
+        &cohort,
+        &shuffled_stem,
+        "16",
+        &[
+            "--pfe-layers",
+            "8",
+            "--fc-layers",
+            "8",
+            "--pelvis-relative",
+            "--standardize",
+            "per-axis",
+            "--alignment",
+            "isotropic",
+            "--shuffle-labels",
+        ],
+    );
+    assert!(log.contains("--shuffle-labels"), "{log}");
     let report = dir.path().join("report.json");
     let out = ok(&gaitlens(&[
         "evaluate",
@@ -197,6 +217,8 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         "16",
         "--rules",
         "eps,gamma",
+        "--shuffled-network",
+        s(&shuffled_stem.with_extension("json")),
         "--out",
         s(&report),
     ]));
@@ -205,6 +227,7 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         out.contains("expected calibration error (15 bins)"),
         "{out}"
     );
+    assert!(out.contains("(chance: random top joint)"), "{out}");
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let ece = r["calibration"]["ece_calibrated"]
@@ -216,19 +239,48 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     assert_eq!(groups[0]["group"].as_str(), Some("healthy"));
     let subjects: u64 = groups.iter().map(|g| g["subjects"].as_u64().unwrap()).sum();
     assert_eq!(subjects, 2, "{r}");
-    let methods: Vec<&str> = r["locus"]
-        .as_array()
-        .unwrap()
+    let locus = r["locus"].as_array().unwrap();
+    let methods: Vec<&str> = locus
         .iter()
         .map(|l| l["method"].as_str().unwrap())
         .collect();
+    // The rules, then the controls: network-free deviation, random relevance, gradient ×
+    // input, and every rule on an untrained and on the shuffled-label network.
     assert_eq!(
         methods,
-        ["eps", "gamma", "eps-normative", "gamma-normative"]
+        [
+            "eps",
+            "gamma",
+            "eps-normative",
+            "gamma-normative",
+            "control:deviation",
+            "control:random",
+            "control:gradxinput-normative",
+            "control:untrained/eps-normative",
+            "control:untrained/gamma-normative",
+            "control:shuffled/eps-normative",
+            "control:shuffled/gamma-normative",
+        ]
     );
-    // The model-randomisation control scores the same methods on an untrained network.
-    let control = r["untrained_control"]["locus"].as_array().unwrap();
-    assert_eq!(control.len(), 4, "{r}");
+    // Every method, control or not, is scored on the same windows; fractions have intervals
+    // and a chance level, in both spaces.
+    let scored = locus[0]["correct_sick_windows"].as_u64().unwrap();
+    for l in locus {
+        assert_eq!(l["correct_sick_windows"].as_u64(), Some(scored), "{l}");
+        assert_eq!(
+            l["control"].as_bool(),
+            Some(l["method"].as_str().unwrap().starts_with("control:"))
+        );
+        if scored > 0 {
+            for space in ["position", "angle"] {
+                let f = &l[space]["joint"];
+                let ci = f["ci95"].as_array().unwrap();
+                assert!(ci[0].as_f64() <= f["value"].as_f64(), "{l}");
+                assert!(f["chance"].as_f64().unwrap() > 0.0, "{l}");
+            }
+            assert!(l["aopc"]["value"].as_f64().unwrap().is_finite(), "{l}");
+        }
+    }
     // The explain command aligns with the card's alignment too, and explains relative to the
     // card's normative gait unless told otherwise.
     let walk = cohort.join("sick/S001/walk_00");
@@ -674,4 +726,63 @@ fn presets_are_recorded_and_explicit_flags_win() {
     assert!(c["network"]["input_standardization"].is_null(), "{c}");
     assert_eq!(c["network"]["pelvis_relative_x"], false, "{c}");
     assert!(c.get("calibration").is_none(), "{c}");
+    // The original MLP script does not permute joints.
+    assert_eq!(c["training"]["joint_permutations"].as_u64(), Some(0), "{c}");
+
+    // The original transformer: PyTorch's attention init and two joint-permutation copies.
+    let tiny = [
+        "--interval",
+        "8",
+        "--stride",
+        "16",
+        "--epochs",
+        "1",
+        "--folds",
+        "3",
+        "--pfe-dim",
+        "8",
+        "--fc-dim",
+        "8",
+        "--ff-dim",
+        "16",
+    ];
+    let transformer = dir.path().join("orig_tr");
+    let log = ok(&gaitlens(
+        &[
+            &[
+                "train",
+                "transformer",
+                "--data",
+                s(&cohort),
+                "--out",
+                s(&transformer),
+                "--preset",
+                "original",
+            ][..],
+            &tiny,
+        ]
+        .concat(),
+    ));
+    let c = card(&transformer);
+    assert_eq!(c["training"]["joint_permutations"].as_u64(), Some(2), "{c}");
+    assert_eq!(c["network"]["attention_init"], "PyTorch", "{c}");
+    assert!(log.contains("epoch   1"), "{log}");
+    // Permuted copies are only the same input for the original architecture.
+    let o = gaitlens(
+        &[
+            &[
+                "train",
+                "transformer",
+                "--data",
+                s(&cohort),
+                "--out",
+                s(&dir.path().join("bad")),
+                "--joint-permutations",
+                "2",
+            ][..],
+            &tiny,
+        ]
+        .concat(),
+    );
+    fails_with(&o, "original transformer only");
 }

@@ -24,7 +24,8 @@ pub struct EvaluateArgs {
     /// Cohort written by `gaitlens synth` (class folders and ground_truth.json).
     #[arg(long)]
     pub data: PathBuf,
-    /// Fold to evaluate (default: the fold the network was trained with, from its card).
+    /// Fold to evaluate (default: the fold the network was trained with, from its card; for a
+    /// network trained with --inner-fold, that inner validation fold).
     #[arg(long)]
     pub fold: Option<usize>,
     /// Window stride (the split is by subject, so any stride evaluates the same subjects).
@@ -39,10 +40,15 @@ pub struct EvaluateArgs {
     /// input) and `normative` (relative to the phase-matched healthy gait).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![BaselineArg::Zero, BaselineArg::Normative])]
     pub baselines: Vec<BaselineArg>,
-    /// Skip the model-randomisation control (the same scores for an untrained network of the
-    /// same architecture, which tells how much of a locus score comes from the data alone).
+    /// Skip the controls (scored on the same windows as the rules): the network-free deviation
+    /// from the normative gait, random relevance, gradient × input, and every rule on an
+    /// untrained network of the same architecture (and on --shuffled-network).
     #[arg(long)]
     pub no_control: bool,
+    /// A network trained on shuffled labels (`gaitlens train … --shuffle-labels`, same
+    /// architecture and cohort): every rule is also scored on it, as a control.
+    #[arg(long)]
+    pub shuffled_network: Option<PathBuf>,
     /// Also write the report as JSON.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -104,6 +110,29 @@ fn card_windows(
     Ok(ds)
 }
 
+/// The windows a card is evaluated on, and a phrase naming them: its inner validation fold when
+/// it was trained for nested validation (`train --inner-fold`), else its fold (or `fold`).
+fn card_fold(
+    ds: &WindowDataset,
+    card: &gaitlens::train::ModelCard,
+    fold: Option<usize>,
+) -> anyhow::Result<(gaitlens::dataset::Fold, String)> {
+    let (k, outer) = (card.training.folds, card.training.fold);
+    Ok(match (fold, card.training.inner_fold) {
+        (None, Some(inner)) => (
+            gaitlens::dataset::nested_fold(ds, k, outer, inner)?,
+            format!(
+                "inner fold {inner} of the training subjects of fold {outer}/{k} (validation; \
+                 the test fold is not touched)"
+            ),
+        ),
+        (f, _) => {
+            let f = f.unwrap_or(outer);
+            (k_fold_by_subject(ds, k, f)?, format!("fold {f}/{k}"))
+        }
+    })
+}
+
 /// Arguments of `gaitlens normative`.
 #[derive(Debug, Args)]
 pub struct NormativeArgs {
@@ -133,7 +162,7 @@ pub fn normative_cmd(a: NormativeArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let ds = card_windows(&card, &a.data, a.stride)?;
-    let fold = k_fold_by_subject(&ds, card.training.folds, card.training.fold)?;
+    let (fold, _) = card_fold(&ds, &card, None)?;
     let n = learn_normative(&ds, &fold.train)?;
     let frames: u64 = n.counts.iter().map(|&c| u64::from(c)).sum();
     let bins = n.bins;
@@ -157,20 +186,16 @@ pub fn normative_cmd(a: NormativeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `gaitlens evaluate`: accuracy per injected pathology and the limb locus of each explanation
-/// rule on the held-out subjects of a synthetic cohort.
+/// `gaitlens evaluate`: accuracy per injected pathology, and each rule's and control's locus
+/// (joint positions and joint angles) and AOPC on the network's correctly classified sick
+/// windows of the held-out subjects of a synthetic cohort.
 pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let device = Default::default();
     let (net, card) = load_network(&a.network, &device)?;
     let truths = gaitlens::synth::read_ground_truth(&a.data)?;
     let ds = card_windows(&card, &a.data, a.stride)?;
-    let fold_index = a.fold.unwrap_or(card.training.fold);
-    let fold = k_fold_by_subject(&ds, card.training.folds, fold_index)?;
-    let normative = if a.baselines.contains(&BaselineArg::Normative) {
-        Some(normative_for(&card, &ds, &fold.train)?)
-    } else {
-        None
-    };
+    let (fold, split) = card_fold(&ds, &card, a.fold)?;
+    let normative = normative_for(&card, &ds, &fold.train)?;
     let rules = if a.rules.is_empty() && card.network_type == "transformer" {
         vec![Rule::CpLrp, Rule::AttnLrp, Rule::Attention]
     } else if a.rules.is_empty() {
@@ -184,13 +209,26 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     } else {
         a.rules.clone()
     };
-    let methods = scored_methods(&a, &rules, normative.as_ref());
+    let untrained = (!a.no_control).then(|| {
+        <A as burn::tensor::backend::Backend>::seed(&device, card.training.seed);
+        gaitlens::train::init_untrained::<A>(&card.network, &device)
+    });
+    let shuffled = match &a.shuffled_network {
+        Some(path) => Some(shuffled_control(path, &card, &device)?),
+        None => None,
+    };
+    let controls = Controls {
+        untrained: untrained.as_ref(),
+        shuffled: shuffled.as_ref(),
+        seed: card.training.seed,
+    };
+    let methods = scored_methods(&a, &net, &rules, &normative, &controls);
     eprintln!(
-        "evaluating {} ({}) on fold {fold_index}/{}: {} held-out windows",
+        "evaluating {} ({}) on {split}: {} held-out windows, {} methods",
         a.network.display(),
         card.network_type,
-        card.training.folds,
-        fold.eval.len()
+        fold.eval.len(),
+        methods.len()
     );
     let bar = ProgressBar::new(fold.eval.len() as u64);
     bar.set_style(
@@ -203,61 +241,123 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         windows: &fold.eval,
         truths: &truths,
         temperature: card.calibration.map(|c| c.temperature),
+        normative: Some(&normative),
     };
-    let score = |net: &LoadedModel<A>| {
-        gaitlens::explain::evaluate_against_truth(net, set, &methods, 64, &device, |done, _| {
+    let report =
+        gaitlens::explain::evaluate_against_truth(&net, set, &methods, 64, &device, |done, _| {
             bar.set_position(done as u64)
-        })
-    };
-    let report = score(&net)?;
-    let control = if a.no_control {
-        None
-    } else {
-        bar.set_message("untrained control");
-        bar.set_position(0);
-        <A as burn::tensor::backend::Backend>::seed(&device, card.training.seed);
-        Some(score(&gaitlens::train::init_untrained::<A>(
-            &card.network,
-            &device,
-        ))?)
-    };
+        })?;
     bar.finish_and_clear();
     print_report(&report);
     let calibration = calibration_of(&card, &report);
-    if let Some(c) = &control {
-        print_control(c, card.training.seed);
-    }
     if let Some(out) = &a.out {
-        write_report(out, &report, control.as_ref(), &calibration)?;
+        write_report(out, &report, &calibration)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every rule × baseline asked for (attention has no normative variant).
+/// The control networks of an evaluation.
+struct Controls<'a> {
+    /// An untrained network of the same architecture.
+    untrained: Option<&'a LoadedModel<A>>,
+    /// A network trained on shuffled labels.
+    shuffled: Option<&'a LoadedModel<A>>,
+    /// Seed of the random-relevance control.
+    seed: u64,
+}
+
+/// Loads the shuffled-label control and checks it reads the same windows as the network.
+fn shuffled_control(
+    path: &Path,
+    card: &gaitlens::train::ModelCard,
+    device: &burn::backend::ndarray::NdArrayDevice,
+) -> anyhow::Result<LoadedModel<A>> {
+    let (net, c) = load_network(path, device)?;
+    if c.network_type != card.network_type || c.interval != card.interval {
+        bail!(
+            "{}: a {} network of {} frames; the evaluated network is a {} of {} frames (the \
+             shuffled-label control must have the same architecture)",
+            path.display(),
+            c.network_type,
+            c.interval,
+            card.network_type,
+            card.interval
+        );
+    }
+    if c.alignment_version != card.alignment_version {
+        bail!(
+            "{}: windows aligned with {}, the evaluated network's with {}",
+            path.display(),
+            c.alignment_version,
+            card.alignment_version
+        );
+    }
+    Ok(net)
+}
+
+/// Every rule × baseline asked for (attention has no normative variant), then the controls.
 fn scored_methods<'a>(
     a: &EvaluateArgs,
+    net: &'a LoadedModel<A>,
     rules: &[Rule],
-    normative: Option<&'a gaitlens::explain::NormativeGait>,
-) -> Vec<gaitlens::explain::ScoredMethod<'a>> {
+    normative: &'a gaitlens::explain::NormativeGait,
+    controls: &Controls<'a>,
+) -> Vec<gaitlens::explain::ScoredMethod<'a, A>> {
+    use gaitlens::explain::{Attribution, ExplainMethod, ScoredMethod};
+    let name_of = |r: Rule| {
+        r.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    };
     let mut methods = Vec::new();
     for &b in &a.baselines {
         for &r in rules {
-            let mut name = r
-                .to_possible_value()
-                .map(|v| v.get_name().to_string())
-                .unwrap_or_default();
-            let reference = match b {
-                BaselineArg::Zero => None,
+            let (suffix, reference) = match b {
+                BaselineArg::Zero => ("", None),
                 BaselineArg::Normative if r == Rule::Attention => continue,
-                BaselineArg::Normative => {
-                    name += "-normative";
-                    normative
-                }
+                BaselineArg::Normative => ("-normative", Some(normative)),
             };
-            methods.push(gaitlens::explain::ScoredMethod {
-                name,
-                method: rule_method(r),
-                reference,
+            let name = format!("{}{suffix}", name_of(r));
+            methods.push(ScoredMethod::network(name, net, rule_method(r), reference));
+        }
+    }
+    if a.no_control {
+        return methods;
+    }
+    methods.push(ScoredMethod::control(
+        "control:deviation",
+        Attribution::Deviation,
+    ));
+    methods.push(ScoredMethod::control(
+        "control:random",
+        Attribution::Random {
+            seed: controls.seed,
+        },
+    ));
+    methods.push(ScoredMethod {
+        control: true,
+        ..ScoredMethod::network(
+            "control:gradxinput-normative",
+            net,
+            ExplainMethod::GradientInput,
+            Some(normative),
+        )
+    });
+    let networks = [
+        ("untrained", controls.untrained),
+        ("shuffled", controls.shuffled),
+    ];
+    for (label, model) in networks {
+        let Some(model) = model else { continue };
+        for &r in rules.iter().filter(|&&r| r != Rule::Attention) {
+            methods.push(ScoredMethod {
+                control: true,
+                ..ScoredMethod::network(
+                    format!("control:{label}/{}-normative", name_of(r)),
+                    model,
+                    rule_method(r),
+                    Some(normative),
+                )
             });
         }
     }
@@ -302,7 +402,8 @@ fn calibration_of(
     })
 }
 
-/// Prints accuracy per group and each method's locus.
+/// Prints accuracy per group, then each method's locus (both spaces, with 95 % CIs and chance)
+/// and AOPC on the scored windows, then the joint-level locus per pathology.
 fn print_report(report: &gaitlens::explain::TruthReport) {
     println!(
         "accuracy {:.3} on {} windows (threshold 0.5)",
@@ -322,71 +423,105 @@ fn print_report(report: &gaitlens::explain::TruthReport) {
             g.mean_probability
         );
     }
-    let names = &default_body().joint_names;
-    println!("locus: top joint of correctly classified sick windows on the injected limb");
+    let Some(first) = report.locus.first() else {
+        return;
+    };
+    println!(
+        "\nlocus on the network's {} correctly classified sick windows (every method, control \
+         or not, is scored on exactly these); top joint on the injected limb / on the rotated \
+         joint itself, in joint-position (pos) and joint-angle (ang) space; [95 % CI by \
+         subject]; AOPC = mean logit drop replacing the top 0..{} joints by the normative gait",
+        first.correct_sick_windows,
+        gaitlens::explain::ground_truth::AOPC_STEPS
+    );
+    let f = |x: &gaitlens::explain::Fraction| {
+        format!("{:.3} [{:.2},{:.2}]", x.value, x.ci95[0], x.ci95[1])
+    };
+    println!(
+        "{:<34} {:>18} {:>18} {:>18} {:>18} {:>20}",
+        "method", "pos limb", "pos joint", "ang limb", "ang joint", "AOPC"
+    );
+    let angle_chance = report.locus.iter().find_map(|s| s.angle.as_ref());
+    println!(
+        "{:<34} {:>18.3} {:>18.3} {:>18} {:>18}",
+        "(chance: random top joint)",
+        first.position.limb.chance,
+        first.position.joint.chance,
+        angle_chance.map_or("-".into(), |a| format!("{:.3}", a.limb.chance)),
+        angle_chance.map_or("-".into(), |a| format!("{:.3}", a.joint.chance)),
+    );
     for s in &report.locus {
-        let mut top: Vec<usize> = (0..s.top_joint_counts.len()).collect();
-        top.sort_by_key(|&j| std::cmp::Reverse(s.top_joint_counts[j]));
+        println!(
+            "{:<34} {:>18} {:>18} {:>18} {:>18} {:>20}",
+            s.method,
+            f(&s.position.limb),
+            f(&s.position.joint),
+            s.angle.as_ref().map_or("-".into(), |a| f(&a.limb)),
+            s.angle.as_ref().map_or("-".into(), |a| f(&a.joint)),
+            s.aopc.map_or("-".into(), |a| format!(
+                "{:.2} [{:.2},{:.2}]",
+                a.value, a.ci95[0], a.ci95[1]
+            ))
+        );
+    }
+    print_per_group(report);
+}
+
+/// Joint-level locus per pathology (rotated joint on top), position and angle space.
+fn print_per_group(report: &gaitlens::explain::TruthReport) {
+    let names = &default_body().joint_names;
+    println!("\nper pathology: rotated joint on top, pos / ang (windows); most often top (ang)");
+    for s in &report.locus {
+        let groups: Vec<String> = s
+            .position
+            .per_group
+            .iter()
+            .map(|g| {
+                let ang = s
+                    .angle
+                    .as_ref()
+                    .and_then(|a| a.per_group.iter().find(|h| h.group == g.group))
+                    .map_or("-".into(), |h| {
+                        format!("{:.2}", h.on_joint as f64 / h.windows.max(1) as f64)
+                    });
+                format!(
+                    "{} {:.2}/{ang} ({})",
+                    g.group,
+                    g.on_joint as f64 / g.windows.max(1) as f64,
+                    g.windows
+                )
+            })
+            .collect();
+        let counts = s
+            .angle
+            .as_ref()
+            .map_or(&s.position.top_joint_counts, |a| &a.top_joint_counts);
+        let mut top: Vec<usize> = (0..counts.len()).collect();
+        top.sort_by_key(|&j| std::cmp::Reverse(counts[j]));
         let common: Vec<String> = top
             .iter()
             .take(3)
-            .filter(|&&j| s.top_joint_counts[j] > 0)
-            .map(|&j| format!("{} {}", names[j], s.top_joint_counts[j]))
+            .filter(|&&j| counts[j] > 0)
+            .map(|&j| format!("{} {}", names[j], counts[j]))
             .collect();
         println!(
-            "  {:<10} {:.3} ({}/{}; on a rotated joint {}); most often top: {}",
+            "  {:<32} {}; top: {}",
             s.method,
-            s.limb_fraction,
-            s.top_on_limb,
-            s.correct_sick_windows,
-            s.top_on_locus_joint,
+            groups.join(", "),
             common.join(", ")
         );
-        let groups: Vec<String> = s
-            .per_group
-            .iter()
-            .map(|(g, n, hits)| format!("{g} {hits}/{n}"))
-            .collect();
-        println!("             per pathology: {}", groups.join(", "));
     }
 }
 
-/// Prints the untrained network's locus scores beside the trained one's.
-fn print_control(c: &gaitlens::explain::TruthReport, seed: u64) {
-    let scores: Vec<String> = c
-        .locus
-        .iter()
-        .map(|s| {
-            format!(
-                "{} {:.3} ({}/{})",
-                s.method, s.limb_fraction, s.top_on_limb, s.correct_sick_windows
-            )
-        })
-        .collect();
-    println!(
-        "untrained control (same architecture, seed {seed}; accuracy {:.3}): {}",
-        c.accuracy,
-        scores.join(", ")
-    );
-    println!(
-        "  (a locus score the untrained network reaches too comes from the data and the \
-         baseline, not from what the network learnt)"
-    );
-}
-
-/// Writes the report (with the control, if run) as JSON, atomically.
+/// Writes the report as JSON, atomically.
 fn write_report(
     out: &Path,
     report: &gaitlens::explain::TruthReport,
-    control: Option<&gaitlens::explain::TruthReport>,
     calibration: &serde_json::Value,
 ) -> anyhow::Result<()> {
     let mut value = serde_json::to_value(report)?;
     if let Some(obj) = value.as_object_mut() {
         obj.insert("calibration".into(), calibration.clone());
-        if let Some(c) = control {
-            obj.insert("untrained_control".into(), serde_json::to_value(c)?);
-        }
     }
     let json = serde_json::to_vec_pretty(&value)?;
     write_atomic(out, &json).with_context(|| format!("writing {}", out.display()))?;

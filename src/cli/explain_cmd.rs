@@ -47,6 +47,9 @@ pub enum Rule {
     AttnLrp,
     /// Transformer: the original's attention explanation.
     Attention,
+    /// Any network: plain gradient × input, no LRP rule (the control the rules are measured
+    /// against in `gaitlens evaluate`).
+    GradInput,
 }
 
 /// Arguments of `gaitlens explain`.
@@ -350,5 +353,6 @@ pub(super) fn rule_method(rule: Rule) -> ExplainMethod {
         Rule::CpLrp => ExplainMethod::Lrp(LrpRule::CpLrp),
         Rule::AttnLrp => ExplainMethod::Lrp(LrpRule::AttnLrp),
         Rule::Attention => ExplainMethod::Attention,
+        Rule::GradInput => ExplainMethod::GradientInput,
     }
 }

@@ -10,7 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use gaitlens::body::default_model::default_body;
 use gaitlens::dataset::{Alignment, WindowConfig, k_fold_by_subject};
 use gaitlens::nn::{
-    ClsInit, MarkerClassificationConfig, MultiMlpConfig, Pooling, StandardizationScale,
+    AttentionInit, ClsInit, MarkerClassificationConfig, MultiMlpConfig, Pooling,
+    StandardizationScale,
 };
 use gaitlens::train::{
     DatasetWindows, DeviceKind, LrSchedule, NetworkConfig, OptimizerKind, TrainConfig, TrainEvent,
@@ -109,6 +110,11 @@ pub struct TrainArgs {
     /// Number of folds (split by subject).
     #[arg(long, default_value_t = train_defaults().folds)]
     pub folds: usize,
+    /// Nested validation: train on the training subjects of --fold without inner fold J (of
+    /// folds − 1) and evaluate on inner fold J; the test fold is not touched (choose recipes,
+    /// rules and thresholds on such a network, then report the plain --fold network once).
+    #[arg(long)]
+    pub inner_fold: Option<usize>,
     /// Random seed.
     #[arg(long, default_value_t = train_defaults().seed)]
     pub seed: u64,
@@ -188,6 +194,19 @@ pub struct TrainArgs {
     /// default 0.1, as the original).
     #[arg(long, default_value_t = MarkerClassificationConfig::new().dropout)]
     pub dropout: f64,
+    /// Transformer: the original's joint-permutation copies of every fitted and evaluation
+    /// window (preset original: 2; recommended: 0). Original architecture only.
+    #[arg(long)]
+    pub joint_permutations: Option<usize>,
+    /// Transformer: initialisation of the attention projections (preset original: pytorch,
+    /// PyTorch's nn.MultiheadAttention; recommended: linear).
+    #[arg(long, value_enum)]
+    pub attention_init: Option<AttentionInitArg>,
+    /// Control networks only: permute the classes of the training subjects (seeded by --seed;
+    /// the fold is split on the true classes first, evaluation windows keep theirs). The
+    /// result is the shuffled-label control of `gaitlens evaluate --shuffled-network`.
+    #[arg(long)]
+    pub shuffle_labels: bool,
 }
 
 /// `--cls-init` values.
@@ -195,6 +214,15 @@ pub struct TrainArgs {
 pub enum ClsInitArg {
     Uniform,
     Small,
+}
+
+/// `--attention-init` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AttentionInitArg {
+    /// Every projection as a linear layer (burn's and PyTorch's nn.Linear default).
+    Linear,
+    /// PyTorch's nn.MultiheadAttention: Xavier-uniform q/k/v, zero biases (the original).
+    Pytorch,
 }
 
 /// `--pooling` values.
@@ -237,6 +265,9 @@ pub struct Recipe {
     fc_dim: usize,
     ff_dim: usize,
     pfe_layers: Vec<usize>,
+    attention_init: AttentionInitArg,
+    /// Transformer only (the original MLP script does not permute).
+    joint_permutations: usize,
 }
 
 impl Recipe {
@@ -268,6 +299,8 @@ impl Recipe {
             fc_dim: tr.fc_dim,
             ff_dim: tr.ff_dim,
             pfe_layers: MultiMlpConfig::new().pfe_layers,
+            attention_init: AttentionInitArg::Pytorch,
+            joint_permutations: 2,
         }
     }
 
@@ -287,6 +320,8 @@ impl Recipe {
             alignment: AlignArg::Isotropic,
             use_pos_ratio: true,
             calibration_fraction: train_defaults().calibration_fraction,
+            attention_init: AttentionInitArg::Linear,
+            joint_permutations: 0,
             ..Self::original()
         };
         match net {
@@ -345,6 +380,11 @@ impl Recipe {
             fc_dim: a.fc_dim.unwrap_or(p.fc_dim),
             ff_dim: a.ff_dim.unwrap_or(p.ff_dim),
             pfe_layers: a.pfe_layers.clone().unwrap_or(p.pfe_layers),
+            attention_init: a.attention_init.unwrap_or(p.attention_init),
+            joint_permutations: match a.net {
+                Net::Transformer => a.joint_permutations.unwrap_or(p.joint_permutations),
+                Net::Mlp => a.joint_permutations.unwrap_or(0),
+            },
         }
     }
 
@@ -375,8 +415,25 @@ impl Recipe {
 pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
     let r = Recipe::resolve(&a);
     eprintln!("{}", r.describe(&a));
-    let ds = load_windows(&a, &r)?;
-    let fold = k_fold_by_subject(&ds, a.folds, a.fold)?;
+    let mut ds = load_windows(&a, &r)?;
+    let fold = match a.inner_fold {
+        Some(inner) => gaitlens::dataset::nested_fold(&ds, a.folds, a.fold, inner)?,
+        None => k_fold_by_subject(&ds, a.folds, a.fold)?,
+    };
+    if let Some(inner) = a.inner_fold {
+        eprintln!(
+            "nested validation: inner fold {inner} of the training subjects of fold {}/{} is \
+             evaluated; the test fold is not used",
+            a.fold, a.folds
+        );
+    }
+    if a.shuffle_labels {
+        shuffle_training_labels(&mut ds, &fold.train, a.seed);
+        eprintln!(
+            "warning: --shuffle-labels: the training subjects' classes are permuted; this \
+             network is a control for `gaitlens evaluate --shuffled-network`, not a classifier"
+        );
+    }
     eprintln!(
         "{} sequences, {} windows: {} train / {} eval (fold {}/{})",
         ds.sequences.len(),
@@ -407,6 +464,26 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
     let (rec, card) = save_checkpoint(&outcome, &a.out)?;
     println!("wrote {} and {}", rec.display(), card.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Permutes the classes of the subjects of windows `train` among themselves (seeded), so a
+/// network trained on them learns no real gait–class relation; other windows keep theirs.
+fn shuffle_training_labels(ds: &mut gaitlens::dataset::WindowDataset, train: &[usize], seed: u64) {
+    let mut subjects: Vec<usize> = train.iter().map(|&i| ds.windows[i].subject).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    let classes: Vec<bool> = subjects.iter().map(|&s| ds.subjects[s].sick).collect();
+    let mut order: Vec<usize> = (0..subjects.len()).collect();
+    gaitlens::rng::SplitMix64::stream(seed, 0, 0x7368_7566).shuffle(&mut order);
+    let new_class: std::collections::HashMap<usize, bool> = subjects
+        .iter()
+        .zip(&order)
+        .map(|(&s, &o)| (s, classes[o]))
+        .collect();
+    for &i in train {
+        let w = &mut ds.windows[i];
+        w.sick = new_class[&w.subject];
+    }
 }
 
 /// Prints the fold's temperature and the expected calibration error before and after it.
@@ -498,6 +575,10 @@ fn network_config(a: &TrainArgs, r: &Recipe) -> NetworkConfig {
                 .with_final_norm(r.final_norm)
                 .with_layers(a.layers)
                 .with_frame_token(r.frame_token)
+                .with_attention_init(match r.attention_init {
+                    AttentionInitArg::Linear => AttentionInit::Linear,
+                    AttentionInitArg::Pytorch => AttentionInit::PyTorch,
+                })
                 .with_dropout(a.dropout)
                 .with_pelvis_relative_x(r.pelvis_relative),
         ),
@@ -544,6 +625,8 @@ fn train_config(a: &TrainArgs, r: &Recipe) -> anyhow::Result<TrainConfig> {
     tc.seed = a.seed;
     tc.use_pos_ratio = r.use_pos_ratio;
     tc.calibration_fraction = r.calibration_fraction;
+    tc.joint_permutations = r.joint_permutations;
+    tc.inner_fold = a.inner_fold;
     tc.standardize_input = match r.standardize {
         Standardize::PerAxis => Some(StandardizationScale::PerAxis),
         Standardize::PerCoordinate => Some(StandardizationScale::PerCoordinate),

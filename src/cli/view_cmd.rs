@@ -117,6 +117,7 @@ fn render_choice(rule: Rule) -> gaitlens::viewer::network::ExplainChoice {
         Rule::CpLrp => C::CpLrp,
         Rule::AttnLrp => C::AttnLrp,
         Rule::Attention => C::Attention,
+        Rule::GradInput => C::GradientInput,
     }
 }
 

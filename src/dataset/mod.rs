@@ -26,7 +26,7 @@ pub use loader::{
     cohort_rate_hz, load_joint_dataset, load_window_dataset, posed_joints, sequence_from_poses,
 };
 pub use resample::FrameMap;
-pub use split::{Fold, data_list_hash, fnv1a64, k_fold_by_subject, pos_weight};
+pub use split::{Fold, data_list_hash, fnv1a64, k_fold_by_subject, nested_fold, pos_weight};
 pub use windows::{
     MIRRORED_JOINT_ORDER, ORIGINAL_MIRRORED_JOINT_ORDER, SubjectKey, Window, WindowConfig,
     WindowDataset, mirror_frame,

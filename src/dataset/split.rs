@@ -51,6 +51,55 @@ pub fn k_fold_by_subject(ds: &WindowDataset, k: usize, fold: usize) -> Result<Fo
     Ok(out)
 }
 
+/// Nested validation inside fold `outer` of `k`: the outer fold's training subjects split again
+/// into `k − 1` inner folds the same way (per class, by index among the outer-training subjects
+/// of that class); inner fold `inner` is evaluated, the other training subjects train. The outer
+/// fold's evaluation (test) subjects are in neither part, so recipes and thresholds chosen on
+/// the inner fold never see the test fold.
+pub fn nested_fold(
+    ds: &WindowDataset,
+    k: usize,
+    outer: usize,
+    inner: usize,
+) -> Result<Fold, DatasetError> {
+    let outer_fold = k_fold_by_subject(ds, k, outer)?;
+    let inner_k = k - 1;
+    if inner_k < 2 || inner >= inner_k {
+        return Err(DatasetError::Config {
+            reason: format!(
+                "inner fold {inner} of the {inner_k} inside fold {outer} of k = {k}: need k ≥ 3 \
+                 and inner fold < k − 1"
+            ),
+        });
+    }
+    let mut in_train = vec![false; ds.subjects.len()];
+    for &i in &outer_fold.train {
+        in_train[ds.windows[i].subject] = true;
+    }
+    // Index of each outer-training subject within its class (subjects sorted by class, name).
+    let mut class_index = vec![usize::MAX; ds.subjects.len()];
+    let mut counts = [0usize; 2];
+    for (i, s) in ds.subjects.iter().enumerate() {
+        if in_train[i] {
+            class_index[i] = counts[s.sick as usize];
+            counts[s.sick as usize] += 1;
+        }
+    }
+    let per_fold = counts.map(|n| n.div_ceil(inner_k));
+    let mut out = Fold::default();
+    for &i in &outer_fold.train {
+        let subject = ds.windows[i].subject;
+        let c = ds.subjects[subject].sick as usize;
+        let idx = class_index[subject];
+        if inner * per_fold[c] <= idx && idx < (inner + 1) * per_fold[c] {
+            out.eval.push(i);
+        } else {
+            out.train.push(i);
+        }
+    }
+    Ok(out)
+}
+
 /// `pos_weight` for a BCE loss over `windows`: healthy count / sick count, as the original's
 /// `get_healthy_sick_ratio` (computed over the training set including mirrored copies). `None`
 /// when there is no sick window.
@@ -166,6 +215,39 @@ mod tests {
         }
         evaluated.sort_unstable();
         assert_eq!(evaluated, (0..ds.subjects.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn nested_folds_never_touch_the_test_fold_and_cover_its_training_subjects() {
+        let ds = dataset(12, 9);
+        let (k, outer) = (5, 2);
+        let test: HashSet<usize> = k_fold_by_subject(&ds, k, outer)
+            .unwrap()
+            .eval
+            .iter()
+            .map(|&i| ds.windows[i].subject)
+            .collect();
+        let mut validated = Vec::new();
+        for inner in 0..k - 1 {
+            let f = nested_fold(&ds, k, outer, inner).unwrap();
+            let tr: HashSet<usize> = f.train.iter().map(|&i| ds.windows[i].subject).collect();
+            let ev: HashSet<usize> = f.eval.iter().map(|&i| ds.windows[i].subject).collect();
+            assert!(tr.is_disjoint(&ev) && tr.is_disjoint(&test) && ev.is_disjoint(&test));
+            if inner == 0 {
+                // As the plain folds, later inner folds may lack a class; the first has both.
+                assert!(ev.iter().any(|&s| ds.subjects[s].sick));
+                assert!(ev.iter().any(|&s| !ds.subjects[s].sick));
+            }
+            validated.extend(ev);
+        }
+        validated.sort_unstable();
+        let mut expected: Vec<usize> = (0..ds.subjects.len())
+            .filter(|s| !test.contains(s))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(validated, expected);
+        assert!(nested_fold(&ds, 5, 2, 4).is_err());
+        assert!(nested_fold(&ds, 2, 0, 0).is_err());
     }
 
     #[test]

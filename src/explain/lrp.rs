@@ -510,7 +510,7 @@ pub fn lrp_transformer_rule<B: AutodiffBackend>(
 }
 
 /// Gradient × (prepared input − prepared reference) of the forward in `mode`.
-fn transformer_gradient_x_input<B: AutodiffBackend>(
+pub(crate) fn transformer_gradient_x_input<B: AutodiffBackend>(
     model: &MarkerClassification<B>,
     x: Tensor<B, 4>,
     reference: Option<Tensor<B, 4>>,

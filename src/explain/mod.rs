@@ -6,6 +6,7 @@
 //! Relevance is reported per frame × joint (summed over x, y, z) and kept signed; the display
 //! normalisation of the original (÷ max |R|, then (R + 1) / 2) is a separate step.
 
+pub mod angle_space;
 pub mod attention;
 pub mod colouring;
 pub mod domain;
@@ -23,7 +24,8 @@ use crate::nn::LoadedModel;
 
 pub use attention::attention_relevance;
 pub use ground_truth::{
-    GroupScore, LocusScore, ScoredMethod, TruthError, TruthReport, TruthSet, evaluate_against_truth,
+    Aopc, Attribution, Fraction, GroupLocus, GroupScore, LocusScore, ScoredMethod, SpaceLocus,
+    TruthError, TruthReport, TruthSet, evaluate_against_truth,
 };
 pub use lrp::{
     LayerRelevance, LayerRule, LrpRule, LrpTrace, linear_backward, linear_backward_relative,
@@ -40,6 +42,9 @@ pub enum ExplainMethod {
     Lrp(LrpRule),
     /// CLS attention of both levels (transformer only).
     Attention,
+    /// Gradient × input (relative to the reference when one is given) of the inference
+    /// forward, no LRP rule: the plain-gradient control the rules are compared with. Any network.
+    GradientInput,
 }
 
 /// The rules the MLPs support (for error messages).
@@ -54,6 +59,7 @@ impl ExplainMethod {
             Self::Lrp(rule) if transformer => rule.for_transformer(),
             Self::Lrp(rule) => rule.for_mlp(),
             Self::Attention => transformer,
+            Self::GradientInput => true,
         }
     }
 }
@@ -115,6 +121,10 @@ pub struct Explanation {
     pub logit: f32,
     /// Signed relevance per frame × joint, row-major `[interval, joints]`.
     pub relevance: Vec<f32>,
+    /// The same relevance per coordinate, `[interval, joints, 3]` (x, y, z of the aligned
+    /// window), which [`angle_space`] carries to the joint rotations; empty for attention,
+    /// which has no per-coordinate relevance.
+    pub relevance_xyz: Vec<f32>,
 }
 
 impl Explanation {
@@ -150,6 +160,7 @@ pub fn normalize_for_display(r: &[f32]) -> Vec<f32> {
     r.iter().map(|v| (v / m + 1.0) / 2.0).collect()
 }
 
+/// Per-window explanations from relevance `[batch, interval, joints]` (attention) and logits.
 fn split<Bk: Backend>(rel: Tensor<Bk, 3>, logits: Tensor<Bk, 2>) -> Vec<Explanation> {
     let [b, t, j] = rel.dims();
     let r: Vec<f32> = rel.into_data().iter::<f32>().collect();
@@ -160,8 +171,49 @@ fn split<Bk: Backend>(rel: Tensor<Bk, 3>, logits: Tensor<Bk, 2>) -> Vec<Explanat
             joints: j,
             logit: l[i],
             relevance: r[i * t * j..(i + 1) * t * j].to_vec(),
+            relevance_xyz: Vec::new(),
         })
         .collect()
+}
+
+/// Per-window explanations from per-coordinate relevance `[batch, interval, joints, 3]`.
+fn split_xyz<Bk: Backend>(rel: Tensor<Bk, 4>, logits: Tensor<Bk, 2>) -> Vec<Explanation> {
+    let [b, t, j, c] = rel.dims();
+    let r: Vec<f32> = rel.into_data().iter::<f32>().collect();
+    let l: Vec<f32> = logits.into_data().iter::<f32>().collect();
+    let per = t * j * c;
+    (0..b)
+        .map(|i| {
+            let xyz = r[i * per..(i + 1) * per].to_vec();
+            Explanation {
+                interval: t,
+                joints: j,
+                logit: l[i],
+                relevance: xyz.chunks_exact(c).map(|p| p.iter().sum()).collect(),
+                relevance_xyz: xyz,
+            }
+        })
+        .collect()
+}
+
+/// Gradient of the logit × (input − reference) of an MLP's forward (no dropout in the MLPs, so
+/// the autodiff forward is the inference forward).
+fn mlp_gradient_x_input<B: AutodiffBackend>(
+    model: &crate::nn::MultiMlp<B>,
+    x: Tensor<B, 4>,
+    reference: Option<Tensor<B, 4>>,
+) -> (Tensor<B::InnerBackend, 4>, Tensor<B::InnerBackend, 2>) {
+    let x = x.detach().require_grad();
+    let logits = model.logits(x.clone());
+    // Windows are independent, so the gradient of the sum is each window's own gradient.
+    let grads = logits.clone().sum().backward();
+    let xi = x.clone().inner();
+    let g = x.grad(&grads).unwrap_or_else(|| xi.zeros_like());
+    let delta = match reference {
+        Some(r) => xi - r.inner(),
+        None => xi,
+    };
+    (delta * g, logits.inner())
 }
 
 /// Explains every window of `x` `[batch, interval, joints, 3]` with `method`.
@@ -201,7 +253,20 @@ pub fn explain_relative<B: AutodiffBackend>(
     Ok(match (model, method) {
         (LoadedModel::Mlp(m), ExplainMethod::Lrp(rule)) => {
             let t = lrp_mlp_trace(m, x.detach(), reference.map(|r| r.detach()), rule)?;
-            split(t.relevance.sum_dim(3).squeeze_dim::<3>(3), t.logits)
+            split_xyz(t.relevance, t.logits)
+        }
+        (LoadedModel::Mlp(m), ExplainMethod::GradientInput) => {
+            let (r, l) = mlp_gradient_x_input(m, x, reference);
+            split_xyz(r, l)
+        }
+        (LoadedModel::Transformer(m), ExplainMethod::GradientInput) => {
+            let (r, l) = lrp::transformer_gradient_x_input(
+                m,
+                x,
+                reference,
+                crate::nn::transformer::ForwardMode::Eval,
+            );
+            split_xyz(r, l)
         }
         (LoadedModel::Mlp(_), ExplainMethod::Attention) => {
             return Err(ExplainError::Unsupported {
@@ -210,7 +275,7 @@ pub fn explain_relative<B: AutodiffBackend>(
         }
         (LoadedModel::Transformer(m), ExplainMethod::Lrp(rule)) => {
             let (r, l) = lrp_transformer_rule(m, x, reference, rule)?;
-            split(r.sum_dim(3).squeeze_dim::<3>(3), l)
+            split_xyz(r, l)
         }
         (LoadedModel::Transformer(m), ExplainMethod::Attention) => {
             // Inference on the inner backend: no autodiff graph and no dropout.
@@ -276,6 +341,7 @@ mod tests {
             joints: 3,
             logit: 1.0,
             relevance: vec![1.0, -2.0, 0.5, 1.0, 4.0, 0.0],
+            relevance_xyz: Vec::new(),
         };
         assert_eq!(e.joint_totals(), vec![2.0, 2.0, 0.5]);
         let n = e.normalized();

@@ -13,7 +13,8 @@ use burn::prelude::*;
 
 pub use mlp::{LrpMlp, MlpActivation, MultiMlp, MultiMlpConfig};
 pub use transformer::{
-    AttentionMaps, ClsInit, MarkerClassification, MarkerClassificationConfig, Pooling,
+    AttentionInit, AttentionMaps, ClsInit, MarkerClassification, MarkerClassificationConfig,
+    Pooling,
 };
 
 /// P(pathological) of a logit: the logistic sigmoid, written once for every verdict printed or

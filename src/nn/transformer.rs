@@ -124,6 +124,33 @@ pub struct SelfAttention<B: Backend> {
 }
 
 impl<B: Backend> SelfAttention<B> {
+    /// Re-initialises the projections as [`AttentionInit::PyTorch`].
+    pub fn pytorch_init(self, device: &B::Device) -> Self {
+        let dim = self.query.weight.dims()[0];
+        let bound = (6.0 / (4.0 * dim as f64)).sqrt();
+        let zero_bias = |mut l: Linear<B>| {
+            l.bias = l.bias.map(|b| Param::from_tensor(b.val().zeros_like()));
+            l
+        };
+        let in_proj = || {
+            zero_bias(
+                LinearConfig::new(dim, dim)
+                    .with_initializer(burn::nn::Initializer::Uniform {
+                        min: -bound,
+                        max: bound,
+                    })
+                    .init(device),
+            )
+        };
+        Self {
+            query: in_proj(),
+            key: in_proj(),
+            value: in_proj(),
+            output: zero_bias(self.output),
+            heads: self.heads,
+        }
+    }
+
     /// Projections `dim → dim`, `heads` heads (`dim` must be divisible by `heads`).
     pub fn new(dim: usize, heads: usize, device: &B::Device) -> Self {
         let lin = || LinearConfig::new(dim, dim).init(device);
@@ -406,6 +433,23 @@ pub struct MarkerClassificationConfig {
     /// through softmax-averaged, per-token-normalised joint tokens.
     #[config(default = false)]
     pub frame_token: bool,
+    /// How the attention projections start ([`AttentionInit`]; PyTorch's `nn.MultiheadAttention`
+    /// in the original).
+    #[config(default = "AttentionInit::Linear")]
+    pub attention_init: AttentionInit,
+}
+
+/// Initialisation of the attention projections.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum AttentionInit {
+    /// Every projection as a linear layer (burn's default, the same as PyTorch's `nn.Linear`:
+    /// U(±1/√fan_in) weights and biases).
+    Linear,
+    /// PyTorch's `nn.MultiheadAttention._reset_parameters`, which the original's
+    /// `nn.TransformerEncoderLayer` uses: Xavier-uniform over the stacked `[3·dim, dim]`
+    /// query/key/value matrix, U(±√(6 / 4·dim)), zero query/key/value and output biases (the
+    /// output weight keeps the linear init).
+    PyTorch,
 }
 
 /// Initialisation of a CLS token.
@@ -472,6 +516,13 @@ impl MarkerClassificationConfig {
             device,
         );
         feature_merger.extra_layers = extra(self.fc_dim, self.fc_heads);
+        if self.attention_init == AttentionInit::PyTorch {
+            for encoder in [&mut feature_extractor, &mut feature_merger] {
+                for layer in std::iter::once(&mut encoder.layer).chain(&mut encoder.extra_layers) {
+                    layer.attention = layer.attention.clone().pytorch_init(device);
+                }
+            }
+        }
         MarkerClassification {
             feature_extractor,
             frame_norm: self
@@ -702,6 +753,97 @@ mod tests {
             .with_fc_heads(4)
             .with_interval(5)
             .with_ff_dim(16)
+    }
+
+    #[test]
+    fn pytorch_attention_init_is_xavier_over_qkv_with_zero_biases() {
+        let _rng = crate::train::test_rng_lock();
+        let device = Default::default();
+        let cfg = small().with_attention_init(AttentionInit::PyTorch);
+        let m = cfg.init::<B>(&device);
+        let bound = (6.0f32 / (4.0 * 8.0)).sqrt();
+        for att in [
+            &m.feature_extractor.layer.attention,
+            &m.feature_merger.layer.attention,
+        ] {
+            for l in [&att.query, &att.key, &att.value, &att.output] {
+                let b: Vec<f32> = l.bias.as_ref().unwrap().val().into_data().iter().collect();
+                assert!(b.iter().all(|&v| v == 0.0));
+            }
+            for l in [&att.query, &att.key, &att.value] {
+                let w: Vec<f32> = l.weight.val().into_data().iter().collect();
+                let max = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+                assert!(max <= bound && max > 0.7 * bound, "{max} vs {bound}");
+            }
+        }
+        // The linear default draws biases too.
+        let plain = small().init::<B>(&device);
+        let b: Vec<f32> = plain
+            .feature_extractor
+            .layer
+            .attention
+            .query
+            .bias
+            .as_ref()
+            .unwrap()
+            .val()
+            .into_data()
+            .iter()
+            .collect();
+        assert!(b.iter().any(|&v| v != 0.0));
+        // Cards written before the field read the default (`fill_network_defaults`).
+        assert_eq!(
+            MarkerClassificationConfig::new().attention_init,
+            AttentionInit::Linear
+        );
+    }
+
+    /// The original's joint-permutation augmentation permutes a window's joints and lets each
+    /// joint's id (its positional code) travel with it: for the original architecture (shared
+    /// embedding, no frame token) that is the same input, so a permuted copy gives the same
+    /// logit — which is why `--joint-permutations` feeds its copies in joint order.
+    #[test]
+    fn joint_permutation_with_travelling_ids_is_a_symmetry() {
+        let _rng = crate::train::test_rng_lock();
+        let device = Default::default();
+        let m = small()
+            .with_dropout(0.0)
+            .with_cls_init(ClsInit::Small)
+            .init::<B>(&device);
+        let (t, j) = (5, 22);
+        let x = Tensor::<B, 4>::random([1, t, j, 3], Distribution::Normal(0.0, 1.0), &device);
+        let perm: Vec<usize> = (0..j).map(|i| (i * 7 + 3) % j).collect();
+        let idx = Tensor::<B, 1, Int>::from_data(
+            TensorData::new(perm.iter().map(|&p| p as i64).collect::<Vec<_>>(), [j]),
+            &device,
+        );
+        let x_perm = x.clone().select(2, idx.clone());
+        let [p1, p2] = m.positional_codes(&device);
+        let rows = Tensor::cat(
+            vec![
+                Tensor::<B, 1, Int>::from_data(TensorData::new(vec![0i64], [1]), &device),
+                idx.add_scalar(1),
+            ],
+            0,
+        );
+        let p1_perm = p1.clone().select(1, rows);
+        let logit = |x, p| {
+            m.forward_prepared_positions(x, ForwardMode::Eval, Some(p))
+                .0
+        };
+        let a: Vec<f32> = logit(x, [p1, p2.clone()]).into_data().iter().collect();
+        let b: Vec<f32> = logit(x_perm.clone(), [p1_perm, p2.clone()])
+            .into_data()
+            .iter()
+            .collect();
+        // Without the travelling ids the permutation does change the input.
+        let c: Vec<f32> = logit(x_perm, m.positional_codes(&device))
+            .into_data()
+            .iter()
+            .collect();
+        let (same, moved) = ((a[0] - b[0]).abs(), (a[0] - c[0]).abs());
+        eprintln!("logit {} · with ids {same:e} · without {moved:e}", a[0]);
+        assert!(same < 1e-5 && moved > 20.0 * same, "{a:?} {b:?} {c:?}");
     }
 
     #[test]

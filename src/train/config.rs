@@ -159,6 +159,19 @@ pub struct TrainConfig {
     /// without subject names); cards written before the field read the default.
     #[serde(default = "default_calibration_fraction")]
     pub calibration_fraction: f64,
+    /// The original transformer's joint-permutation augmentation: every fitted and every
+    /// evaluation window appears this many more times (the original: 2 copies with the joints
+    /// randomly reordered and their ids — positional codes — moved with them). For the original
+    /// architecture such a copy is the same input (`joint_permutation_with_travelling_ids_is_a_
+    /// symmetry` in `src/nn/transformer.rs`), so the copies are fed in joint order: the
+    /// original's window counts, batch mix and epoch length. 0 (the default) adds none.
+    #[serde(default)]
+    pub joint_permutations: usize,
+    /// Nested validation ([`crate::dataset::nested_fold`]): trained on the training subjects of
+    /// `fold` without inner fold `inner_fold`, evaluated on that inner fold; the test fold is in
+    /// neither. `None`: the plain fold.
+    #[serde(default)]
+    pub inner_fold: Option<usize>,
 }
 
 /// [`TrainConfig::calibration_fraction`] unless told otherwise.
@@ -185,6 +198,8 @@ impl TrainConfig {
             standardize_input: None,
             lr_schedule: LrSchedule::Constant,
             calibration_fraction: DEFAULT_CALIBRATION_FRACTION,
+            joint_permutations: 0,
+            inner_fold: None,
         }
     }
 }

@@ -456,11 +456,20 @@ pub fn train(
         // The card records what was done: every training window fitted.
         cfg.calibration_fraction = 0.0;
     }
+    let fit = parts.as_ref().map_or(train, |p| &*p.fit);
+    let copies = cfg.joint_permutations;
+    let (fit_copies, eval_copies) = (
+        PermutationCopies { inner: fit, copies },
+        PermutationCopies {
+            inner: eval,
+            copies,
+        },
+    );
     let sources = Sources {
         train,
-        fit: parts.as_ref().map_or(train, |p| &*p.fit),
+        fit: if copies > 0 { &fit_copies } else { fit },
         calibrate: parts.as_ref().map(|p| (&*p.calibrate, p.subjects)),
-        eval,
+        eval: if copies > 0 { &eval_copies } else { eval },
     };
     if let Some(scale) = cfg.standardize_input {
         // Learnt on the windows the network is fitted on: part of the network.
@@ -519,7 +528,59 @@ fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
             ),
         });
     }
+    if cfg.joint_permutations > 0 {
+        let original = matches!(&cfg.network, NetworkConfig::Transformer(c)
+            if !c.per_joint_embedding && !c.frame_token);
+        if !original {
+            return Err(TrainError::Config {
+                reason: "joint permutations apply to the original transformer only (no \
+                         per-joint embedding, no frame token): for other networks a permuted \
+                         copy is a different input"
+                    .into(),
+            });
+        }
+    }
     Ok(())
+}
+
+/// Every window of `inner` `1 + copies` times, in joint order: the original's joint-permutation
+/// copies ([`TrainConfig::joint_permutations`]).
+struct PermutationCopies<'a> {
+    inner: &'a dyn WindowSource,
+    copies: usize,
+}
+
+impl WindowSource for PermutationCopies<'_> {
+    fn len(&self) -> usize {
+        self.inner.len() * (1 + self.copies)
+    }
+    fn interval(&self) -> usize {
+        self.inner.interval()
+    }
+    fn joints(&self) -> usize {
+        self.inner.joints()
+    }
+    fn batch(&self, indices: &[usize]) -> Result<(Vec<f32>, Vec<f32>), TrainError> {
+        let n = self.inner.len().max(1);
+        let ids: Vec<usize> = indices.iter().map(|&i| i % n).collect();
+        self.inner.batch(&ids)
+    }
+    fn data_hash(&self) -> u64 {
+        self.inner.data_hash() ^ (self.copies as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+    fn pos_weight(&self) -> Option<f32> {
+        self.inner.pos_weight()
+    }
+    fn rate_hz(&self) -> Option<f64> {
+        self.inner.rate_hz()
+    }
+    fn alignment_version(&self) -> &'static str {
+        self.inner.alignment_version()
+    }
+    fn window_subjects(&self) -> Option<Vec<(String, bool)>> {
+        let once = self.inner.window_subjects()?;
+        Some(once.iter().cycle().take(self.len()).cloned().collect())
+    }
 }
 
 /// The windows of one training run.

@@ -77,6 +77,9 @@ pub enum ExplainChoice {
     Gamma,
     /// The original's CLS attention (transformer only).
     Attention,
+    /// Plain gradient × input, no LRP rule (any network): the control `gaitlens evaluate`
+    /// measures the rules against.
+    GradientInput,
 }
 
 impl ExplainChoice {
@@ -93,6 +96,7 @@ impl ExplainChoice {
             ExplainChoice::ZPlus => ExplainMethod::Lrp(LrpRule::ZPlus),
             ExplainChoice::Gamma => ExplainMethod::Lrp(LrpRule::Gamma(0.25)),
             ExplainChoice::Attention => ExplainMethod::Attention,
+            ExplainChoice::GradientInput => ExplainMethod::GradientInput,
         }
     }
 
@@ -109,6 +113,7 @@ impl ExplainChoice {
             ExplainChoice::ZPlus => "LRP z+",
             ExplainChoice::Gamma => "LRP γ=0.25",
             ExplainChoice::Attention => "attention",
+            ExplainChoice::GradientInput => "gradient × input",
         }
     }
 

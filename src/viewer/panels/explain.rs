@@ -226,6 +226,7 @@ fn explain_controls_ui(
                 ExplainChoice::CpLrp,
                 ExplainChoice::AttnLrp,
                 ExplainChoice::Attention,
+                ExplainChoice::GradientInput,
             ] {
                 if supported(c) {
                     ui.selectable_value(&mut state.choice, c, c.label());
