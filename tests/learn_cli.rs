@@ -80,6 +80,8 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
         &["--folds", "3", "--pfe-layers", "8,4", "--fc-layers", "8"],
     );
     assert!(log.contains("frame rate 50 Hz"), "{log}");
+    // Every epoch line reports the training pass's throughput.
+    assert!(log.contains("windows/s"), "{log}");
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).unwrap())
             .unwrap();

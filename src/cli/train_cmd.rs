@@ -458,7 +458,10 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let outcome = train(&tc, &train_src, &eval_src, |e| show_progress(&bar, e))?;
+    let mut throughput = None;
+    let outcome = train(&tc, &train_src, &eval_src, |e| {
+        show_progress(&bar, &mut throughput, e)
+    })?;
     bar.finish_and_clear();
     print_calibration(&outcome.card);
     let (rec, card) = save_checkpoint(&outcome, &a.out)?;
@@ -645,8 +648,9 @@ fn train_config(a: &TrainArgs, r: &Recipe) -> anyhow::Result<TrainConfig> {
     Ok(tc)
 }
 
-/// Draws a training event: batches on the bar, one line per epoch above it.
-fn show_progress(bar: &ProgressBar, e: TrainEvent) {
+/// Draws a training event: batches on the bar, one line per epoch above it (with the training
+/// pass's throughput, kept from its [`TrainEvent::Throughput`]).
+fn show_progress(bar: &ProgressBar, throughput: &mut Option<f64>, e: TrainEvent) {
     match e {
         TrainEvent::Started {
             train_batches,
@@ -657,11 +661,17 @@ fn show_progress(bar: &ProgressBar, e: TrainEvent) {
             bar.set_message(format!("{}", epoch + 1));
             bar.inc(1);
         }
+        TrainEvent::Throughput {
+            windows, seconds, ..
+        } => *throughput = (seconds > 0.0).then(|| windows as f64 / seconds),
         TrainEvent::Epoch(r) => {
+            let speed = throughput
+                .take()
+                .map_or(String::new(), |w| format!(" | {w:.0} windows/s"));
             bar.suspend(|| {
                 eprintln!(
                     "epoch {:>3}: train loss {:.4} acc {:.3} | eval loss {:.4} acc {:.3} prec \
-                     {:.3} rec {:.3} spec {:.3} F1 {:.3}",
+                     {:.3} rec {:.3} spec {:.3} F1 {:.3}{speed}",
                     r.epoch + 1,
                     r.train_loss,
                     r.train.accuracy,

@@ -333,6 +333,17 @@ pub enum TrainEvent {
         /// `true` for training, `false` for evaluation.
         training: bool,
     },
+    /// The training pass of an epoch is done: how many windows it fitted and how long it took
+    /// (forward, backward and optimiser steps; evaluation not included). Timing is reported,
+    /// never stored in the card, so cards stay reproducible.
+    Throughput {
+        /// Epoch index.
+        epoch: usize,
+        /// Windows fitted in the pass.
+        windows: usize,
+        /// Wall-clock seconds of the pass.
+        seconds: f64,
+    },
     /// An epoch is done.
     Epoch(EpochRecord),
     /// Subjects were held out of fitting to calibrate the probabilities on (before training).
@@ -744,6 +755,7 @@ where
         rng.shuffle(&mut order);
         let mut confusion = Confusion::default();
         let mut loss_sum = 0.0;
+        let pass_started = std::time::Instant::now();
         for (bi, chunk) in order.chunks(cfg.batch_size).enumerate() {
             let (x, y) = train.batch(chunk)?;
             let n = chunk.len();
@@ -770,6 +782,11 @@ where
                 training: true,
             });
         }
+        progress(TrainEvent::Throughput {
+            epoch,
+            windows: train.len(),
+            seconds: pass_started.elapsed().as_secs_f64(),
+        });
         let (eval_loss, eval_metrics) = evaluate_inner(
             &model.valid(),
             eval,
