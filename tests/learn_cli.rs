@@ -305,6 +305,39 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         "zero",
     ]));
     assert!(out.contains("relative to the zero input"), "{out}");
+    // Relevance carried to the joint rotations: leaf joints (feet, head, wrists) move no joint.
+    let csv = dir.path().join("rotations.csv");
+    let out = ok(&gaitlens(&[
+        "explain",
+        "--network",
+        s(&card_path),
+        "--sequence",
+        s(&walk),
+        "--space",
+        "rotations",
+        "--out",
+        s(&csv),
+    ]));
+    assert!(out.contains("most relevant joint rotations"), "{out}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let foot = header.iter().position(|h| *h == "left_foot").unwrap();
+    for line in text.lines().skip(1) {
+        let v: f64 = line.split(',').nth(foot).unwrap().parse().unwrap();
+        assert_eq!(v, 0.0, "{line}");
+    }
+    let zero = gaitlens(&[
+        "explain",
+        "--network",
+        s(&card_path),
+        "--sequence",
+        s(&walk),
+        "--space",
+        "rotations",
+        "--baseline",
+        "zero",
+    ]);
+    fails_with(&zero, "--space rotations");
     // `gaitlens normative` refuses to overwrite without --force, then relearns it.
     let again = gaitlens(&[
         "normative",

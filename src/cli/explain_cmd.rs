@@ -131,6 +131,20 @@ pub struct WindowArgs {
     /// normative gait, else `zero`, the original's).
     #[arg(long, value_enum)]
     pub baseline: Option<BaselineArg>,
+    /// What relevance is reported on: `positions` (the joint positions the network reads) or
+    /// `rotations` (carried through the body's joints to the rotations that moved them,
+    /// relative to the normative gait; README "Explanations against fair controls").
+    #[arg(long, value_enum, default_value_t = SpaceArg::Positions)]
+    pub space: SpaceArg,
+}
+
+/// `--space` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpaceArg {
+    /// Joint positions.
+    Positions,
+    /// Joint rotations.
+    Rotations,
 }
 
 /// What a window explanation is asked for, with the files to name in messages.
@@ -157,6 +171,10 @@ pub fn explain_walk(
         start: w.start,
         method: rule_method(w.rule),
         baseline: w.baseline.map(BaselineArg::baseline),
+        space: match w.space {
+            SpaceArg::Positions => gaitlens::inference::RelevanceSpace::Positions,
+            SpaceArg::Rotations => gaitlens::inference::RelevanceSpace::Rotations,
+        },
     };
     let out = gaitlens::inference::explain_sequence_window(
         net,
@@ -192,6 +210,7 @@ fn window_error(e: WindowError, req: &WindowRequest) -> anyhow::Error {
              frames, window {window}; {sequence})"
         ),
         WindowError::NoNormativeGait => anyhow!("{network}: {e}; or use --baseline zero"),
+        WindowError::RotationsNeedReference => anyhow!("--space rotations: {e}"),
         WindowError::TooShort { .. } => anyhow!("{sequence}: {e}"),
         e => anyhow::Error::new(e).context(format!("explaining {sequence} with {network}")),
     }
@@ -211,7 +230,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     };
     let explained = explain_walk(&net, &card, &seq, &req, &device)?;
     print_verdict(&a, &card, &explained);
-    print_top_joints(&explained, &model.joint_names);
+    print_top_joints(&explained, &model.joint_names, a.window.space);
     if let Some(out) = &a.out {
         write_relevance_csv(out, &explained, &model.joint_names)?;
     }
@@ -255,12 +274,16 @@ pub(super) fn probability_note(card: &ModelCard) -> String {
 }
 
 /// Prints the five joints with the largest summed relevance.
-fn print_top_joints(explained: &ExplainedWindow, names: &[String]) {
+fn print_top_joints(explained: &ExplainedWindow, names: &[String], space: SpaceArg) {
     let totals = explained.explanation.joint_totals();
     let mut order: Vec<usize> = (0..totals.len()).collect();
     order.sort_by(|&i, &j| totals[j].abs().total_cmp(&totals[i].abs()));
+    let what = match space {
+        SpaceArg::Positions => "joints",
+        SpaceArg::Rotations => "joint rotations",
+    };
     println!(
-        "most relevant joints (summed signed relevance, {}):",
+        "most relevant {what} (summed signed relevance, {}):",
         explained.relative_to()
     );
     for &j in order.iter().take(5) {

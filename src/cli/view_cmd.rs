@@ -88,6 +88,10 @@ pub struct RenderArgs {
     /// the window: the joints the verdict rests on).
     #[arg(long, value_enum, default_value_t = ColourScaleArg::Window, requires = "network")]
     pub colour_scale: ColourScaleArg,
+    /// Colour relevance on joint positions (what the network reads) or on joint rotations
+    /// (each joint's rotation on the body part it turns; needs the normative baseline).
+    #[arg(long, value_enum, default_value_t = super::explain_cmd::SpaceArg::Positions, requires = "network")]
+    pub space: super::explain_cmd::SpaceArg,
 }
 
 /// Colour scales of `gaitlens render --colour-scale`.
@@ -226,7 +230,7 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let importance = match (&args.network, args.explain_start) {
         (Some(net), Some(start)) => {
             use gaitlens::viewer::colouring::{ColourScale, Importance};
-            use gaitlens::viewer::network::{ViewerNetwork, run_explain, sequence_joints};
+            use gaitlens::viewer::network::{ViewerNetwork, run_explain_in, sequence_joints};
             let network = if net == "demo" {
                 ViewerNetwork::demo(None)?
             } else {
@@ -246,13 +250,20 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 }
                 None => gaitlens::explain::Baseline::Normative,
             };
-            let out = run_explain(
+            let space = match args.space {
+                super::explain_cmd::SpaceArg::Positions => {
+                    gaitlens::inference::RelevanceSpace::Positions
+                }
+                super::explain_cmd::SpaceArg::Rotations => {
+                    gaitlens::inference::RelevanceSpace::Rotations
+                }
+            };
+            let out = run_explain_in(
                 &network,
                 &joints,
                 seq.rate_hz,
-                start,
-                choice,
-                baseline,
+                (start, choice, baseline),
+                space,
                 false,
             )
             .with_context(|| format!("explaining with {net}"))?;

@@ -83,6 +83,13 @@ pub enum WindowError {
          without healthy windows at a known frame rate); retrain it or explain relative to zero"
     )]
     NoNormativeGait,
+    /// Joint-rotation relevance asked without what it needs.
+    #[error(
+        "relevance on joint rotations is carried through the body's joints relative to the \
+         normative gait: explain relative to the healthy gait (not zero) with an LRP rule or \
+         gradient × input (attention has no per-coordinate relevance)"
+    )]
+    RotationsNeedReference,
     /// The explanation failed (e.g. attention asked of an MLP).
     #[error("{0}")]
     Explain(#[from] ExplainError),
@@ -245,6 +252,8 @@ pub struct ExplainedWindow {
     pub domain: Option<DomainCheck>,
     /// The card's calibration temperature (`None`: uncalibrated card, plain sigmoid).
     pub temperature: Option<f64>,
+    /// What the relevance is on (joint positions or joint rotations).
+    pub space: RelevanceSpace,
 }
 
 impl ExplainedWindow {
@@ -289,6 +298,20 @@ pub struct WindowRequest {
     pub method: ExplainMethod,
     /// What relevance is relative to.
     pub baseline: Option<Baseline>,
+    /// Whether relevance is reported on joint positions or joint rotations.
+    pub space: RelevanceSpace,
+}
+
+/// What an explanation's relevance is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RelevanceSpace {
+    /// Joint positions, as the networks read them.
+    #[default]
+    Positions,
+    /// Joint rotations, what clinicians reason in: position relevance carried through the
+    /// kinematic chain relative to the normative reference ([`crate::explain::angle_space`]);
+    /// a joint's value belongs to the body part its rotation turns (the knee's to the shank).
+    Rotations,
 }
 
 /// The joints at the network's rate: `joints` itself when `map` is the identity.
@@ -321,11 +344,13 @@ pub fn explain_sequence_window<B: AutodiffBackend>(
         (_, gait) => gait.as_ref(),
     }
     .filter(|_| req.method != ExplainMethod::Attention);
-    let reference = normative
-        .map(|n| window_tensor::<B>(n.reference_window(&flat), 1, interval, NUM_JOINTS, device));
+    let reference_flat = normative.map(|n| n.reference_window(&flat));
+    let reference = reference_flat
+        .clone()
+        .map(|r| window_tensor::<B>(r, 1, interval, NUM_JOINTS, device));
     let domain = card.domain_check(&flat);
-    let x = window_tensor::<B>(flat, 1, interval, NUM_JOINTS, device);
-    let explanation = explain_relative(net, x, reference, req.method)?
+    let x = window_tensor::<B>(flat.clone(), 1, interval, NUM_JOINTS, device);
+    let mut explanation = explain_relative(net, x, reference, req.method)?
         .into_iter()
         .next()
         .ok_or(ExplainError::Shape {
@@ -333,12 +358,21 @@ pub fn explain_sequence_window<B: AutodiffBackend>(
             interval,
             joints: NUM_JOINTS,
         })?;
+    if req.space == RelevanceSpace::Rotations {
+        let r = reference_flat
+            .filter(|_| !explanation.relevance_xyz.is_empty())
+            .ok_or(WindowError::RotationsNeedReference)?;
+        let angle =
+            crate::explain::angle_space::angle_relevance(&flat, &r, &explanation.relevance_xyz);
+        explanation.relevance = angle.relevance;
+    }
     Ok(ExplainedWindow {
         explanation,
         placement,
         relative_to_normative: normative.is_some(),
         domain,
         temperature: card.calibration.map(|c| c.temperature),
+        space: req.space,
     })
 }
 

@@ -18,7 +18,7 @@ use crate::body::smpl22::{Frame, NUM_JOINTS};
 use crate::dataset::FrameMap;
 use crate::explain::{Baseline, ExplainMethod, LrpRule, check_rate_hz};
 use crate::inference::{
-    ExplainedWindow, TrackPoint, WindowError, WindowRequest, classification_track,
+    ExplainedWindow, RelevanceSpace, TrackPoint, WindowError, WindowRequest, classification_track,
     explain_sequence_window, window_span,
 };
 use crate::nn::LoadedModel;
@@ -333,12 +333,7 @@ pub struct ExplainOutcome {
     pub calibration_note: Option<&'static str>,
 }
 
-/// Runs an explain request on the GPU when the network has GPU weights and `prefer_gpu`, else on
-/// the CPU; a GPU failure falls back to the CPU.
-///
-/// `joints` are at `sequence_rate_hz`; when the card records another training rate the sequence
-/// is resampled to it ([`crate::inference`]) and the relevance and track are mapped back, so
-/// `start` and the result are in the sequence's own frames.
+/// [`run_explain_in`] on joint positions (what the network reads).
 pub fn run_explain(
     net: &ViewerNetwork,
     joints: &[Frame],
@@ -346,6 +341,31 @@ pub fn run_explain(
     start: usize,
     choice: ExplainChoice,
     baseline: Baseline,
+    prefer_gpu: bool,
+) -> Result<ExplainOutcome, NetworkError> {
+    run_explain_in(
+        net,
+        joints,
+        sequence_rate_hz,
+        (start, choice, baseline),
+        RelevanceSpace::Positions,
+        prefer_gpu,
+    )
+}
+
+/// Runs an explain request on the GPU when the network has GPU weights and `prefer_gpu`, else on
+/// the CPU; a GPU failure falls back to the CPU. Relevance is on joint positions or joint
+/// rotations (`space`).
+///
+/// `joints` are at `sequence_rate_hz`; when the card records another training rate the sequence
+/// is resampled to it ([`crate::inference`]) and the relevance and track are mapped back, so
+/// `start` and the result are in the sequence's own frames.
+pub fn run_explain_in(
+    net: &ViewerNetwork,
+    joints: &[Frame],
+    sequence_rate_hz: f64,
+    (start, choice, baseline): (usize, ExplainChoice, Baseline),
+    space: RelevanceSpace,
     prefer_gpu: bool,
 ) -> Result<ExplainOutcome, NetworkError> {
     let req = WindowRequest {
@@ -356,6 +376,7 @@ pub fn run_explain(
             Baseline::Zero => Some(Baseline::Zero),
             Baseline::Normative => None,
         },
+        space,
     };
     let input = (joints, sequence_rate_hz, &req);
     if prefer_gpu && let Some((gpu, device)) = &net.gpu {
@@ -386,10 +407,15 @@ fn shown_explanation(
     let signed = choice != ExplainChoice::Attention;
     let logit = w.explanation.logit;
     let label = format!(
-        "{}{} · {}",
+        "{}{}{} · {}",
         choice.label(),
         if w.relative_to_normative {
             " vs healthy gait"
+        } else {
+            ""
+        },
+        if w.space == RelevanceSpace::Rotations {
+            " · on joint rotations"
         } else {
             ""
         },
@@ -463,6 +489,8 @@ pub struct NetworkState {
     pub baseline: Baseline,
     /// Run on the shared GPU device when there is one.
     pub prefer_gpu: bool,
+    /// Relevance on joint positions (what the network reads) or joint rotations.
+    pub space: RelevanceSpace,
     /// The last result.
     pub last: Option<ExplainOutcome>,
     /// The last error of loading or explaining.
@@ -616,23 +644,23 @@ fn start_network_work(
     }
     let model = body.model.clone();
     let betas = body.betas.clone();
-    let (start, choice, baseline, prefer_gpu) = (
+    let (start, choice, baseline, prefer_gpu, space) = (
         state.explain_start,
         state.choice,
         state.baseline,
         state.prefer_gpu,
+        state.space,
     );
     state.error = None;
     state.explained_generation = Some(generation);
     state.task = Some(AsyncComputeTaskPool::get().spawn(async move {
         let joints = sequence_joints(&model, &betas, &seq)?;
-        run_explain(
+        run_explain_in(
             &net,
             &joints,
             seq.rate_hz,
-            start,
-            choice,
-            baseline,
+            (start, choice, baseline),
+            space,
             prefer_gpu,
         )
     }));

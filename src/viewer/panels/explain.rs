@@ -7,6 +7,7 @@ use bevy_egui::egui;
 use crate::dataset::align::NUM_JOINTS;
 use crate::explain::Baseline;
 use crate::explain::domain::DomainCheck;
+use crate::inference::RelevanceSpace;
 use crate::viewer::colouring::{
     Colormap, ColourScale, Importance, ShownExplanation, VertexWeighting,
 };
@@ -616,6 +617,25 @@ fn relative_to_ui(ui: &mut egui::Ui, state: &mut NetworkState, net: &ViewerNetwo
         ui.add_enabled_ui(lrp, |ui| {
             ui.radio_value(&mut state.baseline, Baseline::Zero, "zero (original)")
                 .on_hover_text("Plain LRP, relative to the all-zero input, as the original.");
+        });
+    });
+    // Joint rotations need the normative reference and per-coordinate relevance.
+    let rotations_ok = has_norm && lrp && state.baseline == Baseline::Normative;
+    if !rotations_ok {
+        state.space = RelevanceSpace::Positions;
+    }
+    ui.horizontal(|ui| {
+        ui.label("relevance on");
+        ui.radio_value(&mut state.space, RelevanceSpace::Positions, "joint positions")
+            .on_hover_text("What the network reads: a knee that does not bend shows on the ankle and foot it fails to move.");
+        ui.add_enabled_ui(rotations_ok, |ui| {
+            ui.radio_value(&mut state.space, RelevanceSpace::Rotations, "joint rotations")
+                .on_hover_text(
+                    "Relevance carried back through the body's joints to the rotations that \
+                     moved them (relative to the healthy gait); each joint's rotation colours \
+                     the body part it turns. What clinicians reason in.",
+                )
+                .on_disabled_hover_text("Needs \"relative to: healthy gait\" and an LRP rule.");
         });
     });
 }
