@@ -148,27 +148,26 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
     fails_with(&bad, "nowhere.json");
 }
 
+/// A small standardised, isotropically aligned MLP (the evaluated network and its
+/// shuffled-label control share it).
+const SMALL_ISOTROPIC: [&str; 9] = [
+    "--pfe-layers",
+    "8",
+    "--fc-layers",
+    "8",
+    "--pelvis-relative",
+    "--standardize",
+    "per-axis",
+    "--alignment",
+    "isotropic",
+];
+
 #[test]
 fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
     let cohort = synth(dir.path(), "10", "3");
     let stem = dir.path().join("net");
-    train_small(
-        &cohort,
-        &stem,
-        "16",
-        &[
-            "--pfe-layers",
-            "8",
-            "--fc-layers",
-            "8",
-            "--pelvis-relative",
-            "--standardize",
-            "per-axis",
-            "--alignment",
-            "isotropic",
-        ],
-    );
+    train_small(&cohort, &stem, "16", &SMALL_ISOTROPIC);
     let card_path = stem.with_extension("json");
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
@@ -194,18 +193,7 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         &cohort,
         &shuffled_stem,
         "16",
-        &[
-            "--pfe-layers",
-            "8",
-            "--fc-layers",
-            "8",
-            "--pelvis-relative",
-            "--standardize",
-            "per-axis",
-            "--alignment",
-            "isotropic",
-            "--shuffle-labels",
-        ],
+        &[&SMALL_ISOTROPIC[..], &["--shuffle-labels"]].concat(),
     );
     assert!(log.contains("--shuffle-labels"), "{log}");
     let report = dir.path().join("report.json");

@@ -52,6 +52,36 @@ pub struct PoseSequence {
 }
 
 impl PoseSequence {
+    /// A sequence from local joint rotations (frame × joint, any form `quaternion` turns into a
+    /// unit quaternion), root translations (metres), one shape and a rate; frames numbered from
+    /// 0. Axis-angle via the quaternion: `Rotation3::scaled_axis` takes an acos that turns NaN
+    /// when rounding pushes the trace past 3.
+    pub fn from_rotations<R>(
+        betas: &[f64],
+        rotations: &[Vec<R>],
+        translations: &[nalgebra::Vector3<f64>],
+        rate_hz: f64,
+        quaternion: impl Fn(&R) -> nalgebra::UnitQuaternion<f64>,
+    ) -> Self {
+        let n = rotations.len();
+        PoseSequence {
+            betas: vec![betas.to_vec(); n],
+            poses: rotations
+                .iter()
+                .map(|f| {
+                    f.iter()
+                        .flat_map(|r| quaternion(r).scaled_axis().data.0[0])
+                        .collect()
+                })
+                .collect(),
+            translations: translations.iter().map(|t| [t.x, t.y, t.z]).collect(),
+            rate_hz: Some(rate_hz),
+            frame_numbers: (0..n as u64).collect(),
+            source: None,
+            format: PoseFileFormat::Json,
+        }
+    }
+
     /// Number of frames.
     pub fn num_frames(&self) -> usize {
         self.poses.len()

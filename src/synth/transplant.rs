@@ -22,7 +22,7 @@ use super::pathology::{Pathology, Side, window};
 use crate::body::BodyModel;
 use crate::dataset::sequence_from_poses;
 use crate::fit::angles::cardan_xzy;
-use crate::formats::pose_seq::{PoseFileFormat, PoseSequence};
+use crate::formats::pose_seq::PoseSequence;
 use crate::gait::{GaitEventError, detect_events_from_joints};
 use crate::rng::SplitMix64;
 
@@ -106,28 +106,13 @@ impl WalkPoses {
 
     /// Back to a pose sequence (axis-angle per joint), frames numbered from 0.
     pub fn to_poses(&self) -> PoseSequence {
-        let n = self.len();
-        PoseSequence {
-            betas: vec![self.betas.clone(); n],
-            poses: self
-                .rotations
-                .iter()
-                .map(|f| {
-                    f.iter()
-                        .flat_map(|r| {
-                            // Via the quaternion: `Rotation3::scaled_axis` takes an acos that turns
-                            // NaN when rounding pushes the trace past 3.
-                            UnitQuaternion::from_rotation_matrix(r).scaled_axis().data.0[0]
-                        })
-                        .collect()
-                })
-                .collect(),
-            translations: self.translations.iter().map(|t| [t.x, t.y, t.z]).collect(),
-            rate_hz: Some(self.rate_hz),
-            frame_numbers: (0..n as u64).collect(),
-            source: None,
-            format: PoseFileFormat::Json,
-        }
+        PoseSequence::from_rotations(
+            &self.betas,
+            &self.rotations,
+            &self.translations,
+            self.rate_hz,
+            UnitQuaternion::from_rotation_matrix,
+        )
     }
 
     /// Resamples the walk to `out_rate_hz` while multiplying its cadence by `cadence_factor`

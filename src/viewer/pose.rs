@@ -38,30 +38,13 @@ impl ViewerSequence {
     /// frames numbered from 0), in the viewer's y-up frame. Via the quaternion, as
     /// `WalkPoses::to_poses`: no acos past ±1.
     pub fn to_pose_sequence(&self) -> crate::formats::pose_seq::PoseSequence {
-        let n = self.num_frames();
-        crate::formats::pose_seq::PoseSequence {
-            betas: vec![self.betas.clone(); n],
-            poses: self
-                .rotations
-                .iter()
-                .map(|frame| {
-                    frame
-                        .iter()
-                        .flat_map(|r| {
-                            nalgebra::UnitQuaternion::from_matrix(r)
-                                .scaled_axis()
-                                .data
-                                .0[0]
-                        })
-                        .collect()
-                })
-                .collect(),
-            translations: self.translations.iter().map(|t| [t.x, t.y, t.z]).collect(),
-            rate_hz: Some(self.rate_hz),
-            frame_numbers: (0..n as u64).collect(),
-            source: None,
-            format: crate::formats::pose_seq::PoseFileFormat::Json,
-        }
+        crate::formats::pose_seq::PoseSequence::from_rotations(
+            &self.betas,
+            &self.rotations,
+            &self.translations,
+            self.rate_hz,
+            nalgebra::UnitQuaternion::from_matrix,
+        )
     }
 
     /// Converts axis-angle poses (`3·J` values a frame) and translations (metres) for `model`;
