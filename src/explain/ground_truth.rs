@@ -451,19 +451,32 @@ pub fn evaluate_against_truth<B: AutodiffBackend>(
     let mut done = 0usize;
     for chunk in set.windows.chunks(batch_size.max(1)) {
         let data = ds.batch_data(chunk).map_err(ExplainError::from)?;
-        let x = window_tensor::<B::InnerBackend>(data, chunk.len(), interval, NUM_JOINTS, device);
+        let x = window_tensor::<B::InnerBackend>(
+            data.clone(),
+            chunk.len(),
+            interval,
+            NUM_JOINTS,
+            device,
+        );
         let logits: Vec<f32> = network.logits(x).into_data().iter::<f32>().collect();
         for (&wi, &logit) in chunk.iter().zip(&logits) {
             tally.record_class(ds, wi, truth_of_seq[ds.windows[wi].sequence], logit);
         }
+        // The scored windows' data are cut from the batch already aligned, not loaded again.
+        let per = interval * NUM_JOINTS * 3;
+        let mut scored_data = Vec::new();
         let (scored, scored_logits): (Vec<usize>, Vec<f32>) = chunk
             .iter()
             .zip(&logits)
-            .filter(|&(&wi, &l)| ds.windows[wi].sick && l > 0.0)
-            .map(|(&wi, &l)| (wi, l))
+            .enumerate()
+            .filter(|&(_, (&wi, &l))| ds.windows[wi].sick && l > 0.0)
+            .map(|(i, (&wi, &l))| {
+                scored_data.extend_from_slice(&data[i * per..(i + 1) * per]);
+                (wi, l)
+            })
             .unzip();
         if !scored.is_empty() {
-            let data = ds.batch_data(&scored).map_err(ExplainError::from)?;
+            let data = scored_data;
             let batch = ScoredBatch {
                 windows: &scored,
                 reference: set.normative.map(|g| g.reference_batch(&data, interval)),
