@@ -6,7 +6,8 @@
 #
 # usage: scripts/lowo_real_walks.sh WALKS_DIR OUT_DIR [extra `gaitlens train` flags]
 #   WALKS_DIR holds one `gaitlens fit` output folder per trial (see README, "Real-walk cohort").
-# env: GAITLENS (binary, default target/release/gaitlens), COPIES (default 8), SYNTHETIC (extra
+# env: GAITLENS (binary, default target/release/gaitlens), COPIES (default 8), FROM_WALKS_FLAGS (more
+#   `synth from-walks` flags, e.g. "--augment-scale 2"), SYNTHETIC (extra
 #   Fourier healthy walks as sources, default 0), FOLDS (space-
 #   separated fold names, default all), NET (mlp|transformer, default mlp).
 set -euo pipefail
@@ -39,7 +40,7 @@ for fold in $folds; do
   done
   echo "=== fold $fold: train on ${#train_walks[@]} walks, test on ${test_walks[*]} ($(date +%T))"
   rm -rf "$f/cohort"
-  "$bin" synth from-walks --walks "${train_walks[@]}" --out "$f/cohort" --copies "$copies" --synthetic "${SYNTHETIC:-0}" 2>/dev/null
+  "$bin" synth from-walks --walks "${train_walks[@]}" --out "$f/cohort" --copies "$copies" --synthetic "${SYNTHETIC:-0}" ${FROM_WALKS_FLAGS:-} 2>/dev/null
   "$bin" train "$net" --data "$f/cohort" --out "$f/net" "$@" > "$f/train.log" 2>&1
   for t in "${test_walks[@]}"; do
     name=$(basename "$t")

@@ -107,6 +107,27 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
         card["training"]["calibration_fraction"].as_f64(),
         Some(0.15)
     );
+    // `--calibration-subjects` restricts who may be held out: no subject is named `X…`, so
+    // calibration is skipped with the reason and every training window is fitted on.
+    let stem_x = dir.path().join("net_x");
+    let log = train_small(
+        &cohort,
+        &stem_x,
+        "32",
+        &["--folds", "3", "--calibration-subjects", "X"],
+    );
+    assert!(
+        log.contains("no calibration: the training subjects whose name starts with 'X'"),
+        "{log}"
+    );
+    let card_x: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stem_x.with_extension("json")).unwrap())
+            .unwrap();
+    assert!(card_x.get("calibration").is_none(), "{card_x}");
+    assert_eq!(
+        card_x["training"]["calibration_subjects"].as_str(),
+        Some("X")
+    );
 
     // Explain a walk of the cohort (same 50 Hz: no resampling) with the relevance CSV.
     let walk = cohort.join("sick/S001/walk_00");

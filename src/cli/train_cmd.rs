@@ -127,6 +127,10 @@ pub struct TrainArgs {
     /// [preset: the original has no calibration].
     #[arg(long)]
     pub calibration_fraction: Option<f64>,
+    /// Hold out for calibration only subjects whose name starts with PREFIX (e.g. `synS`: the
+    /// Fourier sources of a `synth from-walks` cohort, so every real walk is fitted on).
+    #[arg(long, value_name = "PREFIX")]
+    pub calibration_subjects: Option<String>,
     /// Optimizer: `adopt` (as the original) or `adam` [preset].
     #[arg(long)]
     pub optimizer: Option<String>,
@@ -628,6 +632,7 @@ fn train_config(a: &TrainArgs, r: &Recipe) -> anyhow::Result<TrainConfig> {
     tc.seed = a.seed;
     tc.use_pos_ratio = r.use_pos_ratio;
     tc.calibration_fraction = r.calibration_fraction;
+    tc.calibration_subjects = a.calibration_subjects.clone();
     tc.joint_permutations = r.joint_permutations;
     tc.inner_fold = a.inner_fold;
     tc.standardize_input = match r.standardize {

@@ -267,12 +267,16 @@ pub struct CalibrationSplit {
 /// deterministically from `seed` and stratified by class: groups are drawn separately among
 /// healthy-only, sick-only and mixed groups (matched healthy/sick copies of one walk), each
 /// stratum keeping at least one group for fitting, and the calibration part gets at least one
-/// group with healthy and one with sick windows. `Err(why)` when that is impossible (too few
-/// subjects, one class only) or `fraction` is not in (0, 1).
+/// group with healthy and one with sick windows. With `only = Some(prefix)` only groups whose
+/// name starts with `prefix` may be held out (`fraction` is of those); the others are always
+/// fitted on — e.g. `synS` holds out only the Fourier sources of a `synth from-walks` cohort, so
+/// every real walk is learnt. `Err(why)` when that is impossible (too few subjects, one class
+/// only, no group with the prefix) or `fraction` is not in (0, 1).
 pub fn split_calibration_subjects(
     subjects: &[(String, bool)],
     fraction: f64,
     seed: u64,
+    only: Option<&str>,
 ) -> Result<CalibrationSplit, String> {
     if !(fraction > 0.0 && fraction < 1.0) {
         return Err(format!("calibration fraction {fraction} is not in (0, 1)"));
@@ -291,6 +295,9 @@ pub fn split_calibration_subjects(
     // Strata: 0 healthy only, 1 sick only, 2 both; each shuffled with its own stream.
     let mut strata: [Vec<usize>; 3] = Default::default();
     for (i, n) in names.iter().enumerate() {
+        if only.is_some_and(|prefix| !n.starts_with(prefix)) {
+            continue;
+        }
         let s = match groups[n] {
             (true, false) => 0,
             (false, true) => 1,
@@ -300,7 +307,12 @@ pub fn split_calibration_subjects(
     }
     let has = |s: &[Vec<usize>; 3], class: usize| !s[class].is_empty() || !s[2].is_empty();
     if !has(&strata, 0) || !has(&strata, 1) {
-        return Err("the training windows hold one class only".into());
+        return Err(match only {
+            Some(prefix) => format!(
+                "the training subjects whose name starts with '{prefix}' do not hold both classes"
+            ),
+            None => "the training windows hold one class only".into(),
+        });
     }
     for (k, s) in strata.iter_mut().enumerate() {
         crate::rng::SplitMix64::stream(seed, k as u64, 0xCA11_B4A7).shuffle(s);
@@ -480,11 +492,13 @@ mod tests {
             subjects.push((n.as_str(), i % 2 == 1));
         }
         let w = windows_of(&subjects, 3);
-        let a = split_calibration_subjects(&w, 0.15, 42).unwrap();
-        assert_eq!(a, split_calibration_subjects(&w, 0.15, 42).unwrap());
+        let a = split_calibration_subjects(&w, 0.15, 42, None).unwrap();
+        assert_eq!(a, split_calibration_subjects(&w, 0.15, 42, None).unwrap());
         assert_ne!(
             a.calibrate,
-            split_calibration_subjects(&w, 0.15, 1).unwrap().calibrate
+            split_calibration_subjects(&w, 0.15, 1, None)
+                .unwrap()
+                .calibrate
         );
         // 10 per class · 0.15 → 2 (rounded) of each class, whole subjects.
         assert_eq!((a.calibration_subjects, a.subjects), (4, 20));
@@ -510,7 +524,7 @@ mod tests {
             ],
             2,
         );
-        let p = split_calibration_subjects(&pairs, 0.15, 3).unwrap();
+        let p = split_calibration_subjects(&pairs, 0.15, 3, None).unwrap();
         assert_eq!((p.calibration_subjects, p.subjects), (1, 3));
         let cal: std::collections::HashSet<&str> = p
             .calibrate
@@ -526,15 +540,48 @@ mod tests {
 
         // Two subjects, one per class: nothing to spare; one class only; bad fractions.
         let two = windows_of(&[("h", false), ("s", true)], 2);
-        let err = split_calibration_subjects(&two, 0.15, 0).unwrap_err();
+        let err = split_calibration_subjects(&two, 0.15, 0, None).unwrap_err();
         assert!(err.contains("too few subjects"), "{err}");
         let one = windows_of(&[("h", false), ("g", false)], 2);
         assert!(
-            split_calibration_subjects(&one, 0.5, 0)
+            split_calibration_subjects(&one, 0.5, 0, None)
                 .unwrap_err()
                 .contains("one class")
         );
-        assert!(split_calibration_subjects(&w, 0.0, 0).is_err());
-        assert!(split_calibration_subjects(&w, f64::NAN, 0).is_err());
+        assert!(split_calibration_subjects(&w, 0.0, 0, None).is_err());
+        assert!(split_calibration_subjects(&w, f64::NAN, 0, None).is_err());
+    }
+
+    #[test]
+    fn calibration_can_be_restricted_to_subjects_with_a_prefix() {
+        // Three real walks and four Fourier sources of a from-walks cohort, matched pairs.
+        let names = [
+            "flatfoot-c00",
+            "flatfoot-c01",
+            "treadmill-c00",
+            "sample32-c00",
+            "synS000-c00",
+            "synS001-c00",
+            "synS002-c00",
+            "synS003-c00",
+        ];
+        let subjects: Vec<(&str, bool)> = names
+            .iter()
+            .flat_map(|&n| [(n, false), (n, true)])
+            .collect();
+        let w = windows_of(&subjects, 3);
+        for seed in 0..20 {
+            let p = split_calibration_subjects(&w, 0.5, seed, Some("synS")).unwrap();
+            assert_eq!(p.calibration_subjects, 2);
+            // Every real walk is fitted on; only Fourier sources are held out.
+            assert!(p.calibrate.iter().all(|&i| w[i].0.starts_with("synS")));
+            assert!(
+                ["flatfoot", "treadmill", "sample32"]
+                    .iter()
+                    .all(|r| p.fit.iter().any(|&i| w[i].0.starts_with(r)))
+            );
+        }
+        let err = split_calibration_subjects(&w, 0.5, 0, Some("nobody")).unwrap_err();
+        assert!(err.contains("'nobody'"), "{err}");
     }
 }

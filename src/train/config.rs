@@ -159,6 +159,11 @@ pub struct TrainConfig {
     /// without subject names); cards written before the field read the default.
     #[serde(default = "default_calibration_fraction")]
     pub calibration_fraction: f64,
+    /// Only subject groups whose name starts with this prefix may be held out for calibration
+    /// (`None`: any). `synS` keeps every real walk of a `synth from-walks` cohort in fitting and
+    /// calibrates on held-out Fourier sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_subjects: Option<String>,
     /// The original transformer's joint-permutation augmentation: every fitted and every
     /// evaluation window appears this many more times (the original: 2 copies with the joints
     /// randomly reordered and their ids — positional codes — moved with them). For the original
@@ -198,6 +203,7 @@ impl TrainConfig {
             standardize_input: None,
             lr_schedule: LrSchedule::Constant,
             calibration_fraction: DEFAULT_CALIBRATION_FRACTION,
+            calibration_subjects: None,
             joint_permutations: 0,
             inner_fold: None,
         }

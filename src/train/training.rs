@@ -394,6 +394,7 @@ fn calibration_split<'a>(
                 &subjects,
                 cfg.calibration_fraction,
                 cfg.seed,
+                cfg.calibration_subjects.as_deref(),
             )
         })
         .and_then(|split| {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A network against the walks it ships with (issue 20's demo-network acceptance): for every pose
+# folder in WALKS_DIR, the fraction of track windows called healthy (P(sick) < 0.5), how many
+# windows lie outside the network's training data, and the first window's raw logit; then every
+# transplanted pathology (left side, crouch on both, severity 1; `gaitlens synth inject`) and the
+# fraction of windows called sick.
+#
+# usage: scripts/demo_network_check.sh NETWORK.json WALKS_DIR OUT_DIR
+# env: GAITLENS (binary, default target/release/gaitlens)
+set -euo pipefail
+net=$1; walks=$2; out=$3
+bin=${GAITLENS:-target/release/gaitlens}
+pathologies="stiff-knee reduced-hip-flexion foot-drop crouch circumduction trendelenburg equinus"
+mkdir -p "$out"
+# fraction of track windows on the wanted side of 0.5, windows, windows outside the training data
+frac() {
+  awk -v want="$1" '/classification track/ {on=1; next}
+    on && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9.]+$/ {n++; if ($3=="*") o++;
+      if ((want=="healthy" && $2<0.5) || (want=="sick" && $2>=0.5)) k++}
+    END {if (n==0) print "no-windows"; else printf "%.2f(%d,ood%d)", k/n, n, o}'
+}
+printf '%-24s %-16s' walk healthy
+for p in $pathologies; do printf ' %-8s' "${p:0:8}"; done
+echo
+for w in "$walks"/*/; do
+  n=$(basename "$w")
+  r=$("$bin" explain --network "$net" --sequence "$w" --track 2>&1 | frac healthy)
+  logit=$("$bin" explain --network "$net" --sequence "$w" 2>&1 | grep -o 'logit [-0-9.]*' || true)
+  printf '%-24s %-16s' "${n:0:24}" "$r"
+  for p in $pathologies; do
+    side=left; [ "$p" = crouch ] && side=both
+    rm -rf "${out:?}/$n-$p"
+    "$bin" synth inject --poses "$w" --pathology "$p" --side "$side" --severity 1 --out "$out/$n-$p" > /dev/null
+    s=$("$bin" explain --network "$net" --sequence "$out/$n-$p" --track 2>&1 | frac sick)
+    printf ' %-8s' "${s%%(*}"
+  done
+  echo "  $logit"
+done
