@@ -6,6 +6,8 @@
 #
 # usage: scripts/lowo_real_walks.sh WALKS_DIR OUT_DIR [extra `gaitlens train` flags]
 #   WALKS_DIR holds one `gaitlens fit` output folder per trial (see README, "Real-walk cohort").
+# Writes OUT/summary.tsv (fraction of windows right per walk and input) and OUT/ece.tsv (per fold,
+# the expected calibration error of the calibrated P(sick) over the held-out walk and its transplants).
 # env: GAITLENS (binary, default target/release/gaitlens), COPIES (default 8), FROM_WALKS_FLAGS (more
 #   `synth from-walks` flags, e.g. "--augment-scale 2"), SYNTHETIC (extra
 #   Fourier healthy walks as sources, default 0), FOLDS (space-
@@ -26,10 +28,22 @@ pathologies="stiff-knee reduced-hip-flexion foot-drop crouch circumduction trend
 mkdir -p "$out"
 summary="$out/summary.tsv"
 printf 'fold\twalk\tinput\twindows\tfraction_correct\n' > "$summary"
+printf 'fold\tece\n' > "$out/ece.tsv"
 
 # fraction of track windows on the right side of 0.5: $1 = track output, $2 = healthy|sick
 score() {
   awk -v want="$2" '/classification track/ {on=1; next} on && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9.]+$/ {n++; if ((want=="healthy" && $2<0.5) || (want=="sick" && $2>=0.5)) k++} END {if (n==0) print "0\t0"; else printf "%d\t%.3f\n", n, k/n}' <<<"$1"
+}
+
+# track probabilities with their label: $1 = track output, $2 = 0 (healthy) | 1 (sick)
+probs() {
+  awk -v y="$2" '/classification track/ {on=1; next} on && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9.]+$/ {print $2, y}' <<<"$1"
+}
+
+# expected calibration error of "P(sick) label" lines (15 bins, as gaitlens' own ECE)
+ece() {
+  awk '{p=$1; b=int(p*15); if (b>14) b=14; s=(p>=0.5); n[b]++; c[b]+=(s==$2); f[b]+=(s ? p : 1-p); N++}
+    END {for (b in n) e+=(c[b]-f[b]>0 ? c[b]-f[b] : f[b]-c[b]); if (N) printf "%.3f", e/N; else print "nan"}' "$1"
 }
 
 for fold in $folds; do
@@ -39,20 +53,24 @@ for fold in $folds; do
     if [ "${fold_of[$n]}" = "$fold" ]; then test_walks+=("$walks/$n"); else train_walks+=("$walks/$n"); fi
   done
   echo "=== fold $fold: train on ${#train_walks[@]} walks, test on ${test_walks[*]} ($(date +%T))"
-  rm -rf "$f/cohort"
+  rm -rf "$f/cohort" "$f/probs.txt"
   "$bin" synth from-walks --walks "${train_walks[@]}" --out "$f/cohort" --copies "$copies" --synthetic "${SYNTHETIC:-0}" ${FROM_WALKS_FLAGS:-} 2>/dev/null
   "$bin" train "$net" --data "$f/cohort" --out "$f/net" "$@" > "$f/train.log" 2>&1
   for t in "${test_walks[@]}"; do
     name=$(basename "$t")
     o=$("$bin" explain --network "$f/net.json" --sequence "$t" --track 2>&1)
     printf '%s\t%s\treal\t%s\n' "$fold" "$name" "$(score "$o" healthy)" >> "$summary"
+    probs "$o" 0 >> "$f/probs.txt"
     for p in $pathologies; do
       side=left; [ "$p" = crouch ] && side=both
       rm -rf "$f/inj_${name}_$p"
       "$bin" synth inject --poses "$t" --pathology "$p" --side "$side" --severity 1 --out "$f/inj_${name}_$p" > /dev/null
       o=$("$bin" explain --network "$f/net.json" --sequence "$f/inj_${name}_$p" --track 2>&1)
       printf '%s\t%s\t%s\t%s\n' "$fold" "$name" "$p" "$(score "$o" sick)" >> "$summary"
+      probs "$o" 1 >> "$f/probs.txt"
     done
   done
   grep -P "^$fold\t" "$summary"
+  printf '%s\t%s\n' "$fold" "$(ece "$f/probs.txt")" >> "$out/ece.tsv"
+  echo "fold $fold: ECE of the calibrated P(sick) over the held-out walk and its transplants $(ece "$f/probs.txt")"
 done
