@@ -30,6 +30,18 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// A JSON file (model card, report) as a value.
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// `gaitlens explain --network CARD --sequence WALK` plus `extra` flags.
+fn explain_with(card: &Path, walk: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["explain", "--network", s(card), "--sequence", s(walk)];
+    args.extend_from_slice(extra);
+    gaitlens(&args)
+}
+
 /// `gaitlens train mlp` on `cohort` with 32-frame windows, one epoch, plus `extra` flags;
 /// returns the log.
 fn train_small(cohort: &Path, stem: &Path, stride: &str, extra: &[&str]) -> String {
@@ -82,9 +94,7 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
     assert!(log.contains("frame rate 50 Hz"), "{log}");
     // Every epoch line reports the training pass's throughput.
     assert!(log.contains("windows/s"), "{log}");
-    let card: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).unwrap())
-            .unwrap();
+    let card: serde_json::Value = read_json(&stem.with_extension("json"));
     assert_eq!(card["rate_hz"].as_f64(), Some(50.0), "{card}");
     assert_eq!(card["interval"].as_u64(), Some(32));
     let net = card["network"].to_string();
@@ -120,9 +130,7 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
         log.contains("no calibration: the training subjects whose name starts with 'X'"),
         "{log}"
     );
-    let card_x: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(stem_x.with_extension("json")).unwrap())
-            .unwrap();
+    let card_x: serde_json::Value = read_json(&stem_x.with_extension("json"));
     assert!(card_x.get("calibration").is_none(), "{card_x}");
     assert_eq!(
         card_x["training"]["calibration_subjects"].as_str(),
@@ -132,18 +140,12 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
     // Explain a walk of the cohort (same 50 Hz: no resampling) with the relevance CSV.
     let walk = cohort.join("sick/S001/walk_00");
     let csv = dir.path().join("rel.csv");
-    let out = ok(&gaitlens(&[
-        "explain",
-        "--network",
-        s(&stem.with_extension("json")),
-        "--sequence",
-        s(&walk),
-        "--start",
-        "8",
-        "--out",
-        s(&csv),
-        "--track",
-    ]));
+    let card_path = stem.with_extension("json");
+    let out = ok(&explain_with(
+        &card_path,
+        &walk,
+        &["--start", "8", "--out", s(&csv), "--track"],
+    ));
     assert!(out.contains("frames 8–39"), "{out}");
     assert!(!out.contains("resampling"), "{out}");
     assert!(out.contains("(calibrated, T = "), "{out}");
@@ -154,15 +156,7 @@ fn synth_train_explain_round_trip_records_rate_and_layers() {
     assert_eq!(rows[0].split(',').count(), 1 + 22);
 
     // A window past the end and a missing network are errors naming what is wrong.
-    let past = gaitlens(&[
-        "explain",
-        "--network",
-        s(&stem.with_extension("json")),
-        "--sequence",
-        s(&walk),
-        "--start",
-        "1000",
-    ]);
+    let past = explain_with(&card_path, &walk, &["--start", "1000"]);
     fails_with(&past, "--start 1000");
     let missing = dir.path().join("nowhere.json");
     let bad = gaitlens(&["explain", "--network", s(&missing), "--sequence", s(&walk)]);
@@ -190,8 +184,7 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     let stem = dir.path().join("net");
     train_small(&cohort, &stem, "16", &SMALL_ISOTROPIC);
     let card_path = stem.with_extension("json");
-    let card: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    let card: serde_json::Value = read_json(&card_path);
     assert_eq!(
         card["alignment_version"].as_str(),
         Some("align_movement_isotropic/1")
@@ -239,8 +232,7 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         "{out}"
     );
     assert!(out.contains("(chance: random top joint)"), "{out}");
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let r: serde_json::Value = read_json(&report);
     let ece = r["calibration"]["ece_calibrated"]
         .as_f64()
         .expect("calibrated ECE");
@@ -295,38 +287,17 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     // The explain command aligns with the card's alignment too, and explains relative to the
     // card's normative gait unless told otherwise.
     let walk = cohort.join("sick/S001/walk_00");
-    let out = ok(&gaitlens(&[
-        "explain",
-        "--network",
-        s(&card_path),
-        "--sequence",
-        s(&walk),
-        "--track",
-    ]));
+    let out = ok(&explain_with(&card_path, &walk, &["--track"]));
     assert!(out.contains("relative to the healthy gait"), "{out}");
-    let out = ok(&gaitlens(&[
-        "explain",
-        "--network",
-        s(&card_path),
-        "--sequence",
-        s(&walk),
-        "--baseline",
-        "zero",
-    ]));
+    let out = ok(&explain_with(&card_path, &walk, &["--baseline", "zero"]));
     assert!(out.contains("relative to the zero input"), "{out}");
     // Relevance carried to the joint rotations: leaf joints (feet, head, wrists) move no joint.
     let csv = dir.path().join("rotations.csv");
-    let out = ok(&gaitlens(&[
-        "explain",
-        "--network",
-        s(&card_path),
-        "--sequence",
-        s(&walk),
-        "--space",
-        "rotations",
-        "--out",
-        s(&csv),
-    ]));
+    let out = ok(&explain_with(
+        &card_path,
+        &walk,
+        &["--space", "rotations", "--out", s(&csv)],
+    ));
     assert!(out.contains("most relevant joint rotations"), "{out}");
     let text = std::fs::read_to_string(&csv).unwrap();
     let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
@@ -335,17 +306,11 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         let v: f64 = line.split(',').nth(foot).unwrap().parse().unwrap();
         assert_eq!(v, 0.0, "{line}");
     }
-    let zero = gaitlens(&[
-        "explain",
-        "--network",
-        s(&card_path),
-        "--sequence",
-        s(&walk),
-        "--space",
-        "rotations",
-        "--baseline",
-        "zero",
-    ]);
+    let zero = explain_with(
+        &card_path,
+        &walk,
+        &["--space", "rotations", "--baseline", "zero"],
+    );
     fails_with(&zero, "--space rotations");
     // `gaitlens normative` refuses to overwrite without --force, then relearns it.
     let again = gaitlens(&[
@@ -369,15 +334,8 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     assert!(out.contains("50 gait-phase bins"), "{out}");
     // The rewritten card carries a fresh whole-card hash and loads; an edit by hand (another
     // frame rate) is refused naming the hash field.
-    ok(&gaitlens(&[
-        "explain",
-        "--network",
-        s(&card_path),
-        "--sequence",
-        s(&walk),
-    ]));
-    let mut edited: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    ok(&explain_with(&card_path, &walk, &[]));
+    let mut edited: serde_json::Value = read_json(&card_path);
     assert!(edited["card_fnv1a64"].is_string(), "{edited}");
     edited["rate_hz"] = serde_json::json!(60.0);
     let edited_path = card_path.with_file_name("edited.json");
@@ -387,16 +345,7 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
         edited_path.with_extension("mpk"),
     )
     .unwrap();
-    fails_with(
-        &gaitlens(&[
-            "explain",
-            "--network",
-            s(&edited_path),
-            "--sequence",
-            s(&walk),
-        ]),
-        "card_fnv1a64",
-    );
+    fails_with(&explain_with(&edited_path, &walk, &[]), "card_fnv1a64");
     // A folder without ground truth is an error naming the file.
     let bad = gaitlens(&[
         "evaluate",
@@ -407,17 +356,10 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     ]);
     fails_with(&bad, "ground_truth.json");
     // A damaged table is rejected on load, naming the field.
-    let mut damaged: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    let mut damaged: serde_json::Value = read_json(&card_path);
     damaged["normative_gait"]["bins"] = serde_json::json!(49);
     std::fs::write(&card_path, serde_json::to_vec(&damaged).unwrap()).unwrap();
-    let bad = gaitlens(&[
-        "explain",
-        "--network",
-        s(&card_path),
-        "--sequence",
-        s(&walk),
-    ]);
+    let bad = explain_with(&card_path, &walk, &[]);
     fails_with(&bad, "normative_gait");
 }
 
@@ -466,9 +408,7 @@ fn improved_transformer_options_are_recorded_and_explained() {
         "--dropout",
         "0",
     ])));
-    let card: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(stem.with_extension("json")).unwrap())
-            .unwrap();
+    let card: serde_json::Value = read_json(&stem.with_extension("json"));
     let net = &card["network"];
     assert_eq!(net["per_joint_embedding"], true, "{card}");
     assert_eq!(net["cls_init"], "Small", "{card}");
@@ -487,17 +427,11 @@ fn improved_transformer_options_are_recorded_and_explained() {
     let walk = cohort.join("sick/S001/walk_00");
     for rule in ["cp-lrp", "attention"] {
         let csv = dir.path().join(format!("{rule}.csv"));
-        let out = ok(&gaitlens(&[
-            "explain",
-            "--network",
-            s(&stem.with_extension("json")),
-            "--sequence",
-            s(&walk),
-            "--rule",
-            rule,
-            "--out",
-            s(&csv),
-        ]));
+        let out = ok(&explain_with(
+            &stem.with_extension("json"),
+            &walk,
+            &["--rule", rule, "--out", s(&csv)],
+        ));
         let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
         assert_eq!(rows, 1 + 16, "{rule}");
         assert!(
@@ -582,13 +516,8 @@ fn explain_is_reproducible_with_dropout_and_rejects_bad_windows_and_rates() {
         "0.5",
     ]));
     let card_path = stem.with_extension("json");
-    let card = s(&card_path);
     let walk = cohort.join("sick/S001/walk_00");
-    let explain = |sequence: &Path, extra: &[&str]| {
-        let mut args = vec!["explain", "--network", card, "--sequence", s(sequence)];
-        args.extend_from_slice(extra);
-        gaitlens(&args)
-    };
+    let explain = |sequence: &Path, extra: &[&str]| explain_with(&card_path, sequence, extra);
 
     // Dropout 0.5 is training only: the attention and LRP explanations and the track are the
     // same run after run (they were random with dropout active at inference).
@@ -689,7 +618,7 @@ fn explain_is_reproducible_with_dropout_and_rejects_bad_windows_and_rates() {
         let o = explain(&walk, &[]);
         fails_with(&o, needle);
         fails_with(&o, "tr.json");
-        let o = gaitlens(&["evaluate", "--network", card, "--data", s(&cohort)]);
+        let o = gaitlens(&["evaluate", "--network", s(&card_path), "--data", s(&cohort)]);
         fails_with(&o, needle);
     }
 }
