@@ -23,8 +23,14 @@ const TRIALS: [(&str, bool); 9] = [
     ("treadmill_events.c3d", true),
 ];
 
-/// Walks whose markers cover the whole leg and foot (heel markers) and that store Vicon's angles.
-const VICON_FULL_LEG: [&str; 2] = ["PiG_Motion-FlatFoot-Full.c3d", "treadmill_events.c3d"];
+/// Every shared walk that stores Vicon's own angles (sample03 without heel markers, sample23
+/// with a lower-body set).
+const VICON_WALKS: [&str; 4] = [
+    "PiG_Motion-FlatFoot-Full.c3d",
+    "sample03_gait-pig.c3d",
+    "sample23_Vicon_analysis.c3d",
+    "treadmill_events.c3d",
+];
 
 fn report(trial: &Path, out: &Path, extra: &[&str]) -> Value {
     let mut args = vec![
@@ -98,9 +104,9 @@ fn reports_of_every_shared_trial() {
 }
 
 #[test]
-fn sagittal_angles_follow_vicon_on_full_leg_walks() {
+fn sagittal_angles_follow_vicon_on_every_walk_with_vicon_angles() {
     let tmp = tempfile::tempdir().unwrap();
-    for name in VICON_FULL_LEG {
+    for name in VICON_WALKS {
         let r = report(&shared_c3d(name), &tmp.path().join(name), &[]);
         for side in ["left", "right"] {
             for var in ["hip_flexion", "knee_flexion", "ankle_dorsiflexion"] {

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use gaitlens::body::{BodyModel, MarkerSet};
-use gaitlens::fit::angles::{compare, sagittal_angles};
+use gaitlens::fit::angles::compare;
 use gaitlens::fit::{self, AngleLimit, FitConfig, TrialFit};
 use gaitlens::formats::pose_seq::{NUM_BETAS, PoseFileFormat, PoseSequence, write_pose_dir};
 use gaitlens::formats::{MarkerTrial, read_marker_trial};
@@ -61,7 +61,8 @@ pub struct FitArgs {
     /// Output folder (a trial: pose files + fit_report.json; a cohort: <healthy|sick>/<subject>/<gait>/).
     #[arg(long)]
     pub out: PathBuf,
-    /// Also write sagittal joint angles (ours and the file's Vicon outputs) to this CSV.
+    /// Also write sagittal Plug-in Gait joint angles (ours, as `report` computes them, and the
+    /// file's Vicon outputs) to this CSV.
     #[arg(long)]
     pub angles: Option<PathBuf>,
     /// Optimiser.
@@ -427,60 +428,92 @@ fn plausibility(model: &gaitlens::body::BodyModel, fit: &TrialFit) -> serde_json
     })
 }
 
-/// Our sagittal angles per frame and, where the trial stores Vicon's outputs, the comparison.
+/// Our sagittal Plug-in Gait angles per frame (`gait::kinematics`, the same angles `report`
+/// shows) and, where the trial stores Vicon's outputs, the comparison.
 fn angle_table(setup: &Setup, trial: &MarkerTrial, fit: &TrialFit) -> (String, serde_json::Value) {
-    let ours: Vec<_> = fit
-        .poses
-        .iter()
-        .map(|p| sagittal_angles(&setup.model, p).unwrap_or_default())
-        .collect();
-    type Getter = fn(&gaitlens::fit::angles::SagittalAngles) -> f64;
-    let series: [(&str, &str, Getter); 6] = [
-        ("l_hip_flex", "LHipAngles", |a| a.l_hip_flex_deg),
-        ("r_hip_flex", "RHipAngles", |a| a.r_hip_flex_deg),
-        ("l_knee_flex", "LKneeAngles", |a| a.l_knee_flex_deg),
-        ("r_knee_flex", "RKneeAngles", |a| a.r_knee_flex_deg),
-        ("l_ankle_dorsi", "LAnkleAngles", |a| a.l_ankle_dorsi_deg),
-        ("r_ankle_dorsi", "RAnkleAngles", |a| a.r_ankle_dorsi_deg),
+    use gaitlens::gait::cycles::Side;
+    use gaitlens::gait::kinematics::{Variable, pig_kinematics};
+    let seq = pose_sequence(&fit.calibration.betas, &fit.poses);
+    let kin = match pig_kinematics(&setup.model, &seq, Some(&setup.markers)) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!("no joint angles for the fit report: {e}");
+            return (String::new(), json!({ "error": e.to_string() }));
+        }
+    };
+    let series: [(&str, &str, Side, Variable); 6] = [
+        ("l_hip_flex", "LHipAngles", Side::Left, Variable::HipFlexion),
+        (
+            "r_hip_flex",
+            "RHipAngles",
+            Side::Right,
+            Variable::HipFlexion,
+        ),
+        (
+            "l_knee_flex",
+            "LKneeAngles",
+            Side::Left,
+            Variable::KneeFlexion,
+        ),
+        (
+            "r_knee_flex",
+            "RKneeAngles",
+            Side::Right,
+            Variable::KneeFlexion,
+        ),
+        (
+            "l_ankle_dorsi",
+            "LAnkleAngles",
+            Side::Left,
+            Variable::AnkleDorsiflexion,
+        ),
+        (
+            "r_ankle_dorsi",
+            "RAnkleAngles",
+            Side::Right,
+            Variable::AnkleDorsiflexion,
+        ),
     ];
+    let frames = fit.poses.len();
     let mut header = String::from("frame,time_s");
-    for (ours_name, file_name, _) in &series {
+    for (ours_name, file_name, ..) in &series {
         header += &format!(",{ours_name}_deg,{file_name}_x_deg");
     }
     let mut rows = header + "\n";
-    let mut stats = serde_json::Map::new();
     let reference: Vec<Vec<Option<f64>>> = series
         .iter()
-        .map(|(_, label, _)| {
+        .map(|(_, label, ..)| {
             trial
                 .model_output(label)
                 .map(|o| {
-                    (0..ours.len())
+                    (0..frames)
                         .map(|f| o.values.get(f).copied().flatten().map(|v| v[0]))
                         .collect()
                 })
-                .unwrap_or_else(|| vec![None; ours.len()])
+                .unwrap_or_else(|| vec![None; frames])
         })
         .collect();
-    for (f, a) in ours.iter().enumerate() {
-        rows += &format!("{f},{:.4}", f as f64 / trial.rate_hz.max(1e-9));
-        for (k, (_, _, get)) in series.iter().enumerate() {
-            let r = reference[k][f]
-                .map(|v| format!("{v:.3}"))
-                .unwrap_or_default();
-            rows += &format!(",{:.3},{r}", get(a));
+    let ours: Vec<&[f64]> = series
+        .iter()
+        .map(|(_, _, s, v)| kin.curve(*s, *v))
+        .collect();
+    let row = |f: usize| {
+        let mut row = format!("{f},{:.4}", f as f64 / trial.rate_hz.max(1e-9));
+        for (curve, refs) in ours.iter().zip(&reference) {
+            let r = refs[f].map(|v| format!("{v:.3}")).unwrap_or_default();
+            row += &format!(",{:.3},{r}", curve[f]);
         }
-        rows += "\n";
-    }
-    for (k, (name, label, get)) in series.iter().enumerate() {
-        let v: Vec<f64> = ours.iter().map(get).collect();
-        let interpolated: Vec<bool> = fit.frames.iter().map(|f| f.interpolated).collect();
+        row + "\n"
+    };
+    rows.extend((0..frames).map(row));
+    let mut stats = serde_json::Map::new();
+    for (k, (name, label, ..)) in series.iter().enumerate() {
         let refs: Vec<Option<f64>> = reference[k]
             .iter()
-            .zip(&interpolated)
-            .map(|(r, i)| if *i { None } else { *r })
+            .zip(&fit.frames)
+            .map(|(r, fr)| if fr.interpolated { None } else { *r })
             .collect();
-        if let Some((r, rmse, n)) = compare(&v, &refs) {
+        if let Some((r, rmse, n)) = compare(ours[k], &refs) {
             stats.insert(
                 format!("{name} vs {label}"),
                 json!({"r": r, "rmse_deg": rmse, "frames": n}),
@@ -490,15 +523,11 @@ fn angle_table(setup: &Setup, trial: &MarkerTrial, fit: &TrialFit) -> (String, s
     (rows, serde_json::Value::Object(stats))
 }
 
-fn write_poses(
-    out: &Path,
-    betas: &[f64],
-    poses: &[fit::PoseState],
-    format: OutFormat,
-) -> anyhow::Result<()> {
+/// The fitted frames as a pose sequence (one shape for every frame).
+fn pose_sequence(betas: &[f64], poses: &[fit::PoseState]) -> PoseSequence {
     let mut b = betas.to_vec();
     b.resize(b.len().max(NUM_BETAS), 0.0);
-    let seq = PoseSequence {
+    PoseSequence {
         betas: vec![b; poses.len()],
         poses: poses.iter().map(|p| p.axis_angle()).collect(),
         translations: poses
@@ -509,7 +538,16 @@ fn write_poses(
         frame_numbers: (0..poses.len() as u64).collect(),
         source: None,
         format: PoseFileFormat::Json,
-    };
+    }
+}
+
+fn write_poses(
+    out: &Path,
+    betas: &[f64],
+    poses: &[fit::PoseState],
+    format: OutFormat,
+) -> anyhow::Result<()> {
+    let seq = pose_sequence(betas, poses);
     let fmt = match format {
         OutFormat::Json => PoseFileFormat::Json,
         OutFormat::Txt => PoseFileFormat::Txt,

@@ -36,9 +36,10 @@ pub fn cardan_xzy(r: &nalgebra::Matrix3<f64>) -> [f64; 3] {
     [a, b, c]
 }
 
-/// Sagittal angles of a pose of a 22-joint SMPL-order model. In the model's frame (y up, z
-/// forward, x to the left) hip flexion and ankle dorsiflexion are negative x-rotations and knee
-/// flexion a positive one.
+/// Sagittal components of a pose's joint rotations (22-joint SMPL order), to compare two poses
+/// of one model. In the model's frame (y up, z forward, x to the left) hip flexion and ankle
+/// dorsiflexion are negative x-rotations and knee flexion a positive one. Clinical angles (PiG
+/// zeros, the ankle → toe foot axis) are `gait::kinematics`; `fit` and `report` show those.
 pub fn sagittal_angles(model: &BodyModel, pose: &PoseState) -> Option<SagittalAngles> {
     let idx = |n: &str| model.joint_names.iter().position(|x| x == n);
     let a = |n: &str| idx(n).map(|j| cardan_xzy(&pose.rotations[j])[0].to_degrees());
