@@ -540,6 +540,14 @@ fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
             ),
         });
     }
+    if !(cfg.label_smoothing >= 0.0 && cfg.label_smoothing < 0.5) {
+        return Err(TrainError::Config {
+            reason: format!(
+                "label smoothing {} (must be in [0, 0.5): at 0.5 both classes get the same target)",
+                cfg.label_smoothing
+            ),
+        });
+    }
     if cfg.joint_permutations > 0 {
         let original = matches!(&cfg.network, NetworkConfig::Transformer(c)
             if !c.per_joint_embedding && !c.frame_token);
@@ -707,6 +715,11 @@ pub(crate) fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
     t.into_data().iter::<f32>().collect()
 }
 
+/// A BCE target with label smoothing ε: `y·(1 − ε) + ε/2`.
+fn smooth_label(y: f32, epsilon: f64) -> f32 {
+    y * (1.0 - epsilon as f32) + epsilon as f32 / 2.0
+}
+
 fn bce_host(logits: &[f32], labels: &[f32], pos_weight: f64) -> f64 {
     let softplus = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
     logits
@@ -761,7 +774,11 @@ where
             let (x, y) = train.batch(chunk)?;
             let n = chunk.len();
             let input = crate::nn::window_tensor::<B>(x, n, interval, joints, device);
-            let target = Tensor::<B, 1>::from_data(TensorData::new(y.clone(), [n]), device);
+            let smoothed: Vec<f32> = y
+                .iter()
+                .map(|&t| smooth_label(t, cfg.label_smoothing))
+                .collect();
+            let target = Tensor::<B, 1>::from_data(TensorData::new(smoothed, [n]), device);
             let logits = model.logits(input).reshape([n]);
             let loss = (target.clone().mul_scalar(pos_weight) * log_sigmoid(logits.clone())
                 + (target.neg().add_scalar(1.0)) * log_sigmoid(logits.clone().neg()))
@@ -976,6 +993,45 @@ mod tests {
             logits(&a) != logits(&c),
             "another seed must give other weights"
         );
+    }
+
+    /// Label smoothing keeps the logits of a separable task near ±ln((2 − ε)/ε) where plain BCE
+    /// keeps growing them; ε outside [0, 0.5) is a typed error.
+    #[test]
+    fn label_smoothing_bounds_the_logits() {
+        let _rng = crate::train::test_rng_lock();
+        let (tr, ev) = (toy(64, 4, 1), toy(32, 4, 2));
+        let mut cfg = mlp_cfg();
+        cfg.epochs = 40;
+        cfg.calibration_fraction = 0.0;
+        let device = Default::default();
+        let max_logit = |cfg: &TrainConfig| {
+            let o = train(cfg, &tr, &ev, |_| {}).unwrap();
+            let m = super::super::checkpoint::load_weights::<burn::backend::NdArray>(
+                &o.card.network,
+                o.record,
+                &device,
+            )
+            .unwrap();
+            let (x, _) = tr.batch(&(0..tr.len()).collect::<Vec<_>>()).unwrap();
+            let l = to_vec(m.logits(crate::nn::window_tensor(x, tr.len(), 4, 22, &device)));
+            (l.iter().fold(0f32, |a, b| a.max(b.abs())), o.card)
+        };
+        let (plain, _) = max_logit(&cfg);
+        cfg.label_smoothing = 0.2;
+        let (smoothed, card) = max_logit(&cfg);
+        assert_eq!(card.training.label_smoothing, 0.2);
+        let bound = (1.8f32 / 0.2).ln();
+        assert!(smoothed < bound + 1.0, "ε = 0.2: |logit| up to {smoothed}");
+        assert!(
+            plain > smoothed + 1.0,
+            "plain {plain} vs smoothed {smoothed}"
+        );
+        cfg.label_smoothing = 0.5;
+        assert!(matches!(
+            train(&cfg, &tr, &ev, |_| {}),
+            Err(TrainError::Config { .. })
+        ));
     }
 
     #[test]
