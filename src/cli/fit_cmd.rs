@@ -274,9 +274,10 @@ fn fit_one(
         &name,
         |i, _| bar.set_position(i as u64),
     )?;
-    write_poses(&args.out, &fit.calibration.betas, &fit.poses, args.format)?;
+    let seq = pose_sequence(&fit.calibration.betas, &fit.poses);
+    write_poses(&args.out, &seq, args.format)?;
     let stats = FitStats::of(&fit);
-    let (angle_rows, angle_stats) = angle_table(setup, trial, &fit);
+    let (angle_rows, angle_stats) = angle_table(setup, trial, &fit, &seq);
     if let Some(csv) = &args.angles {
         write_atomic(csv, angle_rows.as_bytes())
             .with_context(|| format!("writing {}", csv.display()))?;
@@ -430,11 +431,15 @@ fn plausibility(model: &gaitlens::body::BodyModel, fit: &TrialFit) -> serde_json
 
 /// Our sagittal Plug-in Gait angles per frame (`gait::kinematics`, the same angles `report`
 /// shows) and, where the trial stores Vicon's outputs, the comparison.
-fn angle_table(setup: &Setup, trial: &MarkerTrial, fit: &TrialFit) -> (String, serde_json::Value) {
+fn angle_table(
+    setup: &Setup,
+    trial: &MarkerTrial,
+    fit: &TrialFit,
+    seq: &PoseSequence,
+) -> (String, serde_json::Value) {
     use gaitlens::gait::cycles::Side;
     use gaitlens::gait::kinematics::{Variable, pig_kinematics};
-    let seq = pose_sequence(&fit.calibration.betas, &fit.poses);
-    let kin = match pig_kinematics(&setup.model, &seq, Some(&setup.markers)) {
+    let kin = match pig_kinematics(&setup.model, seq, Some(&setup.markers)) {
         Ok(k) => k,
         Err(e) => {
             tracing::warn!("no joint angles for the fit report: {e}");
@@ -541,19 +546,12 @@ fn pose_sequence(betas: &[f64], poses: &[fit::PoseState]) -> PoseSequence {
     }
 }
 
-fn write_poses(
-    out: &Path,
-    betas: &[f64],
-    poses: &[fit::PoseState],
-    format: OutFormat,
-) -> anyhow::Result<()> {
-    let seq = pose_sequence(betas, poses);
+fn write_poses(out: &Path, seq: &PoseSequence, format: OutFormat) -> anyhow::Result<()> {
     let fmt = match format {
         OutFormat::Json => PoseFileFormat::Json,
         OutFormat::Txt => PoseFileFormat::Txt,
     };
-    write_pose_dir(out, &seq, fmt)
-        .with_context(|| format!("writing poses to {}", out.display()))?;
+    write_pose_dir(out, seq, fmt).with_context(|| format!("writing poses to {}", out.display()))?;
     Ok(())
 }
 
@@ -600,7 +598,7 @@ fn fit_adam(
         bar.set_position(f as u64 + 1);
     }
     let secs = t0.elapsed().as_secs_f64();
-    write_poses(&args.out, &betas, &poses, args.format)?;
+    write_poses(&args.out, &pose_sequence(&betas, &poses), args.format)?;
     let mut sorted = rmse.clone();
     sorted.sort_by(f64::total_cmp);
     let report = json!({

@@ -952,6 +952,20 @@ mod tests {
         cfg
     }
 
+    /// Logits of a trained outcome's network (loaded from its card and record) on every window
+    /// of a 4-frame toy set.
+    fn window_logits(o: &TrainOutcome, w: &InMemoryWindows) -> Vec<f32> {
+        let device = Default::default();
+        let m = super::super::checkpoint::load_weights::<burn::backend::NdArray>(
+            &o.card.network,
+            o.record.clone(),
+            &device,
+        )
+        .unwrap();
+        let (x, _) = w.batch(&(0..w.len()).collect::<Vec<_>>()).unwrap();
+        to_vec(m.logits(crate::nn::window_tensor(x, w.len(), 4, 22, &device)))
+    }
+
     #[test]
     fn mlp_learns_toy_task_and_is_deterministic() {
         let _rng = crate::train::test_rng_lock();
@@ -969,17 +983,7 @@ mod tests {
         assert!(last.eval.accuracy >= 0.95, "{last:?}");
         assert!(last.train_loss < a.card.epochs[0].train_loss);
         // Records carry random parameter ids, so compare what the weights compute.
-        let device = Default::default();
-        let logits = |o: &TrainOutcome| {
-            let m = super::super::checkpoint::load_weights::<burn::backend::NdArray>(
-                &o.card.network,
-                o.record.clone(),
-                &device,
-            )
-            .unwrap();
-            let (x, _) = ev.batch(&(0..ev.len()).collect::<Vec<_>>()).unwrap();
-            to_vec(m.logits(crate::nn::window_tensor(x, ev.len(), 4, 22, &device)))
-        };
+        let logits = |o: &TrainOutcome| window_logits(o, &ev);
         let b = train(&cfg, &tr, &ev, |_| {}).unwrap();
         assert!(
             logits(&a) == logits(&b),
@@ -1004,17 +1008,9 @@ mod tests {
         let mut cfg = mlp_cfg();
         cfg.epochs = 40;
         cfg.calibration_fraction = 0.0;
-        let device = Default::default();
         let max_logit = |cfg: &TrainConfig| {
             let o = train(cfg, &tr, &ev, |_| {}).unwrap();
-            let m = super::super::checkpoint::load_weights::<burn::backend::NdArray>(
-                &o.card.network,
-                o.record,
-                &device,
-            )
-            .unwrap();
-            let (x, _) = tr.batch(&(0..tr.len()).collect::<Vec<_>>()).unwrap();
-            let l = to_vec(m.logits(crate::nn::window_tensor(x, tr.len(), 4, 22, &device)));
+            let l = window_logits(&o, &tr);
             (l.iter().fold(0f32, |a, b| a.max(b.abs())), o.card)
         };
         let (plain, _) = max_logit(&cfg);
