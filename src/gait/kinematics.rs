@@ -10,11 +10,12 @@
 //! (up = mean feet-to-pelvis direction; forward = the pelvis' displacement over the trial, or
 //! its mean heading on a treadmill). Hip: thigh relative to pelvis. Knee: shank relative to thigh.
 //! Ankle: foot relative to shank, sagittal only (the model's ankle has no reliable inversion),
-//! with PiG's foot long axis — the ankle joint centre → TOE marker line — when the marker set
-//! has a TOE marker: a fit with no heel marker leaves the foot's roll about that line free, and
-//! the Cardan angle of the whole foot rotation would mix that roll into dorsiflexion (sample03's
-//! left ankle: r 0.69 against Vicon with the Cardan angle, 0.91 with the toe line). Foot progression: the foot segment's forward axis in the horizontal plane
-//! relative to the direction of progression.
+//! along PiG's foot long axis — the fitted ANK → TOE marker line (`FootAxes`) — when the marker
+//! set has both markers: a fit with no heel marker leaves the foot's roll about its long axis
+//! free, and the Cardan angle of the whole foot rotation mixed that roll into dorsiflexion
+//! (sample03's left ankle: r 0.69 against Vicon with the Cardan angle, 0.97 with the marker
+//! line). Foot progression: the foot segment's forward axis in the horizontal plane relative to
+//! the direction of progression.
 //!
 //! **Signs (PiG).** Pelvis: anterior tilt, the side's own hip up (obliquity), the side's own
 //! half of the pelvis forward (rotation) positive. Hip: flexion, adduction, internal rotation
