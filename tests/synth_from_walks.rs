@@ -23,6 +23,16 @@ fn peak_deg(dir: &Path, j: usize) -> f64 {
         .fold(f64::MIN, f64::max)
 }
 
+/// `gaitlens synth from-walks` on `walks` with two copies and `extra` flags; its ground truth.
+fn from_walks(walks: &[&Path], out: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["synth", "from-walks", "--walks"];
+    args.extend(walks.iter().map(|w| w.to_str().unwrap()));
+    args.extend(["--copies", "2", "--out", out.to_str().unwrap()]);
+    args.extend(extra);
+    ok(&gaitlens(&args));
+    serde_json::from_slice(&std::fs::read(out.join("ground_truth.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn a_real_walk_takes_transplants_and_builds_a_cohort() {
     let tmp = tempfile::tempdir().unwrap();
@@ -100,19 +110,7 @@ fn a_real_walk_takes_transplants_and_builds_a_cohort() {
 
     // A cohort from both walks: matched healthy/sick subjects per copy, at 50 Hz, loadable.
     let cohort = tmp.path().join("cohort");
-    ok(&gaitlens(&[
-        "synth",
-        "from-walks",
-        "--walks",
-        walk32.to_str().unwrap(),
-        walk03.to_str().unwrap(),
-        "--copies",
-        "2",
-        "--out",
-        cohort.to_str().unwrap(),
-    ]));
-    let truth: Value =
-        serde_json::from_slice(&std::fs::read(cohort.join("ground_truth.json")).unwrap()).unwrap();
+    let truth = from_walks(&[&walk32, &walk03], &cohort, &[]);
     assert_eq!(truth["config"]["rate_hz"], 50.0);
     let subjects = truth["subjects"].as_array().unwrap();
     assert_eq!(subjects.len(), 8);
@@ -125,6 +123,42 @@ fn a_real_walk_takes_transplants_and_builds_a_cohort() {
     assert_eq!(seqs.len(), 8);
     assert!(seqs.iter().all(|s| s.rate_hz == Some(50.0)));
     assert!(!tmp.path().join(".cohort.partial").exists());
+
+    // Matched cadence: every varied healthy copy walks at its sick twin's cadence (copy 0, the
+    // walk as recorded, keeps its own), so cadence tells the classes apart no more than people.
+    let matched = tmp.path().join("matched");
+    let truth = from_walks(
+        &[&walk32, &walk03],
+        &matched,
+        &["--matched-cadence", "--blend", "0.5"],
+    );
+    let cadence = |name: &str, sick: bool| {
+        truth["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["subject"] == name && s["sick"] == sick)
+            .and_then(|s| s["cadence_steps_min"].as_f64())
+            .unwrap()
+    };
+    for walk in ["sample32", "sample03"] {
+        let (h, s) = (
+            cadence(&format!("{walk}-c01"), false),
+            cadence(&format!("{walk}-c01"), true),
+        );
+        assert!(
+            (h - s).abs() < 0.5,
+            "{walk}-c01: healthy {h:.1}, sick {s:.1} steps/min"
+        );
+        let (h0, s0) = (
+            cadence(&format!("{walk}-c00"), false),
+            cadence(&format!("{walk}-c00"), true),
+        );
+        assert!(
+            s0 < h0 - 1.0,
+            "{walk}-c00: healthy {h0:.1}, sick {s0:.1} steps/min"
+        );
+    }
 }
 
 #[test]

@@ -71,6 +71,14 @@ pub struct FromWalksArgs {
     /// Multiplier of the healthy variation's spreads (1 = normative between-subject SDs).
     #[arg(long, default_value_t = FromWalksConfig::default().augment_scale)]
     pub augment_scale: f64,
+    /// Move every varied copy a random fraction in [0, BLEND] of the way towards another source
+    /// walk in joint-angle space (phase-matched): fills the space between the recordings (0: off).
+    #[arg(long, default_value_t = FromWalksConfig::default().blend)]
+    pub blend: f64,
+    /// Give every varied healthy copy its sick twin's cadence (the pathology's slowing
+    /// included), so that cadence is no cue to the label.
+    #[arg(long)]
+    pub matched_cadence: bool,
     /// Also use this many healthy walks of the Fourier generator as sources (both classes).
     #[arg(long, default_value_t = 0)]
     pub synthetic: usize,
@@ -180,6 +188,8 @@ fn from_walks(a: FromWalksArgs) -> anyhow::Result<ExitCode> {
             a.pathologies
         },
         augment_scale: a.augment_scale,
+        blend: a.blend,
+        matched_cadence: a.matched_cadence,
     };
     let mut walks: Vec<SourceWalk> = Vec::new();
     for dir in walk_folders(&a.walks)? {

@@ -38,6 +38,12 @@ pub struct FromWalksConfig {
     pub pathologies: Vec<Pathology>,
     /// Multiplier of every spread of the healthy variation (1 = normative between-subject SDs).
     pub augment_scale: f64,
+    /// Largest fraction of the way each varied copy is moved towards another source walk
+    /// ([`WalkPoses::blended`]); 0 keeps every copy on its own walk.
+    pub blend: f64,
+    /// Give every varied healthy copy the cadence of its sick twin (the pathology's slowing
+    /// included), so that cadence is no cue to the label.
+    pub matched_cadence: bool,
 }
 
 impl Default for FromWalksConfig {
@@ -49,6 +55,8 @@ impl Default for FromWalksConfig {
             severity: [0.5, 1.0],
             pathologies: super::pathology::TRANSPLANT_PATHOLOGIES.to_vec(),
             augment_scale: 1.0,
+            blend: 0.0,
+            matched_cadence: false,
         }
     }
 }
@@ -202,9 +210,10 @@ fn write_copy(
     out: &Path,
     cfg: &FromWalksConfig,
     wi: usize,
-    walk: &SourceWalk,
+    walks: &[SourceWalk],
     c: usize,
 ) -> Result<[GroundTruth; 2], SynthError> {
+    let walk = &walks[wi];
     let mut rng = SplitMix64::stream(cfg.seed, (wi * 10_000 + c) as u64, STREAM_WALK);
     let drawn = Augmentation::draw(&mut rng, &walk.poses.betas, cfg.augment_scale);
     // Copy 0 is the walk as recorded (its sick twin carries only the pathology), so the real
@@ -217,14 +226,30 @@ fn write_copy(
     let inj = draw_injection(cfg, wi, c, &mut rng);
     let subject = format!("{}-c{c:02}", walk.name);
 
-    let mut healthy = walk.poses.clone();
+    let mut healthy = if c > 0 && cfg.blend > 0.0 && walks.len() > 1 {
+        // Drawn after everything else, so cohorts without blending stay as they were.
+        let partner = (wi + 1 + (rng.uniform() * (walks.len() - 1) as f64) as usize) % walks.len();
+        let weight = cfg.blend * rng.uniform();
+        walk.poses
+            .blended(&walks[partner].poses, weight)
+            .unwrap_or_else(|| walk.poses.clone())
+    } else {
+        walk.poses.clone()
+    };
     transplant::augment(&mut healthy, &aug);
     let sick_base = healthy.clone();
-    let healthy = healthy.warped(aug.cadence_factor, cfg.rate_hz);
+    let cadence = aug.cadence_factor * transplant::cadence_factor(inj.pathology, inj.severity);
+    // With matched cadence the healthy twin walks at its sick twin's (slower) cadence, so
+    // cadence differs between the classes only as much as it differs between people.
+    let healthy_cadence = if cfg.matched_cadence && c > 0 {
+        cadence
+    } else {
+        aug.cadence_factor
+    };
+    let healthy = healthy.warped(healthy_cadence, cfg.rate_hz);
 
     let mut sick = sick_base;
     let locus = transplant::inject(&mut sick, &inj);
-    let cadence = aug.cadence_factor * transplant::cadence_factor(inj.pathology, inj.severity);
     let sick = sick.warped(cadence, cfg.rate_hz);
 
     for (class, w) in [("healthy", &healthy), ("sick", &sick)] {
@@ -288,7 +313,7 @@ pub fn write_walk_cohort(
         .collect();
     let truths: Vec<GroundTruth> = jobs
         .par_iter()
-        .map(|&(wi, c)| write_copy(out, cfg, wi, &walks[wi], c))
+        .map(|&(wi, c)| write_copy(out, cfg, wi, walks, c))
         .collect::<Result<Vec<_>, SynthError>>()?
         .into_iter()
         .flatten()

@@ -121,18 +121,7 @@ impl WalkPoses {
     pub fn warped(&self, cadence_factor: f64, out_rate_hz: f64) -> Self {
         let step = cadence_factor * self.rate_hz / out_rate_hz;
         let n_out = ((self.len() - 1) as f64 / step).floor() as usize + 1;
-        let unwrap = |p: &[f64]| -> Vec<f64> {
-            let mut u = Vec::with_capacity(p.len());
-            for (i, &v) in p.iter().enumerate() {
-                u.push(if i == 0 {
-                    v
-                } else {
-                    u[i - 1] + (v - p[i - 1]).rem_euclid(1.0)
-                });
-            }
-            u
-        };
-        let phase_u = [unwrap(&self.phase[0]), unwrap(&self.phase[1])];
+        let phase_u = [unwrap_phase(&self.phase[0]), unwrap_phase(&self.phase[1])];
         let mut out = Self {
             rotations: Vec::with_capacity(n_out),
             translations: Vec::with_capacity(n_out),
@@ -166,6 +155,58 @@ impl WalkPoses {
             }
         }
         out
+    }
+
+    /// This walk moved a fraction `weight` of the way towards `other` in joint-angle space
+    /// (`gaitlens synth from-walks --blend`): every frame is paired with `other`'s frame at the
+    /// same left-leg gait phase (its cycles repeated as needed), each joint's local rotation is
+    /// interpolated on the rotation group, and the pelvis' tilt and obliquity — not its heading —
+    /// likewise. Timing, translations, body shape and phases stay this walk's. Fills the space
+    /// between real walks, so a handful of recordings are no longer a handful of points.
+    /// `None` when `other` has no full left cycle or another joint count.
+    pub fn blended(&self, other: &WalkPoses, weight: f64) -> Option<Self> {
+        let joints = self.rotations.first()?.len();
+        if other.rotations.first()?.len() != joints {
+            return None;
+        }
+        let u_self = unwrap_phase(&self.phase[0]);
+        let u_other = unwrap_phase(&other.phase[0]);
+        let (o0, o_end) = (u_other[0], *u_other.last()?);
+        let cycles = (o_end - o0).floor();
+        if cycles < 1.0 {
+            return None;
+        }
+        let up = self.world_up();
+        // Pelvis tilts differ by well under 30° between people; worlds with another up axis do not.
+        let same_up = other.world_up().dot(&up) > 30f64.to_radians().cos();
+        let mut out = self.clone();
+        for (i, frame) in out.rotations.iter_mut().enumerate() {
+            let target = o0 + (u_self[i] - o0).rem_euclid(cycles);
+            let k = u_other
+                .partition_point(|&u| u < target)
+                .clamp(1, other.len() - 1);
+            let span = u_other[k] - u_other[k - 1];
+            let t = if span > 1e-12 {
+                ((target - u_other[k - 1]) / span).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            for (j, r) in frame.iter_mut().enumerate() {
+                let partner = slerp(&other.rotations[k - 1][j], &other.rotations[k][j], t);
+                *r = if j == PELVIS {
+                    if !same_up {
+                        continue;
+                    }
+                    let yaw = heading_about(r, &up);
+                    let own_tilt = yaw.inverse() * *r;
+                    let partner_tilt = heading_about(&partner, &up).inverse() * partner;
+                    yaw * slerp(&own_tilt, &partner_tilt, weight)
+                } else {
+                    slerp(r, &partner, weight)
+                };
+            }
+        }
+        Some(out)
     }
 
     /// The world's up direction (mean of the pelvis' up axis).
@@ -368,6 +409,39 @@ fn step_factor(p: Pathology, severity: f64) -> f64 {
     1.0 - shortening * severity.clamp(0.0, 1.0)
 }
 
+/// A wrapped phase in [0, 1) made continuous (one unit per cycle).
+fn unwrap_phase(p: &[f64]) -> Vec<f64> {
+    let mut u = Vec::with_capacity(p.len());
+    for (i, &v) in p.iter().enumerate() {
+        u.push(if i == 0 {
+            v
+        } else {
+            u[i - 1] + (v - p[i - 1]).rem_euclid(1.0)
+        });
+    }
+    u
+}
+
+/// The rotation `t` of the way from `a` to `b` on the rotation group (`t` outside [0, 1]
+/// extrapolates along the same geodesic).
+fn slerp(a: &Rotation3<f64>, b: &Rotation3<f64>, t: f64) -> Rotation3<f64> {
+    a * Rotation3::from_scaled_axis((a.inverse() * b).scaled_axis() * t)
+}
+
+/// The rotation about `up` that turns a horizontal reference direction into the direction `r`'s
+/// forward axis (+z) faces: `r`'s heading, so that `heading⁻¹ · r` keeps only tilt and obliquity.
+fn heading_about(r: &Rotation3<f64>, up: &Vector3<f64>) -> Rotation3<f64> {
+    let flat = |v: Vector3<f64>| v - up * v.dot(up);
+    let reference = flat(Vector3::z())
+        .try_normalize(1e-3)
+        .or_else(|| flat(Vector3::x()).try_normalize(1e-3))
+        .unwrap_or_else(Vector3::x);
+    let side = up.cross(&reference);
+    let f = flat(r * Vector3::z());
+    let angle = f.dot(&side).atan2(f.dot(&reference));
+    Rotation3::from_axis_angle(&nalgebra::Unit::new_normalize(*up), angle)
+}
+
 /// Transplants `inj` onto `walk` in place (angles, pelvis and step length; the slower cadence
 /// is applied by [`WalkPoses::warped`] with [`cadence_factor`]). Returns the joints changed.
 pub fn inject(walk: &mut WalkPoses, inj: &Injection) -> Locus {
@@ -452,7 +526,10 @@ fn apply_one_side(
             }
         }
         Pathology::ReducedHipFlexion => {
-            let h = flexion_deg(&e.rot[HIP[s]], HIP[s]);
+            // Flexion above the walk's own mean hip angle, not above the model's rest zero: on
+            // fitted walks that zero lies near the top of the hip's range (the fitted pelvis
+            // carries the posture), so measured from it severity 1 took off only 3–10° of peak.
+            let h = flexion_deg(&e.rot[HIP[s]], HIP[s]) - mean_hip[s];
             e.flex(HIP[s], -0.7 * sev * h.max(0.0), true);
             // The pelvis turns to carry the weak limb forward in swing.
             let turn = Rotation3::from_axis_angle(
@@ -695,6 +772,92 @@ mod tests {
             rate_hz: 100.0,
             stride_s: 1.0,
         }
+    }
+
+    #[test]
+    fn reduced_hip_flexion_takes_off_peak_flexion_wherever_the_rest_pose_lies() {
+        // The same walk with its hips 25° more extended throughout (as on fitted walks whose
+        // pelvis carries the posture): the peak must drop by as much.
+        for offset_deg in [0.0_f64, -25.0] {
+            let mut base = walk(200);
+            for f in &mut base.rotations {
+                for s in 0..2 {
+                    let d =
+                        Rotation3::from_axis_angle(&Vector3::x_axis(), -offset_deg.to_radians());
+                    f[HIP[s]] = d * f[HIP[s]];
+                }
+            }
+            let mut w = base.clone();
+            inject(
+                &mut w,
+                &Injection {
+                    pathology: Pathology::ReducedHipFlexion,
+                    side: Side::Left,
+                    severity: 1.0,
+                },
+            );
+            let peak = |w: &WalkPoses, s: usize| {
+                w.rotations
+                    .iter()
+                    .map(|f| flexion_deg(&f[HIP[s]], HIP[s]))
+                    .fold(f64::MIN, f64::max)
+            };
+            let drop = peak(&base, 0) - peak(&w, 0);
+            assert!(
+                drop > 12.0,
+                "offset {offset_deg}°: left peak down {drop:.1}°"
+            );
+            assert!(
+                (peak(&base, 1) - peak(&w, 1)).abs() < 1.0,
+                "right hip untouched"
+            );
+        }
+    }
+
+    #[test]
+    fn blending_pairs_frames_by_phase_and_interpolates_joint_angles() {
+        let base = walk(300);
+        // The partner: knees 20° more flexed, pelvis tilted 10° forward and turned 90° (another
+        // lab's walking direction), and its recording starting a quarter cycle later.
+        let mut other = base.clone();
+        let turn = Rotation3::from_axis_angle(&Vector3::y_axis(), std::f64::consts::FRAC_PI_2);
+        let tilt = Rotation3::from_axis_angle(&Vector3::x_axis(), 10f64.to_radians());
+        for f in &mut other.rotations {
+            for s in 0..2 {
+                f[KNEE[s]] =
+                    Rotation3::from_axis_angle(&Vector3::x_axis(), 20f64.to_radians()) * f[KNEE[s]];
+            }
+            f[PELVIS] = turn * tilt * f[PELVIS];
+        }
+        let shift = 25;
+        other.rotations.rotate_left(shift);
+        for p in &mut other.phase {
+            p.rotate_left(shift);
+        }
+        let half = base.blended(&other, 0.5).expect("blendable");
+        for i in [0, 37, 150, 299] {
+            let knee = |w: &WalkPoses| flexion_deg(&w.rotations[i][KNEE[0]], KNEE[0]);
+            assert!((knee(&half) - knee(&base) - 10.0).abs() < 0.5, "frame {i}");
+            let angle = (base.rotations[i][PELVIS].inverse() * half.rotations[i][PELVIS]).angle();
+            assert!(
+                (angle.to_degrees() - 5.0).abs() < 0.5,
+                "frame {i}: pelvis {angle}"
+            );
+        }
+        let same = base.blended(&base, 0.7).expect("blendable");
+        for (a, b) in same
+            .rotations
+            .iter()
+            .flatten()
+            .zip(base.rotations.iter().flatten())
+        {
+            assert!(
+                (a.inverse() * b).angle() < 1e-6,
+                "{}",
+                (a.inverse() * b).angle()
+            );
+        }
+        assert_eq!(half.translations, base.translations);
     }
 
     #[test]
