@@ -139,13 +139,7 @@ impl WalkPoses {
                 self.rotations[a]
                     .iter()
                     .zip(&self.rotations[b])
-                    .map(|(ra, rb)| {
-                        let qa = UnitQuaternion::from_rotation_matrix(ra);
-                        let qb = UnitQuaternion::from_rotation_matrix(rb);
-                        qa.try_slerp(&qb, w, 1e-9)
-                            .unwrap_or(qa)
-                            .to_rotation_matrix()
-                    })
+                    .map(|(ra, rb)| slerp(ra, rb, w))
                     .collect(),
             );
             out.translations
@@ -192,11 +186,11 @@ impl WalkPoses {
                 0.0
             };
             for (j, r) in frame.iter_mut().enumerate() {
+                if j == PELVIS && !same_up {
+                    continue;
+                }
                 let partner = slerp(&other.rotations[k - 1][j], &other.rotations[k][j], t);
                 *r = if j == PELVIS {
-                    if !same_up {
-                        continue;
-                    }
                     let yaw = heading_about(r, &up);
                     let own_tilt = yaw.inverse() * *r;
                     let partner_tilt = heading_about(&partner, &up).inverse() * partner;
