@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{fit, gaitlens};
+use common::{explain_demo_track, fit};
 
 use std::path::{Path, PathBuf};
 
@@ -15,21 +15,7 @@ use gaitlens::synth::transplant::WalkPoses;
 /// The demo network's verdict note on the first window of `seq` and the share of track windows
 /// flagged as outside its training data.
 fn guard(seq: &Path) -> (String, f64) {
-    let card = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_network.json");
-    let o = gaitlens(&[
-        "explain",
-        "--network",
-        card.to_str().unwrap(),
-        "--sequence",
-        seq.to_str().unwrap(),
-        "--track",
-    ]);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(
-        o.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = explain_demo_track(seq);
     let note = out
         .lines()
         .find(|l| l.contains("training data ("))

@@ -100,7 +100,7 @@ pub(super) fn load_setup(model: &str, constraints: Option<&Path>) -> anyhow::Res
     let (body, default_markers, name) = if model == "default" {
         (
             gaitlens::body::default_model::default_body().clone(),
-            Some(gaitlens::body::default_model::default_markers().clone()),
+            Some(gaitlens::body::default_model::fitting_markers().clone()),
             "default".to_string(),
         )
     } else {
@@ -293,6 +293,7 @@ fn fit_one(
         "static": args.static_trial.as_ref().map(|p| p.display().to_string()),
         "model": setup.name,
         "solver": "lm",
+        "lab_up": fit.lab_up.map(|u| [u.x, u.y, u.z]),
         "frames": fit.frames,
         "per_marker_mean_error_m": per_marker,
         "unmatched_markers": fit.unmatched_markers,
@@ -369,12 +370,27 @@ fn lm_summary(
         fit.calibration.rmse_m * 1000.0,
         stats.fps
     );
-    if !fit.unmatched_markers.is_empty() {
-        summary += &format!(
-            "\n  markers not in the trial: {}",
-            fit.unmatched_markers.join(" ")
-        );
+    // The landmark markers (trochanters, joint centres) are alternatives to Plug-in Gait's skin
+    // markers that few trials carry: not worth listing as missing.
+    let landmarks = gaitlens::body::default_model::pig_markers::LANDMARK_MARKERS;
+    let missing: Vec<&str> = fit
+        .unmatched_markers
+        .iter()
+        .map(String::as_str)
+        .filter(|m| !landmarks.contains(m))
+        .collect();
+    if !missing.is_empty() {
+        summary += &format!("\n  markers not in the trial: {}", missing.join(" "));
     }
+    summary += &match fit.lab_up {
+        Some(u) => format!(
+            "\n  lab vertical from the markers: ({:.2}, {:.2}, {:.2}); the pelvis is held upright about it",
+            u.x, u.y, u.z
+        ),
+        None => "\n  warning: the markers do not show the lab's vertical (too few, or the body is \
+                 not upright); the pelvis is pulled toward the body model's rest orientation"
+            .to_string(),
+    };
     if !fit.unconstrained_joints.is_empty() {
         summary += &format!(
             "\n  joints no marker measures (held at the neutral pose): {}",
@@ -638,6 +654,7 @@ fn fit_adam(
             unconstrained_joints: vec![],
             marker_outliers: vec![],
             marker_swaps: vec![],
+            lab_up: None,
             calibration_s: 0.0,
             tracking_s: secs,
         },

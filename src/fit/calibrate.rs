@@ -56,13 +56,16 @@ impl Default for CalibrationConfig {
     }
 }
 
-/// The subject's measurements (C3D PROCESSING parameters), soft priors on the shape.
+/// The subject's measurements (C3D PROCESSING parameters), soft priors on the shape, and the
+/// recording's vertical.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct SubjectMeasures {
     /// Stature, metres.
     pub height_m: Option<f64>,
     /// Leg length (ASIS to medial malleolus, Plug-in Gait's `LegLength`), metres.
     pub leg_length_m: Option<f64>,
+    /// The lab's vertical in trial coordinates, when known ([`SolverConfig::lab_up`]).
+    pub lab_up: Option<Vector3<f64>>,
 }
 
 /// Result of calibration.
@@ -186,6 +189,7 @@ impl Inputs<'_> {
         let solver = SolverConfig {
             max_iterations: 60,
             prior_m_per_rad: CALIBRATION_PRIOR_M_PER_RAD,
+            lab_up: self.subject.lab_up,
             ..SolverConfig::default()
         };
         let loose = if start == Start::Strict {

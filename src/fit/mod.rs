@@ -11,6 +11,7 @@ pub mod prior;
 pub mod rigid;
 pub mod skinned_markers;
 pub mod solver;
+pub mod vertical;
 
 use std::time::Instant;
 
@@ -139,6 +140,9 @@ pub struct TrialFit {
     pub calibration_s: f64,
     /// Seconds spent on the per-frame fits.
     pub tracking_s: f64,
+    /// The lab's vertical in trial coordinates as estimated from the markers
+    /// ([`vertical::lab_up`]); the pelvis was held upright about it.
+    pub lab_up: Option<Vector3<f64>>,
 }
 
 impl TrialFit {
@@ -357,6 +361,17 @@ pub fn fit_trial(
     let sel = select_markers(set, trial, name, &mut warnings)?;
     let calib = CalibrationSet::choose(&sel, trial, static_trial, cfg, name, &mut warnings)?;
     let rest = prior::neutral_pose(model);
+    let observations: Vec<_> = (0..trial.num_frames())
+        .map(|f| observed(trial, f, &sel.cols))
+        .collect();
+    let lab_up = estimate_lab_up(model, &sel.used, &rest, &observations);
+    let cfg = &FitConfig {
+        solver: SolverConfig {
+            lab_up,
+            ..cfg.solver.clone()
+        },
+        ..cfg.clone()
+    };
     let subject = SubjectMeasures {
         height_m: static_trial
             .and_then(subject_height_m)
@@ -364,6 +379,7 @@ pub fn fit_trial(
         leg_length_m: static_trial
             .and_then(subject_leg_length_m)
             .or_else(|| subject_leg_length_m(trial)),
+        lab_up,
     };
     let labels: Vec<String> = sel.used.markers.iter().map(|m| m.name.clone()).collect();
     let setup = PassSetup {
@@ -377,9 +393,6 @@ pub fn fit_trial(
             .max(6),
         cfg,
     };
-    let observations: Vec<_> = (0..trial.num_frames())
-        .map(|f| observed(trial, f, &sel.cols))
-        .collect();
     let (pass, swaps, found_outliers) = run_passes(&setup, &calib, observations, &mut progress);
     warnings.extend(marker_warnings(&found_outliers, &swaps));
     let Pass {
@@ -415,9 +428,26 @@ pub fn fit_trial(
             marker_swaps: swaps,
             calibration_s,
             tracking_s,
+            lab_up,
         },
         errors,
     ))
+}
+
+/// The lab's vertical from the walking trial's markers ([`vertical::lab_up`]), voted by the
+/// model's markers on the neutral standing body of mean shape.
+fn estimate_lab_up(
+    model: &BodyModel,
+    used: &MarkerSet,
+    rest: &PoseState,
+    observations: &[Vec<Option<Vector3<f64>>>],
+) -> Option<Vector3<f64>> {
+    let betas = vec![0.0; model.num_betas];
+    let shaped = model.shape(&betas);
+    let offsets = vec![Vector3::zeros(); used.markers.len()];
+    let markers = calibrate::skinned_markers(model, &betas, used, &offsets);
+    let problem = PoseProblem::new(model, &shaped, &markers, Vec::new());
+    vertical::lab_up(&problem.model_markers(rest), observations)
 }
 
 /// The model's markers that a trial carries data for.

@@ -31,6 +31,11 @@ pub struct SolverConfig {
     pub prior_m_per_rad: f64,
     /// The same for leg joints, which every gait marker set measures well.
     pub prior_leg_m_per_rad: f64,
+    /// The lab's vertical in trial coordinates, when known ([`super::vertical::lab_up`]): the
+    /// root is then pulled upright about it with [`Self::prior_m_per_rad`], its heading left
+    /// to the markers, instead of toward the rest orientation (upright only in a Y-up lab, and
+    /// facing +z). It matters where the markers leave the pelvis' tilt free.
+    pub lab_up: Option<Vector3<f64>>,
 }
 
 impl Default for SolverConfig {
@@ -43,6 +48,7 @@ impl Default for SolverConfig {
             tolerance: 1e-7,
             prior_m_per_rad: 0.01,
             prior_leg_m_per_rad: 0.002,
+            lab_up: None,
         }
     }
 }
@@ -269,8 +275,11 @@ impl<'a> PoseProblem<'a> {
         let mut c = 0.0;
         for (j, p) in self.param_of_joint.iter().enumerate() {
             if p.is_some() {
-                c += self.prior_weight(j, cfg).powi(2)
-                    * self.deviation_from_neutral(pose, j).norm_squared();
+                let deviation = match (j, cfg.lab_up) {
+                    (0, Some(up)) => upright_residual(&pose.rotations[0], &up).0,
+                    _ => self.deviation_from_neutral(pose, j),
+                };
+                c += self.prior_weight(j, cfg).powi(2) * deviation.norm_squared();
             }
         }
         if let Some(r) = reference {
@@ -509,26 +518,29 @@ impl<'a> PoseProblem<'a> {
         h: &mut DMatrix<f64>,
         g: &mut DVector<f64>,
     ) {
-        let mut add = |p: usize, w2: f64, phi: Vector3<f64>| {
-            for q in 0..3 {
-                h[(p + q, p + q)] += w2;
-                g[p + q] += w2 * phi[q];
-            }
-        };
         for (j, p) in self.param_of_joint.iter().enumerate() {
-            if let Some(p) = *p {
-                add(
+            let Some(p) = *p else { continue };
+            let w2 = self.prior_weight(j, cfg).powi(2);
+            if let (0, Some(up)) = (j, cfg.lab_up) {
+                let (r, jac) = upright_residual(&pose.rotations[0], &up);
+                add_block(
+                    h,
+                    g,
                     p,
-                    self.prior_weight(j, cfg).powi(2),
-                    self.deviation_from_neutral(pose, j),
+                    jac.transpose() * jac * w2,
+                    jac.transpose() * r * w2,
                 );
+            } else {
+                let phi = self.deviation_from_neutral(pose, j);
+                add_block(h, g, p, Matrix3::identity() * w2, phi * w2);
             }
         }
         if let Some(rf) = reference {
             let w2 = cfg.smoothness_m_per_rad.powi(2);
             for (j, p) in self.param_of_joint.iter().enumerate() {
                 if let Some(p) = *p {
-                    add(p, w2, deviation_from(rf, pose, j));
+                    let phi = deviation_from(rf, pose, j);
+                    add_block(h, g, p, Matrix3::identity() * w2, phi * w2);
                 }
             }
         }
@@ -553,6 +565,32 @@ impl<'a> PoseProblem<'a> {
     }
 }
 
+/// Adds one 3-parameter block's `Jᵀ w² J` to `h` and `Jᵀ w² r` to `g` at parameter `p` (the
+/// pulls toward a pose use `J ≈ I`).
+fn add_block(
+    h: &mut DMatrix<f64>,
+    g: &mut DVector<f64>,
+    p: usize,
+    jtj: Matrix3<f64>,
+    jtr: Vector3<f64>,
+) {
+    for x in 0..3 {
+        g[p + x] += jtr[x];
+        for y in 0..3 {
+            h[(p + x, p + y)] += jtj[(x, y)];
+        }
+    }
+}
+
+/// How far the root rotation `r` tips the body's y axis from the lab's `up`: the residual
+/// `(r·ŷ) × up` (sine of the tilt along the tilt axis; zero for any heading) and its Jacobian
+/// for the right-multiplied increment `r ← r·exp(δ)`, `[up]× · r · [ŷ]×`.
+fn upright_residual(r: &Matrix3<f64>, up: &Vector3<f64>) -> (Vector3<f64>, Matrix3<f64>) {
+    let y = Vector3::y();
+    let residual = (r * y).cross(up);
+    (residual, skew(up) * r * skew(&y))
+}
+
 /// Axis-angle of joint `j`'s rotation in `pose` relative to `reference` (`log(Rrefᵀ R)`).
 fn deviation_from(reference: &PoseState, pose: &PoseState, j: usize) -> Vector3<f64> {
     log_rotation(&(reference.rotations[j].transpose() * pose.rotations[j]))
@@ -572,4 +610,34 @@ fn right_jacobian_inv(phi: &Vector3<f64>) -> Matrix3<f64> {
 /// Skew-symmetric cross-product matrix `[v]×`.
 pub fn skew(v: &Vector3<f64>) -> Matrix3<f64> {
     Matrix3::new(0.0, -v.z, v.y, v.z, 0.0, -v.x, -v.y, v.x, 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upright_residual_ignores_heading_and_its_jacobian_matches_finite_differences() {
+        let z_up = Vector3::z();
+        // A Y-up body stood up in a Z-up lab, then turned about the lab vertical: upright.
+        let stood = Rotation3::from_axis_angle(&Vector3::x_axis(), std::f64::consts::FRAC_PI_2);
+        let turned = Rotation3::from_axis_angle(&Vector3::z_axis(), 1.1) * stood;
+        assert!(upright_residual(turned.matrix(), &z_up).0.norm() < 1e-12);
+        // Tilted by 0.3 rad: the residual is the sine of the tilt.
+        let tilted = Rotation3::from_axis_angle(&Vector3::y_axis(), 0.3) * turned;
+        let (r, jac) = upright_residual(tilted.matrix(), &z_up);
+        assert!((r.norm() - 0.3f64.sin()).abs() < 1e-12);
+        let eps = 1e-6;
+        for k in 0..3 {
+            let mut d = Vector3::zeros();
+            d[k] = eps;
+            let moved = tilted.matrix() * Rotation3::new(d).into_inner();
+            let numeric = (upright_residual(&moved, &z_up).0 - r) / eps;
+            assert!(
+                (numeric - jac.column(k)).norm() < 1e-5,
+                "column {k}: {numeric} vs {}",
+                jac.column(k)
+            );
+        }
+    }
 }

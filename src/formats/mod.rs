@@ -2,6 +2,7 @@
 pub mod c3d;
 pub mod cohort;
 pub mod constraints;
+pub mod gaitkit;
 pub mod openpose;
 pub mod ordered_json;
 pub mod pose_seq;
@@ -21,31 +22,62 @@ pub enum TrialError {
     /// A TRC file could not be read.
     #[error(transparent)]
     Trc(#[from] trc::TrcError),
+    /// A gaitkit landmark JSON could not be read.
+    #[error(transparent)]
+    Gaitkit(#[from] gaitkit::GaitkitError),
     /// The extension is not one of the marker formats.
-    #[error("{path}: unknown marker file type (expected .c3d or .trc)")]
+    #[error("{path}: unknown marker file type (expected .c3d, .trc or gaitkit landmark .json)")]
     UnknownType {
         /// The file.
         path: std::path::PathBuf,
     },
 }
 
-/// Reads a marker trial from a `.c3d` or `.trc` file.
+/// Does the start of a `.json` file name gaitkit's `angle_frames` (the key follows a few short
+/// header fields)? Reads at most 16 KiB.
+fn looks_like_gaitkit(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(16 * 1024).read_to_end(&mut head))
+        .is_ok_and(|_| {
+            head.windows(b"\"angle_frames\"".len())
+                .any(|w| w == b"\"angle_frames\"")
+        })
+}
+
+/// Reads a marker trial from a `.c3d`, `.trc` or gaitkit landmark `.json` file.
 pub fn read_marker_trial(path: &Path) -> Result<MarkerTrial, TrialError> {
     match extension(path).as_str() {
         "c3d" => Ok(c3d::read_c3d(path)?),
         "trc" => Ok(trc::read_trc(path)?),
+        "json" => {
+            let g = gaitkit::read_gaitkit(path)?;
+            tracing::info!(
+                "{}: gaitkit landmarks read as {}",
+                path.display(),
+                match g.convention {
+                    gaitkit::LandmarkConvention::SkinMarkers =>
+                        "skin markers (trochanter, lateral knee, lateral malleolus)",
+                    gaitkit::LandmarkConvention::JointCentres =>
+                        "hip, knee and ankle joint centres",
+                }
+            );
+            Ok(g.trial)
+        }
         _ => Err(TrialError::UnknownType {
             path: path.to_path_buf(),
         }),
     }
 }
 
-/// What a file or folder handed to gaitlens holds, judged from its name and, for folders, the
-/// names of its entries: the one dispatch used by `inspect`, `view`, `render`, and the viewer's
+/// What a file or folder handed to gaitlens holds, judged from its name, for folders the
+/// names of its entries, and for `.json` files whether their start holds gaitkit's
+/// `angle_frames` (a landmark trial): the one dispatch used by `inspect`, `view`, `render`, and the viewer's
 /// startup, dialogs and drag-and-drop. Extensions are compared case-insensitively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
-    /// A marker trial to fit (`.c3d`, `.trc`).
+    /// A marker trial to fit (`.c3d`, `.trc`, a gaitkit landmark `.json`).
     MarkerTrial,
     /// A pose folder written by `gaitlens fit` (`pose_*.json|txt`).
     PoseFolder,
@@ -75,6 +107,7 @@ impl SourceKind {
             "npy" | "npz" => Self::BodyModel,
             "mpk" => Self::NetworkCheckpoint,
             "json" if path.with_extension("mpk").is_file() => Self::NetworkCheckpoint,
+            "json" if looks_like_gaitkit(path) => Self::MarkerTrial,
             "json" => Self::Json,
             _ if path.is_dir() => classify_folder(path),
             _ => Self::Unknown,
@@ -148,6 +181,11 @@ mod source_kind_tests {
         assert_eq!(
             SourceKind::classify(&d.join("net.json")),
             SourceKind::NetworkCheckpoint
+        );
+        std::fs::write(d.join("walk.json"), r#"{"fps": 100, "angle_frames": []}"#).unwrap();
+        assert_eq!(
+            SourceKind::classify(&d.join("walk.json")),
+            SourceKind::MarkerTrial
         );
         let empty = d.join("empty");
         std::fs::create_dir(&empty).unwrap();

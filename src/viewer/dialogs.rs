@@ -208,13 +208,17 @@ pub fn open_body_dialog(pending: &mut PendingDialog) {
     );
 }
 
-/// Opens the native file picker for a C3D or TRC marker trial (fitted in the background).
+/// Opens the native file picker for a C3D, TRC or gaitkit landmark marker trial (fitted in the
+/// background).
 pub fn open_trial_dialog(pending: &mut PendingDialog) {
     spawn_dialog(
         pending,
         "marker trial",
-        "Open a marker trial (C3D or TRC) to fit",
-        Some(("marker trials", &["c3d", "C3D", "trc", "TRC"])),
+        "Open a marker trial (C3D, TRC or gaitkit landmark JSON) to fit",
+        Some((
+            "marker trials",
+            &["c3d", "C3D", "trc", "TRC", "json", "JSON"],
+        )),
     );
 }
 

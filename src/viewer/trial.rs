@@ -68,77 +68,6 @@ pub fn residual_colour(error_m: f32) -> Color {
     Color::srgb(r, g, 0.1)
 }
 
-/// The lab's up direction from a marker trial: the lab axis along which each frame's markers
-/// spread most (a standing body is taller than it is long or wide), pointing from the foot
-/// markers (`*ANK`, `*HEE`, `*TOE`) to the pelvis markers (`*ASI`, `*PSI`), or towards positive
-/// coordinates (markers above a floor at 0) when those labels are missing.
-pub fn lab_up_from_markers(trial: &crate::formats::trial::MarkerTrial) -> Option<Vector3<f64>> {
-    let n = trial.num_frames();
-    if n == 0 {
-        return None;
-    }
-    let step = (n / 50).max(1);
-    let mut extents: [Vec<f64>; 3] = Default::default();
-    let mut means: [Vec<f64>; 3] = Default::default();
-    for frame in trial.markers_m.iter().step_by(step) {
-        let pts: Vec<[f64; 3]> = frame.iter().flatten().copied().collect();
-        if pts.len() < 4 {
-            continue;
-        }
-        for k in 0..3 {
-            let (lo, hi) = pts.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
-                (lo.min(p[k]), hi.max(p[k]))
-            });
-            extents[k].push(hi - lo);
-            means[k].push(pts.iter().map(|p| p[k]).sum::<f64>() / pts.len() as f64);
-        }
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied()
-    };
-    let ext: Vec<f64> = extents
-        .iter_mut()
-        .map(|v| median(v).unwrap_or(0.0))
-        .collect();
-    if ext.iter().all(|e| *e <= 0.0) {
-        return None;
-    }
-    let k = (0..3).max_by(|&a, &b| ext[a].total_cmp(&ext[b]))?;
-    let group_mean = |suffixes: &[&str]| {
-        let cols: Vec<usize> = trial
-            .marker_labels
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| {
-                let l = l.to_ascii_uppercase();
-                suffixes.iter().any(|s| l.ends_with(s))
-            })
-            .map(|(i, _)| i)
-            .collect();
-        let vals: Vec<f64> = trial
-            .markers_m
-            .iter()
-            .flat_map(|f| {
-                cols.iter()
-                    .filter_map(move |&c| f.get(c).copied().flatten())
-            })
-            .map(|p| p[k])
-            .collect();
-        (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
-    };
-    let sign = match (
-        group_mean(&["ASI", "PSI"]),
-        group_mean(&["ANK", "HEE", "TOE"]),
-    ) {
-        (Some(pelvis), Some(feet)) if pelvis != feet => (pelvis - feet).signum(),
-        _ => median(&mut means[k]).map_or(1.0, |m| if m < 0.0 { -1.0 } else { 1.0 }),
-    };
-    let mut up = Vector3::zeros();
-    up[k] = sign;
-    Some(up)
-}
-
 /// A fitted trial ready for the viewer.
 #[derive(Debug, Clone)]
 pub struct FittedTrial {
@@ -175,7 +104,7 @@ pub fn fit_marker_file(
             ),
         });
     }
-    let set = crate::body::default_model::default_markers();
+    let set = crate::body::default_model::fitting_markers();
     let trial = read_marker_trial(path).map_err(|e| ViewerError::Load {
         path: path.to_path_buf(),
         source: Box::new(e),
@@ -208,9 +137,9 @@ pub fn fit_marker_file(
         .collect();
     let mut sequence =
         ViewerSequence::from_axis_angle(model, &name, betas, &poses, &translations, trial.rate_hz)?;
-    // The lab's vertical from the markers themselves: robust where the fitted trunk is not
-    // (trials without upper-body markers leave the trunk's pitch weakly constrained).
-    if let Some(up) = lab_up_from_markers(&trial) {
+    // The lab's vertical the fitter estimated from the markers: robust where the fitted trunk
+    // is not (trials without upper-body markers leave the trunk's pitch weakly constrained).
+    if let Some(up) = fitted.lab_up {
         sequence.set_lab_up(model, up);
     }
     sequence.unmeasured_joints = fitted.unconstrained_joints.clone();
@@ -552,28 +481,26 @@ mod tests {
         assert!(r.red > r.green * 3.0);
     }
 
+    /// Landmark trials from a Y-up and a Z-up lab (gaitkit's healthy and stroke walks) both stand
+    /// on the viewer's floor: the fitter's lab vertical becomes the viewer's +y.
     #[test]
-    fn lab_up_is_found_from_marker_spread_and_labels() {
-        use crate::formats::trial::MarkerTrial;
-        // A "body" standing along −y (upside-down lab): pelvis at y = −1, feet at y = 0.
-        let frame = vec![
-            Some([0.0, -1.0, 0.1]),
-            Some([0.2, -1.0, 0.1]),
-            Some([0.0, -0.05, 0.1]),
-            Some([0.2, -0.05, 0.3]),
-            Some([0.1, -1.6, 0.2]),
-        ];
-        let trial = MarkerTrial {
-            marker_labels: ["LASI", "RASI", "LANK", "RTOE", "HEAD"]
-                .map(String::from)
-                .to_vec(),
-            markers_m: vec![frame; 10],
-            ..Default::default()
-        };
-        assert_eq!(
-            lab_up_from_markers(&trial),
-            Some(Vector3::new(0.0, -1.0, 0.0))
-        );
+    fn landmark_trials_of_y_up_and_z_up_labs_stand_up() {
+        let model = crate::body::default_model::default_body();
+        for (file, lab_up) in [
+            ("example_healthy.json", Vector3::y()),
+            ("example_stroke.json", Vector3::z()),
+        ] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../shared/data/labelled")
+                .join(file);
+            assert!(path.exists(), "missing shared file {}", path.display());
+            let fitted = fit_marker_file(&path, model, |_, _| {}).expect("fit");
+            let shown_up = fitted.sequence.display_from_lab * lab_up;
+            assert!(
+                (shown_up - Vector3::y()).norm() < 1e-9,
+                "{file}: lab up shown as {shown_up}"
+            );
+        }
     }
 
     /// The overlay is drawn in the body's frame: on a shared lower-body walk every model

@@ -52,3 +52,20 @@ pub fn default_body() -> &'static BodyModel {
 pub fn default_markers() -> &'static MarkerSet {
     &default_asset().markers
 }
+
+static FITTING_MARKERS: OnceLock<MarkerSet> = OnceLock::new();
+
+/// Every label the fitter knows on [`default_body`]: the Plug-in Gait markers followed by the
+/// landmark markers ([`pig_markers::LANDMARK_MARKERS`]: trochanters and joint centres, placed on
+/// first use), so trials that export joint centres instead of skin markers fit too.
+pub fn fitting_markers() -> &'static MarkerSet {
+    FITTING_MARKERS.get_or_init(|| {
+        let mut set = default_markers().clone();
+        // The placement rules only cast rays on the embedded mesh, which the crate's own tests
+        // cover, so a failure here is a build defect, not bad user input.
+        let landmarks = pig_markers::place_landmark_markers(default_body())
+            .expect("landmark markers cannot be placed on the embedded body");
+        set.markers.extend(landmarks.markers);
+        set
+    })
+}

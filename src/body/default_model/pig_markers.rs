@@ -163,6 +163,98 @@ pub fn place_pig_markers(
     Ok(MarkerSet { markers })
 }
 
+/// Labels of the lower-body landmarks that labs export besides Plug-in Gait markers: greater
+/// trochanters (skin) and hip, knee and ankle joint centres (virtual points inside the body).
+pub const LANDMARK_MARKERS: [&str; 8] = [
+    "LGTR", "RGTR", "LHJC", "RHJC", "LKJC", "RKJC", "LAJC", "RAJC",
+];
+
+/// Places [`LANDMARK_MARKERS`] on the T-posed rest mesh of `model`. A joint centre is written in
+/// the same face + barycentric + normal-distance form as a skin marker, with a negative
+/// distance that reaches back inside the body to the joint: the solver then treats it like
+/// any marker, and blended skinning of a point at a joint's rotation centre follows the joint.
+pub fn place_landmark_markers(model: &BodyModel) -> Result<MarkerSet, BuildError> {
+    let j: Vec<Vector3<f64>> = model.j_template.iter().map(|p| Vector3::from(*p)).collect();
+    let skin = Skin::new(model);
+    let mut markers = Vec::new();
+    for (side, s) in [("L", 0usize), ("R", 1usize)] {
+        let sx = if s == 0 { 1.0 } else { -1.0 };
+        let lateral = Vector3::new(sx, 0.0, 0.0);
+        let (hip, knee, ankle) = (1 + s, 4 + s, 7 + s);
+        // Greater trochanter: lateral of the hip joint, a little below it.
+        let gtr = Rule::new(
+            format!("{side}GTR"),
+            j[hip] - Vector3::new(0.0, 0.02, 0.0),
+            lateral,
+            &[0, hip],
+        );
+        markers.push(skin.place(&gtr)?);
+        for (name, joint, parts) in [
+            ("HJC", hip, [0, hip]),
+            ("KJC", knee, [hip, knee]),
+            ("AJC", ankle, [knee, ankle]),
+        ] {
+            markers.push(skin.place_at_joint(&format!("{side}{name}"), &j[joint], &parts)?);
+        }
+    }
+    let markers = LANDMARK_MARKERS
+        .iter()
+        .filter_map(|n| markers.iter().find(|m| m.name == *n).cloned())
+        .collect();
+    Ok(MarkerSet { markers })
+}
+
+impl Skin<'_> {
+    /// A virtual marker at `target` inside the body: the face of `joints`' skin nearest to the
+    /// target among those whose outward normal line passes through it (within a millimetre), with
+    /// the negative skin distance that reaches back along that normal.
+    fn place_at_joint(
+        &self,
+        name: &str,
+        target: &Vector3<f64>,
+        joints: &[usize],
+    ) -> Result<MarkerPlacement, BuildError> {
+        // (miss rounded to mm, depth, placement): the smallest miss, then the shallowest.
+        let mut best: Option<(f64, f64, MarkerPlacement)> = None;
+        for (fi, f) in self.model.faces.iter().enumerate() {
+            if !f
+                .iter()
+                .all(|&v| joints.contains(&self.dominant[v as usize]))
+            {
+                continue;
+            }
+            let [a, b, c] = f.map(|i| self.vertex(i));
+            let w = closest_point_barycentric(target, &a, &b, &c);
+            let on_skin = a * w[0] + b * w[1] + c * w[2];
+            let n = (b - a).cross(&(c - a));
+            if n.norm() < 1e-12 {
+                continue;
+            }
+            let n = n.normalize();
+            let depth = (target - on_skin).dot(&n);
+            if depth >= 0.0 {
+                continue;
+            }
+            let miss = ((on_skin + n * depth - target).norm() * 1e3).round();
+            if best
+                .as_ref()
+                .is_none_or(|(m, d, _)| (miss, -depth) < (*m, -*d))
+            {
+                let placement = MarkerPlacement {
+                    name: name.to_string(),
+                    face_id: fi as u32,
+                    bary: w.map(|x| x as f32),
+                    distance_to_skin_m: depth as f32,
+                };
+                best = Some((miss, depth, placement));
+            }
+        }
+        best.map(|(_, _, p)| p).ok_or_else(|| BuildError::Numeric {
+            what: format!("no surface around joint centre {name}"),
+        })
+    }
+}
+
 impl Rule {
     /// A rule casting from `origin` along the normalised `dir` onto faces skinned to `joints`.
     fn new(name: String, origin: Vector3<f64>, dir: Vector3<f64>, joints: &[usize]) -> Self {
@@ -404,6 +496,41 @@ fn trunk_rules(j: &[Vector3<f64>]) -> Vec<Rule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joint_centre_landmarks_sit_at_their_joints_and_trochanters_outside_the_hips() {
+        let model = crate::body::default_model::default_body();
+        let set = place_landmark_markers(model).unwrap();
+        let names: Vec<&str> = set.markers.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, LANDMARK_MARKERS);
+        let at = |n: &str| {
+            let m = set.get(n).unwrap();
+            Vector3::from(crate::body::markers::marker_position(
+                m,
+                &model.v_template,
+                &model.faces,
+            ))
+        };
+        let joint = |i: usize| Vector3::from(model.j_template[i]);
+        for (n, i) in [
+            ("LHJC", 1),
+            ("RHJC", 2),
+            ("LKJC", 4),
+            ("RKJC", 5),
+            ("LAJC", 7),
+            ("RAJC", 8),
+        ] {
+            let miss = (at(n) - joint(i)).norm();
+            assert!(miss < 0.002, "{n} is {miss} m from its joint");
+        }
+        // Trochanters: lateral of the hip joints by a few centimetres of soft tissue.
+        let gap = at("LGTR").x - joint(1).x;
+        assert!(
+            (0.03..0.15).contains(&gap),
+            "left trochanter {gap} m lateral"
+        );
+        assert!(at("RGTR").x < joint(2).x - 0.03);
+    }
 
     #[test]
     fn closest_point_and_ray_hit_agree_on_a_triangle() {

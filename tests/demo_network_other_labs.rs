@@ -1,0 +1,62 @@
+//! The bundled demo network (trained on the seven shared C3D walks with transplanted
+//! pathologies, see assets/PROVENANCE.md) on real walks from three other labs that it never saw:
+//! gaitkit's labelled healthy (Fukuchi 2018), stroke (Van Criekinge 2023) and Parkinson walks,
+//! landmark trials fitted with `gaitlens fit`. Real patients, not transplants: the one check in
+//! this repository of what the network does with real pathological gait.
+
+mod common;
+
+use common::{explain_demo_track, fit_file, shared_labelled};
+
+/// Share of the demo network's track windows called sick and share outside its training data.
+fn sick_and_outside(seq: &std::path::Path) -> (f64, f64) {
+    let out = explain_demo_track(seq);
+    // Track rows: window start frame, calibrated P(sick), then `*` when outside the domain.
+    let rows: Vec<(f64, bool)> = out
+        .lines()
+        .skip_while(|l| !l.contains("classification track"))
+        .skip(1)
+        .filter_map(|l| {
+            let t: Vec<&str> = l.split_whitespace().collect();
+            let _: u64 = t.first()?.parse().ok()?;
+            let p: f64 = t.get(1)?.parse().ok()?;
+            Some((p, t.get(2) == Some(&"*")))
+        })
+        .collect();
+    assert!(!rows.is_empty(), "no track rows in:\n{out}");
+    let n = rows.len() as f64;
+    (
+        rows.iter().filter(|(p, _)| *p >= 0.5).count() as f64 / n,
+        rows.iter().filter(|(_, o)| *o).count() as f64 / n,
+    )
+}
+
+#[test]
+fn real_patients_from_other_labs_are_called_sick_and_a_healthy_walker_healthy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for (file, sick) in [
+        ("example_stroke.json", true),
+        ("example_parkinson.json", true),
+        ("example_healthy.json", false),
+    ] {
+        let seq = fit_file(tmp.path(), &shared_labelled(file), file);
+        let (sick_share, outside) = sick_and_outside(&seq);
+        eprintln!(
+            "{file}: sick on {sick_share:.2} of windows, {outside:.2} outside the training data"
+        );
+        let right = if sick { sick_share } else { 1.0 - sick_share };
+        if right < 0.9 {
+            failures.push(format!(
+                "{file}: right on only {right:.2} of windows (sick share {sick_share:.2})"
+            ));
+        }
+        // The patients' verdicts must be trustworthy: inside the training data.
+        if sick && outside > 0.1 {
+            failures.push(format!(
+                "{file}: {outside:.2} of windows outside the training data"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
