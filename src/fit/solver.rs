@@ -31,10 +31,10 @@ pub struct SolverConfig {
     pub prior_m_per_rad: f64,
     /// The same for leg joints, which every gait marker set measures well.
     pub prior_leg_m_per_rad: f64,
-    /// The lab's vertical in trial coordinates, when known ([`super::vertical::lab_up`]): the
-    /// root is then pulled upright about it with [`Self::prior_m_per_rad`], its heading left
-    /// to the markers, instead of toward the rest orientation (upright only in a Y-up lab, and
-    /// facing +z). It matters where the markers leave the pelvis' tilt free.
+    /// The lab's vertical in trial coordinates ([`super::vertical::lab_up`]), set where the
+    /// markers leave the pelvis' tilt free: the root is then pulled upright about it with
+    /// [`Self::prior_m_per_rad`], its heading left to the markers, instead of toward the rest
+    /// orientation (upright only in a Y-up lab, and facing +z).
     pub lab_up: Option<Vector3<f64>>,
 }
 

@@ -47,7 +47,7 @@ pub fn data_panel_ui(
     }
     let request = path_field_ui(ui, &mut state.path_text);
     ui.small(
-        "…or drop a pose folder, .c3d, .trc, OpenPose folder/.zip or SUPR .npy onto the window",
+        "…or drop a pose folder, .c3d, .trc, gaitkit .json, OpenPose folder/.zip or SUPR .npy onto the window",
     );
     request
 }
@@ -120,7 +120,7 @@ fn path_field_ui(ui: &mut egui::Ui, path_text: &mut String) -> Option<PathBuf> {
     ui.horizontal(|ui| {
         let edit = ui.add(
             egui::TextEdit::singleline(path_text)
-                .hint_text("or type a folder / .c3d / .trc path")
+                .hint_text("or type a folder / .c3d / .trc / .json path")
                 .desired_width(220.0),
         );
         let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
