@@ -371,17 +371,11 @@ fn lm_summary(
         fit.calibration.rmse_m * 1000.0,
         stats.fps
     );
-    // The landmark markers (trochanters, joint centres) are alternatives to Plug-in Gait's skin
-    // markers that few trials carry: not worth listing as missing.
-    let landmarks = gaitlens::body::default_model::pig_markers::LANDMARK_MARKERS;
-    let missing: Vec<&str> = fit
-        .unmatched_markers
-        .iter()
-        .map(String::as_str)
-        .filter(|m| !landmarks.contains(m))
-        .collect();
-    if !missing.is_empty() {
-        summary += &format!("\n  markers not in the trial: {}", missing.join(" "));
+    if !fit.unmatched_markers.is_empty() {
+        summary += &format!(
+            "\n  markers not in the trial: {}",
+            fit.unmatched_markers.join(" ")
+        );
     }
     summary += &match (fit.lab_up, fit.held_upright) {
         (Some(u), true) => format!(

@@ -23,6 +23,8 @@ use crate::formats::MarkerTrial;
 pub use calibrate::{Calibration, CalibrationConfig, SubjectMeasures};
 pub use solver::{AngleLimit, FrameFit, PoseProblem, PoseState, SolverConfig};
 
+use crate::body::default_model::pig_markers::LANDMARK_MARKERS;
+
 /// Errors of the fitting driver.
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
@@ -115,7 +117,8 @@ pub struct TrialFit {
     pub calibration: Calibration,
     /// Labels of the model markers used, in solver order.
     pub marker_labels: Vec<String>,
-    /// Model markers the trial does not have (their body parts are unconstrained).
+    /// Model markers the trial does not have (their body parts are unconstrained); the landmark
+    /// alternatives to skin markers (trochanters, joint centres) are not listed.
     pub unmatched_markers: Vec<String>,
     /// Markers the trial labels but that carry (almost) no data: visible in fewer than
     /// [`MIN_MARKER_DATA_FRACTION`] of the frames. They are not used.
@@ -507,7 +510,10 @@ fn select_markers(
     name: &str,
     warnings: &mut Vec<String>,
 ) -> Result<MarkerSelection, FitError> {
-    let (used, cols, unmatched) = match_markers(set, trial);
+    let (used, cols, mut unmatched) = match_markers(set, trial);
+    // The landmark markers (trochanters, joint centres) are alternatives to Plug-in Gait's skin
+    // markers that few trials carry: not worth reporting as missing.
+    unmatched.retain(|m| !LANDMARK_MARKERS.contains(&m.as_str()));
     let (used, cols, empty_markers) = drop_empty_markers(used, cols, trial);
     if !empty_markers.is_empty() {
         warnings.push(format!(
