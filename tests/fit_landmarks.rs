@@ -21,11 +21,16 @@ fn data(name: &str) -> PathBuf {
 
 fn fit(name: &str) -> (LandmarkConvention, TrialFit) {
     let g = read_gaitkit(&data(name)).unwrap();
+    (g.convention, fit_default(&g.trial, name))
+}
+
+/// Fits a trial with the embedded body, its fitting markers and the default settings.
+fn fit_default(trial: &gaitlens::formats::MarkerTrial, name: &str) -> TrialFit {
     let model = default_body();
     let (f, _) = fit_trial(
         model,
         fitting_markers(),
-        &g.trial,
+        trial,
         None,
         &default_limits(model),
         &FitConfig::default(),
@@ -33,7 +38,7 @@ fn fit(name: &str) -> (LandmarkConvention, TrialFit) {
         |_, _| {},
     )
     .unwrap();
-    (g.convention, f)
+    f
 }
 
 /// World rotation of joint `j` in a fitted pose (parents composed).
@@ -77,18 +82,7 @@ fn a_plug_in_gait_pelvis_is_measured_not_held_upright() {
         .join("../shared/data/c3d/sample23_Vicon_analysis.c3d");
     assert!(p.exists(), "missing shared data file {}", p.display());
     let trial = gaitlens::formats::c3d::read_c3d(&p).unwrap();
-    let model = default_body();
-    let (f, _) = fit_trial(
-        model,
-        fitting_markers(),
-        &trial,
-        None,
-        &default_limits(model),
-        &FitConfig::default(),
-        "sample23",
-        |_, _| {},
-    )
-    .unwrap();
+    let f = fit_default(&trial, "sample23");
     assert_eq!(f.lab_up, Some(Vector3::z()));
     assert!(!f.held_upright, "ASIS, PSIS markers measure the pelvis");
 }

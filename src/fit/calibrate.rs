@@ -56,16 +56,13 @@ impl Default for CalibrationConfig {
     }
 }
 
-/// The subject's measurements (C3D PROCESSING parameters), soft priors on the shape, and the
-/// recording's vertical.
+/// The subject's measurements (C3D PROCESSING parameters), soft priors on the shape.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct SubjectMeasures {
     /// Stature, metres.
     pub height_m: Option<f64>,
     /// Leg length (ASIS to medial malleolus, Plug-in Gait's `LegLength`), metres.
     pub leg_length_m: Option<f64>,
-    /// The lab's vertical in trial coordinates, when known ([`SolverConfig::lab_up`]).
-    pub lab_up: Option<Vector3<f64>>,
 }
 
 /// Result of calibration.
@@ -116,7 +113,9 @@ pub fn skinned_markers(
 /// calibration frames) kept; all end with every joint inside its range. A loose start finds the
 /// shape with only the legs' (or knees') ranges before the anatomical solve: where the body's
 /// trunk or head markers sit differently from the subject's, poses held in range from the start
-/// can push the mismatch into the shape.
+/// can push the mismatch into the shape. The pose fits use the tracking settings `solver` (the
+/// lab's vertical included) with more iterations and a stronger trunk prior.
+#[allow(clippy::too_many_arguments)]
 pub fn calibrate(
     model: &BodyModel,
     set: &MarkerSet,
@@ -125,6 +124,7 @@ pub fn calibrate(
     limits: &[AngleLimit],
     subject: &SubjectMeasures,
     cfg: &CalibrationConfig,
+    solver: &SolverConfig,
 ) -> Calibration {
     let inputs = Inputs {
         model,
@@ -134,6 +134,7 @@ pub fn calibrate(
         limits,
         subject,
         cfg,
+        solver,
     };
     let starts: &[Start] = if cfg.multi_start {
         &[Start::Strict, Start::Legs, Start::Knees]
@@ -168,6 +169,8 @@ struct Inputs<'a> {
     limits: &'a [AngleLimit],
     subject: &'a SubjectMeasures,
     cfg: &'a CalibrationConfig,
+    /// The tracking solver's settings the calibration's pose fits start from.
+    solver: &'a SolverConfig,
 }
 
 /// Pull of the measured trunk, neck, head and arm joints toward neutral during calibration,
@@ -189,8 +192,7 @@ impl Inputs<'_> {
         let solver = SolverConfig {
             max_iterations: 60,
             prior_m_per_rad: CALIBRATION_PRIOR_M_PER_RAD,
-            lab_up: self.subject.lab_up,
-            ..SolverConfig::default()
+            ..self.solver.clone()
         };
         let loose = if start == Start::Strict {
             self.limits.to_vec()

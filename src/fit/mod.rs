@@ -388,7 +388,6 @@ pub fn fit_trial(
         leg_length_m: static_trial
             .and_then(subject_leg_length_m)
             .or_else(|| subject_leg_length_m(trial)),
-        lab_up: upright,
     };
     let labels: Vec<String> = sel.used.markers.iter().map(|m| m.name.clone()).collect();
     let setup = PassSetup {
@@ -456,7 +455,7 @@ pub const PELVIS_WEIGHT: f64 = 0.6;
 
 /// The lab's vertical from the walking trial's markers ([`vertical::lab_up`]), voted by the
 /// model's markers on the neutral standing body of mean shape, and how many of the markers ride
-/// mostly on the pelvis.
+/// on the pelvis ([`pelvis_marker_count`]).
 fn estimate_lab_up(
     model: &BodyModel,
     used: &MarkerSet,
@@ -467,13 +466,20 @@ fn estimate_lab_up(
     let shaped = model.shape(&betas);
     let offsets = vec![Vector3::zeros(); used.markers.len()];
     let markers = calibrate::skinned_markers(model, &betas, used, &offsets);
-    // The pelvis and its non-leg children (the lowest trunk joint).
+    let problem = PoseProblem::new(model, &shaped, &markers, Vec::new());
+    let up = vertical::lab_up(&problem.model_markers(rest), observations);
+    (up, pelvis_marker_count(model, &markers))
+}
+
+/// Markers with at least [`PELVIS_WEIGHT`] of their skinning weight on the pelvis and its
+/// non-leg children (the lowest trunk joint).
+fn pelvis_marker_count(model: &BodyModel, markers: &[skinned_markers::SkinnedMarker]) -> usize {
     let pelvis: Vec<usize> = (0..model.num_joints())
         .filter(|&j| {
             j == 0 || (model.parents[j] == Some(0) && !prior::is_leg_joint(&model.joint_names[j]))
         })
         .collect();
-    let on_pelvis = markers
+    markers
         .iter()
         .filter(|m| {
             let w: f64 = m
@@ -484,10 +490,7 @@ fn estimate_lab_up(
                 .sum();
             w >= PELVIS_WEIGHT
         })
-        .count();
-    let problem = PoseProblem::new(model, &shaped, &markers, Vec::new());
-    let up = vertical::lab_up(&problem.model_markers(rest), observations);
-    (up, on_pelvis)
+        .count()
 }
 
 /// The model's markers that a trial carries data for.
@@ -725,6 +728,7 @@ fn calibrate_and_track(
         s.limits,
         &s.subject,
         &s.cfg.calibration,
+        &s.cfg.solver,
     );
     let calibration_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
