@@ -120,6 +120,17 @@ fn sagittal_angles_follow_vicon_on_every_walk_with_vicon_angles() {
                 );
                 assert!(rr >= 0.95, "{name} {side} {var}: r = {rr:.3}");
             }
+            // Pelvic tilt and hip flexion sit where Vicon's do, not only move with them: a pelvis
+            // pulled toward the body's rest orientation (lying down in these Z-up labs) read
+            // 4-16 deg of tilt and 7-21 deg of hip flexion short of Vicon's.
+            for var in ["pelvis_tilt", "hip_flexion"] {
+                let c = comparison(&r, side, var).unwrap();
+                let offset = c["mean_offset_deg"].as_f64().unwrap();
+                assert!(
+                    offset.abs() <= 8.0,
+                    "{name} {side} {var}: {offset:+.1} deg from Vicon's on average"
+                );
+            }
             // Frontal and transverse planes are measured, not bounded (see README).
             for var in [
                 "hip_adduction",

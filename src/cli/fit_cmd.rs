@@ -294,7 +294,7 @@ fn fit_one(
         "model": setup.name,
         "solver": "lm",
         "lab_up": fit.lab_up.map(|u| [u.x, u.y, u.z]),
-        "pelvis_held_upright": fit.held_upright,
+        "pelvis_held_upright": fit.lab_up.is_some(),
         "frames": fit.frames,
         "per_marker_mean_error_m": per_marker,
         "unmatched_markers": fit.unmatched_markers,
@@ -377,24 +377,15 @@ fn lm_summary(
             fit.unmatched_markers.join(" ")
         );
     }
-    summary += &match (fit.lab_up, fit.held_upright) {
-        (Some(u), true) => format!(
-            "\n  lab vertical from the markers: ({:.2}, {:.2}, {:.2}); fewer than {} markers on the \
-             pelvis leave its tilt free, so it is held upright about the vertical",
-            u.x,
-            u.y,
-            u.z,
-            gaitlens::fit::MIN_PELVIS_MARKERS
-        ),
-        (Some(u), false) => format!(
-            "\n  lab vertical from the markers: ({:.2}, {:.2}, {:.2})",
+    summary += &match fit.lab_up {
+        Some(u) => format!(
+            "\n  lab vertical from the markers: ({:.2}, {:.2}, {:.2}); the pelvis is held upright \
+             about it",
             u.x, u.y, u.z
         ),
-        (None, _) => {
-            "\n  warning: the markers do not show the lab's vertical (too few, or the body is \
+        None => "\n  warning: the markers do not show the lab's vertical (too few, or the body is \
                       not upright)"
-                .to_string()
-        }
+            .to_string(),
     };
     if !fit.unconstrained_joints.is_empty() {
         summary += &format!(
@@ -660,7 +651,6 @@ fn fit_adam(
             marker_outliers: vec![],
             marker_swaps: vec![],
             lab_up: None,
-            held_upright: false,
             calibration_s: 0.0,
             tracking_s: secs,
         },

@@ -177,6 +177,15 @@ struct Inputs<'a> {
 /// metres per radian (tracking: [`SolverConfig::prior_m_per_rad`]).
 const CALIBRATION_PRIOR_M_PER_RAD: f64 = 0.03;
 
+/// Pull holding the pelvis upright about the lab's vertical during calibration, metres per
+/// radian (tracking: [`SolverConfig::upright_m_per_rad`]). While the marker offsets are free, the
+/// markers cannot tell a tilted pelvis from ASIS and PSIS markers sitting higher or lower on this
+/// subject, so the pelvis is held firmly upright and the offsets take up the difference. Weaker
+/// (0.03 and 0.09 m/rad were measured) left sample32's neck flexed past 35° to reach its head
+/// markers; a pull toward the rest orientation instead (lying down in a Z-up lab) tilted the
+/// Plug-in Gait pelvis 4–16° back of Vicon's own (README, "The lab's vertical").
+const CALIBRATION_UPRIGHT_M_PER_RAD: f64 = 0.3;
+
 impl Inputs<'_> {
     /// One calibration start (see [`Start`]): poses fitted to the mean shape, then the joint
     /// solve (shape and poses first when `shape_first`, then with the offsets), then a final
@@ -188,10 +197,11 @@ impl Inputs<'_> {
         // Calibration frames are a standing (static trial) or ordinary walking posture: the trunk,
         // neck and head are pulled harder toward neutral than in tracking, so that skin offsets,
         // not a tilted head, take up where this subject's head markers sit (FlatFoot: head up to
-        // 40° from rest with the tracking weight, 0.01 m/rad).
+        // 40° from rest with the tracking weight, 0.01 m/rad); the pelvis is held upright.
         let solver = SolverConfig {
             max_iterations: 60,
             prior_m_per_rad: CALIBRATION_PRIOR_M_PER_RAD,
+            upright_m_per_rad: CALIBRATION_UPRIGHT_M_PER_RAD,
             ..self.solver.clone()
         };
         let loose = if start == Start::Strict {

@@ -144,10 +144,9 @@ pub struct TrialFit {
     /// Seconds spent on the per-frame fits.
     pub tracking_s: f64,
     /// The lab's vertical in trial coordinates as estimated from the markers
-    /// ([`vertical::lab_up`]), for display and reports.
+    /// ([`vertical::lab_up`]): the pelvis was held upright about it; `None` where the markers do
+    /// not show it (the root was then pulled toward the rest orientation).
     pub lab_up: Option<Vector3<f64>>,
-    /// Whether the pelvis was held upright about [`Self::lab_up`] (the markers left its tilt free).
-    pub held_upright: bool,
 }
 
 impl TrialFit {
@@ -369,14 +368,12 @@ pub fn fit_trial(
     let observations: Vec<_> = (0..trial.num_frames())
         .map(|f| observed(trial, f, &sel.cols))
         .collect();
-    let (lab_up, pelvis_markers) = estimate_lab_up(model, &sel.used, &rest, &observations);
-    // Hold the pelvis upright only where the markers leave its tilt free (README: on Plug-in
-    // Gait walks, whose pelvis markers measure it, the pull moved pelvic tilt toward Vicon's but
-    // cost sample03's ankle and sample32's neck; they keep the earlier prior).
-    let upright = lab_up.filter(|_| pelvis_markers < MIN_PELVIS_MARKERS);
+    // The pelvis is held upright about the lab's vertical (firmly while calibrating, where the
+    // free marker offsets leave its tilt undetermined; weakly while tracking).
+    let lab_up = estimate_lab_up(model, &sel.used, &rest, &observations);
     let cfg = &FitConfig {
         solver: SolverConfig {
-            lab_up: upright,
+            lab_up,
             ..cfg.solver.clone()
         },
         ..cfg.clone()
@@ -437,60 +434,25 @@ pub fn fit_trial(
             calibration_s,
             tracking_s,
             lab_up,
-            held_upright: upright.is_some(),
         },
         errors,
     ))
 }
 
-/// With fewer markers riding on the pelvis than this (≥ [`PELVIS_WEIGHT`] of their skinning
-/// weight on the pelvis and the lowest trunk joint), the markers leave the pelvis' tilt free: a
-/// pair of hip landmarks fixes the hip axis only.
-pub const MIN_PELVIS_MARKERS: usize = 3;
-
-/// Share of a marker's skinning weight on the pelvis and the lowest trunk joint that makes it a
-/// pelvis marker. On the default body ASIS, PSIS and SACR carry 0.86–0.92 (the pelvis' skin is
-/// blended with spine1's), hip joint centres 0.50 and trochanters 0.28.
-pub const PELVIS_WEIGHT: f64 = 0.6;
-
 /// The lab's vertical from the walking trial's markers ([`vertical::lab_up`]), voted by the
-/// model's markers on the neutral standing body of mean shape, and how many of the markers ride
-/// on the pelvis ([`pelvis_marker_count`]).
+/// model's markers on the neutral standing body of mean shape.
 fn estimate_lab_up(
     model: &BodyModel,
     used: &MarkerSet,
     rest: &PoseState,
     observations: &[Vec<Option<Vector3<f64>>>],
-) -> (Option<Vector3<f64>>, usize) {
+) -> Option<Vector3<f64>> {
     let betas = vec![0.0; model.num_betas];
     let shaped = model.shape(&betas);
     let offsets = vec![Vector3::zeros(); used.markers.len()];
     let markers = calibrate::skinned_markers(model, &betas, used, &offsets);
     let problem = PoseProblem::new(model, &shaped, &markers, Vec::new());
-    let up = vertical::lab_up(&problem.model_markers(rest), observations);
-    (up, pelvis_marker_count(model, &markers))
-}
-
-/// Markers with at least [`PELVIS_WEIGHT`] of their skinning weight on the pelvis and its
-/// non-leg children (the lowest trunk joint).
-fn pelvis_marker_count(model: &BodyModel, markers: &[skinned_markers::SkinnedMarker]) -> usize {
-    let pelvis: Vec<usize> = (0..model.num_joints())
-        .filter(|&j| {
-            j == 0 || (model.parents[j] == Some(0) && !prior::is_leg_joint(&model.joint_names[j]))
-        })
-        .collect();
-    markers
-        .iter()
-        .filter(|m| {
-            let w: f64 = m
-                .weights
-                .iter()
-                .filter(|(j, _)| pelvis.contains(j))
-                .map(|(_, w)| w)
-                .sum();
-            w >= PELVIS_WEIGHT
-        })
-        .count()
+    vertical::lab_up(&problem.model_markers(rest), observations)
 }
 
 /// The model's markers that a trial carries data for.

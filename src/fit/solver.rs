@@ -31,11 +31,12 @@ pub struct SolverConfig {
     pub prior_m_per_rad: f64,
     /// The same for leg joints, which every gait marker set measures well.
     pub prior_leg_m_per_rad: f64,
-    /// The lab's vertical in trial coordinates ([`super::vertical::lab_up`]), set where the
-    /// markers leave the pelvis' tilt free: the root is then pulled upright about it with
-    /// [`Self::prior_m_per_rad`], its heading left to the markers, instead of toward the rest
-    /// orientation (upright only in a Y-up lab, and facing +z).
+    /// The lab's vertical in trial coordinates ([`super::vertical::lab_up`]): where known, the
+    /// root is pulled upright about it with [`Self::upright_m_per_rad`], its heading left to the
+    /// markers; where unknown, toward the rest orientation (upright only in a Y-up lab).
     pub lab_up: Option<Vector3<f64>>,
+    /// Weight (metres per radian) of the pull holding the root upright about [`Self::lab_up`].
+    pub upright_m_per_rad: f64,
 }
 
 impl Default for SolverConfig {
@@ -49,6 +50,7 @@ impl Default for SolverConfig {
             prior_m_per_rad: 0.01,
             prior_leg_m_per_rad: 0.002,
             lab_up: None,
+            upright_m_per_rad: 0.01,
         }
     }
 }
@@ -209,7 +211,9 @@ impl<'a> PoseProblem<'a> {
 
     /// Weight of joint `j`'s pull toward neutral, metres per radian.
     fn prior_weight(&self, j: usize, cfg: &SolverConfig) -> f64 {
-        if self.leg_joint[j] {
+        if j == 0 && cfg.lab_up.is_some() {
+            cfg.upright_m_per_rad
+        } else if self.leg_joint[j] {
             cfg.prior_leg_m_per_rad
         } else {
             cfg.prior_m_per_rad
