@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{gaitlens, ok, shared_c3d};
+use common::{gaitlens, ok, shared_c3d, shared_labelled};
 use serde_json::Value;
 
 /// Every shared C3D trial: (file, is a walk).
@@ -225,5 +225,41 @@ fn a_bad_normative_file_and_an_unknown_speed_are_named() {
     assert!(
         !out.join("report.json").exists(),
         "a failed report left files"
+    );
+}
+
+#[test]
+fn a_file_with_duplicated_events_gets_plausible_phases_and_says_why() {
+    // gaitkit's Fukuchi walk annotates left strikes 14 frames apart and a right foot off 42
+    // frames after its strike: read as they stand, the right stance was 26 % of the cycle and
+    // its double support -2 %.
+    let tmp = tempfile::tempdir().unwrap();
+    let r = report(
+        &shared_labelled("example_healthy.json"),
+        &tmp.path().join("r"),
+        &[],
+    );
+    assert_eq!(
+        r["events"]["source"].as_str(),
+        Some("the trial file's EVENT section")
+    );
+    for side in ["left", "right"] {
+        let st = &r["spatiotemporal"][side];
+        if let Some(stance) = st["stance_pct"].as_f64() {
+            assert!((45.0..=80.0).contains(&stance), "{side}: stance {stance} %");
+        }
+        if let Some(ds) = st["double_support_pct"].as_f64() {
+            assert!((0.0..=40.0).contains(&ds), "{side}: double support {ds} %");
+        }
+    }
+    let notes: Vec<&str> = r["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("duplicated")),
+        "no note on the duplicated strike: {notes:?}"
     );
 }

@@ -13,6 +13,19 @@ pub const CYCLE_SAMPLES: usize = 101;
 /// in the events (a missed strike) and is dropped.
 const MAX_STRIDE_RATIO: f64 = 1.5;
 
+/// Shortest cycle accepted relative to the median stride of its side: a shorter one lies between
+/// a strike and a duplicated or mislabelled one (gaitkit's Fukuchi walk marks left strikes 14
+/// frames apart) and is dropped.
+const MIN_STRIDE_RATIO: f64 = 0.5;
+
+/// Where in a walking cycle (%) the foot can leave the ground: stance is about 60 % in healthy
+/// walking and up to about 80 % in slow pathological walking; an annotated foot off outside is a
+/// mislabelled event and is ignored with a note.
+const FOOT_OFF_PCT: std::ops::RangeInclusive<f64> = 35.0..=85.0;
+
+/// Where in a walking cycle (%) the other foot can strike (about 50 %).
+const OPPOSITE_STRIKE_PCT: std::ops::RangeInclusive<f64> = 30.0..=70.0;
+
 /// Body side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,8 +143,9 @@ impl CycleSet {
 }
 
 /// Cuts the trial into gait cycles of both legs (see the module documentation). A stride longer
-/// than [`MAX_STRIDE_RATIO`] × the side's median stride spans a missed strike and is dropped;
-/// the record before the first and after the last strike of each foot is incomplete and noted.
+/// than [`MAX_STRIDE_RATIO`] × the side's median stride spans a missed strike and one shorter
+/// than [`MIN_STRIDE_RATIO`] × it a duplicated strike: both are dropped; a foot off or opposite
+/// strike where a walking foot cannot be is ignored; each with a note. The record before the first and after the last strike of each foot is incomplete and noted.
 pub fn gait_cycles(events: &GaitEvents, frames: usize) -> CycleSet {
     let mut set = CycleSet::default();
     for side in Side::BOTH {
@@ -154,10 +168,10 @@ pub fn gait_cycles(events: &GaitEvents, frames: usize) -> CycleSet {
         let median = median_stride(&strikes);
         for w in strikes.windows(2) {
             let (start, end) = (w[0], w[1]);
-            if (end - start) as f64 > MAX_STRIDE_RATIO * median {
+            if let Some(why) = stride_problem(end - start, median) {
                 set.notes.push(format!(
-                    "{}: frames {start}–{end} span {} frames (median stride {median:.0}): a strike \
-                     is missing there, cycle dropped",
+                    "{}: frames {start}–{end} span {} frames (median stride {median:.0}): {why}, \
+                     cycle dropped",
                     side.name(),
                     end - start
                 ));
@@ -165,18 +179,39 @@ pub fn gait_cycles(events: &GaitEvents, frames: usize) -> CycleSet {
             }
             let pct = |f: usize| 100.0 * (f - start) as f64 / (end - start) as f64;
             let inside = |list: &[usize]| list.iter().copied().find(|&f| f > start && f < end);
+            let mut plausible =
+                |what: &str, value: Option<f64>, range: &std::ops::RangeInclusive<f64>| {
+                    let v = value?;
+                    if range.contains(&v) {
+                        return Some(v);
+                    }
+                    set.notes.push(format!(
+                        "{}: cycle {start}–{end}: {what} at {v:.0} % of the cycle is not where a \
+                     walking foot can be (expected {:.0}–{:.0} %), event ignored",
+                        side.name(),
+                        range.start(),
+                        range.end()
+                    ));
+                    None
+                };
+            let foot_off_pct = plausible("foot off", inside(&own.offs).map(pct), &FOOT_OFF_PCT);
+            let opposite_strike_pct = plausible(
+                "opposite foot strike",
+                inside(&other.strikes).map(pct),
+                &OPPOSITE_STRIKE_PCT,
+            );
             set.cycles.push(GaitCycle {
                 side,
                 start,
                 end,
-                foot_off_pct: inside(&own.offs).map(pct),
+                foot_off_pct,
                 opposite_off_pct: other
                     .offs
                     .iter()
                     .copied()
                     .find(|&f| f > start && f < end && pct(f) < 40.0)
                     .map(pct),
-                opposite_strike_pct: inside(&other.strikes).map(pct),
+                opposite_strike_pct,
             });
         }
         if strikes[0] > 0 {
@@ -188,6 +223,17 @@ pub fn gait_cycles(events: &GaitEvents, frames: usize) -> CycleSet {
         }
     }
     set
+}
+
+/// Why a stride of `frames` cannot be one walking cycle given the side's median stride, if so.
+fn stride_problem(frames: usize, median: f64) -> Option<&'static str> {
+    if frames as f64 > MAX_STRIDE_RATIO * median {
+        Some("a strike is missing there")
+    } else if (frames as f64) < MIN_STRIDE_RATIO * median {
+        Some("one of its strikes is a duplicated or mislabelled event")
+    } else {
+        None
+    }
 }
 
 /// Median distance between consecutive strikes, frames.
@@ -226,6 +272,39 @@ mod tests {
             },
             rate_hz: 100.0,
         }
+    }
+
+    #[test]
+    fn duplicated_strikes_and_misplaced_events_from_a_file_are_dropped_with_notes() {
+        // Left strikes 110 and 124 are one strike annotated twice; the first foot off (20 %) and
+        // the right strike at 15 % of the first cycle belong to no walking foot.
+        let e = GaitEvents {
+            left: FootEvents {
+                strikes: vec![10, 110, 124, 224, 324],
+                offs: vec![30, 184, 284],
+            },
+            right: FootEvents {
+                strikes: vec![25, 174, 274],
+                offs: vec![134, 234],
+            },
+            rate_hz: 100.0,
+        };
+        let set = gait_cycles(&e, 400);
+        let left: Vec<_> = set.side(Side::Left).collect();
+        assert_eq!(
+            left.iter().map(|c| (c.start, c.end)).collect::<Vec<_>>(),
+            vec![(10, 110), (124, 224), (224, 324)]
+        );
+        assert!(
+            set.notes
+                .iter()
+                .any(|n| n.contains("110–124") && n.contains("duplicated"))
+        );
+        assert_eq!(left[0].foot_off_pct, None);
+        assert_eq!(left[0].opposite_strike_pct, None);
+        assert!(set.notes.iter().any(|n| n.contains("foot off at 20 %")));
+        assert_eq!(left[1].foot_off_pct, Some(60.0));
+        assert_eq!(left[1].opposite_strike_pct, Some(50.0));
     }
 
     #[test]

@@ -154,10 +154,12 @@ fn side_parameters(
         Some(feet.step_at(side, c.start)?.0 + feet.step_at(side.other(), opposite)?.0)
     });
     let stance = mean(own.iter().filter_map(|c| c.foot_off_pct));
-    let double =
-        mean(own.iter().filter_map(|c| {
-            Some(c.opposite_off_pct? + (c.foot_off_pct? - c.opposite_strike_pct?))
-        }));
+    // Initial plus terminal double support; a foot that leaves before the other lands (a
+    // flight phase, or events that disagree) has none to add.
+    let double = mean(own.iter().filter_map(|c| {
+        let terminal = (c.foot_off_pct? - c.opposite_strike_pct?).max(0.0);
+        Some(c.opposite_off_pct? + terminal)
+    }));
     Some(SideParameters {
         cycles: own.len(),
         stride_time_s,
