@@ -243,15 +243,28 @@ fn a_file_with_duplicated_events_gets_plausible_phases_and_says_why() {
         r["events"]["source"].as_str(),
         Some("the trial file's EVENT section")
     );
+    let mut stances = 0;
     for side in ["left", "right"] {
         let st = &r["spatiotemporal"][side];
         if let Some(stance) = st["stance_pct"].as_f64() {
             assert!((45.0..=80.0).contains(&stance), "{side}: stance {stance} %");
+            stances += 1;
         }
         if let Some(ds) = st["double_support_pct"].as_f64() {
             assert!((0.0..=40.0).contains(&ds), "{side}: double support {ds} %");
         }
     }
+    assert!(
+        stances >= 1,
+        "no side kept a stance: {}",
+        r["spatiotemporal"]
+    );
+    // Strides of 150-163 frames at 150 Hz; events detected from the fitted ankles give 110.4.
+    let cadence = r["spatiotemporal"]["cadence_steps_min"].as_f64().unwrap();
+    assert!(
+        (105.0..=120.0).contains(&cadence),
+        "cadence {cadence} steps/min"
+    );
     let notes: Vec<&str> = r["notes"]
         .as_array()
         .unwrap()

@@ -114,7 +114,8 @@ pub fn skinned_markers(
 /// shape with only the legs' (or knees') ranges before the anatomical solve: where the body's
 /// trunk or head markers sit differently from the subject's, poses held in range from the start
 /// can push the mismatch into the shape. The pose fits use the tracking settings `solver` (the
-/// lab's vertical included) with more iterations and a stronger trunk prior.
+/// lab's vertical included) with more iterations, a stronger trunk prior and the pelvis held
+/// firmly upright ([`CALIBRATION_UPRIGHT_M_PER_RAD`]).
 #[allow(clippy::too_many_arguments)]
 pub fn calibrate(
     model: &BodyModel,

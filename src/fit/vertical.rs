@@ -1,7 +1,7 @@
 //! The lab's vertical, estimated from a trial's markers, so that the fitter can hold the pelvis
-//! upright in any lab convention (Y-up, Z-up, or whatever a file uses) where the markers leave
-//! the pelvis' tilt free — a pair of hip landmarks or trochanters fixes the hip axis, not how
-//! the pelvis pitches about it.
+//! upright in any lab convention (Y-up, Z-up, or whatever a file uses): a pair of hip landmarks
+//! or trochanters fixes the hip axis, not how the pelvis pitches about it, and while calibrating
+//! even four pelvis markers do not (their offsets are free).
 
 use nalgebra::Vector3;
 

@@ -26,6 +26,10 @@ const FOOT_OFF_PCT: std::ops::RangeInclusive<f64> = 35.0..=85.0;
 /// Where in a walking cycle (%) the other foot can strike (about 50 %).
 const OPPOSITE_STRIKE_PCT: std::ops::RangeInclusive<f64> = 30.0..=70.0;
 
+/// Where in a walking cycle (%) the other foot leaves the ground (about 10 %: the end of the
+/// initial double support).
+const OPPOSITE_OFF_PCT: std::ops::RangeInclusive<f64> = 0.0..=40.0;
+
 /// Body side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -145,7 +149,8 @@ impl CycleSet {
 /// Cuts the trial into gait cycles of both legs (see the module documentation). A stride longer
 /// than [`MAX_STRIDE_RATIO`] × the side's median stride spans a missed strike and one shorter
 /// than [`MIN_STRIDE_RATIO`] × it a duplicated strike: both are dropped; a foot off or opposite
-/// strike where a walking foot cannot be is ignored; each with a note. The record before the first and after the last strike of each foot is incomplete and noted.
+/// strike where a walking foot cannot be is ignored; each with a note. The record before the
+/// first and after the last strike of each foot is incomplete and noted.
 pub fn gait_cycles(events: &GaitEvents, frames: usize) -> CycleSet {
     let mut set = CycleSet::default();
     for side in Side::BOTH {
@@ -177,42 +182,13 @@ pub fn gait_cycles(events: &GaitEvents, frames: usize) -> CycleSet {
                 ));
                 continue;
             }
-            let pct = |f: usize| 100.0 * (f - start) as f64 / (end - start) as f64;
-            let inside = |list: &[usize]| list.iter().copied().find(|&f| f > start && f < end);
-            let mut plausible =
-                |what: &str, value: Option<f64>, range: &std::ops::RangeInclusive<f64>| {
-                    let v = value?;
-                    if range.contains(&v) {
-                        return Some(v);
-                    }
-                    set.notes.push(format!(
-                        "{}: cycle {start}–{end}: {what} at {v:.0} % of the cycle is not where a \
-                     walking foot can be (expected {:.0}–{:.0} %), event ignored",
-                        side.name(),
-                        range.start(),
-                        range.end()
-                    ));
-                    None
-                };
-            let foot_off_pct = plausible("foot off", inside(&own.offs).map(pct), &FOOT_OFF_PCT);
-            let opposite_strike_pct = plausible(
-                "opposite foot strike",
-                inside(&other.strikes).map(pct),
-                &OPPOSITE_STRIKE_PCT,
-            );
-            set.cycles.push(GaitCycle {
+            set.cycles.push(cycle_between(
                 side,
-                start,
-                end,
-                foot_off_pct,
-                opposite_off_pct: other
-                    .offs
-                    .iter()
-                    .copied()
-                    .find(|&f| f > start && f < end && pct(f) < 40.0)
-                    .map(pct),
-                opposite_strike_pct,
-            });
+                (start, end),
+                own,
+                other,
+                &mut set.notes,
+            ));
         }
         if strikes[0] > 0 {
             set.notes.push(format!(
@@ -223,6 +199,49 @@ pub fn gait_cycles(events: &GaitEvents, frames: usize) -> CycleSet {
         }
     }
     set
+}
+
+/// The cycle of `side` from strike to strike (`start`, `end`) with its foot off and the other
+/// foot's events as percentages. Of the events inside, the first where a walking foot can be is
+/// taken; one that is only elsewhere is ignored with a note (a mislabelled annotation).
+fn cycle_between(
+    side: Side,
+    (start, end): (usize, usize),
+    own: &FootEvents,
+    other: &FootEvents,
+    notes: &mut Vec<String>,
+) -> GaitCycle {
+    let pct = |f: usize| 100.0 * (f - start) as f64 / (end - start) as f64;
+    let mut plausible = |what: &str, list: &[usize], range: &std::ops::RangeInclusive<f64>| {
+        let inside: Vec<f64> = list
+            .iter()
+            .filter(|&&f| f > start && f < end)
+            .map(|&f| pct(f))
+            .collect();
+        let found = inside.iter().copied().find(|p| range.contains(p));
+        if let (None, Some(first)) = (found, inside.first()) {
+            notes.push(format!(
+                "{}: cycle {start}–{end}: {what} at {first:.0} % of the cycle is not where a \
+                 walking foot can be (expected {:.0}–{:.0} %), event ignored",
+                side.name(),
+                range.start(),
+                range.end()
+            ));
+        }
+        found
+    };
+    GaitCycle {
+        side,
+        start,
+        end,
+        foot_off_pct: plausible("foot off", &own.offs, &FOOT_OFF_PCT),
+        opposite_off_pct: plausible("opposite foot off", &other.offs, &OPPOSITE_OFF_PCT),
+        opposite_strike_pct: plausible(
+            "opposite foot strike",
+            &other.strikes,
+            &OPPOSITE_STRIKE_PCT,
+        ),
+    }
 }
 
 /// Why a stride of `frames` cannot be one walking cycle given the side's median stride, if so.
@@ -303,6 +322,11 @@ mod tests {
         assert_eq!(left[0].foot_off_pct, None);
         assert_eq!(left[0].opposite_strike_pct, None);
         assert!(set.notes.iter().any(|n| n.contains("foot off at 20 %")));
+        assert!(
+            set.notes
+                .iter()
+                .any(|n| n.contains("opposite foot strike at 15 %"))
+        );
         assert_eq!(left[1].foot_off_pct, Some(60.0));
         assert_eq!(left[1].opposite_strike_pct, Some(50.0));
     }
