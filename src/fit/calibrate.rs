@@ -184,7 +184,7 @@ const CALIBRATION_PRIOR_M_PER_RAD: f64 = 0.03;
 /// subject, so the pelvis is held firmly upright and the offsets take up the difference. Weaker
 /// (0.03 and 0.09 m/rad were measured) left sample32's neck flexed past 35° to reach its head
 /// markers; a pull toward the rest orientation instead (lying down in a Z-up lab) tilted the
-/// Plug-in Gait pelvis 4–16° back of Vicon's own (README, "The lab's vertical").
+/// Plug-in Gait pelvis 4–16° back of Vicon's own (README, "The Plug-in Gait pelvis").
 const CALIBRATION_UPRIGHT_M_PER_RAD: f64 = 0.3;
 
 impl Inputs<'_> {
