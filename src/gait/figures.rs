@@ -307,6 +307,7 @@ pub fn report_html(report: &GaitReport, title: &str, kinematics: &str, map: &str
     h.push_str(&spatiotemporal_table(report));
     h.push_str("<h2>Kinematics</h2>");
     h.push_str(kinematics);
+    h.push_str(&symmetry_table(report));
     h.push_str("<h2>Movement Analysis Profile</h2>");
     h.push_str(map);
     if let Some(g) = report
@@ -331,6 +332,50 @@ pub fn report_html(report: &GaitReport, title: &str, kinematics: &str, map: &str
         esc(&report.normative.speed),
         esc(&report.normative.chosen_by)
     ));
+    h
+}
+
+/// Left/right differences of the mean curves, with Vicon's own beside ours when the file has them.
+fn symmetry_table(report: &GaitReport) -> String {
+    if report.symmetry.is_empty() {
+        return String::new();
+    }
+    let vicon = !report.vicon_symmetry.is_empty();
+    let mut h = String::from(
+        "<h2>Left/right symmetry</h2><p>Each side's mean curve from its own foot strike; \
+         differences left − right, degrees.</p><table><tr><th></th><th>range left</th>\
+         <th>range right</th><th>range difference</th><th>mean difference</th>\
+         <th>shape RMS</th>",
+    );
+    if vicon {
+        h.push_str("<th>Vicon: range / mean difference, shape RMS</th>");
+    }
+    h.push_str("</tr>");
+    for s in &report.symmetry {
+        h.push_str(&format!(
+            "<tr><th>{}</th><td>{:.1}</td><td>{:.1}</td><td>{:+.1}</td><td>{:+.1}</td><td>{:.1}</td>",
+            esc(s.variable.title()),
+            s.left_range_deg,
+            s.right_range_deg,
+            s.range_difference_deg,
+            s.mean_difference_deg,
+            s.shape_rms_deg
+        ));
+        if vicon {
+            let v = report
+                .vicon_symmetry
+                .iter()
+                .find(|v| v.variable == s.variable);
+            h.push_str(&v.map_or("<td>–</td>".to_string(), |v| {
+                format!(
+                    "<td>{:+.1} / {:+.1}, {:.1}</td>",
+                    v.range_difference_deg, v.mean_difference_deg, v.shape_rms_deg
+                )
+            }));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</table>");
     h
 }
 

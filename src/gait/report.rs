@@ -1,6 +1,6 @@
 //! The clinical gait report of one trial: events, cycles, PiG kinematics as mean ± SD over the
 //! cycles of each side, spatio-temporal parameters, normative band matched to the walking speed,
-//! GVS/GPS/MAP, and — where the file stores Vicon's own Plug-in Gait angles — how ours compare.
+//! GVS/GPS/MAP, left/right symmetry of the angles, and — where the file stores Vicon's own Plug-in Gait angles — how ours compare.
 //! A trial without usable events still gets a (partial) report that says why.
 
 use std::collections::BTreeMap;
@@ -16,6 +16,7 @@ use super::indices::{GaitProfile, gait_profile};
 use super::kinematics::{Kinematics, KinematicsError, Variable, pig_kinematics};
 use super::normative::{NormativeCurve, NormativeTable, speed_bin};
 use super::spatiotemporal::{Feet, SpatioTemporal, spatiotemporal};
+use super::symmetry::{KinematicSymmetry, kinematic_symmetry};
 use crate::body::{BodyModel, MarkerSet};
 use crate::fit::angles::compare;
 use crate::formats::pose_seq::PoseSequence;
@@ -152,6 +153,10 @@ pub struct GaitReport {
     pub vicon_profile: Option<GaitProfile>,
     /// Ours against Vicon's angles.
     pub vicon_comparison: Vec<ViconComparison>,
+    /// Left against right of our mean curves.
+    pub symmetry: Vec<KinematicSymmetry>,
+    /// Left against right of Vicon's own mean curves over the same cycles (empty without them).
+    pub vicon_symmetry: Vec<KinematicSymmetry>,
     /// Per-frame angles and their conventions.
     #[serde(skip)]
     pub kinematics: Kinematics,
@@ -203,10 +208,13 @@ pub fn gait_report(input: &ReportInput) -> Result<GaitReport, KinematicsError> {
     });
     let normative = choose_speed(input, spatio.as_ref(), &mut notes);
     let norm = |v: Variable| input.normative.curve(v.normative_name(), &normative.speed);
-    let profile = gait_profile(&mean_map(&curves), norm);
-    let (vicon_comparison, vicon_profile) = match input.trial {
-        Some(t) => vicon_outputs(t, &kin, &cycles, norm),
-        None => (Vec::new(), None),
+    let means = mean_map(&curves);
+    let profile = gait_profile(&means, norm);
+    let symmetry = kinematic_symmetry(&means);
+    let vicon = input.trial.map(|t| vicon_outputs(t, &kin, &cycles, norm));
+    let (vicon_comparison, vicon_profile, vicon_symmetry) = match vicon {
+        Some(v) => (v.comparisons, v.profile, v.symmetry),
+        None => (Vec::new(), None, Vec::new()),
     };
     let conventions = serde_json::json!({
         "cardan": "flexion, ab/adduction, rotation (PiG Y-X-Z)",
@@ -230,6 +238,8 @@ pub fn gait_report(input: &ReportInput) -> Result<GaitReport, KinematicsError> {
         profile,
         vicon_profile,
         vicon_comparison,
+        symmetry,
+        vicon_symmetry,
         kinematics: kin,
         conventions,
         fit: None,
@@ -419,13 +429,20 @@ fn vicon_series(trial: &MarkerTrial, side: Side, v: Variable) -> Option<Vec<Opti
     Some(out.values.iter().map(|x| x.map(|x| x[k])).collect())
 }
 
-/// Our angles against the file's Vicon outputs, and the GPS of Vicon's own curves.
+/// What the file's own Vicon angles add to the report.
+struct ViconOutputs {
+    comparisons: Vec<ViconComparison>,
+    profile: Option<GaitProfile>,
+    symmetry: Vec<KinematicSymmetry>,
+}
+
+/// Our angles against the file's Vicon outputs, and the GPS and symmetry of Vicon's own curves.
 fn vicon_outputs<'a>(
     trial: &MarkerTrial,
     kin: &Kinematics,
     cycles: &CycleSet,
     norm: impl Fn(Variable) -> Option<&'a NormativeCurve>,
-) -> (Vec<ViconComparison>, Option<GaitProfile>) {
+) -> ViconOutputs {
     let mut comparisons = Vec::new();
     for side in Side::BOTH {
         for v in Variable::ALL {
@@ -458,8 +475,12 @@ fn vicon_outputs<'a>(
             .map(|s| s.iter().map(|x| x.unwrap_or(f64::NAN)).collect())
             .unwrap_or_default()
     });
-    let profile = (!vicon_curves.is_empty()).then(|| gait_profile(&mean_map(&vicon_curves), norm));
-    (comparisons, profile)
+    let means = mean_map(&vicon_curves);
+    ViconOutputs {
+        comparisons,
+        profile: (!vicon_curves.is_empty()).then(|| gait_profile(&means, norm)),
+        symmetry: kinematic_symmetry(&means),
+    }
 }
 
 /// `curves.csv`: one row per side, variable and cycle percentage with the mean, SD and the
