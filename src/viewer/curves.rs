@@ -261,6 +261,7 @@ pub fn curves_ui(
         ui.selectable_value(&mut curves.side, Side::Right, "right");
     });
     let seek = curve_plot_ui(ui, curves, &report, frame, importance);
+    symmetry_ui(ui, &report, curves.variable);
     ui.small(
         "Grey: normative mean ± 1 SD (Schwartz et al. 2008, CC-BY-SA). Thick: mean over cycles; \
          thin: the cycle now playing. Click the plot to jump to that point of the cycle.",
@@ -272,6 +273,20 @@ pub fn curves_ui(
         .default_open(true)
         .show(ui, |ui| map_ui(ui, &report));
     seek
+}
+
+/// The plotted variable's left/right differences (`gait::symmetry`) in one line.
+fn symmetry_ui(ui: &mut egui::Ui, report: &GaitReport, v: Variable) {
+    if let Some(s) = report.symmetry.iter().find(|s| s.variable == v) {
+        ui.small(format!(
+            "left − right: range {:+.1}° (left {:.0}°, right {:.0}°), mean {:+.1}°, shape {:.1}° RMS",
+            s.range_difference_deg,
+            s.left_range_deg,
+            s.right_range_deg,
+            s.mean_difference_deg,
+            s.shape_rms_deg
+        ));
+    }
 }
 
 /// Events source, cycle counts and the normative speed in two lines.
