@@ -8,10 +8,11 @@ use common::{fit, gaitlens, ok, shared_c3d};
 use std::path::Path;
 
 use gaitlens::body::default_model::default_body;
-use gaitlens::dataset::{load_joint_dataset, sequence_from_poses};
+use gaitlens::dataset::{Alignment, load_joint_dataset, sequence_from_poses};
 use gaitlens::formats::c3d::read_c3d;
 use gaitlens::formats::pose_seq::read_pose_dir;
 use gaitlens::gait::detect_events_from_joints;
+use gaitlens::inference::window_input;
 use serde_json::Value;
 
 /// Peak knee flexion (x component of the local rotation, degrees) of joint `j` over a pose folder.
@@ -21,6 +22,40 @@ fn peak_deg(dir: &Path, j: usize) -> f64 {
         .iter()
         .map(|p| p[3 * j].to_degrees())
         .fold(f64::MIN, f64::max)
+}
+
+/// Mean over 2 s windows (every 0.25 s) of the RMS of `joint`'s channel of the left/right-
+/// difference input over the RMS of the same joint's motion about its window mean in the heading
+/// alignment (both in body heights).
+fn side_difference(dir: &Path, joint: usize) -> f64 {
+    let poses = read_pose_dir(dir).unwrap();
+    let seq = sequence_from_poses(default_body(), &poses, "s", "g", false, Vec::new()).unwrap();
+    let rate_hz = poses.rate_hz.expect("a fitted walk stores its rate");
+    let (interval, width) = ((2.0 * rate_hz) as usize, 22 * 3);
+    let coords = |w: &[f32]| -> Vec<[f64; 3]> {
+        w.chunks_exact(width)
+            .map(|f| std::array::from_fn(|a| f64::from(f[3 * joint + a])))
+            .collect()
+    };
+    let rms_about = |v: &[[f64; 3]], centre: [f64; 3]| {
+        let sq: f64 = v
+            .iter()
+            .map(|p| (0..3).map(|a| (p[a] - centre[a]).powi(2)).sum::<f64>())
+            .sum();
+        (sq / v.len() as f64).sqrt()
+    };
+    let ratios: Vec<f64> = (0..=seq.joints.len() - interval)
+        .step_by((rate_hz / 4.0) as usize)
+        .map(|start| {
+            let input = |a| coords(&window_input(&seq.joints, start, interval, a).unwrap());
+            let (motion, diff) = (input(Alignment::Heading), input(Alignment::HeadingSymmetry));
+            let mean: [f64; 3] = std::array::from_fn(|a| {
+                motion.iter().map(|p| p[a]).sum::<f64>() / motion.len() as f64
+            });
+            rms_about(&diff, [0.0; 3]) / rms_about(&motion, mean)
+        })
+        .collect();
+    ratios.iter().sum::<f64>() / ratios.len() as f64
 }
 
 /// `gaitlens synth from-walks` on `walks` with two copies and `extra` flags; its ground truth.
@@ -107,6 +142,38 @@ fn a_real_walk_takes_transplants_and_builds_a_cohort() {
     assert!((rb - ra).abs() < 2.0, "right knee peak {rb:.1}° → {ra:.1}°");
     // The injected folder keeps its frame rate (read back from its ground truth).
     assert_eq!(read_pose_dir(&sk).unwrap().rate_hz, Some(100.0));
+    // The left/right-difference input (`--alignment heading-symmetry`) on real fitted walks:
+    // the mirrored legs, half a stride apart, match far better than the legs move (measured
+    // 0.16-0.31 of their motion), so the half-stride search works on real gait. A left stiff knee
+    // raises the ankle's share (0.31 -> 0.42); in body heights its difference barely grows,
+    // because sample32's fitted left ankle already lifted more than its right and the transplant
+    // lowers it (README, "Leave-one-walk-out").
+    let mut ankle = Vec::new();
+    for (dir, name) in [
+        (&walk32, "sample32"),
+        (&walk03, "sample03"),
+        (&sk, "sample32 + stiff knee"),
+    ] {
+        for joint in [4, 5, 7, 8] {
+            let ratio = side_difference(dir, joint);
+            eprintln!("{name} joint {joint}: left/right difference / own motion (RMS) {ratio:.2}");
+            if dir != &sk {
+                assert!(
+                    ratio < 0.4,
+                    "{name} joint {joint}: difference / motion {ratio:.2}"
+                );
+            }
+            if joint == 7 && dir != &walk03 {
+                ankle.push(ratio);
+            }
+        }
+    }
+    assert!(
+        ankle[1] > 1.2 * ankle[0],
+        "left ankle difference / motion {:.2} -> {:.2} with a stiff knee",
+        ankle[0],
+        ankle[1]
+    );
 
     // A cohort from both walks: matched healthy/sick subjects per copy, at 50 Hz, loadable.
     let cohort = tmp.path().join("cohort");

@@ -37,6 +37,9 @@ pub enum AlignArg {
     /// The body's own facing direction with the progression removed (treadmill and overground
     /// walks alike), every axis divided by the body height.
     Heading,
+    /// The heading alignment, then each joint minus its mirrored partner half a stride later:
+    /// how the two sides differ, not who walks (a bilateral change such as crouch leaves none).
+    HeadingSymmetry,
 }
 
 /// Input standardisation of `gaitlens train --standardize`.
@@ -554,6 +557,7 @@ fn load_windows(a: &TrainArgs, r: &Recipe) -> anyhow::Result<gaitlens::dataset::
         AlignArg::Original => Alignment::Original,
         AlignArg::Isotropic => Alignment::Isotropic,
         AlignArg::Heading => Alignment::Heading,
+        AlignArg::HeadingSymmetry => Alignment::HeadingSymmetry,
     };
     match ds.common_rate_hz() {
         Some(r) => eprintln!("frame rate {r} Hz (recorded in the model card)"),

@@ -123,6 +123,9 @@ pub enum Alignment {
     /// [`align_heading`]: the body's own facing direction, progression removed (treadmill and
     /// overground walks look alike), one scale for all axes.
     Heading,
+    /// [`align_heading`], then [`left_right_differences`]: each joint minus its mirrored
+    /// partner half a stride later, so the input holds how the two sides differ, not who walks.
+    HeadingSymmetry,
 }
 
 impl Alignment {
@@ -132,14 +135,20 @@ impl Alignment {
             Self::Original => ALIGNMENT_VERSION,
             Self::Isotropic => ISOTROPIC_ALIGNMENT_VERSION,
             Self::Heading => HEADING_ALIGNMENT_VERSION,
+            Self::HeadingSymmetry => HEADING_SYMMETRY_ALIGNMENT_VERSION,
         }
     }
 
     /// The alignment a model card names, `None` for an unknown version.
     pub fn from_version(version: &str) -> Option<Self> {
-        [Self::Original, Self::Isotropic, Self::Heading]
-            .into_iter()
-            .find(|a| a.version() == version)
+        [
+            Self::Original,
+            Self::Isotropic,
+            Self::Heading,
+            Self::HeadingSymmetry,
+        ]
+        .into_iter()
+        .find(|a| a.version() == version)
     }
 
     /// Aligns one window with this alignment.
@@ -148,6 +157,7 @@ impl Alignment {
             Self::Original => align_movement_normalized(frames),
             Self::Isotropic => align_movement_isotropic(frames),
             Self::Heading => align_heading(frames),
+            Self::HeadingSymmetry => Ok(left_right_differences(&align_heading(frames)?)),
         }
     }
 }
@@ -270,6 +280,61 @@ pub fn align_heading(frames: &[Frame]) -> Result<Vec<Frame>, AlignError> {
             .for_each(|f| f.iter_mut().for_each(|p| p[2] = -p[2]));
     }
     Ok(out)
+}
+
+/// Versioned name of [`Alignment::HeadingSymmetry`].
+pub const HEADING_SYMMETRY_ALIGNMENT_VERSION: &str = "align_heading_symmetry/1";
+
+/// Leg joints whose left/right match finds the half-stride shift (hips, knees, ankles, feet).
+const SHIFT_JOINTS: [usize; 8] = [1, 2, 4, 5, 7, 8, 10, 11];
+
+/// Each joint of a heading-aligned window (left at −z) made pelvis-relative, minus its mirrored
+/// partner (left ↔ right, z negated) half a stride away: `out(t) = p(t) − mirror(p)(t + s)`, or
+/// `t − s` past the window's end (a walk repeats every stride, so both are the same phase).
+/// The shift `s` (a tenth to half of the window) is the one that best matches the mirrored legs.
+///
+/// Why: a healthy walk's two sides are mirror images half a stride apart, whoever walks, so the
+/// differences are near zero for every healthy walker and carry a one-sided pathology whole.
+/// Positions carry the walker's build and posture, by which a network trained on a handful of
+/// real walks recognises each of them (README, "Leave-one-walk-out"). A bilateral change
+/// (crouch) leaves no difference; the pelvis channel is zero.
+pub fn left_right_differences(frames: &[Frame]) -> Vec<Frame> {
+    let n = frames.len();
+    let relative: Vec<Frame> = frames
+        .iter()
+        .map(|f| f.map(|p| std::array::from_fn(|a| p[a] - f[PELVIS][a])))
+        .collect();
+    let mirrored: Vec<Frame> = relative
+        .iter()
+        .map(|f| {
+            std::array::from_fn(|j| {
+                let p = f[crate::body::smpl22::MIRRORED_JOINT_ORDER[j]];
+                [p[0], p[1], -p[2]]
+            })
+        })
+        .collect();
+    let mismatch = |s: usize| {
+        let mut sum = 0.0f64;
+        for t in 0..n - s {
+            for &j in &SHIFT_JOINTS {
+                sum += (0..3)
+                    .map(|a| f64::from(relative[t][j][a] - mirrored[t + s][j][a]).powi(2))
+                    .sum::<f64>();
+            }
+        }
+        sum / (n - s) as f64
+    };
+    let Some(shift) =
+        ((n / 10).max(1)..=n / 2).min_by(|&a, &b| mismatch(a).total_cmp(&mismatch(b)))
+    else {
+        return vec![[[0.0; 3]; NUM_JOINTS]; n];
+    };
+    (0..n)
+        .map(|t| {
+            let u = if t + shift < n { t + shift } else { t - shift };
+            std::array::from_fn(|j| std::array::from_fn(|a| relative[t][j][a] - mirrored[u][j][a]))
+        })
+        .collect()
 }
 
 /// Fails on an empty window or a non-finite coordinate.
@@ -457,6 +522,40 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn left_right_differences_vanish_for_a_symmetric_walker_and_keep_a_one_sided_change() {
+        // The stick walker's legs are mirror images half a stride (15.7 frames) apart.
+        let walker = canonical_walker(100);
+        let size = |w: &[Frame], j: usize| {
+            w.iter()
+                .map(|f| f[j].iter().map(|c| c * c).sum::<f32>())
+                .sum::<f32>()
+                .sqrt()
+                / (w.len() as f32).sqrt()
+        };
+        let healthy = left_right_differences(&align_heading(&walker).unwrap());
+        let mut limping = walker.clone();
+        for f in &mut limping {
+            // The left knee held 5 cm forward: one side changed.
+            f[4][0] += 0.05;
+        }
+        let limping = left_right_differences(&align_heading(&limping).unwrap());
+        for j in [4, 5] {
+            assert!(size(&healthy, j) < 0.01, "joint {j}: {}", size(&healthy, j));
+            assert!(size(&limping, j) > 0.02, "joint {j}: {}", size(&limping, j));
+        }
+        assert_eq!(size(&healthy, PELVIS), 0.0);
+        // A window too short to hold a shift is all zeros, not a panic.
+        assert_eq!(
+            left_right_differences(&walker[..1]),
+            vec![[[0.0; 3]; NUM_JOINTS]]
+        );
+        assert_eq!(
+            Alignment::from_version(Alignment::HeadingSymmetry.version()),
+            Some(Alignment::HeadingSymmetry)
+        );
     }
 
     #[test]
