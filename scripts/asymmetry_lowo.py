@@ -15,16 +15,20 @@ others are close to the joint's other two angles over the ranges of gait), the r
 mirrored about the sagittal plane and shifted by the half-stride that best matches the left hip
 and knee flexion (15-40 frames). Per joint and component: |mean left - right| (a constant
 offset), the RMS of the remaining difference (a changed shape) and |range left - range right|.
-Only the sagittal components and the hip's ab/adduction are used: the real walks' largest
-asymmetries lie in knee and ankle axial and frontal components that marker fits do not pin down
-(measured with this script's --all-axes).
+Used by default: the three measures of every sagittal (x) component, plus the shape and range of
+the hip's ab/adduction (z) - the real walks' largest asymmetries lie in knee and ankle axial and
+frontal components that marker fits do not pin down; --all-axes uses all 27. The subset was
+chosen after looking at the shared walks, so it is not a validated recipe.
 
 Why Python and a hand-written logistic regression: a numpy-only measurement to decide whether an
 asymmetry input is worth building into the Rust networks; nothing in gaitlens depends on it.
 
     python3 scripts/asymmetry_lowo.py LOWO_DIR WALKS_DIR [--real-sources-only] [--all-axes]
+        [--nested-calibration]
 
-Prints, per held-out walk, the fraction of windows called healthy (real) or sick (transplants).
+Prints, per held-out walk, the fraction of windows called healthy (real) or sick (transplants),
+and per fold the ECE of P(sick) over the held-out walk and its transplants (seven transplants to
+one real walk: a model leaning sick scores well on it).
 """
 
 import argparse

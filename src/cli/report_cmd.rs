@@ -228,13 +228,15 @@ fn print_summary(report: &GaitReport, out: &Path) {
     {
         println!("GPS of the file's own Vicon angles over the same cycles: {v:.1}°");
     }
-    if let Some(s) = report
-        .symmetry
-        .iter()
-        .max_by(|a, b| asymmetry_deg(a).total_cmp(&asymmetry_deg(b)))
-    {
+    // Ranked by range difference: constant offsets (a thigh marker placed turned) are common
+    // in the transverse plane and would otherwise always win.
+    if let Some(s) = report.symmetry.iter().max_by(|a, b| {
+        a.range_difference_deg
+            .abs()
+            .total_cmp(&b.range_difference_deg.abs())
+    }) {
         println!(
-            "most asymmetric: {} (range left {:.0}°, right {:.0}°; mean left − right {:+.1}°, shape {:.1}° RMS)",
+            "largest left/right range difference: {} (left {:.0}°, right {:.0}°; mean left − right {:+.1}°, shape {:.1}° RMS)",
             s.variable.key(),
             s.left_range_deg,
             s.right_range_deg,
@@ -246,15 +248,6 @@ fn print_summary(report: &GaitReport, out: &Path) {
         println!("note: {n}");
     }
     println!("report written to {}", out.join("report.html").display());
-}
-
-/// The largest of a variable's three left/right differences, degrees (to name the most
-/// asymmetric joint in the summary).
-fn asymmetry_deg(s: &gaitlens::gait::symmetry::KinematicSymmetry) -> f64 {
-    s.range_difference_deg
-        .abs()
-        .max(s.mean_difference_deg.abs())
-        .max(s.shape_rms_deg)
 }
 
 /// Median time of the analysis (report and figures, no file writing) over `n` runs.

@@ -19,8 +19,8 @@ use thiserror::Error;
 
 pub use align::{
     ALIGNMENT_VERSION, AlignError, Alignment, Frame, HEADING_ALIGNMENT_VERSION,
-    ISOTROPIC_ALIGNMENT_VERSION, NUM_JOINTS, align_heading, align_movement_isotropic,
-    align_movement_normalized,
+    HEADING_SYMMETRY_ALIGNMENT_VERSION, ISOTROPIC_ALIGNMENT_VERSION, NUM_JOINTS, align_heading,
+    align_movement_isotropic, align_movement_normalized, left_right_differences,
 };
 pub use loader::{
     cohort_rate_hz, load_joint_dataset, load_window_dataset, posed_joints, sequence_from_poses,

@@ -411,9 +411,8 @@ pub fn load_checkpoint<B: Backend>(
             "alignment_version",
             card.alignment_version.clone(),
             format!(
-                "one this version knows ({} or {})",
-                crate::dataset::ALIGNMENT_VERSION,
-                crate::dataset::ISOTROPIC_ALIGNMENT_VERSION
+                "one this version knows ({})",
+                crate::dataset::Alignment::known_versions()
             ),
         ));
     }

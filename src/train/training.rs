@@ -56,6 +56,15 @@ pub fn learn_normative_gait(
     train: &dyn WindowSource,
 ) -> Result<crate::explain::NormativeGait, TrainError> {
     let no = |reason: String| TrainError::NoNormativeGait { reason };
+    if train.alignment_version() == crate::dataset::HEADING_SYMMETRY_ALIGNMENT_VERSION {
+        // Left/right differences: a symmetric walk is all zeros, so the zero input already is
+        // the healthy reference, and the phase estimate (left − right ankle) has nothing to read.
+        return Err(no(
+            "the heading-symmetry input's healthy reference is zero (a symmetric walk has no \
+             left/right difference): explanations are relative to zero"
+                .into(),
+        ));
+    }
     let rate_hz = train
         .rate_hz()
         .ok_or_else(|| no("the frame rate of the windows is unknown".into()))?;

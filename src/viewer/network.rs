@@ -207,10 +207,9 @@ impl ViewerNetwork {
         }
         if card.alignment().is_none() {
             return Err(bad(format!(
-                "trained on alignment '{}', this version aligns with '{}' or '{}'",
+                "trained on alignment '{}', this version aligns with {}",
                 card.alignment_version,
-                crate::dataset::ALIGNMENT_VERSION,
-                crate::dataset::ISOTROPIC_ALIGNMENT_VERSION
+                crate::dataset::Alignment::known_versions()
             )));
         }
         let cpu = load_weights::<CpuBackend>(&card.network, record.clone(), &Default::default())
