@@ -104,6 +104,11 @@ pub const ORIGINAL_MIRRORED_JOINT_ORDER: [usize; NUM_JOINTS] = [
     0, 2, 1, 3, 5, 4, 6, 8, 7, 9, 11, 10, 12, 13, 14, 15, 17, 16, 19, 18, 21, 20,
 ];
 
+/// Applies [`MIRRORED_JOINT_ORDER`] to one frame (`out[j] = in[order[j]]`).
+pub fn mirror_frame(f: &Frame) -> Frame {
+    std::array::from_fn(|j| f[MIRRORED_JOINT_ORDER[j]])
+}
+
 /// Pelvis (root) joint index.
 pub const PELVIS: usize = 0;
 /// Left hip joint index.

@@ -293,7 +293,16 @@ pub fn align_heading(frames: &[Frame]) -> Result<Vec<Frame>, AlignError> {
 pub const HEADING_SYMMETRY_ALIGNMENT_VERSION: &str = "align_heading_symmetry/1";
 
 /// Leg joints whose left/right match finds the half-stride shift (hips, knees, ankles, feet).
-const SHIFT_JOINTS: [usize; 8] = [1, 2, 4, 5, 7, 8, 10, 11];
+const SHIFT_JOINTS: [usize; 8] = [
+    LEFT_HIP,
+    RIGHT_HIP,
+    crate::body::smpl22::LEFT_KNEE,
+    crate::body::smpl22::RIGHT_KNEE,
+    LEFT_ANKLE,
+    RIGHT_ANKLE,
+    LEFT_FOOT,
+    RIGHT_FOOT,
+];
 
 /// Each joint of a heading-aligned window (left at −z) made pelvis-relative, minus its mirrored
 /// partner (left ↔ right, z negated) half a stride away: `out(t) = p(t) − mirror(p)(t + s)`, or
@@ -315,12 +324,7 @@ pub fn left_right_differences(frames: &[Frame]) -> Vec<Frame> {
         .collect();
     let mirrored: Vec<Frame> = relative
         .iter()
-        .map(|f| {
-            std::array::from_fn(|j| {
-                let p = f[crate::body::smpl22::MIRRORED_JOINT_ORDER[j]];
-                [p[0], p[1], -p[2]]
-            })
-        })
+        .map(|f| crate::body::smpl22::mirror_frame(f).map(|p| [p[0], p[1], -p[2]]))
         .collect();
     let mismatch = |s: usize| {
         let mut sum = 0.0f64;

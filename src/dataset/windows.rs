@@ -11,12 +11,7 @@
 use super::align::{Alignment, Frame, NUM_JOINTS, PELVIS};
 use super::{DatasetError, JointSequence};
 
-pub use crate::body::smpl22::{MIRRORED_JOINT_ORDER, ORIGINAL_MIRRORED_JOINT_ORDER};
-
-/// Applies [`MIRRORED_JOINT_ORDER`] to one frame (`out[j] = in[order[j]]`).
-pub fn mirror_frame(f: &Frame) -> Frame {
-    std::array::from_fn(|j| f[MIRRORED_JOINT_ORDER[j]])
-}
+pub use crate::body::smpl22::{MIRRORED_JOINT_ORDER, ORIGINAL_MIRRORED_JOINT_ORDER, mirror_frame};
 
 /// One training/evaluation sample: `interval` consecutive frames of one sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! The gait cycle and clinical gait analysis: foot strikes and toe-offs (stored or found from the
 //! motion, [`events`]), gait cycles ([`cycles`]), Plug-in Gait joint angles of fitted poses
 //! ([`kinematics`]), spatio-temporal parameters, normative bands ([`normative`]), GVS/GPS/MAP
-//! ([`indices`]), left/right symmetry of the angles ([`symmetry`]) and the report that gathers them ([`report`]). Events also place transplanted
-//! pathologies at the right moment of the cycle.
+//! ([`indices`]), left/right symmetry of the angles ([`symmetry`]) and the report that gathers
+//! them ([`report`]). Events also place transplanted pathologies at the right moment of the cycle.
 
 pub mod cycles;
 pub mod events;

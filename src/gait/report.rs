@@ -1,6 +1,7 @@
 //! The clinical gait report of one trial: events, cycles, PiG kinematics as mean ± SD over the
 //! cycles of each side, spatio-temporal parameters, normative band matched to the walking speed,
-//! GVS/GPS/MAP, left/right symmetry of the angles, and — where the file stores Vicon's own Plug-in Gait angles — how ours compare.
+//! GVS/GPS/MAP, left/right symmetry of the angles, and — where the file stores Vicon's own
+//! Plug-in Gait angles — how ours compare.
 //! A trial without usable events still gets a (partial) report that says why.
 
 use std::collections::BTreeMap;
