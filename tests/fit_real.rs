@@ -317,3 +317,55 @@ fn a_trial_with_no_well_observed_frame_is_a_clear_error() {
         "{msg}"
     );
 }
+
+/// A lab that names its landmarks OpenSim's way (`R.ASIS`, `L.Knee`, `V.Sacral`) and exports
+/// TRC: sample32 relabelled so, written as TRC and read back, gives the fitter the same markers
+/// in the same columns as the Plug-in Gait names (the wands, which have no common name, stay).
+#[test]
+fn opensim_marker_names_in_a_trc_match_the_plug_in_gait_markers() {
+    use gaitlens::fit::match_markers;
+    use gaitlens::formats::trc::{read_trc, write_trc};
+    let trial = read_c3d(&data("sample32_vicon_zerowire.c3d")).unwrap();
+    let opensim = |pig: &str| -> Option<String> {
+        let (side, rest) = pig.split_at(1);
+        let name = match rest {
+            "ASI" => "ASIS",
+            "PSI" => "PSIS",
+            "KNE" => "Knee",
+            "ANK" => "Ankle",
+            "HEE" => "Heel",
+            "TOE" => "Toe",
+            "SHO" => "Shoulder",
+            "ELB" => "Elbow",
+            "WRA" => "Wrist.Lat",
+            "WRB" => "Wrist.Med",
+            _ => return (pig == "SACR").then(|| "V.Sacral".to_string()),
+        };
+        matches!(side, "L" | "R").then(|| format!("{side}.{name}"))
+    };
+    let mut renamed = trial.clone();
+    let mut changed = 0;
+    for l in &mut renamed.marker_labels {
+        let bare = gaitlens::formats::trial::strip_prefix(l).to_string();
+        if let Some(n) = opensim(&bare) {
+            *l = n;
+            changed += 1;
+        }
+    }
+    assert!(changed >= 16, "only {changed} labels renamed");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("opensim_names.trc");
+    write_trc(&path, &renamed).unwrap();
+    let back = read_trc(&path).unwrap();
+    let (want, want_cols, _) = match_markers(default_markers(), &trial);
+    let (got, got_cols, missing) = match_markers(default_markers(), &back);
+    let names = |s: &gaitlens::body::markers::MarkerSet| -> Vec<String> {
+        s.markers.iter().map(|m| m.name.clone()).collect()
+    };
+    assert_eq!(
+        names(&got),
+        names(&want),
+        "missing under OpenSim names: {missing:?}"
+    );
+    assert_eq!(got_cols, want_cols);
+}

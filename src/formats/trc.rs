@@ -109,13 +109,27 @@ pub fn parse_trc(text: &str, path: &Path) -> Result<MarkerTrial, TrcError> {
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
     let header = read_header(&mut lines, path)?;
     let (subject, marker_labels) = read_names(&mut lines, path, header.declared_markers)?;
+    // Columns of markers the header counts but the names row leaves unnamed are read past, not
+    // refused; a row longer than even the header's count is an error (BTK's Gait.trc: 33 names,
+    // NumMarkers 66, rows of 68 markers).
+    let columns_markers = header
+        .declared_markers
+        .filter(|m| m.fract() == 0.0 && *m > marker_labels.len() as f64 && *m < 1e5)
+        .map_or(marker_labels.len(), |m| m as usize);
     let mut first_frame = None;
     let mut markers_m = Vec::new();
     for (ln, line) in lines {
         if line.trim().is_empty() {
             continue;
         }
-        let (frame, row) = parse_row(path, ln, line, &marker_labels, header.scale)?;
+        let (frame, row) = parse_row(
+            path,
+            ln,
+            line,
+            &marker_labels,
+            columns_markers,
+            header.scale,
+        )?;
         first_frame.get_or_insert(frame);
         markers_m.push(row);
     }
@@ -196,8 +210,8 @@ fn read_header<'a>(
     let values = HeaderValues {
         path,
         line: n3,
+        vals: header_values(l3, keys.len()),
         keys,
-        vals: l3.split('\t').map(str::trim).collect(),
     };
     let rate_hz = values
         .number("DataRate")?
@@ -226,6 +240,18 @@ fn read_header<'a>(
         declared_frames: values.number("NumFrames")?,
         declared_markers: values.number("NumMarkers")?,
     })
+}
+
+/// The cells of the header values line, one per key. Cells are tab-separated; some writers pad
+/// them with runs of tabs or spaces (OpenSim's Rajagopal data: `100.0\t\t100.0\t\t    238`),
+/// so when the tab cells do not line up with the keys but the non-empty ones do, those are used.
+fn header_values(line: &str, keys: usize) -> Vec<&str> {
+    let cells: Vec<&str> = line.split('\t').map(str::trim).collect();
+    if cells.len() == keys {
+        return cells;
+    }
+    let filled: Vec<&str> = line.split_whitespace().collect();
+    if filled.len() == keys { filled } else { cells }
 }
 
 /// The header values line, looked up by the keys of the line before it.
@@ -311,12 +337,14 @@ fn read_names<'a>(
 /// One frame's marker positions in metres, `None` for gaps.
 type MarkerRow = Vec<Option<[f64; 3]>>;
 
-/// Parses one data row (line `ln`): its frame number and each marker's position in metres.
+/// Parses one data row (line `ln`): its frame number and each named marker's position in
+/// metres; the row may hold up to `columns_markers` markers' cells.
 fn parse_row(
     path: &Path,
     ln: usize,
     line: &str,
     marker_labels: &[String],
+    columns_markers: usize,
     scale: f64,
 ) -> Result<(i64, MarkerRow), TrcError> {
     let cells: Vec<&str> = if line.contains('\t') {
@@ -345,7 +373,7 @@ fn parse_row(
     {
         return Err(num_err(2, "a time in seconds"));
     }
-    let nm = marker_labels.len();
+    let nm = columns_markers;
     if cells.len() > 2 + 3 * nm && cells[2 + 3 * nm..].iter().any(|c| !c.trim().is_empty()) {
         return Err(num_err(
             3 + 3 * nm,
@@ -520,6 +548,30 @@ Frame#\tTime\tS1:LASI\t\t\tRASI\t\t\r\n\
             .unwrap_err()
             .to_string();
         assert!(e.contains("t.trc") && e.contains("DataRate"), "{e}");
+    }
+
+    #[test]
+    fn reads_padded_header_values_and_unnamed_columns() {
+        // OpenSim's Rajagopal data pads its header values with runs of tabs and spaces.
+        let padded = SMALL.replace(
+            "60.00\t60.00\t3\t2\tcm\t60.00\t1\t3",
+            "60.00\t\t60.00\t\t    3\t\t2\tcm\t60.00\t1\t3",
+        );
+        let t = parse_trc(&padded, Path::new("p.trc")).unwrap();
+        assert_eq!((t.rate_hz, t.num_frames()), (60.0, 3));
+        assert_eq!(t.markers_m[0][0], Some([0.015, 0.02, 0.03]));
+        // A header counting more markers than the names row names: the unnamed columns are read past.
+        let unnamed = SMALL
+            .replace("60.00\t60.00\t3\t2\tcm", "60.00\t60.00\t3\t3\tcm")
+            .replace("4\t5\t6\r\n6", "4\t5\t6\t7\t8\t9\r\n6");
+        let t = parse_trc(&unnamed, Path::new("u.trc")).unwrap();
+        assert_eq!(t.marker_labels, ["LASI", "RASI"]);
+        assert_eq!(t.markers_m[0][1], Some([0.04, 0.05, 0.06]));
+        // Without the header's count, a longer row is still an error naming its column.
+        let e = parse_trc(&unnamed.replace("\t3\tcm", "\t2\tcm"), Path::new("x.trc"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x.trc line 7 column 9"), "{e}");
     }
 
     #[test]

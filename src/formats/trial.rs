@@ -55,12 +55,17 @@ impl MarkerTrial {
         self.markers_m.len()
     }
 
-    /// Column of a marker label, matching case-insensitively and ignoring any `prefix:`.
+    /// Column of a marker label, matching case-insensitively and ignoring any `prefix:`; a
+    /// Plug-in Gait name the trial lacks is looked up under other labs' names for the same
+    /// landmark (`R.ASIS`, `L_Knee`, `V.Sacral`: see [`MARKER_ALIASES`]).
     pub fn marker_index(&self, label: &str) -> Option<usize> {
         let want = strip_prefix(label);
-        self.marker_labels
-            .iter()
-            .position(|l| strip_prefix(l).eq_ignore_ascii_case(want))
+        let column = |name: &str| {
+            self.marker_labels
+                .iter()
+                .position(|l| strip_prefix(l).eq_ignore_ascii_case(name))
+        };
+        column(want).or_else(|| marker_aliases(want).iter().find_map(|a| column(a)))
     }
 
     /// Fraction of frames (0–1) in which each marker is missing.
@@ -85,7 +90,90 @@ impl MarkerTrial {
     }
 }
 
+/// Other labs' names for Plug-in Gait landmarks: the PiG name without its side letter, and the
+/// names OpenSim's example sets (Gait2354, Rajagopal 2016) and Helen Hayes / Motion Analysis
+/// sets give the same landmark. Sided names are tried as side letter + `.`, `_` or nothing +
+/// alias (`R.ASIS`, `R_ASIS`, `RASIS`). Cluster and wand markers (THI, TIB) have no common
+/// equivalent and are left out.
+pub const MARKER_ALIASES: [(&str, &[&str]); 15] = [
+    ("ASI", &["ASIS"]),
+    ("PSI", &["PSIS"]),
+    ("KNE", &["Knee", "Knee.Lat", "Knee_Lat", "LatKnee"]),
+    (
+        "ANK",
+        &["Ankle", "Ankle.Lat", "Ankle_Lat", "LatAnkle", "Malleolus"],
+    ),
+    ("HEE", &["Heel"]),
+    ("TOE", &["Toe", "Toe.Tip", "MT2"]),
+    ("SHO", &["Shoulder", "Acromion", "Acromium"]),
+    ("ELB", &["Elbow", "Elbow.Lat"]),
+    ("WRA", &["Wrist", "Wrist.Lat", "Wrist_Lat"]),
+    ("WRB", &["Wrist.Med", "Wrist_Med"]),
+    ("FIN", &["Finger"]),
+    // Unsided landmarks: the whole name.
+    ("SACR", &["V.Sacral", "Sacral", "Sacrum", "S2"]),
+    ("CLAV", &["Clavicle"]),
+    ("STRN", &["Sternum"]),
+    ("C7", &["V.C7"]),
+];
+
+/// Alternative names of the Plug-in Gait marker `pig` (empty if it has none).
+fn marker_aliases(pig: &str) -> Vec<String> {
+    let upper = pig.to_ascii_uppercase();
+    if let Some((_, alts)) = MARKER_ALIASES.iter().find(|(k, _)| *k == upper) {
+        return alts.iter().map(|a| a.to_string()).collect();
+    }
+    let Some(side) = upper.get(..1).filter(|s| *s == "L" || *s == "R") else {
+        return Vec::new();
+    };
+    MARKER_ALIASES
+        .iter()
+        .filter(|(k, _)| upper[1..] == **k)
+        .flat_map(|(_, alts)| alts.iter())
+        .flat_map(|a| [".", "_", ""].map(|sep| format!("{side}{sep}{a}")))
+        .collect()
+}
+
 /// The part of a label after the last `:` (C3D subject prefixes such as `A22:LASI`).
 pub fn strip_prefix(label: &str) -> &str {
     label.rsplit(':').next().unwrap_or(label).trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(labels: &[&str]) -> MarkerTrial {
+        MarkerTrial {
+            marker_labels: labels.iter().map(|l| l.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn other_labs_names_find_plug_in_gait_markers() {
+        // OpenSim's Rajagopal set, with a subject prefix and other case.
+        let t = trial(&[
+            "s1:R.ASIS",
+            "L.asis",
+            "S2",
+            "R.Knee",
+            "L_Ankle",
+            "RHEEL",
+            "R.Toe.Tip",
+        ]);
+        assert_eq!(t.marker_index("RASI"), Some(0));
+        assert_eq!(t.marker_index("LASI"), Some(1));
+        assert_eq!(t.marker_index("SACR"), Some(2));
+        assert_eq!(t.marker_index("RKNE"), Some(3));
+        assert_eq!(t.marker_index("LANK"), Some(4));
+        assert_eq!(t.marker_index("RHEE"), Some(5));
+        assert_eq!(t.marker_index("RTOE"), Some(6));
+        // No alias crosses sides or landmarks, and unknown names stay unknown.
+        assert_eq!(t.marker_index("LKNE"), None);
+        assert_eq!(t.marker_index("RTHI"), None);
+        // The Plug-in Gait name wins over an alias when both are present.
+        let both = trial(&["R.Knee", "RKNE"]);
+        assert_eq!(both.marker_index("RKNE"), Some(1));
+    }
 }

@@ -465,15 +465,10 @@ pub fn detect_events_from_markers(
     method: EventMethod,
 ) -> Result<GaitEvents, GaitEventError> {
     let find = |what: &'static str, names: &[&str]| -> Result<Vec<Vector3<f64>>, GaitEventError> {
-        let idx: Vec<usize> = names
-            .iter()
-            .filter_map(|n| {
-                trial
-                    .marker_labels
-                    .iter()
-                    .position(|l| l.eq_ignore_ascii_case(n))
-            })
-            .collect();
+        // `marker_index` also finds other labs' names (`L.ASIS`); one column is used once.
+        let mut idx: Vec<usize> = names.iter().filter_map(|n| trial.marker_index(n)).collect();
+        idx.sort_unstable();
+        idx.dedup();
         if idx.is_empty() {
             return Err(GaitEventError::MissingMarker {
                 what,
