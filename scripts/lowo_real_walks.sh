@@ -13,7 +13,7 @@
 #   Fourier healthy walks as sources, default 0), FOLDS (space-
 #   separated fold names, default all), NET (mlp|transformer, default mlp), EXTRA_WALKS (space-
 #   separated fitted walks from elsewhere, e.g. other labs' healthy walkers, added to every fold's
-#   training sources and never tested).
+#   training sources and never tested; paths without spaces).
 set -euo pipefail
 walks=$1; out=$2; shift 2
 bin=${GAITLENS:-target/release/gaitlens}
@@ -50,7 +50,7 @@ ece() {
 
 for fold in $folds; do
   f="$out/$fold"; mkdir -p "$f"
-  train_walks=(${EXTRA_WALKS:-}); test_walks=()
+  read -ra train_walks <<<"${EXTRA_WALKS:-}"; test_walks=()
   for n in "${!fold_of[@]}"; do
     if [ "${fold_of[$n]}" = "$fold" ]; then test_walks+=("$walks/$n"); else train_walks+=("$walks/$n"); fi
   done

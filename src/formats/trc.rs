@@ -52,7 +52,7 @@ pub enum TrcError {
         path: PathBuf,
         /// 1-based line number.
         line: usize,
-        /// 1-based tab-separated column.
+        /// 1-based tab-separated column (on the header values line: the key's position).
         column: usize,
         /// What the cell should hold.
         expected: String,
@@ -108,28 +108,22 @@ pub fn parse_trc(text: &str, path: &Path) -> Result<MarkerTrial, TrcError> {
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
     let header = read_header(&mut lines, path)?;
-    let (subject, marker_labels) = read_names(&mut lines, path, header.declared_markers)?;
+    let names = read_names(&mut lines, path, header.declared_markers)?;
     // Columns of markers the header counts but the names row leaves unnamed are read past, not
     // refused; a row longer than even the header's count is an error (BTK's Gait.trc: 33 names,
     // NumMarkers 66, rows of 68 markers).
-    let columns_markers = header
+    let named_slots = names.slots.iter().max().map_or(0, |s| s + 1);
+    let row_markers = header
         .declared_markers
-        .filter(|m| m.fract() == 0.0 && *m > marker_labels.len() as f64 && *m < 1e5)
-        .map_or(marker_labels.len(), |m| m as usize);
+        .filter(|m| m.fract() == 0.0 && *m > named_slots as f64 && *m < 1e5)
+        .map_or(named_slots, |m| m as usize);
     let mut first_frame = None;
     let mut markers_m = Vec::new();
     for (ln, line) in lines {
         if line.trim().is_empty() {
             continue;
         }
-        let (frame, row) = parse_row(
-            path,
-            ln,
-            line,
-            &marker_labels,
-            columns_markers,
-            header.scale,
-        )?;
+        let (frame, row) = parse_row(path, ln, line, &names, row_markers, header.scale)?;
         first_frame.get_or_insert(frame);
         markers_m.push(row);
     }
@@ -139,10 +133,10 @@ pub fn parse_trc(text: &str, path: &Path) -> Result<MarkerTrial, TrcError> {
         tracing::warn!(path = %path.display(), declared = n, found = markers_m.len(), "TRC NumFrames differs from the data rows");
     }
     Ok(MarkerTrial {
-        subject,
+        subject: names.subject,
         rate_hz: header.rate_hz,
         first_frame: first_frame.unwrap_or(1),
-        marker_labels,
+        marker_labels: names.labels,
         markers_m,
         ..Default::default()
     })
@@ -156,7 +150,8 @@ struct TrcHeader {
     scale: f64,
     /// NumFrames, if given (only compared with the rows found).
     declared_frames: Option<f64>,
-    /// NumMarkers, if given (only compared with the names row).
+    /// NumMarkers, if given: compared with the names row, and the most markers a data row may
+    /// hold when it counts more than the names row names.
     declared_markers: Option<f64>,
 }
 
@@ -210,7 +205,7 @@ fn read_header<'a>(
     let values = HeaderValues {
         path,
         line: n3,
-        vals: header_values(l3, keys.len()),
+        vals: header_values(l3, &keys),
         keys,
     };
     let rate_hz = values
@@ -245,13 +240,15 @@ fn read_header<'a>(
 /// The cells of the header values line, one per key. Cells are tab-separated; some writers pad
 /// them with runs of tabs or spaces (OpenSim's Rajagopal data: `100.0\t\t100.0\t\t    238`),
 /// so when the tab cells do not line up with the keys but the non-empty ones do, those are used.
-fn header_values(line: &str, keys: usize) -> Vec<&str> {
+fn header_values<'a>(line: &'a str, keys: &[&str]) -> Vec<&'a str> {
     let cells: Vec<&str> = line.split('\t').map(str::trim).collect();
-    if cells.len() == keys {
+    if cells.len() == keys.len() {
         return cells;
     }
+    // Keys lines often end in empty cells (OpenSim's `OrigNumFrames\t\t\t`).
+    let named = keys.iter().take_while(|k| !k.is_empty()).count();
     let filled: Vec<&str> = line.split_whitespace().collect();
-    if filled.len() == keys { filled } else { cells }
+    if filled.len() == named { filled } else { cells }
 }
 
 /// The header values line, looked up by the keys of the line before it.
@@ -301,7 +298,7 @@ fn read_names<'a>(
     lines: &mut impl Iterator<Item = (usize, &'a str)>,
     path: &Path,
     declared_markers: Option<f64>,
-) -> Result<(Option<String>, Vec<String>), TrcError> {
+) -> Result<MarkerNames, TrcError> {
     let (n4, l4) = next_line(lines, path, "the marker names row (Frame# Time M1 ...)")?;
     let cells: Vec<&str> = l4.split('\t').collect();
     if cells.first().map(|c| c.trim()) != Some("Frame#") {
@@ -312,12 +309,21 @@ fn read_names<'a>(
             l4,
         ));
     }
-    let raw_labels: Vec<&str> = cells
+    let (positions, raw_labels): (Vec<usize>, Vec<&str>) = cells
         .iter()
+        .enumerate()
         .skip(2)
-        .map(|c| c.trim())
-        .filter(|c| !c.is_empty())
-        .collect();
+        .map(|(i, c)| (i - 2, c.trim()))
+        .filter(|(_, c)| !c.is_empty())
+        .unzip();
+    // Names sit over the first of their three columns; a marker left unnamed keeps its columns,
+    // so the names after it still read their own. A row whose names do not line up in threes
+    // (hand-written, one tab between names) is read as consecutive markers.
+    let slots = if positions.iter().all(|p| p % 3 == 0) {
+        positions.iter().map(|p| p / 3).collect()
+    } else {
+        (0..raw_labels.len()).collect()
+    };
     if let Some(m) = declared_markers
         && m != raw_labels.len() as f64
     {
@@ -331,20 +337,34 @@ fn read_names<'a>(
         .map(|l| strip_prefix(l).to_string())
         .collect();
     let _ = next_line(lines, path, "the X1 Y1 Z1 coordinate row")?;
-    Ok((subject, marker_labels))
+    Ok(MarkerNames {
+        subject,
+        labels: marker_labels,
+        slots,
+    })
+}
+
+/// The names row: the subject, the marker labels and each label's marker slot in a data row.
+struct MarkerNames {
+    /// The first label prefix (`S1:` of `S1:LASI`), if any.
+    subject: Option<String>,
+    /// Marker labels without prefixes.
+    labels: Vec<String>,
+    /// Per label, which triple of coordinate columns after Frame# and Time holds it.
+    slots: Vec<usize>,
 }
 
 /// One frame's marker positions in metres, `None` for gaps.
 type MarkerRow = Vec<Option<[f64; 3]>>;
 
 /// Parses one data row (line `ln`): its frame number and each named marker's position in
-/// metres; the row may hold up to `columns_markers` markers' cells.
+/// metres; the row may hold up to `row_markers` markers' cells.
 fn parse_row(
     path: &Path,
     ln: usize,
     line: &str,
-    marker_labels: &[String],
-    columns_markers: usize,
+    names: &MarkerNames,
+    row_markers: usize,
     scale: f64,
 ) -> Result<(i64, MarkerRow), TrcError> {
     let cells: Vec<&str> = if line.contains('\t') {
@@ -373,17 +393,18 @@ fn parse_row(
     {
         return Err(num_err(2, "a time in seconds"));
     }
-    let nm = columns_markers;
+    let nm = row_markers;
     if cells.len() > 2 + 3 * nm && cells[2 + 3 * nm..].iter().any(|c| !c.trim().is_empty()) {
         return Err(num_err(
             3 + 3 * nm,
             &format!("at most {} columns ({nm} markers)", 2 + 3 * nm),
         ));
     }
-    let row = marker_labels
+    let row = names
+        .labels
         .iter()
-        .enumerate()
-        .map(|(m, label)| parse_marker(&cells, m, label, scale, &num_err))
+        .zip(&names.slots)
+        .map(|(label, &slot)| parse_marker(&cells, slot, label, scale, &num_err))
         .collect::<Result<_, _>>()?;
     Ok((frame, row))
 }
@@ -567,6 +588,18 @@ Frame#\tTime\tS1:LASI\t\t\tRASI\t\t\r\n\
         let t = parse_trc(&unnamed, Path::new("u.trc")).unwrap();
         assert_eq!(t.marker_labels, ["LASI", "RASI"]);
         assert_eq!(t.markers_m[0][1], Some([0.04, 0.05, 0.06]));
+        // An unnamed marker between named ones: the names after it keep their own columns.
+        let middle = SMALL
+            .replace("60.00\t60.00\t3\t2\tcm", "60.00\t60.00\t3\t3\tcm")
+            .replace("S1:LASI\t\t\tRASI", "S1:LASI\t\t\t\t\t\tRASI")
+            .replace("5\t0.000\t1.5\t2\t3\t4", "5\t0.000\t1.5\t2\t3\t7\t8\t9\t4");
+        let t = parse_trc(&middle, Path::new("m.trc")).unwrap();
+        assert_eq!(t.marker_labels, ["LASI", "RASI"]);
+        assert_eq!(t.markers_m[0][1], Some([0.04, 0.05, 0.06]));
+        // A keys line ending in empty cells, with padded values.
+        let trailing = padded.replace("OrigNumFrames\r\n", "OrigNumFrames\t\t\r\n");
+        let t = parse_trc(&trailing, Path::new("k.trc")).unwrap();
+        assert_eq!((t.rate_hz, t.num_frames()), (60.0, 3));
         // Without the header's count, a longer row is still an error naming its column.
         let e = parse_trc(&unnamed.replace("\t3\tcm", "\t2\tcm"), Path::new("x.trc"))
             .unwrap_err()

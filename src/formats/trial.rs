@@ -57,7 +57,8 @@ impl MarkerTrial {
 
     /// Column of a marker label, matching case-insensitively and ignoring any `prefix:`; a
     /// Plug-in Gait name the trial lacks is looked up under other labs' names for the same
-    /// landmark (`R.ASIS`, `L_Knee`, `V.Sacral`: see [`MARKER_ALIASES`]).
+    /// landmark (`R.ASIS`, `L_Knee`, `V.Sacral`: see [`SIDED_MARKER_ALIASES`] and
+    /// [`UNSIDED_MARKER_ALIASES`]).
     pub fn marker_index(&self, label: &str) -> Option<usize> {
         let want = strip_prefix(label);
         let column = |name: &str| {
@@ -90,48 +91,75 @@ impl MarkerTrial {
     }
 }
 
-/// Other labs' names for Plug-in Gait landmarks: the PiG name without its side letter, and the
-/// names OpenSim's example sets (Gait2354, Rajagopal 2016) and Helen Hayes / Motion Analysis
-/// sets give the same landmark. Sided names are tried as side letter + `.`, `_` or nothing +
-/// alias (`R.ASIS`, `R_ASIS`, `RASIS`). Cluster and wand markers (THI, TIB) have no common
-/// equivalent and are left out.
-pub const MARKER_ALIASES: [(&str, &[&str]); 15] = [
+/// Other labs' names for sided Plug-in Gait landmarks: the PiG name without its side letter,
+/// and the names OpenSim's example sets (Gait2354, Rajagopal 2016) and Helen Hayes / Motion
+/// Analysis / Cortex sets give the *same* landmark, most specific first. Tried as side letter +
+/// `.` or `_` + alias (`R.ASIS`, `L_Knee`); never bare (`RKnee` is a video keypoint, a joint
+/// centre, not the lateral epicondyle). Markers not listed (wands and clusters such as THI and
+/// TIB, head, upper arm, forearm) have no common equivalent. OpenSim's `Toe.Tip` is left out:
+/// it lies past the second metatarsal head that TOE marks.
+pub const SIDED_MARKER_ALIASES: &[(&str, &[&str])] = &[
     ("ASI", &["ASIS"]),
     ("PSI", &["PSIS"]),
-    ("KNE", &["Knee", "Knee.Lat", "Knee_Lat", "LatKnee"]),
+    ("KNE", &["Knee.Lat", "Knee_Lat", "LatKnee", "Knee"]),
     (
         "ANK",
-        &["Ankle", "Ankle.Lat", "Ankle_Lat", "LatAnkle", "Malleolus"],
+        &["Ankle.Lat", "Ankle_Lat", "LatAnkle", "Malleolus", "Ankle"],
     ),
     ("HEE", &["Heel"]),
-    ("TOE", &["Toe", "Toe.Tip", "MT2"]),
-    ("SHO", &["Shoulder", "Acromion", "Acromium"]),
-    ("ELB", &["Elbow", "Elbow.Lat"]),
-    ("WRA", &["Wrist", "Wrist.Lat", "Wrist_Lat"]),
-    ("WRB", &["Wrist.Med", "Wrist_Med"]),
+    ("TOE", &["MT2", "Toe"]),
+    ("SHO", &["Acromion", "Acromium", "Shoulder"]),
+    ("ELB", &["Elbow.Lat", "Elbow_Lat", "Elbow"]),
+    ("WRA", &["Wrist.Lat", "Wrist_Lat", "Radius", "RadStyl"]),
+    ("WRB", &["Wrist.Med", "Wrist_Med", "Ulna", "UlnStyl"]),
     ("FIN", &["Finger"]),
-    // Unsided landmarks: the whole name.
+];
+
+/// Sided landmarks also written with the side letter glued on (`RASIS`, `LHEEL`, `RMT2`):
+/// names no video keypoint set uses.
+const BARE_SIDED_ALIASES: &[(&str, &[&str])] = &[
+    ("ASI", &["ASIS"]),
+    ("PSI", &["PSIS"]),
+    ("HEE", &["Heel"]),
+    ("TOE", &["MT2"]),
+];
+
+/// Other names of the unsided Plug-in Gait landmarks (sacrum, jugular notch, xiphoid, C7).
+pub const UNSIDED_MARKER_ALIASES: &[(&str, &[&str])] = &[
     ("SACR", &["V.Sacral", "Sacral", "Sacrum", "S2"]),
-    ("CLAV", &["Clavicle"]),
-    ("STRN", &["Sternum"]),
+    ("CLAV", &["IJ", "Jugular"]),
+    ("STRN", &["PX", "Xiphoid"]),
     ("C7", &["V.C7"]),
 ];
 
-/// Alternative names of the Plug-in Gait marker `pig` (empty if it has none).
+/// Alternative names of the Plug-in Gait marker `pig` (empty if it has none), in the order tried.
 fn marker_aliases(pig: &str) -> Vec<String> {
     let upper = pig.to_ascii_uppercase();
-    if let Some((_, alts)) = MARKER_ALIASES.iter().find(|(k, _)| *k == upper) {
-        return alts.iter().map(|a| a.to_string()).collect();
+    let listed = |table: &[(&str, &[&str])], key: &str| -> Vec<String> {
+        table
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .flat_map(|(_, alts)| alts.iter().map(|a| a.to_string()))
+            .collect()
+    };
+    let unsided = listed(UNSIDED_MARKER_ALIASES, &upper);
+    if !unsided.is_empty() {
+        return unsided;
     }
     let Some(side) = upper.get(..1).filter(|s| *s == "L" || *s == "R") else {
         return Vec::new();
     };
-    MARKER_ALIASES
+    let rest = &upper[1..];
+    let mut out: Vec<String> = listed(SIDED_MARKER_ALIASES, rest)
         .iter()
-        .filter(|(k, _)| upper[1..] == **k)
-        .flat_map(|(_, alts)| alts.iter())
-        .flat_map(|a| [".", "_", ""].map(|sep| format!("{side}{sep}{a}")))
-        .collect()
+        .flat_map(|a| [".", "_"].map(|sep| format!("{side}{sep}{a}")))
+        .collect();
+    out.extend(
+        listed(BARE_SIDED_ALIASES, rest)
+            .iter()
+            .map(|a| format!("{side}{a}")),
+    );
+    out
 }
 
 /// The part of a label after the last `:` (C3D subject prefixes such as `A22:LASI`).
@@ -160,7 +188,8 @@ mod tests {
             "R.Knee",
             "L_Ankle",
             "RHEEL",
-            "R.Toe.Tip",
+            "RMT2",
+            "PX",
         ]);
         assert_eq!(t.marker_index("RASI"), Some(0));
         assert_eq!(t.marker_index("LASI"), Some(1));
@@ -169,9 +198,18 @@ mod tests {
         assert_eq!(t.marker_index("LANK"), Some(4));
         assert_eq!(t.marker_index("RHEE"), Some(5));
         assert_eq!(t.marker_index("RTOE"), Some(6));
+        assert_eq!(t.marker_index("STRN"), Some(7));
         // No alias crosses sides or landmarks, and unknown names stay unknown.
         assert_eq!(t.marker_index("LKNE"), None);
         assert_eq!(t.marker_index("RTHI"), None);
+        // Video keypoint names (joint centres) and toe tips are not Plug-in Gait skin markers.
+        let video = trial(&["RKnee", "LAnkle", "RShoulder", "R.Toe.Tip"]);
+        for pig in ["RKNE", "LANK", "RSHO", "RTOE"] {
+            assert_eq!(video.marker_index(pig), None, "{pig}");
+        }
+        // The more specific name wins when a set has both (lateral and plain knee).
+        let both_knees = trial(&["R.Knee", "R.Knee.Lat"]);
+        assert_eq!(both_knees.marker_index("RKNE"), Some(1));
         // The Plug-in Gait name wins over an alias when both are present.
         let both = trial(&["R.Knee", "RKNE"]);
         assert_eq!(both.marker_index("RKNE"), Some(1));
