@@ -500,18 +500,15 @@ pub fn detect_events_from_markers(
                 candidates: names.join(", "),
             })
     };
-    let pelvis = find(
-        "pelvis",
-        &[
-            "LASI", "RASI", "LPSI", "RPSI", "SACR", "LASIS", "RASIS", "LPSIS", "RPSIS",
-        ],
-    )?;
-    let left = first("left pelvis", &["LASI", "LASIS", "LPSI", "LPSIS"])?;
-    let right = first("right pelvis", &["RASI", "RASIS", "RPSI", "RPSIS"])?;
+    let pelvis = find("pelvis", &["LASI", "RASI", "LPSI", "RPSI", "SACR"])?;
+    let left = first("left pelvis", &["LASI", "LPSI"])?;
+    let right = first("right pelvis", &["RASI", "RPSI"])?;
     let lf = first("left heel", &["LHEE", "LANK", "LTOE"])?;
     let rf = first("right heel", &["RHEE", "RANK", "RTOE"])?;
-    let lt = first("left toe", &["LTOE", "LMT2", "LFM2", "LD2M"]).ok();
-    let rt = first("right toe", &["RTOE", "RMT2", "RFM2", "RD2M"]).ok();
+    // Other labs' names (`L.ASIS`, `LMT2`) come from `marker_index`; foot-model forefoot markers
+    // are toe proxies for timing only, not aliases of the fitter's TOE.
+    let lt = first("left toe", &["LTOE", "LFM2", "LD2M"]).ok();
+    let rt = first("right toe", &["RTOE", "RFM2", "RD2M"]).ok();
     detect_events(
         &Trajectories {
             pelvis: &pelvis,
