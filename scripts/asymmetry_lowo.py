@@ -20,11 +20,17 @@ the hip's ab/adduction (z) - the real walks' largest asymmetries lie in knee and
 frontal components that marker fits do not pin down; --all-axes uses all 27. The subset was
 chosen after looking at the shared walks, so it is not a validated recipe.
 
+--posture adds a second detector for crouch, the one bilateral transplant: a class-balanced logistic
+regression on two posture features of the same window (the knees' least flexion and the hips'
+mean flexion, each averaged over both legs; x components), trained on the cohort's healthy and
+crouch walks only. A window's P(sick) is then the larger of the two detectors' (the asymmetry
+detector is still trained without crouch).
+
 Why Python and a hand-written logistic regression: a numpy-only measurement to decide whether an
 asymmetry input is worth building into the Rust networks; nothing in gaitlens depends on it.
 
     python3 scripts/asymmetry_lowo.py LOWO_DIR WALKS_DIR [--real-sources-only] [--all-axes]
-        [--nested-calibration]
+        [--nested-calibration | --posture]
 
 Prints, per held-out walk, the fraction of windows called healthy (real) or sick (transplants),
 and per fold the ECE of P(sick) over the held-out walk and its transplants (seven transplants to
@@ -45,6 +51,7 @@ WINDOW = 100
 STRIDE = 8
 NAMES = [f"{k}_{j}_{a}" for k in ("offset", "shape", "range") for j in ("hip", "knee", "ankle") for a in "xyz"]
 SAGITTAL = ["*_x", "shape_hip_z", "range_hip_z"]
+POSTURE = ["posture_knee_min_x", "posture_hip_mean_x"]
 
 
 def load_poses(folder, rate_hz=None):
@@ -80,20 +87,24 @@ def window_features(w):
     offset = np.abs(d_lr.mean(0) - d_rl.mean(0)) / 2
     shape = np.sqrt(((d_lr - d_lr.mean(0)) ** 2).mean(0)) + np.sqrt(((d_rl - d_rl.mean(0)) ** 2).mean(0))
     ranges = np.abs((left.max(0) - left.min(0)) - (right.max(0) - right.min(0)))
-    return np.concatenate([offset.ravel(), shape.ravel(), ranges.ravel()])
+    # Posture, both legs together (crouch): knee flexion is +x, hip flexion -x.
+    knee_min = (w[:, 4, 0].min() + w[:, 5, 0].min()) / 2
+    hip_mean = -(w[:, 1, 0].mean() + w[:, 2, 0].mean()) / 2
+    return np.concatenate([offset.ravel(), shape.ravel(), ranges.ravel(), [knee_min, hip_mean]])
 
 
 def walk_features(poses):
     starts = range(0, len(poses) - WINDOW + 1, STRIDE)
-    return np.array([window_features(poses[s : s + WINDOW]) for s in starts]).reshape(-1, len(NAMES))
+    return np.array([window_features(poses[s : s + WINDOW]) for s in starts]).reshape(-1, len(NAMES) + len(POSTURE))
 
 
 def load_cohort(cohort, real_sources_only):
+    """Window features, labels, source recordings and crouch flags of a cohort's walks."""
     truth = json.load(open(os.path.join(cohort, "ground_truth.json")))
     rate_hz = truth["config"]["rate_hz"]
-    xs, ys, groups = [], [], []
+    xs, ys, groups, crouch = [], [], [], []
     for s in truth["subjects"]:
-        if s["pathology"] == "crouch" or (real_sources_only and s["subject"].startswith("syn")):
+        if real_sources_only and s["subject"].startswith("syn"):
             continue
         folder = os.path.join(cohort, "sick" if s["sick"] else "healthy", s["subject"], "walk")
         f = walk_features(load_poses(folder, rate_hz))
@@ -101,7 +112,8 @@ def load_cohort(cohort, real_sources_only):
         ys += [int(s["sick"])] * len(f)
         source = os.path.basename(s["source_walk"])
         groups += ["sample03" if source.startswith("sample03") else source] * len(f)
-    return np.concatenate(xs), np.array(ys), np.array(groups)
+        crouch += [s["pathology"] == "crouch"] * len(f)
+    return np.concatenate(xs), np.array(ys), np.array(groups), np.array(crouch)
 
 
 def fit_logistic(x, y, l2=1e-2, steps=3000, lr=0.1, logits=False):
@@ -154,20 +166,30 @@ def main():
     ap.add_argument("--real-sources-only", action="store_true", help="leave the Fourier sources out of training")
     ap.add_argument("--all-axes", action="store_true", help="use all three components of every joint")
     ap.add_argument("--nested-calibration", action="store_true", help="rescale the logit on out-of-walk predictions of inner leave-one-walk-out models")
+    ap.add_argument("--posture", action="store_true", help="add a crouch detector on posture features; P(sick) is the larger of the two")
     args = ap.parse_args()
-    keep = np.array([args.all_axes or any(fnmatch.fnmatch(n, p) for p in SAGITTAL) for n in NAMES])
-    real_ok = cells_ok = cells = 0
+    if args.posture and args.nested_calibration:
+        ap.error("--posture and --nested-calibration cannot be combined")
+    keep = np.array([args.all_axes or any(fnmatch.fnmatch(n, p) for p in SAGITTAL) for n in NAMES] + [False] * len(POSTURE))
+    posture = np.array([False] * len(NAMES) + [True] * len(POSTURE))
+    real_ok = cells_ok = cells = crouch_ok = crouch_cells = 0
     folds = sorted(d for d in os.listdir(args.lowo_dir) if os.path.isdir(os.path.join(args.lowo_dir, d, "cohort")))
     for fold in folds:
-        x, y, groups = load_cohort(os.path.join(args.lowo_dir, fold, "cohort"), args.real_sources_only)
+        x_all, y_all, groups, crouch = load_cohort(os.path.join(args.lowo_dir, fold, "cohort"), args.real_sources_only)
+        x, y, groups = x_all[~crouch], y_all[~crouch], groups[~crouch]
         if args.nested_calibration:
-            p_sick = nested_platt(x[:, keep], y, groups)
+            asym = nested_platt(x[:, keep], y, groups)
         else:
-            p_sick = fit_logistic(x[:, keep], y)
+            asym = fit_logistic(x[:, keep], y)
+        p_sick = lambda rows, a=asym: a(rows[:, keep])
+        if args.posture:
+            pc = (y_all == 0) | crouch
+            crouch_p = fit_logistic(x_all[pc][:, posture], y_all[pc])
+            p_sick = lambda rows, a=asym, c=crouch_p: np.maximum(a(rows[:, keep]), c(rows[:, posture]))
         tests = [w for w in sorted(os.listdir(args.walks_dir)) if w == fold or (fold == "sample03" and w.startswith("sample03"))]
         fold_p, fold_y = [], []
         for walk in tests:
-            p_real = p_sick(walk_features(load_poses(os.path.join(args.walks_dir, walk)))[:, keep])
+            p_real = p_sick(walk_features(load_poses(os.path.join(args.walks_dir, walk))))
             fold_p += list(p_real)
             fold_y += [0] * len(p_real)
             healthy = float((p_real < 0.5).mean())
@@ -175,7 +197,7 @@ def main():
             real_ok += healthy >= 0.9 and walk != "sample03_gait-raw"
             for inj in sorted(glob.glob(os.path.join(args.lowo_dir, fold, f"inj_{walk}_*"))):
                 pathology = inj.rsplit("_", 1)[1]
-                p_inj = p_sick(walk_features(load_poses(inj))[:, keep])
+                p_inj = p_sick(walk_features(load_poses(inj)))
                 fold_p += list(p_inj)
                 fold_y += [1] * len(p_inj)
                 sick = float((p_inj >= 0.5).mean())
@@ -183,9 +205,12 @@ def main():
                 if pathology != "crouch":
                     cells += 1
                     cells_ok += sick >= 0.9
+                else:
+                    crouch_cells += 1
+                    crouch_ok += sick >= 0.9
             print(" | ".join(row), flush=True)
         print(f"  fold {fold}: ECE {ece(fold_p, fold_y):.3f} over the held-out walk and its transplants")
-    print(f"recordings healthy on >= 90 % of windows: {real_ok} of {len(folds)}; unilateral transplant cells flagged on >= 90 %: {cells_ok} of {cells}")
+    print(f"recordings healthy on >= 90 % of windows: {real_ok} of {len(folds)}; unilateral transplant cells flagged on >= 90 %: {cells_ok} of {cells}; crouch cells: {crouch_ok} of {crouch_cells}")
 
 
 if __name__ == "__main__":
