@@ -198,6 +198,9 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let normative = normative_for(&card, &ds, &fold.train)?;
     let rules = if a.rules.is_empty() && card.network_type == "transformer" {
         vec![Rule::CpLrp, Rule::AttnLrp, Rule::Attention]
+    } else if a.rules.is_empty() && card.network_type == "asymmetry" {
+        // No layers to propagate relevance through: its explanation is gradient × input.
+        vec![Rule::Recommended]
     } else if a.rules.is_empty() {
         vec![
             Rule::Eps,

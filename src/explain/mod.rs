@@ -49,13 +49,18 @@ pub enum ExplainMethod {
 
 /// The rules the MLPs support (for error messages).
 pub const MLP_RULES: &str = "recommended, eps, eps-original, zplus, gamma, zb, composite";
+/// What the asymmetry network supports (for error messages).
+pub const ASYMMETRY_RULES: &str = "recommended (gradient × input), grad-input";
 /// The rules the transformer supports (for error messages).
 pub const TRANSFORMER_RULES: &str = "recommended, cp-lrp, attn-lrp";
 
 impl ExplainMethod {
-    /// Whether the method applies to the transformer (`true`) or the MLPs (`false`).
-    pub fn supported_by(self, transformer: bool) -> bool {
+    /// Whether the method applies to a network of `network_type` (a model card's:
+    /// `transformer`, `multi_mlp`, `lrpmlp`, `asymmetry`).
+    pub fn supported_by(self, network_type: &str) -> bool {
+        let transformer = network_type == "transformer";
         match self {
+            Self::Lrp(rule) if network_type == "asymmetry" => rule == LrpRule::Recommended,
             Self::Lrp(rule) if transformer => rule.for_transformer(),
             Self::Lrp(rule) => rule.for_mlp(),
             Self::Attention => transformer,
@@ -196,10 +201,10 @@ fn split_xyz<Bk: Backend>(rel: Tensor<Bk, 4>, logits: Tensor<Bk, 2>) -> Vec<Expl
         .collect()
 }
 
-/// Gradient of the logit × (input − reference) of an MLP's forward (no dropout in the MLPs, so
-/// the autodiff forward is the inference forward).
-fn mlp_gradient_x_input<B: AutodiffBackend>(
-    model: &crate::nn::MultiMlp<B>,
+/// Gradient of the logit × (input − reference) of a network's forward (for networks without
+/// dropout, whose autodiff forward is the inference forward: the MLPs and the asymmetry network).
+fn gradient_x_input<B: AutodiffBackend, M: crate::nn::GaitClassifier<B>>(
+    model: &M,
     x: Tensor<B, 4>,
     reference: Option<Tensor<B, 4>>,
 ) -> (Tensor<B::InnerBackend, 4>, Tensor<B::InnerBackend, 2>) {
@@ -256,8 +261,29 @@ pub fn explain_relative<B: AutodiffBackend>(
             split_xyz(t.relevance, t.logits)
         }
         (LoadedModel::Mlp(m), ExplainMethod::GradientInput) => {
-            let (r, l) = mlp_gradient_x_input(m, x, reference);
+            let (r, l) = gradient_x_input(m, x, reference);
             split_xyz(r, l)
+        }
+        // The asymmetry network has no layers to propagate relevance through (its features are
+        // a fixed differentiable map), so its recommended explanation is gradient × input.
+        (
+            LoadedModel::Asymmetry(m),
+            ExplainMethod::GradientInput | ExplainMethod::Lrp(LrpRule::Recommended),
+        ) => {
+            let (r, l) = gradient_x_input(m, x, reference);
+            split_xyz(r, l)
+        }
+        (LoadedModel::Asymmetry(_), ExplainMethod::Lrp(rule)) => {
+            return Err(ExplainError::UnsupportedRule {
+                rule: rule.name(),
+                network: "asymmetry",
+                supported: ASYMMETRY_RULES,
+            });
+        }
+        (LoadedModel::Asymmetry(_), ExplainMethod::Attention) => {
+            return Err(ExplainError::Unsupported {
+                method: "attention",
+            });
         }
         (LoadedModel::Transformer(m), ExplainMethod::GradientInput) => {
             let (r, l) = lrp::transformer_gradient_x_input(

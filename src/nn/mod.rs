@@ -5,12 +5,14 @@
 //! Input batches are windows `[batch, interval, joints, 3]` (aligned joint positions, metres);
 //! the output is one logit per window (sick = positive).
 
+pub mod asymmetry;
 pub mod mlp;
 pub mod posenc;
 pub mod transformer;
 
 use burn::prelude::*;
 
+pub use asymmetry::{AsymmetryConfig, AsymmetryNet};
 pub use mlp::{LrpMlp, MlpActivation, MultiMlp, MultiMlpConfig};
 pub use transformer::{
     AttentionInit, AttentionMaps, ClsInit, MarkerClassification, MarkerClassificationConfig,
@@ -223,7 +225,7 @@ pub trait GaitClassifier<B: Backend> {
     fn joints(&self) -> usize;
 }
 
-/// A loaded network of either kind (kept unboxed: one value per process, size irrelevant).
+/// A loaded network of any kind (kept unboxed: one value per process, size irrelevant).
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum LoadedModel<B: Backend> {
@@ -231,6 +233,8 @@ pub enum LoadedModel<B: Backend> {
     Transformer(MarkerClassification<B>),
     /// A per-frame MLP (`multi_mlp` or `lrpmlp`).
     Mlp(MultiMlp<B>),
+    /// The left/right asymmetry and posture detectors (`asymmetry`).
+    Asymmetry(AsymmetryNet<B>),
 }
 
 impl<B: Backend> GaitClassifier<B> for LoadedModel<B> {
@@ -238,18 +242,21 @@ impl<B: Backend> GaitClassifier<B> for LoadedModel<B> {
         match self {
             Self::Transformer(m) => m.logits(x),
             Self::Mlp(m) => m.logits(x),
+            Self::Asymmetry(m) => m.logits(x),
         }
     }
     fn interval(&self) -> usize {
         match self {
             Self::Transformer(m) => m.interval,
             Self::Mlp(m) => m.interval,
+            Self::Asymmetry(m) => m.interval,
         }
     }
     fn joints(&self) -> usize {
         match self {
             Self::Transformer(m) => m.joints,
             Self::Mlp(m) => m.joints,
+            Self::Asymmetry(m) => m.joints,
         }
     }
 }
@@ -263,6 +270,7 @@ impl<B: burn::tensor::backend::AutodiffBackend> LoadedModel<B> {
         match self {
             Self::Transformer(m) => LoadedModel::Transformer(m.valid()),
             Self::Mlp(m) => LoadedModel::Mlp(m.valid()),
+            Self::Asymmetry(m) => LoadedModel::Asymmetry(m.valid()),
         }
     }
 }

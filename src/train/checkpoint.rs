@@ -255,6 +255,7 @@ fn fill_network_defaults(net: &mut serde_json::Value) {
         Some("transformer") => NetworkConfig::Transformer(MarkerClassificationConfig::new()),
         Some("multi_mlp") => NetworkConfig::MultiMlp(MultiMlpConfig::new()),
         Some("lrpmlp") => NetworkConfig::LrpMlp(MultiMlpConfig::new()),
+        Some("asymmetry") => NetworkConfig::Asymmetry(crate::nn::AsymmetryConfig::new()),
         _ => return,
     };
     let (Ok(serde_json::Value::Object(defaults)), Some(fields)) =
@@ -445,6 +446,7 @@ pub fn init_untrained<B: Backend>(network: &NetworkConfig, device: &B::Device) -
         NetworkConfig::MultiMlp(c) | NetworkConfig::LrpMlp(c) => {
             LoadedModel::Mlp(c.init::<B>(device))
         }
+        NetworkConfig::Asymmetry(c) => LoadedModel::Asymmetry(c.init::<B>(device)),
     }
 }
 
@@ -460,6 +462,7 @@ pub fn load_weights<B: Backend>(
             LoadedModel::Transformer(load_weights_into(m, bytes, device)?)
         }
         LoadedModel::Mlp(m) => LoadedModel::Mlp(load_weights_into(m, bytes, device)?),
+        LoadedModel::Asymmetry(m) => LoadedModel::Asymmetry(load_weights_into(m, bytes, device)?),
     })
 }
 

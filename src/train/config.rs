@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::metrics::Metrics;
-use crate::nn::{MarkerClassificationConfig, MultiMlpConfig};
+use crate::nn::{AsymmetryConfig, MarkerClassificationConfig, MultiMlpConfig};
 
 /// Which network to train, with its hyper-parameters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,6 +17,9 @@ pub enum NetworkConfig {
     MultiMlp(MultiMlpConfig),
     /// The same MLP trained for LRP (`network_type` "lrpmlp").
     LrpMlp(MultiMlpConfig),
+    /// The left/right asymmetry and posture detectors (`network_type` "asymmetry"; not in the
+    /// original).
+    Asymmetry(AsymmetryConfig),
 }
 
 impl NetworkConfig {
@@ -26,6 +29,7 @@ impl NetworkConfig {
             Self::Transformer(_) => "transformer",
             Self::MultiMlp(_) => "multi_mlp",
             Self::LrpMlp(_) => "lrpmlp",
+            Self::Asymmetry(_) => "asymmetry",
         }
     }
 
@@ -34,6 +38,7 @@ impl NetworkConfig {
         match self {
             Self::Transformer(c) => c.interval,
             Self::MultiMlp(c) | Self::LrpMlp(c) => c.interval,
+            Self::Asymmetry(c) => c.interval,
         }
     }
 
@@ -42,6 +47,7 @@ impl NetworkConfig {
         match self {
             Self::Transformer(c) => c.pelvis_relative_x,
             Self::MultiMlp(c) | Self::LrpMlp(c) => c.pelvis_relative_x,
+            Self::Asymmetry(_) => false,
         }
     }
 
@@ -50,6 +56,7 @@ impl NetworkConfig {
         match self {
             Self::Transformer(c) => c.joints,
             Self::MultiMlp(c) | Self::LrpMlp(c) => c.joints,
+            Self::Asymmetry(c) => c.joints,
         }
     }
 
@@ -58,6 +65,7 @@ impl NetworkConfig {
         match self {
             Self::Transformer(c) => c.validate(),
             Self::MultiMlp(c) | Self::LrpMlp(c) => c.validate(),
+            Self::Asymmetry(c) => c.validate(),
         }
     }
 }

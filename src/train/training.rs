@@ -49,6 +49,38 @@ fn estimate_standardization(
     ))
 }
 
+/// Readies an asymmetry network for the windows: it reads angles between segments, so the
+/// alignment must keep the body's proportions (isotropic or heading; not the original's per-axis
+/// scaling, nor left/right differences); the half-stride search follows the windows' frame rate,
+/// and the features are standardised on the windows the network is fitted on.
+fn prepare_asymmetry(
+    net: &mut crate::nn::AsymmetryConfig,
+    train: &dyn WindowSource,
+    fit: &dyn WindowSource,
+) -> Result<(), TrainError> {
+    use crate::dataset::{HEADING_ALIGNMENT_VERSION, ISOTROPIC_ALIGNMENT_VERSION};
+    let alignment = train.alignment_version();
+    if alignment != ISOTROPIC_ALIGNMENT_VERSION && alignment != HEADING_ALIGNMENT_VERSION {
+        return Err(TrainError::Config {
+            reason: format!(
+                "the asymmetry network reads angles between body segments and needs windows \
+                 aligned without changing the body's proportions (--alignment heading or \
+                 isotropic); these are aligned with {alignment}"
+            ),
+        });
+    }
+    if let Some(rate_hz) = train.rate_hz() {
+        *net = net.clone().with_rate_hz(rate_hz);
+    }
+    net.validate()
+        .map_err(|reason| TrainError::Config { reason })?;
+    let (data, _) = evenly_spaced_windows(fit)?;
+    net.feature_standardization = Some(crate::nn::asymmetry::FeatureStandardization::from_windows(
+        net, &data,
+    ));
+    Ok(())
+}
+
 /// The normative gait ([`crate::explain::NormativeGait`]) of the healthy windows among up to
 /// [`STANDARDIZATION_WINDOWS`] evenly spaced windows of `train` — what `gaitlens train` stores
 /// in the model card and `gaitlens normative` adds to older cards.
@@ -492,7 +524,9 @@ pub fn train(
         calibrate: parts.as_ref().map(|p| (&*p.calibrate, p.subjects)),
         eval: if copies > 0 { &eval_copies } else { eval },
     };
-    if let Some(scale) = cfg.standardize_input {
+    if let NetworkConfig::Asymmetry(n) = &mut cfg.network {
+        prepare_asymmetry(n, train, sources.fit)?;
+    } else if let Some(scale) = cfg.standardize_input {
         // Learnt on the windows the network is fitted on: part of the network.
         let stats = estimate_standardization(&cfg.network, sources.fit, scale)?;
         match &mut cfg.network {
@@ -500,6 +534,7 @@ pub fn train(
             NetworkConfig::MultiMlp(n) | NetworkConfig::LrpMlp(n) => {
                 n.input_standardization = Some(stats)
             }
+            NetworkConfig::Asymmetry(_) => {}
         }
     }
     match cfg.device {
@@ -640,6 +675,9 @@ fn train_on<B: AutodiffBackend>(
             run::<B, _>(c.init::<B>(&device), cfg, &device, src, progress)?
         }
         NetworkConfig::MultiMlp(c) | NetworkConfig::LrpMlp(c) => {
+            run::<B, _>(c.init::<B>(&device), cfg, &device, src, progress)?
+        }
+        NetworkConfig::Asymmetry(c) => {
             run::<B, _>(c.init::<B>(&device), cfg, &device, src, progress)?
         }
     };
@@ -948,6 +986,110 @@ mod tests {
         }
     }
 
+    /// Stick-walker windows (`nn::asymmetry` tests) marked as heading-aligned at 50 Hz.
+    struct WalkerWindows(InMemoryWindows);
+
+    impl WindowSource for WalkerWindows {
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn interval(&self) -> usize {
+            self.0.interval
+        }
+        fn joints(&self) -> usize {
+            self.0.joints
+        }
+        fn batch(&self, indices: &[usize]) -> Result<(Vec<f32>, Vec<f32>), TrainError> {
+            self.0.batch(indices)
+        }
+        fn data_hash(&self) -> u64 {
+            self.0.data_hash()
+        }
+        fn pos_weight(&self) -> Option<f32> {
+            self.0.pos_weight()
+        }
+        fn rate_hz(&self) -> Option<f64> {
+            Some(50.0)
+        }
+        fn alignment_version(&self) -> &'static str {
+            crate::dataset::HEADING_ALIGNMENT_VERSION
+        }
+    }
+
+    /// `n` walker windows of 100 frames, every other one with a stiff left knee (its flexion
+    /// scaled by 0.4), the healthy ones with knees within ±10 % of each other.
+    fn walker_windows(n: usize) -> InMemoryWindows {
+        use crate::nn::asymmetry::tests::walker;
+        let mut data = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..n {
+            let sick = i % 2 == 1;
+            let gain = if sick {
+                0.4
+            } else {
+                0.9 + 0.2 * (i % 5) as f32 / 4.0
+            };
+            data.extend(walker(100, gain, 0.0));
+            labels.push(if sick { 1.0 } else { 0.0 });
+        }
+        InMemoryWindows {
+            data,
+            labels,
+            interval: 100,
+            joints: 22,
+        }
+    }
+
+    #[test]
+    fn the_asymmetry_network_learns_a_one_sided_change_and_refuses_anisotropic_windows() {
+        let _rng = crate::train::test_rng_lock();
+        let mut cfg = TrainConfig::new(NetworkConfig::Asymmetry(crate::nn::AsymmetryConfig::new()));
+        cfg.epochs = 10;
+        cfg.batch_size = 8;
+        cfg.lr = 5e-2;
+        let (fit, eval) = (
+            WalkerWindows(walker_windows(20)),
+            WalkerWindows(walker_windows(10)),
+        );
+        let out = train(&cfg, &fit, &eval, |_| {}).unwrap();
+        assert_eq!(out.card.network_type, "asymmetry");
+        let NetworkConfig::Asymmetry(net) = &out.card.network else {
+            panic!("not an asymmetry card");
+        };
+        assert!(net.feature_standardization.is_some());
+        let logits = window_logits(&out, &eval.0);
+        for (l, y) in logits.iter().zip(&eval.0.labels) {
+            assert_eq!(*l > 0.0, *y == 1.0, "logits {logits:?}");
+        }
+        // Explained by gradient × input (its recommended method); LRP rules are typed errors.
+        type A = burn::backend::Autodiff<burn::backend::NdArray>;
+        let device = Default::default();
+        let m = super::super::checkpoint::load_weights::<A>(
+            &out.card.network,
+            out.record.clone(),
+            &device,
+        )
+        .unwrap();
+        let (x, _) = eval.0.batch(&[1]).unwrap();
+        let x = crate::nn::window_tensor::<A>(x, 1, 100, 22, &device);
+        use crate::explain::{ExplainMethod, LrpRule, explain};
+        let e = explain(&m, x.clone(), ExplainMethod::Lrp(LrpRule::Recommended)).unwrap();
+        let leg = |joints: [usize; 3]| -> f32 {
+            (0..100)
+                .flat_map(|f| joints.map(|j| e[0].relevance[f * 22 + j].abs()))
+                .sum()
+        };
+        assert!(
+            leg([4, 7, 10]) + leg([5, 8, 11]) > 0.0,
+            "no relevance on the legs"
+        );
+        let rule = explain(&m, x, ExplainMethod::Lrp(LrpRule::Epsilon(0.25))).unwrap_err();
+        assert!(rule.to_string().contains("asymmetry"), "{rule}");
+        // The original alignment scales each axis by itself: angles would be distorted.
+        let err = train(&cfg, &walker_windows(20), &walker_windows(10), |_| {}).unwrap_err();
+        assert!(err.to_string().contains("--alignment heading"), "{err}");
+    }
+
     fn mlp_cfg() -> TrainConfig {
         let mut cfg = TrainConfig::new(NetworkConfig::MultiMlp(
             MultiMlpConfig::new()
@@ -972,7 +1114,13 @@ mod tests {
         )
         .unwrap();
         let (x, _) = w.batch(&(0..w.len()).collect::<Vec<_>>()).unwrap();
-        to_vec(m.logits(crate::nn::window_tensor(x, w.len(), 4, 22, &device)))
+        to_vec(m.logits(crate::nn::window_tensor(
+            x,
+            w.len(),
+            w.interval,
+            22,
+            &device,
+        )))
     }
 
     #[test]

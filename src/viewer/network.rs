@@ -103,7 +103,9 @@ impl ExplainChoice {
     /// Short label for panels.
     pub fn label(self) -> &'static str {
         match self {
-            ExplainChoice::Recommended => "LRP (recommended)",
+            // LRP's recommended rule for the MLPs and the transformer, gradient × input for the
+            // asymmetry network (no layers to propagate through).
+            ExplainChoice::Recommended => "recommended",
             ExplainChoice::Epsilon => "LRP ε=0.25",
             ExplainChoice::EpsilonOriginal => "LRP ε original",
             ExplainChoice::Composite => "LRP-CMP",

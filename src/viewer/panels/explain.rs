@@ -208,8 +208,7 @@ fn explain_controls_ui(
     ui.add(egui::Slider::new(&mut state.explain_start, 0..=max_start).text(label));
     // Only the rules the network supports are offered (others would be a typed error); a drop-
     // down keeps the side panel narrow.
-    let transformer = net.card.network_type == "transformer";
-    let supported = |c: ExplainChoice| c.method().supported_by(transformer);
+    let supported = |c: ExplainChoice| c.method().supported_by(&net.card.network_type);
     if !supported(state.choice) {
         state.choice = ExplainChoice::Recommended;
     }

@@ -1,0 +1,494 @@
+//! The asymmetry classifier: how the two legs differ, and the legs' posture, read from a window of
+//! aligned joint positions; two logistic detectors on these few features, the larger logit wins.
+//!
+//! Why a fixed feature map rather than a learnt one: trained on a cohort of a few tens of real
+//! walks, the MLPs learn who walks (the cohort's own held-out subjects are classified at
+//! 0.57–0.66 by an MLP that fits its training windows at 0.94–0.99) and call an unseen healthy
+//! walk by its identity. A healthy walk's legs are nearly mirror images half a stride apart
+//! whoever walks, so the left/right differences of a few joint angles carry the one-sided
+//! pathologies without the walker's identity; crouch, the bilateral one, shows in posture
+//! instead. Measured leave-one-walk-out on the shared real walks (README, "The asymmetry
+//! network"), it flags more transplants on unseen walks than any learnt network (44 of 49
+//! cells); on the real walks themselves it is no better than the best MLP recipe (2 of 6).
+//!
+//! Features per window (angles in radians, from positions, so any rigid isotropic alignment
+//! gives the same values):
+//! - per leg, four angles per frame: hip flexion (the thigh against the vertical, in the walking
+//!   direction), knee flexion (thigh against shank), the shank–foot angle, and hip ab/adduction
+//!   (the thigh against the line between the hip centres, so a dropping pelvis shows);
+//! - the right leg shifted by the half stride (`min_shift..=max_shift` frames) that best matches
+//!   the left leg's hip and knee flexion; then per angle the constant offset between the sides
+//!   (hip, knee, ankle), the RMS of the remaining difference both ways, and the difference of
+//!   the two legs' ranges (11 asymmetry features);
+//! - the knees' least flexion and the hips' mean flexion, each averaged over both legs (2
+//!   posture features).
+//!
+//! Both detectors are monotone (see [`monotone`]): more asymmetry, or a more flexed posture, never
+//! makes a window healthier. Every step is a differentiable tensor operation except the choice
+//! of shift, so gradient × input explains a verdict on the joints ([`crate::explain`]).
+
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::GaitClassifier;
+
+/// Left/right asymmetry features per window.
+pub const ASYMMETRY_FEATURES: usize = 11;
+/// Posture features per window.
+pub const POSTURE_FEATURES: usize = 2;
+/// All features per window: asymmetry first, then posture.
+pub const FEATURES: usize = ASYMMETRY_FEATURES + POSTURE_FEATURES;
+
+/// Joint indices of the 22-joint skeleton the features read.
+const PELVIS: usize = 0;
+const HIP: [usize; 2] = [1, 2];
+const KNEE: [usize; 2] = [4, 5];
+const ANKLE: [usize; 2] = [7, 8];
+const FOOT: [usize; 2] = [10, 11];
+
+/// Guards square roots and divisions at zero length.
+const EPS: f64 = 1e-9;
+
+/// Half a stride, in seconds, is searched between these (cadences of 75–200 steps/min).
+pub const HALF_STRIDE_S: [f64; 2] = [0.3, 0.8];
+
+/// Hyper-parameters of [`AsymmetryNet`].
+#[derive(Config, Debug)]
+pub struct AsymmetryConfig {
+    /// Frames per window.
+    #[config(default = 100)]
+    pub interval: usize,
+    /// Joints per frame.
+    #[config(default = 22)]
+    pub joints: usize,
+    /// Fewest frames the right leg is shifted by when matched to the left (half a stride).
+    #[config(default = 15)]
+    pub min_shift: usize,
+    /// Most frames the right leg is shifted by.
+    #[config(default = 40)]
+    pub max_shift: usize,
+    /// Mean and standard deviation of every feature over the training windows.
+    #[config(default = "None")]
+    pub feature_standardization: Option<FeatureStandardization>,
+}
+
+/// Mean and standard deviation of each feature over the training windows ([`FEATURES`] each).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureStandardization {
+    /// Mean per feature.
+    pub mean: Vec<f32>,
+    /// Standard deviation per feature (1 where a feature never varied).
+    pub std: Vec<f32>,
+}
+
+impl FeatureStandardization {
+    /// Statistics of the features of `windows` (flat `[n × interval × joints × 3]`).
+    pub fn from_windows(cfg: &AsymmetryConfig, windows: &[f32]) -> Self {
+        type B = burn::backend::NdArray;
+        let device = Default::default();
+        let net = AsymmetryConfig {
+            feature_standardization: None,
+            ..cfg.clone()
+        }
+        .init::<B>(&device);
+        let per_window = cfg.interval * cfg.joints * 3;
+        let mut rows: Vec<f32> = Vec::new();
+        for chunk in windows.chunks(per_window * 256) {
+            let n = chunk.len() / per_window;
+            if n == 0 {
+                continue;
+            }
+            let x = Tensor::<B, 4>::from_data(
+                TensorData::new(
+                    chunk[..n * per_window].to_vec(),
+                    [n, cfg.interval, cfg.joints, 3],
+                ),
+                &device,
+            );
+            rows.extend(net.features(x).into_data().iter::<f32>());
+        }
+        let n = (rows.len() / FEATURES).max(1) as f64;
+        let mut mean = [0f64; FEATURES];
+        let mut sq = [0f64; FEATURES];
+        for r in rows.chunks_exact(FEATURES) {
+            for (k, &v) in r.iter().enumerate() {
+                mean[k] += f64::from(v) / n;
+                sq[k] += f64::from(v) * f64::from(v) / n;
+            }
+        }
+        let std = mean
+            .iter()
+            .zip(&sq)
+            .map(|(m, s)| {
+                let sd = (s - m * m).max(0.0).sqrt();
+                if sd > 1e-6 { sd as f32 } else { 1.0 }
+            })
+            .collect();
+        Self {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std,
+        }
+    }
+}
+
+/// (mean, 1 / std) of [`FeatureStandardization`] as constant tensors `[1, FEATURES]`.
+#[derive(Module, Debug)]
+pub struct FeatureStats<B: Backend> {
+    /// Mean per feature.
+    pub mean: Tensor<B, 2>,
+    /// Reciprocal standard deviation per feature.
+    pub inv_std: Tensor<B, 2>,
+}
+
+impl AsymmetryConfig {
+    /// Builds the network on `device` (every weight starts at a small positive value, so every
+    /// feature starts with a say in its detector).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> AsymmetryNet<B> {
+        let lin = |i: usize| {
+            LinearConfig::new(i, 1)
+                .with_initializer(burn::nn::Initializer::Constant { value: 0.1 })
+                .init(device)
+        };
+        let stats = self.feature_standardization.as_ref().map(|s| {
+            let row =
+                |v: Vec<f32>| Tensor::<B, 2>::from_data(TensorData::new(v, [1, FEATURES]), device);
+            FeatureStats {
+                mean: row(s.mean.clone()),
+                inv_std: row(s.std.iter().map(|d| 1.0 / d).collect()),
+            }
+        });
+        AsymmetryNet {
+            asymmetry: lin(ASYMMETRY_FEATURES),
+            posture: lin(POSTURE_FEATURES),
+            interval: self.interval,
+            joints: self.joints,
+            min_shift: self.min_shift,
+            max_shift: self.max_shift,
+            stats,
+        }
+    }
+
+    /// Checks sizes: the legs' joints exist, the shifts fit the window, the statistics have one
+    /// entry per feature.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.joints < 12 {
+            return Err(format!(
+                "the asymmetry network reads hips, knees, ankles and feet of the 22-joint skeleton; got {} joints",
+                self.joints
+            ));
+        }
+        if self.min_shift == 0 || self.min_shift > self.max_shift || self.max_shift >= self.interval
+        {
+            return Err(format!(
+                "half-stride shifts {}..={} frames must be ≥ 1, ordered and shorter than the window of {} frames",
+                self.min_shift, self.max_shift, self.interval
+            ));
+        }
+        if let Some(s) = &self.feature_standardization
+            && (s.mean.len() != FEATURES || s.std.len() != FEATURES)
+        {
+            return Err(format!(
+                "feature statistics have {} means and {} deviations, the network has {FEATURES} features",
+                s.mean.len(),
+                s.std.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// This configuration with the half-stride search set for windows at `rate_hz`
+    /// ([`HALF_STRIDE_S`]), kept inside the window.
+    pub fn with_rate_hz(self, rate_hz: f64) -> Self {
+        let frames = |s: f64| (s * rate_hz).round().max(1.0) as usize;
+        let max_shift = frames(HALF_STRIDE_S[1]).min(self.interval.saturating_sub(1).max(1));
+        let min_shift = frames(HALF_STRIDE_S[0]).min(max_shift);
+        Self {
+            min_shift,
+            max_shift,
+            ..self
+        }
+    }
+}
+
+/// The asymmetry classifier (see the module documentation).
+#[derive(Module, Debug)]
+pub struct AsymmetryNet<B: Backend> {
+    /// Logistic detector on the standardised asymmetry features.
+    pub asymmetry: Linear<B>,
+    /// Logistic detector on the standardised posture features.
+    pub posture: Linear<B>,
+    /// Frames per window.
+    pub interval: usize,
+    /// Joints per frame.
+    pub joints: usize,
+    /// Fewest frames of the half-stride shift.
+    pub min_shift: usize,
+    /// Most frames of the half-stride shift.
+    pub max_shift: usize,
+    /// Feature standardisation (constants from the config; not learnt).
+    pub stats: Option<FeatureStats<B>>,
+}
+
+/// Row-wise dot product over the last axis, kept: `[b, t, 3]` · `[b, t|1, 3]` → `[b, t, 1]`.
+fn dot<B: Backend>(a: Tensor<B, 3>, b: Tensor<B, 3>) -> Tensor<B, 3> {
+    (a * b).sum_dim(2)
+}
+
+/// Length over the last axis, kept (guarded at zero).
+fn norm<B: Backend>(a: Tensor<B, 3>) -> Tensor<B, 3> {
+    dot(a.clone(), a).add_scalar(EPS).sqrt()
+}
+
+/// Unit vectors over the last axis.
+fn unit<B: Backend>(a: Tensor<B, 3>) -> Tensor<B, 3> {
+    let n = norm(a.clone());
+    a / n
+}
+
+/// Cross product over the last axis.
+fn cross<B: Backend>(a: Tensor<B, 3>, b: Tensor<B, 3>) -> Tensor<B, 3> {
+    let c = |t: &Tensor<B, 3>, i: usize| t.clone().narrow(2, i, 1);
+    Tensor::cat(
+        vec![
+            c(&a, 1) * c(&b, 2) - c(&a, 2) * c(&b, 1),
+            c(&a, 2) * c(&b, 0) - c(&a, 0) * c(&b, 2),
+            c(&a, 0) * c(&b, 1) - c(&a, 1) * c(&b, 0),
+        ],
+        2,
+    )
+}
+
+/// Unsigned angle between two vectors per frame, `[b, t, 1]`.
+fn angle<B: Backend>(a: Tensor<B, 3>, b: Tensor<B, 3>) -> Tensor<B, 3> {
+    norm(cross(a.clone(), b.clone())).atan2(dot(a, b))
+}
+
+impl<B: Backend> AsymmetryNet<B> {
+    /// One joint's positions `[b, t, 3]`.
+    fn joint(x: &Tensor<B, 4>, j: usize) -> Tensor<B, 3> {
+        let [b, t, _, c] = x.dims();
+        x.clone().narrow(2, j, 1).reshape([b, t, c])
+    }
+
+    /// Per leg (left, right) the four angles per frame `[b, t, 4]`: hip flexion, knee flexion,
+    /// shank–foot angle, hip ab/adduction against the hip line.
+    pub fn leg_angles(&self, x: &Tensor<B, 4>) -> [Tensor<B, 3>; 2] {
+        let j = |i| Self::joint(x, i);
+        let ankles_mid = (j(ANKLE[0]) + j(ANKLE[1])).mul_scalar(0.5);
+        // Up: pelvis over the ankles, averaged over the window (a stride's mean is vertical).
+        let up = unit((j(PELVIS) - ankles_mid).mean_dim(1));
+        // Forward: where the feet point, made horizontal.
+        let feet = (j(FOOT[0]) - j(ANKLE[0]) + j(FOOT[1]) - j(ANKLE[1])).mean_dim(1);
+        let fwd = unit(feet.clone() - up.clone() * dot(feet, up.clone()));
+        [0, 1].map(|s| {
+            let thigh = j(KNEE[s]) - j(HIP[s]);
+            let shank = j(ANKLE[s]) - j(KNEE[s]);
+            let foot = j(FOOT[s]) - j(ANKLE[s]);
+            let outward = unit(j(HIP[s]) - j(HIP[1 - s]));
+            let hip_flexion =
+                dot(thigh.clone(), fwd.clone()).atan2(-dot(thigh.clone(), up.clone()));
+            let hip_abduction = dot(unit(thigh.clone()), outward)
+                .clamp(-1.0 + 1e-6, 1.0 - 1e-6)
+                .asin();
+            let knee = angle(thigh, shank.clone());
+            let ankle = angle(shank, foot);
+            Tensor::cat(vec![hip_flexion, knee, ankle, hip_abduction], 2)
+        })
+    }
+
+    /// The [`FEATURES`] raw features of every window of `x` `[b, interval, joints, 3]`: `[b,
+    /// FEATURES]` (see the module documentation for the order).
+    pub fn features(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        let [b, t, _, _] = x.dims();
+        let [left, right] = self.leg_angles(&x);
+        let max_shift = self.max_shift.min(t.saturating_sub(1)).max(1);
+        let min_shift = self.min_shift.clamp(1, max_shift);
+        let mut costs = Vec::new();
+        let mut per_shift = Vec::new();
+        for s in min_shift..=max_shift {
+            let n = t - s;
+            let l_early = left.clone().narrow(1, 0, n);
+            let r_late = right.clone().narrow(1, s, n);
+            let r_early = right.clone().narrow(1, 0, n);
+            let l_late = left.clone().narrow(1, s, n);
+            let d_lr = l_early - r_late;
+            let d_rl = r_early - l_late;
+            // Match on hip and knee flexion only (the ankle and the frontal plane are noisier).
+            let cost = d_lr
+                .clone()
+                .narrow(2, 0, 2)
+                .powf_scalar(2.0)
+                .mean_dim(1)
+                .mean_dim(2)
+                .reshape([b, 1]);
+            costs.push(cost.detach());
+            let (m_lr, m_rl) = (d_lr.clone().mean_dim(1), d_rl.clone().mean_dim(1));
+            let offset = (m_lr.clone() - m_rl.clone())
+                .abs()
+                .mul_scalar(0.5)
+                .narrow(2, 0, 3);
+            let rms = |d: Tensor<B, 3>, m: Tensor<B, 3>| {
+                (d - m).powf_scalar(2.0).mean_dim(1).add_scalar(EPS).sqrt()
+            };
+            let shape = rms(d_lr, m_lr) + rms(d_rl, m_rl);
+            per_shift.push(Tensor::cat(vec![offset, shape], 2).reshape([b, 1, 7]));
+        }
+        // The best shift per window: a one-hot (ties shared) mask over the shifts, no gradient.
+        let costs = Tensor::cat(costs, 1);
+        let best = costs.clone().min_dim(1);
+        let mask = costs.lower_equal(best.add_scalar(1e-12)).float();
+        let mask = (mask.clone() / mask.sum_dim(1)).reshape([b, per_shift.len(), 1]);
+        let shifted = (Tensor::cat(per_shift, 1) * mask)
+            .sum_dim(1)
+            .reshape([b, 7]);
+        let range = |a: Tensor<B, 3>| a.clone().max_dim(1) - a.min_dim(1);
+        let ranges = (range(left.clone()) - range(right.clone()))
+            .abs()
+            .reshape([b, 4]);
+        let knee_min = (left.clone().narrow(2, 1, 1).min_dim(1)
+            + right.clone().narrow(2, 1, 1).min_dim(1))
+        .mul_scalar(0.5)
+        .reshape([b, 1]);
+        let hip_mean = (left.narrow(2, 0, 1).mean_dim(1) + right.narrow(2, 0, 1).mean_dim(1))
+            .mul_scalar(0.5)
+            .reshape([b, 1]);
+        Tensor::cat(vec![shifted, ranges, knee_min, hip_mean], 1)
+    }
+
+    /// The two detectors' logits `[b, 2]` (asymmetry, posture).
+    pub fn detector_logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        let mut f = self.features(x);
+        if let Some(s) = &self.stats {
+            f = (f - s.mean.clone()) * s.inv_std.clone();
+        }
+        let a = monotone(&self.asymmetry, f.clone().narrow(1, 0, ASYMMETRY_FEATURES));
+        let p = monotone(
+            &self.posture,
+            f.narrow(1, ASYMMETRY_FEATURES, POSTURE_FEATURES),
+        );
+        Tensor::cat(vec![a, p], 1)
+    }
+}
+
+/// A detector whose weights act through their magnitudes: more of a feature never lowers
+/// P(sick). Every feature grows with what it detects (a larger left/right difference, a more
+/// flexed posture); a free sign would let a detector trained on a few tens of walkers learn that
+/// some walker's *small* difference or upright posture means sick. Measured on the cohorts of
+/// the leave-one-walk-out folds: held-out subjects' accuracy 0.78 with it, 0.75 without.
+fn monotone<B: Backend>(layer: &Linear<B>, f: Tensor<B, 2>) -> Tensor<B, 2> {
+    let out = f.matmul(layer.weight.val().abs());
+    match &layer.bias {
+        Some(b) => out + b.val().unsqueeze::<2>(),
+        None => out,
+    }
+}
+
+impl<B: Backend> GaitClassifier<B> for AsymmetryNet<B> {
+    /// The larger of the two detectors' logits: a window is sick when either detector says so.
+    fn logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.detector_logits(x).max_dim(1)
+    }
+    fn interval(&self) -> usize {
+        self.interval
+    }
+    fn joints(&self) -> usize {
+        self.joints
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use burn::backend::NdArray;
+
+    type B = NdArray;
+
+    /// A stick walker, 50 Hz, 1 s stride: x forward, y up, z left. Each leg swings with the
+    /// same pattern half a stride apart; `left_knee_gain` scales the left knee's flexion.
+    pub(crate) fn walker(frames: usize, left_knee_gain: f32, crouch_rad: f32) -> Vec<f32> {
+        let mut out = Vec::new();
+        for f in 0..frames {
+            let t = f as f32 / 50.0;
+            let mut joints = [[0f32; 3]; 22];
+            joints[PELVIS] = [0.0, 1.0, 0.0];
+            for s in 0..2 {
+                let phase = 2.0 * std::f32::consts::PI * (t + 0.5 * s as f32);
+                let side = if s == 0 { 0.1 } else { -0.1 };
+                let gain = if s == 0 { left_knee_gain } else { 1.0 };
+                let hip_flex = 0.4 * phase.sin();
+                let knee_flex = crouch_rad + gain * 0.5 * (1.0 + (phase + 1.0).sin());
+                let hip = [0.0, 0.95, side];
+                let thigh_dir = [hip_flex.sin(), -hip_flex.cos(), 0.0];
+                let knee = [
+                    hip[0] + 0.45 * thigh_dir[0],
+                    hip[1] + 0.45 * thigh_dir[1],
+                    side,
+                ];
+                let shank_angle = hip_flex - knee_flex;
+                let ankle = [
+                    knee[0] + 0.45 * shank_angle.sin(),
+                    knee[1] - 0.45 * shank_angle.cos(),
+                    side,
+                ];
+                let toe = [ankle[0] + 0.15, ankle[1] - 0.05, side];
+                joints[HIP[s]] = hip;
+                joints[KNEE[s]] = knee;
+                joints[ANKLE[s]] = ankle;
+                joints[FOOT[s]] = toe;
+            }
+            out.extend(joints.iter().flatten());
+        }
+        out
+    }
+
+    fn features(data: Vec<f32>) -> Vec<f32> {
+        let net = AsymmetryConfig::new().init::<B>(&Default::default());
+        let x =
+            Tensor::<B, 4>::from_data(TensorData::new(data, [1, 100, 22, 3]), &Default::default());
+        net.features(x).into_data().iter::<f32>().collect()
+    }
+
+    #[test]
+    fn a_mirror_symmetric_walk_has_no_asymmetry_and_a_one_sided_change_shows() {
+        let sym = features(walker(100, 1.0, 0.0));
+        assert!(
+            sym[..ASYMMETRY_FEATURES].iter().all(|v| v.abs() < 0.02),
+            "symmetric walker: {sym:?}"
+        );
+        let stiff = features(walker(100, 0.4, 0.0));
+        // Knee range differs by 0.6 × 1 rad; knee offset and shape grow too.
+        assert!(
+            (stiff[ASYMMETRY_FEATURES - 3] - 0.6).abs() < 0.05,
+            "{stiff:?}"
+        );
+        assert!(stiff[1] > 0.1 && stiff[4] > 0.1, "{stiff:?}");
+    }
+
+    #[test]
+    fn crouch_raises_the_least_knee_flexion_but_not_the_asymmetry() {
+        let crouch = features(walker(100, 1.0, 0.4));
+        let normal = features(walker(100, 1.0, 0.0));
+        assert!((crouch[ASYMMETRY_FEATURES] - normal[ASYMMETRY_FEATURES] - 0.4).abs() < 0.02);
+        assert!(crouch[..ASYMMETRY_FEATURES].iter().all(|v| v.abs() < 0.02));
+    }
+
+    #[test]
+    fn the_verdict_is_the_larger_detector_and_shifts_follow_the_rate() {
+        let net = AsymmetryConfig::new().init::<B>(&Default::default());
+        let x = Tensor::<B, 4>::from_data(
+            TensorData::new(walker(100, 1.0, 0.0), [1, 100, 22, 3]),
+            &Default::default(),
+        );
+        let both: Vec<f32> = net
+            .detector_logits(x.clone())
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let l: f32 = net.logits(x).into_scalar();
+        assert_eq!(l, both[0].max(both[1]));
+        let c = AsymmetryConfig::new().with_rate_hz(100.0);
+        assert_eq!((c.min_shift, c.max_shift), (30, 80));
+        assert!(c.validate().is_ok());
+    }
+}
