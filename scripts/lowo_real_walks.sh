@@ -11,7 +11,7 @@
 # env: GAITLENS (binary, default target/release/gaitlens), COPIES (default 8), FROM_WALKS_FLAGS (more
 #   `synth from-walks` flags, e.g. "--augment-scale 2"), SYNTHETIC (extra
 #   Fourier healthy walks as sources, default 0), FOLDS (space-
-#   separated fold names, default all), NET (mlp|transformer, default mlp), EXTRA_WALKS (space-
+#   separated fold names, default all), NET (mlp|transformer|asymmetry, default mlp), EXTRA_WALKS (space-
 #   separated fitted walks from elsewhere, e.g. other labs' healthy walkers, added to every fold's
 #   training sources and never tested; paths without spaces).
 set -euo pipefail

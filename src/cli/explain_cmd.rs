@@ -23,7 +23,8 @@ pub(super) type A = Autodiff<NdArray>;
 /// not support is an error naming rule and network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Rule {
-    /// The network's recommended rule: `eps` for MLPs, `cp-lrp` for transformers.
+    /// The network's recommended rule: `eps` for MLPs, `cp-lrp` for transformers, gradient ×
+    /// input for the asymmetry network (it has no layers to propagate relevance through).
     Recommended,
     /// MLP: textbook LRP-ε, z + 0.25·sign(z), on every linear layer; any sign of input.
     Eps,

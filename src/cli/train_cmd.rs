@@ -440,11 +440,8 @@ impl Recipe {
 /// `gaitlens train`: loads the cohort, splits it by subject, trains with a progress bar and
 /// writes the checkpoint.
 pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
-    if a.net == Net::Asymmetry && a.preset == Preset::Original {
-        bail!(
-            "--preset original: the original pipeline has no asymmetry network (use the default \
-             recommended preset, or train mlp|transformer)"
-        );
+    if a.net == Net::Asymmetry {
+        check_asymmetry_flags(&a)?;
     }
     let r = Recipe::resolve(&a);
     eprintln!("{}", r.describe(&a));
@@ -589,6 +586,31 @@ fn load_windows(a: &TrainArgs, r: &Recipe) -> anyhow::Result<gaitlens::dataset::
         ),
     }
     Ok(ds)
+}
+
+/// Refuses the flags that do not apply to the asymmetry network, before any data is read.
+fn check_asymmetry_flags(a: &TrainArgs) -> anyhow::Result<()> {
+    if a.preset == Preset::Original {
+        bail!(
+            "--preset original: the original pipeline has no asymmetry network (use the default \
+             recommended preset, or train mlp|transformer)"
+        );
+    }
+    if a.standardize.is_some() || a.pelvis_relative.is_some() {
+        bail!(
+            "--standardize and --pelvis-relative do not apply to the asymmetry network: it \
+             standardises its own features, angles between body segments"
+        );
+    }
+    if let Some(al) = a.alignment
+        && !matches!(al, AlignArg::Heading | AlignArg::Isotropic)
+    {
+        bail!(
+            "--alignment {al:?}: the asymmetry network reads angles between body segments and \
+             needs an alignment that keeps the body's proportions (heading or isotropic)"
+        );
+    }
+    Ok(())
 }
 
 /// The network the flags describe.

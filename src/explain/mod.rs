@@ -73,10 +73,12 @@ impl ExplainMethod {
 #[derive(Debug, Error)]
 pub enum ExplainError {
     /// The method does not apply to the network.
-    #[error("{method} explanations need a transformer; this network is an MLP")]
+    #[error("{method} explanations need a transformer; this network is {network}")]
     Unsupported {
         /// The method.
         method: &'static str,
+        /// The network kind ("an MLP", "the asymmetry network").
+        network: &'static str,
     },
     /// The LRP rule does not apply to the network.
     #[error("the LRP rule {rule} does not apply to the {network} network (its rules: {supported})")]
@@ -283,6 +285,7 @@ pub fn explain_relative<B: AutodiffBackend>(
         (LoadedModel::Asymmetry(_), ExplainMethod::Attention) => {
             return Err(ExplainError::Unsupported {
                 method: "attention",
+                network: "the asymmetry network",
             });
         }
         (LoadedModel::Transformer(m), ExplainMethod::GradientInput) => {
@@ -297,6 +300,7 @@ pub fn explain_relative<B: AutodiffBackend>(
         (LoadedModel::Mlp(_), ExplainMethod::Attention) => {
             return Err(ExplainError::Unsupported {
                 method: "attention",
+                network: "an MLP",
             });
         }
         (LoadedModel::Transformer(m), ExplainMethod::Lrp(rule)) => {

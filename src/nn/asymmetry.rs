@@ -142,12 +142,26 @@ pub struct FeatureStats<B: Backend> {
 }
 
 impl AsymmetryConfig {
-    /// Builds the network on `device` (every weight starts at a small positive value, so every
-    /// feature starts with a say in its detector).
+    /// Builds the network on `device` for training (every weight starts at a small positive
+    /// value, so every feature starts with a say in its detector).
     pub fn init<B: Backend>(&self, device: &B::Device) -> AsymmetryNet<B> {
+        self.init_with(burn::nn::Initializer::Constant { value: 0.1 }, device)
+    }
+
+    /// Builds the network with random weights (burn's default initialiser, from the backend's
+    /// seed): the untrained control of explanation sanity checks.
+    pub fn init_random<B: Backend>(&self, device: &B::Device) -> AsymmetryNet<B> {
+        self.init_with(LinearConfig::new(1, 1).initializer, device)
+    }
+
+    fn init_with<B: Backend>(
+        &self,
+        initializer: burn::nn::Initializer,
+        device: &B::Device,
+    ) -> AsymmetryNet<B> {
         let lin = |i: usize| {
             LinearConfig::new(i, 1)
-                .with_initializer(burn::nn::Initializer::Constant { value: 0.1 })
+                .with_initializer(initializer.clone())
                 .init(device)
         };
         let stats = self.feature_standardization.as_ref().map(|s| {
@@ -178,18 +192,25 @@ impl AsymmetryConfig {
                 self.joints
             ));
         }
-        if self.min_shift == 0 || self.min_shift > self.max_shift || self.max_shift >= self.interval
+        if self.min_shift == 0
+            || self.min_shift > self.max_shift
+            || 2 * self.max_shift > self.interval
         {
             return Err(format!(
-                "half-stride shifts {}..={} frames must be ≥ 1, ordered and shorter than the window of {} frames",
+                "half-stride shifts {}..={} frames must be ≥ 1, ordered and at most half the window \
+                 of {} frames (a window must hold a whole stride)",
                 self.min_shift, self.max_shift, self.interval
             ));
         }
         if let Some(s) = &self.feature_standardization
-            && (s.mean.len() != FEATURES || s.std.len() != FEATURES)
+            && (s.mean.len() != FEATURES
+                || s.std.len() != FEATURES
+                || s.mean.iter().any(|m| !m.is_finite())
+                || s.std.iter().any(|d| !(d.is_finite() && *d > 0.0)))
         {
             return Err(format!(
-                "feature statistics have {} means and {} deviations, the network has {FEATURES} features",
+                "feature statistics need {FEATURES} finite means and {FEATURES} finite positive \
+                 deviations (a negative one would turn a detector around); found {} and {}",
                 s.mean.len(),
                 s.std.len()
             ));
@@ -198,10 +219,11 @@ impl AsymmetryConfig {
     }
 
     /// This configuration with the half-stride search set for windows at `rate_hz`
-    /// ([`HALF_STRIDE_S`]), kept inside the window.
+    /// ([`HALF_STRIDE_S`]), at most half the window, so the two legs are always compared over
+    /// at least half of it (a short overlap could match by chance).
     pub fn with_rate_hz(self, rate_hz: f64) -> Self {
         let frames = |s: f64| (s * rate_hz).round().max(1.0) as usize;
-        let max_shift = frames(HALF_STRIDE_S[1]).min(self.interval.saturating_sub(1).max(1));
+        let max_shift = frames(HALF_STRIDE_S[1]).min((self.interval / 2).max(1));
         let min_shift = frames(HALF_STRIDE_S[0]).min(max_shift);
         Self {
             min_shift,
@@ -474,21 +496,29 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_verdict_is_the_larger_detector_and_shifts_follow_the_rate() {
-        let net = AsymmetryConfig::new().init::<B>(&Default::default());
-        let x = Tensor::<B, 4>::from_data(
-            TensorData::new(walker(100, 1.0, 0.0), [1, 100, 22, 3]),
-            &Default::default(),
-        );
-        let both: Vec<f32> = net
-            .detector_logits(x.clone())
-            .into_data()
-            .iter::<f32>()
-            .collect();
-        let l: f32 = net.logits(x).into_scalar();
-        assert_eq!(l, both[0].max(both[1]));
+    fn detectors_are_monotone_and_shifts_follow_the_rate() {
+        let device = Default::default();
+        let mut net = AsymmetryConfig::new().init::<B>(&device);
+        // Even with negative stored weights, more asymmetry raises the asymmetry detector.
+        net.asymmetry.weight =
+            burn::module::Param::from_tensor(Tensor::full([ASYMMETRY_FEATURES, 1], -1.0, &device));
+        let asymmetry_logit = |gain: f32| -> f32 {
+            let x = Tensor::<B, 4>::from_data(
+                TensorData::new(walker(100, gain, 0.0), [1, 100, 22, 3]),
+                &device,
+            );
+            net.detector_logits(x).narrow(1, 0, 1).into_scalar()
+        };
+        assert!(asymmetry_logit(0.4) > asymmetry_logit(1.0) + 0.5);
         let c = AsymmetryConfig::new().with_rate_hz(100.0);
-        assert_eq!((c.min_shift, c.max_shift), (30, 80));
+        assert_eq!(
+            (c.min_shift, c.max_shift),
+            (30, 50),
+            "at most half the window"
+        );
         assert!(c.validate().is_ok());
+        let short = AsymmetryConfig::new().with_interval(40).with_rate_hz(50.0);
+        assert_eq!((short.min_shift, short.max_shift), (15, 20));
+        assert!(AsymmetryConfig::new().with_interval(40).validate().is_err());
     }
 }

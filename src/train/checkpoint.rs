@@ -446,7 +446,7 @@ pub fn init_untrained<B: Backend>(network: &NetworkConfig, device: &B::Device) -
         NetworkConfig::MultiMlp(c) | NetworkConfig::LrpMlp(c) => {
             LoadedModel::Mlp(c.init::<B>(device))
         }
-        NetworkConfig::Asymmetry(c) => LoadedModel::Asymmetry(c.init::<B>(device)),
+        NetworkConfig::Asymmetry(c) => LoadedModel::Asymmetry(c.init_random::<B>(device)),
     }
 }
 

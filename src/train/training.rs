@@ -49,10 +49,20 @@ fn estimate_standardization(
     ))
 }
 
+/// `cfg` with an asymmetry network's half-stride search set for the windows' frame rate
+/// ([`crate::nn::AsymmetryConfig::with_rate_hz`]); other networks unchanged.
+fn with_fitted_shifts(cfg: &TrainConfig, train: &dyn WindowSource) -> TrainConfig {
+    let mut cfg = cfg.clone();
+    if let (NetworkConfig::Asymmetry(n), Some(rate_hz)) = (&mut cfg.network, train.rate_hz()) {
+        *n = n.clone().with_rate_hz(rate_hz);
+    }
+    cfg
+}
+
 /// Readies an asymmetry network for the windows: it reads angles between segments, so the
 /// alignment must keep the body's proportions (isotropic or heading; not the original's per-axis
-/// scaling, nor left/right differences); the half-stride search follows the windows' frame rate,
-/// and the features are standardised on the windows the network is fitted on.
+/// scaling, nor left/right differences), and the features are standardised on the windows the
+/// network is fitted on.
 fn prepare_asymmetry(
     net: &mut crate::nn::AsymmetryConfig,
     train: &dyn WindowSource,
@@ -69,11 +79,14 @@ fn prepare_asymmetry(
             ),
         });
     }
-    if let Some(rate_hz) = train.rate_hz() {
-        *net = net.clone().with_rate_hz(rate_hz);
+    if train.rate_hz().is_none() {
+        tracing::warn!(
+            "the windows' frame rate is unknown: the asymmetry network searches half a stride \
+             between {} and {} frames (0.3–0.8 s at 50 Hz); give --rate-hz",
+            net.min_shift,
+            net.max_shift
+        );
     }
-    net.validate()
-        .map_err(|reason| TrainError::Config { reason })?;
     let (data, _) = evenly_spaced_windows(fit)?;
     net.feature_standardization = Some(crate::nn::asymmetry::FeatureStandardization::from_windows(
         net, &data,
@@ -475,6 +488,9 @@ pub fn train(
     eval: &dyn WindowSource,
     mut progress: impl FnMut(TrainEvent),
 ) -> Result<TrainOutcome, TrainError> {
+    // The asymmetry network's half-stride search follows the windows' frame rate (before the
+    // configuration is checked: the defaults assume 50 Hz and 100-frame windows).
+    let cfg = &with_fitted_shifts(cfg, train);
     check_config(cfg)?;
     for (name, src) in [("training", train), ("evaluation", eval)] {
         if src.interval() != cfg.network.interval() || src.joints() != cfg.network.joints() {

@@ -56,7 +56,8 @@ pub enum NetworkError {
 /// What to explain with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExplainChoice {
-    /// The network's recommended LRP rule (ε = 0.25 for MLPs, CP-LRP for transformers).
+    /// The network's recommended explanation (LRP ε = 0.25 for MLPs, CP-LRP for transformers,
+    /// gradient × input for the asymmetry network).
     #[default]
     Recommended,
     /// LRP ε-rule, ε = 0.25 (MLP).
