@@ -572,12 +572,7 @@ fn load_windows(a: &TrainArgs, r: &Recipe) -> anyhow::Result<gaitlens::dataset::
         }
     }
     let mut ds = gaitlens::dataset::WindowDataset::new(sequences, cfg)?;
-    ds.alignment = match r.alignment {
-        AlignArg::Original => Alignment::Original,
-        AlignArg::Isotropic => Alignment::Isotropic,
-        AlignArg::Heading => Alignment::Heading,
-        AlignArg::HeadingSymmetry => Alignment::HeadingSymmetry,
-    };
+    ds.alignment = alignment(r.alignment);
     match ds.common_rate_hz() {
         Some(r) => eprintln!("frame rate {r} Hz (recorded in the model card)"),
         None => eprintln!(
@@ -586,6 +581,16 @@ fn load_windows(a: &TrainArgs, r: &Recipe) -> anyhow::Result<gaitlens::dataset::
         ),
     }
     Ok(ds)
+}
+
+/// The library's alignment of an `--alignment` value.
+fn alignment(a: AlignArg) -> Alignment {
+    match a {
+        AlignArg::Original => Alignment::Original,
+        AlignArg::Isotropic => Alignment::Isotropic,
+        AlignArg::Heading => Alignment::Heading,
+        AlignArg::HeadingSymmetry => Alignment::HeadingSymmetry,
+    }
 }
 
 /// Refuses the flags that do not apply to the asymmetry network, before any data is read.
@@ -603,7 +608,7 @@ fn check_asymmetry_flags(a: &TrainArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(al) = a.alignment
-        && !matches!(al, AlignArg::Heading | AlignArg::Isotropic)
+        && !gaitlens::nn::asymmetry::reads_alignment(alignment(al).version())
     {
         bail!(
             "--alignment {al:?}: the asymmetry network reads angles between body segments and \

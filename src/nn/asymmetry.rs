@@ -50,8 +50,19 @@ const FOOT: [usize; 2] = [10, 11];
 /// Guards square roots and divisions at zero length.
 const EPS: f64 = 1e-9;
 
-/// Half a stride, in seconds, is searched between these (cadences of 75–200 steps/min).
+/// Half a stride, in seconds, is searched between these (cadences of 75–200 steps/min). In
+/// seconds, not as a fraction of the window like [`crate::dataset::left_right_differences`]'s
+/// search: the shift here is found by tensor operations on the device for every window of a
+/// batch (no copy back to the CPU), over leg angles rather than mirrored positions.
 pub const HALF_STRIDE_S: [f64; 2] = [0.3, 0.8];
+
+/// Whether windows aligned with `version` (a model card's alignment version) keep the body's
+/// proportions, as the angle features need: the isotropic and heading alignments, not the
+/// original's per-axis scaling nor left/right differences.
+pub fn reads_alignment(version: &str) -> bool {
+    use crate::dataset::{HEADING_ALIGNMENT_VERSION, ISOTROPIC_ALIGNMENT_VERSION};
+    version == ISOTROPIC_ALIGNMENT_VERSION || version == HEADING_ALIGNMENT_VERSION
+}
 
 /// Hyper-parameters of [`AsymmetryNet`].
 #[derive(Config, Debug)]

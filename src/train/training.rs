@@ -68,9 +68,8 @@ fn prepare_asymmetry(
     train: &dyn WindowSource,
     fit: &dyn WindowSource,
 ) -> Result<(), TrainError> {
-    use crate::dataset::{HEADING_ALIGNMENT_VERSION, ISOTROPIC_ALIGNMENT_VERSION};
     let alignment = train.alignment_version();
-    if alignment != ISOTROPIC_ALIGNMENT_VERSION && alignment != HEADING_ALIGNMENT_VERSION {
+    if !crate::nn::asymmetry::reads_alignment(alignment) {
         return Err(TrainError::Config {
             reason: format!(
                 "the asymmetry network reads angles between body segments and needs windows \
@@ -550,7 +549,7 @@ pub fn train(
             NetworkConfig::MultiMlp(n) | NetworkConfig::LrpMlp(n) => {
                 n.input_standardization = Some(stats)
             }
-            NetworkConfig::Asymmetry(_) => {}
+            NetworkConfig::Asymmetry(_) => {} // standardises its features above
         }
     }
     match cfg.device {
