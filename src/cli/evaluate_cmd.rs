@@ -225,7 +225,7 @@ pub fn evaluate_cmd(a: EvaluateArgs) -> anyhow::Result<ExitCode> {
         shuffled: shuffled.as_ref(),
         seed: card.training.seed,
     };
-    let methods = scored_methods(&a, &net, &rules, &normative, &controls);
+    let methods = scored_methods(&a, &card.network_type, &net, &rules, &normative, &controls);
     eprintln!(
         "evaluating {} ({}) on {split}: {} held-out windows, {} methods",
         a.network.display(),
@@ -301,6 +301,7 @@ fn shuffled_control(
 /// Every rule × baseline asked for (attention has no normative variant), then the controls.
 fn scored_methods<'a>(
     a: &EvaluateArgs,
+    network_type: &str,
     net: &'a LoadedModel<A>,
     rules: &[Rule],
     normative: &'a gaitlens::explain::NormativeGait,
@@ -337,15 +338,29 @@ fn scored_methods<'a>(
             seed: controls.seed,
         },
     ));
-    methods.push(ScoredMethod {
-        control: true,
-        ..ScoredMethod::network(
-            "control:gradxinput-normative",
-            net,
-            ExplainMethod::GradientInput,
-            Some(normative),
-        )
-    });
+    // The gradient × input control, unless a scored rule already is it (the asymmetry
+    // network's recommended explanation): the same relevance would be listed twice, once as
+    // the network's method and once as its control.
+    let rule_is_gradxinput = a.baselines.contains(&BaselineArg::Normative)
+        && rules
+            .iter()
+            .any(|&r| rule_method(r).resolved_for(network_type) == ExplainMethod::GradientInput);
+    if rule_is_gradxinput {
+        eprintln!(
+            "note: {network_type}'s scored rule is gradient × input itself, so the \
+             gradient × input control is left out"
+        );
+    } else {
+        methods.push(ScoredMethod {
+            control: true,
+            ..ScoredMethod::network(
+                "control:gradxinput-normative",
+                net,
+                ExplainMethod::GradientInput,
+                Some(normative),
+            )
+        });
+    }
     let networks = [
         ("untrained", controls.untrained),
         ("shuffled", controls.shuffled),

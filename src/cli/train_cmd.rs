@@ -141,6 +141,9 @@ pub struct TrainArgs {
     /// loss rewards (ε = 0.1: ±2.9); 0 as the original.
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f64,
+    /// L2 penalty λ on every weight (Adam's weight decay, `g + λ·w`); 0 as the original.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
     /// Optimizer: `adopt` (as the original) or `adam` [preset].
     #[arg(long)]
     pub optimizer: Option<String>,
@@ -694,6 +697,7 @@ fn train_config(a: &TrainArgs, r: &Recipe) -> anyhow::Result<TrainConfig> {
     tc.calibration_fraction = r.calibration_fraction;
     tc.calibration_subjects = a.calibration_subjects.clone();
     tc.label_smoothing = a.label_smoothing;
+    tc.weight_decay = a.weight_decay;
     tc.joint_permutations = r.joint_permutations;
     tc.inner_fold = a.inner_fold;
     tc.standardize_input = match r.standardize {

@@ -67,6 +67,16 @@ impl ExplainMethod {
             Self::GradientInput => true,
         }
     }
+
+    /// The method that actually computes the relevance for a network of `network_type`: the
+    /// asymmetry network's recommended explanation is gradient × input (it has no layers to
+    /// propagate relevance through); every other method is itself.
+    pub fn resolved_for(self, network_type: &str) -> Self {
+        match self {
+            Self::Lrp(LrpRule::Recommended) if network_type == "asymmetry" => Self::GradientInput,
+            other => other,
+        }
+    }
 }
 
 /// Errors of the explanation functions.
@@ -342,6 +352,20 @@ pub fn check_rate_hz(rate_hz: f64) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_asymmetry_networks_recommended_method_is_gradient_x_input_and_its_only_rule() {
+        let rec = ExplainMethod::Lrp(LrpRule::Recommended);
+        assert_eq!(rec.resolved_for("asymmetry"), ExplainMethod::GradientInput);
+        for other in ["lrpmlp", "multi_mlp", "transformer"] {
+            assert_eq!(rec.resolved_for(other), rec);
+            assert!(rec.supported_by(other));
+        }
+        assert!(rec.supported_by("asymmetry"));
+        assert!(!ExplainMethod::Lrp(LrpRule::Epsilon(0.25)).supported_by("asymmetry"));
+        assert!(!ExplainMethod::Attention.supported_by("asymmetry"));
+        assert!(ExplainMethod::Attention.supported_by("transformer"));
+    }
 
     #[test]
     fn rates_outside_one_to_ten_thousand_hz_are_rejected() {

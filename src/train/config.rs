@@ -177,6 +177,11 @@ pub struct TrainConfig {
     /// logits without bound on windows it already separates (ε = 0.1: ±2.9 at the optimum).
     #[serde(default)]
     pub label_smoothing: f64,
+    /// L2 penalty λ added to every gradient (`g + λ·w`, burn's Adam weight decay; 0 in the
+    /// original): keeps a detector from leaning on one feature that happens to separate the
+    /// training walks, as the asymmetry script's logistic regression is penalised. Adam only.
+    #[serde(default)]
+    pub weight_decay: f64,
     /// The original transformer's joint-permutation augmentation: every fitted and every
     /// evaluation window appears this many more times (the original: 2 copies with the joints
     /// randomly reordered and their ids — positional codes — moved with them). For the original
@@ -218,6 +223,7 @@ impl TrainConfig {
             calibration_fraction: DEFAULT_CALIBRATION_FRACTION,
             calibration_subjects: None,
             label_smoothing: 0.0,
+            weight_decay: 0.0,
             joint_permutations: 0,
             inner_fold: None,
         }

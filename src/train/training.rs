@@ -607,6 +607,19 @@ fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
             ),
         });
     }
+    if !(cfg.weight_decay.is_finite() && cfg.weight_decay >= 0.0) {
+        return Err(TrainError::Config {
+            reason: format!("weight decay {} (must be a finite λ ≥ 0)", cfg.weight_decay),
+        });
+    }
+    if cfg.weight_decay > 0.0 && cfg.optimizer != OptimizerKind::Adam {
+        return Err(TrainError::Config {
+            reason: format!(
+                "weight decay {} needs --optimizer adam (the original's ADOPT takes none here)",
+                cfg.weight_decay
+            ),
+        });
+    }
     if cfg.joint_permutations > 0 {
         let original = matches!(&cfg.network, NetworkConfig::Transformer(c)
             if !c.per_joint_embedding && !c.frame_token);
@@ -765,7 +778,9 @@ where
             run_with(model, optim, cfg, device, src, progress)
         }
         OptimizerKind::Adam => {
-            let optim = AdamConfig::new().init::<B, M>();
+            let decay = (cfg.weight_decay > 0.0)
+                .then(|| burn::optim::decay::WeightDecayConfig::new(cfg.weight_decay as f32));
+            let optim = AdamConfig::new().with_weight_decay(decay).init::<B, M>();
             run_with(model, optim, cfg, device, src, progress)
         }
     }
@@ -1100,6 +1115,7 @@ mod tests {
         );
         let rule = explain(&m, x, ExplainMethod::Lrp(LrpRule::Epsilon(0.25))).unwrap_err();
         assert!(rule.to_string().contains("asymmetry"), "{rule}");
+        asymmetry_card_round_trips(&out, &eval.0);
         // The original alignment scales each axis by itself: angles would be distorted.
         let err = train(&cfg, &walker_windows(20), &walker_windows(10), |_| {}).unwrap_err();
         assert!(err.to_string().contains("--alignment heading"), "{err}");
@@ -1120,6 +1136,42 @@ mod tests {
 
     /// Logits of a trained outcome's network (loaded from its card and record) on every window
     /// of a 4-frame toy set.
+    /// An asymmetry card written and read back gives the same logits (its feature statistics
+    /// travel in the card), and a card whose statistics were tampered with is refused by name.
+    fn asymmetry_card_round_trips(out: &TrainOutcome, w: &InMemoryWindows) {
+        use super::super::checkpoint::{
+            CardExpectation, load_checkpoint, read_card, save_checkpoint,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (_, card_path) = save_checkpoint(out, &dir.path().join("a")).unwrap();
+        let device = Default::default();
+        let (model, card) = load_checkpoint::<burn::backend::NdArray>(
+            &card_path,
+            &CardExpectation::default(),
+            &device,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&card.network).unwrap(),
+            serde_json::to_value(&out.card.network).unwrap()
+        );
+        let (x, _) = w.batch(&(0..w.len()).collect::<Vec<_>>()).unwrap();
+        let x = crate::nn::window_tensor(x, w.len(), w.interval, 22, &device);
+        assert_eq!(to_vec(model.logits(x)), window_logits(out, w));
+        // A negative deviation would turn a detector around: refused, naming the statistics.
+        let text = std::fs::read_to_string(&card_path).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_object_mut().unwrap().remove("card_fnv1a64");
+        let std = v
+            .pointer_mut("/network/feature_standardization/std/0")
+            .expect("the card stores the feature deviations");
+        *std = serde_json::json!(-1.0);
+        let tampered = dir.path().join("tampered.json");
+        std::fs::write(&tampered, serde_json::to_vec(&v).unwrap()).unwrap();
+        let err = read_card(&tampered).unwrap_err();
+        assert!(err.to_string().contains("feature statistics"), "{err}");
+    }
+
     fn window_logits(o: &TrainOutcome, w: &InMemoryWindows) -> Vec<f32> {
         let device = Default::default();
         let m = super::super::checkpoint::load_weights::<burn::backend::NdArray>(
@@ -1200,6 +1252,34 @@ mod tests {
             train(&cfg, &tr, &ev, |_| {}),
             Err(TrainError::Config { .. })
         ));
+    }
+
+    /// Weight decay keeps the weights, and so the logits of a separable task, smaller than plain
+    /// Adam does; a negative λ or λ with ADOPT is a typed error.
+    #[test]
+    fn weight_decay_shrinks_the_logits_and_needs_adam() {
+        let _rng = crate::train::test_rng_lock();
+        let (tr, ev) = (toy(64, 4, 1), toy(32, 4, 2));
+        let mut cfg = mlp_cfg();
+        cfg.epochs = 40;
+        cfg.calibration_fraction = 0.0;
+        cfg.optimizer = OptimizerKind::Adam;
+        let max_logit = |cfg: &TrainConfig| {
+            let o = train(cfg, &tr, &ev, |_| {}).unwrap();
+            let l = window_logits(&o, &tr);
+            (l.iter().fold(0f32, |a, b| a.max(b.abs())), o.card)
+        };
+        let (plain, _) = max_logit(&cfg);
+        cfg.weight_decay = 0.5;
+        let (decayed, card) = max_logit(&cfg);
+        assert_eq!(card.training.weight_decay, 0.5);
+        assert!(plain > 1.5 * decayed, "plain {plain} vs decayed {decayed}");
+        for (lambda, optimizer) in [(-0.1, OptimizerKind::Adam), (0.1, OptimizerKind::Adopt)] {
+            cfg.weight_decay = lambda;
+            cfg.optimizer = optimizer;
+            let err = train(&cfg, &tr, &ev, |_| {}).unwrap_err();
+            assert!(err.to_string().contains("weight decay"), "{err}");
+        }
     }
 
     #[test]
