@@ -759,3 +759,61 @@ fn presets_are_recorded_and_explicit_flags_win() {
     );
     fails_with(&o, "original transformer only");
 }
+
+/// The asymmetry network end to end: trained by the CLI, its explanation names the detector that
+/// decided and the features it read, `evaluate` does not list its gradient × input method twice,
+/// and a bad weight decay is refused by name.
+#[test]
+fn the_asymmetry_network_reads_out_its_features_and_evaluates_without_a_duplicate_control() {
+    let dir = tempfile::tempdir().unwrap();
+    let cohort = synth(dir.path(), "6", "4");
+    let stem = dir.path().join("asym");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "asymmetry",
+            "--data",
+            s(&cohort),
+            "--out",
+            s(&stem),
+            "--stride",
+            "16",
+            "--epochs",
+            "1",
+            "--folds",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        gaitlens(&args)
+    };
+    fails_with(&train(&["--weight-decay=-1"]), "weight decay");
+    ok(&train(&["--weight-decay", "0.01"]));
+    let card_path = stem.with_extension("json");
+    assert_eq!(
+        read_json(&card_path)["training"]["weight_decay"].as_f64(),
+        Some(0.01)
+    );
+    let walk = cohort.join("healthy").join("S000").join("walk_00");
+    let out = ok(&explain_with(&card_path, &walk, &[]));
+    assert!(
+        out.contains("detector decides; what it read most:"),
+        "{out}"
+    );
+    assert!(out.contains("° (") && out.contains("SD), "), "{out}");
+    assert!(out.contains("to the logit"), "{out}");
+    let out = ok(&gaitlens(&[
+        "evaluate",
+        "--network",
+        s(&card_path),
+        "--data",
+        s(&cohort),
+        "--stride",
+        "16",
+    ]));
+    assert!(out.contains("recommended-normative"), "{out}");
+    assert!(!out.contains("control:gradxinput-normative"), "{out}");
+    assert!(
+        out.contains("gradient × input control is left out"),
+        "{out}"
+    );
+}

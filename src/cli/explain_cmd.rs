@@ -231,6 +231,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     };
     let explained = explain_walk(&net, &card, &seq, &req, &device)?;
     print_verdict(&a, &card, &explained);
+    print_readout(&explained);
     print_top_joints(&explained, &model.joint_names, a.window.space);
     if let Some(out) = &a.out {
         write_relevance_csv(out, &explained, &model.joint_names)?;
@@ -262,6 +263,16 @@ fn print_verdict(a: &ExplainArgs, card: &ModelCard, explained: &ExplainedWindow)
             "the network card has no out-of-domain statistics (written before gaitlens stored \
              them): cannot tell whether this walk is like its training data"
         ),
+    }
+}
+
+/// For the asymmetry network: which detector decided and the four features that added most to
+/// its logit (SDs from the training windows' mean).
+fn print_readout(explained: &ExplainedWindow) {
+    let Some(r) = &explained.readout else { return };
+    println!("{}; what it read most:", r.headline());
+    for f in r.deciding_features().iter().take(4) {
+        println!("  {}", f.describe());
     }
 }
 

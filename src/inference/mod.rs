@@ -254,6 +254,9 @@ pub struct ExplainedWindow {
     pub temperature: Option<f64>,
     /// What the relevance is on (joint positions or joint rotations).
     pub space: RelevanceSpace,
+    /// For the asymmetry network: the named features its detectors read and their exact parts
+    /// in the logit (`None` for the other networks).
+    pub readout: Option<crate::nn::asymmetry::AsymmetryReadout>,
 }
 
 impl ExplainedWindow {
@@ -350,6 +353,10 @@ pub fn explain_sequence_window<B: AutodiffBackend>(
         .map(|r| window_tensor::<B>(r, 1, interval, NUM_JOINTS, device));
     let domain = card.domain_check(&flat);
     let x = window_tensor::<B>(flat.clone(), 1, interval, NUM_JOINTS, device);
+    let readout = match net {
+        LoadedModel::Asymmetry(m) => m.readouts(x.clone()).into_iter().next(),
+        _ => None,
+    };
     let mut explanation = explain_relative(net, x, reference, req.method)?
         .into_iter()
         .next()
@@ -373,6 +380,7 @@ pub fn explain_sequence_window<B: AutodiffBackend>(
         domain,
         temperature: card.calibration.map(|c| c.temperature),
         space: req.space,
+        readout,
     })
 }
 

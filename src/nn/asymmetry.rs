@@ -404,6 +404,158 @@ impl<B: Backend> AsymmetryNet<B> {
     }
 }
 
+/// What each of the [`FEATURES`] features measures, in order, for readouts (L−R: how much the
+/// legs differ; offsets, shapes and ranges after the half-stride shift).
+pub const FEATURE_NAMES: [&str; FEATURES] = [
+    "hip flexion offset L−R",
+    "knee flexion offset L−R",
+    "ankle offset L−R",
+    "hip flexion shape L−R",
+    "knee flexion shape L−R",
+    "ankle shape L−R",
+    "hip ab/adduction shape L−R",
+    "hip flexion range L−R",
+    "knee flexion range L−R",
+    "ankle range L−R",
+    "hip ab/adduction range L−R",
+    "knees' least flexion",
+    "hips' mean flexion",
+];
+
+/// One feature's part in a window's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureContribution {
+    /// What it measures ([`FEATURE_NAMES`]).
+    pub name: &'static str,
+    /// Its value in the window, degrees.
+    pub value_deg: f64,
+    /// Its value in training standard deviations from the training windows' mean (`None`: the
+    /// card has no feature statistics).
+    pub z: Option<f64>,
+    /// What it adds to its detector's logit (weight magnitude × standardised value): the
+    /// detector's logit is its bias plus the sum of these, exactly.
+    pub logit_part: f64,
+}
+
+impl FeatureContribution {
+    /// e.g. "knee flexion range L−R 12.3° (+2.1 SD), +1.45 to the logit".
+    pub fn describe(&self) -> String {
+        let z = self.z.map(|z| format!(" ({z:+.1} SD)")).unwrap_or_default();
+        format!(
+            "{} {:.1}°{z}, {:+.2} to the logit",
+            self.name, self.value_deg, self.logit_part
+        )
+    }
+}
+
+/// What the two detectors read in one window: an exact decomposition of the verdict into named
+/// clinical quantities, which for this network says more than relevance on the joints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AsymmetryReadout {
+    /// The asymmetry detector's logit and bias.
+    pub asymmetry: (f64, f64),
+    /// The posture detector's logit and bias.
+    pub posture: (f64, f64),
+    /// The [`FEATURES`] features; the first [`ASYMMETRY_FEATURES`] feed the asymmetry detector.
+    pub features: Vec<FeatureContribution>,
+}
+
+impl AsymmetryReadout {
+    /// Whether the posture detector decided the verdict (its logit is the larger).
+    pub fn posture_decides(&self) -> bool {
+        self.posture.0 > self.asymmetry.0
+    }
+
+    /// The deciding detector's name.
+    pub fn deciding(&self) -> &'static str {
+        if self.posture_decides() {
+            "posture"
+        } else {
+            "asymmetry"
+        }
+    }
+
+    /// One line on the two detectors, e.g. "asymmetry detector logit +1.20, posture −0.80: the
+    /// asymmetry detector decides" (for the CLI and the viewer).
+    pub fn headline(&self) -> String {
+        format!(
+            "asymmetry detector logit {:+.2}, posture {:+.2}: the {} detector decides",
+            self.asymmetry.0,
+            self.posture.0,
+            self.deciding()
+        )
+    }
+
+    /// The deciding detector's features, largest part in its logit first.
+    pub fn deciding_features(&self) -> Vec<&FeatureContribution> {
+        let range = if self.posture_decides() {
+            ASYMMETRY_FEATURES..FEATURES
+        } else {
+            0..ASYMMETRY_FEATURES
+        };
+        let mut f: Vec<_> = self.features[range].iter().collect();
+        f.sort_by(|a, b| b.logit_part.total_cmp(&a.logit_part));
+        f
+    }
+}
+
+impl<B: Backend> AsymmetryNet<B> {
+    /// The [`AsymmetryReadout`] of every window of `x` `[b, interval, joints, 3]`.
+    pub fn readouts(&self, x: Tensor<B, 4>) -> Vec<AsymmetryReadout> {
+        let [b, ..] = x.dims();
+        let host =
+            |t: Tensor<B, 2>| -> Vec<f64> { t.into_data().iter::<f32>().map(f64::from).collect() };
+        let raw = self.features(x).detach();
+        let z = self
+            .stats
+            .as_ref()
+            .map(|s| host((raw.clone() - s.mean.clone()) * s.inv_std.clone()));
+        let raw = host(raw);
+        let weights = |l: &Linear<B>| -> (Vec<f64>, f64) {
+            let w = host(l.weight.val().abs());
+            let bias = l.bias.as_ref().map_or(0.0, |b| {
+                b.val()
+                    .into_data()
+                    .iter::<f32>()
+                    .next()
+                    .map_or(0.0, f64::from)
+            });
+            (w, bias)
+        };
+        let (wa, ba) = weights(&self.asymmetry);
+        let (wp, bp) = weights(&self.posture);
+        (0..b)
+            .map(|i| {
+                let row = i * FEATURES;
+                let features: Vec<FeatureContribution> = (0..FEATURES)
+                    .map(|k| {
+                        let zk = z.as_ref().map(|z| z[row + k]);
+                        let w = if k < ASYMMETRY_FEATURES {
+                            wa[k]
+                        } else {
+                            wp[k - ASYMMETRY_FEATURES]
+                        };
+                        FeatureContribution {
+                            name: FEATURE_NAMES[k],
+                            value_deg: raw[row + k].to_degrees(),
+                            z: zk,
+                            logit_part: w * zk.unwrap_or(raw[row + k]),
+                        }
+                    })
+                    .collect();
+                let sum = |r: std::ops::Range<usize>| -> f64 {
+                    features[r].iter().map(|f| f.logit_part).sum()
+                };
+                AsymmetryReadout {
+                    asymmetry: (ba + sum(0..ASYMMETRY_FEATURES), ba),
+                    posture: (bp + sum(ASYMMETRY_FEATURES..FEATURES), bp),
+                    features,
+                }
+            })
+            .collect()
+    }
+}
+
 /// A detector whose weights act through their magnitudes: more of a feature never lowers
 /// P(sick). Every feature grows with what it detects (a larger left/right difference, a more
 /// flexed posture); a free sign would let a detector trained on a few tens of walkers learn that
@@ -531,5 +683,44 @@ pub(crate) mod tests {
         let short = AsymmetryConfig::new().with_interval(40).with_rate_hz(50.0);
         assert_eq!((short.min_shift, short.max_shift), (15, 20));
         assert!(AsymmetryConfig::new().with_interval(40).validate().is_err());
+    }
+
+    #[test]
+    fn a_readout_decomposes_the_detectors_logits_and_names_the_stiff_knee() {
+        let device = Default::default();
+        let healthy = features(walker(100, 1.0, 0.0));
+        let cfg =
+            AsymmetryConfig::new().with_feature_standardization(Some(FeatureStandardization {
+                mean: healthy.clone(),
+                std: vec![0.05; FEATURES],
+            }));
+        let mut net = cfg.init_random::<B>(&device);
+        net.asymmetry.weight =
+            burn::module::Param::from_tensor(Tensor::full([ASYMMETRY_FEATURES, 1], 0.5, &device));
+        let x = Tensor::<B, 4>::from_data(
+            TensorData::new(walker(100, 0.4, 0.0), [1, 100, 22, 3]),
+            &device,
+        );
+        let logits: Vec<f32> = net
+            .detector_logits(x.clone())
+            .into_data()
+            .iter::<f32>()
+            .collect();
+        let r = &net.readouts(x)[0];
+        assert!(
+            (r.asymmetry.0 - f64::from(logits[0])).abs() < 1e-4,
+            "{r:?} {logits:?}"
+        );
+        assert!(
+            (r.posture.0 - f64::from(logits[1])).abs() < 1e-4,
+            "{r:?} {logits:?}"
+        );
+        assert_eq!(r.deciding(), "asymmetry");
+        let top = r.deciding_features()[0];
+        assert!(top.name.starts_with("knee flexion"), "{top:?}");
+        assert!(
+            top.z.is_some_and(|z| z > 1.0) && top.value_deg > 1.0,
+            "{top:?}"
+        );
     }
 }

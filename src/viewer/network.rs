@@ -333,6 +333,8 @@ pub struct ExplainOutcome {
     /// Shown beside the probability when the card is not calibrated
     /// ([`crate::train::ModelCard::calibration_note`]).
     pub calibration_note: Option<&'static str>,
+    /// For the asymmetry network: the named features its detectors read in the window.
+    pub readout: Option<crate::nn::asymmetry::AsymmetryReadout>,
 }
 
 /// [`run_explain_in`] on joint positions (what the network reads).
@@ -475,6 +477,7 @@ fn explain_on<B: AutodiffBackend>(
         explain_ms,
         domain: w.domain,
         calibration_note: net.card.calibration_note(),
+        readout: w.readout,
     })
 }
 

@@ -291,6 +291,17 @@ fn verdict_ui(ui: &mut egui::Ui, last: &ExplainOutcome, unmeasured: &[String]) {
         shown.logit
     ));
     domain_note_ui(ui, last.domain);
+    readout_ui(ui, last.readout.as_ref());
+}
+
+/// For the asymmetry network: which detector decided and the features that added most to its
+/// logit, in degrees and training SDs — the verdict in clinical quantities.
+fn readout_ui(ui: &mut egui::Ui, readout: Option<&crate::nn::asymmetry::AsymmetryReadout>) {
+    let Some(r) = readout else { return };
+    ui.small(r.headline());
+    for f in r.deciding_features().iter().take(3) {
+        ui.small(format!("  · {}", f.describe()));
+    }
 }
 
 /// Whether the walk is like the network's training data, as far as its card can tell.
