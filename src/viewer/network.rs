@@ -697,6 +697,7 @@ fn finish_network_work(mut state: ResMut<NetworkState>, mut importance: ResMut<I
         match result {
             Ok(net) => {
                 tracing::info!("network loaded: {} ({})", net.source, net.summary());
+                importance.scale = default_scale(&net.card.network_type);
                 state.network = Some(Arc::new(net));
                 state.last = None;
                 importance.shown = None;
@@ -717,6 +718,19 @@ fn finish_network_work(mut state: ResMut<NetworkState>, mut importance: ResMut<I
             }
             Err(e) => state.error = Some(e.to_string()),
         }
+    }
+}
+
+/// The colour scale a network's explanations start with: the window total for the asymmetry
+/// network, whose gradient flows only to the frames that set each feature (a range's extremes,
+/// the knees' least flexion), so per-window colours leave almost every frame white; the
+/// original's per-window scale for the others.
+fn default_scale(network_type: &str) -> crate::explain::colouring::ColourScale {
+    use crate::explain::colouring::ColourScale;
+    if network_type == "asymmetry" {
+        ColourScale::WindowSum
+    } else {
+        ColourScale::Window
     }
 }
 
