@@ -42,6 +42,21 @@ fn explain_with(card: &Path, walk: &Path, extra: &[&str]) -> Output {
     gaitlens(&args)
 }
 
+/// `gaitlens evaluate --network CARD --data COHORT --stride 16` plus `extra` flags.
+fn evaluate_with(card: &Path, cohort: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "evaluate",
+        "--network",
+        s(card),
+        "--data",
+        s(cohort),
+        "--stride",
+        "16",
+    ];
+    args.extend_from_slice(extra);
+    gaitlens(&args)
+}
+
 /// `gaitlens train mlp` on `cohort` with 32-frame windows, one epoch, plus `extra` flags;
 /// returns the log.
 fn train_small(cohort: &Path, stem: &Path, stride: &str, extra: &[&str]) -> String {
@@ -211,21 +226,18 @@ fn standardised_isotropic_network_is_evaluated_against_the_ground_truth() {
     );
     assert!(log.contains("--shuffle-labels"), "{log}");
     let report = dir.path().join("report.json");
-    let out = ok(&gaitlens(&[
-        "evaluate",
-        "--network",
-        s(&card_path),
-        "--data",
-        s(&cohort),
-        "--stride",
-        "16",
-        "--rules",
-        "eps,gamma",
-        "--shuffled-network",
-        s(&shuffled_stem.with_extension("json")),
-        "--out",
-        s(&report),
-    ]));
+    let out = ok(&evaluate_with(
+        &card_path,
+        &cohort,
+        &[
+            "--rules",
+            "eps,gamma",
+            "--shuffled-network",
+            s(&shuffled_stem.with_extension("json")),
+            "--out",
+            s(&report),
+        ],
+    ));
     assert!(out.contains("fold 0/5"), "{out}");
     assert!(
         out.contains("expected calibration error (15 bins)"),
@@ -801,15 +813,7 @@ fn the_asymmetry_network_reads_out_its_features_and_evaluates_without_a_duplicat
     );
     assert!(out.contains("° (") && out.contains("SD), "), "{out}");
     assert!(out.contains("to the logit"), "{out}");
-    let out = ok(&gaitlens(&[
-        "evaluate",
-        "--network",
-        s(&card_path),
-        "--data",
-        s(&cohort),
-        "--stride",
-        "16",
-    ]));
+    let out = ok(&evaluate_with(&card_path, &cohort, &[]));
     assert!(out.contains("recommended-normative"), "{out}");
     assert!(!out.contains("control:gradxinput-normative"), "{out}");
     assert!(

@@ -1134,8 +1134,6 @@ mod tests {
         cfg
     }
 
-    /// Logits of a trained outcome's network (loaded from its card and record) on every window
-    /// of a 4-frame toy set.
     /// An asymmetry card written and read back gives the same logits (its feature statistics
     /// travel in the card), and a card whose statistics were tampered with is refused by name.
     fn asymmetry_card_round_trips(out: &TrainOutcome, w: &InMemoryWindows) {
@@ -1172,6 +1170,8 @@ mod tests {
         assert!(err.to_string().contains("feature statistics"), "{err}");
     }
 
+    /// Logits of a trained outcome's network (loaded from its card and record) on every window
+    /// of `w`.
     fn window_logits(o: &TrainOutcome, w: &InMemoryWindows) -> Vec<f32> {
         let device = Default::default();
         let m = super::super::checkpoint::load_weights::<burn::backend::NdArray>(
@@ -1223,6 +1223,17 @@ mod tests {
         );
     }
 
+    /// The largest |logit| on the training windows `tr` of a network trained with `cfg`, and its card.
+    fn max_abs_logit(
+        cfg: &TrainConfig,
+        tr: &InMemoryWindows,
+        ev: &InMemoryWindows,
+    ) -> (f32, ModelCard) {
+        let o = train(cfg, tr, ev, |_| {}).unwrap();
+        let l = window_logits(&o, tr);
+        (l.iter().fold(0f32, |a, b| a.max(b.abs())), o.card)
+    }
+
     /// Label smoothing keeps the logits of a separable task near ±ln((2 − ε)/ε) where plain BCE
     /// keeps growing them; ε outside [0, 0.5) is a typed error.
     #[test]
@@ -1232,11 +1243,7 @@ mod tests {
         let mut cfg = mlp_cfg();
         cfg.epochs = 40;
         cfg.calibration_fraction = 0.0;
-        let max_logit = |cfg: &TrainConfig| {
-            let o = train(cfg, &tr, &ev, |_| {}).unwrap();
-            let l = window_logits(&o, &tr);
-            (l.iter().fold(0f32, |a, b| a.max(b.abs())), o.card)
-        };
+        let max_logit = |cfg: &TrainConfig| max_abs_logit(cfg, &tr, &ev);
         let (plain, _) = max_logit(&cfg);
         cfg.label_smoothing = 0.2;
         let (smoothed, card) = max_logit(&cfg);
@@ -1264,11 +1271,7 @@ mod tests {
         cfg.epochs = 40;
         cfg.calibration_fraction = 0.0;
         cfg.optimizer = OptimizerKind::Adam;
-        let max_logit = |cfg: &TrainConfig| {
-            let o = train(cfg, &tr, &ev, |_| {}).unwrap();
-            let l = window_logits(&o, &tr);
-            (l.iter().fold(0f32, |a, b| a.max(b.abs())), o.card)
-        };
+        let max_logit = |cfg: &TrainConfig| max_abs_logit(cfg, &tr, &ev);
         let (plain, _) = max_logit(&cfg);
         cfg.weight_decay = 0.5;
         let (decayed, card) = max_logit(&cfg);
