@@ -76,14 +76,6 @@ pub struct FitConfig {
     pub calibration_frames: usize,
     /// A frame with fewer visible markers than this fraction of the matched ones is interpolated.
     pub min_visible_fraction: f64,
-    /// Tracking loss weight of each pelvis skin marker ([`skinned_markers::PELVIS_MARKERS`]; 1 for
-    /// other markers). They alone define the pelvis, which every leg marker also pulls on through
-    /// the hips. The fitted pelvic obliquity follows the pelvis markers' own more closely the
-    /// higher it is (on twelve of thirteen biomechZoo and gaitalytics walkers r ≥ 0.47 at 1,
-    /// ≥ 0.70 at 2, ≥ 0.88 at 4); 2 is the largest at which every shared trial keeps a median
-    /// marker RMSE ≤ 12 mm (PiG_Motion3_FF, whose thigh and knee markers disagree with its pelvis
-    /// markers: 11.9 mm at 2, 12.4 at 3, 12.9 at 4). README "The pelvis from its landmarks".
-    pub pelvis_marker_weight: f64,
 }
 
 impl Default for FitConfig {
@@ -93,7 +85,6 @@ impl Default for FitConfig {
             calibration: CalibrationConfig::default(),
             calibration_frames: 8,
             min_visible_fraction: 0.3,
-            pelvis_marker_weight: 2.0,
         }
     }
 }
@@ -707,11 +698,6 @@ fn calibrate_and_track(
     let markers =
         calibrate::skinned_markers(s.model, &calibration.betas, s.used, &calibration.offsets_m);
     let mut problem = PoseProblem::new(s.model, &shaped, &markers, s.limits.to_vec());
-    for (i, m) in markers.iter().enumerate() {
-        if skinned_markers::PELVIS_MARKERS.contains(&m.name.as_str()) {
-            problem.set_marker_weight(i, s.cfg.pelvis_marker_weight);
-        }
-    }
     for &i in down_weighted {
         problem.set_marker_weight(i, outliers::OUTLIER_WEIGHT);
     }

@@ -11,23 +11,6 @@ use nalgebra::{Matrix4, Vector3};
 
 use crate::body::{BodyModel, MarkerPlacement, ShapedBody};
 
-/// Skin markers on the pelvis' bony landmarks, which every marker-based gait model treats as one
-/// rigid segment: Plug-in Gait builds its pelvis from exactly these.
-pub const PELVIS_MARKERS: [&str; 5] = ["LASI", "RASI", "LPSI", "RPSI", "SACR"];
-
-/// The joint a marker is rigidly attached to instead of its face's blended skinning weights:
-/// the root (pelvis) for [`PELVIS_MARKERS`]. Blended, an ASIS marker follows the pelvis by
-/// under half and the lumbar joint by 0.4 on the default body, so the solver could roll the pelvis
-/// and counter-roll the spine without moving the pelvis markers: the fitted pelvic obliquity of the
-/// shared walks varied 2–3.5 times as much as the same markers' own, which hid a Trendelenburg
-/// drop in the noise.
-fn rigid_joint(model: &BodyModel, name: &str) -> Option<usize> {
-    if !PELVIS_MARKERS.contains(&name) {
-        return None;
-    }
-    model.parents.iter().position(|p| p.is_none())
-}
-
 /// One marker ready for posing.
 #[derive(Debug, Clone)]
 pub struct SkinnedMarker {
@@ -53,15 +36,12 @@ impl SkinnedMarker {
             }
         }
         let total: f64 = acc.iter().sum();
-        let weights = match rigid_joint(model, &p.name) {
-            Some(j) => vec![(j, 1.0)],
-            None => acc
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| **w > 1e-6)
-                .map(|(j, w)| (j, w / total.max(1e-12)))
-                .collect(),
-        };
+        let weights = acc
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w > 1e-6)
+            .map(|(j, w)| (j, w / total.max(1e-12)))
+            .collect();
         SkinnedMarker {
             name: p.name.clone(),
             rest_m: Vector3::from(rest),
@@ -93,26 +73,5 @@ impl SkinnedMarker {
             m += world_from_rest[j] * w;
         }
         m
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::body::default_model::{default_body, fitting_markers};
-
-    #[test]
-    fn pelvis_landmarks_move_with_the_pelvis_alone_and_other_markers_stay_blended() {
-        let model = default_body();
-        let shaped = model.shape(&vec![0.0; model.num_betas]);
-        let marker =
-            |n: &str| SkinnedMarker::new(model, &shaped, fitting_markers().get(n).unwrap());
-        for n in ["LASI", "RPSI", "SACR"] {
-            assert_eq!(marker(n).weights, vec![(0, 1.0)], "{n}");
-        }
-        // A knee marker sits between thigh and shank and keeps both; so does a hip joint centre,
-        // where pelvis and thigh agree.
-        assert!(marker("LKNE").weights.len() >= 2);
-        assert!(marker("LHJC").weights.len() >= 2);
     }
 }
