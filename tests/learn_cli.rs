@@ -57,25 +57,23 @@ fn evaluate_with(card: &Path, cohort: &Path, extra: &[&str]) -> Output {
     gaitlens(&args)
 }
 
+/// `gaitlens train KIND --data COHORT --out STEM` plus `extra` flags.
+fn train_with(kind: &str, cohort: &Path, stem: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["train", kind, "--data", s(cohort), "--out", s(stem)];
+    args.extend_from_slice(extra);
+    gaitlens(&args)
+}
+
 /// `gaitlens train mlp` on `cohort` with 32-frame windows, one epoch, plus `extra` flags;
 /// returns the log.
 fn train_small(cohort: &Path, stem: &Path, stride: &str, extra: &[&str]) -> String {
-    let mut args = vec![
-        "train",
+    let small = ["--interval", "32", "--stride", stride, "--epochs", "1"];
+    ok(&train_with(
         "mlp",
-        "--data",
-        s(cohort),
-        "--out",
-        s(stem),
-        "--interval",
-        "32",
-        "--stride",
-        stride,
-        "--epochs",
-        "1",
-    ];
-    args.extend_from_slice(extra);
-    ok(&gaitlens(&args))
+        cohort,
+        stem,
+        &[&small[..], extra].concat(),
+    ))
 }
 
 /// A one-walk synthetic cohort in `dir/cohort`.
@@ -781,22 +779,8 @@ fn the_asymmetry_network_reads_out_its_features_and_evaluates_without_a_duplicat
     let cohort = synth(dir.path(), "6", "4");
     let stem = dir.path().join("asym");
     let train = |extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "asymmetry",
-            "--data",
-            s(&cohort),
-            "--out",
-            s(&stem),
-            "--stride",
-            "16",
-            "--epochs",
-            "1",
-            "--folds",
-            "3",
-        ];
-        args.extend_from_slice(extra);
-        gaitlens(&args)
+        let small = ["--stride", "16", "--epochs", "1", "--folds", "3"];
+        train_with("asymmetry", &cohort, &stem, &[&small[..], extra].concat())
     };
     fails_with(&train(&["--weight-decay=-1"]), "weight decay");
     ok(&train(&["--weight-decay", "0.01"]));

@@ -1234,15 +1234,21 @@ mod tests {
         (l.iter().fold(0f32, |a, b| a.max(b.abs())), o.card)
     }
 
+    /// A separable toy task (training and evaluation windows) with an MLP config run for 40 epochs
+    /// without a calibration split, where the logits grow unless something bounds them.
+    fn separable_long_run() -> (InMemoryWindows, InMemoryWindows, TrainConfig) {
+        let mut cfg = mlp_cfg();
+        cfg.epochs = 40;
+        cfg.calibration_fraction = 0.0;
+        (toy(64, 4, 1), toy(32, 4, 2), cfg)
+    }
+
     /// Label smoothing keeps the logits of a separable task near ±ln((2 − ε)/ε) where plain BCE
     /// keeps growing them; ε outside [0, 0.5) is a typed error.
     #[test]
     fn label_smoothing_bounds_the_logits() {
         let _rng = crate::train::test_rng_lock();
-        let (tr, ev) = (toy(64, 4, 1), toy(32, 4, 2));
-        let mut cfg = mlp_cfg();
-        cfg.epochs = 40;
-        cfg.calibration_fraction = 0.0;
+        let (tr, ev, mut cfg) = separable_long_run();
         let max_logit = |cfg: &TrainConfig| max_abs_logit(cfg, &tr, &ev);
         let (plain, _) = max_logit(&cfg);
         cfg.label_smoothing = 0.2;
@@ -1266,10 +1272,7 @@ mod tests {
     #[test]
     fn weight_decay_shrinks_the_logits_and_needs_adam() {
         let _rng = crate::train::test_rng_lock();
-        let (tr, ev) = (toy(64, 4, 1), toy(32, 4, 2));
-        let mut cfg = mlp_cfg();
-        cfg.epochs = 40;
-        cfg.calibration_fraction = 0.0;
+        let (tr, ev, mut cfg) = separable_long_run();
         cfg.optimizer = OptimizerKind::Adam;
         let max_logit = |cfg: &TrainConfig| max_abs_logit(cfg, &tr, &ev);
         let (plain, _) = max_logit(&cfg);
