@@ -332,3 +332,44 @@ fn a_file_with_duplicated_events_gets_plausible_phases_and_says_why() {
         "no note on the duplicated strike: {notes:?}"
     );
 }
+
+/// `report --pelvis-markers rigid` fits with the pelvis markers rigid on the pelvis, says so in
+/// report.json and report.html, and its pelvic obliquity and hip adduction follow Vicon's more
+/// closely than the default fit's (README "Pelvis markers").
+#[test]
+fn rigid_pelvis_markers_bring_the_frontal_pelvis_and_hip_closer_to_vicon() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["PiG_Motion-FlatFoot-Full.c3d", "treadmill_events.c3d"] {
+        let mut r_of = Vec::new();
+        for setting in ["skin", "rigid"] {
+            let out = tmp.path().join(format!("{name}-{setting}"));
+            let r = report(&shared_c3d(name), &out, &["--pelvis-markers", setting]);
+            assert_eq!(r["fit"]["pelvis_markers"], setting, "{name}");
+            let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+            let said = if setting == "rigid" {
+                "pelvis markers rigid on the pelvis"
+            } else {
+                "pelvis markers moving with the skin"
+            };
+            assert!(
+                html.contains(said),
+                "{name} {setting}: report.html does not say {said}"
+            );
+            let r_var =
+                |side: &str, var: &str| comparison(&r, side, var).unwrap()["r"].as_f64().unwrap();
+            let obliquity = r_var("left", "pelvis_obliquity");
+            let adduction =
+                (r_var("left", "hip_adduction") + r_var("right", "hip_adduction")) / 2.0;
+            eprintln!(
+                "{name} {setting}: obliquity r {obliquity:.2}, hip adduction r {adduction:.2}"
+            );
+            r_of.push((obliquity, adduction));
+        }
+        let ((ob_skin, ad_skin), (ob_rigid, ad_rigid)) = (r_of[0], r_of[1]);
+        assert!(
+            ob_rigid > ob_skin && ad_rigid > ad_skin,
+            "{name}: rigid obliquity r {ob_rigid:.2} / adduction r {ad_rigid:.2} against skin's \
+             {ob_skin:.2} / {ad_skin:.2}"
+        );
+    }
+}

@@ -347,3 +347,41 @@ fn fit_output_folders_are_replaced_as_a_whole() {
     );
     assert!(out.join("notes.docx").exists() && count(".txt") == 6);
 }
+
+/// `fit --pelvis-markers rigid` reaches the fitter and is recorded in `fit_report.json` (the
+/// default says `skin`); the original Adam solver, which has no such setting, refuses it.
+#[test]
+fn the_pelvis_marker_setting_is_recorded_and_refused_where_it_does_not_apply() {
+    let c3d = data("c3d/PiG_Motion-FlatFoot-Full.c3d");
+    let dir = tempfile::tempdir().unwrap();
+    for (setting, want) in [(None, "skin"), (Some("rigid"), "rigid")] {
+        let out = dir.path().join(want);
+        let mut cmd = gaitlens();
+        cmd.args([
+            "fit",
+            &c3d.display().to_string(),
+            "--max-frames",
+            "12",
+            "--out",
+        ])
+        .arg(&out);
+        if let Some(s) = setting {
+            cmd.args(["--pelvis-markers", s]);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("fit_report.json")).unwrap()).unwrap();
+        assert_eq!(report["pelvis_markers"], want);
+    }
+    let o = gaitlens()
+        .args(["fit", &c3d.display().to_string(), "--solver", "adam"])
+        .args(["--pelvis-markers", "rigid", "--max-frames", "2", "--out"])
+        .arg(dir.path().join("adam"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--pelvis-markers rigid"), "{stderr}");
+    assert!(!dir.path().join("adam").exists());
+}

@@ -53,6 +53,7 @@ fn supr_model_is_fitted_and_inspected_through_the_cli() {
                 face_id: f as u32,
                 bary: [0.3, 0.3, 0.4],
                 distance_to_skin_m: 0.005,
+                rigid_joint: None,
             })
             .collect(),
     };

@@ -16,6 +16,11 @@ pub struct MarkerPlacement {
     pub bary: [f32; 3],
     /// Distance from skin to marker centre along the surface normal, in metres.
     pub distance_to_skin_m: f32,
+    /// The joint this marker moves rigidly with (a marker on bone, or on a rigid cluster plate),
+    /// instead of the blended skinning weights of its face; `None` (the default, and what 3D Body
+    /// Twin files mean): it moves with the skin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rigid_joint: Option<String>,
 }
 
 /// A named set of marker placements for one body mesh.

@@ -27,6 +27,25 @@ pub enum Solver {
     Adam,
 }
 
+/// How the pelvis' skin markers (LASI, RASI, LPSI, RPSI, SACR) move with the fitted body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PelvisMarkersArg {
+    /// With the skin under them (blended between pelvis, lumbar joint and hips).
+    Skin,
+    /// Rigidly with the pelvis, as Plug-in Gait builds it: pelvic obliquity, rotation and hip
+    /// ab/adduction much closer to Vicon's (README "Pelvis markers").
+    Rigid,
+}
+
+impl From<PelvisMarkersArg> for fit::PelvisMarkers {
+    fn from(a: PelvisMarkersArg) -> Self {
+        match a {
+            PelvisMarkersArg::Skin => fit::PelvisMarkers::Skin,
+            PelvisMarkersArg::Rigid => fit::PelvisMarkers::Rigid,
+        }
+    }
+}
+
 /// Pose file layout to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutFormat {
@@ -68,6 +87,9 @@ pub struct FitArgs {
     /// Optimiser.
     #[arg(long, value_enum, default_value_t = Solver::Lm)]
     pub solver: Solver,
+    /// How the pelvis markers move: with the skin (default) or rigidly with the pelvis.
+    #[arg(long, value_enum, default_value_t = PelvisMarkersArg::Skin)]
+    pub pelvis_markers: PelvisMarkersArg,
     /// Fit at most this many frames (useful with the slow --solver adam).
     #[arg(long)]
     pub max_frames: Option<usize>,
@@ -176,6 +198,9 @@ pub(super) fn load_setup(model: &str, constraints: Option<&Path>) -> anyhow::Res
 }
 
 pub fn run(args: FitArgs) -> anyhow::Result<ExitCode> {
+    if args.solver == Solver::Adam && args.pelvis_markers == PelvisMarkersArg::Rigid {
+        bail!("--pelvis-markers rigid applies to the default solver only, not --solver adam");
+    }
     if let Some(cohort) = &args.cohort {
         return run_cohort(&args, cohort);
     }
@@ -270,7 +295,10 @@ fn fit_one(
         trial,
         static_trial,
         &setup.limits,
-        &FitConfig::default(),
+        &FitConfig {
+            pelvis_markers: args.pelvis_markers.into(),
+            ..FitConfig::default()
+        },
         &name,
         |i, _| bar.set_position(i as u64),
     )?;
@@ -295,6 +323,7 @@ fn fit_one(
         "solver": "lm",
         "lab_up": fit.lab_up.map(|u| [u.x, u.y, u.z]),
         "pelvis_held_upright": fit.lab_up.is_some(),
+        "pelvis_markers": fit::PelvisMarkers::from(args.pelvis_markers),
         "frames": fit.frames,
         "per_marker_mean_error_m": per_marker,
         "unmatched_markers": fit.unmatched_markers,
@@ -806,8 +835,9 @@ fn run_cohort(args: &FitArgs, cohort_path: &Path) -> anyhow::Result<ExitCode> {
     let multi = MultiProgress::new();
     let failures = Mutex::new(Vec::new());
     let settings = format!(
-        "{:?}|{:?}|{}",
+        "{:?}|{:?}|{:?}|{}",
         args.solver,
+        args.pelvis_markers,
         args.format,
         env!("CARGO_PKG_VERSION")
     );
@@ -853,6 +883,7 @@ fn clone_args(a: &FitArgs) -> FitArgs {
         out: a.out.clone(),
         angles: None,
         solver: a.solver,
+        pelvis_markers: a.pelvis_markers,
         max_frames: a.max_frames,
         cohort: None,
         model_folder: a.model_folder.clone(),

@@ -16,7 +16,7 @@ use gaitlens::gait::normative::{NormativeTable, SPEEDS};
 use gaitlens::gait::report::{EventSource, GaitReport, ReportInput, curves_csv, gait_report};
 use gaitlens::io_util::write_atomic;
 
-use super::fit_cmd::{self, BodyArgs, FitArgs, OutFormat, Solver, load_setup};
+use super::fit_cmd::{self, BodyArgs, FitArgs, OutFormat, PelvisMarkersArg, Solver, load_setup};
 
 /// Arguments of `gaitlens report`.
 #[derive(Debug, Args)]
@@ -30,6 +30,9 @@ pub struct ReportArgs {
     /// Poses already fitted to TRIAL (skips fitting).
     #[arg(long)]
     pub poses: Option<PathBuf>,
+    /// How the pelvis markers move when fitting (as for `fit`).
+    #[arg(long, value_enum, default_value_t = PelvisMarkersArg::Skin)]
+    pub pelvis_markers: PelvisMarkersArg,
     /// Body model and marker placements (as for `fit`).
     #[command(flatten)]
     pub body: BodyArgs,
@@ -125,6 +128,7 @@ fn trial_and_poses(args: &ReportArgs) -> anyhow::Result<(Option<MarkerTrial>, Pa
         out: poses.clone(),
         angles: None,
         solver: Solver::Lm,
+        pelvis_markers: args.pelvis_markers,
         max_frames: None,
         cohort: None,
         model_folder: None,
@@ -144,6 +148,8 @@ fn fit_quality(poses_dir: &Path) -> Option<serde_json::Value> {
         "warnings": v.get("warnings"),
         "plausibility": v.get("plausibility"),
         "unmatched_markers": v.get("unmatched_markers"),
+        // Absent in reports of fits written before the setting existed (they are `skin`).
+        "pelvis_markers": v.get("pelvis_markers"),
     }))
 }
 

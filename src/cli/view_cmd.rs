@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::explain_cmd::Rule;
+use super::fit_cmd::PelvisMarkersArg;
 #[cfg(feature = "viewer")]
 use gaitlens::formats::SourceKind;
 
@@ -27,6 +28,9 @@ pub struct ViewArgs {
     /// A network checkpoint (`STEM.json`) to load instead of the bundled demo network.
     #[arg(long)]
     pub network: Option<PathBuf>,
+    /// How the pelvis markers move when a marker trial is fitted (as for `fit`).
+    #[arg(long, value_enum, default_value_t = PelvisMarkersArg::Skin)]
+    pub pelvis_markers: PelvisMarkersArg,
     /// Do not explain the first window at start (the body then shows its plain colour).
     #[arg(long)]
     pub no_explain: bool,
@@ -63,6 +67,9 @@ pub struct RenderArgs {
     /// Output `.png` (one frame) or folder (a range).
     #[arg(long)]
     pub out: PathBuf,
+    /// How the pelvis markers move when a marker trial is fitted (as for `fit`).
+    #[arg(long, value_enum, default_value_t = PelvisMarkersArg::Skin)]
+    pub pelvis_markers: PelvisMarkersArg,
     /// Image size `WIDTHxHEIGHT`.
     #[arg(long, default_value = "1280x720")]
     pub size: String,
@@ -164,6 +171,7 @@ pub fn view(args: ViewArgs) -> anyhow::Result<ExitCode> {
         None => screenshot_from_env()?,
     };
     opts.network = args.network;
+    opts.pelvis_markers = args.pelvis_markers.into();
     opts.explain_at_start = !args.no_explain;
     opts.bench_frames = args.bench_frames;
     opts.window_size = parse_size(&args.size)?;
@@ -209,10 +217,12 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 .expect("valid template"),
             );
             bar.set_message(p.display().to_string());
-            let fitted = gaitlens::viewer::trial::fit_marker_file(p, &model, |i, n| {
-                bar.set_length(n as u64);
-                bar.set_position(i as u64);
-            })?;
+            let pelvis_markers = args.pelvis_markers.into();
+            let fitted =
+                gaitlens::viewer::trial::fit_marker_file(p, &model, pelvis_markers, |i, n| {
+                    bar.set_length(n as u64);
+                    bar.set_position(i as u64);
+                })?;
             bar.finish_and_clear();
             eprintln!(
                 "fitted {}: median marker RMSE {:.1} mm",

@@ -165,6 +165,7 @@ fn marker(name: &str, v: &Json, p: &str) -> Result<MarkerPlacement, ShapeError> 
         face_id: face as u32,
         bary: bary.map(|b| b as f32),
         distance_to_skin_m: d as f32,
+        rigid_joint: None,
     })
 }
 

@@ -299,8 +299,17 @@ pub fn report_html(report: &GaitReport, title: &str, kinematics: &str, map: &str
         .as_ref()
         .and_then(|f| f["totals"]["median_rmse_m"].as_f64())
     {
+        // Which pelvis the frontal and transverse pelvis and hip curves come from.
+        let pelvis = match report
+            .fit
+            .as_ref()
+            .and_then(|f| f["pelvis_markers"].as_str())
+        {
+            Some("rigid") => "pelvis markers rigid on the pelvis",
+            _ => "pelvis markers moving with the skin",
+        };
         h.push_str(&format!(
-            "<p>Body-model fit: median marker RMSE {:.1} mm.</p>",
+            "<p>Body-model fit: median marker RMSE {:.1} mm, {pelvis}.</p>",
             rmse * 1000.0
         ));
     }

@@ -115,6 +115,8 @@ pub struct ViewerOptions {
     /// SUPR's constrained parametrisation of `model`: pose folders are read as its reduced
     /// vectors (None: axis-angle).
     pub constrained: Option<crate::body::supr::ConstrainedParam>,
+    /// How the pelvis markers move when the viewer fits a marker trial.
+    pub pelvis_markers: crate::fit::PelvisMarkers,
 }
 
 impl ViewerOptions {
@@ -131,6 +133,7 @@ impl ViewerOptions {
             explain_at_start: true,
             bench_frames: None,
             constrained: None,
+            pelvis_markers: crate::fit::PelvisMarkers::Skin,
         }
     }
 }
@@ -188,7 +191,10 @@ pub fn run_viewer(opts: ViewerOptions) -> Result<(), ViewerError> {
     let mut current = CurrentSequence::default();
     let mut playback = Playback::default();
     let mut status = StatusLine::default();
-    let mut fits = trial::TrialFitState::default();
+    let mut fits = trial::TrialFitState {
+        pelvis_markers: opts.pelvis_markers,
+        ..Default::default()
+    };
     let mut clips = keypoints::KeypointView::default();
     let initial = match &opts.sequence {
         Some(path) if SourceKind::classify(path) == SourceKind::OpenPose => {

@@ -18,7 +18,7 @@ use super::playback::Playback;
 use super::pose::{BodyState, CurrentSequence, LoadSystems, SourceShown, ViewerSequence};
 use super::status::StatusLine;
 use crate::body::BodyModel;
-use crate::fit::{self, FitConfig};
+use crate::fit::{self, FitConfig, PelvisMarkers};
 use crate::formats::read_marker_trial;
 
 /// Measured and model markers of a fitted trial, per frame, in the viewer's (y-up) frame.
@@ -83,13 +83,17 @@ pub struct FittedTrial {
     pub unconstrained_joints: Vec<String>,
     /// The fitter's warnings (labelled but empty markers, calibration fallbacks).
     pub warnings: Vec<String>,
+    /// How the pelvis markers moved in this fit.
+    pub pelvis_markers: PelvisMarkers,
 }
 
-/// Reads `path` and fits `model` to it (the embedded body and its Plug-in Gait marker set);
-/// `progress(done, total)` is called after every frame.
+/// Reads `path` and fits `model` to it (the embedded body and its Plug-in Gait marker set, the
+/// pelvis markers moving as `pelvis_markers` says); `progress(done, total)` is called after every
+/// frame.
 pub fn fit_marker_file(
     path: &Path,
     model: &BodyModel,
+    pelvis_markers: PelvisMarkers,
     progress: impl FnMut(usize, usize),
 ) -> Result<FittedTrial, ViewerError> {
     let default = crate::body::default_model::default_body();
@@ -120,7 +124,10 @@ pub fn fit_marker_file(
         &trial,
         None,
         &limits,
-        &FitConfig::default(),
+        &FitConfig {
+            pelvis_markers,
+            ..FitConfig::default()
+        },
         &name,
         progress,
     )
@@ -155,6 +162,7 @@ pub fn fit_marker_file(
             cols.push(c);
         }
     }
+    pelvis_markers.apply(model, &mut used);
     let markers =
         fit::calibrate::skinned_markers(model, betas, &used, &fitted.calibration.offsets_m);
     let shaped = model.shape(betas);
@@ -197,6 +205,7 @@ pub fn fit_marker_file(
         unmatched,
         unconstrained_joints: fitted.unconstrained_joints,
         warnings: fitted.warnings,
+        pelvis_markers,
     })
 }
 
@@ -225,11 +234,14 @@ impl FitJob {
     }
 }
 
-/// The background fit, if one runs; the Data panel draws its progress.
+/// The background fit, if one runs (the Data panel draws its progress), and the setting the next
+/// fit uses.
 #[derive(Resource, Default)]
 pub struct TrialFitState {
     /// The running job.
     pub job: Option<FitJob>,
+    /// How the pelvis markers move in the next fit (the Data panel's "rigid pelvis" box).
+    pub pelvis_markers: PelvisMarkers,
 }
 
 impl TrialFitState {
@@ -238,10 +250,11 @@ impl TrialFitState {
         let done = Arc::new(AtomicUsize::new(0));
         let total = Arc::new(AtomicUsize::new(0));
         let (d, t, p) = (done.clone(), total.clone(), path.clone());
+        let pelvis_markers = self.pelvis_markers;
         let handle = std::thread::Builder::new()
             .name("gaitlens-fit".into())
             .spawn(move || {
-                fit_marker_file(&p, &model, |i, n| {
+                fit_marker_file(&p, &model, pelvis_markers, |i, n| {
                     t.store(n, Ordering::Relaxed);
                     d.store(i, Ordering::Relaxed);
                 })
@@ -365,12 +378,17 @@ fn finish_fit_jobs(
             let s = fitted.sequence;
             status.error = None;
             status.info = Some(format!(
-                "fitted {}: {} frames at {} Hz in {:.1} s, median marker RMSE {:.1} mm{}",
+                "fitted {}: {} frames at {} Hz in {:.1} s, median marker RMSE {:.1} mm{}{}",
                 s.name,
                 s.num_frames(),
                 s.rate_hz,
                 job.started.elapsed().as_secs_f64(),
                 fitted.median_rmse_m * 1e3,
+                if fitted.pelvis_markers == PelvisMarkers::Rigid {
+                    ", pelvis markers rigid"
+                } else {
+                    ""
+                },
                 if fitted.unmatched.is_empty() {
                     String::new()
                 } else {
@@ -494,7 +512,8 @@ mod tests {
                 .join("../shared/data/labelled")
                 .join(file);
             assert!(path.exists(), "missing shared file {}", path.display());
-            let fitted = fit_marker_file(&path, model, |_, _| {}).expect("fit");
+            let fitted =
+                fit_marker_file(&path, model, PelvisMarkers::Skin, |_, _| {}).expect("fit");
             let shown_up = fitted.sequence.display_from_lab * lab_up;
             assert!(
                 (shown_up - Vector3::y()).norm() < 1e-9,
@@ -505,14 +524,50 @@ mod tests {
 
     /// The overlay is drawn in the body's frame: on a shared lower-body walk every model
     /// marker lies on the posed mesh the viewer draws (within the skin distance and offsets) and
-    /// the measured markers sit next to them, at several frames along the walk.
+    /// the measured markers sit next to them, at several frames along the walk; and its model
+    /// markers are the fit's own (with rigid pelvis markers too): the overlay's median RMSE is
+    /// the fit's.
     #[test]
     fn the_markers_of_a_fitted_trial_lie_on_the_drawn_body() {
+        for pelvis_markers in [PelvisMarkers::Skin, PelvisMarkers::Rigid] {
+            markers_lie_on_the_drawn_body(pelvis_markers);
+        }
+    }
+
+    fn markers_lie_on_the_drawn_body(pelvis_markers: PelvisMarkers) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/data/c3d/sample23_Vicon_analysis.c3d");
         assert!(path.exists(), "missing shared file {}", path.display());
         let model = crate::body::default_model::default_body();
-        let fitted = fit_marker_file(&path, model, |_, _| {}).expect("fit");
+        let fitted = fit_marker_file(&path, model, pelvis_markers, |_, _| {}).expect("fit");
+        let mut rmse: Vec<f64> = (0..fitted.overlay.model_m.len())
+            .filter_map(|f| {
+                let r: Vec<f64> = fitted
+                    .overlay
+                    .residuals_m(f)
+                    .into_iter()
+                    .flatten()
+                    .map(f64::from)
+                    .collect();
+                (!r.is_empty())
+                    .then(|| (r.iter().map(|e| e * e).sum::<f64>() / r.len() as f64).sqrt())
+            })
+            .collect();
+        rmse.sort_by(f64::total_cmp);
+        let overlay_median = rmse[rmse.len() / 2];
+        eprintln!(
+            "{pelvis_markers:?}: overlay median RMSE {:.2} mm, the fit's {:.2} mm",
+            overlay_median * 1e3,
+            fitted.median_rmse_m * 1e3
+        );
+        // Measured within 0.05 mm (skin) and 0.2 mm (rigid); the skin set drawn over a rigid
+        // fit read 3 mm more.
+        assert!(
+            (overlay_median - fitted.median_rmse_m).abs() < 1e-3,
+            "{pelvis_markers:?}: overlay {:.2} mm against the fit's {:.2} mm",
+            overlay_median * 1e3,
+            fitted.median_rmse_m * 1e3
+        );
         let mut body = super::super::pose::BodyState::new(
             std::sync::Arc::new(model.clone()),
             &fitted.sequence.betas,
@@ -552,8 +607,13 @@ mod tests {
     #[test]
     fn fitting_a_missing_file_is_a_load_error_naming_it() {
         let model = crate::body::default_model::default_body();
-        let err = fit_marker_file(Path::new("/nonexistent/walk.c3d"), model, |_, _| {})
-            .expect_err("missing file");
+        let err = fit_marker_file(
+            Path::new("/nonexistent/walk.c3d"),
+            model,
+            PelvisMarkers::Skin,
+            |_, _| {},
+        )
+        .expect_err("missing file");
         assert!(err.to_string().contains("/nonexistent/walk.c3d"), "{err}");
     }
 }

@@ -84,6 +84,7 @@ impl MarkerSet {
                 face_id: u32::try_from(face_id).map_err(|_| bad("faceId too large"))?,
                 bary: [bary[0] as f32, bary[1] as f32, bary[2] as f32],
                 distance_to_skin_m: d as f32,
+                rigid_joint: None,
             });
         }
         Ok(MarkerSet { markers: out })
@@ -102,6 +103,7 @@ mod tests {
                 face_id: 42,
                 bary: [0.25, 0.25, 0.5],
                 distance_to_skin_m: 0.0095,
+                rigid_joint: None,
             }],
         };
         let text = set.to_body_twin_json().to_string();

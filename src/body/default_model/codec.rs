@@ -272,6 +272,7 @@ pub fn decode_asset(bytes: &[u8]) -> Result<DefaultAsset, DecodeError> {
             face_id,
             bary: [f[0], f[1], f[2]],
             distance_to_skin_m: f[3],
+            rigid_joint: None,
         });
     }
     if r.pos != raw.len() {
@@ -333,6 +334,7 @@ mod tests {
                     face_id: 0,
                     bary: [0.2, 0.3, 0.5],
                     distance_to_skin_m: 0.0095,
+                    rigid_joint: None,
                 }],
             },
         }

@@ -245,6 +245,7 @@ impl Skin<'_> {
                     face_id: fi as u32,
                     bary: w.map(|x| x as f32),
                     distance_to_skin_m: depth as f32,
+                    rigid_joint: None,
                 };
                 best = Some((miss, depth, placement));
             }
@@ -357,6 +358,7 @@ impl<'a> Skin<'a> {
             face_id,
             bary: bary.map(|x| x as f32),
             distance_to_skin_m: DISTANCE_TO_SKIN_M,
+            rigid_joint: None,
         })
     }
 }

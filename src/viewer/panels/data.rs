@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use bevy::prelude::*;
 use bevy_egui::egui;
 
+use crate::fit::PelvisMarkers;
 use crate::viewer::dialogs::{PendingDialog, open_folder_dialog, open_trial_dialog};
 use crate::viewer::pose::ViewerSequence;
 use crate::viewer::trial::{FitJob, MarkerOverlay, TrialFitState};
@@ -25,7 +26,7 @@ pub fn data_panel_ui(
     state: &mut DataPanelState,
     pending: &mut PendingDialog,
     current: Option<&ViewerSequence>,
-    fits: &TrialFitState,
+    (fits, pelvis_markers): (&TrialFitState, &mut PelvisMarkers),
     overlay: &mut MarkerOverlay,
     frame: usize,
 ) -> Option<PathBuf> {
@@ -39,6 +40,7 @@ pub fn data_panel_ui(
         None => ui.label("no sequence (rest pose)"),
     };
     open_buttons_ui(ui, pending);
+    pelvis_markers_ui(ui, pelvis_markers);
     if let Some(job) = &fits.job {
         fit_progress_ui(ui, job);
     }
@@ -76,6 +78,23 @@ fn open_buttons_ui(ui: &mut egui::Ui, pending: &mut PendingDialog) {
             open_trial_dialog(pending);
         }
     });
+}
+
+/// The "rigid pelvis markers" box: how the next fitted trial's pelvis markers move.
+fn pelvis_markers_ui(ui: &mut egui::Ui, pelvis_markers: &mut PelvisMarkers) {
+    let mut rigid = *pelvis_markers == PelvisMarkers::Rigid;
+    ui.checkbox(&mut rigid, "rigid pelvis markers")
+        .on_hover_text(
+            "for the next C3D/TRC fit: the pelvis markers (ASIS, PSIS, SACR) move rigidly with the \
+             pelvis, as Plug-in Gait builds it. Pelvic obliquity, rotation and hip ab/adduction \
+             then follow Vicon's much more closely (README \"Pelvis markers\"); off, they move \
+             with the skin (the default, which the demo network was trained on)",
+        );
+    *pelvis_markers = if rigid {
+        PelvisMarkers::Rigid
+    } else {
+        PelvisMarkers::Skin
+    };
 }
 
 /// Progress of the background trial fit, repainting so it moves without input.

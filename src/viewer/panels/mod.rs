@@ -52,7 +52,7 @@ struct DataPanelParams<'w> {
     state: ResMut<'w, DataPanelState>,
     pending: ResMut<'w, PendingDialog>,
     seq: Res<'w, CurrentSequence>,
-    fits: Res<'w, TrialFitState>,
+    fits: ResMut<'w, TrialFitState>,
     overlay: ResMut<'w, MarkerOverlay>,
     load_w: MessageWriter<'w, LoadSequenceRequest>,
 }
@@ -208,16 +208,21 @@ fn side_panels_ui(ui: &mut egui::Ui, p: &mut SidePanels) {
 
 /// The Data section: the panel itself, and its path turned into a sequence-load request.
 fn data_section_ui(ui: &mut egui::Ui, d: &mut DataPanelParams, frame: usize) {
+    // A copy, written back only when changed (so the fit state is not marked changed each frame).
+    let mut pelvis_markers = d.fits.pelvis_markers;
     if let Some(path) = data_panel_ui(
         ui,
         &mut d.state,
         &mut d.pending,
         d.seq.sequence.as_deref(),
-        &d.fits,
+        (&d.fits, &mut pelvis_markers),
         &mut d.overlay,
         frame,
     ) {
         d.load_w.write(LoadSequenceRequest(path));
+    }
+    if pelvis_markers != d.fits.pelvis_markers {
+        d.fits.pelvis_markers = pelvis_markers;
     }
 }
 
