@@ -385,3 +385,35 @@ fn the_pelvis_marker_setting_is_recorded_and_refused_where_it_does_not_apply() {
     assert!(stderr.contains("--pelvis-markers rigid"), "{stderr}");
     assert!(!dir.path().join("adam").exists());
 }
+
+/// `fit --angles a.csv` writes the angle table it promises (it was dropped on the way to the
+/// staged fit, so no CSV was ever written), with our angles beside the file's Vicon outputs.
+#[test]
+fn fit_writes_the_angle_table_it_is_asked_for() {
+    let c3d = data("c3d/PiG_Motion-FlatFoot-Full.c3d");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("angles.csv");
+    let o = gaitlens()
+        .args([
+            "fit",
+            &c3d.display().to_string(),
+            "--max-frames",
+            "12",
+            "--out",
+        ])
+        .arg(dir.path().join("fit"))
+        .arg("--angles")
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&csv)
+        .unwrap_or_else(|e| panic!("{} not written: {e}", csv.display()));
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    assert!(
+        header.contains("l_knee_flex") && header.contains("LKneeAngles"),
+        "{header}"
+    );
+    assert_eq!(lines.count(), 12, "one row per fitted frame");
+}

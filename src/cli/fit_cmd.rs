@@ -256,6 +256,8 @@ fn fit_staged(
     let staged = StagedDir::new(&args.out, is_fit_output)?;
     let staged_args = FitArgs {
         out: staged.path().to_path_buf(),
+        // `clone_args` drops it (a cohort's trials must not share one CSV); a single trial keeps it.
+        angles: args.angles.clone(),
         ..clone_args(args)
     };
     let outcome = fit_one(setup, trial, static_trial, &staged_args, trial_path, bar)?;
