@@ -3,7 +3,8 @@
 # folder in WALKS_DIR, the fraction of track windows called healthy (P(sick) < 0.5), how many
 # windows lie outside the network's training data, and the first window's raw logit; then every
 # transplanted pathology (left side, crouch on both, severity 1; `gaitlens synth inject`) and the
-# fraction of windows called sick.
+# fraction of windows called sick; a last line totals walks healthy and cells flagged on >= 90 % of
+# windows and the real walks' windows outside the training data.
 #
 # usage: scripts/demo_network_check.sh NETWORK.json WALKS_DIR OUT_DIR
 # env: GAITLENS (binary, default target/release/gaitlens)
@@ -22,17 +23,27 @@ frac() {
 printf '%-24s %-16s' walk healthy
 for p in $pathologies; do printf ' %-8s' "${p:0:8}"; done
 echo
+# totals for the closing line: walks healthy on >= 90 % of windows, cells flagged on >= 90 %,
+# windows outside the training data
+walks_ok=0; walks_n=0; cells_ok=0; cells_n=0; ood=0
+at_least() { awk -v x="$1" -v t="$2" 'BEGIN {exit !(x + 0 >= t)}'; }
 for w in "$walks"/*/; do
   n=$(basename "$w")
   r=$("$bin" explain --network "$net" --sequence "$w" --track 2>&1 | frac healthy)
   logit=$("$bin" explain --network "$net" --sequence "$w" 2>&1 | grep -o 'logit [-0-9.]*' || true)
   printf '%-24s %-16s' "${n:0:24}" "$r"
+  walks_n=$((walks_n + 1))
+  at_least "${r%%(*}" 0.9 && walks_ok=$((walks_ok + 1))
+  case $r in *ood*) o=${r##*ood}; o=${o%\)}; ood=$((ood + o)) ;; esac
   for p in $pathologies; do
     side=left; [ "$p" = crouch ] && side=both
     rm -rf "${out:?}/$n-$p"
     "$bin" synth inject --poses "$w" --pathology "$p" --side "$side" --severity 1 --out "$out/$n-$p" > /dev/null
     s=$("$bin" explain --network "$net" --sequence "$out/$n-$p" --track 2>&1 | frac sick)
     printf ' %-8s' "${s%%(*}"
+    cells_n=$((cells_n + 1))
+    at_least "${s%%(*}" 0.9 && cells_ok=$((cells_ok + 1))
   done
   echo "  $logit"
 done
+echo "walks healthy on >= 90 % of windows: $walks_ok / $walks_n; cells flagged on >= 90 %: $cells_ok / $cells_n; real-walk windows outside the training data: $ood"
