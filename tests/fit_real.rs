@@ -404,15 +404,6 @@ fn std_dev(v: &[f64]) -> f64 {
     (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
 }
 
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let (ma, mb) = (
-        a.iter().sum::<f64>() / a.len() as f64,
-        b.iter().sum::<f64>() / b.len() as f64,
-    );
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    cov / (std_dev(a) * std_dev(b) * a.len() as f64)
-}
-
 /// With `PelvisMarkers::Rigid` the fitted pelvis rolls as its own markers do, and more closely
 /// than with the default skin markers: blended into the lumbar joint, the pelvis markers let the
 /// solver roll the pelvis against the spine, and the fitted obliquity of these walks varied
@@ -440,10 +431,9 @@ fn rigid_pelvis_markers_make_the_fitted_obliquity_follow_the_pelvis_markers() {
                 markers.len() > 100,
                 "{name}: too few frames with all pelvis markers"
             );
-            let (r, ratio) = (
-                pearson(&markers, &fitted),
-                std_dev(&fitted) / std_dev(&markers),
-            );
+            let reference: Vec<Option<f64>> = markers.iter().copied().map(Some).collect();
+            let (r, _, _) = compare(&fitted, &reference).expect("enough frames");
+            let ratio = std_dev(&fitted) / std_dev(&markers);
             eprintln!(
                 "{name} {:?}: obliquity r = {r:.2}, SD fitted / markers = {ratio:.2}",
                 cfg.pelvis_markers
