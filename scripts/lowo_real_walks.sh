@@ -6,8 +6,10 @@
 #
 # usage: scripts/lowo_real_walks.sh WALKS_DIR OUT_DIR [extra `gaitlens train` flags]
 #   WALKS_DIR holds one `gaitlens fit` output folder per trial (see README, "Real-walk cohort").
-# Writes OUT/summary.tsv (fraction of windows right per walk and input) and OUT/ece.tsv (per fold,
-# the expected calibration error of the calibrated P(sick) over the held-out walk and its transplants).
+# Writes OUT/summary.tsv (fraction of windows right per walk and input), OUT/ece.tsv (per fold,
+# the expected calibration error of the calibrated P(sick) over the held-out walk and its
+# transplants) and OUT/outside.tsv (per held-out walk and input, the track windows the fold's
+# out-of-domain guard puts outside its training data).
 # env: GAITLENS (binary, default target/release/gaitlens), COPIES (default 8), FROM_WALKS_FLAGS (more
 #   `synth from-walks` flags, e.g. "--augment-scale 2"), SYNTHETIC (extra
 #   Fourier healthy walks as sources, default 0), FOLDS (space-
@@ -31,10 +33,16 @@ mkdir -p "$out"
 summary="$out/summary.tsv"
 printf 'fold\twalk\tinput\twindows\tfraction_correct\n' > "$summary"
 printf 'fold\tece\n' > "$out/ece.tsv"
+printf 'fold\twalk\tinput\twindows_outside\twindows\n' > "$out/outside.tsv"
 
 # fraction of track windows on the right side of 0.5: $1 = track output, $2 = healthy|sick
 score() {
   awk -v want="$2" '/classification track/ {on=1; next} on && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9.]+$/ {n++; if ((want=="healthy" && $2<0.5) || (want=="sick" && $2>=0.5)) k++} END {if (n==0) print "0\t0"; else printf "%d\t%.3f\n", n, k/n}' <<<"$1"
+}
+
+# "outside total" from the track's summary line ("N of M windows outside …"): $1 = track output
+outside() {
+  awk '/windows outside/ {print $1 "\t" $3; found=1} END {if (!found) print "na\tna"}' <<<"$1"
 }
 
 # track probabilities with their label: $1 = track output, $2 = 0 (healthy) | 1 (sick)
@@ -62,6 +70,7 @@ for fold in $folds; do
     name=$(basename "$t")
     o=$("$bin" explain --network "$f/net.json" --sequence "$t" --track 2>&1)
     printf '%s\t%s\treal\t%s\n' "$fold" "$name" "$(score "$o" healthy)" >> "$summary"
+    printf '%s\t%s\treal\t%s\n' "$fold" "$name" "$(outside "$o")" >> "$out/outside.tsv"
     probs "$o" 0 >> "$f/probs.txt"
     for p in $pathologies; do
       side=left; [ "$p" = crouch ] && side=both
@@ -69,6 +78,7 @@ for fold in $folds; do
       "$bin" synth inject --poses "$t" --pathology "$p" --side "$side" --severity 1 --out "$f/inj_${name}_$p" > /dev/null
       o=$("$bin" explain --network "$f/net.json" --sequence "$f/inj_${name}_$p" --track 2>&1)
       printf '%s\t%s\t%s\t%s\n' "$fold" "$name" "$p" "$(score "$o" sick)" >> "$summary"
+      printf '%s\t%s\t%s\t%s\n' "$fold" "$name" "$p" "$(outside "$o")" >> "$out/outside.tsv"
       probs "$o" 1 >> "$f/probs.txt"
     done
   done

@@ -264,6 +264,10 @@ fn print_verdict(a: &ExplainArgs, card: &ModelCard, explained: &ExplainedWindow)
              them): cannot tell whether this walk is like its training data"
         ),
     }
+    let walk_fit = gaitlens::fit::PelvisMarkers::recorded_in(&a.sequence);
+    if let Some(note) = card.fit_setting_note(walk_fit) {
+        println!("warning: {note}");
+    }
 }
 
 /// For the asymmetry network: which detector decided and the four features that added most to

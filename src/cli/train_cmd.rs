@@ -492,11 +492,14 @@ pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
             .progress_chars("=> "),
     );
     let mut throughput = None;
-    let outcome = train(&tc, &train_src, &eval_src, |e| {
+    let mut outcome = train(&tc, &train_src, &eval_src, |e| {
         show_progress(&bar, &mut throughput, e)
     })?;
     bar.finish_and_clear();
     print_calibration(&outcome.card);
+    print_domain(&outcome.card);
+    outcome.card.training_pelvis_markers = training_pelvis_markers(&a.data);
+    outcome.card = outcome.card.stamped();
     let (rec, card) = save_checkpoint(&outcome, &a.out)?;
     println!("wrote {} and {}", rec.display(), card.display());
     Ok(ExitCode::SUCCESS)
@@ -520,6 +523,46 @@ fn shuffle_training_labels(ds: &mut gaitlens::dataset::WindowDataset, train: &[u
         let w = &mut ds.windows[i];
         w.sick = new_class[&w.subject];
     }
+}
+
+/// How the cohort's fitted walks were fitted (its `ground_truth.json`), printed; `None` when it
+/// does not say or its walks were fitted both ways.
+fn training_pelvis_markers(cohort: &std::path::Path) -> Option<gaitlens::fit::PelvisMarkers> {
+    let truth = gaitlens::synth::read_ground_truth(cohort).ok()?;
+    match gaitlens::synth::recorded_pelvis_markers(&truth).as_slice() {
+        [one] => {
+            println!(
+                "training walks fitted with {} pelvis markers (recorded in the model card)",
+                one.name()
+            );
+            Some(*one)
+        }
+        [] => None,
+        _ => {
+            println!(
+                "warning: the cohort's walks were fitted with both skin and rigid pelvis markers; \
+                 the model card records neither"
+            );
+            None
+        }
+    }
+}
+
+/// Prints the out-of-domain guard's threshold and what it was set on.
+fn print_domain(card: &gaitlens::train::ModelCard) {
+    use gaitlens::explain::domain::ThresholdBasis;
+    let Some(d) = &card.domain else {
+        println!("out-of-domain guard: none (see the warning above)");
+        return;
+    };
+    let basis = match d.threshold_basis {
+        ThresholdBasis::HeldOutWalkers => "held-out walkers' windows",
+        ThresholdBasis::TrainingWindows => "the training windows' own distances",
+    };
+    println!(
+        "out-of-domain guard: threshold {:.1} ({:.0}th percentile of {basis}; {} training windows)",
+        d.threshold, d.percentile, d.windows
+    );
 }
 
 /// Prints the fold's temperature and the expected calibration error before and after it.

@@ -16,7 +16,7 @@ pub mod vertical;
 use std::time::Instant;
 
 use nalgebra::Vector3;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::body::{BodyModel, MarkerSet};
 use crate::formats::MarkerTrial;
@@ -81,7 +81,7 @@ pub struct FitConfig {
 }
 
 /// How the pelvis' landmarks ([`skinned_markers::PELVIS_MARKERS`]) move with the fitted body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PelvisMarkers {
     /// With the skin under them, blended between the pelvis, the lumbar joint and the hips as the
@@ -110,6 +110,27 @@ impl PelvisMarkers {
         if self == PelvisMarkers::Rigid {
             skinned_markers::attach_pelvis_markers_rigidly(model, set);
         }
+    }
+
+    /// The setting's name as `fit_report.json` and `--pelvis-markers` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PelvisMarkers::Skin => "skin",
+            PelvisMarkers::Rigid => "rigid",
+        }
+    }
+
+    /// The setting a pose folder was fitted with, as `gaitlens fit` records it in the folder's
+    /// `fit_report.json` (or `gaitlens synth inject` in its `ground_truth.json`, from the walk it
+    /// changed); `None` when neither says (written before 2026-12-06, or not by gaitlens).
+    pub fn recorded_in(pose_dir: &std::path::Path) -> Option<Self> {
+        let at = |file: &str, pointer: &str| -> Option<Self> {
+            let text = std::fs::read_to_string(pose_dir.join(file)).ok()?;
+            let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+            serde_json::from_value(v.pointer(pointer)?.clone()).ok()
+        };
+        at("fit_report.json", "/pelvis_markers")
+            .or_else(|| at("ground_truth.json", "/subjects/0/pelvis_markers"))
     }
 }
 

@@ -297,44 +297,44 @@ fn angle<B: Backend>(a: Tensor<B, 3>, b: Tensor<B, 3>) -> Tensor<B, 3> {
     norm(cross(a.clone(), b.clone())).atan2(dot(a, b))
 }
 
+/// One joint's positions `[b, t, 3]` of joint positions `x` `[b, t, joints, 3]`.
+fn joint<B: Backend>(x: &Tensor<B, 4>, j: usize) -> Tensor<B, 3> {
+    let [b, t, _, c] = x.dims();
+    x.clone().narrow(2, j, 1).reshape([b, t, c])
+}
+
+/// Per leg (left, right) the four angles per frame `[b, t, 4]` of joint positions `x` `[b, t,
+/// joints ≥ 12, 3]`: hip flexion, knee flexion, shank–foot angle, hip ab/adduction against the
+/// hip line. Also the out-of-domain guard's summary ([`crate::explain::domain`]).
+pub fn leg_angles<B: Backend>(x: &Tensor<B, 4>) -> [Tensor<B, 3>; 2] {
+    let j = |i| joint(x, i);
+    let ankles_mid = (j(ANKLE[0]) + j(ANKLE[1])).mul_scalar(0.5);
+    // Up: pelvis over the ankles, averaged over the window (a stride's mean is vertical).
+    let up = unit((j(PELVIS) - ankles_mid).mean_dim(1));
+    // Forward: where the feet point, made horizontal.
+    let feet = (j(FOOT[0]) - j(ANKLE[0]) + j(FOOT[1]) - j(ANKLE[1])).mean_dim(1);
+    let fwd = unit(feet.clone() - up.clone() * dot(feet, up.clone()));
+    [0, 1].map(|s| {
+        let thigh = j(KNEE[s]) - j(HIP[s]);
+        let shank = j(ANKLE[s]) - j(KNEE[s]);
+        let foot = j(FOOT[s]) - j(ANKLE[s]);
+        let outward = unit(j(HIP[s]) - j(HIP[1 - s]));
+        let hip_flexion = dot(thigh.clone(), fwd.clone()).atan2(-dot(thigh.clone(), up.clone()));
+        let hip_abduction = dot(unit(thigh.clone()), outward)
+            .clamp(-1.0 + 1e-6, 1.0 - 1e-6)
+            .asin();
+        let knee = angle(thigh, shank.clone());
+        let ankle = angle(shank, foot);
+        Tensor::cat(vec![hip_flexion, knee, ankle, hip_abduction], 2)
+    })
+}
+
 impl<B: Backend> AsymmetryNet<B> {
-    /// One joint's positions `[b, t, 3]`.
-    fn joint(x: &Tensor<B, 4>, j: usize) -> Tensor<B, 3> {
-        let [b, t, _, c] = x.dims();
-        x.clone().narrow(2, j, 1).reshape([b, t, c])
-    }
-
-    /// Per leg (left, right) the four angles per frame `[b, t, 4]`: hip flexion, knee flexion,
-    /// shank–foot angle, hip ab/adduction against the hip line.
-    pub fn leg_angles(&self, x: &Tensor<B, 4>) -> [Tensor<B, 3>; 2] {
-        let j = |i| Self::joint(x, i);
-        let ankles_mid = (j(ANKLE[0]) + j(ANKLE[1])).mul_scalar(0.5);
-        // Up: pelvis over the ankles, averaged over the window (a stride's mean is vertical).
-        let up = unit((j(PELVIS) - ankles_mid).mean_dim(1));
-        // Forward: where the feet point, made horizontal.
-        let feet = (j(FOOT[0]) - j(ANKLE[0]) + j(FOOT[1]) - j(ANKLE[1])).mean_dim(1);
-        let fwd = unit(feet.clone() - up.clone() * dot(feet, up.clone()));
-        [0, 1].map(|s| {
-            let thigh = j(KNEE[s]) - j(HIP[s]);
-            let shank = j(ANKLE[s]) - j(KNEE[s]);
-            let foot = j(FOOT[s]) - j(ANKLE[s]);
-            let outward = unit(j(HIP[s]) - j(HIP[1 - s]));
-            let hip_flexion =
-                dot(thigh.clone(), fwd.clone()).atan2(-dot(thigh.clone(), up.clone()));
-            let hip_abduction = dot(unit(thigh.clone()), outward)
-                .clamp(-1.0 + 1e-6, 1.0 - 1e-6)
-                .asin();
-            let knee = angle(thigh, shank.clone());
-            let ankle = angle(shank, foot);
-            Tensor::cat(vec![hip_flexion, knee, ankle, hip_abduction], 2)
-        })
-    }
-
     /// The [`FEATURES`] raw features of every window of `x` `[b, interval, joints, 3]`: `[b,
     /// FEATURES]` (see the module documentation for the order).
     pub fn features(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         let [b, t, _, _] = x.dims();
-        let [left, right] = self.leg_angles(&x);
+        let [left, right] = leg_angles(&x);
         let max_shift = self.max_shift.min(t.saturating_sub(1)).max(1);
         let min_shift = self.min_shift.clamp(1, max_shift);
         let mut costs = Vec::new();

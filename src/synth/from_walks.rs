@@ -69,6 +69,8 @@ pub struct SourceWalk {
     pub path: PathBuf,
     /// Poses with gait phases.
     pub poses: WalkPoses,
+    /// How its pelvis markers were fitted ([`crate::fit::PelvisMarkers::recorded_in`]).
+    pub pelvis_markers: Option<crate::fit::PelvisMarkers>,
 }
 
 /// Reads a fitted pose folder (`gaitlens fit` output) and finds its gait cycles. `rate_hz`
@@ -97,6 +99,7 @@ pub fn load_walk(
         name,
         path: dir.to_path_buf(),
         poses,
+        pelvis_markers: crate::fit::PelvisMarkers::recorded_in(dir),
     })
 }
 
@@ -137,7 +140,12 @@ pub fn synthetic_walks(
                         source,
                     }
                 })?;
-            Ok(SourceWalk { name, path, poses })
+            Ok(SourceWalk {
+                name,
+                path,
+                poses,
+                pelvis_markers: None,
+            })
         })
         .collect()
 }
@@ -184,6 +192,7 @@ fn truth(
         betas: w.betas.clone(),
         compensation: inj.map(|(_, l)| l.compensation).unwrap_or_default(),
         source_walk: Some(walk.path.display().to_string()),
+        pelvis_markers: walk.pelvis_markers,
     }
 }
 

@@ -98,6 +98,10 @@ pub struct GroundTruth {
     /// The real walk the subject was built from (`gaitlens synth from-walks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_walk: Option<String>,
+    /// How the source walk's pelvis markers were fitted, as its `fit_report.json` records it
+    /// (`None`: not recorded, or a Fourier walk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pelvis_markers: Option<crate::fit::PelvisMarkers>,
 }
 
 impl GroundTruth {
@@ -358,6 +362,7 @@ pub fn subject_truth(cfg: &SynthConfig, index: usize, num_betas: usize) -> Groun
         betas: p.betas,
         compensation: Vec::new(),
         source_walk: None,
+        pelvis_markers: None,
     }
 }
 
@@ -608,6 +613,19 @@ pub(crate) fn write_truth_and_readme(
     Ok(())
 }
 
+/// The pelvis-marker settings a cohort's fitted source walks were fitted with, each once, sorted
+/// by name (empty when none is recorded).
+pub fn recorded_pelvis_markers(truth: &[GroundTruth]) -> Vec<crate::fit::PelvisMarkers> {
+    let mut settings: Vec<crate::fit::PelvisMarkers> = Vec::new();
+    for p in truth.iter().filter_map(|t| t.pelvis_markers) {
+        if !settings.contains(&p) {
+            settings.push(p);
+        }
+    }
+    settings.sort_by_key(|p| p.name());
+    settings
+}
+
 /// Reads the per-subject ground truth of a cohort written by [`write_cohort`]
 /// (`dir/ground_truth.json`).
 pub fn read_ground_truth(dir: &Path) -> Result<Vec<GroundTruth>, SynthError> {
@@ -661,6 +679,19 @@ mod tests {
         let mut g = SplitMix64(0);
         assert_eq!(g.next_u64(), 0xe220_a839_7b1d_cdaf);
         assert_eq!(g.next_u64(), 0x6e78_9e6a_a1b9_65f4);
+    }
+
+    #[test]
+    fn a_cohorts_pelvis_marker_settings_are_listed_once_each() {
+        use crate::fit::PelvisMarkers::{Rigid, Skin};
+        let cfg = SynthConfig::default();
+        let mut truth: Vec<GroundTruth> = (0..4).map(|i| subject_truth(&cfg, i, 10)).collect();
+        assert!(recorded_pelvis_markers(&truth).is_empty(), "Fourier walks");
+        truth[1].pelvis_markers = Some(Rigid);
+        truth[2].pelvis_markers = Some(Rigid);
+        assert_eq!(recorded_pelvis_markers(&truth), vec![Rigid]);
+        truth[3].pelvis_markers = Some(Skin);
+        assert_eq!(recorded_pelvis_markers(&truth), vec![Rigid, Skin]);
     }
 
     #[test]

@@ -63,6 +63,12 @@ pub struct ModelCard {
     /// or trained with calibration off or skipped: their probabilities are plain sigmoids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// How the real training walks' pelvis markers were fitted (`gaitlens fit
+    /// --pelvis-markers`), when the cohort's `ground_truth.json` records one setting for all of
+    /// them (`None`: not recorded, mixed, or no fitted walks). A walk fitted the other way is
+    /// read differently by the network ([`ModelCard::fit_setting_note`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_pelvis_markers: Option<crate::fit::PelvisMarkers>,
     /// [`crate::checkpoint::card_hash`] of this card (`None`: written before gaitlens stored
     /// one): a card edited after training is refused on load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,6 +97,7 @@ impl ModelCard {
             normative_gait: None,
             domain: None,
             calibration: None,
+            training_pelvis_markers: None,
             card_fnv1a64: None,
         }
     }
@@ -121,6 +128,23 @@ impl ModelCard {
         } else {
             Some(super::calibration::CALIBRATION_OFF_NOTE)
         }
+    }
+
+    /// A warning when a walk was fitted with other pelvis markers than the card's training
+    /// walks (`None`: the same, or either is unknown). Measured: the demo network, trained on
+    /// skin fits, flags 41 instead of 45 of 49 transplant cells on the shared walks fitted rigid,
+    /// and puts 15 of sample23's 190 windows outside its training data instead of none.
+    pub fn fit_setting_note(&self, walk: Option<crate::fit::PelvisMarkers>) -> Option<String> {
+        let (trained, walk) = (self.training_pelvis_markers?, walk?);
+        (trained != walk).then(|| {
+            format!(
+                "this walk was fitted with {} pelvis markers, the network's training walks with \
+                 {}: its verdicts may not hold (refit with `gaitlens fit --pelvis-markers {}`)",
+                walk.name(),
+                trained.name(),
+                trained.name()
+            )
+        })
     }
 
     /// The card with its content hash stamped in ([`crate::checkpoint::card_hash`]): every
@@ -536,6 +560,34 @@ mod tests {
         let err = load_checkpoint::<NdArray>(&card_path, &CardExpectation::default(), &device)
             .unwrap_err();
         assert!(matches!(err, CheckpointError::RecordHash { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_walk_fitted_otherwise_than_the_training_walks_is_named_and_older_cards_load() {
+        use crate::fit::PelvisMarkers::{Rigid, Skin};
+        let mut card = ModelCard::untrained(NetworkConfig::LrpMlp(MultiMlpConfig::new()));
+        // Unknown on either side: nothing to say.
+        assert_eq!(card.fit_setting_note(Some(Rigid)), None);
+        card.training_pelvis_markers = Some(Skin);
+        assert_eq!(card.fit_setting_note(None), None);
+        assert_eq!(card.fit_setting_note(Some(Skin)), None);
+        let note = card.fit_setting_note(Some(Rigid)).unwrap();
+        assert!(
+            note.contains("fitted with rigid pelvis markers")
+                && note.contains("training walks with skin")
+                && note.contains("--pelvis-markers skin"),
+            "{note}"
+        );
+        // The field is written when known and absent (None) in cards written before it.
+        let text = serde_json::to_string(&card).unwrap();
+        assert!(
+            text.contains("\"training_pelvis_markers\":\"skin\""),
+            "{text}"
+        );
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_object_mut().unwrap().remove("training_pelvis_markers");
+        let older: ModelCard = serde_json::from_value(v).unwrap();
+        assert_eq!(older.training_pelvis_markers, None);
     }
 
     #[test]

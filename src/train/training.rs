@@ -20,13 +20,17 @@ use crate::nn::GaitClassifier;
 /// Training windows used to estimate the input standardisation (evenly spaced over the source).
 const STANDARDIZATION_WINDOWS: usize = 4096;
 
+/// Indices of up to [`STANDARDIZATION_WINDOWS`] evenly spaced windows of `n`.
+fn evenly_spaced_picks(n: usize) -> Vec<usize> {
+    let take = n.min(STANDARDIZATION_WINDOWS);
+    (0..take).map(|i| i * n / take).collect()
+}
+
 /// Up to [`STANDARDIZATION_WINDOWS`] evenly spaced windows of `train`, flat, and the length of one.
 fn evenly_spaced_windows(train: &dyn WindowSource) -> Result<(Vec<f32>, usize), TrainError> {
-    let n = train.len();
-    let take = n.min(STANDARDIZATION_WINDOWS);
-    let picks: Vec<usize> = (0..take).map(|i| i * n / take).collect();
+    let picks = evenly_spaced_picks(train.len());
     let per_window = train.interval() * train.joints() * 3;
-    let mut data = Vec::with_capacity(take * per_window);
+    let mut data = Vec::with_capacity(picks.len() * per_window);
     for chunk in picks.chunks(256) {
         data.extend(train.batch(chunk)?.0);
     }
@@ -112,9 +116,7 @@ pub fn learn_normative_gait(
     let rate_hz = train
         .rate_hz()
         .ok_or_else(|| no("the frame rate of the windows is unknown".into()))?;
-    let n = train.len();
-    let take = n.min(STANDARDIZATION_WINDOWS);
-    let picks: Vec<usize> = (0..take).map(|i| i * n / take).collect();
+    let picks = evenly_spaced_picks(train.len());
     let per_window = train.interval() * train.joints() * 3;
     let mut healthy = Vec::new();
     for chunk in picks.chunks(256) {
@@ -138,14 +140,20 @@ pub fn learn_normative_gait(
 }
 
 /// The out-of-domain statistics ([`crate::explain::domain::DomainStats`]) of up to
-/// [`STANDARDIZATION_WINDOWS`] evenly spaced training windows (`None`, with a warning, when
-/// they cannot be learnt).
+/// [`STANDARDIZATION_WINDOWS`] evenly spaced training windows, with the threshold set on
+/// held-out walkers when the windows carry subjects (`None`, with a warning, when they cannot be
+/// learnt).
 pub fn learn_domain(
     train: &dyn WindowSource,
 ) -> Result<Option<crate::explain::domain::DomainStats>, TrainError> {
+    use crate::explain::domain::{DomainStats, Summary};
     let (data, per_window) = evenly_spaced_windows(train)?;
-    match crate::explain::domain::DomainStats::from_windows(
-        data.chunks_exact(per_window),
+    let windows: Vec<&[f32]> = data.chunks_exact(per_window).collect();
+    let walkers = walker_of_evenly_spaced_windows(train);
+    match DomainStats::learn(
+        Summary::LegAngles,
+        &windows,
+        walkers.as_deref(),
         train.joints(),
     ) {
         Ok(d) => Ok(Some(d)),
@@ -154,6 +162,24 @@ pub fn learn_domain(
             Ok(None)
         }
     }
+}
+
+/// The walker ([`super::calibration::subject_group`], numbered) of each window
+/// [`evenly_spaced_windows`] picks; `None` when the windows carry no subjects.
+fn walker_of_evenly_spaced_windows(train: &dyn WindowSource) -> Option<Vec<usize>> {
+    let subjects = train.window_subjects()?;
+    let n = train.len();
+    if subjects.len() != n {
+        return None;
+    }
+    let mut names: Vec<&str> = subjects
+        .iter()
+        .map(|(s, _)| super::calibration::subject_group(s))
+        .collect();
+    let picked: Vec<&str> = evenly_spaced_picks(n).iter().map(|&i| names[i]).collect();
+    names.sort_unstable();
+    names.dedup();
+    picked.iter().map(|p| names.binary_search(p).ok()).collect()
 }
 
 /// Errors of training.
@@ -746,6 +772,7 @@ fn train_on<B: AutodiffBackend>(
         },
         domain: learn_domain(train)?,
         calibration,
+        training_pelvis_markers: None,
         card_fnv1a64: None,
     }
     .stamped();

@@ -111,7 +111,8 @@ pub fn load_sequence_in(
             &seq.translations,
             rate_hz,
             |p| param.rotations(p).map_err(|e| e.to_string()),
-        );
+        )
+        .map(|s| with_fit_setting(s, &dir));
     }
     let n = 3 * model.num_joints();
     let mut poses = Vec::with_capacity(seq.num_frames());
@@ -133,6 +134,13 @@ pub fn load_sequence_in(
         &seq.translations,
         rate_hz,
     )
+    .map(|s| with_fit_setting(s, &dir))
+}
+
+/// `seq` with the pelvis-marker setting its pose folder's `fit_report.json` records.
+fn with_fit_setting(mut seq: ViewerSequence, dir: &Path) -> ViewerSequence {
+    seq.pelvis_markers = crate::fit::PelvisMarkers::recorded_in(dir);
+    seq
 }
 
 /// The pose folder shown last, reloaded when the pose space (constrained or not) changes.

@@ -31,6 +31,9 @@ pub struct ViewerSequence {
     /// Joints no marker measured when the sequence was fitted: the fitter held them at its
     /// neutral pose, so they are not data (listed in the panels and beside every verdict).
     pub unmeasured_joints: Vec<String>,
+    /// How the walk's pelvis markers were fitted, when known (the viewer's own fit, or the
+    /// pose folder's `fit_report.json`): a network trained on walks fitted otherwise warns.
+    pub pelvis_markers: Option<crate::fit::PelvisMarkers>,
 }
 
 impl ViewerSequence {
@@ -119,6 +122,7 @@ impl ViewerSequence {
             rate_hz,
             display_from_lab: Matrix3::identity(),
             unmeasured_joints: Vec::new(),
+            pelvis_markers: None,
         };
         seq.make_y_up(model);
         Ok(seq)

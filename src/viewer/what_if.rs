@@ -611,6 +611,7 @@ pub fn injected_sequence(
     seq.display_from_lab = recorded.display_from_lab;
     seq.unmeasured_joints
         .clone_from(&recorded.unmeasured_joints);
+    seq.pelvis_markers = recorded.pelvis_markers;
     Ok((seq, locus))
 }
 

@@ -15,6 +15,7 @@ use crate::viewer::network::{
     ComputeDevice, ExplainChoice, ExplainOutcome, NetworkState, ViewerNetwork,
 };
 use crate::viewer::playback::Playback;
+use crate::viewer::pose::ViewerSequence;
 
 /// Short joint labels, SMPL order, for the relevance map (the body's table, written once).
 pub use crate::body::smpl22::SHORT_LABELS as JOINT_LABELS;
@@ -101,24 +102,26 @@ pub fn network_panel_ui(
     action
 }
 
-/// The Explain panel; returns true when the user asked for an explanation.
+/// The Explain panel for the loaded sequence; returns true when the user asked for an
+/// explanation.
 pub fn explain_panel_ui(
     ui: &mut egui::Ui,
     state: &mut NetworkState,
     importance: &mut Importance,
     playback: &mut Playback,
-    sequence: Option<(usize, f64)>,
-    unmeasured: &[String],
+    sequence: Option<&ViewerSequence>,
     gpu_available: bool,
 ) -> bool {
     let Some(net) = state.network.clone() else {
         ui.label("load a network to explain the gait");
         return false;
     };
-    let Some((n, rate_hz)) = sequence else {
+    let Some(sequence) = sequence else {
         ui.label("load a sequence to explain");
         return false;
     };
+    let (n, rate_hz) = (sequence.num_frames(), sequence.rate_hz);
+    let unmeasured = sequence.unmeasured_joints.as_slice();
     let Some(interval) = explainable_window_ui(ui, &net, n, rate_hz) else {
         return false;
     };
@@ -131,6 +134,9 @@ pub fn explain_panel_ui(
     };
     let shown = &last.shown;
     verdict_ui(ui, &last, unmeasured);
+    if let Some(note) = net.card.fit_setting_note(sequence.pelvis_markers) {
+        ui.colored_label(egui::Color32::from_rgb(230, 180, 90), format!("⚠ {note}"));
+    }
     coverage_warnings_ui(ui, shown, playback.frame(), unmeasured);
     // Signed relevance on a sequential map would drop the evidence for "healthy".
     if shown.signed && importance.colormap == Colormap::Sequential {

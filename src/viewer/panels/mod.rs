@@ -281,19 +281,12 @@ fn explain_section_ui(
     playback: &mut Playback,
 ) {
     let gpu_available = n.gpu.as_ref().is_some_and(|g| g.device.is_some());
-    let frames = seq.sequence.as_ref().map(|s| (s.num_frames(), s.rate_hz));
-    let unmeasured = seq
-        .sequence
-        .as_ref()
-        .map(|s| s.unmeasured_joints.clone())
-        .unwrap_or_default();
     if explain_panel_ui(
         ui,
         &mut n.net,
         &mut n.importance,
         playback,
-        frames,
-        &unmeasured,
+        seq.sequence.as_deref(),
         gpu_available,
     ) {
         n.explain_w.write(ExplainRequest);
