@@ -550,19 +550,10 @@ fn training_pelvis_markers(cohort: &std::path::Path) -> Option<gaitlens::fit::Pe
 
 /// Prints the out-of-domain guard's threshold and what it was set on.
 fn print_domain(card: &gaitlens::train::ModelCard) {
-    use gaitlens::explain::domain::ThresholdBasis;
-    let Some(d) = &card.domain else {
-        println!("out-of-domain guard: none (see the warning above)");
-        return;
-    };
-    let basis = match d.threshold_basis {
-        ThresholdBasis::HeldOutWalkers => "held-out walkers' windows",
-        ThresholdBasis::TrainingWindows => "the training windows' own distances",
-    };
-    println!(
-        "out-of-domain guard: threshold {:.1} ({:.0}th percentile of {basis}; {} training windows)",
-        d.threshold, d.percentile, d.windows
-    );
+    match &card.domain {
+        Some(d) => println!("{}", d.describe()),
+        None => println!("out-of-domain guard: none (see the warning above)"),
+    }
 }
 
 /// Prints the fold's temperature and the expected calibration error before and after it.

@@ -299,6 +299,25 @@ impl DomainStats {
         self.distance_of_summary(&s)
     }
 
+    /// One line on what the guard reads and where its threshold lies, for the CLI and the
+    /// viewer's model card.
+    pub fn describe(&self) -> String {
+        let summary = match Summary::from_version(&self.version) {
+            Some(Summary::LegAngles) => "leg angles",
+            Some(Summary::Positions) => "joint coordinates",
+            None => "unknown summary",
+        };
+        let basis = match self.threshold_basis {
+            ThresholdBasis::HeldOutWalkers => "held-out walkers' windows",
+            ThresholdBasis::TrainingWindows => "the training windows' own distances",
+        };
+        format!(
+            "out-of-domain guard: {summary}, threshold {:.1} ({:.0}th percentile of {basis}; {} \
+             training windows)",
+            self.threshold, self.percentile, self.windows
+        )
+    }
+
     /// Checks shapes and finiteness after loading a card.
     pub fn validate(&self, joints: usize) -> Result<(), String> {
         let Some(summary) = Summary::from_version(&self.version) else {
@@ -549,6 +568,11 @@ mod tests {
         stats.validate(22).unwrap();
         assert_eq!(stats.threshold_basis, ThresholdBasis::HeldOutWalkers);
         assert_eq!(stats.version, DOMAIN_VERSION);
+        let line = stats.describe();
+        assert!(
+            line.contains("leg angles, threshold") && line.contains("held-out walkers"),
+            "{line}"
+        );
         let share_inside = |ws: &[Vec<f32>]| {
             ws.iter()
                 .filter(|w| stats.distance(w, 22) <= stats.threshold)

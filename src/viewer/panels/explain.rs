@@ -70,6 +70,15 @@ pub fn network_panel_ui(
                             e.eval.f1
                         ));
                     }
+                    if let Some(d) = &net.card.domain {
+                        ui.small(d.describe());
+                    }
+                    if let Some(p) = net.card.training_pelvis_markers {
+                        ui.small(format!(
+                            "training walks fitted with {} pelvis markers",
+                            p.name()
+                        ));
+                    }
                 });
         }
         None => {
