@@ -125,9 +125,8 @@ impl PelvisMarkers {
     /// changed); `None` when neither says (written before 2026-12-06, or not by gaitlens).
     pub fn recorded_in(pose_dir: &std::path::Path) -> Option<Self> {
         let at = |file: &str, pointer: &str| -> Option<Self> {
-            let text = std::fs::read_to_string(pose_dir.join(file)).ok()?;
-            let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-            serde_json::from_value(v.pointer(pointer)?.clone()).ok()
+            let v = crate::formats::pose_seq::json_at(&pose_dir.join(file), pointer)?;
+            serde_json::from_value(v).ok()
         };
         at("fit_report.json", "/pelvis_markers")
             .or_else(|| at("ground_truth.json", "/subjects/0/pelvis_markers"))

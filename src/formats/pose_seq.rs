@@ -331,11 +331,17 @@ pub fn sidecar_rate_hz(dir: &Path) -> Option<f64> {
 /// A positive frame rate at JSON `pointer` (RFC 6901, e.g. `/config/rate_hz`) in `file`;
 /// `None` when the file, the field or a usable value is missing.
 pub fn json_rate_hz(file: &Path, pointer: &str) -> Option<f64> {
-    let text = std::fs::read_to_string(file).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.pointer(pointer)?
+    json_at(file, pointer)?
         .as_f64()
         .filter(|r| r.is_finite() && *r > 0.0)
+}
+
+/// The value at JSON `pointer` (RFC 6901) in `file`; `None` when the file, its JSON or the field
+/// is missing (side files are optional: a value they lack is unknown, not an error).
+pub fn json_at(file: &Path, pointer: &str) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.pointer_mut(pointer).map(serde_json::Value::take)
 }
 
 /// Reads a folder of pose files sorted by frame number. When a frame exists as both `.json` and
