@@ -8,8 +8,9 @@
 #   WALKS_DIR holds one `gaitlens fit` output folder per trial (see README, "Real-walk cohort").
 # Writes OUT/summary.tsv (fraction of windows right per walk and input), OUT/ece.tsv (per fold,
 # the expected calibration error of the calibrated P(sick) over the held-out walk and its
-# transplants) and OUT/outside.tsv (per held-out walk and input, the track windows the fold's
-# out-of-domain guard puts outside its training data).
+# transplants, and `all`: pooled over every fold's windows) and OUT/outside.tsv (per held-out
+# walk and input, the track windows the fold's out-of-domain guard puts outside its training
+# data).
 # env: GAITLENS (binary, default target/release/gaitlens), COPIES (default 8), FROM_WALKS_FLAGS (more
 #   `synth from-walks` flags, e.g. "--augment-scale 2"), SYNTHETIC (extra
 #   Fourier healthy walks as sources, default 0), FOLDS (space-
@@ -86,3 +87,7 @@ for fold in $folds; do
   printf '%s\t%s\n' "$fold" "$(ece "$f/probs.txt")" >> "$out/ece.tsv"
   echo "fold $fold: ECE of the calibrated P(sick) over the held-out walk and its transplants $(ece "$f/probs.txt")"
 done
+# Pooled over every fold's windows: one ECE for the whole leave-one-walk-out.
+for fold in $folds; do cat "$out/$fold/probs.txt"; done > "$out/probs_all.txt"
+printf 'all\t%s\n' "$(ece "$out/probs_all.txt")" >> "$out/ece.tsv"
+echo "all folds: ECE of the calibrated P(sick) over every held-out walk and its transplants $(ece "$out/probs_all.txt")"

@@ -352,6 +352,7 @@ fn explanations_and_tracks_are_deterministic_despite_dropout() {
             rate_hz: None,
             joints: frames,
             files: Vec::new(),
+            sides: None,
         }],
         WindowConfig {
             interval,

@@ -8,7 +8,7 @@ use common::{fit, gaitlens, ok, shared_c3d};
 use std::path::Path;
 
 use gaitlens::body::default_model::default_body;
-use gaitlens::dataset::{Alignment, load_joint_dataset, sequence_from_poses};
+use gaitlens::dataset::{Alignment, PathologySides, load_joint_dataset, sequence_from_poses};
 use gaitlens::formats::c3d::read_c3d;
 use gaitlens::formats::pose_seq::read_pose_dir;
 use gaitlens::gait::detect_events_from_joints;
@@ -189,6 +189,21 @@ fn a_real_walk_takes_transplants_and_builds_a_cohort() {
     let seqs = load_joint_dataset(&cohort, default_body()).unwrap();
     assert_eq!(seqs.len(), 8);
     assert!(seqs.iter().all(|s| s.rate_hz == Some(50.0)));
+    // Every sequence knows which sides its pathology affects (what `--detector-training
+    // by-sides` trains each detector on), as its ground truth says.
+    for seq in &seqs {
+        let truth = subjects
+            .iter()
+            .find(|s| s["subject"] == seq.subject.as_str() && s["sick"] == seq.sick)
+            .unwrap();
+        let want = match (seq.sick, truth["side"].as_str()) {
+            (false, _) => PathologySides::Neither,
+            (true, Some("both")) => PathologySides::Both,
+            (true, Some("left" | "right")) => PathologySides::One,
+            other => panic!("{}: unexpected ground truth {other:?}", seq.subject),
+        };
+        assert_eq!(seq.sides, Some(want), "{}", seq.subject);
+    }
     assert!(!tmp.path().join(".cohort.partial").exists());
 
     // Matched cadence: every varied healthy copy walks at its sick twin's cadence (copy 0, the

@@ -14,8 +14,8 @@ use gaitlens::nn::{
     StandardizationScale,
 };
 use gaitlens::train::{
-    DatasetWindows, DeviceKind, LrSchedule, NetworkConfig, OptimizerKind, TrainConfig, TrainEvent,
-    save_checkpoint, train,
+    DatasetWindows, DetectorTraining, DeviceKind, LrSchedule, NetworkConfig, OptimizerKind,
+    TrainConfig, TrainEvent, save_checkpoint, train,
 };
 
 /// Which network to train.
@@ -63,6 +63,15 @@ pub enum LrScheduleArg {
     Constant,
     /// Linear warm-up, then cosine decay to 1 % of the peak.
     WarmupCosine,
+}
+
+/// How the asymmetry network's detectors learn, `gaitlens train --detector-training`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DetectorTrainingArg {
+    /// The larger logit is the window's logit in the loss.
+    Largest,
+    /// Each detector from its own kind of pathology (the cohort's ground truth records sides).
+    BySides,
 }
 
 /// Arguments of `gaitlens train`.
@@ -134,8 +143,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub calibration_fraction: Option<f64>,
     /// Hold out for calibration only subjects whose name starts with PREFIX (e.g. `synS`: the
-    /// Fourier sources of a `synth from-walks` cohort, so every real walk is fitted on).
-    #[arg(long, value_name = "PREFIX")]
+    /// Fourier sources of a `synth from-walks` cohort, so every real walk is fitted on), or with
+    /// `!PREFIX` only those without it (`!synS`: only real walks).
+    #[arg(long, value_name = "PREFIX|!PREFIX")]
     pub calibration_subjects: Option<String>,
     /// Label smoothing ε in [0, 0.5): BCE targets `y·(1 − ε) + ε/2`, which bounds the logits the
     /// loss rewards (ε = 0.1: ±2.9); 0 as the original.
@@ -144,6 +154,11 @@ pub struct TrainArgs {
     /// L2 penalty λ on every weight (Adam's weight decay, `g + λ·w`); 0 as the original.
     #[arg(long, default_value_t = 0.0)]
     pub weight_decay: f64,
+    /// How the asymmetry network's two detectors learn from sick windows: `by-sides` (each from
+    /// its own kind of pathology where the cohort's ground truth records the sides: asymmetry
+    /// from one-sided ones, posture from crouch) or `largest` (the larger logit only).
+    #[arg(long, value_enum, default_value = "largest")]
+    pub detector_training: DetectorTrainingArg,
     /// Optimizer: `adopt` (as the original) or `adam` [preset].
     #[arg(long)]
     pub optimizer: Option<String>,
@@ -732,6 +747,10 @@ fn train_config(a: &TrainArgs, r: &Recipe) -> anyhow::Result<TrainConfig> {
     tc.calibration_subjects = a.calibration_subjects.clone();
     tc.label_smoothing = a.label_smoothing;
     tc.weight_decay = a.weight_decay;
+    tc.detector_training = match a.detector_training {
+        DetectorTrainingArg::Largest => DetectorTraining::Largest,
+        DetectorTrainingArg::BySides => DetectorTraining::BySides,
+    };
     tc.joint_permutations = r.joint_permutations;
     tc.inner_fold = a.inner_fold;
     tc.standardize_input = match r.standardize {

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::align::{Frame, NUM_JOINTS};
 use super::windows::{WindowConfig, WindowDataset};
-use super::{DatasetError, JointSequence};
+use super::{DatasetError, JointSequence, PathologySides};
 use crate::body::BodyModel;
 use crate::formats::pose_seq::{PoseFileFormat, PoseSequence, read_pose_dir};
 
@@ -80,6 +80,7 @@ pub fn sequence_from_poses(
         rate_hz: poses.rate_hz,
         joints,
         files,
+        sides: None,
     })
 }
 
@@ -150,6 +151,10 @@ pub fn load_joint_dataset(
             s.rate_hz = Some(rate);
         }
     }
+    let sides = cohort_pathology_sides(dir);
+    for s in &mut out {
+        s.sides = sides.get(&(s.sick, s.subject.clone())).copied();
+    }
     tracing::info!(dir = %dir.display(), sequences = out.len(), "joint dataset loaded");
     Ok(out)
 }
@@ -158,6 +163,28 @@ pub fn load_joint_dataset(
 /// (`config.rate_hz`), used for pose folders that do not carry their own.
 pub fn cohort_rate_hz(dir: &Path) -> Option<f64> {
     crate::formats::pose_seq::json_rate_hz(&dir.join("ground_truth.json"), "/config/rate_hz")
+}
+
+/// Which sides each subject's pathology affects, keyed by (sick, subject folder name), from a
+/// `gaitlens synth` cohort's `DIR/ground_truth.json` (`subjects[].{subject, sick, side}`); empty
+/// when the cohort records none (labelled real walks), and subjects without a readable side are
+/// left out (their sides are unknown, not an error).
+pub fn cohort_pathology_sides(
+    dir: &Path,
+) -> std::collections::HashMap<(bool, String), PathologySides> {
+    let subjects = crate::formats::pose_seq::json_at(&dir.join("ground_truth.json"), "/subjects");
+    let Some(serde_json::Value::Array(subjects)) = subjects else {
+        return Default::default();
+    };
+    subjects
+        .iter()
+        .filter_map(|s| {
+            let name = s.get("subject")?.as_str()?.to_string();
+            let sick = s.get("sick")?.as_bool()?;
+            let side = s.get("side").and_then(|v| v.as_str());
+            Some(((sick, name), PathologySides::from_truth(sick, side)?))
+        })
+        .collect()
 }
 
 /// [`load_joint_dataset`] followed by [`WindowDataset::new`].
@@ -202,6 +229,30 @@ mod tests {
         let empty = tempfile::tempdir().unwrap();
         let e = load_joint_dataset(empty.path(), &stick_body()).unwrap_err();
         assert!(matches!(e, DatasetError::NoData { .. }));
+    }
+
+    #[test]
+    fn a_synth_cohorts_pathology_sides_are_read_per_subject_and_class() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(cohort_pathology_sides(dir.path()).is_empty());
+        std::fs::write(
+            dir.path().join("ground_truth.json"),
+            r#"{"subjects": [
+                {"subject": "w-c00", "sick": false, "side": null},
+                {"subject": "w-c00", "sick": true, "side": "left"},
+                {"subject": "w-c01", "sick": true, "side": "both"},
+                {"subject": "w-c02", "sick": true, "side": "sideways"},
+                {"subject": "w-c03", "sick": true}
+            ]}"#,
+        )
+        .unwrap();
+        let sides = cohort_pathology_sides(dir.path());
+        let get = |sick: bool, name: &str| sides.get(&(sick, name.to_string())).copied();
+        assert_eq!(get(false, "w-c00"), Some(PathologySides::Neither));
+        assert_eq!(get(true, "w-c00"), Some(PathologySides::One));
+        assert_eq!(get(true, "w-c01"), Some(PathologySides::Both));
+        assert_eq!(get(true, "w-c02"), None, "an unknown side is unknown");
+        assert_eq!(get(true, "w-c03"), None);
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub use align::{
     align_movement_isotropic, align_movement_normalized, left_right_differences,
 };
 pub use loader::{
-    cohort_rate_hz, load_joint_dataset, load_window_dataset, posed_joints, sequence_from_poses,
+    cohort_pathology_sides, cohort_rate_hz, load_joint_dataset, load_window_dataset, posed_joints,
+    sequence_from_poses,
 };
 pub use resample::FrameMap;
 pub use split::{Fold, data_list_hash, fnv1a64, k_fold_by_subject, nested_fold, pos_weight};
@@ -48,6 +49,34 @@ pub struct JointSequence {
     /// Source files relative to the dataset folder (`healthy/S000/walk_00/pose_00000.json`),
     /// empty for in-memory sequences; used for the training-data hash of model cards.
     pub files: Vec<String>,
+    /// Which sides the walk's pathology affects, where the cohort records it (a `gaitlens synth`
+    /// cohort's `ground_truth.json`); `None` when unknown (a cohort of labelled real walks).
+    pub sides: Option<PathologySides>,
+}
+
+/// Which sides of the body a sequence's pathology affects: networks with one detector per kind
+/// of pathology ([`crate::nn::asymmetry`]) train each detector on its own kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathologySides {
+    /// No pathology: a healthy walk.
+    Neither,
+    /// One side (stiff knee, foot drop, circumduction, …): left/right asymmetry shows it.
+    One,
+    /// Both sides alike (crouch): no asymmetry shows it, posture does.
+    Both,
+}
+
+impl PathologySides {
+    /// From a ground truth's `sick` and `side` (`left`, `right` or `both`); `None` for an
+    /// unknown side.
+    pub fn from_truth(sick: bool, side: Option<&str>) -> Option<Self> {
+        match (sick, side) {
+            (false, _) => Some(Self::Neither),
+            (true, Some("left" | "right")) => Some(Self::One),
+            (true, Some("both")) => Some(Self::Both),
+            (true, _) => None,
+        }
+    }
 }
 
 impl JointSequence {

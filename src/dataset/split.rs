@@ -188,6 +188,7 @@ mod tests {
                         rate_hz: None,
                         joints: canonical_walker(20 + i),
                         files: Vec::new(),
+                        sides: None,
                     });
                 }
             }

@@ -204,6 +204,26 @@ impl WindowDataset {
         Ok(out)
     }
 
+    /// Which sides the pathology of each window's sequence affects ([`JointSequence::sides`]).
+    pub fn batch_sides(
+        &self,
+        indices: &[usize],
+    ) -> Result<Vec<Option<super::PathologySides>>, DatasetError> {
+        indices
+            .iter()
+            .map(|&index| {
+                self.windows
+                    .get(index)
+                    .and_then(|w| self.sequences.get(w.sequence))
+                    .map(|s| s.sides)
+                    .ok_or(DatasetError::WindowIndex {
+                        index,
+                        len: self.windows.len(),
+                    })
+            })
+            .collect()
+    }
+
     /// Labels (1.0 = sick, 0.0 = healthy) of a batch of windows.
     pub fn batch_labels(&self, indices: &[usize]) -> Result<Vec<f32>, DatasetError> {
         indices
@@ -234,6 +254,7 @@ mod tests {
             rate_hz: Some(30.0),
             joints: canonical_walker(frames),
             files: Vec::new(),
+            sides: None,
         }
     }
 

@@ -40,6 +40,13 @@ pub const POSTURE_FEATURES: usize = 2;
 /// All features per window: asymmetry first, then posture.
 pub const FEATURES: usize = ASYMMETRY_FEATURES + POSTURE_FEATURES;
 
+/// The kind of pathology each detector of [`GaitClassifier::detector_logits`] is for, in order:
+/// one-sided pathologies show as left/right asymmetry, bilateral ones (crouch) in posture.
+pub const DETECTOR_KINDS: [crate::dataset::PathologySides; 2] = [
+    crate::dataset::PathologySides::One,
+    crate::dataset::PathologySides::Both,
+];
+
 /// Joint indices of the 22-joint skeleton the features read.
 const PELVIS: usize = 0;
 const HIP: [usize; 2] = [1, 2];
@@ -388,20 +395,6 @@ impl<B: Backend> AsymmetryNet<B> {
             .reshape([b, 1]);
         Tensor::cat(vec![shifted, ranges, knee_min, hip_mean], 1)
     }
-
-    /// The two detectors' logits `[b, 2]` (asymmetry, posture).
-    pub fn detector_logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        let mut f = self.features(x);
-        if let Some(s) = &self.stats {
-            f = (f - s.mean.clone()) * s.inv_std.clone();
-        }
-        let a = monotone(&self.asymmetry, f.clone().narrow(1, 0, ASYMMETRY_FEATURES));
-        let p = monotone(
-            &self.posture,
-            f.narrow(1, ASYMMETRY_FEATURES, POSTURE_FEATURES),
-        );
-        Tensor::cat(vec![a, p], 1)
-    }
 }
 
 /// What each of the [`FEATURES`] features measures, in order, for readouts (L−R: how much the
@@ -579,6 +572,19 @@ impl<B: Backend> GaitClassifier<B> for AsymmetryNet<B> {
     }
     fn joints(&self) -> usize {
         self.joints
+    }
+    /// The two detectors' logits `[b, 2]` (asymmetry, posture).
+    fn detector_logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        let mut f = self.features(x);
+        if let Some(s) = &self.stats {
+            f = (f - s.mean.clone()) * s.inv_std.clone();
+        }
+        let a = monotone(&self.asymmetry, f.clone().narrow(1, 0, ASYMMETRY_FEATURES));
+        let p = monotone(
+            &self.posture,
+            f.narrow(1, ASYMMETRY_FEATURES, POSTURE_FEATURES),
+        );
+        Tensor::cat(vec![a, p], 1)
     }
 }
 

@@ -223,6 +223,13 @@ pub trait GaitClassifier<B: Backend> {
     fn interval(&self) -> usize;
     /// Joints per frame the network was built for.
     fn joints(&self) -> usize;
+    /// The logits of the network's detectors `[batch, detectors]` where its verdict is the
+    /// largest of several ([`asymmetry`]: left/right asymmetry, posture), so that training can
+    /// teach each its own kind of window ([`crate::train::DetectorTraining`]); one detector,
+    /// [`Self::logits`], by default.
+    fn detector_logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.logits(x)
+    }
 }
 
 /// A loaded network of any kind (kept unboxed: one value per process, size irrelevant).
@@ -257,6 +264,13 @@ impl<B: Backend> GaitClassifier<B> for LoadedModel<B> {
             Self::Transformer(m) => m.joints,
             Self::Mlp(m) => m.joints,
             Self::Asymmetry(m) => m.joints,
+        }
+    }
+    fn detector_logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        match self {
+            Self::Transformer(m) => m.detector_logits(x),
+            Self::Mlp(m) => m.detector_logits(x),
+            Self::Asymmetry(m) => m.detector_logits(x),
         }
     }
 }

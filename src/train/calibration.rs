@@ -248,6 +248,16 @@ pub fn subject_group(name: &str) -> &str {
     }
 }
 
+/// Whether subject group `name` may be held out for calibration under `pattern`: a name prefix
+/// (`synS`: the Fourier sources of a `synth from-walks` cohort), or `!PREFIX` for every name
+/// without it (`!synS`: only the real walks, the kind of walk a network meets after training).
+fn subject_matches(name: &str, pattern: &str) -> bool {
+    match pattern.strip_prefix('!') {
+        Some(prefix) => !name.starts_with(prefix),
+        None => name.starts_with(pattern),
+    }
+}
+
 /// The windows of a training source split by subject into the part the network is fitted on
 /// and the calibration part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,10 +277,10 @@ pub struct CalibrationSplit {
 /// deterministically from `seed` and stratified by class: groups are drawn separately among
 /// healthy-only, sick-only and mixed groups (matched healthy/sick copies of one walk), each
 /// stratum keeping at least one group for fitting, and the calibration part gets at least one
-/// group with healthy and one with sick windows. With `only = Some(prefix)` only groups whose
-/// name starts with `prefix` may be held out (`fraction` is of those); the others are always
-/// fitted on — e.g. `synS` holds out only the Fourier sources of a `synth from-walks` cohort, so
-/// every real walk is learnt. `Err(why)` when that is impossible (too few subjects, one class
+/// group with healthy and one with sick windows. With `only = Some(pattern)` only groups whose
+/// name matches it ([`subject_matches`]: a prefix, or `!PREFIX`) may be held out (`fraction`
+/// is of those); the others are always fitted on — e.g. `synS` holds out only the Fourier
+/// sources of a `synth from-walks` cohort, so every real walk is learnt. `Err(why)` when that is impossible (too few subjects, one class
 /// only, no group with the prefix) or `fraction` is not in (0, 1).
 pub fn split_calibration_subjects(
     subjects: &[(String, bool)],
@@ -295,7 +305,7 @@ pub fn split_calibration_subjects(
     // Strata: 0 healthy only, 1 sick only, 2 both; each shuffled with its own stream.
     let mut strata: [Vec<usize>; 3] = Default::default();
     for (i, n) in names.iter().enumerate() {
-        if only.is_some_and(|prefix| !n.starts_with(prefix)) {
+        if only.is_some_and(|pattern| !subject_matches(n, pattern)) {
             continue;
         }
         let s = match groups[n] {
@@ -308,8 +318,9 @@ pub fn split_calibration_subjects(
     let has = |s: &[Vec<usize>; 3], class: usize| !s[class].is_empty() || !s[2].is_empty();
     if !has(&strata, 0) || !has(&strata, 1) {
         return Err(match only {
-            Some(prefix) => format!(
-                "the training subjects whose name starts with '{prefix}' do not hold both classes"
+            Some(pattern) => format!(
+                "the training subjects matching '{pattern}' (a name prefix; `!PREFIX`: names \
+                 without it) do not hold both classes"
             ),
             None => "the training windows hold one class only".into(),
         });
@@ -580,6 +591,13 @@ mod tests {
                     .iter()
                     .all(|r| p.fit.iter().any(|&i| w[i].0.starts_with(r)))
             );
+        }
+        // `!synS`: only real walks are held out, every Fourier source is fitted on.
+        for seed in 0..20 {
+            let p = split_calibration_subjects(&w, 0.5, seed, Some("!synS")).unwrap();
+            assert!(p.calibration_subjects >= 1);
+            assert!(p.calibrate.iter().all(|&i| !w[i].0.starts_with("synS")));
+            assert!((0..4).all(|k| p.fit.iter().any(|&i| w[i].0 == format!("synS00{k}-c00"))));
         }
         let err = split_calibration_subjects(&w, 0.5, 0, Some("nobody")).unwrap_err();
         assert!(err.contains("'nobody'"), "{err}");

@@ -168,8 +168,9 @@ pub struct TrainConfig {
     #[serde(default = "default_calibration_fraction")]
     pub calibration_fraction: f64,
     /// Only subject groups whose name starts with this prefix may be held out for calibration
-    /// (`None`: any). `synS` keeps every real walk of a `synth from-walks` cohort in fitting and
-    /// calibrates on held-out Fourier sources.
+    /// (`None`: any; `!PREFIX`: only those without it). `synS` keeps every real walk of a `synth
+    /// from-walks` cohort in fitting and calibrates on held-out Fourier sources; `!synS`
+    /// calibrates on held-out real walks only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration_subjects: Option<String>,
     /// Label smoothing ε of the BCE targets (`y·(1 − ε) + ε/2`; 0 in the original): the loss
@@ -195,6 +196,26 @@ pub struct TrainConfig {
     /// neither. `None`: the plain fold.
     #[serde(default)]
     pub inner_fold: Option<usize>,
+    /// How a network of several detectors (the asymmetry network) learns from sick windows.
+    /// Cards written before the field were trained on the largest logit.
+    #[serde(default)]
+    pub detector_training: DetectorTraining,
+}
+
+/// How the detectors of a network with several ([`crate::nn::asymmetry`]: left/right asymmetry
+/// and posture) learn from sick windows. Healthy windows always lower every detector under
+/// `BySides`; windows whose pathology's sides the cohort does not record are trained on the
+/// largest logit either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DetectorTraining {
+    /// The largest logit is the window's logit in the loss (one network, one loss).
+    #[default]
+    Largest,
+    /// Each detector learns its own kind of pathology, as separate logistic regressions would:
+    /// the asymmetry detector from one-sided ones, the posture detector from bilateral ones
+    /// (crouch), both from every healthy window.
+    BySides,
 }
 
 /// [`TrainConfig::calibration_fraction`] unless told otherwise.
@@ -226,6 +247,7 @@ impl TrainConfig {
             weight_decay: 0.0,
             joint_permutations: 0,
             inner_fold: None,
+            detector_training: DetectorTraining::Largest,
         }
     }
 }

@@ -14,7 +14,10 @@ pub use checkpoint::{
     CARD_FORMAT, CardExpectation, CheckpointError, ModelCard, TrainOutcome, init_untrained,
     load_checkpoint, load_weights, read_card, save_checkpoint,
 };
-pub use config::{DeviceKind, EpochRecord, LrSchedule, NetworkConfig, OptimizerKind, TrainConfig};
+pub use config::{
+    DetectorTraining, DeviceKind, EpochRecord, LrSchedule, NetworkConfig, OptimizerKind,
+    TrainConfig,
+};
 pub use metrics::{Confusion, Metrics};
 pub use training::{
     DatasetWindows, InMemoryWindows, TrainError, TrainEvent, WindowSource, evaluate,

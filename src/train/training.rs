@@ -11,10 +11,11 @@ use thiserror::Error;
 use super::adopt::AdoptConfig;
 use super::checkpoint::{CARD_FORMAT, ModelCard, TrainOutcome};
 use super::config::{
-    DeviceKind, EpochRecord, LrSchedule, NetworkConfig, OptimizerKind, TrainConfig,
+    DetectorTraining, DeviceKind, EpochRecord, LrSchedule, NetworkConfig, OptimizerKind,
+    TrainConfig,
 };
 use super::metrics::{Confusion, Metrics};
-use crate::dataset::{ALIGNMENT_VERSION, WindowDataset};
+use crate::dataset::{ALIGNMENT_VERSION, PathologySides, WindowDataset};
 use crate::nn::GaitClassifier;
 
 /// Training windows used to estimate the input standardisation (evenly spaced over the source).
@@ -256,6 +257,11 @@ pub trait WindowSource {
     fn subset(&self, _indices: &[usize]) -> Option<Box<dyn WindowSource + '_>> {
         None
     }
+    /// Which sides the pathology of each of windows `indices` affects, where the data records
+    /// it (a `gaitlens synth` cohort); unknown (`None`) by default.
+    fn batch_sides(&self, indices: &[usize]) -> Result<Vec<Option<PathologySides>>, TrainError> {
+        Ok(vec![None; indices.len()])
+    }
 }
 
 /// Windows held in memory (tests, synthetic data, precomputed batches).
@@ -328,6 +334,23 @@ pub struct DatasetWindows<'a> {
     pub windows: Vec<usize>,
 }
 
+impl DatasetWindows<'_> {
+    /// The dataset's indices of windows `indices` of this subset.
+    fn dataset_ids(&self, indices: &[usize]) -> Result<Vec<usize>, TrainError> {
+        indices
+            .iter()
+            .map(|&i| {
+                self.windows
+                    .get(i)
+                    .copied()
+                    .ok_or_else(|| TrainError::Data {
+                        reason: format!("window {i} of {}", self.windows.len()),
+                    })
+            })
+            .collect()
+    }
+}
+
 impl WindowSource for DatasetWindows<'_> {
     fn len(&self) -> usize {
         self.windows.len()
@@ -339,21 +362,15 @@ impl WindowSource for DatasetWindows<'_> {
         crate::dataset::NUM_JOINTS
     }
     fn batch(&self, indices: &[usize]) -> Result<(Vec<f32>, Vec<f32>), TrainError> {
-        let ids: Vec<usize> = indices
-            .iter()
-            .map(|&i| {
-                self.windows
-                    .get(i)
-                    .copied()
-                    .ok_or_else(|| TrainError::Data {
-                        reason: format!("window {i} of {}", self.windows.len()),
-                    })
-            })
-            .collect::<Result<_, _>>()?;
+        let ids = self.dataset_ids(indices)?;
         Ok((
             self.dataset.batch_data(&ids)?,
             self.dataset.batch_labels(&ids)?,
         ))
+    }
+    fn batch_sides(&self, indices: &[usize]) -> Result<Vec<Option<PathologySides>>, TrainError> {
+        let ids = self.dataset_ids(indices)?;
+        Ok(self.dataset.batch_sides(&ids)?)
     }
     fn data_hash(&self) -> u64 {
         self.dataset.data_hash(&self.windows)
@@ -646,6 +663,17 @@ fn check_config(cfg: &TrainConfig) -> Result<(), TrainError> {
             ),
         });
     }
+    if cfg.detector_training == DetectorTraining::BySides
+        && !matches!(cfg.network, NetworkConfig::Asymmetry(_))
+    {
+        return Err(TrainError::Config {
+            reason: format!(
+                "--detector-training by-sides applies to the asymmetry network, whose verdict is \
+                 the larger of two detectors; a {} network has one",
+                cfg.network.network_type()
+            ),
+        });
+    }
     if cfg.joint_permutations > 0 {
         let original = matches!(&cfg.network, NetworkConfig::Transformer(c)
             if !c.per_joint_embedding && !c.frame_token);
@@ -682,6 +710,11 @@ impl WindowSource for PermutationCopies<'_> {
         let n = self.inner.len().max(1);
         let ids: Vec<usize> = indices.iter().map(|&i| i % n).collect();
         self.inner.batch(&ids)
+    }
+    fn batch_sides(&self, indices: &[usize]) -> Result<Vec<Option<PathologySides>>, TrainError> {
+        let n = self.inner.len().max(1);
+        let ids: Vec<usize> = indices.iter().map(|&i| i % n).collect();
+        self.inner.batch_sides(&ids)
     }
     fn data_hash(&self) -> u64 {
         self.inner.data_hash() ^ (self.copies as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -824,6 +857,122 @@ fn smooth_label(y: f32, epsilon: f64) -> f32 {
     y * (1.0 - epsilon as f32) + epsilon as f32 / 2.0
 }
 
+/// Per-window binary cross-entropy of `logits` against (smoothed) `target`, sick terms weighted
+/// by `pos_weight`.
+fn weighted_bce<B: Backend, const D: usize>(
+    logits: Tensor<B, D>,
+    target: Tensor<B, D>,
+    pos_weight: f64,
+) -> Tensor<B, D> {
+    (target.clone().mul_scalar(pos_weight) * log_sigmoid(logits.clone())
+        + target.neg().add_scalar(1.0) * log_sigmoid(logits.neg()))
+    .neg()
+}
+
+/// Which detector each kind of window trains under [`DetectorTraining::BySides`], and each
+/// detector's weight of sick windows: as separate logistic regressions, each detector learns
+/// from every healthy window and from the sick windows of its own kind of pathology.
+struct DetectorTargets {
+    /// Per detector, its sick windows' weight (healthy/sick of its own kind with
+    /// `--use-pos-ratio`, else 1).
+    pos_weights: Vec<f64>,
+    /// Weight of sick windows whose sides are unknown (trained on the largest logit).
+    pos_weight: f64,
+}
+
+impl DetectorTargets {
+    /// `Some` when `cfg` trains an asymmetry network by sides; its detectors' sick weights are
+    /// counted over `train`. An error when the windows record no pathology sides at all (then
+    /// `by-sides` would silently train as `largest`).
+    fn for_training(
+        cfg: &TrainConfig,
+        train: &dyn WindowSource,
+        pos_weight: f64,
+    ) -> Result<Option<Self>, TrainError> {
+        let NetworkConfig::Asymmetry(_) = &cfg.network else {
+            return Ok(None);
+        };
+        if cfg.detector_training != DetectorTraining::BySides {
+            return Ok(None);
+        }
+        let all: Vec<usize> = (0..train.len()).collect();
+        let sides = train.batch_sides(&all)?;
+        let count = |k: PathologySides| sides.iter().filter(|s| **s == Some(k)).count();
+        let healthy = count(PathologySides::Neither);
+        let kinds = crate::nn::asymmetry::DETECTOR_KINDS;
+        let counts: Vec<usize> = kinds.iter().map(|&k| count(k)).collect();
+        if counts.iter().all(|&c| c == 0) {
+            return Err(TrainError::Data {
+                reason: "--detector-training by-sides needs a cohort whose ground_truth.json \
+                         records each sick subject's side (`gaitlens synth`); these windows \
+                         record none"
+                    .into(),
+            });
+        }
+        let pos_weights = counts
+            .iter()
+            .map(|&c| {
+                if cfg.use_pos_ratio && c > 0 && healthy > 0 {
+                    healthy as f64 / c as f64
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Ok(Some(Self {
+            pos_weights,
+            pos_weight,
+        }))
+    }
+
+    /// The mean loss of a batch and its logits: windows with known sides add each of their
+    /// detectors' losses, the others the largest logit's.
+    fn loss<B: Backend, M: GaitClassifier<B>>(
+        &self,
+        model: &M,
+        input: Tensor<B, 4>,
+        target: Tensor<B, 1>,
+        sides: &[Option<PathologySides>],
+        device: &B::Device,
+    ) -> (Tensor<B, 1>, Tensor<B, 1>) {
+        let n = sides.len();
+        let d = self.pos_weights.len();
+        let detectors = model.detector_logits(input);
+        let logits = detectors.clone().max_dim(1).reshape([n]);
+        // Host-built masks: which detectors each window trains, or the largest logit.
+        let mut det_mask = vec![0.0f32; n * d];
+        let mut max_mask = vec![0.0f32; n];
+        for (i, s) in sides.iter().enumerate() {
+            match s {
+                Some(PathologySides::Neither) => det_mask[i * d..(i + 1) * d].fill(1.0),
+                Some(k) => match crate::nn::asymmetry::DETECTOR_KINDS
+                    .iter()
+                    .position(|x| x == k)
+                {
+                    Some(j) => det_mask[i * d + j] = 1.0,
+                    None => max_mask[i] = 1.0,
+                },
+                None => max_mask[i] = 1.0,
+            }
+        }
+        let row = |v: Vec<f32>, shape: [usize; 2]| {
+            Tensor::<B, 2>::from_data(TensorData::new(v, shape), device)
+        };
+        let target2 = target.clone().reshape([n, 1]).repeat_dim(1, d);
+        let pos: Vec<f32> = self.pos_weights.iter().map(|&w| w as f32).collect();
+        let pos = row(pos, [1, d]);
+        // weighted_bce with a per-detector sick weight.
+        let det_loss = ((target2.clone() * pos) * log_sigmoid(detectors.clone())
+            + target2.neg().add_scalar(1.0) * log_sigmoid(detectors.neg()))
+        .neg()
+            * row(det_mask, [n, d]);
+        let max_loss = weighted_bce(logits.clone(), target, self.pos_weight)
+            * Tensor::<B, 1>::from_data(TensorData::new(max_mask, [n]), device);
+        let loss = (det_loss.sum() + max_loss.sum()).div_scalar(n as f64);
+        (logits, loss)
+    }
+}
+
 fn bce_host(logits: &[f32], labels: &[f32], pos_weight: f64) -> f64 {
     let softplus = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
     logits
@@ -856,6 +1005,7 @@ where
     } else {
         1.0
     };
+    let by_sides = DetectorTargets::for_training(cfg, train, pos_weight)?;
     let (interval, joints) = (train.interval(), train.joints());
     let train_batches = train.len().div_ceil(cfg.batch_size);
     let eval_batches = eval.len().div_ceil(cfg.batch_size);
@@ -883,11 +1033,14 @@ where
                 .map(|&t| smooth_label(t, cfg.label_smoothing))
                 .collect();
             let target = Tensor::<B, 1>::from_data(TensorData::new(smoothed, [n]), device);
-            let logits = model.logits(input).reshape([n]);
-            let loss = (target.clone().mul_scalar(pos_weight) * log_sigmoid(logits.clone())
-                + (target.neg().add_scalar(1.0)) * log_sigmoid(logits.clone().neg()))
-            .mean()
-            .neg();
+            let (logits, loss) = match &by_sides {
+                Some(d) => d.loss(&model, input, target, &train.batch_sides(chunk)?, device),
+                None => {
+                    let logits = model.logits(input).reshape([n]);
+                    let loss = weighted_bce(logits.clone(), target, pos_weight).mean();
+                    (logits, loss)
+                }
+            };
             let loss_value = to_vec(loss.clone())[0] as f64;
             confusion.add(&to_vec(logits.detach()), &y);
             loss_sum += loss_value * n as f64;
@@ -1070,6 +1223,148 @@ mod tests {
         }
         fn alignment_version(&self) -> &'static str {
             crate::dataset::HEADING_ALIGNMENT_VERSION
+        }
+    }
+
+    /// [`WalkerWindows`] whose cohort records every sick window as one-sided.
+    struct OneSidedWalkerWindows(WalkerWindows);
+
+    impl WindowSource for OneSidedWalkerWindows {
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn interval(&self) -> usize {
+            self.0.interval()
+        }
+        fn joints(&self) -> usize {
+            self.0.joints()
+        }
+        fn batch(&self, indices: &[usize]) -> Result<(Vec<f32>, Vec<f32>), TrainError> {
+            self.0.batch(indices)
+        }
+        fn data_hash(&self) -> u64 {
+            self.0.data_hash()
+        }
+        fn pos_weight(&self) -> Option<f32> {
+            self.0.pos_weight()
+        }
+        fn rate_hz(&self) -> Option<f64> {
+            self.0.rate_hz()
+        }
+        fn alignment_version(&self) -> &'static str {
+            self.0.alignment_version()
+        }
+        fn batch_sides(
+            &self,
+            indices: &[usize],
+        ) -> Result<Vec<Option<PathologySides>>, TrainError> {
+            let (_, y) = self.0.batch(indices)?;
+            Ok(y.iter()
+                .map(|&y| {
+                    Some(if y > 0.5 {
+                        PathologySides::One
+                    } else {
+                        PathologySides::Neither
+                    })
+                })
+                .collect())
+        }
+    }
+
+    /// A two-detector classifier whose detectors' logits are the first two coordinates of a
+    /// window's first frame.
+    struct TwoDetectors;
+
+    impl GaitClassifier<burn::backend::NdArray> for TwoDetectors {
+        fn logits(
+            &self,
+            x: Tensor<burn::backend::NdArray, 4>,
+        ) -> Tensor<burn::backend::NdArray, 2> {
+            self.detector_logits(x).max_dim(1)
+        }
+        fn interval(&self) -> usize {
+            1
+        }
+        fn joints(&self) -> usize {
+            1
+        }
+        fn detector_logits(
+            &self,
+            x: Tensor<burn::backend::NdArray, 4>,
+        ) -> Tensor<burn::backend::NdArray, 2> {
+            let n = x.dims()[0];
+            x.narrow(3, 0, 2).reshape([n, 2])
+        }
+    }
+
+    #[test]
+    fn by_sides_each_detector_learns_from_healthy_windows_and_its_own_kind_only() {
+        let device = Default::default();
+        let (a, p) = ([0.3f32, -1.0, 2.0, 0.5], [-0.2f32, 1.5, 0.4, -0.7]);
+        let x: Vec<f32> = (0..4).flat_map(|i| [a[i], p[i], 0.0]).collect();
+        let x = Tensor::<burn::backend::NdArray, 4>::from_data(
+            TensorData::new(x, [4, 1, 1, 3]),
+            &device,
+        );
+        let y = [0.0f32, 1.0, 1.0, 1.0];
+        let target = Tensor::from_data(TensorData::new(y.to_vec(), [4]), &device);
+        use PathologySides::*;
+        let sides = [Some(Neither), Some(One), Some(Both), None];
+        let targets = DetectorTargets {
+            pos_weights: vec![2.0, 5.0],
+            pos_weight: 3.0,
+        };
+        let (logits, loss) = targets.loss(&TwoDetectors, x, target, &sides, &device);
+        let softplus = |z: f32| (z as f64).exp().ln_1p();
+        // healthy: both detectors towards 0; one-sided: the asymmetry detector towards 1 with its
+        // weight; bilateral: the posture detector with its; unknown: the larger logit.
+        let want = (softplus(a[0])
+            + softplus(p[0])
+            + 2.0 * softplus(-a[1])
+            + 5.0 * softplus(-p[2])
+            + 3.0 * softplus(-a[3].max(p[3])))
+            / 4.0;
+        let got = to_vec(loss)[0] as f64;
+        assert!((got - want).abs() < 1e-5, "loss {got}, expected {want}");
+        assert_eq!(to_vec(logits), [0.3, 1.5, 2.0, 0.5]);
+    }
+
+    #[test]
+    fn by_sides_needs_recorded_sides_and_keeps_the_posture_detector_off_one_sided_windows() {
+        let _rng = crate::train::test_rng_lock();
+        let mut cfg = TrainConfig::new(NetworkConfig::Asymmetry(crate::nn::AsymmetryConfig::new()));
+        (cfg.epochs, cfg.batch_size, cfg.lr) = (10, 8, 5e-2);
+        cfg.detector_training = DetectorTraining::BySides;
+        let mut mlp = mlp_cfg();
+        mlp.detector_training = DetectorTraining::BySides;
+        let err = train(&mlp, &toy(8, 4, 1), &toy(4, 4, 2), |_| {}).unwrap_err();
+        assert!(
+            err.to_string().contains("applies to the asymmetry network"),
+            "{err}"
+        );
+        let eval = WalkerWindows(walker_windows(10));
+        let err = train(&cfg, &WalkerWindows(walker_windows(20)), &eval, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("record none"), "{err}");
+        let fit = OneSidedWalkerWindows(WalkerWindows(walker_windows(20)));
+        let out = train(&cfg, &fit, &eval, |_| {}).unwrap();
+        assert_eq!(
+            out.card.training.detector_training,
+            DetectorTraining::BySides
+        );
+        let m = super::super::checkpoint::load_weights::<burn::backend::NdArray>(
+            &out.card.network,
+            out.record.clone(),
+            &Default::default(),
+        )
+        .unwrap();
+        let (x, y) = eval.0.batch(&(0..10).collect::<Vec<_>>()).unwrap();
+        let x = crate::nn::window_tensor(x, 10, 100, 22, &Default::default());
+        let d = to_vec(m.detector_logits(x));
+        for (i, y) in y.iter().enumerate() {
+            // The stiff knee raises the asymmetry detector; no window taught the posture
+            // detector to rise, as no crouch was in training.
+            assert_eq!(d[2 * i] > 0.0, *y == 1.0, "detector logits {d:?}");
+            assert!(d[2 * i + 1] < 0.0, "posture detector rose: {d:?}");
         }
     }
 
