@@ -318,10 +318,16 @@ pub fn split_calibration_subjects(
     let has = |s: &[Vec<usize>; 3], class: usize| !s[class].is_empty() || !s[2].is_empty();
     if !has(&strata, 0) || !has(&strata, 1) {
         return Err(match only {
-            Some(pattern) => format!(
-                "the training subjects matching '{pattern}' (a name prefix; `!PREFIX`: names \
-                 without it) do not hold both classes"
-            ),
+            Some(pattern) => match pattern.strip_prefix('!') {
+                Some(prefix) => format!(
+                    "the training subjects whose name does not start with '{prefix}' do not \
+                     hold both classes"
+                ),
+                None => format!(
+                    "the training subjects whose name starts with '{pattern}' do not hold both \
+                     classes"
+                ),
+            },
             None => "the training windows hold one class only".into(),
         });
     }
@@ -600,6 +606,13 @@ mod tests {
             assert!((0..4).all(|k| p.fit.iter().any(|&i| w[i].0 == format!("synS00{k}-c00"))));
         }
         let err = split_calibration_subjects(&w, 0.5, 0, Some("nobody")).unwrap_err();
-        assert!(err.contains("'nobody'"), "{err}");
+        assert!(err.contains("starts with 'nobody'"), "{err}");
+        let only_syn: Vec<(String, bool)> = w
+            .iter()
+            .filter(|s| s.0.starts_with("synS"))
+            .cloned()
+            .collect();
+        let err = split_calibration_subjects(&only_syn, 0.5, 0, Some("!synS")).unwrap_err();
+        assert!(err.contains("does not start with 'synS'"), "{err}");
     }
 }
