@@ -181,8 +181,12 @@ pub fn cohort_pathology_sides(
         .filter_map(|s| {
             let name = s.get("subject")?.as_str()?.to_string();
             let sick = s.get("sick")?.as_bool()?;
-            let side = s.get("side").and_then(|v| v.as_str());
-            Some(((sick, name), PathologySides::from_truth(sick, side)?))
+            let bilateral = match s.get("side").and_then(|v| v.as_str()) {
+                Some("both") => Some(true),
+                Some("left" | "right") => Some(false),
+                _ => None,
+            };
+            Some(((sick, name), PathologySides::from_truth(sick, bilateral)?))
         })
         .collect()
 }

@@ -67,14 +67,14 @@ pub enum PathologySides {
 }
 
 impl PathologySides {
-    /// From a ground truth's `sick` and `side` (`left`, `right` or `both`); `None` for an
-    /// unknown side.
-    pub fn from_truth(sick: bool, side: Option<&str>) -> Option<Self> {
-        match (sick, side) {
+    /// From a ground truth's class and whether its pathology is bilateral (`None`: its side is
+    /// unknown, and so are a sick walk's sides).
+    pub fn from_truth(sick: bool, bilateral: Option<bool>) -> Option<Self> {
+        match (sick, bilateral) {
             (false, _) => Some(Self::Neither),
-            (true, Some("left" | "right")) => Some(Self::One),
-            (true, Some("both")) => Some(Self::Both),
-            (true, _) => None,
+            (true, Some(false)) => Some(Self::One),
+            (true, Some(true)) => Some(Self::Both),
+            (true, None) => None,
         }
     }
 }

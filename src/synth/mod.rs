@@ -249,20 +249,6 @@ const STREAM_SUBJECT: u64 = 1;
 const STREAM_TRIAL: u64 = 2;
 const STREAM_PAIR: u64 = 3;
 
-/// The dataset's [`crate::dataset::PathologySides`] of a subject's ground truth.
-fn pathology_sides(
-    sick: bool,
-    side: Option<pathology::Side>,
-) -> Option<crate::dataset::PathologySides> {
-    use crate::dataset::PathologySides as S;
-    match (sick, side) {
-        (false, _) => Some(S::Neither),
-        (true, Some(pathology::Side::Both)) => Some(S::Both),
-        (true, Some(_)) => Some(S::One),
-        (true, None) => None,
-    }
-}
-
 /// Class, pathology and side assigned to subject `index` (before random draws).
 fn assignment(cfg: &SynthConfig, index: usize) -> Option<(Pathology, Side)> {
     let f = cfg.sick_fraction.clamp(0.0, 1.0);
@@ -492,7 +478,10 @@ pub fn synth_cohort_with(
                             rate_hz: Some(cfg.rate_hz),
                             joints: t.joints,
                             files: Vec::new(),
-                            sides: pathology_sides(truth.sick, truth.side),
+                            sides: crate::dataset::PathologySides::from_truth(
+                                truth.sick,
+                                truth.side.map(|s| s == pathology::Side::Both),
+                            ),
                         },
                         truth.clone(),
                     )
