@@ -1196,8 +1196,10 @@ mod tests {
         }
     }
 
-    /// Stick-walker windows (`nn::asymmetry` tests) marked as heading-aligned at 50 Hz.
-    struct WalkerWindows(InMemoryWindows);
+    /// Stick-walker windows (`nn::asymmetry` tests) marked as heading-aligned at 50 Hz; with
+    /// `one_sided`, their cohort records every sick window as one-sided (`--detector-training
+    /// by-sides`), otherwise no sides.
+    struct WalkerWindows(InMemoryWindows, bool);
 
     impl WindowSource for WalkerWindows {
         fn len(&self) -> usize {
@@ -1224,36 +1226,6 @@ mod tests {
         fn alignment_version(&self) -> &'static str {
             crate::dataset::HEADING_ALIGNMENT_VERSION
         }
-    }
-
-    /// [`WalkerWindows`] whose cohort records every sick window as one-sided.
-    struct OneSidedWalkerWindows(WalkerWindows);
-
-    impl WindowSource for OneSidedWalkerWindows {
-        fn len(&self) -> usize {
-            self.0.len()
-        }
-        fn interval(&self) -> usize {
-            self.0.interval()
-        }
-        fn joints(&self) -> usize {
-            self.0.joints()
-        }
-        fn batch(&self, indices: &[usize]) -> Result<(Vec<f32>, Vec<f32>), TrainError> {
-            self.0.batch(indices)
-        }
-        fn data_hash(&self) -> u64 {
-            self.0.data_hash()
-        }
-        fn pos_weight(&self) -> Option<f32> {
-            self.0.pos_weight()
-        }
-        fn rate_hz(&self) -> Option<f64> {
-            self.0.rate_hz()
-        }
-        fn alignment_version(&self) -> &'static str {
-            self.0.alignment_version()
-        }
         fn batch_sides(
             &self,
             indices: &[usize],
@@ -1261,7 +1233,7 @@ mod tests {
             let (_, y) = self.0.batch(indices)?;
             Ok(y.iter()
                 .map(|&y| {
-                    Some(if y > 0.5 {
+                    self.1.then_some(if y > 0.5 {
                         PathologySides::One
                     } else {
                         PathologySides::Neither
@@ -1342,10 +1314,16 @@ mod tests {
             err.to_string().contains("applies to the asymmetry network"),
             "{err}"
         );
-        let eval = WalkerWindows(walker_windows(10));
-        let err = train(&cfg, &WalkerWindows(walker_windows(20)), &eval, |_| {}).unwrap_err();
+        let eval = WalkerWindows(walker_windows(10), false);
+        let err = train(
+            &cfg,
+            &WalkerWindows(walker_windows(20), false),
+            &eval,
+            |_| {},
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("record none"), "{err}");
-        let fit = OneSidedWalkerWindows(WalkerWindows(walker_windows(20)));
+        let fit = WalkerWindows(walker_windows(20), true);
         let out = train(&cfg, &fit, &eval, |_| {}).unwrap();
         assert_eq!(
             out.card.training.detector_training,
@@ -1400,8 +1378,8 @@ mod tests {
         cfg.batch_size = 8;
         cfg.lr = 5e-2;
         let (fit, eval) = (
-            WalkerWindows(walker_windows(20)),
-            WalkerWindows(walker_windows(10)),
+            WalkerWindows(walker_windows(20), false),
+            WalkerWindows(walker_windows(10), false),
         );
         let out = train(&cfg, &fit, &eval, |_| {}).unwrap();
         assert_eq!(out.card.network_type, "asymmetry");
