@@ -6,7 +6,9 @@
 #
 # usage: scripts/lowo_real_walks.sh WALKS_DIR OUT_DIR [extra `gaitlens train` flags]
 #   WALKS_DIR holds one `gaitlens fit` output folder per trial (see README, "Real-walk cohort").
-# Writes OUT/summary.tsv (fraction of windows right per walk and input), OUT/ece.tsv (per fold,
+# Writes OUT/summary.tsv (fraction of windows right per walk and input, over the windows whose legs
+# were measured in every frame; windows over marker gaps or interpolated frames are counted apart,
+# as `gaitlens explain --track` marks them "?"), OUT/ece.tsv (per fold,
 # the expected calibration error of the calibrated P(sick) over the held-out walk and its
 # transplants, and `all`: pooled over every fold's windows) and OUT/outside.tsv (per held-out
 # walk and input, the track windows the fold's out-of-domain guard puts outside its training
@@ -32,13 +34,15 @@ folds=${FOLDS:-$(printf '%s\n' "${fold_of[@]}" | sort -u | tr '\n' ' ')}
 pathologies="stiff-knee reduced-hip-flexion foot-drop crouch circumduction trendelenburg equinus"
 mkdir -p "$out"
 summary="$out/summary.tsv"
-printf 'fold\twalk\tinput\twindows\tfraction_correct\n' > "$summary"
+printf 'fold\twalk\tinput\twindows\tfraction_correct\twindows_unmeasured\n' > "$summary"
 printf 'fold\tece\n' > "$out/ece.tsv"
 printf 'fold\twalk\tinput\twindows_outside\twindows\n' > "$out/outside.tsv"
 
-# fraction of track windows on the right side of 0.5: $1 = track output, $2 = healthy|sick
+# fraction of track windows on the right side of 0.5, over the windows whose legs were measured
+# in every frame, then the number of windows left out ("?": pelvis or leg markers missing, or
+# frames interpolated): $1 = track output, $2 = healthy|sick
 score() {
-  awk -v want="$2" '/classification track/ {on=1; next} on && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9.]+$/ {n++; if ((want=="healthy" && $2<0.5) || (want=="sick" && $2>=0.5)) k++} END {if (n==0) print "0\t0"; else printf "%d\t%.3f\n", n, k/n}' <<<"$1"
+  awk -v want="$2" '/classification track/ {on=1; next} on && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9.]+$/ {if (/\?/) {u++; next} n++; if ((want=="healthy" && $2<0.5) || (want=="sick" && $2>=0.5)) k++} END {if (n==0) printf "0\t0\t%d\n", u; else printf "%d\t%.3f\t%d\n", n, k/n, u}' <<<"$1"
 }
 
 # "outside total" from the track's summary line ("N of M windows outside …"): $1 = track output
@@ -48,7 +52,7 @@ outside() {
 
 # track probabilities with their label: $1 = track output, $2 = 0 (healthy) | 1 (sick)
 probs() {
-  awk -v y="$2" '/classification track/ {on=1; next} on && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9.]+$/ {print $2, y}' <<<"$1"
+  awk -v y="$2" '/classification track/ {on=1; next} on && $1 ~ /^[0-9]+$/ && $2 ~ /^[0-9.]+$/ && !/\?/ {print $2, y}' <<<"$1"
 }
 
 # expected calibration error of "P(sick) label" lines (15 bins, as gaitlens' own ECE)

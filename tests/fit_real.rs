@@ -141,6 +141,36 @@ fn gappy_trial_fits_without_nan_and_flags_gaps() {
     assert_rmse("sample23_Vicon_analysis", &f);
 }
 
+/// sample03 loses both ASIS markers from frame 114 and its right toe marker from frame 126 (it
+/// has no heel markers): from there its legs are partly the fitter's guess, and the report says
+/// so frame by frame; before, every pelvis and leg marker is seen. sample23's interpolated
+/// frames are unmeasured too.
+#[test]
+fn frames_past_a_pelvis_or_leg_marker_gap_are_reported_unmeasured() {
+    let (_, f) = fit("sample03_gait-pig.c3d", None);
+    let unmeasured: Vec<usize> = f
+        .frames
+        .iter()
+        .filter(|r| !r.legs_measured())
+        .map(|r| r.frame)
+        .collect();
+    assert_eq!(unmeasured, (114..142).collect::<Vec<_>>());
+    let (_, f) = fit("sample23_Vicon_analysis.c3d", None);
+    for r in f.frames.iter().filter(|r| r.interpolated) {
+        assert_eq!(
+            r.legs_measured,
+            Some(false),
+            "interpolated frame {}",
+            r.frame
+        );
+    }
+    let measured = f.frames.iter().filter(|r| r.legs_measured()).count();
+    assert!(
+        (300..=450).contains(&measured),
+        "{measured} of 694 frames measured"
+    );
+}
+
 #[test]
 fn lower_body_trial_fits_legs_and_reports_the_rest_unconstrained() {
     let (_, f) = fit("PiG_Motion3_FF.c3d", Some("PiG_Calibration3_FF.c3d"));

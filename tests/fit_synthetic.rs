@@ -299,4 +299,53 @@ fn whole_trial_fit_tracks_angles_with_noise_and_gaps() {
         let rms = (s / fit.poses.len() as f64).sqrt();
         assert!(rms < 12.0, "{name} flexion RMS error {rms:.1} deg");
     }
+    // A frame's legs count as measured exactly when no pelvis or leg marker of Plug-in Gait's
+    // lower body is missing; a missing trunk, head or arm marker leaves them measured.
+    const LEG_MARKERS: [&str; 6] = ["ASI", "PSI", "THI", "KNE", "TIB", "ANK"];
+    let on_legs = |m: &String| {
+        m == "SACR"
+            || ["HEE", "TOE"].iter().any(|s| m.ends_with(s))
+            || LEG_MARKERS.iter().any(|s| m.len() == 4 && m.ends_with(s))
+    };
+    let mut with_leg_gap = 0;
+    for f in &fit.frames {
+        let leg_gap = f.missing.iter().any(on_legs);
+        assert_eq!(
+            f.legs_measured,
+            Some(!leg_gap),
+            "frame {} missing {:?}",
+            f.frame,
+            f.missing
+        );
+        with_leg_gap += usize::from(leg_gap);
+    }
+    assert!(with_leg_gap > 0, "the gaps never hit a leg marker");
+}
+
+#[test]
+fn only_a_missing_pelvis_or_leg_marker_leaves_the_legs_unmeasured() {
+    let model = default_body();
+    let (mut trial, _) = synth_trial(&vec![0.0; model.num_betas], 40, 0.001, false);
+    let mut drop = |frames: std::ops::Range<usize>, names: &[&str]| {
+        for name in names {
+            let i = trial.marker_labels.iter().position(|l| l == name).unwrap();
+            for f in frames.clone() {
+                trial.markers_m[f][i] = None;
+            }
+        }
+    };
+    drop(5..10, &["C7", "LFHD", "RELB"]);
+    drop(15..20, &["LKNE"]);
+    drop(25..30, &["RPSI"]);
+    let fit = fit_self_calibrated(&trial, &default_limits(model));
+    for f in &fit.frames {
+        let want = !(15..20).contains(&f.frame) && !(25..30).contains(&f.frame);
+        assert_eq!(
+            f.legs_measured,
+            Some(want),
+            "frame {} missing {:?}",
+            f.frame,
+            f.missing
+        );
+    }
 }

@@ -353,6 +353,7 @@ fn explanations_and_tracks_are_deterministic_despite_dropout() {
             joints: frames,
             files: Vec::new(),
             sides: None,
+            legs_measured: None,
         }],
         WindowConfig {
             interval,
@@ -363,7 +364,8 @@ fn explanations_and_tracks_are_deterministic_despite_dropout() {
     .unwrap();
     let card = ModelCard::untrained(NetworkConfig::Transformer(cfg.clone()));
     let joints = &ds.sequences[0].joints;
-    let track = || classification_track(&net.inference(), &card, joints, None, 1, &device).unwrap();
+    let track =
+        || classification_track(&net.inference(), &card, joints, None, None, 1, &device).unwrap();
     let first = track();
     assert_eq!(first.len(), 20 - interval + 1);
     assert_eq!(first, track());

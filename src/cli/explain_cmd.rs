@@ -231,6 +231,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     };
     let explained = explain_walk(&net, &card, &seq, &req, &device)?;
     print_verdict(&a, &card, &explained);
+    print_unmeasured_note(&seq, &explained);
     print_readout(&explained);
     print_top_joints(&explained, &model.joint_names, a.window.space);
     if let Some(out) = &a.out {
@@ -266,6 +267,18 @@ fn print_verdict(a: &ExplainArgs, card: &ModelCard, explained: &ExplainedWindow)
     }
     let walk_fit = gaitlens::fit::PelvisMarkers::recorded_in(&a.sequence);
     if let Some(note) = card.fit_setting_note(walk_fit) {
+        println!("warning: {note}");
+    }
+}
+
+/// Warns when the explained window holds frames whose legs were not measured (pelvis or leg
+/// markers missing, or the frame interpolated), and names the first window measured throughout.
+fn print_unmeasured_note(seq: &JointSequence, explained: &ExplainedWindow) {
+    let Some(measured) = &seq.legs_measured else {
+        return;
+    };
+    let p = &explained.placement;
+    if let Some(note) = gaitlens::inference::unmeasured_window_note(measured, p.start, p.window) {
         println!("warning: {note}");
     }
 }
@@ -341,19 +354,44 @@ fn print_track(
     device: &burn::backend::ndarray::NdArrayDevice,
 ) -> anyhow::Result<()> {
     // On the plain backend: inference without dropout, reproducible run to run.
-    let track = classification_track(&net.inference(), card, &seq.joints, seq.rate_hz, 1, device)?;
+    let track = classification_track(
+        &net.inference(),
+        card,
+        &seq.joints,
+        seq.rate_hz,
+        seq.legs_measured.as_deref(),
+        1,
+        device,
+    )?;
     println!(
-        "classification track (start frame, P(sick){}, * = outside the training data):",
+        "classification track (start frame, P(sick){}, * = outside the training data, ? = legs \
+         not measured in some of its frames):",
         probability_note(card)
     );
     for t in track.iter().step_by((track.len() / 40).max(1)) {
-        let mark = if t.outside == Some(true) { "  *" } else { "" };
-        println!("  {:>5}  {:.3}{mark}", t.start_frame, t.probability);
+        let outside = if t.outside == Some(true) { "  *" } else { "" };
+        let unmeasured = if t.unmeasured == Some(true) {
+            "  ?"
+        } else {
+            ""
+        };
+        println!(
+            "  {:>5}  {:.3}{outside}{unmeasured}",
+            t.start_frame, t.probability
+        );
     }
     if card.domain.is_some() {
         let n = track.iter().filter(|t| t.outside == Some(true)).count();
         println!(
             "{n} of {} windows outside the network's training data",
+            track.len()
+        );
+    }
+    let n = track.iter().filter(|t| t.unmeasured == Some(true)).count();
+    if n > 0 {
+        println!(
+            "{n} of {} windows hold frames with pelvis or leg markers missing (or interpolated): \
+             their verdicts read the fitter's guess, not the walk",
             track.len()
         );
     }

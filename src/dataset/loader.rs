@@ -81,6 +81,9 @@ pub fn sequence_from_poses(
         joints,
         files,
         sides: None,
+        legs_measured: poses.source.as_deref().and_then(|dir| {
+            crate::formats::pose_seq::sidecar_legs_measured(dir, &poses.frame_numbers)
+        }),
     })
 }
 

@@ -52,6 +52,10 @@ pub struct JointSequence {
     /// Which sides the walk's pathology affects, where the cohort records it (a `gaitlens synth`
     /// cohort's `ground_truth.json`); `None` when unknown (a cohort of labelled real walks).
     pub sides: Option<PathologySides>,
+    /// Per frame, whether the legs were measured (a `gaitlens fit` folder's report: every
+    /// pelvis and leg marker seen, not interpolated); `None` when unknown. Verdicts on windows
+    /// holding unmeasured frames are on the fitter's guess ([`crate::inference::TrackPoint`]).
+    pub legs_measured: Option<Vec<bool>>,
 }
 
 /// Which sides of the body a sequence's pathology affects: networks with one detector per kind

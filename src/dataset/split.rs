@@ -189,6 +189,7 @@ mod tests {
                         joints: canonical_walker(20 + i),
                         files: Vec::new(),
                         sides: None,
+                        legs_measured: None,
                     });
                 }
             }

@@ -255,6 +255,7 @@ mod tests {
             joints: canonical_walker(frames),
             files: Vec::new(),
             sides: None,
+            legs_measured: None,
         }
     }
 

@@ -164,6 +164,20 @@ pub struct FrameReport {
     pub interpolated: bool,
     /// Joints outside their documented range ([`prior::JOINT_RANGES`]) in the fitted pose.
     pub out_of_range: Vec<String>,
+    /// Whether the frame was fitted with every marker on the pelvis and the legs seen: the legs'
+    /// pose is measured, not the solver's guess (a marker gap leaves a segment to the prior, an
+    /// interpolated frame is invented). `explain` and the viewer warn on verdicts over other
+    /// frames ([`crate::formats::pose_seq::sidecar_legs_measured`]). `None` in reports written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legs_measured: Option<bool>,
+}
+
+impl FrameReport {
+    /// [`Self::legs_measured`], or for older reports whether the frame was fitted at all.
+    pub fn legs_measured(&self) -> bool {
+        self.legs_measured.unwrap_or(!self.interpolated)
+    }
 }
 
 /// The result of fitting a trial.
@@ -804,6 +818,12 @@ struct Tracker<'a> {
     cfg: &'a FitConfig,
 }
 
+/// Share of a marker's skinning weight on the pelvis and legs above which its gap leaves the
+/// legs unmeasured ([`FrameReport::legs_measured`]). On the default body the pelvis markers carry
+/// 0.49–0.58 (the rest on the lumbar spine), the leg markers 1.0, trunk markers at most 0.05:
+/// a quarter lies well between.
+const LEG_MARKER_WEIGHT: f64 = 0.25;
+
 /// Per-frame results of one tracking pass.
 struct Tracked {
     poses: Vec<Option<PoseState>>,
@@ -849,6 +869,7 @@ impl Tracker<'_> {
                     missing,
                     interpolated: true,
                     out_of_range: Vec::new(),
+                    legs_measured: Some(false),
                 });
                 out.errors.push(vec![None; self.labels.len()]);
                 prev = None;
@@ -913,6 +934,24 @@ impl Tracker<'_> {
         }
     }
 
+    /// Whether marker `name` moves with the pelvis and the leg segments, so that losing it leaves
+    /// part of the legs' pose to the prior: at least [`LEG_MARKER_WEIGHT`] of its skinning weight
+    /// on them (skin markers over the pelvis are blended with the lumbar spine).
+    fn on_legs(&self, name: &str) -> bool {
+        self.problem.markers().iter().any(|m| {
+            let legs: f64 = m
+                .weights
+                .iter()
+                .filter(|&&(j, _)| {
+                    self.model.parents[j].is_none()
+                        || prior::is_leg_joint(&self.model.joint_names[j])
+                })
+                .map(|&(_, w)| w)
+                .sum();
+            m.name == name && legs >= LEG_MARKER_WEIGHT
+        })
+    }
+
     /// The report of frame `f` fitted as `fit`.
     fn frame_report(&self, f: usize, fit: &FrameFit, missing: Vec<String>) -> FrameReport {
         let (max_i, max_e) = fit
@@ -927,6 +966,7 @@ impl Tracker<'_> {
                     acc
                 }
             });
+        let legs_measured = !missing.iter().any(|m| self.on_legs(m));
         FrameReport {
             frame: f,
             rmse_m: Some(fit.rmse_m()),
@@ -935,6 +975,7 @@ impl Tracker<'_> {
             iterations: fit.iterations,
             missing,
             interpolated: false,
+            legs_measured: Some(legs_measured),
             out_of_range: prior::out_of_range(self.model, &fit.pose)
                 .into_iter()
                 .map(|(j, _)| j)

@@ -230,6 +230,11 @@ impl<'a> PoseProblem<'a> {
         self.num_params
     }
 
+    /// The markers the problem fits, in observation order.
+    pub fn markers(&self) -> &[SkinnedMarker] {
+        self.markers
+    }
+
     /// Joints the solver moves.
     pub fn free_joints(&self) -> Vec<usize> {
         (0..self.param_of_joint.len())

@@ -328,6 +328,31 @@ pub fn sidecar_rate_hz(dir: &Path) -> Option<f64> {
         .or_else(|| json_rate_hz(&dir.join("ground_truth.json"), "/rate_hz"))
 }
 
+/// Per pose of a `gaitlens fit` folder (`frame_numbers`, as [`PoseSequence::frame_numbers`]):
+/// whether its `fit_report.json` says the legs were measured in that frame (every pelvis and leg
+/// marker seen, not interpolated; older reports: fitted at all). `None` without a report, or when
+/// the report does not cover every pose (then nothing is known, so nothing is excluded).
+pub fn sidecar_legs_measured(dir: &Path, frame_numbers: &[u64]) -> Option<Vec<bool>> {
+    let frames = json_at(&dir.join("fit_report.json"), "/frames")?;
+    let by_frame: std::collections::HashMap<u64, bool> = frames
+        .as_array()?
+        .iter()
+        .filter_map(|f| {
+            let frame = f.get("frame")?.as_u64()?;
+            let interpolated = f.get("interpolated").and_then(|v| v.as_bool());
+            let measured = f
+                .get("legs_measured")
+                .and_then(|v| v.as_bool())
+                .or(interpolated.map(|i| !i))?;
+            Some((frame, measured))
+        })
+        .collect();
+    frame_numbers
+        .iter()
+        .map(|n| by_frame.get(n).copied())
+        .collect()
+}
+
 /// A positive frame rate at JSON `pointer` (RFC 6901, e.g. `/config/rate_hz`) in `file`;
 /// `None` when the file, the field or a usable value is missing.
 pub fn json_rate_hz(file: &Path, pointer: &str) -> Option<f64> {
@@ -648,6 +673,36 @@ mod tests {
             pose: vec![0.1, -0.0, 1e-5, 2.0, 3.5, -1e16],
             translation: [0.5, 100.0, -2.5e-7],
         }
+    }
+
+    #[test]
+    fn legs_measured_frames_come_from_the_fit_report_and_fall_back_to_interpolation() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = |frames: &str| {
+            std::fs::write(
+                dir.path().join("fit_report.json"),
+                format!("{{\"rate_hz\": 100.0, \"frames\": [{frames}]}}"),
+            )
+            .unwrap()
+        };
+        assert_eq!(sidecar_legs_measured(dir.path(), &[0]), None, "no report");
+        report(
+            r#"{"frame": 0, "interpolated": false, "legs_measured": true},
+               {"frame": 1, "interpolated": false, "legs_measured": false},
+               {"frame": 2, "interpolated": true, "legs_measured": false}"#,
+        );
+        assert_eq!(
+            sidecar_legs_measured(dir.path(), &[0, 1, 2]),
+            Some(vec![true, false, false])
+        );
+        // Pose files numbered past the report: nothing is known.
+        assert_eq!(sidecar_legs_measured(dir.path(), &[1, 2, 3]), None);
+        // A report written before `legs_measured`: a frame counts when it was fitted.
+        report(r#"{"frame": 0, "interpolated": true}, {"frame": 1, "interpolated": false}"#);
+        assert_eq!(
+            sidecar_legs_measured(dir.path(), &[0, 1]),
+            Some(vec![false, true])
+        );
     }
 
     #[test]

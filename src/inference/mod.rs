@@ -396,16 +396,65 @@ pub struct TrackPoint {
     /// Whether the window lies outside the network's training data (`None`: the card has no
     /// statistics).
     pub outside: Option<bool>,
+    /// Whether the window holds frames whose legs were not measured (markers missing or the
+    /// frame interpolated, [`crate::formats::pose_seq::sidecar_legs_measured`]): its verdict is
+    /// on the fitter's guess, not on the walk. `None`: the sequence does not say.
+    pub unmeasured: Option<bool>,
 }
 
-/// Classifies the windows of `joints` (at `sequence_rate_hz`) starting every `stride` network
-/// frames, batched: the sliding-window track over the whole walk. Give it a network on a plain
-/// backend (`LoadedModel::valid`-style inference, no dropout) for a reproducible track.
+/// Whether any of sequence frames `frames` is unmeasured in `measured` (one entry per sequence
+/// frame; frames past its end count as measured).
+pub fn any_unmeasured(measured: &[bool], frames: std::ops::Range<usize>) -> bool {
+    let end = frames.end.min(measured.len());
+    measured[frames.start.min(end)..end].iter().any(|m| !m)
+}
+
+/// The first start of a window of `window` sequence frames whose every frame is measured.
+pub fn first_measured_window(measured: &[bool], window: usize) -> Option<usize> {
+    let mut run = 0;
+    for (f, &m) in measured.iter().enumerate() {
+        run = if m { run + 1 } else { 0 };
+        if run >= window.max(1) {
+            return Some(f + 1 - window.max(1));
+        }
+    }
+    None
+}
+
+/// What to tell a reader when the window of `window` sequence frames from `start` holds frames
+/// whose legs were not measured (`measured`, one entry per sequence frame): how many, where, and
+/// the first window measured throughout. `None` when every frame of it was measured.
+pub fn unmeasured_window_note(measured: &[bool], start: usize, window: usize) -> Option<String> {
+    let end = (start + window).min(measured.len());
+    let unmeasured: Vec<usize> = (start.min(end)..end).filter(|&f| !measured[f]).collect();
+    let (first, last) = (unmeasured.first()?, unmeasured.last()?);
+    let clean = match first_measured_window(measured, window) {
+        Some(s) => format!("; the first window measured throughout starts at frame {s}"),
+        None => "; no window of this walk is measured throughout".to_string(),
+    };
+    let span = if first == last {
+        format!("frame {first}")
+    } else {
+        format!("frames {first}–{last}")
+    };
+    Some(format!(
+        "{} of this window's {} frames ({span}) lack pelvis or leg markers or were \
+         interpolated: the verdict reads the fitter's guess there, not the walk{clean}",
+        unmeasured.len(),
+        end - start.min(end)
+    ))
+}
+
+/// Classifies the windows of `joints` (at `sequence_rate_hz`; `measured`: per sequence frame
+/// whether its legs were measured, when known) starting every `stride` network frames, batched:
+/// the sliding-window track over the whole walk. Give it a network on a plain backend
+/// (`LoadedModel::valid`-style inference, no dropout) for a reproducible track.
 pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
     net: &M,
     card: &ModelCard,
     joints: &[Frame],
     sequence_rate_hz: Option<f64>,
+    measured: Option<&[bool]>,
     stride: usize,
     device: &B::Device,
 ) -> Result<Vec<TrackPoint>, WindowError> {
@@ -442,6 +491,9 @@ pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
                 logit,
                 probability: card.probability(f64::from(logit)) as f32,
                 outside,
+                unmeasured: measured.map(|m| {
+                    any_unmeasured(m, map.to_sequence(s)..map.to_sequence(s + interval - 1) + 1)
+                }),
             });
         }
     }
@@ -460,6 +512,29 @@ mod tests {
         ));
         card.rate_hz = rate_hz;
         card
+    }
+
+    #[test]
+    fn windows_over_unmeasured_frames_are_found_and_the_first_clean_one_named() {
+        let m = [false, true, true, true, false, true, true, true, true];
+        assert!(any_unmeasured(&m, 0..3));
+        assert!(!any_unmeasured(&m, 1..4));
+        assert!(any_unmeasured(&m, 2..5));
+        assert!(
+            !any_unmeasured(&m, 5..20),
+            "frames past the end count as measured"
+        );
+        assert!(!any_unmeasured(&m, 12..20));
+        assert_eq!(first_measured_window(&m, 3), Some(1));
+        assert_eq!(first_measured_window(&m, 4), Some(5));
+        assert_eq!(first_measured_window(&m, 5), None);
+        assert_eq!(unmeasured_window_note(&m, 5, 4), None);
+        let note = unmeasured_window_note(&m, 2, 4).unwrap();
+        assert!(
+            note.starts_with("1 of this window's 4 frames (frame 4)")
+                && note.ends_with("starts at frame 5"),
+            "{note}"
+        );
     }
 
     #[test]

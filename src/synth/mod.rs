@@ -482,6 +482,7 @@ pub fn synth_cohort_with(
                                 truth.sick,
                                 truth.side.map(|s| s == pathology::Side::Both),
                             ),
+                            legs_measured: None,
                         },
                         truth.clone(),
                     )

@@ -112,7 +112,7 @@ pub fn load_sequence_in(
             rate_hz,
             |p| param.rotations(p).map_err(|e| e.to_string()),
         )
-        .map(|s| with_fit_setting(s, &dir));
+        .map(|s| with_fit_setting(s, &dir, &seq.frame_numbers));
     }
     let n = 3 * model.num_joints();
     let mut poses = Vec::with_capacity(seq.num_frames());
@@ -134,12 +134,14 @@ pub fn load_sequence_in(
         &seq.translations,
         rate_hz,
     )
-    .map(|s| with_fit_setting(s, &dir))
+    .map(|s| with_fit_setting(s, &dir, &seq.frame_numbers))
 }
 
-/// `seq` with the pelvis-marker setting its pose folder's `fit_report.json` records.
-fn with_fit_setting(mut seq: ViewerSequence, dir: &Path) -> ViewerSequence {
+/// `seq` with the pelvis-marker setting and the frames whose legs were measured that its pose
+/// folder's `fit_report.json` records (`frame_numbers`: the poses' own).
+fn with_fit_setting(mut seq: ViewerSequence, dir: &Path, frame_numbers: &[u64]) -> ViewerSequence {
     seq.pelvis_markers = crate::fit::PelvisMarkers::recorded_in(dir);
+    seq.legs_measured = crate::formats::pose_seq::sidecar_legs_measured(dir, frame_numbers);
     seq
 }
 

@@ -466,7 +466,7 @@ fn explain_on<B: AutodiffBackend>(
     let w = explain_sequence_window(m, &net.card, joints, rate, req, device)?;
     let explain_ms = t.elapsed().as_secs_f64() * 1e3;
     // On the plain backend: inference without dropout, the same track every run.
-    let track = classification_track(&m.inference(), &net.card, joints, rate, 8, device)?;
+    let track = classification_track(&m.inference(), &net.card, joints, rate, None, 8, device)?;
     Ok(ExplainOutcome {
         shown: Arc::new(shown_explanation(&w, net, choice, sequence_rate_hz)),
         track: track

@@ -34,9 +34,28 @@ pub struct ViewerSequence {
     /// How the walk's pelvis markers were fitted, when known (the viewer's own fit, or the
     /// pose folder's `fit_report.json`): a network trained on walks fitted otherwise warns.
     pub pelvis_markers: Option<crate::fit::PelvisMarkers>,
+    /// Per frame, whether the fit saw every pelvis and leg marker (`None`: unknown); the Explain
+    /// panel warns when the explained window holds frames that are the fitter's guess.
+    pub legs_measured: Option<Vec<bool>>,
 }
 
 impl ViewerSequence {
+    /// Records what the viewer's own fit of this walk says about it: the joints no marker
+    /// measured, the frames whose legs were measured, and how the pelvis markers were fitted.
+    pub fn record_fit(
+        &mut self,
+        fitted: &crate::fit::TrialFit,
+        pelvis_markers: crate::fit::PelvisMarkers,
+    ) {
+        self.unmeasured_joints = fitted.unconstrained_joints.clone();
+        let legs_measured = fitted
+            .frames
+            .iter()
+            .map(crate::fit::FrameReport::legs_measured);
+        self.legs_measured = Some(legs_measured.collect());
+        self.pelvis_markers = Some(pelvis_markers);
+    }
+
     /// The walk as the axis-angle pose sequence the analyses and the synthesis read (root first,
     /// frames numbered from 0), in the viewer's y-up frame. Via the quaternion, as
     /// `WalkPoses::to_poses`: no acos past ±1.
@@ -123,6 +142,7 @@ impl ViewerSequence {
             display_from_lab: Matrix3::identity(),
             unmeasured_joints: Vec::new(),
             pelvis_markers: None,
+            legs_measured: None,
         };
         seq.make_y_up(model);
         Ok(seq)

@@ -149,8 +149,7 @@ pub fn fit_marker_file(
     if let Some(up) = fitted.lab_up {
         sequence.set_lab_up(model, up);
     }
-    sequence.unmeasured_joints = fitted.unconstrained_joints.clone();
-    sequence.pelvis_markers = Some(pelvis_markers);
+    sequence.record_fit(&fitted, pelvis_markers);
 
     // Model markers per frame with the calibrated shape and offsets; measured ones from the file.
     // The markers the fit used (labelled-but-empty ones were dropped), in the fit's order.

@@ -147,6 +147,7 @@ pub fn explain_panel_ui(
         ui.colored_label(egui::Color32::from_rgb(230, 180, 90), format!("⚠ {note}"));
     }
     coverage_warnings_ui(ui, shown, playback.frame(), unmeasured);
+    unmeasured_frames_ui(ui, shown, sequence.legs_measured.as_deref());
     // Signed relevance on a sequential map would drop the evidence for "healthy".
     if shown.signed && importance.colormap == Colormap::Sequential {
         importance.colormap = Colormap::Diverging;
@@ -367,6 +368,23 @@ fn coverage_warnings_ui(
                 unmeasured.join(" ")
             ),
         );
+    }
+}
+
+/// A warning when the explained window holds frames whose pelvis or leg markers were missing (or
+/// that were interpolated): there the verdict reads the fitter's guess, not the walk.
+fn unmeasured_frames_ui(
+    ui: &mut egui::Ui,
+    shown: &ShownExplanation,
+    legs_measured: Option<&[bool]>,
+) {
+    let Some(measured) = legs_measured else {
+        return;
+    };
+    let note =
+        crate::inference::unmeasured_window_note(measured, shown.start_frame, shown.interval);
+    if let Some(note) = note {
+        ui.colored_label(egui::Color32::from_rgb(230, 180, 90), format!("⚠ {note}"));
     }
 }
 
