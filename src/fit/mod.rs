@@ -787,6 +787,7 @@ fn calibrate_and_track(
         labels: s.labels,
         min_visible: s.min_visible,
         cfg: s.cfg,
+        leg_markers: leg_markers(s.model, &problem),
     };
     let tracked = tracker.track(observations, progress);
     let check = check_markers(&tracker, &markers, observations, &tracked);
@@ -816,6 +817,30 @@ struct Tracker<'a> {
     /// Fewer visible markers than this: the frame is interpolated.
     min_visible: usize,
     cfg: &'a FitConfig,
+    /// Per marker of `problem` (the order of `labels`): whether it rides on the pelvis and legs
+    /// ([`leg_markers`]).
+    leg_markers: Vec<bool>,
+}
+
+/// Per marker of `problem`, whether it moves with the pelvis and the leg segments, so that losing
+/// it leaves part of the legs' pose to the prior: at least [`LEG_MARKER_WEIGHT`] of its skinning
+/// weight on them (skin markers over the pelvis are blended with the lumbar spine).
+fn leg_markers(model: &BodyModel, problem: &PoseProblem) -> Vec<bool> {
+    let on_legs =
+        |j: usize| model.parents[j].is_none() || prior::is_leg_joint(&model.joint_names[j]);
+    problem
+        .markers()
+        .iter()
+        .map(|m| {
+            let legs: f64 = m
+                .weights
+                .iter()
+                .filter(|&&(j, _)| on_legs(j))
+                .map(|&(_, w)| w)
+                .sum();
+            legs >= LEG_MARKER_WEIGHT
+        })
+        .collect()
 }
 
 /// Share of a marker's skinning weight on the pelvis and legs above which its gap leaves the
@@ -934,22 +959,12 @@ impl Tracker<'_> {
         }
     }
 
-    /// Whether marker `name` moves with the pelvis and the leg segments, so that losing it leaves
-    /// part of the legs' pose to the prior: at least [`LEG_MARKER_WEIGHT`] of its skinning weight
-    /// on them (skin markers over the pelvis are blended with the lumbar spine).
+    /// Whether marker `name` rides on the pelvis and legs ([`leg_markers`]).
     fn on_legs(&self, name: &str) -> bool {
-        self.problem.markers().iter().any(|m| {
-            let legs: f64 = m
-                .weights
-                .iter()
-                .filter(|&&(j, _)| {
-                    self.model.parents[j].is_none()
-                        || prior::is_leg_joint(&self.model.joint_names[j])
-                })
-                .map(|&(_, w)| w)
-                .sum();
-            m.name == name && legs >= LEG_MARKER_WEIGHT
-        })
+        self.labels
+            .iter()
+            .zip(&self.leg_markers)
+            .any(|(label, &on_legs)| on_legs && label == name)
     }
 
     /// The report of frame `f` fitted as `fit`.
