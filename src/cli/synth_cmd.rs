@@ -82,6 +82,11 @@ pub struct FromWalksArgs {
     /// Also use this many healthy walks of the Fourier generator as sources (both classes).
     #[arg(long, default_value_t = 0)]
     pub synthetic: usize,
+    /// Build copies from every frame of each walk, also those whose pelvis or leg markers were
+    /// missing or that were interpolated (by default only each walk's longest stretch of measured
+    /// frames is used; `frames[].legs_measured` in its fit_report.json).
+    #[arg(long)]
+    pub all_frames: bool,
 }
 
 /// Arguments of `gaitlens synth inject`.
@@ -190,12 +195,30 @@ fn from_walks(a: FromWalksArgs) -> anyhow::Result<ExitCode> {
         augment_scale: a.augment_scale,
         blend: a.blend,
         matched_cadence: a.matched_cadence,
+        measured_only: !a.all_frames,
     };
     let mut walks: Vec<SourceWalk> = Vec::new();
     for dir in walk_folders(&a.walks)? {
-        let w = load_walk(model, &dir, None)?;
+        let mut w = load_walk(model, &dir, None)?;
+        let total = w.poses.len();
+        // Cropped here to say so; `write_walk_cohort` then finds nothing more to crop.
+        let kept = if cfg.measured_only {
+            w.keep_measured()?
+        } else {
+            None
+        };
+        let kept = match kept {
+            Some(r) => format!(
+                " (frames {}–{} kept: the other {} had pelvis or leg markers missing or were \
+                 interpolated)",
+                r.start,
+                r.end - 1,
+                total - r.len()
+            ),
+            None => String::new(),
+        };
         eprintln!(
-            "{}: {} frames at {} Hz, stride {:.2} s",
+            "{}: {} frames at {} Hz, stride {:.2} s{kept}",
             dir.display(),
             w.poses.len(),
             w.poses.rate_hz,

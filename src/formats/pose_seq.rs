@@ -330,10 +330,19 @@ pub fn sidecar_rate_hz(dir: &Path) -> Option<f64> {
 
 /// Per pose of a `gaitlens fit` folder (`frame_numbers`, as [`PoseSequence::frame_numbers`]):
 /// whether its `fit_report.json` says the legs were measured in that frame (every pelvis and leg
-/// marker seen, not interpolated; older reports: fitted at all). `None` without a report, or when
-/// the report does not cover every pose (then nothing is known, so nothing is excluded).
+/// marker seen, not interpolated; older reports: fitted at all), or, in a folder written by
+/// `gaitlens synth inject`, its `ground_truth.json`'s `legs_measured` (one flag per frame from 0,
+/// carried over from the source walk). `None` without either, or when they do not cover every
+/// pose (then nothing is known, so nothing is excluded).
 pub fn sidecar_legs_measured(dir: &Path, frame_numbers: &[u64]) -> Option<Vec<bool>> {
-    let frames = json_at(&dir.join("fit_report.json"), "/frames")?;
+    let Some(frames) = json_at(&dir.join("fit_report.json"), "/frames") else {
+        let flags = json_at(&dir.join("ground_truth.json"), "/legs_measured")?;
+        let flags: Vec<bool> = serde_json::from_value(flags).ok()?;
+        return frame_numbers
+            .iter()
+            .map(|&n| flags.get(usize::try_from(n).ok()?).copied())
+            .collect();
+    };
     let by_frame: std::collections::HashMap<u64, bool> = frames
         .as_array()?
         .iter()
@@ -703,6 +712,31 @@ mod tests {
             sidecar_legs_measured(dir.path(), &[0, 1]),
             Some(vec![false, true])
         );
+    }
+
+    #[test]
+    fn an_injected_walk_carries_its_legs_measured_flags_in_its_ground_truth() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ground_truth.json"),
+            r#"{"rate_hz": 100.0, "legs_measured": [true, false, true]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            sidecar_legs_measured(dir.path(), &[0, 1, 2]),
+            Some(vec![true, false, true])
+        );
+        assert_eq!(
+            sidecar_legs_measured(dir.path(), &[2, 3]),
+            None,
+            "frame 3 uncovered"
+        );
+        std::fs::write(
+            dir.path().join("ground_truth.json"),
+            r#"{"rate_hz": 100.0}"#,
+        )
+        .unwrap();
+        assert_eq!(sidecar_legs_measured(dir.path(), &[0]), None);
     }
 
     #[test]

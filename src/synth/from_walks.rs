@@ -44,6 +44,9 @@ pub struct FromWalksConfig {
     /// Give every varied healthy copy the cadence of its sick twin (the pathology's slowing
     /// included), so that cadence is no cue to the label.
     pub matched_cadence: bool,
+    /// Build copies only from each walk's longest stretch of frames whose legs were measured
+    /// ([`SourceWalk::keep_measured`]), never from frames the fitter guessed.
+    pub measured_only: bool,
 }
 
 impl Default for FromWalksConfig {
@@ -57,11 +60,13 @@ impl Default for FromWalksConfig {
             augment_scale: 1.0,
             blend: 0.0,
             matched_cadence: false,
+            measured_only: true,
         }
     }
 }
 
 /// One real walk loaded for transplants.
+#[derive(Clone)]
 pub struct SourceWalk {
     /// Name (the pose folder's name), used in subject names.
     pub name: String,
@@ -71,6 +76,61 @@ pub struct SourceWalk {
     pub poses: WalkPoses,
     /// How its pelvis markers were fitted ([`crate::fit::PelvisMarkers::recorded_in`]).
     pub pelvis_markers: Option<crate::fit::PelvisMarkers>,
+    /// Per frame, whether the fit saw every pelvis and leg marker
+    /// ([`crate::formats::pose_seq::sidecar_legs_measured`]); `None` when nothing records it.
+    pub legs_measured: Option<Vec<bool>>,
+}
+
+impl SourceWalk {
+    /// Whether some frame's legs were not measured.
+    pub fn has_unmeasured(&self) -> bool {
+        self.legs_measured
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|&f| !f))
+    }
+
+    /// Keeps only the longest stretch of frames whose legs were measured, so that no training
+    /// copy is built from frames the fitter guessed (a marker gap, an interpolated frame); returns
+    /// the frames kept when some were dropped. An error when that stretch is shorter than one
+    /// stride: such a walk shows no full gait cycle of measured legs.
+    pub fn keep_measured(&mut self) -> Result<Option<std::ops::Range<usize>>, SynthError> {
+        let Some(measured) = &self.legs_measured else {
+            return Ok(None);
+        };
+        let run = longest_run(measured);
+        if run.len() == self.poses.len() {
+            return Ok(None);
+        }
+        let stride_frames = (self.poses.stride_s * self.poses.rate_hz).ceil() as usize;
+        if run.len() < stride_frames {
+            return Err(SynthError::TooFewMeasured {
+                path: self.path.clone(),
+                longest: run.len(),
+                needed: stride_frames,
+            });
+        }
+        self.poses = self.poses.cropped(run.clone());
+        self.legs_measured = Some(vec![true; run.len()]);
+        Ok(Some(run))
+    }
+}
+
+/// The longest run of `true` (the first of equal length); empty when there is none.
+fn longest_run(flags: &[bool]) -> std::ops::Range<usize> {
+    let (mut best, mut start) = (0..0, None);
+    for (i, &f) in flags.iter().chain(std::iter::once(&false)).enumerate() {
+        match (f, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if i - s > best.len() {
+                    best = s..i;
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    best
 }
 
 /// Reads a fitted pose folder (`gaitlens fit` output) and finds its gait cycles. `rate_hz`
@@ -100,6 +160,7 @@ pub fn load_walk(
         path: dir.to_path_buf(),
         poses,
         pelvis_markers: crate::fit::PelvisMarkers::recorded_in(dir),
+        legs_measured: crate::formats::pose_seq::sidecar_legs_measured(dir, &seq.frame_numbers),
     })
 }
 
@@ -145,6 +206,7 @@ pub fn synthetic_walks(
                 path,
                 poses,
                 pelvis_markers: None,
+                legs_measured: None,
             })
         })
         .collect()
@@ -317,6 +379,17 @@ pub fn write_walk_cohort(
     let staging = out.with_file_name(format!(".{name}.partial"));
     let _ = std::fs::remove_dir_all(&staging);
     let out = staging.as_path();
+    let measured: Vec<SourceWalk>;
+    let walks = if cfg.measured_only && walks.iter().any(SourceWalk::has_unmeasured) {
+        measured = walks
+            .iter()
+            .cloned()
+            .map(|mut w| w.keep_measured().map(|_| w))
+            .collect::<Result<_, _>>()?;
+        &measured
+    } else {
+        walks
+    };
     let jobs: Vec<(usize, usize)> = (0..walks.len())
         .flat_map(|wi| (0..cfg.copies).map(move |c| (wi, c)))
         .collect();
@@ -370,10 +443,15 @@ pub fn inject_walk(
 ) -> Result<GroundTruth, SynthError> {
     let mut w = walk.poses.clone();
     let locus = transplant::inject(&mut w, inj);
-    let w = w.warped(
-        transplant::cadence_factor(inj.pathology, inj.severity),
-        walk.poses.rate_hz,
-    );
+    let cadence = transplant::cadence_factor(inj.pathology, inj.severity);
+    let rate_hz = walk.poses.rate_hz;
+    // The source's unmeasured frames stay marked, so a verdict over them is flagged as before.
+    let legs_measured = walk
+        .legs_measured
+        .as_ref()
+        .map(|m| w.warped_flags(m, cadence, rate_hz))
+        .filter(|m| m.iter().any(|&f| !f));
+    let w = w.warped(cadence, rate_hz);
     write_pose_dir(out, &w.to_poses(), PoseFileFormat::Json)?;
     let t = truth(&walk.name, walk, &w, Some((inj, locus)));
     #[derive(Serialize)]
@@ -382,6 +460,8 @@ pub fn inject_walk(
         description: &'static str,
         generator: &'static str,
         rate_hz: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        legs_measured: Option<Vec<bool>>,
         subjects: [&'a GroundTruth; 1],
     }
     let file = File {
@@ -389,8 +469,110 @@ pub fn inject_walk(
         description: "A real walk with one transplanted pathology; not clinical data.",
         generator: FROM_WALKS_VERSION,
         rate_hz: w.rate_hz,
+        legs_measured,
         subjects: [&t],
     };
     super::write_truth_and_readme(out, &file, None)?;
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::default_model::default_body;
+
+    fn fourier_walk() -> SourceWalk {
+        synthetic_walks(default_body(), 1, 3).unwrap().remove(0)
+    }
+
+    #[test]
+    fn the_longest_run_of_measured_frames_is_found() {
+        assert_eq!(longest_run(&[true, false, true, true, false]), 2..4);
+        assert_eq!(longest_run(&[false, true, true, true]), 1..4);
+        assert_eq!(longest_run(&[true, true, false, true, true]), 0..2);
+        assert_eq!(longest_run(&[false, false]), 0..0);
+    }
+
+    #[test]
+    fn a_source_walk_keeps_only_its_longest_measured_stretch() {
+        let mut walk = fourier_walk();
+        let n = walk.poses.len();
+        assert_eq!(walk.keep_measured().unwrap(), None, "nothing recorded");
+        walk.legs_measured = Some(vec![true; n]);
+        assert_eq!(walk.keep_measured().unwrap(), None, "all measured");
+        let gap = 30..40;
+        walk.legs_measured = Some((0..n).map(|f| !gap.contains(&f)).collect());
+        let first_kept = walk.poses.rotations[40].clone();
+        let kept = walk.keep_measured().unwrap().expect("cropped");
+        assert_eq!(kept, 40..n);
+        assert_eq!(walk.poses.len(), n - 40);
+        assert_eq!(walk.poses.phase[0].len(), n - 40);
+        assert_eq!(walk.poses.rotations[0], first_kept);
+        // Measured only in stretches shorter than a stride: a typed error naming the walk.
+        let mut walk = fourier_walk();
+        walk.legs_measured = Some((0..n).map(|f| f % 20 != 0).collect());
+        let err = walk.keep_measured().unwrap_err();
+        assert!(
+            matches!(err, SynthError::TooFewMeasured { longest: 19, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("shorter than one stride"), "{err}");
+    }
+
+    #[test]
+    fn a_cohort_is_built_from_measured_frames_unless_told_otherwise() {
+        let mut walk = fourier_walk();
+        let n = walk.poses.len();
+        let keep = n * 2 / 3;
+        walk.legs_measured = Some((0..n).map(|f| f < keep).collect());
+        let frames_of = |cfg: &FromWalksConfig| {
+            let out = tempfile::tempdir().unwrap();
+            let cohort = out.path().join("cohort");
+            write_walk_cohort(default_body(), std::slice::from_ref(&walk), &cohort, cfg).unwrap();
+            let subject = cohort.join("healthy").join(format!("{}-c00", walk.name));
+            read_pose_dir(&subject.join("walk")).unwrap().num_frames()
+        };
+        let cfg = FromWalksConfig {
+            copies: 1,
+            rate_hz: walk.poses.rate_hz,
+            ..Default::default()
+        };
+        assert_eq!(frames_of(&cfg), keep);
+        let all = FromWalksConfig {
+            measured_only: false,
+            ..cfg
+        };
+        assert_eq!(frames_of(&all), n);
+    }
+
+    #[test]
+    fn an_injected_walk_keeps_its_source_s_unmeasured_frames_marked() {
+        let mut walk = fourier_walk();
+        let n = walk.poses.len();
+        walk.legs_measured = Some((0..n).map(|f| !(50..60).contains(&f)).collect());
+        let out = tempfile::tempdir().unwrap();
+        let inj = Injection {
+            pathology: Pathology::StiffKnee,
+            side: Side::Left,
+            severity: 1.0,
+        };
+        inject_walk(&walk, &inj, out.path()).unwrap();
+        let seq = read_pose_dir(out.path()).unwrap();
+        let flags = crate::formats::pose_seq::sidecar_legs_measured(out.path(), &seq.frame_numbers)
+            .expect("flags in ground_truth.json");
+        assert_eq!(flags.len(), seq.num_frames());
+        let unmeasured: Vec<usize> = (0..flags.len()).filter(|&f| !flags[f]).collect();
+        // The slower cadence stretches the gap: it starts near frame 50 and spans ≥ 10 frames.
+        assert!(unmeasured.len() >= 10, "{unmeasured:?}");
+        assert!((45..=60).contains(&unmeasured[0]), "{unmeasured:?}");
+        // A walk measured throughout writes no flags.
+        walk.legs_measured = Some(vec![true; n]);
+        let out = tempfile::tempdir().unwrap();
+        inject_walk(&walk, &inj, out.path()).unwrap();
+        let seq = read_pose_dir(out.path()).unwrap();
+        assert_eq!(
+            crate::formats::pose_seq::sidecar_legs_measured(out.path(), &seq.frame_numbers),
+            None
+        );
+    }
 }

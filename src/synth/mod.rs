@@ -233,6 +233,21 @@ pub enum SynthError {
         /// What is wrong.
         source: transplant::WalkError,
     },
+    /// A walk's longest stretch of frames with every pelvis and leg marker seen is shorter than
+    /// one stride, so no gait cycle of it was measured.
+    #[error(
+        "{path}: its longest stretch of frames with every pelvis and leg marker seen is {longest} \
+         frames, shorter than one stride ({needed} frames); fill the marker gaps, leave the walk out, \
+         or build from every frame (`synth from-walks --all-frames`)"
+    )]
+    TooFewMeasured {
+        /// The pose folder.
+        path: PathBuf,
+        /// Frames in the longest measured stretch.
+        longest: usize,
+        /// Frames of one stride.
+        needed: usize,
+    },
     /// A file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {

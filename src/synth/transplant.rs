@@ -119,8 +119,8 @@ impl WalkPoses {
     /// (rotations by slerp, translations and the unwrapped phase linearly): a faster walk covers
     /// the same ground in less time.
     pub fn warped(&self, cadence_factor: f64, out_rate_hz: f64) -> Self {
-        let step = cadence_factor * self.rate_hz / out_rate_hz;
-        let n_out = ((self.len() - 1) as f64 / step).floor() as usize + 1;
+        let samples = self.warp_samples(cadence_factor, out_rate_hz);
+        let n_out = samples.len();
         let phase_u = [unwrap_phase(&self.phase[0]), unwrap_phase(&self.phase[1])];
         let mut out = Self {
             rotations: Vec::with_capacity(n_out),
@@ -130,11 +130,7 @@ impl WalkPoses {
             stride_s: self.stride_s / cadence_factor,
             ..self.clone()
         };
-        for i in 0..n_out {
-            let tau = i as f64 * step;
-            let a = (tau.floor() as usize).min(self.len() - 1);
-            let b = (a + 1).min(self.len() - 1);
-            let w = tau - a as f64;
+        for (a, b, w) in samples {
             out.rotations.push(
                 self.rotations[a]
                     .iter()
@@ -149,6 +145,47 @@ impl WalkPoses {
             }
         }
         out
+    }
+
+    /// Per-frame flags of this walk (e.g. whether its legs were measured) carried through
+    /// [`WalkPoses::warped`] with the same arguments: a warped frame is set when every source
+    /// frame it is interpolated from is.
+    pub fn warped_flags(&self, flags: &[bool], cadence_factor: f64, out_rate_hz: f64) -> Vec<bool> {
+        let at = |f: usize| flags.get(f).copied().unwrap_or(false);
+        self.warp_samples(cadence_factor, out_rate_hz)
+            .into_iter()
+            .map(|(a, b, w)| at(a) && (w == 0.0 || at(b)))
+            .collect()
+    }
+
+    /// Where each frame of [`WalkPoses::warped`] samples this walk: source frames `a` and `b`
+    /// and the weight of `b` (one sampling rule for poses and flags).
+    fn warp_samples(&self, cadence_factor: f64, out_rate_hz: f64) -> Vec<(usize, usize, f64)> {
+        let step = cadence_factor * self.rate_hz / out_rate_hz;
+        let n_out = ((self.len() - 1) as f64 / step).floor() as usize + 1;
+        (0..n_out)
+            .map(|i| {
+                let tau = i as f64 * step;
+                let a = (tau.floor() as usize).min(self.len() - 1);
+                let b = (a + 1).min(self.len() - 1);
+                (a, b, tau - a as f64)
+            })
+            .collect()
+    }
+
+    /// Frames `range` of this walk (clamped to its length), phases and timing kept.
+    pub fn cropped(&self, range: std::ops::Range<usize>) -> Self {
+        let end = range.end.min(self.len());
+        let r = range.start.min(end)..end;
+        Self {
+            rotations: self.rotations[r.clone()].to_vec(),
+            translations: self.translations[r.clone()].to_vec(),
+            phase: [self.phase[0][r.clone()].to_vec(), self.phase[1][r].to_vec()],
+            betas: self.betas.clone(),
+            rest: self.rest.clone(),
+            rate_hz: self.rate_hz,
+            stride_s: self.stride_s,
+        }
     }
 
     /// This walk moved a fraction `weight` of the way towards `other` in joint-angle space

@@ -587,10 +587,13 @@ pub fn injected_sequence(
 ) -> Result<(ViewerSequence, Locus), String> {
     let mut w = walk.clone();
     let locus = transplant::inject(&mut w, injection);
-    let w = w.warped(
-        transplant::cadence_factor(injection.pathology, injection.severity),
-        walk.rate_hz,
-    );
+    let cadence = transplant::cadence_factor(injection.pathology, injection.severity);
+    // The recording's unmeasured frames stay marked through the slower cadence.
+    let legs_measured = recorded
+        .legs_measured
+        .as_ref()
+        .map(|m| w.warped_flags(m, cadence, walk.rate_hz));
+    let w = w.warped(cadence, walk.rate_hz);
     let poses = w.to_poses();
     let name = format!(
         "{} + {} {} {:.2} (simulated)",
@@ -612,6 +615,7 @@ pub fn injected_sequence(
     seq.unmeasured_joints
         .clone_from(&recorded.unmeasured_joints);
     seq.pelvis_markers = recorded.pelvis_markers;
+    seq.legs_measured = legs_measured;
     Ok((seq, locus))
 }
 
@@ -833,6 +837,22 @@ mod tests {
         assert_eq!(same.num_frames(), seq.num_frames());
         assert!(locus.primary.is_empty());
         assert!((same.rotations[50][4] - seq.rotations[50][4]).norm() < 1e-9);
+        // Frames whose legs the recording did not measure stay marked at the slower cadence.
+        let mut gappy = demo_sequence(model).unwrap();
+        gappy.legs_measured = Some(
+            (0..seq.num_frames())
+                .map(|f| !(40..60).contains(&f))
+                .collect(),
+        );
+        let (injected, _) = injected_sequence(model, &gappy, &walk, &inj).unwrap();
+        let flags = injected.legs_measured.expect("carried over");
+        assert_eq!(flags.len(), injected.num_frames());
+        let unmeasured: Vec<usize> = (0..flags.len()).filter(|&f| !flags[f]).collect();
+        assert!(unmeasured.len() >= 20, "{unmeasured:?}");
+        assert!(
+            unmeasured[0] >= 35 && *unmeasured.last().unwrap() <= 80,
+            "{unmeasured:?}"
+        );
     }
 
     #[test]

@@ -142,12 +142,16 @@ pub fn explain_panel_ui(
         return run;
     };
     let shown = &last.shown;
-    verdict_ui(ui, &last, unmeasured);
+    let legs_measured = sequence.legs_measured.as_deref();
+    let guessed_legs = legs_measured.is_some_and(|m| {
+        crate::inference::any_unmeasured(m, shown.start_frame..shown.start_frame + shown.interval)
+    });
+    verdict_ui(ui, &last, !unmeasured.is_empty() || guessed_legs);
     if let Some(note) = net.card.fit_setting_note(sequence.pelvis_markers) {
         ui.colored_label(egui::Color32::from_rgb(230, 180, 90), format!("⚠ {note}"));
     }
     coverage_warnings_ui(ui, shown, playback.frame(), unmeasured);
-    unmeasured_frames_ui(ui, shown, sequence.legs_measured.as_deref());
+    unmeasured_frames_ui(ui, shown, legs_measured);
     // Signed relevance on a sequential map would drop the evidence for "healthy".
     if shown.signed && importance.colormap == Colormap::Sequential {
         importance.colormap = Colormap::Diverging;
@@ -162,7 +166,7 @@ pub fn explain_panel_ui(
         importance.scale,
     );
     relevance_map_ui(ui, importance.colormap, shown, playback);
-    track_ui(ui, &last.track, interval, shown, playback);
+    track_ui(ui, &last.track, (interval, legs_measured), shown, playback);
     run
 }
 
@@ -267,9 +271,11 @@ fn explain_controls_ui(
     });
     run
 }
-/// The verdict line (greyed when the walk is out of domain or partly unmeasured), the rule,
-/// device and time of the explanation, and the card's out-of-domain note.
-fn verdict_ui(ui: &mut egui::Ui, last: &ExplainOutcome, unmeasured: &[String]) {
+
+/// The verdict line, greyed when it is not reliable (the walk is unlike the training data, or
+/// `unmeasured`: joints without markers, or frames of the window whose legs were not measured),
+/// the rule, device and time of the explanation, and the card's out-of-domain note.
+fn verdict_ui(ui: &mut egui::Ui, last: &ExplainOutcome, unmeasured: bool) {
     let shown = &last.shown;
     let p = shown.probability_sick();
     let outside = last.domain.is_some_and(|d| d.outside());
@@ -279,7 +285,7 @@ fn verdict_ui(ui: &mut egui::Ui, last: &ExplainOutcome, unmeasured: &[String]) {
         ("healthy", 1.0 - p, egui::Color32::from_rgb(120, 190, 130))
     };
     // A verdict on a walk unlike the training data is greyed: it is not reliable.
-    let colour = if outside || !unmeasured.is_empty() {
+    let colour = if outside || unmeasured {
         egui::Color32::from_gray(150)
     } else {
         colour
@@ -572,31 +578,33 @@ pub fn relevance_map_ui(
 /// Probability of "sick" for windows sliding over the whole sequence against time, with the 0.5
 /// line, the explained window shaded and the playback cursor; click to seek. Drawn with egui_plot
 /// for its axes and ticks. Probabilities at the temperature of `shown` (the explained window).
+/// Windows holding frames whose legs were not measured (`legs_measured`) are drawn grey over a
+/// grey band, as `gaitlens explain --track` marks them "?".
 pub fn track_ui(
     ui: &mut egui::Ui,
     track: &[(usize, f32)],
-    interval: usize,
+    (interval, legs_measured): (usize, Option<&[bool]>),
     shown: &ShownExplanation,
     playback: &mut Playback,
 ) {
     let explained_start = shown.start_frame;
-    use egui_plot::{HLine, Line, Plot, PlotPoints, Span, VLine};
+    use egui_plot::{HLine, Plot, Span, VLine};
     if track.is_empty() {
         return;
     }
+    let unmeasured_runs = legs_measured.map(unmeasured_runs).unwrap_or_default();
     ui.small(format!(
         "classification track: P(sick) of {interval}-frame windows across the trial (shaded: \
-         the explained window)"
+         the explained window{})",
+        if unmeasured_runs.is_empty() {
+            ""
+        } else {
+            "; grey: windows over frames whose pelvis or leg markers were missing"
+        }
     ));
     let rate_hz = playback.rate_hz().max(1e-6);
     let seconds = |frame: f64| frame / rate_hz;
-    let points: PlotPoints = track
-        .iter()
-        .map(|&(s, l)| {
-            let p = f64::from(shown.probability_of(l));
-            [seconds(s as f64 + interval as f64 / 2.0), p]
-        })
-        .collect();
+    let lines = track_lines(track, (interval, legs_measured), shown, seconds);
     let response = Plot::new("classification track")
         .height(90.0)
         .width(ui.available_width().min(320.0))
@@ -611,6 +619,15 @@ pub fn track_ui(
         .x_axis_label("time (s)")
         .y_axis_label("P(sick)")
         .show(ui, |plot| {
+            for r in &unmeasured_runs {
+                plot.span(
+                    Span::new(
+                        "legs not measured",
+                        seconds(r.start as f64)..=seconds(r.end as f64),
+                    )
+                    .fill(egui::Color32::from_rgba_unmultiplied(150, 150, 150, 40)),
+                );
+            }
             plot.span(
                 Span::new(
                     "explained window",
@@ -619,11 +636,9 @@ pub fn track_ui(
                 .fill(egui::Color32::from_rgba_unmultiplied(255, 255, 255, 24)),
             );
             plot.hline(HLine::new("0.5", 0.5).color(egui::Color32::from_gray(110)));
-            plot.line(
-                Line::new("P(sick)", points)
-                    .color(egui::Color32::from_rgb(240, 140, 90))
-                    .width(1.5),
-            );
+            for line in lines {
+                plot.line(line);
+            }
             plot.vline(
                 VLine::new("now", seconds(playback.frame() as f64))
                     .color(egui::Color32::WHITE)
@@ -636,6 +651,54 @@ pub fn track_ui(
     {
         playback.seek_frame((p.x.max(0.0) * rate_hz).round() as usize);
     }
+}
+
+/// The track as lines: consecutive windows of one kind (measured throughout, or holding
+/// unmeasured frames) joined, orange and grey, each point at its window's centre.
+fn track_lines(
+    track: &[(usize, f32)],
+    (interval, legs_measured): (usize, Option<&[bool]>),
+    shown: &ShownExplanation,
+    seconds: impl Fn(f64) -> f64,
+) -> Vec<egui_plot::Line<'static>> {
+    let guessed = |start: usize| {
+        legs_measured.is_some_and(|m| crate::inference::any_unmeasured(m, start..start + interval))
+    };
+    let mut lines = Vec::new();
+    for run in track.chunk_by(|a, b| guessed(a.0) == guessed(b.0)) {
+        let grey = guessed(run[0].0);
+        let points: Vec<[f64; 2]> = run
+            .iter()
+            .map(|&(s, l)| {
+                let p = f64::from(shown.probability_of(l));
+                [seconds(s as f64 + interval as f64 / 2.0), p]
+            })
+            .collect();
+        let (name, colour) = if grey {
+            ("P(sick), legs not measured", egui::Color32::from_gray(150))
+        } else {
+            ("P(sick)", egui::Color32::from_rgb(240, 140, 90))
+        };
+        lines.push(
+            egui_plot::Line::new(name, egui_plot::PlotPoints::from(points))
+                .color(colour)
+                .width(1.5),
+        );
+    }
+    lines
+}
+
+/// The runs of frames whose legs were not measured, as frame ranges.
+fn unmeasured_runs(measured: &[bool]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut f = 0;
+    for chunk in measured.chunk_by(|a, b| a == b) {
+        if !chunk[0] {
+            runs.push(f..f + chunk.len());
+        }
+        f += chunk.len();
+    }
+    runs
 }
 
 /// Chooses what LRP is relative to: the healthy gait at the same gait phase (the card's
@@ -681,4 +744,23 @@ fn relative_to_ui(ui: &mut egui::Ui, state: &mut NetworkState, net: &ViewerNetwo
                 .on_disabled_hover_text("Needs \"relative to: healthy gait\" and an LRP rule.");
         });
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmeasured_frames_group_into_runs_and_split_the_track_into_grey_and_orange_lines() {
+        let measured: Vec<bool> = (0..30).map(|f| !(5..8).contains(&f) && f != 20).collect();
+        assert_eq!(unmeasured_runs(&measured), vec![5..8, 20..21]);
+        assert!(unmeasured_runs(&[true, true]).is_empty());
+        // Windows of 4 frames every 2: starts 0..=26; those overlapping 5..8 or 20 are grey.
+        let track: Vec<(usize, f32)> = (0..=26).step_by(2).map(|s| (s, 0.0)).collect();
+        let shown = ShownExplanation::new(0, vec![0.0; 4 * 22], false, 0.0, "t".into());
+        let lines = track_lines(&track, (4, Some(&measured)), &shown, |f| f);
+        // orange 0, grey 2–6, orange 8–16, grey 18–20, orange 22–26
+        assert_eq!(lines.len(), 5);
+        assert_eq!(track_lines(&track, (4, None), &shown, |f| f).len(), 1);
+    }
 }
