@@ -273,3 +273,61 @@ fn walks_without_a_gait_cycle_and_bad_arguments_are_clear_errors() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
 }
+
+/// sample03's last 28 frames lack the ASIS markers (and from frame 126 the right toe marker):
+/// `synth from-walks` builds its copies from frames 0–113 only unless told otherwise, and `synth
+/// inject` keeps the gap marked, so `explain --track` still marks the windows over it.
+#[test]
+fn sample03s_marker_gap_stays_out_of_cohorts_and_marked_in_injected_walks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let walk03 = fit(tmp.path(), "sample03_gait-pig.c3d", "sample03");
+    let cohort_frames = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["synth", "from-walks", "--walks", walk03.to_str().unwrap()];
+        args.extend(["--copies", "1", "--out", out.to_str().unwrap()]);
+        args.extend(extra);
+        let o = gaitlens(&args);
+        ok(&o);
+        let subject = out.join("healthy/sample03-c00/walk");
+        let frames = read_pose_dir(&subject).unwrap().num_frames();
+        (frames, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (frames, said) = cohort_frames(&tmp.path().join("measured"), &[]);
+    assert_eq!(frames, 114, "{said}");
+    assert!(said.contains("frames 0–113 kept: the other 28"), "{said}");
+    let truth: Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("measured/ground_truth.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(truth["config"]["measured_only"], Value::Bool(true));
+    let (frames, said) = cohort_frames(&tmp.path().join("all"), &["--all-frames"]);
+    assert_eq!(frames, 142, "{said}");
+    assert!(!said.contains("kept"), "{said}");
+
+    let injected = tmp.path().join("injected");
+    ok(&gaitlens(&[
+        "synth",
+        "inject",
+        "--poses",
+        walk03.to_str().unwrap(),
+        "--pathology",
+        "stiff-knee",
+        "--out",
+        injected.to_str().unwrap(),
+    ]));
+    let poses = read_pose_dir(&injected).unwrap();
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(injected.join("ground_truth.json")).unwrap())
+            .unwrap();
+    let flags: Vec<bool> = serde_json::from_value(truth["legs_measured"].clone()).unwrap();
+    assert_eq!(flags.len(), poses.num_frames());
+    let unmeasured: Vec<usize> = (0..flags.len()).filter(|&f| !flags[f]).collect();
+    // The slower cadence stretches the 28 frames of the gap, which stays at the end.
+    assert!(unmeasured.len() >= 28, "{unmeasured:?}");
+    assert_eq!(*unmeasured.last().unwrap(), flags.len() - 1);
+    assert!(unmeasured.windows(2).all(|w| w[1] == w[0] + 1), "one gap");
+    let track = common::explain_demo_track(&injected);
+    assert!(
+        track.contains("windows hold frames with pelvis or leg markers missing"),
+        "windows over the gap marked:\n{track}"
+    );
+}

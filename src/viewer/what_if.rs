@@ -845,7 +845,7 @@ mod tests {
                 .collect(),
         );
         let (injected, _) = injected_sequence(model, &gappy, &walk, &inj).unwrap();
-        let flags = injected.legs_measured.expect("carried over");
+        let flags = injected.legs_measured.as_deref().expect("carried over");
         assert_eq!(flags.len(), injected.num_frames());
         let unmeasured: Vec<usize> = (0..flags.len()).filter(|&f| !flags[f]).collect();
         assert!(unmeasured.len() >= 20, "{unmeasured:?}");

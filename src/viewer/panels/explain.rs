@@ -619,13 +619,11 @@ pub fn track_ui(
         .x_axis_label("time (s)")
         .y_axis_label("P(sick)")
         .show(ui, |plot| {
+            // Unnamed: a label on every band would overprint the plot (the caption says it).
             for r in &unmeasured_runs {
                 plot.span(
-                    Span::new(
-                        "legs not measured",
-                        seconds(r.start as f64)..=seconds(r.end as f64),
-                    )
-                    .fill(egui::Color32::from_rgba_unmultiplied(150, 150, 150, 40)),
+                    Span::new("", seconds(r.start as f64)..=seconds(r.end as f64))
+                        .fill(egui::Color32::from_rgba_unmultiplied(150, 150, 150, 40)),
                 );
             }
             plot.span(
