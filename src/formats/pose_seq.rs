@@ -362,6 +362,21 @@ pub fn sidecar_legs_measured(dir: &Path, frame_numbers: &[u64]) -> Option<Vec<bo
         .collect()
 }
 
+/// The runs of consecutive frames whose flag in `measured` is `value`, as frame ranges in
+/// order: one scan behind every question about measured stretches (windows, training copies,
+/// the viewer's grey bands).
+pub fn runs_of(measured: &[bool], value: bool) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut f = 0;
+    for chunk in measured.chunk_by(|a, b| a == b) {
+        if chunk[0] == value {
+            runs.push(f..f + chunk.len());
+        }
+        f += chunk.len();
+    }
+    runs
+}
+
 /// A positive frame rate at JSON `pointer` (RFC 6901, e.g. `/config/rate_hz`) in `file`;
 /// `None` when the file, the field or a usable value is missing.
 pub fn json_rate_hz(file: &Path, pointer: &str) -> Option<f64> {

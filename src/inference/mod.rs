@@ -411,14 +411,10 @@ pub fn any_unmeasured(measured: &[bool], frames: std::ops::Range<usize>) -> bool
 
 /// The first start of a window of `window` sequence frames whose every frame is measured.
 pub fn first_measured_window(measured: &[bool], window: usize) -> Option<usize> {
-    let mut run = 0;
-    for (f, &m) in measured.iter().enumerate() {
-        run = if m { run + 1 } else { 0 };
-        if run >= window.max(1) {
-            return Some(f + 1 - window.max(1));
-        }
-    }
-    None
+    crate::formats::pose_seq::runs_of(measured, true)
+        .into_iter()
+        .find(|r| r.len() >= window.max(1))
+        .map(|r| r.start)
 }
 
 /// What to tell a reader when the window of `window` sequence frames from `start` holds frames
@@ -528,6 +524,10 @@ mod tests {
         assert_eq!(first_measured_window(&m, 3), Some(1));
         assert_eq!(first_measured_window(&m, 4), Some(5));
         assert_eq!(first_measured_window(&m, 5), None);
+        use crate::formats::pose_seq::runs_of;
+        assert_eq!(runs_of(&m, true), vec![1..4, 5..9]);
+        assert_eq!(runs_of(&m, false), vec![0..1, 4..5]);
+        assert!(runs_of(&[], true).is_empty());
         assert_eq!(unmeasured_window_note(&m, 5, 4), None);
         let note = unmeasured_window_note(&m, 2, 4).unwrap();
         assert!(

@@ -117,20 +117,9 @@ impl SourceWalk {
 
 /// The longest run of `true` (the first of equal length); empty when there is none.
 fn longest_run(flags: &[bool]) -> std::ops::Range<usize> {
-    let (mut best, mut start) = (0..0, None);
-    for (i, &f) in flags.iter().chain(std::iter::once(&false)).enumerate() {
-        match (f, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                if i - s > best.len() {
-                    best = s..i;
-                }
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    best
+    crate::formats::pose_seq::runs_of(flags, true)
+        .into_iter()
+        .fold(0..0, |best, r| if r.len() > best.len() { r } else { best })
 }
 
 /// Reads a fitted pose folder (`gaitlens fit` output) and finds its gait cycles. `rate_hz`
@@ -441,17 +430,11 @@ pub fn inject_walk(
     inj: &Injection,
     out: &Path,
 ) -> Result<GroundTruth, SynthError> {
-    let mut w = walk.poses.clone();
-    let locus = transplant::inject(&mut w, inj);
-    let cadence = transplant::cadence_factor(inj.pathology, inj.severity);
-    let rate_hz = walk.poses.rate_hz;
     // The source's unmeasured frames stay marked, so a verdict over them is flagged as before.
-    let legs_measured = walk
-        .legs_measured
-        .as_ref()
-        .map(|m| w.warped_flags(m, cadence, rate_hz))
-        .filter(|m| m.iter().any(|&f| !f));
-    let w = w.warped(cadence, rate_hz);
+    let (w, locus, legs_measured) = walk
+        .poses
+        .with_pathology(inj, walk.legs_measured.as_deref());
+    let legs_measured = legs_measured.filter(|m| m.iter().any(|&f| !f));
     write_pose_dir(out, &w.to_poses(), PoseFileFormat::Json)?;
     let t = truth(&walk.name, walk, &w, Some((inj, locus)));
     #[derive(Serialize)]

@@ -147,6 +147,22 @@ impl WalkPoses {
         out
     }
 
+    /// This walk with `inj` transplanted ([`inject`]) at the pathology's slower cadence, at the
+    /// walk's own rate — what `gaitlens synth inject` writes and the viewer's what-if panel shows —
+    /// with the joints it changed and `measured` (per frame, whether the legs were measured)
+    /// carried through the slower cadence.
+    pub fn with_pathology(
+        &self,
+        inj: &Injection,
+        measured: Option<&[bool]>,
+    ) -> (Self, Locus, Option<Vec<bool>>) {
+        let mut w = self.clone();
+        let locus = inject(&mut w, inj);
+        let cadence = cadence_factor(inj.pathology, inj.severity);
+        let measured = measured.map(|m| w.warped_flags(m, cadence, self.rate_hz));
+        (w.warped(cadence, self.rate_hz), locus, measured)
+    }
+
     /// Per-frame flags of this walk (e.g. whether its legs were measured) carried through
     /// [`WalkPoses::warped`] with the same arguments: a warped frame is set when every source
     /// frame it is interpolated from is.

@@ -577,23 +577,18 @@ pub fn prepare_walk(model: &BodyModel, seq: &ViewerSequence) -> Result<WalkPoses
     WalkPoses::from_poses(model, &seq.to_pose_sequence(), seq.rate_hz).map_err(|e| e.to_string())
 }
 
-/// `recorded` with `injection` transplanted as `gaitlens synth inject` does ([`transplant::inject`],
-/// then the pathology's slower cadence at the walk's own rate), and the joints it changed.
+/// `recorded` with `injection` transplanted as `gaitlens synth inject` does
+/// ([`WalkPoses::with_pathology`]: the pathology's slower cadence at the walk's own rate, the
+/// unmeasured frames kept marked), and the joints it changed.
 pub fn injected_sequence(
     model: &BodyModel,
     recorded: &ViewerSequence,
     walk: &WalkPoses,
     injection: &Injection,
 ) -> Result<(ViewerSequence, Locus), String> {
-    let mut w = walk.clone();
-    let locus = transplant::inject(&mut w, injection);
-    let cadence = transplant::cadence_factor(injection.pathology, injection.severity);
     // The recording's unmeasured frames stay marked through the slower cadence.
-    let legs_measured = recorded
-        .legs_measured
-        .as_ref()
-        .map(|m| w.warped_flags(m, cadence, walk.rate_hz));
-    let w = w.warped(cadence, walk.rate_hz);
+    let (w, locus, legs_measured) =
+        walk.with_pathology(injection, recorded.legs_measured.as_deref());
     let poses = w.to_poses();
     let name = format!(
         "{} + {} {} {:.2} (simulated)",

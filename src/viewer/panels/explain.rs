@@ -592,7 +592,9 @@ pub fn track_ui(
     if track.is_empty() {
         return;
     }
-    let unmeasured_runs = legs_measured.map(unmeasured_runs).unwrap_or_default();
+    let unmeasured_runs = legs_measured
+        .map(|m| crate::formats::pose_seq::runs_of(m, false))
+        .unwrap_or_default();
     ui.small(format!(
         "classification track: P(sick) of {interval}-frame windows across the trial (shaded: \
          the explained window{})",
@@ -686,19 +688,6 @@ fn track_lines(
     lines
 }
 
-/// The runs of frames whose legs were not measured, as frame ranges.
-fn unmeasured_runs(measured: &[bool]) -> Vec<std::ops::Range<usize>> {
-    let mut runs = Vec::new();
-    let mut f = 0;
-    for chunk in measured.chunk_by(|a, b| a == b) {
-        if !chunk[0] {
-            runs.push(f..f + chunk.len());
-        }
-        f += chunk.len();
-    }
-    runs
-}
-
 /// Chooses what LRP is relative to: the healthy gait at the same gait phase (the card's
 /// normative gait) or the zero input (the original's).
 fn relative_to_ui(ui: &mut egui::Ui, state: &mut NetworkState, net: &ViewerNetwork) {
@@ -751,8 +740,11 @@ mod tests {
     #[test]
     fn unmeasured_frames_group_into_runs_and_split_the_track_into_grey_and_orange_lines() {
         let measured: Vec<bool> = (0..30).map(|f| !(5..8).contains(&f) && f != 20).collect();
-        assert_eq!(unmeasured_runs(&measured), vec![5..8, 20..21]);
-        assert!(unmeasured_runs(&[true, true]).is_empty());
+        assert_eq!(
+            crate::formats::pose_seq::runs_of(&measured, false),
+            vec![5..8, 20..21]
+        );
+        assert!(crate::formats::pose_seq::runs_of(&[true, true], false).is_empty());
         // Windows of 4 frames every 2: starts 0..=26; those overlapping 5..8 or 20 are grey.
         let track: Vec<(usize, f32)> = (0..=26).step_by(2).map(|s| (s, 0.0)).collect();
         let shown = ShownExplanation::new(0, vec![0.0; 4 * 22], false, 0.0, "t".into());
