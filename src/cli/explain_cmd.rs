@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 
 use gaitlens::dataset::{JointSequence, sequence_from_poses};
 use gaitlens::explain::{Baseline, ExplainMethod, LrpRule, check_rate_hz};
-use gaitlens::formats::pose_seq::read_pose_dir;
+use gaitlens::formats::pose_seq::{PoseSidecars, read_pose_folder};
 use gaitlens::inference::{ExplainedWindow, WindowError, classification_track};
 use gaitlens::io_util::write_atomic;
 use gaitlens::nn::LoadedModel;
@@ -73,13 +73,14 @@ pub struct ExplainArgs {
     pub track: bool,
 }
 
-/// Loads a pose folder; a frame rate its `fit_report.json` states must be in
-/// [`gaitlens::explain::RATE_RANGE_HZ`].
+/// Loads a pose folder with what its side files record (the frames whose legs were measured
+/// in the sequence; the fit setting and the rest in the returned side files); a frame rate its
+/// `fit_report.json` states must be in [`gaitlens::explain::RATE_RANGE_HZ`].
 pub(super) fn load_sequence(
     model: &gaitlens::body::BodyModel,
     dir: &Path,
-) -> anyhow::Result<JointSequence> {
-    let poses = read_pose_dir(dir)?;
+) -> anyhow::Result<(JointSequence, PoseSidecars)> {
+    let (poses, sidecars) = read_pose_folder(dir)?;
     if let Some(r) = poses.rate_hz
         && let Err(reason) = check_rate_hz(r)
     {
@@ -89,14 +90,9 @@ pub(super) fn load_sequence(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Ok(sequence_from_poses(
-        model,
-        &poses,
-        &name,
-        &name,
-        false,
-        vec![],
-    )?)
+    let mut seq = sequence_from_poses(model, &poses, &name, &name, false, vec![])?;
+    seq.legs_measured = sidecars.legs_measured(&poses.frame_numbers);
+    Ok((seq, sidecars))
 }
 
 /// Loads a network for `explain` / `evaluate`: 22 joints, any alignment this build knows.
@@ -223,7 +219,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let device = Default::default();
     let (net, card) = load_network(&a.network, &device)?;
     let model = gaitlens::body::default_model::default_body();
-    let seq = load_sequence(model, &a.sequence)?;
+    let (seq, sidecars) = load_sequence(model, &a.sequence)?;
     let req = WindowRequest {
         network: &a.network,
         sequence: &a.sequence,
@@ -231,6 +227,10 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     };
     let explained = explain_walk(&net, &card, &seq, &req, &device)?;
     print_verdict(&a, &card, &explained);
+    let walk_fit = gaitlens::fit::PelvisMarkers::recorded_in(&sidecars);
+    if let Some(note) = card.fit_setting_note(walk_fit) {
+        println!("warning: {note}");
+    }
     print_unmeasured_note(&seq, &explained);
     print_readout(&explained);
     print_top_joints(&explained, &model.joint_names, a.window.space);
@@ -264,10 +264,6 @@ fn print_verdict(a: &ExplainArgs, card: &ModelCard, explained: &ExplainedWindow)
             "the network card has no out-of-domain statistics (written before gaitlens stored \
              them): cannot tell whether this walk is like its training data"
         ),
-    }
-    let walk_fit = gaitlens::fit::PelvisMarkers::recorded_in(&a.sequence);
-    if let Some(note) = card.fit_setting_note(walk_fit) {
-        println!("warning: {note}");
     }
 }
 

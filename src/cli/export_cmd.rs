@@ -133,7 +133,7 @@ fn relevance_colours(
     }
     let device = Default::default();
     let (net, card) = load_network(card_path, &device)?;
-    let seq = load_sequence(model, &a.sequence)?;
+    let (seq, _) = load_sequence(model, &a.sequence)?;
     let req = WindowRequest {
         network: card_path,
         sequence: &a.sequence,

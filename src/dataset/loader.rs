@@ -10,7 +10,7 @@ use super::align::{Frame, NUM_JOINTS};
 use super::windows::{WindowConfig, WindowDataset};
 use super::{DatasetError, JointSequence, PathologySides};
 use crate::body::BodyModel;
-use crate::formats::pose_seq::{PoseFileFormat, PoseSequence, read_pose_dir};
+use crate::formats::pose_seq::{PoseFileFormat, PoseSequence, read_pose_folder};
 
 /// Posed positions of the first 22 joints for one frame (`pose`: axis-angle per joint of the
 /// model; `translation` added to the root as in the model's forward pass).
@@ -40,7 +40,9 @@ pub fn posed_joints(
         })
 }
 
-/// Poses every frame of a pose sequence (each frame with its own betas).
+/// Poses every frame of a pose sequence (each frame with its own betas); which frames had their
+/// legs measured is the side files' to say ([`crate::formats::pose_seq::PoseSidecars`]), so it is
+/// left unknown here for the caller that read them.
 pub fn sequence_from_poses(
     model: &BodyModel,
     poses: &PoseSequence,
@@ -81,9 +83,7 @@ pub fn sequence_from_poses(
         joints,
         files,
         sides: None,
-        legs_measured: poses.source.as_deref().and_then(|dir| {
-            crate::formats::pose_seq::sidecar_legs_measured(dir, &poses.frame_numbers)
-        }),
+        legs_measured: None,
     })
 }
 
@@ -136,7 +136,7 @@ pub fn load_joint_dataset(
         .par_iter()
         .map(|(class, subject, gait, sick)| {
             let folder = dir.join(class).join(subject).join(gait);
-            let poses = read_pose_dir(&folder)?;
+            let (poses, sidecars) = read_pose_folder(&folder)?;
             let ext = match poses.format {
                 PoseFileFormat::Json => "json",
                 PoseFileFormat::Txt => "txt",
@@ -146,7 +146,9 @@ pub fn load_joint_dataset(
                 .iter()
                 .map(|n| format!("{class}/{subject}/{gait}/pose_{n:05}.{ext}"))
                 .collect();
-            sequence_from_poses(model, &poses, subject, gait, *sick, files)
+            let mut seq = sequence_from_poses(model, &poses, subject, gait, *sick, files)?;
+            seq.legs_measured = sidecars.legs_measured(&poses.frame_numbers);
+            Ok::<_, DatasetError>(seq)
         })
         .collect::<Result<_, _>>()?;
     if let Some(rate) = cohort_rate_hz(dir) {

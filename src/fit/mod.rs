@@ -123,13 +123,16 @@ impl PelvisMarkers {
     /// The setting a pose folder was fitted with, as `gaitlens fit` records it in the folder's
     /// `fit_report.json` (or `gaitlens synth inject` in its `ground_truth.json`, from the walk it
     /// changed); `None` when neither says (written before 2026-12-06, or not by gaitlens).
-    pub fn recorded_in(pose_dir: &std::path::Path) -> Option<Self> {
-        let at = |file: &str, pointer: &str| -> Option<Self> {
-            let v = crate::formats::pose_seq::json_at(&pose_dir.join(file), pointer)?;
-            serde_json::from_value(v).ok()
-        };
-        at("fit_report.json", "/pelvis_markers")
-            .or_else(|| at("ground_truth.json", "/subjects/0/pelvis_markers"))
+    pub fn recorded_in(sidecars: &crate::formats::pose_seq::PoseSidecars) -> Option<Self> {
+        let parse = |v: &serde_json::Value| serde_json::from_value(v.clone()).ok();
+        sidecars
+            .fit_report_at("/pelvis_markers")
+            .and_then(parse)
+            .or_else(|| {
+                sidecars
+                    .ground_truth_at("/subjects/0/pelvis_markers")
+                    .and_then(parse)
+            })
     }
 }
 
@@ -1128,4 +1131,39 @@ fn interpolate_gaps(poses: Vec<Option<PoseState>>, rest: &PoseState) -> Vec<Pose
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::pose_seq::PoseSidecars;
+
+    #[test]
+    fn the_pelvis_marker_setting_is_read_from_the_fit_report_then_the_ground_truth() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            PelvisMarkers::recorded_in(&PoseSidecars::read(dir.path())),
+            None
+        );
+        std::fs::write(
+            dir.path().join("ground_truth.json"),
+            r#"{"subjects": [{"pelvis_markers": "rigid"}]}"#,
+        )
+        .unwrap();
+        let injected = PoseSidecars::read(dir.path());
+        assert_eq!(
+            PelvisMarkers::recorded_in(&injected),
+            Some(PelvisMarkers::Rigid)
+        );
+        std::fs::write(
+            dir.path().join("fit_report.json"),
+            r#"{"pelvis_markers": "skin"}"#,
+        )
+        .unwrap();
+        let fitted = PoseSidecars::read(dir.path());
+        assert_eq!(
+            PelvisMarkers::recorded_in(&fitted),
+            Some(PelvisMarkers::Skin)
+        );
+    }
 }

@@ -320,46 +320,136 @@ fn frame_number(path: &Path) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// The `rate_hz` that `gaitlens fit` records in a pose folder's `fit_report.json` (or
-/// `gaitlens synth inject` in its `ground_truth.json`), if any (a missing or unreadable side
-/// file is not an error: the rate is then unknown).
-pub fn sidecar_rate_hz(dir: &Path) -> Option<f64> {
-    json_rate_hz(&dir.join("fit_report.json"), "/rate_hz")
-        .or_else(|| json_rate_hz(&dir.join("ground_truth.json"), "/rate_hz"))
+/// One side file beside a pose folder, parsed once.
+#[derive(Debug, Clone, Default, PartialEq)]
+enum SideFile {
+    /// Not there, or not readable as text.
+    #[default]
+    Missing,
+    /// There, but not JSON.
+    NotJson,
+    /// Its JSON.
+    Json(serde_json::Value),
 }
 
-/// Per pose of a `gaitlens fit` folder (`frame_numbers`, as [`PoseSequence::frame_numbers`]):
-/// whether its `fit_report.json` says the legs were measured in that frame (every pelvis and leg
-/// marker seen, not interpolated; older reports: fitted at all), or, in a folder written by
-/// `gaitlens synth inject`, its `ground_truth.json`'s `legs_measured` (one flag per frame from 0,
-/// carried over from the source walk). `None` without either, or when they do not cover every
-/// pose (then nothing is known, so nothing is excluded).
-pub fn sidecar_legs_measured(dir: &Path, frame_numbers: &[u64]) -> Option<Vec<bool>> {
-    let Some(frames) = json_at(&dir.join("fit_report.json"), "/frames") else {
-        let flags = json_at(&dir.join("ground_truth.json"), "/legs_measured")?;
-        let flags: Vec<bool> = serde_json::from_value(flags).ok()?;
-        return frame_numbers
+impl SideFile {
+    fn read(path: &Path) -> Self {
+        std::fs::read_to_string(path).map_or(Self::Missing, |text| Self::parse(&text))
+    }
+
+    fn parse(text: &str) -> Self {
+        serde_json::from_str(text).map_or(Self::NotJson, Self::Json)
+    }
+
+    fn at(&self, pointer: &str) -> Option<&serde_json::Value> {
+        match self {
+            Self::Json(v) => v.pointer(pointer),
+            Self::Missing | Self::NotJson => None,
+        }
+    }
+}
+
+/// What gaitlens' side files beside a pose folder record — `fit_report.json` (written by
+/// `gaitlens fit`) and `ground_truth.json` (by `gaitlens synth inject`) — each parsed once, however
+/// many questions a load asks of them (frame rate, measured frames, fit setting, completeness).
+/// A missing or unreadable side file is not an error: what it would say is then unknown.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PoseSidecars {
+    fit_report: SideFile,
+    ground_truth: SideFile,
+}
+
+impl PoseSidecars {
+    /// Reads the side files of pose folder `dir`.
+    pub fn read(dir: &Path) -> Self {
+        PoseSidecars {
+            fit_report: SideFile::read(&dir.join("fit_report.json")),
+            ground_truth: SideFile::read(&dir.join("ground_truth.json")),
+        }
+    }
+
+    /// The value at JSON `pointer` (RFC 6901) in `fit_report.json`, if any.
+    pub fn fit_report_at(&self, pointer: &str) -> Option<&serde_json::Value> {
+        self.fit_report.at(pointer)
+    }
+
+    /// The value at JSON `pointer` (RFC 6901) in `ground_truth.json`, if any.
+    pub fn ground_truth_at(&self, pointer: &str) -> Option<&serde_json::Value> {
+        self.ground_truth.at(pointer)
+    }
+
+    /// The `rate_hz` that `gaitlens fit` records in `fit_report.json` (or `gaitlens synth inject`
+    /// in `ground_truth.json`), if any.
+    pub fn rate_hz(&self) -> Option<f64> {
+        positive_rate_hz(self.fit_report_at("/rate_hz"))
+            .or_else(|| positive_rate_hz(self.ground_truth_at("/rate_hz")))
+    }
+
+    /// Per pose (`frame_numbers`, as [`PoseSequence::frame_numbers`]): whether `fit_report.json`
+    /// says the legs were measured in that frame (every pelvis and leg marker seen, not
+    /// interpolated; older reports: fitted at all), or, in a folder written by `gaitlens synth
+    /// inject`, its `ground_truth.json`'s `legs_measured` (one flag per frame from 0, carried over
+    /// from the source walk). `None` without either, or when they do not cover every pose (then
+    /// nothing is known, so nothing is excluded).
+    pub fn legs_measured(&self, frame_numbers: &[u64]) -> Option<Vec<bool>> {
+        let Some(frames) = self.fit_report_at("/frames") else {
+            let flags = self.ground_truth_at("/legs_measured")?.as_array()?;
+            return frame_numbers
+                .iter()
+                .map(|&n| flags.get(usize::try_from(n).ok()?)?.as_bool())
+                .collect();
+        };
+        let by_frame: std::collections::HashMap<u64, bool> = frames
+            .as_array()?
             .iter()
-            .map(|&n| flags.get(usize::try_from(n).ok()?).copied())
+            .filter_map(|f| {
+                let frame = f.get("frame")?.as_u64()?;
+                let interpolated = f.get("interpolated").and_then(|v| v.as_bool());
+                let measured = f
+                    .get("legs_measured")
+                    .and_then(|v| v.as_bool())
+                    .or(interpolated.map(|i| !i))?;
+                Some((frame, measured))
+            })
             .collect();
-    };
-    let by_frame: std::collections::HashMap<u64, bool> = frames
-        .as_array()?
-        .iter()
-        .filter_map(|f| {
-            let frame = f.get("frame")?.as_u64()?;
-            let interpolated = f.get("interpolated").and_then(|v| v.as_bool());
-            let measured = f
-                .get("legs_measured")
-                .and_then(|v| v.as_bool())
-                .or(interpolated.map(|i| !i))?;
-            Some((frame, measured))
-        })
-        .collect();
-    frame_numbers
-        .iter()
-        .map(|n| by_frame.get(n).copied())
-        .collect()
+        frame_numbers
+            .iter()
+            .map(|n| by_frame.get(n).copied())
+            .collect()
+    }
+
+    /// How `frames` pose files agree with the frame count `fit_report.json` states.
+    pub fn fit_report_check(&self, frames: usize) -> FitReportCheck {
+        if self.fit_report == SideFile::Missing {
+            return FitReportCheck::NoReport;
+        }
+        match self
+            .fit_report_at("/totals/frames")
+            .and_then(|v| v.as_u64())
+        {
+            Some(n) if n == frames as u64 => FitReportCheck::Complete(frames),
+            Some(stated) => FitReportCheck::Mismatch {
+                stated,
+                files: frames,
+            },
+            None => FitReportCheck::Unreadable,
+        }
+    }
+}
+
+/// A usable frame rate: a finite, positive number.
+fn positive_rate_hz(v: Option<&serde_json::Value>) -> Option<f64> {
+    v?.as_f64().filter(|r| r.is_finite() && *r > 0.0)
+}
+
+/// The frame rate a pose folder's side files record ([`PoseSidecars::rate_hz`]).
+pub fn sidecar_rate_hz(dir: &Path) -> Option<f64> {
+    PoseSidecars::read(dir).rate_hz()
+}
+
+/// Which frames of pose folder `dir` had their legs measured ([`PoseSidecars::legs_measured`]).
+pub fn sidecar_legs_measured(dir: &Path, frame_numbers: &[u64]) -> Option<Vec<bool>> {
+    PoseSidecars::read(dir).legs_measured(frame_numbers)
 }
 
 /// The runs of consecutive frames whose flag in `measured` is `value`, as frame ranges in
@@ -380,9 +470,7 @@ pub fn runs_of(measured: &[bool], value: bool) -> Vec<std::ops::Range<usize>> {
 /// A positive frame rate at JSON `pointer` (RFC 6901, e.g. `/config/rate_hz`) in `file`;
 /// `None` when the file, the field or a usable value is missing.
 pub fn json_rate_hz(file: &Path, pointer: &str) -> Option<f64> {
-    json_at(file, pointer)?
-        .as_f64()
-        .filter(|r| r.is_finite() && *r > 0.0)
+    positive_rate_hz(json_at(file, pointer).as_ref())
 }
 
 /// The value at JSON `pointer` (RFC 6901) in `file`; `None` when the file, its JSON or the field
@@ -396,6 +484,12 @@ pub fn json_at(file: &Path, pointer: &str) -> Option<serde_json::Value> {
 /// Reads a folder of pose files sorted by frame number. When a frame exists as both `.json` and
 /// `.txt`, the `.json` is used (the `.txt` only repeats it at the same precision).
 pub fn read_pose_dir(dir: &Path) -> Result<PoseSequence, PoseSeqError> {
+    read_pose_folder(dir).map(|(seq, _)| seq)
+}
+
+/// [`read_pose_dir`], with the folder's side files as read for its frame rate, for callers that
+/// ask them more (measured frames, fit setting, completeness) without parsing them again.
+pub fn read_pose_folder(dir: &Path) -> Result<(PoseSequence, PoseSidecars), PoseSeqError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |error| PoseSeqError::Io { path: p, error }
@@ -445,11 +539,12 @@ pub fn read_pose_dir(dir: &Path) -> Result<PoseSequence, PoseSeqError> {
     }
     let n = chosen.len();
     let txt_count = chosen.iter().filter(|f| f.1).count();
+    let sidecars = PoseSidecars::read(dir);
     let mut seq = PoseSequence {
         betas: Vec::with_capacity(n),
         poses: Vec::with_capacity(n),
         translations: Vec::with_capacity(n),
-        rate_hz: sidecar_rate_hz(dir),
+        rate_hz: sidecars.rate_hz(),
         frame_numbers: Vec::with_capacity(n),
         source: Some(dir.to_path_buf()),
         format: if txt_count * 2 > n {
@@ -486,7 +581,7 @@ pub fn read_pose_dir(dir: &Path) -> Result<PoseSequence, PoseSeqError> {
         seq.frame_numbers.push(num);
     }
     tracing::info!(dir = %dir.display(), frames = seq.num_frames(), format = ?seq.format, "pose sequence read");
-    Ok(seq)
+    Ok((seq, sidecars))
 }
 
 fn push_py_json_list(out: &mut String, vals: &[f64], indent: usize) {
@@ -594,25 +689,16 @@ impl std::fmt::Display for FitReportCheck {
 /// Checks the `frames` pose files of `dir` against its `fit_report.json` (gaitlens replaces its
 /// output folders as a whole, but older runs and other tools did not).
 pub fn check_fit_report(dir: &Path, frames: usize) -> FitReportCheck {
-    let Ok(text) = std::fs::read_to_string(dir.join("fit_report.json")) else {
-        return FitReportCheck::NoReport;
-    };
-    check_fit_report_text(&text, frames)
+    PoseSidecars::read(dir).fit_report_check(frames)
 }
 
 /// [`check_fit_report`] of a report's text.
 pub fn check_fit_report_text(text: &str, frames: usize) -> FitReportCheck {
-    let stated = serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|v| v["totals"]["frames"].as_u64());
-    match stated {
-        Some(n) if n == frames as u64 => FitReportCheck::Complete(frames),
-        Some(stated) => FitReportCheck::Mismatch {
-            stated,
-            files: frames,
-        },
-        None => FitReportCheck::Unreadable,
+    PoseSidecars {
+        fit_report: SideFile::parse(text),
+        ground_truth: SideFile::Missing,
     }
+    .fit_report_check(frames)
 }
 
 /// Writes a sequence as `pose_NNNNN.json` or `.txt` files (NNNNN = frame number, at least five
@@ -697,6 +783,43 @@ mod tests {
             pose: vec![0.1, -0.0, 1e-5, 2.0, 3.5, -1e16],
             translation: [0.5, 100.0, -2.5e-7],
         }
+    }
+
+    #[test]
+    fn one_read_of_the_side_files_answers_every_question() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("fit_report.json");
+        assert_eq!(
+            PoseSidecars::read(dir.path()).fit_report_check(2),
+            FitReportCheck::NoReport
+        );
+        std::fs::write(
+            &report,
+            r#"{"rate_hz": 120.0, "pelvis_markers": "rigid", "totals": {"frames": 2},
+                "frames": [{"frame": 0, "legs_measured": true}, {"frame": 1, "legs_measured": false}]}"#,
+        )
+        .unwrap();
+        let sidecars = PoseSidecars::read(dir.path());
+        // Every answer below comes from that one read.
+        std::fs::remove_file(&report).unwrap();
+        assert_eq!(sidecars.rate_hz(), Some(120.0));
+        assert_eq!(sidecars.legs_measured(&[0, 1]), Some(vec![true, false]));
+        assert_eq!(sidecars.fit_report_check(2), FitReportCheck::Complete(2));
+        assert_eq!(
+            sidecars.fit_report_check(3),
+            FitReportCheck::Mismatch {
+                stated: 2,
+                files: 3
+            }
+        );
+        assert_eq!(
+            sidecars.fit_report_at("/pelvis_markers"),
+            Some(&serde_json::json!("rigid"))
+        );
+        std::fs::write(&report, "{ not json").unwrap();
+        let broken = PoseSidecars::read(dir.path());
+        assert_eq!(broken.fit_report_check(2), FitReportCheck::Unreadable);
+        assert_eq!(broken.rate_hz(), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::transplant::{self, Augmentation, Injection, WalkPoses};
 use super::{GroundTruth, Pathology, Side, SplitMix64, SynthError, SynthSummary, limb_joints};
 use crate::body::BodyModel;
-use crate::formats::pose_seq::{PoseFileFormat, read_pose_dir, write_pose_dir};
+use crate::formats::pose_seq::{PoseFileFormat, read_pose_folder, write_pose_dir};
 
 /// Version tag written into the cohort's `ground_truth.json`.
 pub const FROM_WALKS_VERSION: &str = "gaitlens-synth-from-walks/1";
@@ -77,7 +77,7 @@ pub struct SourceWalk {
     /// How its pelvis markers were fitted ([`crate::fit::PelvisMarkers::recorded_in`]).
     pub pelvis_markers: Option<crate::fit::PelvisMarkers>,
     /// Per frame, whether the fit saw every pelvis and leg marker
-    /// ([`crate::formats::pose_seq::sidecar_legs_measured`]); `None` when nothing records it.
+    /// ([`crate::formats::pose_seq::PoseSidecars::legs_measured`]); `None` when nothing records it.
     pub legs_measured: Option<Vec<bool>>,
 }
 
@@ -129,7 +129,7 @@ pub fn load_walk(
     dir: &Path,
     rate_hz: Option<f64>,
 ) -> Result<SourceWalk, SynthError> {
-    let seq = read_pose_dir(dir)?;
+    let (seq, sidecars) = read_pose_folder(dir)?;
     let rate = rate_hz
         .or(seq.rate_hz)
         .or_else(|| cohort_rate_of(dir))
@@ -148,8 +148,8 @@ pub fn load_walk(
         name,
         path: dir.to_path_buf(),
         poses,
-        pelvis_markers: crate::fit::PelvisMarkers::recorded_in(dir),
-        legs_measured: crate::formats::pose_seq::sidecar_legs_measured(dir, &seq.frame_numbers),
+        pelvis_markers: crate::fit::PelvisMarkers::recorded_in(&sidecars),
+        legs_measured: sidecars.legs_measured(&seq.frame_numbers),
     })
 }
 
@@ -463,6 +463,7 @@ pub fn inject_walk(
 mod tests {
     use super::*;
     use crate::body::default_model::default_body;
+    use crate::formats::pose_seq::read_pose_dir;
 
     fn fourier_walk() -> SourceWalk {
         synthetic_walks(default_body(), 1, 3).unwrap().remove(0)

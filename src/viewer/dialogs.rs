@@ -19,7 +19,7 @@ use super::trial::{FitTrialRequest, TrialFitsPlugin};
 use crate::body::BodyModel;
 use crate::body::supr::ConstrainedParam;
 use crate::formats::SourceKind;
-use crate::formats::pose_seq::read_pose_dir;
+use crate::formats::pose_seq::{PoseSidecars, read_pose_folder};
 
 /// Frame rate assumed for pose folders, which do not store one (the gait labs' 100 Hz).
 pub const DEFAULT_RATE_HZ: f64 = 100.0;
@@ -80,7 +80,7 @@ pub fn load_sequence_in(
     } else {
         path.to_path_buf()
     };
-    let seq = read_pose_dir(&dir).map_err(|e| ViewerError::Load {
+    let (seq, sidecars) = read_pose_folder(&dir).map_err(|e| ViewerError::Load {
         path: dir.clone(),
         source: Box::new(e),
     })?;
@@ -112,7 +112,7 @@ pub fn load_sequence_in(
             rate_hz,
             |p| param.rotations(p).map_err(|e| e.to_string()),
         )
-        .map(|s| with_fit_setting(s, &dir, &seq.frame_numbers));
+        .map(|s| with_fit_setting(s, &sidecars, &seq.frame_numbers));
     }
     let n = 3 * model.num_joints();
     let mut poses = Vec::with_capacity(seq.num_frames());
@@ -134,14 +134,19 @@ pub fn load_sequence_in(
         &seq.translations,
         rate_hz,
     )
-    .map(|s| with_fit_setting(s, &dir, &seq.frame_numbers))
+    .map(|s| with_fit_setting(s, &sidecars, &seq.frame_numbers))
 }
 
-/// `seq` with the pelvis-marker setting and the frames whose legs were measured that its pose
-/// folder's `fit_report.json` records (`frame_numbers`: the poses' own).
-fn with_fit_setting(mut seq: ViewerSequence, dir: &Path, frame_numbers: &[u64]) -> ViewerSequence {
-    seq.pelvis_markers = crate::fit::PelvisMarkers::recorded_in(dir);
-    seq.legs_measured = crate::formats::pose_seq::sidecar_legs_measured(dir, frame_numbers);
+/// `seq` with what its pose folder's side files record: the pelvis-marker setting, the frames
+/// whose legs were measured (`frame_numbers`: the poses' own) and whether the folder is complete.
+fn with_fit_setting(
+    mut seq: ViewerSequence,
+    sidecars: &PoseSidecars,
+    frame_numbers: &[u64],
+) -> ViewerSequence {
+    seq.pelvis_markers = crate::fit::PelvisMarkers::recorded_in(sidecars);
+    seq.legs_measured = sidecars.legs_measured(frame_numbers);
+    seq.fit_report = sidecars.fit_report_check(frame_numbers.len());
     seq
 }
 
@@ -333,10 +338,10 @@ fn handle_load_requests(
                 .shown
                 .write(SourceShown(SourceKind::PoseFolder));
             // A folder whose report states another frame count is flagged (shown, in red).
-            let check = crate::formats::pose_seq::check_fit_report(&req.0, s.num_frames());
-            status.error = check
+            status.error = s
+                .fit_report
                 .incomplete()
-                .then(|| format!("{}: {check}", req.0.display()));
+                .then(|| format!("{}: {}", req.0.display(), s.fit_report));
             status.info = Some(format!(
                 "loaded {} ({} frames at {} Hz)",
                 s.name,

@@ -37,6 +37,9 @@ pub struct ViewerSequence {
     /// Per frame, whether the fit saw every pelvis and leg marker (`None`: unknown); the Explain
     /// panel warns when the explained window holds frames that are the fitter's guess.
     pub legs_measured: Option<Vec<bool>>,
+    /// Whether the pose folder's `fit_report.json` states the frame count it holds (a mixed or
+    /// interrupted output is flagged when loaded); `NoReport` for walks not read from a folder.
+    pub fit_report: crate::formats::pose_seq::FitReportCheck,
 }
 
 impl ViewerSequence {
@@ -143,6 +146,7 @@ impl ViewerSequence {
             unmeasured_joints: Vec::new(),
             pelvis_markers: None,
             legs_measured: None,
+            fit_report: crate::formats::pose_seq::FitReportCheck::NoReport,
         };
         seq.make_y_up(model);
         Ok(seq)
