@@ -193,21 +193,7 @@ fn gvs(r: &Value, side: &str, var: &str) -> f64 {
 fn an_injected_stiff_knee_raises_that_knees_gvs() {
     let tmp = tempfile::tempdir().unwrap();
     let walk = common::fit(tmp.path(), "sample32_vicon_zerowire.c3d", "walk");
-    let stiff = tmp.path().join("stiff");
-    ok(&gaitlens(&[
-        "synth",
-        "inject",
-        "--poses",
-        walk.to_str().unwrap(),
-        "--pathology",
-        "stiff-knee",
-        "--side",
-        "right",
-        "--severity",
-        "1",
-        "--out",
-        stiff.to_str().unwrap(),
-    ]));
+    let stiff = common::inject(&walk, "stiff-knee", "right", &tmp.path().join("stiff"));
     // Both from the pose folders (events from the fitted joints), same speed band.
     let args = ["--speed", "slow"];
     let before = report(&walk, &tmp.path().join("r0"), &args);

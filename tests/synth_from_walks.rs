@@ -107,21 +107,7 @@ fn a_real_walk_takes_transplants_and_builds_a_cohort() {
     }
 
     // Stiff knee on the left: the left knee's swing peak drops, the right knee's does not.
-    let sk = tmp.path().join("stiff");
-    ok(&gaitlens(&[
-        "synth",
-        "inject",
-        "--poses",
-        walk32.to_str().unwrap(),
-        "--pathology",
-        "stiff-knee",
-        "--side",
-        "left",
-        "--severity",
-        "1",
-        "--out",
-        sk.to_str().unwrap(),
-    ]));
+    let sk = common::inject(&walk32, "stiff-knee", "left", &tmp.path().join("stiff"));
     let truth: Value =
         serde_json::from_slice(&std::fs::read(sk.join("ground_truth.json")).unwrap()).unwrap();
     let s = &truth["subjects"][0];
@@ -303,17 +289,7 @@ fn sample03s_marker_gap_stays_out_of_cohorts_and_marked_in_injected_walks() {
     assert_eq!(frames, 142, "{said}");
     assert!(!said.contains("kept"), "{said}");
 
-    let injected = tmp.path().join("injected");
-    ok(&gaitlens(&[
-        "synth",
-        "inject",
-        "--poses",
-        walk03.to_str().unwrap(),
-        "--pathology",
-        "stiff-knee",
-        "--out",
-        injected.to_str().unwrap(),
-    ]));
+    let injected = common::inject(&walk03, "stiff-knee", "left", &tmp.path().join("injected"));
     let poses = read_pose_dir(&injected).unwrap();
     let truth: Value =
         serde_json::from_slice(&std::fs::read(injected.join("ground_truth.json")).unwrap())

@@ -41,6 +41,26 @@ pub fn ok(o: &Output) {
     );
 }
 
+/// `gaitlens synth inject --poses WALK --pathology P --side SIDE --severity 1 --out OUT`, which
+/// must succeed; returns `out`.
+pub fn inject(walk: &Path, pathology: &str, side: &str, out: &Path) -> PathBuf {
+    ok(&gaitlens(&[
+        "synth",
+        "inject",
+        "--poses",
+        walk.to_str().unwrap(),
+        "--pathology",
+        pathology,
+        "--side",
+        side,
+        "--severity",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    out.to_path_buf()
+}
+
 /// Fits a shared C3D trial with `gaitlens fit` into `dir/name`.
 pub fn fit(dir: &Path, trial: &str, name: &str) -> PathBuf {
     fit_file(dir, &shared_c3d(trial), name)
