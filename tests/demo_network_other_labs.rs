@@ -36,11 +36,11 @@ fn a_real_stroke_survivor_is_called_sick_and_a_healthy_walker_healthy() {
     let tmp = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     // Expected verdict per walk; `None`: no verdict asserted. The Parkinson walk is not asserted
-    // sick: this network calls it sick on 22 of its 43 windows, and other training seeds of the
-    // same recipe on 1 and 42 (assets/PROVENANCE.md) — none of the transplants is parkinsonian
-    // gait, so the recipe does not place it firmly on either side. It must still be inside the
-    // training data. (The healthy walker's verdict varies with the seed too, 22–26 of 27 healthy;
-    // this network's 26 is asserted.)
+    // sick: this network calls it sick on every window, but the network before it on 21–22 of 43
+    // and other training seeds of that recipe on 1 and 42 (assets/PROVENANCE.md) — none of the
+    // transplants is parkinsonian gait, so the recipe does not place it firmly on either side.
+    // It must still be inside the training data. (The healthy walker's verdict varies with the
+    // seed too, 22–26 of 27 healthy; this network calls it healthy on every window.)
     for (file, sick) in [
         ("example_stroke.json", Some(true)),
         ("example_parkinson.json", None),
