@@ -306,4 +306,46 @@ fn sample03s_marker_gap_stays_out_of_cohorts_and_marked_in_injected_walks() {
         track.contains("windows hold frames with pelvis or leg markers missing"),
         "windows over the gap marked:\n{track}"
     );
+
+    // The same walk as if its first ten frames had been guessed too (a subject walking into the
+    // capture volume): `explain` without `--start` explains the first window measured
+    // throughout and says so; `--start 0` still explains frame 0's, with the warning.
+    let late = tmp.path().join("late_start");
+    std::fs::create_dir(&late).unwrap();
+    for entry in std::fs::read_dir(&walk03).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, late.join(p.file_name().unwrap())).unwrap();
+    }
+    let mut report: Value =
+        serde_json::from_slice(&std::fs::read(late.join("fit_report.json")).unwrap()).unwrap();
+    for f in report["frames"].as_array_mut().unwrap() {
+        if f["frame"].as_u64().unwrap() < 10 {
+            f["legs_measured"] = Value::Bool(false);
+        }
+    }
+    std::fs::write(late.join("fit_report.json"), report.to_string()).unwrap();
+    let card = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_network.json");
+    let explain = |extra: &[&str]| {
+        let mut args = vec!["explain", "--network", card.to_str().unwrap()];
+        args.extend(["--sequence", late.to_str().unwrap()]);
+        args.extend(extra);
+        let o = gaitlens(&args);
+        ok(&o);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        (out, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (out, err) = explain(&[]);
+    assert!(
+        err.contains("explaining frames 10–109, the first window"),
+        "{err}"
+    );
+    assert!(out.contains("frames 10–109"), "{out}");
+    assert!(!out.contains("fitter's guess"), "{out}");
+    let (out, err) = explain(&["--start", "0"]);
+    assert!(!err.contains("explaining frames"), "{err}");
+    assert!(out.contains("frames 0–99"), "{out}");
+    assert!(
+        out.contains("the first window measured throughout starts at frame 10"),
+        "{out}"
+    );
 }

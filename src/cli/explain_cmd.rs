@@ -118,9 +118,11 @@ pub(super) fn load_network(
 /// Which window to explain and how: the options `explain` and `export` share.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct WindowArgs {
-    /// First frame of the explained window.
-    #[arg(long, default_value_t = 0)]
-    pub start: usize,
+    /// First frame of the explained window (default: frame 0, or, when that window holds frames
+    /// whose pelvis or leg markers were missing or interpolated, the first window measured
+    /// throughout).
+    #[arg(long)]
+    pub start: Option<usize>,
     /// Relevance rule.
     #[arg(long, value_enum, default_value_t = Rule::Recommended)]
     pub rule: Rule,
@@ -165,7 +167,7 @@ pub fn explain_walk(
 ) -> anyhow::Result<ExplainedWindow> {
     let w = req.window;
     let window = gaitlens::inference::WindowRequest {
-        start: w.start,
+        start: w.start.unwrap_or_else(|| default_start(card, seq)),
         method: rule_method(w.rule),
         baseline: w.baseline.map(BaselineArg::baseline),
         space: match w.space {
@@ -191,6 +193,31 @@ pub fn explain_walk(
         );
     }
     Ok(out)
+}
+
+/// The window `explain` and `export` explain without `--start`: frame 0, or the first window
+/// measured throughout when frame 0's holds frames the fitter guessed (said on stderr, with how to
+/// explain frame 0's anyway).
+fn default_start(card: &ModelCard, seq: &JointSequence) -> usize {
+    let Some(measured) = &seq.legs_measured else {
+        return 0;
+    };
+    // A rate the window cannot be placed at is reported by the explanation itself.
+    let Some(span) = gaitlens::inference::frame_map(card, seq.rate_hz)
+        .ok()
+        .and_then(|map| gaitlens::inference::window_span(&map, card.interval))
+    else {
+        return 0;
+    };
+    let start = gaitlens::inference::measured_window_start(measured, 0, span.window);
+    if start != 0 {
+        eprintln!(
+            "explaining frames {start}–{}, the first window whose pelvis and leg markers were all \
+             seen: the window at frame 0 holds frames the fitter guessed (`--start 0` explains it)",
+            start + span.window - 1
+        );
+    }
+    start
 }
 
 /// A window error as the command line says it: the flag for a bad start, the file otherwise.

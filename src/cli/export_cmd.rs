@@ -163,8 +163,8 @@ fn relevance_colours(
         "coloured by {} relevance summed over frames {}–{} ({relative_to}; {}): {} with \
          probability {:.3}",
         card.network_type,
-        a.window.start,
-        a.window.start + window - 1,
+        explained.placement.start,
+        explained.placement.start + window - 1,
         if colormap == Colormap::Diverging {
             "red = toward sick, blue = toward healthy"
         } else {

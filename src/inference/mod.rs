@@ -417,6 +417,18 @@ pub fn first_measured_window(measured: &[bool], window: usize) -> Option<usize> 
         .map(|r| r.start)
 }
 
+/// Where to explain by default: `start` itself, unless the window of `window` sequence frames from
+/// it holds frames whose legs were not measured (`measured`, one entry per sequence frame) and a
+/// window measured throughout exists — then that first one, so that the first verdict a reader
+/// sees is on the walk, not on the fitter's guess (a trial that starts with the subject walking
+/// into the capture volume, markers still hidden).
+pub fn measured_window_start(measured: &[bool], start: usize, window: usize) -> usize {
+    if !any_unmeasured(measured, start..start.saturating_add(window)) {
+        return start;
+    }
+    first_measured_window(measured, window).unwrap_or(start)
+}
+
 /// What to tell a reader when the window of `window` sequence frames from `start` holds frames
 /// whose legs were not measured (`measured`, one entry per sequence frame): how many, where, and
 /// the first window measured throughout. `None` when every frame of it was measured.
@@ -524,6 +536,11 @@ mod tests {
         assert_eq!(first_measured_window(&m, 3), Some(1));
         assert_eq!(first_measured_window(&m, 4), Some(5));
         assert_eq!(first_measured_window(&m, 5), None);
+        // A measured start stays; an unmeasured one moves to the first clean window, if any.
+        assert_eq!(measured_window_start(&m, 1, 3), 1);
+        assert_eq!(measured_window_start(&m, 0, 3), 1);
+        assert_eq!(measured_window_start(&m, 0, 4), 5);
+        assert_eq!(measured_window_start(&m, 2, 5), 2, "no clean window: kept");
         use crate::formats::pose_seq::runs_of;
         assert_eq!(runs_of(&m, true), vec![1..4, 5..9]);
         assert_eq!(runs_of(&m, false), vec![0..1, 4..5]);

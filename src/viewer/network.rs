@@ -757,8 +757,18 @@ fn clear_on_new_sequence(
     if let Some(s) = &seq.sequence
         && let Some(net) = &state.network
     {
-        let max_start = s.num_frames().saturating_sub(net.window_frames(s.rate_hz));
+        let window = net.window_frames(s.rate_hz);
+        let max_start = s.num_frames().saturating_sub(window);
         state.explain_start = state.explain_start.min(max_start);
+        // A new walk whose window there holds frames the fitter guessed is explained from its
+        // first window measured throughout: the first verdict shown is on the walk.
+        if current != *seen
+            && window <= s.num_frames()
+            && let Some(measured) = &s.legs_measured
+        {
+            state.explain_start =
+                crate::inference::measured_window_start(measured, state.explain_start, window);
+        }
         let first_sequence = seen.is_none();
         if current != *seen && !first_sequence && current != state.explained_generation {
             explain.write(ExplainRequest);
