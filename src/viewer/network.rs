@@ -673,7 +673,7 @@ fn start_network_work(
 
 fn explain_at_start(
     mut commands: Commands,
-    state: Res<NetworkState>,
+    mut state: ResMut<NetworkState>,
     seq: Res<CurrentSequence>,
     due: Option<Res<ExplainAtStart>>,
     mut w: MessageWriter<ExplainRequest>,
@@ -681,11 +681,25 @@ fn explain_at_start(
     if due.is_none() || state.busy() {
         return;
     }
-    if let (Some(net), Some(s)) = (&state.network, &seq.sequence) {
+    if let (Some(net), Some(s)) = (state.network.clone(), &seq.sequence) {
         commands.remove_resource::<ExplainAtStart>();
-        if s.num_frames() >= net.window_frames(s.rate_hz) {
+        let window = net.window_frames(s.rate_hz);
+        if s.num_frames() >= window {
+            start_on_measured_window(&mut state, s, window);
             w.write(ExplainRequest);
         }
+    }
+}
+
+/// Moves the explained window of a walk to its first window measured throughout when the window
+/// at the current start holds frames the fitter guessed: the first verdict shown for a walk is
+/// on the walk ([`crate::inference::measured_window_start`]). `window`: sequence frames.
+fn start_on_measured_window(state: &mut NetworkState, s: &ViewerSequence, window: usize) {
+    if let Some(measured) = &s.legs_measured
+        && window <= s.num_frames()
+    {
+        state.explain_start =
+            crate::inference::measured_window_start(measured, state.explain_start, window);
     }
 }
 
@@ -760,14 +774,8 @@ fn clear_on_new_sequence(
         let window = net.window_frames(s.rate_hz);
         let max_start = s.num_frames().saturating_sub(window);
         state.explain_start = state.explain_start.min(max_start);
-        // A new walk whose window there holds frames the fitter guessed is explained from its
-        // first window measured throughout: the first verdict shown is on the walk.
-        if current != *seen
-            && window <= s.num_frames()
-            && let Some(measured) = &s.legs_measured
-        {
-            state.explain_start =
-                crate::inference::measured_window_start(measured, state.explain_start, window);
+        if current != *seen {
+            start_on_measured_window(&mut state, s, window);
         }
         let first_sequence = seen.is_none();
         if current != *seen && !first_sequence && current != state.explained_generation {
@@ -834,6 +842,29 @@ mod tests {
             err,
             Err(NetworkError::Window(WindowError::Start { .. }))
         ));
+    }
+
+    #[test]
+    fn a_walk_whose_start_was_guessed_is_explained_from_its_first_measured_window() {
+        let model = crate::body::default_model::default_body();
+        let mut seq = super::super::demo::demo_sequence(model).expect("demo walk");
+        let (n, window) = (seq.num_frames(), 100);
+        let mut state = NetworkState::default();
+        // Unknown measured frames, or a measured start: the start stays.
+        start_on_measured_window(&mut state, &seq, window);
+        assert_eq!(state.explain_start, 0);
+        seq.legs_measured = Some((0..n).map(|f| f >= 30).collect());
+        state.explain_start = 40;
+        start_on_measured_window(&mut state, &seq, window);
+        assert_eq!(state.explain_start, 40, "a measured window is kept");
+        // The first 30 frames guessed: frame 0's window moves to frame 30.
+        state.explain_start = 0;
+        start_on_measured_window(&mut state, &seq, window);
+        assert_eq!(state.explain_start, 30);
+        // A window longer than the walk (an absurd card) changes nothing and cannot overflow.
+        state.explain_start = 0;
+        start_on_measured_window(&mut state, &seq, usize::MAX);
+        assert_eq!(state.explain_start, 0);
     }
 
     #[test]
