@@ -614,13 +614,13 @@ fn classifier_on_bevys_gpu_device_matches_the_cpu_backend() {
     );
     assert_eq!(gpu.track.len(), cpu.track.len());
     for (g, c) in gpu.track.iter().zip(&cpu.track) {
-        assert_eq!(g.0, c.0);
+        assert_eq!(g.start_frame, c.start_frame);
         assert!(
-            (g.1 - c.1).abs() <= 1e-4,
+            (g.logit - c.logit).abs() <= 1e-4,
             "track at {}: {} vs {}",
-            g.0,
-            g.1,
-            c.1
+            g.start_frame,
+            g.logit,
+            c.logit
         );
     }
     // Relevance, relative to its scale (sums of many products on two backends).

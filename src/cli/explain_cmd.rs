@@ -184,7 +184,7 @@ pub fn explain_walk(
         device,
     )
     .map_err(|e| window_error(e, req))?;
-    if !out.placement.map.is_identity() {
+    if !out.placement.grid.map.is_identity() {
         eprintln!(
             "resampling {:.0} Hz → the network's {:.0} Hz ({} frames a window)",
             seq.rate_hz.unwrap_or_default(),
@@ -203,18 +203,15 @@ fn default_start(card: &ModelCard, seq: &JointSequence) -> usize {
         return 0;
     };
     // A rate the window cannot be placed at is reported by the explanation itself.
-    let Some(span) = gaitlens::inference::frame_map(card, seq.rate_hz)
-        .ok()
-        .and_then(|map| gaitlens::inference::window_span(&map, card.interval))
-    else {
+    let Ok(grid) = gaitlens::inference::WindowGrid::new(card, seq.rate_hz, seq.joints.len()) else {
         return 0;
     };
-    let start = gaitlens::inference::measured_window_start(measured, 0, span.window);
+    let start = gaitlens::inference::measured_window_start(measured, 0, &grid);
     if start != 0 {
         eprintln!(
-            "explaining frames {start}–{}, the first window whose pelvis and leg markers were all \
-             seen: the window at frame 0 holds frames the fitter guessed (`--start 0` explains it)",
-            start + span.window - 1
+            "explaining {}, the first window whose pelvis and leg markers were all seen: the \
+             window at frame 0 holds frames the fitter guessed (`--start 0` explains it)",
+            gaitlens::inference::frame_span(&grid.frames_read(start))
         );
     }
     start
@@ -273,16 +270,14 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
 /// Prints the verdict of the window and whether it is like the network's training data.
 fn print_verdict(a: &ExplainArgs, card: &ModelCard, explained: &ExplainedWindow) {
     let p = explained.probability();
-    let start = explained.placement.start;
     println!(
-        "{}: {} with probability {:.3}{} (logit {:.3}), frames {}–{} ({} network)",
+        "{}: {} with probability {:.3}{} (logit {:.3}), {} ({} network)",
         a.sequence.display(),
         if p >= 0.5 { "sick" } else { "healthy" },
         if p >= 0.5 { p } else { 1.0 - p },
         probability_note(card),
         explained.explanation.logit,
-        start,
-        start + explained.placement.window - 1,
+        gaitlens::inference::frame_span(&explained.placement.frames_read()),
         card.network_type
     );
     match &explained.domain {
@@ -301,7 +296,7 @@ fn print_unmeasured_note(seq: &JointSequence, explained: &ExplainedWindow) {
         return;
     };
     let p = &explained.placement;
-    if let Some(note) = gaitlens::inference::unmeasured_window_note(measured, p.start, p.window) {
+    if let Some(note) = gaitlens::inference::unmeasured_window_note(measured, &p.grid, p.start) {
         println!("warning: {note}");
     }
 }
@@ -357,7 +352,7 @@ fn write_relevance_csv(
     }
     csv.push('\n');
     for f in 0..e.interval {
-        csv += &format!("{}", p.map.to_sequence(p.network_start + f));
+        csv += &format!("{}", p.grid.map.to_sequence(p.network_start + f));
         for j in 0..e.joints {
             csv += &format!(",{:.6e}", e.relevance[f * e.joints + j]);
         }

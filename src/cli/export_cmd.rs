@@ -140,7 +140,7 @@ fn relevance_colours(
         window: a.window,
     };
     let explained = explain_walk(&net, &card, &seq, &req, &device)?;
-    let (window, relative_to) = (explained.placement.window, explained.relative_to());
+    let relative_to = explained.relative_to();
     let e = &explained.explanation;
     let totals = e.joint_totals();
     let mut joint = [0f32; gaitlens::dataset::align::NUM_JOINTS];
@@ -160,11 +160,9 @@ fn relevance_colours(
     );
     let p = explained.probability();
     let note = format!(
-        "coloured by {} relevance summed over frames {}–{} ({relative_to}; {}): {} with \
-         probability {:.3}",
+        "coloured by {} relevance summed over {} ({relative_to}; {}): {} with probability {:.3}",
         card.network_type,
-        explained.placement.start,
-        explained.placement.start + window - 1,
+        gaitlens::inference::frame_span(&explained.placement.frames_read()),
         if colormap == Colormap::Diverging {
             "red = toward sick, blue = toward healthy"
         } else {

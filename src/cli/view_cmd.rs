@@ -270,7 +270,7 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
             };
             let out = run_explain_in(
                 &network,
-                &joints,
+                (&joints, seq.legs_measured.as_deref()),
                 seq.rate_hz,
                 (start, choice, baseline),
                 space,
@@ -279,10 +279,9 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("explaining with {net}"))?;
             let p = out.shown.probability_sick();
             println!(
-                "{}: P(sick) = {p:.3} for frames {}–{} ({}, {:.0} ms on the CPU)",
+                "{}: P(sick) = {p:.3} for {} ({}, {:.0} ms on the CPU)",
                 network.source,
-                start,
-                start + out.shown.interval - 1,
+                gaitlens::inference::frame_span(&out.placement.frames_read()),
                 out.shown.label,
                 out.explain_ms
             );

@@ -55,6 +55,28 @@ impl FrameMap {
             .min(network_frames.saturating_sub(interval))
     }
 
+    /// The sequence frames that network frames `network_start..network_start + interval` are
+    /// interpolated from ([`Self::resample`] reads ⌊t⌋ and, with weight t − ⌊t⌋, the next frame
+    /// at t = k · factor), kept inside a sequence of `frames` frames: what such a window reads of
+    /// the walk, which can begin a frame before the nearest sequence frame.
+    pub fn frames_read(
+        &self,
+        network_start: usize,
+        interval: usize,
+        frames: usize,
+    ) -> std::ops::Range<usize> {
+        if self.is_identity() || interval == 0 {
+            let end = network_start.saturating_add(interval).min(frames);
+            return network_start.min(end)..end;
+        }
+        // Round-off must not add a frame read with a weight of 1e-12 (nor drop one read fully).
+        const TIME_EPS: f64 = 1e-6;
+        let first = (network_start as f64 * self.factor + TIME_EPS).floor() as usize;
+        let last_t = (network_start + interval - 1) as f64 * self.factor;
+        let end = ((last_t - TIME_EPS).ceil() as usize + 1).min(frames);
+        first.min(end)..end
+    }
+
     /// Sequence frames covered by a window of `interval` network frames.
     pub fn window_frames(&self, interval: usize) -> usize {
         if self.is_identity() || interval == 0 {
@@ -122,6 +144,19 @@ impl FrameMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_reads_the_frames_its_network_frames_are_interpolated_from() {
+        // 120 Hz onto 50 Hz: network frame 105 is sequence time 252.0 exactly, frame 204 is 489.6.
+        let m = FrameMap::new(Some(50.0), 120.0);
+        assert_eq!(m.frames_read(105, 100, 694), 252..491);
+        assert_eq!(m.frames_read(106, 100, 694), 254..493);
+        // Kept inside the sequence; the identity reads the window itself.
+        assert_eq!(m.frames_read(105, 100, 400), 252..400);
+        assert_eq!(FrameMap::new(Some(50.0), 50.0).frames_read(3, 4, 5), 3..5);
+        // Upsampling (30 Hz onto 50 Hz): network frames 0..=4 are times 0.0, 0.6, …, 2.4.
+        assert_eq!(FrameMap::new(Some(50.0), 30.0).frames_read(0, 5, 10), 0..4);
+    }
 
     fn ramp(n: usize) -> Vec<Frame> {
         (0..n)

@@ -170,7 +170,7 @@ pub struct FrameReport {
     /// Whether the frame was fitted with every marker on the pelvis and the legs seen: the legs'
     /// pose is measured, not the solver's guess (a marker gap leaves a segment to the prior, an
     /// interpolated frame is invented). `explain` and the viewer warn on verdicts over other
-    /// frames ([`crate::formats::pose_seq::sidecar_legs_measured`]). `None` in reports written
+    /// frames ([`crate::formats::pose_seq::PoseSidecars::legs_measured`]). `None` in reports written
     /// before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legs_measured: Option<bool>,

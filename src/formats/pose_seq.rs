@@ -447,11 +447,6 @@ pub fn sidecar_rate_hz(dir: &Path) -> Option<f64> {
     PoseSidecars::read(dir).rate_hz()
 }
 
-/// Which frames of pose folder `dir` had their legs measured ([`PoseSidecars::legs_measured`]).
-pub fn sidecar_legs_measured(dir: &Path, frame_numbers: &[u64]) -> Option<Vec<bool>> {
-    PoseSidecars::read(dir).legs_measured(frame_numbers)
-}
-
 /// The runs of consecutive frames whose flag in `measured` is `value`, as frame ranges in
 /// order: one scan behind every question about measured stretches (windows, training copies,
 /// the viewer's grey bands).
@@ -832,22 +827,29 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(sidecar_legs_measured(dir.path(), &[0]), None, "no report");
+        assert_eq!(
+            PoseSidecars::read(dir.path()).legs_measured(&[0]),
+            None,
+            "no report"
+        );
         report(
             r#"{"frame": 0, "interpolated": false, "legs_measured": true},
                {"frame": 1, "interpolated": false, "legs_measured": false},
                {"frame": 2, "interpolated": true, "legs_measured": false}"#,
         );
         assert_eq!(
-            sidecar_legs_measured(dir.path(), &[0, 1, 2]),
+            PoseSidecars::read(dir.path()).legs_measured(&[0, 1, 2]),
             Some(vec![true, false, false])
         );
         // Pose files numbered past the report: nothing is known.
-        assert_eq!(sidecar_legs_measured(dir.path(), &[1, 2, 3]), None);
+        assert_eq!(
+            PoseSidecars::read(dir.path()).legs_measured(&[1, 2, 3]),
+            None
+        );
         // A report written before `legs_measured`: a frame counts when it was fitted.
         report(r#"{"frame": 0, "interpolated": true}, {"frame": 1, "interpolated": false}"#);
         assert_eq!(
-            sidecar_legs_measured(dir.path(), &[0, 1]),
+            PoseSidecars::read(dir.path()).legs_measured(&[0, 1]),
             Some(vec![false, true])
         );
     }
@@ -861,11 +863,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            sidecar_legs_measured(dir.path(), &[0, 1, 2]),
+            PoseSidecars::read(dir.path()).legs_measured(&[0, 1, 2]),
             Some(vec![true, false, true])
         );
         assert_eq!(
-            sidecar_legs_measured(dir.path(), &[2, 3]),
+            PoseSidecars::read(dir.path()).legs_measured(&[2, 3]),
             None,
             "frame 3 uncovered"
         );
@@ -874,7 +876,7 @@ mod tests {
             r#"{"rate_hz": 100.0}"#,
         )
         .unwrap();
-        assert_eq!(sidecar_legs_measured(dir.path(), &[0]), None);
+        assert_eq!(PoseSidecars::read(dir.path()).legs_measured(&[0]), None);
     }
 
     #[test]

@@ -18,6 +18,11 @@ use crate::explain::{
 use crate::nn::{GaitClassifier, LoadedModel, probability_from_logit, window_tensor};
 use crate::train::ModelCard;
 
+mod measured;
+pub use measured::{
+    any_unmeasured, first_measured_start, frame_span, measured_window_start, unmeasured_window_note,
+};
+
 /// Why a window of a sequence cannot be classified or explained.
 #[derive(Debug, Error)]
 pub enum WindowError {
@@ -95,17 +100,84 @@ pub enum WindowError {
     Explain(#[from] ExplainError),
 }
 
-/// Where a window lies: the sequence ↔ network frame mapping and the window in both.
+/// Where a window lies: the grid of the network's windows in the sequence and the window in both
+/// frame counts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WindowPlacement {
-    /// Sequence ↔ network frames (identity when the rates agree or one is unknown).
-    pub map: FrameMap,
+    /// The rule that placed it (sequence ↔ network frames; identity when the rates agree or one
+    /// is unknown).
+    pub grid: WindowGrid,
     /// First sequence frame of the window.
     pub start: usize,
     /// First network frame of the window in the resampled sequence.
     pub network_start: usize,
     /// Sequence frames the window covers.
     pub window: usize,
+}
+
+impl WindowPlacement {
+    /// The sequence frames the window reads (see [`WindowGrid::frames_read`]): what its verdict
+    /// is about, and what is printed as its frames.
+    pub fn frames_read(&self) -> std::ops::Range<usize> {
+        self.grid.frames_read(self.start)
+    }
+}
+
+/// Where every window of one network lies in one sequence: the one rule that turns a window's
+/// first sequence frame into its network frames and the sequence frames it reads. The explained
+/// window, the default start, the track's "?" and the viewer's window are all placed by it, so
+/// they name the same frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowGrid {
+    /// Sequence ↔ network frames.
+    pub map: FrameMap,
+    /// Network frames a window holds.
+    pub interval: usize,
+    /// Frames of the sequence.
+    pub frames: usize,
+}
+
+impl WindowGrid {
+    /// The grid of `card`'s windows in a sequence of `frames` frames at `sequence_rate_hz`; a
+    /// stated rate outside [`crate::explain::RATE_RANGE_HZ`] is an error ([`frame_map`]).
+    pub fn new(
+        card: &ModelCard,
+        sequence_rate_hz: Option<f64>,
+        frames: usize,
+    ) -> Result<Self, WindowError> {
+        Ok(WindowGrid {
+            map: frame_map(card, sequence_rate_hz)?,
+            interval: card.interval,
+            frames,
+        })
+    }
+
+    /// First network frame of the window placed at sequence frame `start`: the nearest one, kept
+    /// inside the resampled sequence.
+    pub fn network_start(&self, start: usize) -> usize {
+        if self.map.is_identity() {
+            start
+        } else {
+            let network_frames = self.map.network_len(self.frames);
+            self.map.network_start(start, network_frames, self.interval)
+        }
+    }
+
+    /// The sequence frames the window placed at `start` reads: its network frames are
+    /// interpolated from them ([`FrameMap::frames_read`]). At another rate they can begin a frame
+    /// before `start`.
+    pub fn frames_read(&self, start: usize) -> std::ops::Range<usize> {
+        self.map
+            .frames_read(self.network_start(start), self.interval, self.frames)
+    }
+
+    /// The last start of a whole window; `None` when the sequence is too short for one (or the
+    /// span cannot be counted, [`window_span`]).
+    pub fn last_start(&self) -> Option<usize> {
+        window_span(&self.map, self.interval)
+            .filter(|span| self.frames >= span.needed)
+            .map(|span| self.frames - span.window)
+    }
 }
 
 /// The mapping from a sequence at `sequence_rate_hz` onto the network's rate: the identity when
@@ -168,7 +240,8 @@ pub fn place_window(
     start: usize,
 ) -> Result<WindowPlacement, WindowError> {
     let interval = card.interval;
-    let map = frame_map(card, sequence_rate_hz)?;
+    let grid = WindowGrid::new(card, sequence_rate_hz, frames)?;
+    let map = grid.map;
     let span = window_span(&map, interval).ok_or_else(|| WindowError::Rate {
         what: "the network".into(),
         reason: format!(
@@ -201,15 +274,10 @@ pub fn place_window(
             window: span.window,
         });
     }
-    let network_start = if map.is_identity() {
-        start
-    } else {
-        map.network_start(start, map.network_len(frames), interval)
-    };
     Ok(WindowPlacement {
-        map,
+        grid,
         start,
-        network_start,
+        network_start: grid.network_start(start),
         window: span.window,
     })
 }
@@ -283,7 +351,7 @@ impl ExplainedWindow {
     /// The relevance spread over the sequence's own frames: the first sequence frame and rows
     /// `[frames × 22]` (the network's rows when no resampling took place).
     pub fn sequence_relevance(&self) -> (usize, Vec<f32>) {
-        self.placement.map.rows_to_sequence(
+        self.placement.grid.map.rows_to_sequence(
             self.placement.network_start,
             &self.explanation.relevance,
             self.explanation.joints,
@@ -337,7 +405,7 @@ pub fn explain_sequence_window<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<ExplainedWindow, WindowError> {
     let placement = place_window(card, sequence_rate_hz, joints.len(), req.start)?;
-    let frames = network_frames(&placement.map, joints);
+    let frames = network_frames(&placement.grid.map, joints);
     let interval = card.interval;
     let alignment = card.alignment().unwrap_or_default();
     let flat = window_input(&frames, placement.network_start, interval, alignment)?;
@@ -387,7 +455,7 @@ pub fn explain_sequence_window<B: AutodiffBackend>(
 /// One point of a classification track.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrackPoint {
-    /// First sequence frame of the window.
+    /// First sequence frame the window reads ([`WindowGrid::frames_read`]).
     pub start_frame: usize,
     /// Logit of the window.
     pub logit: f32,
@@ -396,61 +464,10 @@ pub struct TrackPoint {
     /// Whether the window lies outside the network's training data (`None`: the card has no
     /// statistics).
     pub outside: Option<bool>,
-    /// Whether the window holds frames whose legs were not measured (markers missing or the
-    /// frame interpolated, [`crate::formats::pose_seq::sidecar_legs_measured`]): its verdict is
+    /// Whether the window reads frames whose legs were not measured (markers missing or the
+    /// frame interpolated, [`crate::formats::pose_seq::PoseSidecars::legs_measured`]): its verdict is
     /// on the fitter's guess, not on the walk. `None`: the sequence does not say.
     pub unmeasured: Option<bool>,
-}
-
-/// Whether any of sequence frames `frames` is unmeasured in `measured` (one entry per sequence
-/// frame; frames past its end count as measured).
-pub fn any_unmeasured(measured: &[bool], frames: std::ops::Range<usize>) -> bool {
-    let end = frames.end.min(measured.len());
-    measured[frames.start.min(end)..end].iter().any(|m| !m)
-}
-
-/// The first start of a window of `window` sequence frames whose every frame is measured.
-pub fn first_measured_window(measured: &[bool], window: usize) -> Option<usize> {
-    crate::formats::pose_seq::runs_of(measured, true)
-        .into_iter()
-        .find(|r| r.len() >= window.max(1))
-        .map(|r| r.start)
-}
-
-/// Where to explain by default: `start` itself, unless the window of `window` sequence frames from
-/// it holds frames whose legs were not measured (`measured`, one entry per sequence frame) and a
-/// window measured throughout exists — then that first one, so that the first verdict a reader
-/// sees is on the walk, not on the fitter's guess (a trial that starts with the subject walking
-/// into the capture volume, markers still hidden).
-pub fn measured_window_start(measured: &[bool], start: usize, window: usize) -> usize {
-    if !any_unmeasured(measured, start..start.saturating_add(window)) {
-        return start;
-    }
-    first_measured_window(measured, window).unwrap_or(start)
-}
-
-/// What to tell a reader when the window of `window` sequence frames from `start` holds frames
-/// whose legs were not measured (`measured`, one entry per sequence frame): how many, where, and
-/// the first window measured throughout. `None` when every frame of it was measured.
-pub fn unmeasured_window_note(measured: &[bool], start: usize, window: usize) -> Option<String> {
-    let end = (start + window).min(measured.len());
-    let unmeasured: Vec<usize> = (start.min(end)..end).filter(|&f| !measured[f]).collect();
-    let (first, last) = (unmeasured.first()?, unmeasured.last()?);
-    let clean = match first_measured_window(measured, window) {
-        Some(s) => format!("; the first window measured throughout starts at frame {s}"),
-        None => "; no window of this walk is measured throughout".to_string(),
-    };
-    let span = if first == last {
-        format!("frame {first}")
-    } else {
-        format!("frames {first}–{last}")
-    };
-    Some(format!(
-        "{} of this window's {} frames ({span}) lack pelvis or leg markers or were \
-         interpolated: the verdict reads the fitter's guess there, not the walk{clean}",
-        unmeasured.len(),
-        end - start.min(end)
-    ))
 }
 
 /// Classifies the windows of `joints` (at `sequence_rate_hz`; `measured`: per sequence frame
@@ -494,14 +511,13 @@ pub fn classification_track<B: Backend, M: GaitClassifier<B>>(
         let x = window_tensor::<B>(inputs.concat(), chunk.len(), interval, NUM_JOINTS, device);
         let logits: Vec<f32> = net.logits(x).into_data().iter::<f32>().collect();
         for ((&s, &logit), outside) in chunk.iter().zip(&logits).zip(outside) {
+            let read = map.frames_read(s, interval, joints.len());
             out.push(TrackPoint {
-                start_frame: map.to_sequence(s),
+                start_frame: read.start,
                 logit,
                 probability: card.probability(f64::from(logit)) as f32,
                 outside,
-                unmeasured: measured.map(|m| {
-                    any_unmeasured(m, map.to_sequence(s)..map.to_sequence(s + interval - 1) + 1)
-                }),
+                unmeasured: measured.map(|m| any_unmeasured(m, read)),
             });
         }
     }
@@ -523,42 +539,10 @@ mod tests {
     }
 
     #[test]
-    fn windows_over_unmeasured_frames_are_found_and_the_first_clean_one_named() {
-        let m = [false, true, true, true, false, true, true, true, true];
-        assert!(any_unmeasured(&m, 0..3));
-        assert!(!any_unmeasured(&m, 1..4));
-        assert!(any_unmeasured(&m, 2..5));
-        assert!(
-            !any_unmeasured(&m, 5..20),
-            "frames past the end count as measured"
-        );
-        assert!(!any_unmeasured(&m, 12..20));
-        assert_eq!(first_measured_window(&m, 3), Some(1));
-        assert_eq!(first_measured_window(&m, 4), Some(5));
-        assert_eq!(first_measured_window(&m, 5), None);
-        // A measured start stays; an unmeasured one moves to the first clean window, if any.
-        assert_eq!(measured_window_start(&m, 1, 3), 1);
-        assert_eq!(measured_window_start(&m, 0, 3), 1);
-        assert_eq!(measured_window_start(&m, 0, 4), 5);
-        assert_eq!(measured_window_start(&m, 2, 5), 2, "no clean window: kept");
-        use crate::formats::pose_seq::runs_of;
-        assert_eq!(runs_of(&m, true), vec![1..4, 5..9]);
-        assert_eq!(runs_of(&m, false), vec![0..1, 4..5]);
-        assert!(runs_of(&[], true).is_empty());
-        assert_eq!(unmeasured_window_note(&m, 5, 4), None);
-        let note = unmeasured_window_note(&m, 2, 4).unwrap();
-        assert!(
-            note.starts_with("1 of this window's 4 frames (frame 4)")
-                && note.ends_with("starts at frame 5"),
-            "{note}"
-        );
-    }
-
-    #[test]
     fn windows_are_placed_in_sequence_frames_or_refused_with_what_fits() {
         // Same rate: the window is the network's.
         let p = place_window(&card(16, Some(50.0)), Some(50.0), 40, 24).unwrap();
-        assert!(p.map.is_identity());
+        assert!(p.grid.map.is_identity());
         assert_eq!((p.start, p.network_start, p.window), (24, 24, 16));
         let e = place_window(&card(16, Some(50.0)), Some(50.0), 40, 25).unwrap_err();
         assert!(
@@ -576,6 +560,10 @@ mod tests {
         // Twice the card's rate: a window spans 31 sequence frames and starts at half the frame.
         let p = place_window(&card(16, Some(50.0)), Some(100.0), 40, 6).unwrap();
         assert_eq!((p.network_start, p.window), (3, 31));
+        assert_eq!(p.frames_read(), 6..37);
+        // An odd start lies between network frames: the nearest one's frames are read.
+        let p = place_window(&card(16, Some(50.0)), Some(100.0), 40, 7).unwrap();
+        assert_eq!((p.network_start, p.frames_read()), (4, 8..39));
         // … kept inside the 20 resampled frames (the last start, 9, maps to network frame 4).
         let p = place_window(&card(16, Some(50.0)), Some(100.0), 40, 9).unwrap();
         assert_eq!(p.network_start, 4);
@@ -599,12 +587,14 @@ mod tests {
         assert!(
             place_window(&card(16, None), Some(100.0), 40, 0)
                 .unwrap()
+                .grid
                 .map
                 .is_identity()
         );
         assert!(
             place_window(&card(16, Some(50.0)), None, 40, 0)
                 .unwrap()
+                .grid
                 .map
                 .is_identity()
         );

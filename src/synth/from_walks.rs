@@ -542,7 +542,8 @@ mod tests {
         };
         inject_walk(&walk, &inj, out.path()).unwrap();
         let seq = read_pose_dir(out.path()).unwrap();
-        let flags = crate::formats::pose_seq::sidecar_legs_measured(out.path(), &seq.frame_numbers)
+        let flags = crate::formats::pose_seq::PoseSidecars::read(out.path())
+            .legs_measured(&seq.frame_numbers)
             .expect("flags in ground_truth.json");
         assert_eq!(flags.len(), seq.num_frames());
         let unmeasured: Vec<usize> = (0..flags.len()).filter(|&f| !flags[f]).collect();
@@ -555,7 +556,8 @@ mod tests {
         inject_walk(&walk, &inj, out.path()).unwrap();
         let seq = read_pose_dir(out.path()).unwrap();
         assert_eq!(
-            crate::formats::pose_seq::sidecar_legs_measured(out.path(), &seq.frame_numbers),
+            crate::formats::pose_seq::PoseSidecars::read(out.path())
+                .legs_measured(&seq.frame_numbers),
             None
         );
     }

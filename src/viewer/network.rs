@@ -18,8 +18,8 @@ use crate::body::smpl22::{Frame, NUM_JOINTS};
 use crate::dataset::FrameMap;
 use crate::explain::{Baseline, ExplainMethod, LrpRule, check_rate_hz};
 use crate::inference::{
-    ExplainedWindow, RelevanceSpace, TrackPoint, WindowError, WindowRequest, classification_track,
-    explain_sequence_window, window_span,
+    ExplainedWindow, RelevanceSpace, TrackPoint, WindowError, WindowGrid, WindowPlacement,
+    WindowRequest, classification_track, explain_sequence_window, window_span,
 };
 use crate::nn::LoadedModel;
 use crate::train::checkpoint::{ModelCard, load_weights, read_card};
@@ -322,8 +322,11 @@ pub enum ComputeDevice {
 pub struct ExplainOutcome {
     /// The coloured explanation.
     pub shown: Arc<ShownExplanation>,
-    /// `(window start, logit)` over the sequence.
-    pub track: Vec<(usize, f32)>,
+    /// Where the explained window lies (the frames it reads: [`WindowPlacement::frames_read`]).
+    pub placement: WindowPlacement,
+    /// Every window's verdict over the sequence, with whether it reads frames whose legs were
+    /// not measured when the walk says.
+    pub track: Vec<TrackPoint>,
     /// Where it ran.
     pub device: ComputeDevice,
     /// Wall time of the explanation alone, in milliseconds.
@@ -349,7 +352,7 @@ pub fn run_explain(
 ) -> Result<ExplainOutcome, NetworkError> {
     run_explain_in(
         net,
-        joints,
+        (joints, None),
         sequence_rate_hz,
         (start, choice, baseline),
         RelevanceSpace::Positions,
@@ -366,7 +369,7 @@ pub fn run_explain(
 /// `start` and the result are in the sequence's own frames.
 pub fn run_explain_in(
     net: &ViewerNetwork,
-    joints: &[Frame],
+    (joints, legs_measured): (&[Frame], Option<&[bool]>),
     sequence_rate_hz: f64,
     (start, choice, baseline): (usize, ExplainChoice, Baseline),
     space: RelevanceSpace,
@@ -382,7 +385,7 @@ pub fn run_explain_in(
         },
         space,
     };
-    let input = (joints, sequence_rate_hz, &req);
+    let input = ((joints, legs_measured), sequence_rate_hz, &req);
     if prefer_gpu && let Some((gpu, device)) = &net.gpu {
         let m = gpu.lock().unwrap_or_else(|p| p.into_inner());
         match explain_on(&m, net, input, choice, (device, ComputeDevice::SharedGpu)) {
@@ -433,7 +436,7 @@ fn shown_explanation(
         label.clone(),
     )
     .with_temperature(w.temperature);
-    if w.placement.map.is_identity() {
+    if w.placement.grid.map.is_identity() {
         return on_network;
     }
     let (start, rows) = w.sequence_relevance();
@@ -453,11 +456,15 @@ fn shown_explanation(
     shown
 }
 
+/// A walk's joints (with which frames' legs were measured, when known), its rate and the window
+/// asked for.
+type WalkRequest<'a> = ((&'a [Frame], Option<&'a [bool]>), f64, &'a WindowRequest);
+
 /// One explanation plus the classification track on one backend.
 fn explain_on<B: AutodiffBackend>(
     m: &LoadedModel<B>,
     net: &ViewerNetwork,
-    (joints, sequence_rate_hz, req): (&[Frame], f64, &WindowRequest),
+    ((joints, legs_measured), sequence_rate_hz, req): WalkRequest,
     choice: ExplainChoice,
     (device, where_): (&B::Device, ComputeDevice),
 ) -> Result<ExplainOutcome, NetworkError> {
@@ -466,13 +473,19 @@ fn explain_on<B: AutodiffBackend>(
     let w = explain_sequence_window(m, &net.card, joints, rate, req, device)?;
     let explain_ms = t.elapsed().as_secs_f64() * 1e3;
     // On the plain backend: inference without dropout, the same track every run.
-    let track = classification_track(&m.inference(), &net.card, joints, rate, None, 8, device)?;
+    let track = classification_track(
+        &m.inference(),
+        &net.card,
+        joints,
+        rate,
+        legs_measured,
+        8,
+        device,
+    )?;
     Ok(ExplainOutcome {
         shown: Arc::new(shown_explanation(&w, net, choice, sequence_rate_hz)),
-        track: track
-            .iter()
-            .map(|p: &TrackPoint| (p.start_frame, p.logit))
-            .collect(),
+        placement: w.placement,
+        track,
         device: where_,
         explain_ms,
         domain: w.domain,
@@ -662,7 +675,7 @@ fn start_network_work(
         let joints = sequence_joints(&model, &betas, &seq)?;
         run_explain_in(
             &net,
-            &joints,
+            (&joints, seq.legs_measured.as_deref()),
             seq.rate_hz,
             (start, choice, baseline),
             space,
@@ -685,7 +698,7 @@ fn explain_at_start(
         commands.remove_resource::<ExplainAtStart>();
         let window = net.window_frames(s.rate_hz);
         if s.num_frames() >= window {
-            start_on_measured_window(&mut state, s, window);
+            start_on_measured_window(&mut state, s, &net.card);
             w.write(ExplainRequest);
         }
     }
@@ -693,13 +706,15 @@ fn explain_at_start(
 
 /// Moves the explained window of a walk to its first window measured throughout when the window
 /// at the current start holds frames the fitter guessed: the first verdict shown for a walk is
-/// on the walk ([`crate::inference::measured_window_start`]). `window`: sequence frames.
-fn start_on_measured_window(state: &mut NetworkState, s: &ViewerSequence, window: usize) {
+/// on the walk ([`crate::inference::measured_window_start`]), placed on `card`'s window grid as
+/// the explanation will place it.
+fn start_on_measured_window(state: &mut NetworkState, s: &ViewerSequence, card: &ModelCard) {
     if let Some(measured) = &s.legs_measured
-        && window <= s.num_frames()
+        && let Ok(grid) = WindowGrid::new(card, Some(s.rate_hz), s.num_frames())
+        && grid.last_start().is_some()
     {
         state.explain_start =
-            crate::inference::measured_window_start(measured, state.explain_start, window);
+            crate::inference::measured_window_start(measured, state.explain_start, &grid);
     }
 }
 
@@ -769,13 +784,13 @@ fn clear_on_new_sequence(
         importance.shown = None;
     }
     if let Some(s) = &seq.sequence
-        && let Some(net) = &state.network
+        && let Some(net) = state.network.clone()
     {
         let window = net.window_frames(s.rate_hz);
         let max_start = s.num_frames().saturating_sub(window);
         state.explain_start = state.explain_start.min(max_start);
         if current != *seen {
-            start_on_measured_window(&mut state, s, window);
+            start_on_measured_window(&mut state, s, &net.card);
         }
         let first_sequence = seen.is_none();
         if current != *seen && !first_sequence && current != state.explained_generation {
@@ -826,8 +841,8 @@ mod tests {
         assert!(out.shown.scale > 0.0 && out.shown.logit.is_finite());
         assert!(!out.track.is_empty());
         // The first track point is the same window as the explanation.
-        assert_eq!(out.track[0].0, 0);
-        assert!((out.track[0].1 - out.shown.logit).abs() < 1e-4);
+        assert_eq!(out.track[0].start_frame, 0);
+        assert!((out.track[0].logit - out.shown.logit).abs() < 1e-4);
         // A window past the end is a typed error, not a panic.
         let err = run_explain(
             &net,
@@ -848,22 +863,37 @@ mod tests {
     fn a_walk_whose_start_was_guessed_is_explained_from_its_first_measured_window() {
         let model = crate::body::default_model::default_body();
         let mut seq = super::super::demo::demo_sequence(model).expect("demo walk");
-        let (n, window) = (seq.num_frames(), 100);
+        let n = seq.num_frames();
+        // Windows of 100 frames at the walk's own rate.
+        let mut card: ModelCard = serde_json::from_slice(DEMO_CARD).unwrap();
+        card.rate_hz = Some(seq.rate_hz);
+        card.interval = 100;
         let mut state = NetworkState::default();
         // Unknown measured frames, or a measured start: the start stays.
-        start_on_measured_window(&mut state, &seq, window);
+        start_on_measured_window(&mut state, &seq, &card);
         assert_eq!(state.explain_start, 0);
         seq.legs_measured = Some((0..n).map(|f| f >= 30).collect());
         state.explain_start = 40;
-        start_on_measured_window(&mut state, &seq, window);
+        start_on_measured_window(&mut state, &seq, &card);
         assert_eq!(state.explain_start, 40, "a measured window is kept");
         // The first 30 frames guessed: frame 0's window moves to frame 30.
         state.explain_start = 0;
-        start_on_measured_window(&mut state, &seq, window);
+        start_on_measured_window(&mut state, &seq, &card);
         assert_eq!(state.explain_start, 30);
-        // A window longer than the walk (an absurd card) changes nothing and cannot overflow.
+        // At twice the network's rate a window is placed on its frame grid: frame 31's window
+        // starts at network frame 16 (sequence frame 32), frame 30's at 15 (30).
+        card.rate_hz = Some(seq.rate_hz / 2.0);
+        card.interval = 50;
+        seq.legs_measured = Some((0..n).map(|f| f >= 31).collect());
         state.explain_start = 0;
-        start_on_measured_window(&mut state, &seq, usize::MAX);
+        start_on_measured_window(&mut state, &seq, &card);
+        let grid = WindowGrid::new(&card, Some(seq.rate_hz), n).unwrap();
+        assert!(grid.frames_read(state.explain_start).start >= 31);
+        assert_eq!(grid.frames_read(state.explain_start).start, 32);
+        // A window longer than the walk (an absurd card) changes nothing and cannot overflow.
+        card.interval = usize::MAX;
+        state.explain_start = 0;
+        start_on_measured_window(&mut state, &seq, &card);
         assert_eq!(state.explain_start, 0);
     }
 
@@ -1002,7 +1032,7 @@ mod tests {
         assert_eq!(out.shown.scale, reference.shown.scale);
         // Track positions are in the sequence's frames (twice the network's).
         assert_eq!(out.track.len(), reference.track.len());
-        assert_eq!(out.track[1].0, 2 * reference.track[1].0);
+        assert_eq!(out.track[1].start_frame, 2 * reference.track[1].start_frame);
         // Without a recorded rate nothing is resampled.
         let plain = run_explain(
             &unknown,

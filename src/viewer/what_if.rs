@@ -413,10 +413,10 @@ fn attribute_verdicts(
     let shown = &last.shown;
     let verdict = Verdict {
         probability_sick: shown.probability_sick(),
-        frames: (
-            shown.start_frame,
-            shown.start_frame + shown.interval.saturating_sub(1),
-        ),
+        frames: {
+            let read = last.placement.frames_read();
+            (read.start, read.end.saturating_sub(1))
+        },
         reliable: !last.domain.is_some_and(|d| d.outside()) && current.unmeasured_joints.is_empty(),
     };
     if state

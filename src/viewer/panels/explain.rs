@@ -7,7 +7,7 @@ use bevy_egui::egui;
 use crate::dataset::align::NUM_JOINTS;
 use crate::explain::Baseline;
 use crate::explain::domain::DomainCheck;
-use crate::inference::RelevanceSpace;
+use crate::inference::{RelevanceSpace, TrackPoint};
 use crate::viewer::colouring::{
     Colormap, ColourScale, Importance, ShownExplanation, VertexWeighting,
 };
@@ -134,7 +134,14 @@ pub fn explain_panel_ui(
     let Some(interval) = explainable_window_ui(ui, &net, n, rate_hz) else {
         return false;
     };
-    let run = explain_controls_ui(ui, state, &net, (n, interval), playback, gpu_available);
+    let run = explain_controls_ui(
+        ui,
+        state,
+        &net,
+        (n, interval, rate_hz),
+        playback,
+        gpu_available,
+    );
     if let Some(e) = &state.error {
         ui.colored_label(egui::Color32::from_rgb(255, 110, 100), format!("⚠ {e}"));
     }
@@ -143,15 +150,14 @@ pub fn explain_panel_ui(
     };
     let shown = &last.shown;
     let legs_measured = sequence.legs_measured.as_deref();
-    let guessed_legs = legs_measured.is_some_and(|m| {
-        crate::inference::any_unmeasured(m, shown.start_frame..shown.start_frame + shown.interval)
-    });
+    let guessed_legs = legs_measured
+        .is_some_and(|m| crate::inference::any_unmeasured(m, last.placement.frames_read()));
     verdict_ui(ui, &last, !unmeasured.is_empty() || guessed_legs);
     if let Some(note) = net.card.fit_setting_note(sequence.pelvis_markers) {
         ui.colored_label(egui::Color32::from_rgb(230, 180, 90), format!("⚠ {note}"));
     }
     coverage_warnings_ui(ui, shown, playback.frame(), unmeasured);
-    unmeasured_frames_ui(ui, shown, legs_measured);
+    unmeasured_frames_ui(ui, &last.placement, legs_measured);
     // Signed relevance on a sequential map would drop the evidence for "healthy".
     if shown.signed && importance.colormap == Colormap::Sequential {
         importance.colormap = Colormap::Diverging;
@@ -166,7 +172,7 @@ pub fn explain_panel_ui(
         importance.scale,
     );
     relevance_map_ui(ui, importance.colormap, shown, playback);
-    track_ui(ui, &last.track, (interval, legs_measured), shown, playback);
+    track_ui(ui, &last, (interval, legs_measured), playback);
     run
 }
 
@@ -208,23 +214,24 @@ fn explainable_window_ui(
 }
 
 /// The window slider, the rule, the baseline, the device and the Explain button; returns true
-/// when Explain was clicked. `(n, interval)`: the sequence's frames and the window's length.
+/// when Explain was clicked. `(n, interval, rate_hz)`: the sequence's frames, the window's length
+/// and the sequence's rate.
 fn explain_controls_ui(
     ui: &mut egui::Ui,
     state: &mut NetworkState,
     net: &ViewerNetwork,
-    (n, interval): (usize, usize),
+    (n, interval, rate_hz): (usize, usize, f64),
     playback: &Playback,
     gpu_available: bool,
 ) -> bool {
     let max_start = n - interval;
     let mut run = false;
     state.explain_start = state.explain_start.min(max_start);
-    let label = format!(
-        "window start (frames {}–{})",
-        state.explain_start,
-        state.explain_start + interval - 1
-    );
+    // The frames the window will read, placed as the explanation places it.
+    let read = crate::inference::WindowGrid::new(&net.card, Some(rate_hz), n)
+        .map(|g| g.frames_read(state.explain_start))
+        .unwrap_or(state.explain_start..state.explain_start + interval);
+    let label = format!("window start ({})", crate::inference::frame_span(&read));
     ui.add(egui::Slider::new(&mut state.explain_start, 0..=max_start).text(label));
     // Only the rules the network supports are offered (others would be a typed error); a drop-
     // down keeps the side panel narrow.
@@ -293,12 +300,11 @@ fn verdict_ui(ui: &mut egui::Ui, last: &ExplainOutcome, unmeasured: bool) {
     ui.colored_label(
         colour,
         egui::RichText::new(format!(
-            "{verdict} with probability {conf:.2}{}, frames {}–{}",
+            "{verdict} with probability {conf:.2}{}, {}",
             last.calibration_note
                 .map(|n| format!(" · {n}"))
                 .unwrap_or_default(),
-            shown.start_frame,
-            shown.start_frame + shown.interval - 1
+            crate::inference::frame_span(&last.placement.frames_read())
         ))
         .strong(),
     );
@@ -381,14 +387,13 @@ fn coverage_warnings_ui(
 /// that were interpolated): there the verdict reads the fitter's guess, not the walk.
 fn unmeasured_frames_ui(
     ui: &mut egui::Ui,
-    shown: &ShownExplanation,
+    placement: &crate::inference::WindowPlacement,
     legs_measured: Option<&[bool]>,
 ) {
     let Some(measured) = legs_measured else {
         return;
     };
-    let note =
-        crate::inference::unmeasured_window_note(measured, shown.start_frame, shown.interval);
+    let note = crate::inference::unmeasured_window_note(measured, &placement.grid, placement.start);
     if let Some(note) = note {
         ui.colored_label(egui::Color32::from_rgb(230, 180, 90), format!("⚠ {note}"));
     }
@@ -582,12 +587,12 @@ pub fn relevance_map_ui(
 /// grey band, as `gaitlens explain --track` marks them "?".
 pub fn track_ui(
     ui: &mut egui::Ui,
-    track: &[(usize, f32)],
+    last: &ExplainOutcome,
     (interval, legs_measured): (usize, Option<&[bool]>),
-    shown: &ShownExplanation,
     playback: &mut Playback,
 ) {
-    let explained_start = shown.start_frame;
+    let (track, shown) = (&last.track, &last.shown);
+    let explained = last.placement.frames_read();
     use egui_plot::{HLine, Plot, Span, VLine};
     if track.is_empty() {
         return;
@@ -606,7 +611,7 @@ pub fn track_ui(
     ));
     let rate_hz = playback.rate_hz().max(1e-6);
     let seconds = |frame: f64| frame / rate_hz;
-    let lines = track_lines(track, (interval, legs_measured), shown, seconds);
+    let lines = track_lines(track, interval, shown, seconds);
     let response = Plot::new("classification track")
         .height(90.0)
         .width(ui.available_width().min(320.0))
@@ -631,7 +636,7 @@ pub fn track_ui(
             plot.span(
                 Span::new(
                     "explained window",
-                    seconds(explained_start as f64)..=seconds((explained_start + interval) as f64),
+                    seconds(explained.start as f64)..=seconds(explained.end as f64),
                 )
                 .fill(egui::Color32::from_rgba_unmultiplied(255, 255, 255, 24)),
             );
@@ -653,25 +658,24 @@ pub fn track_ui(
     }
 }
 
-/// The track as lines: consecutive windows of one kind (measured throughout, or holding
-/// unmeasured frames) joined, orange and grey, each point at its window's centre.
+/// The track as lines: consecutive windows of one kind (measured throughout, or reading
+/// unmeasured frames: [`TrackPoint::unmeasured`], the rule of `explain --track`'s "?") joined,
+/// orange and grey, each point at its window's centre.
 fn track_lines(
-    track: &[(usize, f32)],
-    (interval, legs_measured): (usize, Option<&[bool]>),
+    track: &[TrackPoint],
+    interval: usize,
     shown: &ShownExplanation,
     seconds: impl Fn(f64) -> f64,
 ) -> Vec<egui_plot::Line<'static>> {
-    let guessed = |start: usize| {
-        legs_measured.is_some_and(|m| crate::inference::any_unmeasured(m, start..start + interval))
-    };
+    let guessed = |p: &TrackPoint| p.unmeasured == Some(true);
     let mut lines = Vec::new();
-    for run in track.chunk_by(|a, b| guessed(a.0) == guessed(b.0)) {
-        let grey = guessed(run[0].0);
+    for run in track.chunk_by(|a, b| guessed(a) == guessed(b)) {
+        let grey = guessed(&run[0]);
         let points: Vec<[f64; 2]> = run
             .iter()
-            .map(|&(s, l)| {
-                let p = f64::from(shown.probability_of(l));
-                [seconds(s as f64 + interval as f64 / 2.0), p]
+            .map(|t| {
+                let p = f64::from(shown.probability_of(t.logit));
+                [seconds(t.start_frame as f64 + interval as f64 / 2.0), p]
             })
             .collect();
         let (name, colour) = if grey {
@@ -746,11 +750,22 @@ mod tests {
         );
         assert!(crate::formats::pose_seq::runs_of(&[true, true], false).is_empty());
         // Windows of 4 frames every 2: starts 0..=26; those overlapping 5..8 or 20 are grey.
-        let track: Vec<(usize, f32)> = (0..=26).step_by(2).map(|s| (s, 0.0)).collect();
+        let track = |measured: Option<&[bool]>| -> Vec<TrackPoint> {
+            (0..=26)
+                .step_by(2)
+                .map(|s| TrackPoint {
+                    start_frame: s,
+                    logit: 0.0,
+                    probability: 0.5,
+                    outside: None,
+                    unmeasured: measured.map(|m| crate::inference::any_unmeasured(m, s..s + 4)),
+                })
+                .collect()
+        };
         let shown = ShownExplanation::new(0, vec![0.0; 4 * 22], false, 0.0, "t".into());
-        let lines = track_lines(&track, (4, Some(&measured)), &shown, |f| f);
+        let lines = track_lines(&track(Some(&measured)), 4, &shown, |f| f);
         // orange 0, grey 2–6, orange 8–16, grey 18–20, orange 22–26
         assert_eq!(lines.len(), 5);
-        assert_eq!(track_lines(&track, (4, None), &shown, |f| f).len(), 1);
+        assert_eq!(track_lines(&track(None), 4, &shown, |f| f).len(), 1);
     }
 }
