@@ -77,9 +77,14 @@ pub fn unmeasured_window_note(
         ),
         None => "; no window of this walk is measured throughout".to_string(),
     };
+    let (lack, were) = if unmeasured.len() == 1 {
+        ("lacks", "was")
+    } else {
+        ("lack", "were")
+    };
     Some(format!(
-        "{} of this window's {} frames ({}) lack pelvis or leg markers or were interpolated: the \
-         verdict reads the fitter's guess there, not the walk{clean}",
+        "{} of this window's {} frames ({}) {lack} pelvis or leg markers or {were} interpolated: \
+         the verdict reads the fitter's guess there, not the walk{clean}",
         unmeasured.len(),
         read.len(),
         frame_span(&(first..last + 1)),
@@ -159,7 +164,7 @@ mod tests {
         assert_eq!(measured_window_start(&m, 0, &grid), 254);
         let note = unmeasured_window_note(&m, &grid, 253).unwrap();
         assert!(
-            note.starts_with("1 of this window's 239 frames (frame 252)")
+            note.starts_with("1 of this window's 239 frames (frame 252) lacks pelvis")
                 && note.ends_with("starts at frame 254"),
             "{note}"
         );
