@@ -72,8 +72,11 @@ impl FrameMap {
         // Round-off must not add a frame read with a weight of 1e-12 (nor drop one read fully).
         const TIME_EPS: f64 = 1e-6;
         let first = (network_start as f64 * self.factor + TIME_EPS).floor() as usize;
-        let last_t = (network_start + interval - 1) as f64 * self.factor;
-        let end = ((last_t - TIME_EPS).ceil() as usize + 1).min(frames);
+        // Saturating: an absurd interval reads to the sequence's end instead of overflowing.
+        let last_t = network_start.saturating_add(interval - 1) as f64 * self.factor;
+        let end = ((last_t - TIME_EPS).ceil() as usize)
+            .saturating_add(1)
+            .min(frames);
         first.min(end)..end
     }
 
@@ -156,6 +159,7 @@ mod tests {
         assert_eq!(FrameMap::new(Some(50.0), 50.0).frames_read(3, 4, 5), 3..5);
         // Upsampling (30 Hz onto 50 Hz): network frames 0..=4 are times 0.0, 0.6, …, 2.4.
         assert_eq!(FrameMap::new(Some(50.0), 30.0).frames_read(0, 5, 10), 0..4);
+        assert_eq!(m.frames_read(3, usize::MAX, 40), 7..40, "no overflow");
     }
 
     fn ramp(n: usize) -> Vec<Frame> {

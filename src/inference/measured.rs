@@ -16,7 +16,7 @@ pub fn any_unmeasured(measured: &[bool], frames: Range<usize>) -> bool {
 
 /// The first window start of `grid` whose frames read are all measured; `None` when no window
 /// is (or the sequence is too short for one).
-pub fn first_measured_start(measured: &[bool], grid: &WindowGrid) -> Option<usize> {
+fn first_measured_start(measured: &[bool], grid: &WindowGrid) -> Option<usize> {
     let last_start = grid.last_start()?;
     // Unmeasured frames before each frame: every start is then checked in constant time.
     let mut before = Vec::with_capacity(measured.len() + 1);

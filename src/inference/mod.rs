@@ -19,9 +19,7 @@ use crate::nn::{GaitClassifier, LoadedModel, probability_from_logit, window_tens
 use crate::train::ModelCard;
 
 mod measured;
-pub use measured::{
-    any_unmeasured, first_measured_start, frame_span, measured_window_start, unmeasured_window_note,
-};
+pub use measured::{any_unmeasured, frame_span, measured_window_start, unmeasured_window_note};
 
 /// Why a window of a sequence cannot be classified or explained.
 #[derive(Debug, Error)]

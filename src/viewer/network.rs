@@ -711,7 +711,6 @@ fn explain_at_start(
 fn start_on_measured_window(state: &mut NetworkState, s: &ViewerSequence, card: &ModelCard) {
     if let Some(measured) = &s.legs_measured
         && let Ok(grid) = WindowGrid::new(card, Some(s.rate_hz), s.num_frames())
-        && grid.last_start().is_some()
     {
         state.explain_start =
             crate::inference::measured_window_start(measured, state.explain_start, &grid);
