@@ -14,6 +14,7 @@ use gaitlens::formats::trial::MarkerTrial;
 use gaitlens::gait::figures::{kinematics_svg, map_svg, report_html};
 use gaitlens::gait::normative::{NormativeTable, SPEEDS};
 use gaitlens::gait::report::{EventSource, GaitReport, ReportInput, curves_csv, gait_report};
+use gaitlens::gait::symmetry::{KinematicSymmetry, widest_ranges};
 use gaitlens::io_util::write_atomic;
 
 use super::fit_cmd::{self, BodyArgs, FitArgs, OutFormat, PelvisMarkersArg, Solver, load_setup};
@@ -99,6 +100,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut report =
         gait_report(&input).with_context(|| format!("analysing {}", args.trial.display()))?;
     report.fit = fit_quality(&poses_dir);
+    report.pelvis_markers = report
+        .fit
+        .as_ref()
+        .and_then(|f| serde_json::from_value(f["pelvis_markers"].clone()).ok());
     spinner.finish_and_clear();
     let title = title_of(&args.trial);
     write_outputs(&args.out, &report, &normative, &title)?;
@@ -234,26 +239,33 @@ fn print_summary(report: &GaitReport, out: &Path) {
     {
         println!("GPS of the file's own Vicon angles over the same cycles: {v:.1}°");
     }
-    // Ranked by range difference: constant offsets (a thigh marker placed turned) are common
-    // in the transverse plane and would otherwise always win.
-    if let Some(s) = report.symmetry.iter().max_by(|a, b| {
-        a.range_difference_deg
-            .abs()
-            .total_cmp(&b.range_difference_deg.abs())
-    }) {
+    let (sagittal, other) = widest_ranges(&report.symmetry);
+    if let Some(s) = sagittal {
+        println!("largest left/right range difference: {}", range_line(s));
+    }
+    if let Some(o) = other {
         println!(
-            "largest left/right range difference: {} (left {:.0}°, right {:.0}°; mean left − right {:+.1}°, shape {:.1}° RMS)",
-            s.variable.key(),
-            s.left_range_deg,
-            s.right_range_deg,
-            s.mean_difference_deg,
-            s.shape_rms_deg
+            "larger still in the frontal / transverse planes: {}\n  {}",
+            range_line(o),
+            o.variable.caveat(report.pelvis_markers).unwrap_or_default()
         );
     }
     for n in &report.notes {
         println!("note: {n}");
     }
     println!("report written to {}", out.join("report.html").display());
+}
+
+/// One symmetry row as the summary prints it.
+fn range_line(s: &KinematicSymmetry) -> String {
+    format!(
+        "{} (left {:.0}°, right {:.0}°; mean left − right {:+.1}°, shape {:.1}° RMS)",
+        s.variable.key(),
+        s.left_range_deg,
+        s.right_range_deg,
+        s.mean_difference_deg,
+        s.shape_rms_deg
+    )
 }
 
 /// Median time of the analysis (report and figures, no file writing) over `n` runs.

@@ -10,6 +10,7 @@ use super::indices::GaitProfile;
 use super::kinematics::Variable;
 use super::normative::NormativeTable;
 use super::report::{GaitReport, norm_at};
+use crate::fit::PelvisMarkers;
 
 /// Left-side colour (gait-lab convention).
 const LEFT: RGBColor = RGBColor(200, 30, 30);
@@ -300,12 +301,8 @@ pub fn report_html(report: &GaitReport, title: &str, kinematics: &str, map: &str
         .and_then(|f| f["totals"]["median_rmse_m"].as_f64())
     {
         // Which pelvis the frontal and transverse pelvis and hip curves come from.
-        let pelvis = match report
-            .fit
-            .as_ref()
-            .and_then(|f| f["pelvis_markers"].as_str())
-        {
-            Some("rigid") => "pelvis markers rigid on the pelvis",
+        let pelvis = match report.pelvis_markers {
+            Some(PelvisMarkers::Rigid) => "pelvis markers rigid on the pelvis",
             _ => "pelvis markers moving with the skin",
         };
         h.push_str(&format!(
@@ -362,8 +359,9 @@ fn symmetry_table(report: &GaitReport) -> String {
     h.push_str("</tr>");
     for s in &report.symmetry {
         h.push_str(&format!(
-            "<tr><th>{}</th><td>{:.1}</td><td>{:.1}</td><td>{:+.1}</td><td>{:+.1}</td><td>{:.1}</td>",
+            "<tr><th>{} <small>({})</small></th><td>{:.1}</td><td>{:.1}</td><td>{:+.1}</td><td>{:+.1}</td><td>{:.1}</td>",
             esc(s.variable.title()),
+            s.plane,
             s.left_range_deg,
             s.right_range_deg,
             s.range_difference_deg,
@@ -385,6 +383,13 @@ fn symmetry_table(report: &GaitReport) -> String {
         h.push_str("</tr>");
     }
     h.push_str("</table>");
+    // One caveat for the frontal and transverse rows (the same for the hips' two).
+    if let Some(c) = Variable::HipAdduction.caveat(report.pelvis_markers) {
+        h.push_str(&format!(
+            "<p class=\"note\">Hip ab/adduction and rotation: {}.</p>",
+            esc(c)
+        ));
+    }
     h
 }
 

@@ -38,6 +38,7 @@ use thiserror::Error;
 use super::cycles::Side;
 use crate::body::markers::{MarkerSet, marker_position};
 use crate::body::{BodyModel, ShapedBody};
+use crate::fit::PelvisMarkers;
 use crate::fit::angles::cardan_xzy;
 use crate::fit::skinned_markers::SkinnedMarker;
 use crate::formats::pose_seq::PoseSequence;
@@ -185,6 +186,33 @@ impl Variable {
         matches!(
             self,
             Variable::PelvisTilt | Variable::PelvisObliquity | Variable::PelvisRotation
+        )
+    }
+
+    /// How far this angle of a marker fit can be read, in one line; `None` for the sagittal
+    /// angles, which match the lab's own Plug-in Gait angles (r ≥ 0.95 on every shared walk that
+    /// stores them). The pelvis' and hips' frontal and transverse angles also depend on how the
+    /// fit moved the pelvis markers (`None`: not recorded, i.e. fitted before 2026-12-06 with
+    /// them on the skin, or not by gaitlens).
+    pub fn caveat(self, pelvis_markers: Option<PelvisMarkers>) -> Option<&'static str> {
+        if self.plane() == "sagittal" {
+            return None;
+        }
+        let pelvis_or_hip =
+            self.is_pelvis() || matches!(self, Variable::HipAdduction | Variable::HipRotation);
+        Some(
+            if pelvis_or_hip && pelvis_markers != Some(PelvisMarkers::Rigid) {
+                // Measured 2026-12-07 on the 17 walks whose files store Vicon's angles (README,
+                // "Pelvis markers"): skin fits widen the hips' ab/adduction range by a median 5.0°
+                // (rigid: −0.6°) and miss its left − right range difference by up to 10.8° (8.8°).
+                "frontal / transverse angle of a fit with the pelvis markers on the skin: less \
+             certain than the sagittal angles (the fitted pelvis rolls against the spine; hip \
+             ab/adduction ranges ran a median 5° wider than the lab's own angles); fit with \
+             rigid pelvis markers (--pelvis-markers rigid) to read this plane"
+            } else {
+                "frontal / transverse angle: less certain than the sagittal angles (marker fits pin \
+             these planes loosely; README, \"Against Vicon's own Plug-in Gait outputs\")"
+            },
         )
     }
 }

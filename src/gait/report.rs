@@ -19,6 +19,7 @@ use super::normative::{NormativeCurve, NormativeTable, speed_bin};
 use super::spatiotemporal::{Feet, SpatioTemporal, spatiotemporal};
 use super::symmetry::{KinematicSymmetry, kinematic_symmetry};
 use crate::body::{BodyModel, MarkerSet};
+use crate::fit::PelvisMarkers;
 use crate::fit::angles::compare;
 use crate::formats::pose_seq::PoseSequence;
 use crate::formats::trial::MarkerTrial;
@@ -166,6 +167,9 @@ pub struct GaitReport {
     /// Fit quality from the pose folder's `fit_report.json` (totals, warnings, plausibility),
     /// when there is one.
     pub fit: Option<serde_json::Value>,
+    /// How the fit moved the pelvis markers (`None`: not recorded); decides what
+    /// [`Variable::caveat`] says of the pelvis' and hips' frontal and transverse angles.
+    pub pelvis_markers: Option<PelvisMarkers>,
     /// Things the reader should know (missing events, dropped cycles, unmeasured speed).
     pub notes: Vec<String>,
 }
@@ -244,6 +248,7 @@ pub fn gait_report(input: &ReportInput) -> Result<GaitReport, KinematicsError> {
         kinematics: kin,
         conventions,
         fit: None,
+        pelvis_markers: None,
         notes,
     })
 }

@@ -49,6 +49,32 @@ pub fn kinematic_symmetry(
         .collect()
 }
 
+/// The sagittal row with the largest left − right range difference, which heads a walk's
+/// summary because those angles match the lab's own (r ≥ 0.95), and the frontal or transverse
+/// row with the largest one, only when it is larger still (to be shown with
+/// [`Variable::caveat`]: on the shared walks fitted with skin pelvis markers, FlatFoot's hip
+/// rotation differed by 12° where Vicon's angles differ by 0.3°). Ranked by range difference:
+/// constant offsets (a thigh marker placed turned) are common in the transverse plane and
+/// would otherwise always win.
+pub fn widest_ranges(
+    rows: &[KinematicSymmetry],
+) -> (Option<&KinematicSymmetry>, Option<&KinematicSymmetry>) {
+    let widest = |sagittal: bool| {
+        rows.iter()
+            .filter(|s| (s.plane == "sagittal") == sagittal)
+            .max_by(|a, b| {
+                a.range_difference_deg
+                    .abs()
+                    .total_cmp(&b.range_difference_deg.abs())
+            })
+    };
+    let sagittal = widest(true);
+    let other = widest(false).filter(|o| {
+        sagittal.is_none_or(|s| o.range_difference_deg.abs() > s.range_difference_deg.abs())
+    });
+    (sagittal, other)
+}
+
 fn compare_sides(variable: Variable, left: &[f64], right: &[f64]) -> Option<KinematicSymmetry> {
     let finite = |c: &[f64]| !c.is_empty() && c.iter().all(|x| x.is_finite());
     if left.len() != right.len() || !finite(left) || !finite(right) {
@@ -112,6 +138,68 @@ mod tests {
         let s = &kinematic_symmetry(&curves(knee(0.5, 5.0), knee(1.0, 5.0)))[0];
         assert!((s.range_difference_deg + 30.0).abs() < 1e-9);
         assert!(s.shape_rms_deg > 5.0);
+    }
+
+    fn row(variable: Variable, range_difference_deg: f64) -> KinematicSymmetry {
+        KinematicSymmetry {
+            variable,
+            plane: variable.plane(),
+            left_range_deg: 40.0 + range_difference_deg,
+            right_range_deg: 40.0,
+            range_difference_deg,
+            mean_difference_deg: 0.0,
+            shape_rms_deg: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_headline_is_sagittal_and_a_wider_other_plane_comes_apart() {
+        let rows = [
+            row(Variable::HipFlexion, 2.0),
+            row(Variable::AnkleDorsiflexion, -5.9),
+            row(Variable::HipRotation, 11.8),
+            row(Variable::KneeVarus, 1.0),
+        ];
+        let (sagittal, other) = widest_ranges(&rows);
+        assert_eq!(sagittal.unwrap().variable, Variable::AnkleDorsiflexion);
+        assert_eq!(other.unwrap().variable, Variable::HipRotation);
+        // A smaller frontal or transverse difference is not shown beside the headline.
+        let (sagittal, other) = widest_ranges(&rows[..2]);
+        assert_eq!(sagittal.unwrap().variable, Variable::AnkleDorsiflexion);
+        assert!(other.is_none());
+        let knees = [
+            row(Variable::KneeFlexion, 9.0),
+            row(Variable::KneeVarus, -4.0),
+        ];
+        assert!(widest_ranges(&knees).1.is_none());
+        // Without sagittal rows the widest other one still shows.
+        let (sagittal, other) = widest_ranges(&rows[2..]);
+        assert!(sagittal.is_none());
+        assert_eq!(other.unwrap().variable, Variable::HipRotation);
+    }
+
+    #[test]
+    fn sagittal_angles_need_no_caveat_and_skin_pelvis_hips_name_the_rigid_fit() {
+        use crate::fit::PelvisMarkers;
+        assert!(Variable::KneeFlexion.caveat(None).is_none());
+        assert!(
+            Variable::PelvisTilt
+                .caveat(Some(PelvisMarkers::Skin))
+                .is_none()
+        );
+        for pelvis in [None, Some(PelvisMarkers::Skin)] {
+            let c = Variable::HipAdduction.caveat(pelvis).unwrap();
+            assert!(c.contains("--pelvis-markers rigid"), "{c}");
+        }
+        let rigid = Variable::HipAdduction
+            .caveat(Some(PelvisMarkers::Rigid))
+            .unwrap();
+        assert!(!rigid.contains("--pelvis-markers rigid"), "{rigid}");
+        // The knee's and foot's planes do not depend on the pelvis markers.
+        let foot = Variable::FootProgression
+            .caveat(Some(PelvisMarkers::Skin))
+            .unwrap();
+        assert!(!foot.contains("--pelvis-markers rigid"), "{foot}");
     }
 
     #[test]

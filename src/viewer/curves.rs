@@ -124,7 +124,9 @@ pub fn analyse(
         speed: None,
         events: EventSource::Auto,
     };
-    gait_report(&input).map_err(|e| e.to_string())
+    let mut report = gait_report(&input).map_err(|e| e.to_string())?;
+    report.pelvis_markers = seq.pelvis_markers;
+    Ok(report)
 }
 
 /// Index in the 22-joint explanation table of the joint a variable describes (pelvis, hip,
@@ -262,6 +264,9 @@ pub fn curves_ui(
     });
     let seek = curve_plot_ui(ui, curves, &report, frame, importance);
     symmetry_ui(ui, &report, curves.variable);
+    if let Some(c) = curves.variable.caveat(report.pelvis_markers) {
+        ui.small(egui::RichText::new(c).color(egui::Color32::from_rgb(230, 180, 90)));
+    }
     ui.small(
         "Grey: normative mean ± 1 SD (Schwartz et al. 2008, CC-BY-SA). Thick: mean over cycles; \
          thin: the cycle now playing. Click the plot to jump to that point of the cycle.",
