@@ -5,11 +5,12 @@
 #![cfg(feature = "viewer")]
 
 use gaitlens::body::default_model::{default_body, default_markers};
+use gaitlens::fit::PelvisMarkers;
 use gaitlens::formats::pose_seq::{PoseFileFormat, PoseSequence};
 use gaitlens::gait::cycles::Side;
 use gaitlens::gait::kinematics::Variable;
 use gaitlens::gait::normative::NormativeTable;
-use gaitlens::gait::report::{EventSource, ReportInput, gait_report};
+use gaitlens::gait::report::{EventSource, GaitReport, ReportInput, gait_report};
 use gaitlens::viewer::curves::analyse;
 use gaitlens::viewer::demo::{demo_sequence, demo_walk};
 
@@ -78,4 +79,13 @@ fn the_curves_panel_analyses_the_demo_walk_as_the_report_does() {
         report.profile.gps_overall_deg.unwrap(),
     );
     assert!((gp - gr).abs() < 0.2, "GPS {gp:.2} vs {gr:.2}");
+
+    // The panel's caveat under a frontal or transverse curve follows how the walk was fitted.
+    assert_eq!(panel.pelvis_markers, shown.pelvis_markers);
+    shown.pelvis_markers = Some(PelvisMarkers::Rigid);
+    let rigid = analyse(&shown, model, &table).expect("the panel's analysis");
+    assert_eq!(rigid.pelvis_markers, Some(PelvisMarkers::Rigid));
+    let caveat = |r: &GaitReport| Variable::HipAdduction.caveat(r.pelvis_markers).unwrap();
+    assert!(caveat(&panel).contains("--pelvis-markers rigid"));
+    assert!(!caveat(&rigid).contains("--pelvis-markers rigid"));
 }
