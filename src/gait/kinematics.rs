@@ -202,9 +202,10 @@ impl Variable {
             self.is_pelvis() || matches!(self, Variable::HipAdduction | Variable::HipRotation);
         Some(
             if pelvis_or_hip && pelvis_markers != Some(PelvisMarkers::Rigid) {
-                // Measured 2026-12-07 on the 17 walks whose files store Vicon's angles (README,
-                // "Pelvis markers"): skin fits widen the hips' ab/adduction range by a median 5.0°
-                // (rigid: −0.6°) and miss its left − right range difference by up to 10.8° (8.8°).
+                // Measured 2026-12-07 on the 17 walks whose files store Vicon's angles
+                // (README, "Which differences to believe"): skin fits widen the hips'
+                // ab/adduction range by a median 5.0° (rigid: −0.6°) and miss its left − right
+                // range difference by up to 10.8° (8.8°).
                 "frontal / transverse angle of a fit with the pelvis markers on the skin: less \
              certain than the sagittal angles (the fitted pelvis rolls against the spine; hip \
              ab/adduction ranges ran a median 5° wider than the lab's own angles); fit with \
