@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use gaitlens::formats::pose_seq::read_pose_dir;
+use gaitlens::fit::PelvisMarkers;
+use gaitlens::formats::pose_seq::{PoseSidecars, read_pose_folder};
 use gaitlens::formats::read_marker_trial;
 use gaitlens::formats::trial::MarkerTrial;
 use gaitlens::gait::figures::{kinematics_svg, map_svg, report_html};
@@ -72,7 +73,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         None => NormativeTable::schwartz2008(),
     };
     let (trial, poses_dir) = trial_and_poses(&args)?;
-    let poses = read_pose_dir(&poses_dir)?;
+    let (poses, sidecars) = read_pose_folder(&poses_dir)?;
     let rate_hz = poses
         .rate_hz
         .or(trial.as_ref().map(|t| t.rate_hz))
@@ -99,11 +100,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let mut report =
         gait_report(&input).with_context(|| format!("analysing {}", args.trial.display()))?;
-    report.fit = fit_quality(&poses_dir);
-    report.pelvis_markers = report
-        .fit
-        .as_ref()
-        .and_then(|f| serde_json::from_value(f["pelvis_markers"].clone()).ok());
+    report.fit = fit_quality(&sidecars);
+    report.pelvis_markers = PelvisMarkers::recorded_in(&sidecars);
     spinner.finish_and_clear();
     let title = title_of(&args.trial);
     write_outputs(&args.out, &report, &normative, &title)?;
@@ -144,10 +142,10 @@ fn trial_and_poses(args: &ReportArgs) -> anyhow::Result<(Option<MarkerTrial>, Pa
     Ok((Some(trial), poses))
 }
 
-/// Totals, warnings and joint plausibility of the fit, from the pose folder's `fit_report.json`.
-fn fit_quality(poses_dir: &Path) -> Option<serde_json::Value> {
-    let bytes = std::fs::read(poses_dir.join("fit_report.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+/// Totals, warnings and joint plausibility of the fit, from the pose folder's `fit_report.json`
+/// (read once with the poses).
+fn fit_quality(sidecars: &PoseSidecars) -> Option<serde_json::Value> {
+    let v = sidecars.fit_report_at("")?;
     Some(serde_json::json!({
         "totals": v.get("totals"),
         "warnings": v.get("warnings"),
