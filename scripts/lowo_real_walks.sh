@@ -5,7 +5,7 @@
 # with each pathology transplanted at severity 1 (should be sick).
 #
 # usage: scripts/lowo_real_walks.sh WALKS_DIR OUT_DIR [extra `gaitlens train` flags]
-#   WALKS_DIR holds one `gaitlens fit` output folder per trial (see README, "Real-walk cohort").
+#   WALKS_DIR holds one `gaitlens fit` output folder per trial (see README, "Leave-one-walk-out on the shared real walks"; `scripts/fit_walks.sh` fits them).
 # Writes OUT/summary.tsv (fraction of windows right per walk and input, over the windows whose legs
 # were measured in every frame; windows over marker gaps or interpolated frames are counted apart,
 # as `gaitlens explain --track` marks them "?"), OUT/ece.tsv (per fold,
