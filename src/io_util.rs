@@ -176,7 +176,8 @@ impl StagedDir {
             }
         }
         let staging = parent.join(format!("{stale}{}", std::process::id()));
-        std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+        // Named by the folder the user asked for: the hidden staging name means nothing to them.
+        std::fs::create_dir_all(&staging).map_err(io(target))?;
         Ok(StagedDir {
             target: target.to_path_buf(),
             staging,

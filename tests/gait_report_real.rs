@@ -441,3 +441,80 @@ fn a_skin_fits_hip_difference_comes_apart_from_the_sagittal_headline() {
         assert_eq!(hip_apart, setting == "skin", "{setting}:\n{summary}");
     }
 }
+
+/// Mean horizontal speed of the pelvis markers (ASIS and PSIS) between the first and last frames
+/// that see all four, m/s: an estimate of walking speed that needs no fit and no events.
+fn pelvis_marker_speed(trial: &Path) -> f64 {
+    let t = gaitlens::formats::read_marker_trial(trial).unwrap();
+    let cols: Vec<usize> = ["LASI", "RASI", "LPSI", "RPSI"]
+        .iter()
+        .map(|m| t.marker_index(m).unwrap())
+        .collect();
+    let centre = |f: &Vec<Option<[f64; 3]>>| -> Option<[f64; 3]> {
+        let mut c = [0.0; 3];
+        for &k in &cols {
+            let p = f[k]?;
+            (0..3).for_each(|i| c[i] += p[i] / 4.0);
+        }
+        Some(c)
+    };
+    let seen: Vec<(usize, [f64; 3])> = t
+        .markers_m
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| Some((i, centre(f)?)))
+        .collect();
+    let ((i0, a), (i1, b)) = (seen[0], seen[seen.len() - 1]);
+    // These labs are Z-up: the horizontal plane is x-y.
+    (b[0] - a[0]).hypot(b[1] - a[1]) / ((i1 - i0) as f64 / t.rate_hz)
+}
+
+/// Step length, width and stride come from the heel markers where the trial has them (clinical
+/// labs' convention), strides as the foot's advance from strike to strike overground, and the
+/// leg length from Plug-in Gait's own `LLegLength` / `RLegLength`. Before, every length came from
+/// the fitted ankle joints: FlatFoot's speed read 0.98 m/s where its pelvis markers move at 1.16,
+/// and its step widths 0.24–0.26 m where its heels land 0.05–0.12 m apart (the fitted ankle joints
+/// sit 2–3 cm lateral of the malleolus markers).
+#[test]
+fn lengths_and_speed_come_from_the_heels_and_match_the_pelvis_markers() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in [
+        "PiG_Motion-FlatFoot-Full.c3d",
+        "PiG_Motion3_FF.c3d",
+        "sample32_vicon_zerowire.c3d",
+    ] {
+        let trial = shared_c3d(name);
+        let (r, summary) = report_and_summary(&trial, &tmp.path().join(name), &[]);
+        let st = &r["spatiotemporal"];
+        assert_eq!(st["foot_points"], "heel_markers", "{name}");
+        assert!(summary.contains("from the heel markers"), "{summary}");
+        let speed = st["speed_m_s"].as_f64().unwrap();
+        let pelvis = pelvis_marker_speed(&trial);
+        eprintln!("{name}: speed {speed:.3} m/s, pelvis markers {pelvis:.3} m/s");
+        assert!(
+            (speed / pelvis - 1.0).abs() < 0.04,
+            "{name}: speed {speed:.3} m/s against the pelvis markers' {pelvis:.3}"
+        );
+        for side in ["left", "right"] {
+            let width = st[side]["step_width_m"].as_f64().unwrap();
+            assert!(
+                (0.02..0.22).contains(&width),
+                "{name} {side}: width {width}"
+            );
+        }
+    }
+    let ff = report(
+        &shared_c3d("PiG_Motion-FlatFoot-Full.c3d"),
+        &tmp.path().join("ff"),
+        &[],
+    );
+    assert_eq!(ff["spatiotemporal"]["leg_length_m"].as_f64(), Some(0.8));
+    // sample03 has no heel markers: the fitted ankle joints, and the report says so.
+    let (r, summary) = report_and_summary(
+        &shared_c3d("sample03_gait-pig.c3d"),
+        &tmp.path().join("s03"),
+        &[],
+    );
+    assert_eq!(r["spatiotemporal"]["foot_points"], "ankle_joints");
+    assert!(summary.contains("step widths read wide"), "{summary}");
+}

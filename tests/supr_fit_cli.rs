@@ -91,6 +91,7 @@ fn supr_model_is_fitted_and_inspected_through_the_cli() {
         model_outputs: Vec::new(),
         events: Vec::new(),
         subject_params: Default::default(),
+        reader_notes: Vec::new(),
     };
     let trc = dir.path().join("walk.trc");
     write_trc(&trc, &trial).unwrap();

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 
 use gaitlens::dataset::{JointSequence, sequence_from_poses};
 use gaitlens::explain::{Baseline, ExplainMethod, LrpRule, check_rate_hz};
-use gaitlens::formats::pose_seq::{PoseSidecars, read_pose_folder};
+use gaitlens::formats::pose_seq::{PoseSidecars, read_complete_pose_folder};
 use gaitlens::inference::{ExplainedWindow, WindowError, classification_track};
 use gaitlens::io_util::write_atomic;
 use gaitlens::nn::LoadedModel;
@@ -71,20 +71,42 @@ pub struct ExplainArgs {
     /// Also classify every window of the sequence (sliding track) and print it.
     #[arg(long)]
     pub track: bool,
+    /// Frame rate when the pose folder has no fit_report.json stating one (else the walk is
+    /// read at the network's own rate, with a warning).
+    #[arg(long)]
+    pub rate_hz: Option<f64>,
 }
 
 /// Loads a pose folder with what its side files record (the frames whose legs were measured
 /// in the sequence; the fit setting and the rest in the returned side files); a frame rate its
-/// `fit_report.json` states must be in [`gaitlens::explain::RATE_RANGE_HZ`].
+/// `fit_report.json` states, or else `rate_hz` (`--rate-hz`), must be in
+/// [`gaitlens::explain::RATE_RANGE_HZ`], and `--rate-hz` may not contradict the folder's.
 pub(super) fn load_sequence(
     model: &gaitlens::body::BodyModel,
     dir: &Path,
+    rate_hz: Option<f64>,
 ) -> anyhow::Result<(JointSequence, PoseSidecars)> {
-    let (poses, sidecars) = read_pose_folder(dir)?;
+    let (mut poses, sidecars) = read_complete_pose_folder(dir)?;
+    let report = dir.join("fit_report.json");
+    match (poses.rate_hz, rate_hz) {
+        (Some(stated), Some(given)) if (stated - given).abs() > 1e-9 * stated.abs().max(1.0) => {
+            bail!(
+                "--rate-hz {given} contradicts {}, which states {stated} Hz",
+                report.display()
+            )
+        }
+        (None, Some(given)) => {
+            if let Err(reason) = check_rate_hz(given) {
+                bail!("--rate-hz {given}: {reason}");
+            }
+            poses.rate_hz = Some(given);
+        }
+        _ => {}
+    }
     if let Some(r) = poses.rate_hz
         && let Err(reason) = check_rate_hz(r)
     {
-        bail!("{}: {reason}", dir.join("fit_report.json").display());
+        bail!("{}: {reason}", report.display());
     }
     let name = dir
         .file_name()
@@ -184,6 +206,13 @@ pub fn explain_walk(
         device,
     )
     .map_err(|e| window_error(e, req))?;
+    if let (None, Some(r)) = (seq.rate_hz, card.rate_hz) {
+        eprintln!(
+            "warning: {}: no fit_report.json states the frame rate; read as the network's {r:.0} \
+             Hz (give --rate-hz if the walk was recorded at another rate)",
+            req.sequence.display()
+        );
+    }
     if !out.placement.grid.map.is_identity() {
         eprintln!(
             "resampling {:.0} Hz → the network's {:.0} Hz ({} frames a window)",
@@ -243,7 +272,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     let device = Default::default();
     let (net, card) = load_network(&a.network, &device)?;
     let model = gaitlens::body::default_model::default_body();
-    let (seq, sidecars) = load_sequence(model, &a.sequence)?;
+    let (seq, sidecars) = load_sequence(model, &a.sequence, a.rate_hz)?;
     let req = WindowRequest {
         network: &a.network,
         sequence: &a.sequence,
@@ -257,7 +286,8 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     }
     print_unmeasured_note(&seq, &explained);
     print_readout(&explained);
-    print_top_joints(&explained, &model.joint_names, a.window.space);
+    let unmeasured = unmeasured_joints(&sidecars);
+    print_top_joints(&explained, &model.joint_names, a.window.space, &unmeasured);
     if let Some(out) = &a.out {
         write_relevance_csv(out, &explained, &model.joint_names)?;
     }
@@ -321,7 +351,25 @@ pub(super) fn probability_note(card: &ModelCard) -> String {
 }
 
 /// Prints the five joints with the largest summed relevance.
-fn print_top_joints(explained: &ExplainedWindow, names: &[String], space: SpaceArg) {
+/// The joints the fit's report lists as measured by no marker (held at the neutral pose).
+fn unmeasured_joints(sidecars: &PoseSidecars) -> Vec<String> {
+    sidecars
+        .fit_report_at("/unconstrained_joints")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|j| j.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn print_top_joints(
+    explained: &ExplainedWindow,
+    names: &[String],
+    space: SpaceArg,
+    unmeasured: &[String],
+) {
     let totals = explained.explanation.joint_totals();
     let mut order: Vec<usize> = (0..totals.len()).collect();
     order.sort_by(|&i, &j| totals[j].abs().total_cmp(&totals[i].abs()));
@@ -334,7 +382,14 @@ fn print_top_joints(explained: &ExplainedWindow, names: &[String], space: SpaceA
         explained.relative_to()
     );
     for &j in order.iter().take(5) {
-        println!("  {:<16} {:+.4}", names[j], totals[j]);
+        // The fit's report lists joints no marker measures: their motion is the fitter's
+        // neutral pose, so relevance there is about the prior, not the walker.
+        let caveat = if unmeasured.contains(&names[j]) {
+            "  (no marker measures it: the fitter held it at its neutral pose)"
+        } else {
+            ""
+        };
+        println!("  {:<16} {:+.4}{caveat}", names[j], totals[j]);
     }
 }
 

@@ -15,7 +15,7 @@ use gaitlens::explain::colouring::{
     Colormap, VertexWeighting, scaled_to_unit, vertex_colours_linear,
 };
 use gaitlens::export::{WalkAnimation, glb::gltf_from_lab, lab_up_from_joints, write_glb};
-use gaitlens::formats::pose_seq::read_pose_dir;
+use gaitlens::formats::pose_seq::read_complete_pose_folder;
 
 /// Arguments of `gaitlens export`.
 #[derive(Debug, Args)]
@@ -55,7 +55,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<ExitCode> {
     }
     let setup = super::fit_cmd::load_setup(&a.model, None)?;
     let model = &setup.model;
-    let poses = read_pose_dir(&a.sequence)?;
+    let (poses, _) = read_complete_pose_folder(&a.sequence)?;
     let rate_hz = a.rate_hz.or(poses.rate_hz).with_context(|| {
         format!(
             "{}: no fit_report.json states the frame rate; give --rate-hz",
@@ -133,7 +133,7 @@ fn relevance_colours(
     }
     let device = Default::default();
     let (net, card) = load_network(card_path, &device)?;
-    let (seq, _) = load_sequence(model, &a.sequence)?;
+    let (seq, _) = load_sequence(model, &a.sequence, a.rate_hz)?;
     let req = WindowRequest {
         network: card_path,
         sequence: &a.sequence,

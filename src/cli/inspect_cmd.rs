@@ -71,6 +71,7 @@ fn trial_summary(path: &Path, t: &MarkerTrial) -> Value {
         "markers": markers,
         "events": t.events,
         "subject_params": t.subject_params,
+        "reader_notes": t.reader_notes,
         "model_outputs": t.model_outputs.iter().map(|o| json!({"label": o.label, "unit": o.unit})).collect::<Vec<_>>(),
     })
 }
@@ -149,6 +150,9 @@ fn print_text(v: &Value) {
                 v["first_frame"],
                 v["subject"].as_str().unwrap_or("-")
             );
+            for note in v["reader_notes"].as_array().into_iter().flatten() {
+                println!("  warning: {}", note.as_str().unwrap_or(""));
+            }
             let markers = v["markers"].as_array().cloned().unwrap_or_default();
             println!("  {} markers (gaps in % of frames):", markers.len());
             let cells: Vec<String> = markers

@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use gaitlens::fit::PelvisMarkers;
-use gaitlens::formats::pose_seq::{PoseSidecars, read_pose_folder};
+use gaitlens::formats::pose_seq::{PoseSidecars, read_complete_pose_folder};
 use gaitlens::formats::read_marker_trial;
 use gaitlens::formats::trial::MarkerTrial;
 use gaitlens::gait::figures::{kinematics_svg, map_svg, report_html};
@@ -73,7 +73,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         None => NormativeTable::schwartz2008(),
     };
     let (trial, poses_dir) = trial_and_poses(&args)?;
-    let (poses, sidecars) = read_pose_folder(&poses_dir)?;
+    let (poses, sidecars) = read_complete_pose_folder(&poses_dir)?;
     let rate_hz = poses
         .rate_hz
         .or(trial.as_ref().map(|t| t.rate_hz))
@@ -220,6 +220,19 @@ fn print_summary(report: &GaitReport, out: &Path) {
             f(st.cadence_steps_min, 1),
             f(st.nondimensional_speed, 3),
             report.normative.speed
+        );
+        let side =
+            |s: &Option<gaitlens::gait::spatiotemporal::SideParameters>,
+             get: fn(&gaitlens::gait::spatiotemporal::SideParameters) -> f64| {
+                f(s.as_ref().map(get), 2)
+            };
+        println!(
+            "step length {} / {} m, step width {} / {} m (left / right; {})",
+            side(&st.left, |p| p.step_length_m),
+            side(&st.right, |p| p.step_length_m),
+            side(&st.left, |p| p.step_width_m),
+            side(&st.right, |p| p.step_width_m),
+            st.foot_points.describe()
         );
     }
     let gps = |s| report.profile.gps_deg.get(&s).copied();

@@ -10,7 +10,7 @@ use super::align::{Frame, NUM_JOINTS};
 use super::windows::{WindowConfig, WindowDataset};
 use super::{DatasetError, JointSequence, PathologySides};
 use crate::body::BodyModel;
-use crate::formats::pose_seq::{PoseFileFormat, PoseSequence, read_pose_folder};
+use crate::formats::pose_seq::{PoseFileFormat, PoseSequence, read_complete_pose_folder};
 
 /// Posed positions of the first 22 joints for one frame (`pose`: axis-angle per joint of the
 /// model; `translation` added to the root as in the model's forward pass).
@@ -136,7 +136,7 @@ pub fn load_joint_dataset(
         .par_iter()
         .map(|(class, subject, gait, sick)| {
             let folder = dir.join(class).join(subject).join(gait);
-            let (poses, sidecars) = read_pose_folder(&folder)?;
+            let (poses, sidecars) = read_complete_pose_folder(&folder)?;
             let ext = match poses.format {
                 PoseFileFormat::Json => "json",
                 PoseFileFormat::Txt => "txt",

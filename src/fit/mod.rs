@@ -42,6 +42,27 @@ pub enum FitError {
         /// The trial's labels, for the message.
         labels: String,
     },
+    /// The model's markers are labelled in the trial but hold (almost) no data: every frame a gap
+    /// (missing, or stored as zeros, which C3D writers use for gaps).
+    #[error(
+        "trial '{trial}': {labelled} of the model's markers are labelled, but {empty} of them hold \
+         no data (missing or zero in more than {gap_pct:.0} % of frames: {names}); need at least \
+         {needed} with data"
+    )]
+    NoMarkerData {
+        /// Trial name.
+        trial: String,
+        /// How many of the model's markers the trial labels.
+        labelled: usize,
+        /// How many of those are (almost) empty.
+        empty: usize,
+        /// Gap fraction above which a marker counts as empty, %.
+        gap_pct: f64,
+        /// The empty markers' names.
+        names: String,
+        /// How many are needed.
+        needed: usize,
+    },
     /// The trial has no frames.
     #[error("trial '{trial}' has no frames")]
     Empty {
@@ -434,7 +455,8 @@ pub fn fit_trial(
     name: &str,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<(TrialFit, MarkerErrors), FitError> {
-    let mut warnings = Vec::new();
+    // The reader's repairs first: a truncated file must say so wherever the fit is reported.
+    let mut warnings = trial.reader_notes.clone();
     let mut sel = select_markers(set, trial, name, &mut warnings)?;
     cfg.pelvis_markers.apply(model, &mut sel.used);
     let calib = CalibrationSet::choose(&sel, trial, static_trial, cfg, name, &mut warnings)?;
@@ -560,6 +582,17 @@ fn select_markers(
             MIN_MARKER_DATA_FRACTION * 100.0,
             empty_markers.join(" ")
         ));
+    }
+    let labelled = used.markers.len() + empty_markers.len();
+    if used.markers.len() < 6 && labelled >= 6 {
+        return Err(FitError::NoMarkerData {
+            trial: name.into(),
+            labelled,
+            empty: empty_markers.len(),
+            gap_pct: (1.0 - MIN_MARKER_DATA_FRACTION) * 100.0,
+            names: empty_markers.join(" "),
+            needed: 6,
+        });
     }
     if used.markers.len() < 6 {
         return Err(FitError::TooFewMarkers {

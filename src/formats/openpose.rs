@@ -61,6 +61,19 @@ pub const MAX_ENTRY_BYTES: u64 = 16 * 1024 * 1024;
 /// Errors of the OpenPose readers; each names the file (or `archive.zip!entry`).
 #[derive(Debug, Error)]
 pub enum OpenPoseError {
+    /// The folder is a gaitlens pose folder (`gaitlens fit` output: fitted body poses), not
+    /// OpenPose keypoints of a video.
+    #[error(
+        "{path} is a gaitlens pose folder (fitted body poses, `{file}`), not an OpenPose clip: the \
+         video networks read OpenPose keypoints of a video; marker networks read pose folders \
+         (`gaitlens explain --network NET.json --sequence {path}`)"
+    )]
+    PoseFolder {
+        /// The folder.
+        path: PathBuf,
+        /// The file that shows it (`fit_report.json` or a `pose_NNNNN.json`).
+        file: String,
+    },
     /// A file or folder could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -484,6 +497,16 @@ impl ClipFrames {
     }
 }
 
+/// `fit_report.json` or `pose_NNNNN.json`: files of a gaitlens pose folder, never of OpenPose
+/// (whose frames are named `<video>_<12 digits>_keypoints.json`).
+fn is_gaitlens_pose_file(name: &str) -> bool {
+    name == "fit_report.json"
+        || name
+            .strip_prefix("pose_")
+            .and_then(|r| r.strip_suffix(".json"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn is_frame_file(name: &str) -> bool {
     let base = name.rsplit('/').next().unwrap_or(name);
     base.to_ascii_lowercase().ends_with(".json")
@@ -512,6 +535,12 @@ pub fn read_openpose_dir_with(
         let name = entry.file_name().to_string_lossy().into_owned();
         if !p.is_file() || !is_frame_file(&name) {
             continue;
+        }
+        if is_gaitlens_pose_file(&name) {
+            return Err(OpenPoseError::PoseFolder {
+                path: path.to_path_buf(),
+                file: name,
+            });
         }
         let bytes = std::fs::read(&p).map_err(io(&p))?;
         clip.push(p.display().to_string(), &bytes)?;

@@ -109,6 +109,15 @@ impl PoseSequence {
 pub enum PoseSeqError {
     // The underlying errors are part of each message and deliberately not exposed as
     // `source()`: chain printers (`anyhow`'s `{:#}`) would print them twice.
+    /// The folder's `fit_report.json` states another frame count than the pose files it holds:
+    /// a pose file deleted or added after the fit, or an interrupted older run.
+    #[error("{path}: {check}")]
+    Incomplete {
+        /// The pose folder.
+        path: PathBuf,
+        /// What the report states against what the folder holds.
+        check: String,
+    },
     /// A file or folder could not be read.
     #[error("cannot read {path}: {error}")]
     Io {
@@ -480,6 +489,22 @@ pub fn json_at(file: &Path, pointer: &str) -> Option<serde_json::Value> {
 /// `.txt`, the `.json` is used (the `.txt` only repeats it at the same precision).
 pub fn read_pose_dir(dir: &Path) -> Result<PoseSequence, PoseSeqError> {
     read_pose_folder(dir).map(|(seq, _)| seq)
+}
+
+/// [`read_pose_folder`] that refuses a folder whose `fit_report.json` states another frame count
+/// than the pose files it holds ([`FitReportCheck::Mismatch`]): with a frame missing, every later
+/// frame would silently move one frame earlier in time. Folders without a report (other tools,
+/// `synth`) or whose report states no count are read as they are.
+pub fn read_complete_pose_folder(dir: &Path) -> Result<(PoseSequence, PoseSidecars), PoseSeqError> {
+    let (seq, sidecars) = read_pose_folder(dir)?;
+    let check = sidecars.fit_report_check(seq.num_frames());
+    if matches!(check, FitReportCheck::Mismatch { .. }) {
+        return Err(PoseSeqError::Incomplete {
+            path: dir.to_path_buf(),
+            check: check.to_string(),
+        });
+    }
+    Ok((seq, sidecars))
 }
 
 /// [`read_pose_dir`], with the folder's side files as read for its frame rate, for callers that

@@ -47,6 +47,11 @@ pub struct MarkerTrial {
     pub events: Vec<GaitEvent>,
     /// Subject parameters (Bodymass, Height, LegLength, ...) by name; numeric values only.
     pub subject_params: BTreeMap<String, f64>,
+    /// What the reader repaired or dropped (frames the header announces but the file does not
+    /// store, ...): carried into the fit's and the report's warnings, so that a truncated file
+    /// never reads as complete.
+    #[serde(default)]
+    pub reader_notes: Vec<String>,
 }
 
 impl MarkerTrial {

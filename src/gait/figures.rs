@@ -431,6 +431,9 @@ fn spatiotemporal_table(report: &GaitReport) -> String {
             f(st.symmetry_pct.get(sym).copied(), 1)
         ));
     }
-    h.push_str("</table>");
+    h.push_str(&format!(
+        "</table><p>Lengths and widths {}.</p>",
+        st.foot_points.describe()
+    ));
     h
 }

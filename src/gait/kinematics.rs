@@ -262,6 +262,9 @@ pub struct Kinematics {
     pub forward: Vector3<f64>,
     /// How the direction of progression was found.
     pub progression: String,
+    /// Whether the pelvis travelled through the lab (overground) rather than staying on the spot
+    /// (treadmill): progression then came from its displacement.
+    pub overground: bool,
     /// Constant offsets applied to map the model's rest pose to PiG zeros, degrees.
     pub offsets_deg: BTreeMap<String, f64>,
 }
@@ -348,7 +351,7 @@ pub fn pig_kinematics(
         );
         locals.push(rots);
     }
-    let (up, forward, progression) = progression_frame(&legs, &joints_m, &globals);
+    let (up, forward, progression, overground) = progression_frame(&legs, &joints_m, &globals);
     let left = up.cross(&forward);
     let lab = Matrix3::from_columns(&[left, up, forward]);
     let tilt0 = markers.and_then(|m| pelvis_tilt_offset(model, &shaped, m));
@@ -403,6 +406,7 @@ pub fn pig_kinematics(
         up,
         forward,
         progression,
+        overground,
         offsets_deg,
     })
 }
@@ -418,7 +422,7 @@ fn progression_frame(
     legs: &LegJoints,
     joints_m: &[Vec<Vector3<f64>>],
     globals: &[Vec<Matrix3<f64>>],
-) -> (Vector3<f64>, Vector3<f64>, String) {
+) -> (Vector3<f64>, Vector3<f64>, String, bool) {
     let mut up = Vector3::zeros();
     for j in joints_m {
         up += j[legs.pelvis] - (j[legs.ankle[0]] + j[legs.ankle[1]]) / 2.0;
@@ -444,6 +448,7 @@ fn progression_frame(
             up,
             f,
             format!("pelvis displacement ({:.2} m)", travel.norm()),
+            true,
         );
     }
     let f = heading.try_normalize(1e-12).unwrap_or_else(|| {
@@ -461,6 +466,7 @@ fn progression_frame(
             "pelvis heading (the pelvis moved {:.2} m: treadmill or walking on the spot)",
             travel.norm()
         ),
+        false,
     )
 }
 

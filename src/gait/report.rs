@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use nalgebra::Vector3;
 use serde::Serialize;
 
 use super::cycles::{CYCLE_SAMPLES, CycleSet, Side, gait_cycles};
@@ -16,7 +17,7 @@ use super::events::{
 use super::indices::{GaitProfile, gait_profile};
 use super::kinematics::{Kinematics, KinematicsError, Variable, pig_kinematics};
 use super::normative::{NormativeCurve, NormativeTable, speed_bin};
-use super::spatiotemporal::{Feet, SpatioTemporal, spatiotemporal};
+use super::spatiotemporal::{Feet, FootPoints, SpatioTemporal, spatiotemporal};
 use super::symmetry::{KinematicSymmetry, kinematic_symmetry};
 use crate::body::{BodyModel, MarkerSet};
 use crate::fit::PelvisMarkers;
@@ -192,7 +193,10 @@ impl GaitReport {
 pub fn gait_report(input: &ReportInput) -> Result<GaitReport, KinematicsError> {
     let kin = pig_kinematics(input.model, input.poses, input.markers)?;
     let frames = input.poses.num_frames();
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = input
+        .trial
+        .map(|t| t.reader_notes.clone())
+        .unwrap_or_default();
     let events = find_events(input, &kin, &mut notes);
     let cycles = events
         .as_ref()
@@ -201,13 +205,14 @@ pub fn gait_report(input: &ReportInput) -> Result<GaitReport, KinematicsError> {
     notes.extend(cycles.notes.iter().cloned());
     let curves = cycle_curves(&cycles, |side, v| kin.curve(side, v).to_vec());
     let spatio = events.as_ref().map(|_| {
-        let legs = leg_columns(input.model);
-        let (l, r) = (kin.trajectory(legs.0), kin.trajectory(legs.1));
+        let (l, r, points) = foot_points(input, &kin, &cycles);
         let feet = Feet {
             left: &l,
             right: &r,
             up: kin.up,
             forward: kin.forward,
+            overground: kin.overground,
+            points,
         };
         spatiotemporal(&cycles, &feet, input.rate_hz, leg_length_m(input, &kin))
     });
@@ -329,15 +334,70 @@ fn leg_columns(model: &BodyModel) -> (usize, usize) {
     (joint(model, "left_ankle"), joint(model, "right_ankle"))
 }
 
+/// One point per frame, metres.
+type Trajectory = Vec<Vector3<f64>>;
+
+/// Per-frame points standing for the feet: the trial's heel markers where it has both at every
+/// foot strike of the cycles (frames aligned with the poses), else the fitted ankle joints.
+fn foot_points(
+    input: &ReportInput,
+    kin: &Kinematics,
+    cycles: &CycleSet,
+) -> (Trajectory, Trajectory, FootPoints) {
+    if let Some((l, r)) = input
+        .trial
+        .filter(|t| t.num_frames() == input.poses.num_frames())
+        .and_then(heel_markers)
+    {
+        let seen = |f: usize| {
+            [&l, &r]
+                .iter()
+                .all(|s| s.get(f).is_some_and(|p| p.x.is_finite()))
+        };
+        if cycles.cycles.iter().all(|c| seen(c.start)) {
+            return (l, r, FootPoints::HeelMarkers);
+        }
+    }
+    let legs = leg_columns(input.model);
+    let (l, r) = (kin.trajectory(legs.0), kin.trajectory(legs.1));
+    (l, r, FootPoints::AnkleJoints)
+}
+
+/// The left and right heel marker trajectories of a trial (NaN in gaps), if it has both.
+fn heel_markers(t: &MarkerTrial) -> Option<(Trajectory, Trajectory)> {
+    let series = |label: &str| {
+        let c = t.marker_index(label)?;
+        Some(
+            t.markers_m
+                .iter()
+                .map(|f| {
+                    f.get(c)
+                        .copied()
+                        .flatten()
+                        .map_or(Vector3::repeat(f64::NAN), Vector3::from)
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    Some((series("LHEE")?, series("RHEE")?))
+}
+
 /// Leg length: the trial's `LegLength` subject parameters (mm) when present, else the fitted
 /// body's hip-joint height above its lowest ankle position.
 fn leg_length_m(input: &ReportInput, kin: &Kinematics) -> f64 {
     if let Some(t) = input.trial {
-        let p: Vec<f64> = ["LeftLegLength", "RightLegLength", "LegLength"]
-            .iter()
-            .filter_map(|k| t.subject_params.get(*k).copied())
-            .filter(|v| (300.0..1500.0).contains(v))
-            .collect();
+        // Plug-in Gait stores `LLegLength` / `RLegLength`; other tools spell them out.
+        let p: Vec<f64> = [
+            "LLegLength",
+            "RLegLength",
+            "LeftLegLength",
+            "RightLegLength",
+            "LegLength",
+        ]
+        .iter()
+        .filter_map(|k| t.subject_params.get(*k).copied())
+        .filter(|v| (300.0..1500.0).contains(v))
+        .collect();
         if !p.is_empty() {
             return p.iter().sum::<f64>() / p.len() as f64 / 1000.0;
         }

@@ -2,10 +2,17 @@
 //! step length and time, step width, stance / swing / double support, per side with left/right
 //! symmetry.
 //!
-//! Lengths come from the distance between the two feet at each foot strike along the direction of
-//! progression (step length) and across it (step width), so a treadmill walk — where the feet do
-//! not advance in the lab — gets the same numbers as an overground one; stride length is the sum
-//! of a step and the next opposite step, speed is stride length over stride time.
+//! Step length and width come from the distance between the two feet at each foot strike, along
+//! the direction of progression and across it. Stride length is how far the foot advanced from
+//! one of its strikes to the next when the walker moved through the lab; on a treadmill, where
+//! the feet do not advance, it is the sum of a step and the next opposite step. Speed is stride
+//! length over stride time.
+//!
+//! The feet are the trial's heel markers where it has them at every strike, as clinical labs
+//! measure (Huxham et al. 2006), else the fitted ankle joints. The fitted ankle joints are
+//! not the malleoli: on the shared walks they sit 2–3 cm lateral of the lateral malleolus
+//! markers, so step widths from them read ~10 cm wider than from the heels (README, "Clinical
+//! gait report"); [`SpatioTemporal::foot_points`] says which were used.
 
 use std::collections::BTreeMap;
 
@@ -57,9 +64,33 @@ pub struct SpatioTemporal {
     pub nondimensional_speed: Option<f64>,
     /// Symmetry index 100·(L − R)/mean(L, R) of step length, step time, stance and swing, %.
     pub symmetry_pct: BTreeMap<String, f64>,
+    /// The points step and stride lengths and widths were measured between.
+    pub foot_points: FootPoints,
 }
 
-/// Foot trajectories (one point per frame; ankle joints or heel markers) of both sides.
+/// What stands for each foot when lengths and widths are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FootPoints {
+    /// The trial's heel markers (Plug-in Gait `HEE`, or another lab's name for the heel).
+    HeelMarkers,
+    /// The fitted body's ankle joints (no heel markers at every strike): widths read wide.
+    AnkleJoints,
+}
+
+impl FootPoints {
+    /// Short description for summaries ("from the heel markers").
+    pub fn describe(self) -> &'static str {
+        match self {
+            FootPoints::HeelMarkers => "from the heel markers",
+            FootPoints::AnkleJoints => {
+                "from the fitted ankle joints (no heel markers): step widths read wide"
+            }
+        }
+    }
+}
+
+/// Foot trajectories (one point per frame; heel markers or ankle joints) of both sides.
 pub struct Feet<'a> {
     /// Left foot, metres.
     pub left: &'a [Vector3<f64>],
@@ -69,6 +100,10 @@ pub struct Feet<'a> {
     pub up: Vector3<f64>,
     /// Direction of progression (unit, horizontal).
     pub forward: Vector3<f64>,
+    /// Whether the walker moved through the lab (overground) rather than on the spot (treadmill).
+    pub overground: bool,
+    /// What the trajectories are.
+    pub points: FootPoints,
 }
 
 impl Feet<'_> {
@@ -85,6 +120,18 @@ impl Feet<'_> {
         let lateral = self.up.cross(&self.forward);
         let out = (d.dot(&self.forward), d.dot(&lateral).abs());
         (out.0.is_finite() && out.1.is_finite()).then_some(out)
+    }
+
+    /// Stride length of the cycle `c`, m: the foot's advance from its strike to its next one
+    /// overground, a step plus the next opposite step on a treadmill.
+    fn stride_length(&self, c: &GaitCycle) -> Option<f64> {
+        if self.overground {
+            let feet = self.of(c.side);
+            let advance = (feet.get(c.end)? - feet.get(c.start)?).dot(&self.forward);
+            return advance.is_finite().then_some(advance);
+        }
+        let opposite = c.frame_at(c.opposite_strike_pct?).round() as usize;
+        Some(self.step_at(c.side, c.start)?.0 + self.step_at(c.side.other(), opposite)?.0)
     }
 }
 
@@ -131,6 +178,7 @@ pub fn spatiotemporal(
         left,
         right,
         symmetry_pct,
+        foot_points: feet.points,
     }
 }
 
@@ -149,10 +197,7 @@ fn side_parameters(
         .iter()
         .filter_map(|c| feet.step_at(side, c.start))
         .collect();
-    let strides = own.iter().filter_map(|c| {
-        let opposite = c.frame_at(c.opposite_strike_pct?).round() as usize;
-        Some(feet.step_at(side, c.start)?.0 + feet.step_at(side.other(), opposite)?.0)
-    });
+    let strides = own.iter().filter_map(|c| feet.stride_length(c));
     let stance = mean(own.iter().filter_map(|c| c.foot_off_pct));
     // Initial plus terminal double support; a foot that leaves before the other lands (a
     // flight phase, or events that disagree) has none to add.
@@ -230,6 +275,8 @@ mod tests {
             right: &r,
             up: Vector3::y(),
             forward: Vector3::z(),
+            overground: true,
+            points: FootPoints::HeelMarkers,
         };
         let st = spatiotemporal(&cycles, &feet, rate, 0.9);
         let left = st.left.as_ref().unwrap();
@@ -243,5 +290,38 @@ mod tests {
         assert!((st.speed_m_s.unwrap() - 1.2).abs() < 1e-9);
         assert!((st.cadence_steps_min.unwrap() - 120.0).abs() < 1e-9);
         assert!(st.symmetry_pct["step_length"].abs() < 1e-9);
+        assert_eq!(st.foot_points, FootPoints::HeelMarkers);
+
+        // The same walk on a treadmill: the belt carries both feet back at the walking speed,
+        // so a foot does not advance from strike to strike; a step plus the next opposite step
+        // still gives the stride.
+        let belt = |p: &[Vector3<f64>]| -> Vec<Vector3<f64>> {
+            p.iter()
+                .enumerate()
+                .map(|(f, v)| v - Vector3::z() * 1.2 * f as f64 / rate)
+                .collect()
+        };
+        let (tl, tr) = (belt(&l), belt(&r));
+        let treadmill = Feet {
+            left: &tl,
+            right: &tr,
+            overground: false,
+            ..feet
+        };
+        let st = spatiotemporal(&cycles, &treadmill, rate, 0.9);
+        let left = st.left.as_ref().unwrap();
+        assert!(
+            (left.stride_length_m.unwrap() - 1.2).abs() < 1e-9,
+            "{left:?}"
+        );
+        assert!((left.step_length_m - 0.6).abs() < 1e-9);
+        assert!((st.speed_m_s.unwrap() - 1.2).abs() < 1e-9);
+        // Read as overground, the treadmill's feet barely advance: that is why the two differ.
+        let wrong = Feet {
+            overground: true,
+            ..treadmill
+        };
+        let st = spatiotemporal(&cycles, &wrong, rate, 0.9);
+        assert!(st.left.unwrap().stride_length_m.unwrap().abs() < 1e-9);
     }
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::transplant::{self, Augmentation, Injection, WalkPoses};
 use super::{GroundTruth, Pathology, Side, SplitMix64, SynthError, SynthSummary, limb_joints};
 use crate::body::BodyModel;
-use crate::formats::pose_seq::{PoseFileFormat, read_pose_folder, write_pose_dir};
+use crate::formats::pose_seq::{PoseFileFormat, read_complete_pose_folder, write_pose_dir};
 
 /// Version tag written into the cohort's `ground_truth.json`.
 pub const FROM_WALKS_VERSION: &str = "gaitlens-synth-from-walks/1";
@@ -129,7 +129,7 @@ pub fn load_walk(
     dir: &Path,
     rate_hz: Option<f64>,
 ) -> Result<SourceWalk, SynthError> {
-    let (seq, sidecars) = read_pose_folder(dir)?;
+    let (seq, sidecars) = read_complete_pose_folder(dir)?;
     let rate = rate_hz
         .or(seq.rate_hz)
         .or_else(|| cohort_rate_of(dir))

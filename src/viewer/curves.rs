@@ -509,6 +509,7 @@ fn spatiotemporal_ui(ui: &mut egui::Ui, report: &GaitReport) {
                 ui.end_row();
             }
         });
+    ui.small(format!("lengths and widths {}", st.foot_points.describe()));
 }
 
 /// GVS per variable and side as bars, with GPS per side and overall.

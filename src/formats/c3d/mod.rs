@@ -614,6 +614,7 @@ pub fn to_trial(file: &C3dFile) -> MarkerTrial {
         model_outputs,
         events: trial_events(file),
         subject_params: processing_params(p),
+        reader_notes: file.warnings.clone(),
     }
 }
 
