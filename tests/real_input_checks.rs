@@ -229,3 +229,40 @@ fn an_output_folder_that_cannot_be_created_is_named_as_given() {
     fails_with(&o, &["/proc/gaitlens-cannot-write-here"]);
     assert!(!stderr(&o).contains(".partial-"), "{}", stderr(&o));
 }
+
+#[test]
+fn frozen_markers_under_the_files_events_are_not_reported_as_a_walk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(shared_c3d("PiG_Motion-FlatFoot-Full.c3d")).unwrap();
+    // Header words (16-bit, 1-based k at bytes 2k-2..2k): 2 points, 3 analog samples a frame,
+    // 4/5 first/last frame, 7-8 the scale (negative: floats), 9 the data's first block.
+    let word = |b: &[u8], k: usize| u16::from_le_bytes([b[2 * k - 2], b[2 * k - 1]]) as usize;
+    let scale = f32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    assert!(scale < 0.0, "this copy needs a float C3D");
+    let frame_bytes = word(&bytes, 2) * 16 + word(&bytes, 3) * 4;
+    let frames = word(&bytes, 5) - word(&bytes, 4) + 1;
+    let start = (word(&bytes, 9) - 1) * 512;
+    let first = bytes[start..start + frame_bytes].to_vec();
+    for f in 1..frames {
+        let at = start + f * frame_bytes;
+        bytes[at..at + frame_bytes].copy_from_slice(&first);
+    }
+    let frozen = dir.path().join("frozen.c3d");
+    std::fs::write(&frozen, &bytes).unwrap();
+    let out = dir.path().join("report");
+    let o = gaitlens(&[
+        "report",
+        frozen.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let notes = report["notes"].to_string();
+    assert!(notes.contains("frozen or copied markers"), "{notes}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("frozen or copied markers"),
+        "the summary must say it too"
+    );
+}

@@ -257,14 +257,27 @@ fn inject(a: InjectArgs) -> anyhow::Result<ExitCode> {
     };
     let t = inject_walk(&walk, &inj, &a.out)?;
     println!(
-        "{} ({:?}, severity {:.2}) transplanted onto {} → {} (primary joints {:?}, compensation joints {:?})",
+        "{} ({:?}, severity {:.2}) transplanted onto {} → {} (primary joints: {}; compensation joints: {})",
         a.pathology.name(),
         a.side,
         a.severity,
         a.poses.display(),
         a.out.display(),
-        t.joints,
-        t.compensation
+        joint_names(&t.joints),
+        joint_names(&t.compensation)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Joint indices of the embedded body as their names (`left_knee, pelvis`), `none` for none.
+fn joint_names(joints: &[usize]) -> String {
+    let names = &default_body().joint_names;
+    if joints.is_empty() {
+        return "none".into();
+    }
+    joints
+        .iter()
+        .map(|&j| names.get(j).map_or_else(|| j.to_string(), String::clone))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

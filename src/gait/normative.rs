@@ -122,6 +122,11 @@ impl NormativeTable {
             line,
             reason,
         };
+        // Last (pct, line) of each curve: a percentage that does not ascend is named by its line
+        // and the earlier one (a table that lists a curve twice, as a file of moments does for
+        // knee flexion, fails here rather than as a curve with no line).
+        let mut last: std::collections::HashMap<(String, String), (f64, usize)> =
+            std::collections::HashMap::new();
         for (i, line) in text.lines().enumerate().skip(1) {
             if line.trim().is_empty() {
                 continue;
@@ -138,6 +143,20 @@ impl NormativeTable {
             if !(0.0..=100.0).contains(&nums[0]) || nums[2] < 0.0 {
                 return Err(bad(i + 1, "pct outside 0–100 or negative SD".into()));
             }
+            let key = (f[0].to_string(), f[2].to_string());
+            if let Some(&(pct, at)) = last.get(&key)
+                && nums[0] <= pct
+            {
+                return Err(bad(
+                    i + 1,
+                    format!(
+                        "curve '{}' at '{}': {} % after {pct} % on line {at}; percentages must \
+                         ascend (is the curve listed twice?)",
+                        f[0], f[2], nums[0]
+                    ),
+                ));
+            }
+            last.insert(key, (nums[0], i + 1));
         }
         let curves = parse(text);
         if curves.is_empty() {
@@ -253,6 +272,18 @@ mod tests {
         std::fs::write(&bad, "h\nKnee Flex/Extension,0,adult,NaN,3\n").unwrap();
         let e = NormativeTable::read(&bad).unwrap_err().to_string();
         assert!(e.contains("bad.csv line 2"), "{e}");
+        // A curve listed twice is named by the line where it starts again.
+        let twice = dir.path().join("twice.csv");
+        std::fs::write(
+            &twice,
+            "h\nKnee,0,fast,5,3\nKnee,100,fast,6,3\nAnkle,0,fast,1,1\nKnee,0,fast,5,3\n",
+        )
+        .unwrap();
+        let e = NormativeTable::read(&twice).unwrap_err().to_string();
+        assert!(
+            e.contains("twice.csv line 5") && e.contains("0 % after 100 % on line 3"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -25,6 +25,10 @@ use crate::fit::angles::compare;
 use crate::formats::pose_seq::PoseSequence;
 use crate::formats::trial::MarkerTrial;
 
+/// Below this the feet do not walk (the slowest patients walk ~0.2 m/s): the report says the
+/// events and the motion disagree.
+const MIN_WALKING_SPEED_M_S: f64 = 0.05;
+
 /// Speed bin used when the walking speed cannot be measured.
 const DEFAULT_SPEED: &str = "free";
 
@@ -216,6 +220,18 @@ pub fn gait_report(input: &ReportInput) -> Result<GaitReport, KinematicsError> {
         };
         spatiotemporal(&cycles, &feet, input.rate_hz, leg_length_m(input, &kin))
     });
+    if let Some(v) = spatio
+        .as_ref()
+        .and_then(|s| s.speed_m_s)
+        .filter(|v| *v < MIN_WALKING_SPEED_M_S)
+    {
+        notes.push(format!(
+            "the feet advance only {v:.2} m/s from stride to stride although the events give \
+             {} gait cycles: frozen or copied markers, or events from another trial? The speed, \
+             the spatial parameters and the speed-matched norms are not reliable",
+            cycles.cycles.len()
+        ));
+    }
     let normative = choose_speed(input, spatio.as_ref(), &mut notes);
     let norm = |v: Variable| input.normative.curve(v.normative_name(), &normative.speed);
     let means = mean_map(&curves);
