@@ -88,7 +88,8 @@ pub(super) fn load_sequence(
 ) -> anyhow::Result<(JointSequence, PoseSidecars)> {
     let (mut poses, sidecars) = read_complete_pose_folder(dir)?;
     let report = dir.join("fit_report.json");
-    match (poses.rate_hz, rate_hz) {
+    // Where the rate comes from, for the message if it is unusable.
+    let source = match (poses.rate_hz, rate_hz) {
         (Some(stated), Some(given)) if (stated - given).abs() > 1e-9 * stated.abs().max(1.0) => {
             bail!(
                 "--rate-hz {given} contradicts {}, which states {stated} Hz",
@@ -96,17 +97,15 @@ pub(super) fn load_sequence(
             )
         }
         (None, Some(given)) => {
-            if let Err(reason) = check_rate_hz(given) {
-                bail!("--rate-hz {given}: {reason}");
-            }
             poses.rate_hz = Some(given);
+            format!("--rate-hz {given}")
         }
-        _ => {}
-    }
+        _ => report.display().to_string(),
+    };
     if let Some(r) = poses.rate_hz
         && let Err(reason) = check_rate_hz(r)
     {
-        bail!("{}: {reason}", report.display());
+        bail!("{source}: {reason}");
     }
     let name = dir
         .file_name()
@@ -286,7 +285,7 @@ pub fn explain_cmd(a: ExplainArgs) -> anyhow::Result<ExitCode> {
     }
     print_unmeasured_note(&seq, &explained);
     print_readout(&explained);
-    let unmeasured = unmeasured_joints(&sidecars);
+    let unmeasured = sidecars.unconstrained_joints();
     print_top_joints(&explained, &model.joint_names, a.window.space, &unmeasured);
     if let Some(out) = &a.out {
         write_relevance_csv(out, &explained, &model.joint_names)?;
@@ -351,19 +350,6 @@ pub(super) fn probability_note(card: &ModelCard) -> String {
 }
 
 /// Prints the five joints with the largest summed relevance.
-/// The joints the fit's report lists as measured by no marker (held at the neutral pose).
-fn unmeasured_joints(sidecars: &PoseSidecars) -> Vec<String> {
-    sidecars
-        .fit_report_at("/unconstrained_joints")
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|j| j.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn print_top_joints(
     explained: &ExplainedWindow,
     names: &[String],

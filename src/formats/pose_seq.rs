@@ -387,6 +387,19 @@ impl PoseSidecars {
         self.ground_truth.at(pointer)
     }
 
+    /// The joints `gaitlens fit` lists in `fit_report.json` as measured by no marker (held at
+    /// the fitter's neutral pose); empty without a report.
+    pub fn unconstrained_joints(&self) -> Vec<String> {
+        self.fit_report_at("/unconstrained_joints")
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|j| j.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The `rate_hz` that `gaitlens fit` records in `fit_report.json` (or `gaitlens synth inject`
     /// in `ground_truth.json`), if any.
     pub fn rate_hz(&self) -> Option<f64> {
@@ -816,6 +829,7 @@ mod tests {
         std::fs::write(
             &report,
             r#"{"rate_hz": 120.0, "pelvis_markers": "rigid", "totals": {"frames": 2},
+                "unconstrained_joints": ["left_foot", "right_foot"],
                 "frames": [{"frame": 0, "legs_measured": true}, {"frame": 1, "legs_measured": false}]}"#,
         )
         .unwrap();
@@ -824,6 +838,7 @@ mod tests {
         std::fs::remove_file(&report).unwrap();
         assert_eq!(sidecars.rate_hz(), Some(120.0));
         assert_eq!(sidecars.legs_measured(&[0, 1]), Some(vec![true, false]));
+        assert_eq!(sidecars.unconstrained_joints(), ["left_foot", "right_foot"]);
         assert_eq!(sidecars.fit_report_check(2), FitReportCheck::Complete(2));
         assert_eq!(
             sidecars.fit_report_check(3),
