@@ -14,7 +14,10 @@
 # The gaitkit healthy walker (Fukuchi 2018, SHARED_DATA/labelled/example_healthy.json) joins OUT/extra
 # whenever ZOO_CHECKOUT is given. A walk already fitted (OUT/.../NAME/fit_report.json present) is kept.
 # env: GAITLENS (binary, default target/release/gaitlens), FIT_FLAGS (more `gaitlens fit` flags for
-#   every walk, e.g. "--pelvis-markers rigid").
+#   every walk, e.g. "--pelvis-markers rigid"), MORE_WALKERS (a folder of further walks, each
+#   NAME.c3d or NAME.trc, fitted into OUT/extra/NAME with NAME_static.c3d|trc as its static trial
+#   when present: README's "The extra walkers" lists the five adults of other labs and where each
+#   file comes from).
 set -euo pipefail
 data=$1; out=$2; zoo=${3:-}; gaitalytics=${4:-}
 bin=${GAITLENS:-target/release/gaitlens}
@@ -50,4 +53,13 @@ for subject in "$zoo/sample-study/Data/raw c3d files"/HC*/; do
 done
 if [ -n "$gaitalytics" ]; then
   fit "$out/extra/gaitalytics_small" "$gaitalytics/tests/full/data/test_small.c3d"
+fi
+if [ -n "${MORE_WALKERS:-}" ]; then
+  for walk in "$MORE_WALKERS"/*.c3d "$MORE_WALKERS"/*.trc; do
+    [ -f "$walk" ] || continue
+    name=$(basename "${walk%.*}")
+    case $name in *_static) continue ;; esac
+    static=$(find "$MORE_WALKERS" -maxdepth 1 -name "${name}_static.*" | head -n 1)
+    fit "$out/extra/$name" "$walk" "$static"
+  done
 fi

@@ -1,6 +1,7 @@
 //! What a first-day user met on real files (a review of 2026-12-07): a pose folder with a frame
 //! missing, a truncated C3D, a C3D whose markers are all gaps, a pose folder given to the video
-//! networks, a pose folder without its frame rate, and an output folder that cannot be created.
+//! networks, a pose folder without its frame rate, an output folder that cannot be created, a
+//! broken network card; and `inspect` of a pose folder, which must read as words.
 //! Each must say what is wrong with which file — never run on silently.
 
 mod common;
@@ -265,4 +266,44 @@ fn frozen_markers_under_the_files_events_are_not_reported_as_a_walk() {
         String::from_utf8_lossy(&o.stdout).contains("frozen or copied markers"),
         "the summary must say it too"
     );
+}
+
+#[test]
+fn inspect_describes_a_fitted_pose_folder_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let walk = fitted_flatfoot(dir.path(), 30);
+    let o = gaitlens(&["inspect", walk.to_str().unwrap()]);
+    ok(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "pose sequence",
+        "30 frames (100 Hz); fit report: complete (30 frames)",
+        "fitted from",
+        "PiG_Motion-FlatFoot-Full.c3d",
+        "legs measured (every pelvis and leg marker seen) in 30 of 30 frames",
+    ] {
+        assert!(text.contains(needle), "inspect lacks {needle:?}:\n{text}");
+    }
+    assert!(
+        !text.contains('{'),
+        "inspect printed JSON, not words:\n{text}"
+    );
+}
+
+#[test]
+fn a_broken_network_card_is_named_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("net.json");
+    std::fs::write(&card, "{").unwrap();
+    let walk = fitted_flatfoot(dir.path(), 20);
+    let c = card.to_str().unwrap();
+    let o = gaitlens(&[
+        "explain",
+        "--network",
+        c,
+        "--sequence",
+        walk.to_str().unwrap(),
+    ]);
+    fails_with(&o, &["not a gaitlens model card"]);
+    assert_eq!(stderr(&o).matches(c).count(), 1, "{}", stderr(&o));
 }

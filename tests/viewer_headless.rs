@@ -808,6 +808,60 @@ fn render_cli_colours_the_demo_walk_by_the_demo_networks_relevance() {
 }
 
 #[test]
+fn render_without_a_start_explains_the_window_that_holds_the_rendered_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    // 300 frames of a real walk at 100 Hz: longer than the demo network's 2 s window.
+    let c3d = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/c3d/PiG_Motion-FlatFoot-Full.c3d");
+    assert!(c3d.exists(), "missing shared data file {}", c3d.display());
+    let walk = dir.path().join("walk");
+    let fit = std::process::Command::new(env!("CARGO_BIN_EXE_gaitlens"))
+        .arg("fit")
+        .arg(&c3d)
+        .args(["--max-frames", "300", "--out"])
+        .arg(&walk)
+        .output()
+        .unwrap();
+    assert!(
+        fit.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fit.stderr)
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_gaitlens"))
+        .args([
+            "render",
+            "--network",
+            "demo",
+            "--frame",
+            "250",
+            "--sequence",
+        ])
+        .arg(&walk)
+        .args(["--size", "160x120", "--out"])
+        .arg(dir.path().join("shot.png"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // "…: P(sick) = 0.123 for frames A–B (…)": the window must hold frame 250.
+    let span = out
+        .split("for frames ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no explained window printed:\n{out}"));
+    let (a, b) = span.split_once('–').expect("a frame range");
+    let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+    assert!(
+        a <= 150 && 150 <= b,
+        "window {a}–{b} does not hold frame 150"
+    );
+    assert!(
+        a > 0,
+        "the window was not moved to the rendered frame: {a}–{b}"
+    );
+}
+
+#[test]
 fn constrained_supr_pose_folders_are_read_as_reduced_vectors() {
     use gaitlens::formats::pose_seq::{PoseFileFormat, PoseSequence, write_pose_dir};
     use gaitlens::viewer::load_sequence_in;

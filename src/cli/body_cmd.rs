@@ -37,8 +37,8 @@ pub fn run(cmd: BodyCommand) -> anyhow::Result<ExitCode> {
         BodyCommand::Inspect { model } => {
             if model != "default" {
                 let path = std::path::Path::new(&model);
-                let supr = gaitlens::body::supr::load_supr(path)
-                    .with_context(|| format!("loading the SUPR model {}", path.display()))?;
+                let supr =
+                    gaitlens::body::supr::load_supr(path).context("loading the SUPR model")?; // its error names the file
                 println!("{}", summary(&supr.model));
                 match &supr.constrained {
                     Some(c) => println!(

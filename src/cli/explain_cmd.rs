@@ -126,8 +126,8 @@ pub(super) fn load_network(
         joints: Some(22),
         alignment_version: None,
     };
-    let (net, card) = load_checkpoint::<A>(card_path, &expect, device)
-        .with_context(|| format!("loading network {}", card_path.display()))?;
+    let (net, card) =
+        load_checkpoint::<A>(card_path, &expect, device).context("loading the network")?; // its error names the file
     if let Some(r) = card.rate_hz
         && let Err(reason) = check_rate_hz(r)
     {

@@ -127,8 +127,7 @@ pub(super) fn load_setup(model: &str, constraints: Option<&Path>) -> anyhow::Res
         )
     } else {
         let path = Path::new(model);
-        let supr = gaitlens::body::supr::load_supr(path)
-            .with_context(|| format!("loading the SUPR model {}", path.display()))?;
+        let supr = gaitlens::body::supr::load_supr(path).context("loading the SUPR model")?; // its error names the file
         if supr.constrained.is_some() {
             // The fitter solves for free axis-angle rotations; the constrained parametrisation
             // only matters for SUPR's own pose space, and the pose files we write are in the

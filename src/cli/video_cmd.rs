@@ -484,13 +484,18 @@ fn print_cv(rep: &CvReport, labels: &[String], threshold: f64) {
                 .cloned()
                 .unwrap_or_else(|| r.target.to_string()),
         };
+        // One window has no spread to show: "± 0.000" would read as a certain value.
+        let spread = if r.windows > 1 {
+            format!(" ± {:.3}", r.spread[0])
+        } else {
+            String::new()
+        };
         let pred = match rep.task {
-            Task::Regression => format!("{:.3} ± {:.3}", r.mean[0], r.spread[0]),
+            Task::Regression => format!("{:.3}{spread}", r.mean[0]),
             Task::Binary => format!(
-                "P({}) {:.3} ± {:.3} → {}",
+                "P({}) {:.3}{spread} → {}",
                 labels.get(1).map_or("1", |s| s.as_str()),
                 r.mean[0],
-                r.spread[0],
                 labels
                     .get(rep.predicted_class(r, threshold))
                     .map_or("?", |s| s.as_str())
@@ -583,12 +588,17 @@ fn predict(a: VideoPredictArgs) -> anyhow::Result<ExitCode> {
                     .collect::<Vec<_>>()
                     .join(" ")
             };
+            // One window has no spread to show: "± 0.000" would read as a certain value.
+            let spread = if p.windows.len() > 1 {
+                format!(" ± {}", fmt(&p.spread))
+            } else {
+                " (one window: no spread)".to_string()
+            };
             println!(
-                "{}: {} {} ± {}{}",
+                "{}: {} {}{spread}{}",
                 p.clip,
                 what,
                 fmt(&p.mean),
-                fmt(&p.spread),
                 p.label
                     .as_ref()
                     .map(|l| format!(" → {l}"))

@@ -13,10 +13,12 @@ use gaitlens::formats::SourceKind;
 /// Arguments of `gaitlens view`.
 #[derive(Debug, Args)]
 pub struct ViewArgs {
-    /// A pose folder (`pose_*.json|txt`) to open instead of the bundled demo walk.
+    /// A walk to open instead of the bundled demo walk: a pose folder (`pose_*.json|txt`), a
+    /// C3D or TRC marker trial (fitted on opening) or OpenPose keypoints (zip or folder).
     #[arg(long)]
     pub sequence: Option<PathBuf>,
-    /// Frame rate of the pose folder (pose files do not store one).
+    /// Frame rate of a pose folder whose `fit_report.json` records none (pose files store no
+    /// rate; default 100 Hz).
     #[arg(long)]
     pub rate_hz: Option<f64>,
     /// Save a screenshot of the window to this PNG after `--after` seconds, then quit.
@@ -52,10 +54,11 @@ pub struct ViewArgs {
 /// Arguments of `gaitlens render`.
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// The pose folder to render (default: the bundled demo walk).
+    /// The walk to render (default: the bundled demo walk): a pose folder, or a C3D or TRC
+    /// marker trial (fitted first).
     #[arg(long)]
     pub sequence: Option<PathBuf>,
-    /// Frame rate of the pose folder.
+    /// Frame rate of a pose folder whose `fit_report.json` records none (default 100 Hz).
     #[arg(long)]
     pub rate_hz: Option<f64>,
     /// The frame to render.
@@ -77,10 +80,11 @@ pub struct RenderArgs {
     #[arg(long)]
     pub bench_frames: Option<usize>,
     /// Colour the body by an explanation of this network (`STEM.json`, or `demo` for the
-    /// bundled demo network); needs --explain-start.
-    #[arg(long, requires = "explain_start")]
+    /// bundled demo network).
+    #[arg(long)]
     pub network: Option<String>,
-    /// First frame of the window to explain (with --network).
+    /// First frame of the window to explain (with --network; default: the window centred on
+    /// --frame, or on the first frame of --frames).
     #[arg(long, requires = "network")]
     pub explain_start: Option<usize>,
     /// Explanation rule (with --network).
@@ -237,8 +241,8 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
         None => gaitlens::viewer::demo::demo_sequence(&model)?,
     };
     let (w, h) = parse_size(&args.size)?;
-    let importance = match (&args.network, args.explain_start) {
-        (Some(net), Some(start)) => {
+    let importance = match &args.network {
+        Some(net) => {
             use gaitlens::viewer::colouring::{ColourScale, Importance};
             use gaitlens::viewer::network::{ViewerNetwork, run_explain_in, sequence_joints};
             let network = if net == "demo" {
@@ -247,6 +251,10 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 ViewerNetwork::load(std::path::Path::new(net), None)?
             };
             let choice = render_choice(args.rule);
+            let start = match args.explain_start {
+                Some(start) => start,
+                None => window_centred_on(&network.card, &seq, first_rendered_frame(&args)?)?,
+            };
             let joints = sequence_joints(&model, &seq.betas, &seq)?;
             let baseline = match args.baseline {
                 Some(super::explain_cmd::BaselineArg::Zero) => gaitlens::explain::Baseline::Zero,
@@ -297,7 +305,7 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 },
             })
         }
-        _ => None,
+        None => None,
     };
     let mut opts = RenderOptions::new(model, args.out.clone());
     opts.importance = importance;
@@ -313,6 +321,32 @@ pub fn render(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let stats = render_png(opts)?;
     println!("{}", stats.summary());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first frame `render` draws: `--frame`, or the start of `--frames`.
+#[cfg(feature = "viewer")]
+fn first_rendered_frame(args: &RenderArgs) -> anyhow::Result<usize> {
+    Ok(match &args.frames {
+        Some(r) => gaitlens::viewer::render::parse_frame_range(r)?.start,
+        None => args.frame,
+    })
+}
+
+/// The first frame of the network window centred on sequence frame `frame` (kept inside the
+/// sequence), so that a rendered frame is coloured by a window that holds it.
+#[cfg(feature = "viewer")]
+fn window_centred_on(
+    card: &gaitlens::train::ModelCard,
+    seq: &gaitlens::viewer::ViewerSequence,
+    frame: usize,
+) -> anyhow::Result<usize> {
+    let frames = seq.num_frames();
+    let grid = gaitlens::inference::WindowGrid::new(card, Some(seq.rate_hz), frames)?;
+    let Some(last_start) = grid.last_start() else {
+        return Ok(0); // too short: the explanation names how many frames it needs
+    };
+    let window = frames - last_start;
+    Ok(frame.saturating_sub(window / 2).min(last_start))
 }
 
 #[cfg(not(feature = "viewer"))]

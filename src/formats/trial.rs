@@ -121,12 +121,17 @@ pub const SIDED_MARKER_ALIASES: &[(&str, &[&str])] = &[
 ];
 
 /// Sided landmarks also written with the side letter glued on (`RASIS`, `LHEEL`, `RMT2`):
-/// names no video keypoint set uses.
+/// names no video keypoint set uses. Also the anatomical abbreviations of the CAST / IOR
+/// protocol (`RIAS`, `RFLE`, `RFAL`, `RFCC`, `RFM2`: iliac spine, femoral lateral epicondyle,
+/// fibular apex of the lateral malleolus, calcaneus, second metatarsal head) and of OpenSim's
+/// FULLBODY_2009 walks (`RLFC` lateral femoral condyle, `RLMAL` lateral malleolus, `RCAL`).
 const BARE_SIDED_ALIASES: &[(&str, &[&str])] = &[
-    ("ASI", &["ASIS"]),
-    ("PSI", &["PSIS"]),
-    ("HEE", &["Heel"]),
-    ("TOE", &["MT2"]),
+    ("ASI", &["ASIS", "IAS"]),
+    ("PSI", &["PSIS", "IPS"]),
+    ("KNE", &["LFC", "FLE"]),
+    ("ANK", &["LMAL", "FAL"]),
+    ("HEE", &["Heel", "CAL", "FCC"]),
+    ("TOE", &["MT2", "FM2"]),
 ];
 
 /// Other names of the unsided Plug-in Gait landmarks (sacrum, jugular notch, xiphoid, C7).
@@ -215,6 +220,27 @@ mod tests {
         // The more specific name wins when a set has both (lateral and plain knee).
         let both_knees = trial(&["R.Knee", "R.Knee.Lat"]);
         assert_eq!(both_knees.marker_index("RKNE"), Some(1));
+        // CAST / IOR and OpenSim FULLBODY_2009 abbreviations, side letter glued on; their medial
+        // partners (RMFC, RMMAL, RFME) are not lateral landmarks and stay unknown.
+        let cast = trial(&[
+            "RIAS", "LIPS", "RFLE", "LLMAL", "RFAL", "LCAL", "RFM2", "LLFC",
+        ]);
+        for (pig, i) in [
+            ("RASI", 0),
+            ("LPSI", 1),
+            ("RKNE", 2),
+            ("LANK", 3),
+            ("RANK", 4),
+        ] {
+            assert_eq!(cast.marker_index(pig), Some(i), "{pig}");
+        }
+        for (pig, i) in [("LHEE", 5), ("RTOE", 6), ("LKNE", 7)] {
+            assert_eq!(cast.marker_index(pig), Some(i), "{pig}");
+        }
+        let medial = trial(&["RMFC", "RMMAL", "RFME"]);
+        for pig in ["RKNE", "RANK"] {
+            assert_eq!(medial.marker_index(pig), None, "{pig}");
+        }
         // The Plug-in Gait name wins over an alias when both are present.
         let both = trial(&["R.Knee", "RKNE"]);
         assert_eq!(both.marker_index("RKNE"), Some(1));
