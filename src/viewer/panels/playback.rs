@@ -50,7 +50,7 @@ pub fn playback_panel_ui(ui: &mut egui::Ui, playback: &mut Playback) {
         {
             playback.set_rate_hz(rate);
         }
-        ui.label("frame rate (pose folders do not store it)");
+        ui.label("frame rate (the fit's record; set it for folders without one)");
     });
     ui.label(format!(
         "t = {:.3} s / {:.3} s   frame {} / {}",
