@@ -163,7 +163,7 @@ fn print_text(v: &Value) {
         v["kind"].as_str().unwrap_or("")
     );
     match v["kind"].as_str() {
-        Some("marker trial") => print_trial_ui(v),
+        Some("marker trial") => print_trial_text(v),
         Some("pose sequence") => print_pose_text(v),
         Some("OpenPose BODY_25 keypoints") => print_openpose_text(v),
         Some("cohort") => print_cohort_text(v),
@@ -171,7 +171,7 @@ fn print_text(v: &Value) {
     }
 }
 
-fn print_trial_ui(v: &Value) {
+fn print_trial_text(v: &Value) {
     println!(
         "  {} frames at {} Hz ({:.2} s), first frame {}, subject {}",
         v["frames"],
