@@ -804,4 +804,16 @@ fn the_asymmetry_network_reads_out_its_features_and_evaluates_without_a_duplicat
         out.contains("gradient × input control is left out"),
         "{out}"
     );
+    // The opt-in pelvis features are recorded and read out; other networks refuse the flag.
+    fails_with(
+        &train_with("mlp", &cohort, &stem, &["--pelvic-obliquity", "true"]),
+        "asymmetry network only",
+    );
+    ok(&train(&["--pelvic-obliquity", "true"]));
+    assert_eq!(
+        read_json(&card_path)["network"]["pelvic_obliquity"].as_bool(),
+        Some(true)
+    );
+    let out = ok(&explain_with(&card_path, &walk, &["--start", "0"]));
+    assert!(out.contains("what it read most:"), "{out}");
 }

@@ -159,6 +159,12 @@ pub struct TrainArgs {
     /// from one-sided ones, posture from crouch) or `largest` (the larger logit only).
     #[arg(long, value_enum, default_value = "largest")]
     pub detector_training: DetectorTrainingArg,
+    /// Whether the asymmetry network's asymmetry detector also reads the pelvis' frontal tilt
+    /// (pelvic obliquity: a Trendelenburg pelvis drops further on one side). Off by default: on
+    /// the validation walkers it flagged more Trendelenburg but called a walker with a lopsided
+    /// pelvis sick (README, "Reading the pelvis itself").
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    pub pelvic_obliquity: bool,
     /// Optimizer: `adopt` (as the original) or `adam` [preset].
     #[arg(long)]
     pub optimizer: Option<String>,
@@ -460,6 +466,8 @@ impl Recipe {
 pub fn train_cmd(a: TrainArgs) -> anyhow::Result<ExitCode> {
     if a.net == Net::Asymmetry {
         check_asymmetry_flags(&a)?;
+    } else if a.pelvic_obliquity {
+        bail!("--pelvic-obliquity applies to the asymmetry network only (train asymmetry)");
     }
     let r = Recipe::resolve(&a);
     eprintln!("{}", r.describe(&a));
@@ -698,9 +706,11 @@ fn network_config(a: &TrainArgs, r: &Recipe) -> NetworkConfig {
                 .with_dropout(a.dropout)
                 .with_pelvis_relative_x(r.pelvis_relative),
         ),
-        Net::Asymmetry => {
-            NetworkConfig::Asymmetry(AsymmetryConfig::new().with_interval(r.interval))
-        }
+        Net::Asymmetry => NetworkConfig::Asymmetry(
+            AsymmetryConfig::new()
+                .with_interval(r.interval)
+                .with_pelvic_obliquity(a.pelvic_obliquity),
+        ),
         Net::Mlp => NetworkConfig::LrpMlp(
             MultiMlpConfig::new()
                 .with_interval(r.interval)

@@ -20,6 +20,11 @@
 //!   the left leg's hip and knee flexion; then per angle the constant offset between the sides
 //!   (hip, knee, ankle), the RMS of the remaining difference both ways, and the difference of
 //!   the two legs' ranges (11 asymmetry features);
+//! - with [`AsymmetryConfig::pelvic_obliquity`] (cards trained since 2026-12-08), the pelvis'
+//!   frontal tilt (the hip line against the vertical): after the same shift, the RMS of the
+//!   mirror residual (a healthy pelvis drops on either side alike, half a stride apart) and the
+//!   difference of the two sides' highest rises (2 more asymmetry features: a Trendelenburg
+//!   pelvis drops further on one side only);
 //! - the knees' least flexion and the hips' mean flexion, each averaged over both legs (2
 //!   posture features).
 //!
@@ -33,12 +38,24 @@ use serde::{Deserialize, Serialize};
 
 use super::GaitClassifier;
 
-/// Left/right asymmetry features per window.
+/// Left/right asymmetry features of the legs per window.
 pub const ASYMMETRY_FEATURES: usize = 11;
+/// Pelvic obliquity asymmetry features per window (with [`AsymmetryConfig::pelvic_obliquity`]).
+pub const PELVIS_FEATURES: usize = 2;
 /// Posture features per window.
 pub const POSTURE_FEATURES: usize = 2;
-/// All features per window: asymmetry first, then posture.
+/// Features per window without the pelvic obliquity features: asymmetry first, then posture.
 pub const FEATURES: usize = ASYMMETRY_FEATURES + POSTURE_FEATURES;
+
+/// Asymmetry features per window (legs, then the pelvis where read).
+pub fn asymmetry_features(pelvic_obliquity: bool) -> usize {
+    ASYMMETRY_FEATURES + if pelvic_obliquity { PELVIS_FEATURES } else { 0 }
+}
+
+/// All features per window: asymmetry first, then posture.
+pub fn feature_count(pelvic_obliquity: bool) -> usize {
+    asymmetry_features(pelvic_obliquity) + POSTURE_FEATURES
+}
 
 /// The kind of pathology each detector of [`GaitClassifier::detector_logits`] is for, in order:
 /// one-sided pathologies show as left/right asymmetry, bilateral ones (crouch) in posture.
@@ -89,9 +106,15 @@ pub struct AsymmetryConfig {
     /// Mean and standard deviation of every feature over the training windows.
     #[config(default = "None")]
     pub feature_standardization: Option<FeatureStandardization>,
+    /// Whether the asymmetry detector also reads the pelvis' frontal tilt (see the module
+    /// documentation). Off for cards written before it existed; `gaitlens train asymmetry`
+    /// turns it on unless `--no-pelvic-obliquity`.
+    #[config(default = false)]
+    pub pelvic_obliquity: bool,
 }
 
-/// Mean and standard deviation of each feature over the training windows ([`FEATURES`] each).
+/// Mean and standard deviation of each feature over the training windows ([`feature_count`]
+/// each).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeatureStandardization {
     /// Mean per feature.
@@ -126,10 +149,11 @@ impl FeatureStandardization {
             );
             rows.extend(net.features(x).into_data().iter::<f32>());
         }
-        let n = (rows.len() / FEATURES).max(1) as f64;
-        let mut mean = [0f64; FEATURES];
-        let mut sq = [0f64; FEATURES];
-        for r in rows.chunks_exact(FEATURES) {
+        let count = feature_count(cfg.pelvic_obliquity);
+        let n = (rows.len() / count).max(1) as f64;
+        let mut mean = vec![0f64; count];
+        let mut sq = vec![0f64; count];
+        for r in rows.chunks_exact(count) {
             for (k, &v) in r.iter().enumerate() {
                 mean[k] += f64::from(v) / n;
                 sq[k] += f64::from(v) * f64::from(v) / n;
@@ -150,7 +174,7 @@ impl FeatureStandardization {
     }
 }
 
-/// (mean, 1 / std) of [`FeatureStandardization`] as constant tensors `[1, FEATURES]`.
+/// (mean, 1 / std) of [`FeatureStandardization`] as constant tensors `[1, features]`.
 #[derive(Module, Debug)]
 pub struct FeatureStats<B: Backend> {
     /// Mean per feature.
@@ -182,17 +206,19 @@ impl AsymmetryConfig {
                 .with_initializer(initializer.clone())
                 .init(device)
         };
+        let count = feature_count(self.pelvic_obliquity);
         let stats = self.feature_standardization.as_ref().map(|s| {
             let row =
-                |v: Vec<f32>| Tensor::<B, 2>::from_data(TensorData::new(v, [1, FEATURES]), device);
+                |v: Vec<f32>| Tensor::<B, 2>::from_data(TensorData::new(v, [1, count]), device);
             FeatureStats {
                 mean: row(s.mean.clone()),
                 inv_std: row(s.std.iter().map(|d| 1.0 / d).collect()),
             }
         });
         AsymmetryNet {
-            asymmetry: lin(ASYMMETRY_FEATURES),
+            asymmetry: lin(asymmetry_features(self.pelvic_obliquity)),
             posture: lin(POSTURE_FEATURES),
+            pelvic_obliquity: self.pelvic_obliquity,
             interval: self.interval,
             joints: self.joints,
             min_shift: self.min_shift,
@@ -220,14 +246,15 @@ impl AsymmetryConfig {
                 self.min_shift, self.max_shift, self.interval
             ));
         }
+        let count = feature_count(self.pelvic_obliquity);
         if let Some(s) = &self.feature_standardization
-            && (s.mean.len() != FEATURES
-                || s.std.len() != FEATURES
+            && (s.mean.len() != count
+                || s.std.len() != count
                 || s.mean.iter().any(|m| !m.is_finite())
                 || s.std.iter().any(|d| !(d.is_finite() && *d > 0.0)))
         {
             return Err(format!(
-                "feature statistics need {FEATURES} finite means and {FEATURES} finite positive \
+                "feature statistics need {count} finite means and {count} finite positive \
                  deviations (a negative one would turn a detector around); found {} and {}",
                 s.mean.len(),
                 s.std.len()
@@ -258,6 +285,8 @@ pub struct AsymmetryNet<B: Backend> {
     pub asymmetry: Linear<B>,
     /// Logistic detector on the standardised posture features.
     pub posture: Linear<B>,
+    /// Whether the asymmetry detector reads the pelvic obliquity features.
+    pub pelvic_obliquity: bool,
     /// Frames per window.
     pub interval: usize,
     /// Joints per frame.
@@ -315,9 +344,7 @@ fn joint<B: Backend>(x: &Tensor<B, 4>, j: usize) -> Tensor<B, 3> {
 /// hip line. Also the out-of-domain guard's summary ([`crate::explain::domain`]).
 pub fn leg_angles<B: Backend>(x: &Tensor<B, 4>) -> [Tensor<B, 3>; 2] {
     let j = |i| joint(x, i);
-    let ankles_mid = (j(ANKLE[0]) + j(ANKLE[1])).mul_scalar(0.5);
-    // Up: pelvis over the ankles, averaged over the window (a stride's mean is vertical).
-    let up = unit((j(PELVIS) - ankles_mid).mean_dim(1));
+    let up = body_up(x);
     // Forward: where the feet point, made horizontal.
     let feet = (j(FOOT[0]) - j(ANKLE[0]) + j(FOOT[1]) - j(ANKLE[1])).mean_dim(1);
     let fwd = unit(feet.clone() - up.clone() * dot(feet, up.clone()));
@@ -336,16 +363,39 @@ pub fn leg_angles<B: Backend>(x: &Tensor<B, 4>) -> [Tensor<B, 3>; 2] {
     })
 }
 
+/// The body's up direction per window `[b, 1, 3]`: the pelvis over the ankles, averaged over
+/// the window (a stride's mean is vertical).
+fn body_up<B: Backend>(x: &Tensor<B, 4>) -> Tensor<B, 3> {
+    let j = |i| joint(x, i);
+    let ankles_mid = (j(ANKLE[0]) + j(ANKLE[1])).mul_scalar(0.5);
+    unit((j(PELVIS) - ankles_mid).mean_dim(1))
+}
+
+/// Pelvic obliquity per frame `[b, t, 1]`: the hip line's angle above the horizontal, positive
+/// when the left hip is the higher (the left leg's rise; the right leg's is its negative).
+fn pelvic_obliquity<B: Backend>(x: &Tensor<B, 4>) -> Tensor<B, 3> {
+    let hip_line = unit(joint(x, HIP[0]) - joint(x, HIP[1]));
+    dot(hip_line, body_up(x))
+        .clamp(-1.0 + 1e-6, 1.0 - 1e-6)
+        .asin()
+}
+
 impl<B: Backend> AsymmetryNet<B> {
-    /// The [`FEATURES`] raw features of every window of `x` `[b, interval, joints, 3]`: `[b,
-    /// FEATURES]` (see the module documentation for the order).
+    /// The [`feature_count`] raw features of every window of `x` `[b, interval, joints, 3]`:
+    /// `[b, features]` (see the module documentation for the order).
     pub fn features(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         let [b, t, _, _] = x.dims();
         let [left, right] = leg_angles(&x);
+        let obliquity = self.pelvic_obliquity.then(|| pelvic_obliquity(&x));
+        // Per shift: 3 offsets and 4 shapes of the legs, then the pelvis' mirror residual.
+        let shifted_count = 7 + usize::from(self.pelvic_obliquity);
         let max_shift = self.max_shift.min(t.saturating_sub(1)).max(1);
         let min_shift = self.min_shift.clamp(1, max_shift);
         let mut costs = Vec::new();
         let mut per_shift = Vec::new();
+        let rms = |d: Tensor<B, 3>, m: Tensor<B, 3>| {
+            (d - m).powf_scalar(2.0).mean_dim(1).add_scalar(EPS).sqrt()
+        };
         for s in min_shift..=max_shift {
             let n = t - s;
             let l_early = left.clone().narrow(1, 0, n);
@@ -368,11 +418,15 @@ impl<B: Backend> AsymmetryNet<B> {
                 .abs()
                 .mul_scalar(0.5)
                 .narrow(2, 0, 3);
-            let rms = |d: Tensor<B, 3>, m: Tensor<B, 3>| {
-                (d - m).powf_scalar(2.0).mean_dim(1).add_scalar(EPS).sqrt()
-            };
-            let shape = rms(d_lr, m_lr) + rms(d_rl, m_rl);
-            per_shift.push(Tensor::cat(vec![offset, shape], 2).reshape([b, 1, 7]));
+            let mut row = vec![offset, rms(d_lr, m_lr) + rms(d_rl, m_rl)];
+            if let Some(o) = &obliquity {
+                // The left side's rise now against the right side's half a stride later (the
+                // right's rise is −o): both ways give the same residual, hence twice its RMS.
+                let residual = o.clone().narrow(1, 0, n) + o.clone().narrow(1, s, n);
+                let mean = residual.clone().mean_dim(1);
+                row.push(rms(residual, mean).mul_scalar(2.0));
+            }
+            per_shift.push(Tensor::cat(row, 2).reshape([b, 1, shifted_count]));
         }
         // The best shift per window: a one-hot (ties shared) mask over the shifts, no gradient.
         let costs = Tensor::cat(costs, 1);
@@ -381,7 +435,7 @@ impl<B: Backend> AsymmetryNet<B> {
         let mask = (mask.clone() / mask.sum_dim(1)).reshape([b, per_shift.len(), 1]);
         let shifted = (Tensor::cat(per_shift, 1) * mask)
             .sum_dim(1)
-            .reshape([b, 7]);
+            .reshape([b, shifted_count]);
         let range = |a: Tensor<B, 3>| a.clone().max_dim(1) - a.min_dim(1);
         let ranges = (range(left.clone()) - range(right.clone()))
             .abs()
@@ -393,12 +447,24 @@ impl<B: Backend> AsymmetryNet<B> {
         let hip_mean = (left.narrow(2, 0, 1).mean_dim(1) + right.narrow(2, 0, 1).mean_dim(1))
             .mul_scalar(0.5)
             .reshape([b, 1]);
-        Tensor::cat(vec![shifted, ranges, knee_min, hip_mean], 1)
+        let mut columns = vec![shifted.clone().narrow(1, 0, 7), ranges];
+        if let Some(o) = obliquity {
+            // Highest rise of the left side against the right's (−o's), about the mean tilt: a
+            // constant tilt (hip centres placed unevenly) cancels.
+            let mean = o.clone().mean_dim(1);
+            let peaks = (o.clone().max_dim(1) + o.min_dim(1) - mean.mul_scalar(2.0))
+                .abs()
+                .reshape([b, 1]);
+            columns.push(shifted.narrow(1, 7, 1));
+            columns.push(peaks);
+        }
+        columns.extend([knee_min, hip_mean]);
+        Tensor::cat(columns, 1)
     }
 }
 
-/// What each of the [`FEATURES`] features measures, in order, for readouts (L−R: how much the
-/// legs differ; offsets, shapes and ranges after the half-stride shift).
+/// What each leg and posture feature measures, in order, for readouts (L−R: how much the legs
+/// differ; offsets, shapes and ranges after the half-stride shift); see [`feature_names`].
 pub const FEATURE_NAMES: [&str; FEATURES] = [
     "hip flexion offset L−R",
     "knee flexion offset L−R",
@@ -414,6 +480,20 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "knees' least flexion",
     "hips' mean flexion",
 ];
+
+/// What the pelvic obliquity features measure, in order.
+pub const PELVIS_FEATURE_NAMES: [&str; PELVIS_FEATURES] =
+    ["pelvic obliquity shape L−R", "pelvic rise peaks L−R"];
+
+/// The names of a network's features in their order (the pelvis' after the legs' asymmetry).
+pub fn feature_names(pelvic_obliquity: bool) -> Vec<&'static str> {
+    let mut names = FEATURE_NAMES[..ASYMMETRY_FEATURES].to_vec();
+    if pelvic_obliquity {
+        names.extend(PELVIS_FEATURE_NAMES);
+    }
+    names.extend(&FEATURE_NAMES[ASYMMETRY_FEATURES..]);
+    names
+}
 
 /// One feature's part in a window's verdict.
 #[derive(Debug, Clone, PartialEq)]
@@ -449,8 +529,11 @@ pub struct AsymmetryReadout {
     pub asymmetry: (f64, f64),
     /// The posture detector's logit and bias.
     pub posture: (f64, f64),
-    /// The [`FEATURES`] features; the first [`ASYMMETRY_FEATURES`] feed the asymmetry detector.
+    /// Every feature ([`feature_names`]); the first [`Self::asymmetry_features`] feed the
+    /// asymmetry detector.
     pub features: Vec<FeatureContribution>,
+    /// How many of [`Self::features`] feed the asymmetry detector.
+    pub asymmetry_features: usize,
 }
 
 impl AsymmetryReadout {
@@ -482,9 +565,9 @@ impl AsymmetryReadout {
     /// The deciding detector's features, largest part in its logit first.
     pub fn deciding_features(&self) -> Vec<&FeatureContribution> {
         let range = if self.posture_decides() {
-            ASYMMETRY_FEATURES..FEATURES
+            self.asymmetry_features..self.features.len()
         } else {
-            0..ASYMMETRY_FEATURES
+            0..self.asymmetry_features
         };
         let mut f: Vec<_> = self.features[range].iter().collect();
         f.sort_by(|a, b| b.logit_part.total_cmp(&a.logit_part));
@@ -517,19 +600,20 @@ impl<B: Backend> AsymmetryNet<B> {
         };
         let (wa, ba) = weights(&self.asymmetry);
         let (wp, bp) = weights(&self.posture);
+        let names = feature_names(self.pelvic_obliquity);
+        let (asym, count) = (
+            asymmetry_features(self.pelvic_obliquity),
+            feature_count(self.pelvic_obliquity),
+        );
         (0..b)
             .map(|i| {
-                let row = i * FEATURES;
-                let features: Vec<FeatureContribution> = (0..FEATURES)
+                let row = i * count;
+                let features: Vec<FeatureContribution> = (0..count)
                     .map(|k| {
                         let zk = z.as_ref().map(|z| z[row + k]);
-                        let w = if k < ASYMMETRY_FEATURES {
-                            wa[k]
-                        } else {
-                            wp[k - ASYMMETRY_FEATURES]
-                        };
+                        let w = if k < asym { wa[k] } else { wp[k - asym] };
                         FeatureContribution {
-                            name: FEATURE_NAMES[k],
+                            name: names[k],
                             value_deg: raw[row + k].to_degrees(),
                             z: zk,
                             logit_part: w * zk.unwrap_or(raw[row + k]),
@@ -540,9 +624,10 @@ impl<B: Backend> AsymmetryNet<B> {
                     features[r].iter().map(|f| f.logit_part).sum()
                 };
                 AsymmetryReadout {
-                    asymmetry: (ba + sum(0..ASYMMETRY_FEATURES), ba),
-                    posture: (bp + sum(ASYMMETRY_FEATURES..FEATURES), bp),
+                    asymmetry: (ba + sum(0..asym), ba),
+                    posture: (bp + sum(asym..count), bp),
                     features,
+                    asymmetry_features: asym,
                 }
             })
             .collect()
@@ -579,11 +664,9 @@ impl<B: Backend> GaitClassifier<B> for AsymmetryNet<B> {
         if let Some(s) = &self.stats {
             f = (f - s.mean.clone()) * s.inv_std.clone();
         }
-        let a = monotone(&self.asymmetry, f.clone().narrow(1, 0, ASYMMETRY_FEATURES));
-        let p = monotone(
-            &self.posture,
-            f.narrow(1, ASYMMETRY_FEATURES, POSTURE_FEATURES),
-        );
+        let asym = asymmetry_features(self.pelvic_obliquity);
+        let a = monotone(&self.asymmetry, f.clone().narrow(1, 0, asym));
+        let p = monotone(&self.posture, f.narrow(1, asym, POSTURE_FEATURES));
         Tensor::cat(vec![a, p], 1)
     }
 }
@@ -654,6 +737,55 @@ pub(crate) mod tests {
             "{stiff:?}"
         );
         assert!(stiff[1] > 0.1 && stiff[4] > 0.1, "{stiff:?}");
+    }
+
+    /// [`walker`] with the pelvis tilting about the forward axis (hip heights ±), the healthy
+    /// drop of `drop_rad` on either side, `extra_rad` more on the right in the left's stance.
+    fn tilting_walker(drop_rad: f32, extra_rad: f32) -> Vec<f32> {
+        let mut data = walker(100, 1.0, 0.0);
+        for (f, frame) in data.chunks_exact_mut(22 * 3).enumerate() {
+            let phase = 2.0 * std::f32::consts::PI * f as f32 / 50.0;
+            // Left hip higher (positive tilt) in the left's stance, lower in the right's.
+            let mut tilt = drop_rad * phase.sin();
+            if phase.sin() > 0.0 {
+                tilt += extra_rad * phase.sin();
+            }
+            // Each leg moves with its hip, so only the hip line tilts.
+            for (s, sign) in [(0, 1.0f32), (1, -1.0)] {
+                for j in [HIP[s], KNEE[s], ANKLE[s], FOOT[s]] {
+                    frame[j * 3 + 1] += sign * 0.1 * tilt.sin();
+                }
+            }
+        }
+        data
+    }
+
+    #[test]
+    fn a_one_sided_pelvic_drop_shows_in_the_obliquity_features_and_a_mirrored_one_does_not() {
+        let device = Default::default();
+        let net = AsymmetryConfig::new()
+            .with_pelvic_obliquity(true)
+            .init::<B>(&device);
+        let features = |data: Vec<f32>| -> Vec<f32> {
+            let x = Tensor::<B, 4>::from_data(TensorData::new(data, [1, 100, 22, 3]), &device);
+            net.features(x).into_data().iter::<f32>().collect()
+        };
+        let healthy = features(tilting_walker(0.07, 0.0));
+        assert_eq!(healthy.len(), feature_count(true));
+        let pelvis = &healthy[ASYMMETRY_FEATURES..ASYMMETRY_FEATURES + PELVIS_FEATURES];
+        assert!(pelvis.iter().all(|v| v.abs() < 0.01), "{healthy:?}");
+        let dropping = features(tilting_walker(0.07, 0.14));
+        let pelvis = &dropping[ASYMMETRY_FEATURES..ASYMMETRY_FEATURES + PELVIS_FEATURES];
+        // The extra drop is a half-sine of 0.14 rad: its mirror residual's RMS is about 0.06,
+        // twice that both ways; the peaks differ by 0.14 less twice the mean it adds.
+        assert!(pelvis[0] > 0.08 && pelvis[1] > 0.04, "{dropping:?}");
+        // The legs' features do not change; the posture features stay last.
+        let plain = features(walker(100, 1.0, 0.0));
+        assert!((plain[feature_count(true) - 2] - healthy[feature_count(true) - 2]).abs() < 1e-4);
+        assert_eq!(
+            feature_names(true)[ASYMMETRY_FEATURES],
+            "pelvic obliquity shape L−R"
+        );
     }
 
     #[test]

@@ -1468,6 +1468,60 @@ mod tests {
         std::fs::write(&tampered, serde_json::to_vec(&v).unwrap()).unwrap();
         let err = read_card(&tampered).unwrap_err();
         assert!(err.to_string().contains("feature statistics"), "{err}");
+        // A card from before the pelvis features reads without them; one that used them keeps
+        // them (its statistics would not fit otherwise).
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v.as_object_mut().unwrap().remove("card_fnv1a64");
+        let used = v["network"]["pelvic_obliquity"].as_bool().unwrap();
+        for net in ["/network", "/training/network"] {
+            let fields = v.pointer_mut(net).unwrap().as_object_mut().unwrap();
+            assert!(fields.remove("pelvic_obliquity").is_some());
+        }
+        let older = dir.path().join("older.json");
+        std::fs::write(&older, serde_json::to_vec(&v).unwrap()).unwrap();
+        match read_card(&older) {
+            Ok(card) => {
+                assert!(!used, "a pelvis card read as an older one");
+                let NetworkConfig::Asymmetry(n) = &card.network else {
+                    panic!("{:?}", card.network)
+                };
+                assert!(!n.pelvic_obliquity);
+            }
+            Err(err) => assert!(
+                used && err.to_string().contains("feature statistics"),
+                "{err}"
+            ),
+        }
+    }
+
+    #[test]
+    fn the_pelvis_reading_asymmetry_network_trains_and_round_trips() {
+        let _rng = crate::train::test_rng_lock();
+        let mut cfg = TrainConfig::new(NetworkConfig::Asymmetry(
+            crate::nn::AsymmetryConfig::new().with_pelvic_obliquity(true),
+        ));
+        (cfg.epochs, cfg.batch_size, cfg.lr) = (10, 8, 5e-2);
+        let eval = WalkerWindows(walker_windows(10), false);
+        let out = train(
+            &cfg,
+            &WalkerWindows(walker_windows(20), false),
+            &eval,
+            |_| {},
+        )
+        .unwrap();
+        let NetworkConfig::Asymmetry(net) = &out.card.network else {
+            panic!("not an asymmetry card");
+        };
+        assert!(net.pelvic_obliquity);
+        assert_eq!(
+            net.feature_standardization.as_ref().map(|s| s.mean.len()),
+            Some(crate::nn::asymmetry::feature_count(true))
+        );
+        let logits = window_logits(&out, &eval.0);
+        for (l, y) in logits.iter().zip(&eval.0.labels) {
+            assert_eq!(*l > 0.0, *y == 1.0, "logits {logits:?}");
+        }
+        asymmetry_card_round_trips(&out, &eval.0);
     }
 
     /// Logits of a trained outcome's network (loaded from its card and record) on every window
