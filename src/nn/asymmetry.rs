@@ -20,7 +20,7 @@
 //!   the left leg's hip and knee flexion; then per angle the constant offset between the sides
 //!   (hip, knee, ankle), the RMS of the remaining difference both ways, and the difference of
 //!   the two legs' ranges (11 asymmetry features);
-//! - with [`AsymmetryConfig::pelvic_obliquity`] (cards trained since 2026-12-08), the pelvis'
+//! - with [`AsymmetryConfig::pelvic_obliquity`] (opt-in, since 2026-12-08), the pelvis'
 //!   frontal tilt (the hip line against the vertical): after the same shift, the RMS of the
 //!   mirror residual (a healthy pelvis drops on either side alike, half a stride apart) and the
 //!   difference of the two sides' highest rises (2 more asymmetry features: a Trendelenburg
@@ -107,8 +107,8 @@ pub struct AsymmetryConfig {
     #[config(default = "None")]
     pub feature_standardization: Option<FeatureStandardization>,
     /// Whether the asymmetry detector also reads the pelvis' frontal tilt (see the module
-    /// documentation). Off for cards written before it existed; `gaitlens train asymmetry`
-    /// turns it on unless `--no-pelvic-obliquity`.
+    /// documentation). Off by default and for cards written before it existed; `gaitlens train
+    /// asymmetry --pelvic-obliquity true` turns it on (README, "Reading the pelvis itself").
     #[config(default = false)]
     pub pelvic_obliquity: bool,
 }
